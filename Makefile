@@ -1,0 +1,35 @@
+# skua — `make test` runs everything CI runs; `make bench` measures throughput and latency.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: all build test unit compat lint bench fuzz clean-data
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+# Every test: unit and integration tests (rdkafka over TCP against the real binary),
+# then the real-client compatibility suite (installs its clients into local folders).
+test: build
+	$(CARGO) test --release -- --test-threads=2
+	./compat-tests/setup.sh
+	./compat-tests/run.sh target/release/skua
+
+unit:
+	$(CARGO) test --release --lib
+
+compat: build
+	./compat-tests/setup.sh
+	./compat-tests/run.sh target/release/skua
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+bench:
+	./bench/run.sh
+
+# Fuzz the request/frame decoders and the batch-header parser (needs nightly + cargo-fuzz).
+fuzz:
+	cd fuzz && cargo +nightly fuzz run frame -- -max_total_time=60

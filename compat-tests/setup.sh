@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything the compat suite needs, idempotently, into local folders:
+#   kcat (Debian 12's 1.7.1 on librdkafka 2.0.2, an old client on purpose) via apt,
+#   compat-tests/.venv (confluent-kafka, kafka-python, aiokafka + codec libraries) via pip,
+#   compat-tests/node_modules (kafkajs + pure-JS codecs, from package.json / package-lock.json) via npm.
+# Needs: Debian 12 (root or sudo for apt), python3 (3.11) with venv, node 20 and npm.
+set -euo pipefail
+DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$DIR"
+
+# ---- kcat ----
+if ! command -v kcat >/dev/null 2>&1; then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "setup: installing kcat (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+fi
+kcat -V 2>/dev/null | grep "^Version" | sed "s/^/setup: kcat /" || true
+
+# ---- python ----
+PY_REQS=(
+  "confluent-kafka==2.16.1"
+  "kafka-python==3.0.12"
+  "aiokafka==0.14.0"
+  "lz4==4.4.5"
+  "cramjam==2.14.0"
+  "python-snappy==0.7.3"
+  "zstandard==0.25.0"
+)
+STAMP=".venv/.compat-reqs"
+WANT="$(printf '%s\n' "${PY_REQS[@]}")"
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$WANT" ]]; then
+  echo "setup: pip install ${PY_REQS[*]}"
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_REQS[@]}"
+  printf '%s\n' "$WANT" > "$STAMP"
+fi
+.venv/bin/python - <<'EOF'
+import confluent_kafka, kafka, aiokafka
+from kafka.codec import has_gzip, has_snappy, has_lz4, has_zstd
+assert has_gzip() and has_snappy() and has_lz4() and has_zstd(), "kafka-python codecs missing"
+print(f"setup: confluent-kafka {confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]}), "
+      f"kafka-python {kafka.__version__}, aiokafka {aiokafka.__version__}")
+EOF
+
+# ---- node ----
+if [[ ! -f node_modules/.compat-stamp ]] || ! cmp -s package.json node_modules/.compat-stamp; then
+  echo "setup: npm install (kafkajs)"
+  if [[ -f package-lock.json ]]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  cp package.json node_modules/.compat-stamp
+fi
+node -e "console.log('setup: kafkajs ' + require('kafkajs/package.json').version + ', node ' + process.version)"
+echo "setup: done"

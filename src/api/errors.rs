@@ -1,0 +1,52 @@
+//! Internal errors → Kafka error codes, in one place.
+
+use kafka_protocol::ResponseError;
+
+use crate::cluster::TopicError;
+use crate::log::LogError;
+
+/// The Kafka error code of a log error.
+pub fn log_error_code(e: &LogError) -> i16 {
+    match e {
+        LogError::CorruptMessage(_) => ResponseError::CorruptMessage.code(),
+        LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge.code(),
+        LogError::InvalidRecord(_) => ResponseError::InvalidRecord.code(),
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
+        LogError::Io(_) | LogError::Offline => ResponseError::KafkaStorageError.code(),
+    }
+}
+
+/// The Kafka error code of a topic administration error.
+pub fn topic_error_code(e: &TopicError) -> i16 {
+    match e {
+        TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists.code(),
+        TopicError::InvalidName(_) => ResponseError::InvalidTopicException.code(),
+        TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions.code(),
+        TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor.code(),
+        TopicError::InvalidReplicaAssignment { .. } => ResponseError::InvalidReplicaAssignment.code(),
+        TopicError::InvalidConfig(_) => ResponseError::InvalidConfig.code(),
+        TopicError::Unknown => ResponseError::UnknownTopicOrPartition.code(),
+        TopicError::DeletionDisabled => ResponseError::TopicDeletionDisabled.code(),
+        TopicError::InvalidRequest(_) => ResponseError::InvalidRequest.code(),
+        TopicError::Storage(_) => ResponseError::KafkaStorageError.code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_kafka() {
+        assert_eq!(log_error_code(&LogError::CorruptMessage("x".into())), 2);
+        assert_eq!(log_error_code(&LogError::MessageTooLarge { size: 2, max: 1 }), 10);
+        assert_eq!(log_error_code(&LogError::InvalidRecord("x".into())), 87);
+        assert_eq!(log_error_code(&LogError::Offline), 56);
+        assert_eq!(topic_error_code(&TopicError::AlreadyExists("t".into())), 36);
+        assert_eq!(topic_error_code(&TopicError::InvalidName("t".into())), 17);
+        assert_eq!(topic_error_code(&TopicError::InvalidReplicationFactor(3)), 38);
+        assert_eq!(topic_error_code(&TopicError::InvalidPartitions(0)), 37);
+        assert_eq!(topic_error_code(&TopicError::Unknown), 3);
+        assert_eq!(topic_error_code(&TopicError::DeletionDisabled), 73);
+    }
+}

@@ -1,0 +1,202 @@
+//! Fetch (key 1), v4–18: return stored batches as they are (never re-encoded), whole batches
+//! only, starting with the batch that contains the fetch offset.
+//!
+//! Limits (KIP-74): each partition gets at most `partition_max_bytes`, the response at most
+//! `max_bytes` (capped by the broker's `fetch.max.bytes`), except that the first batch of the
+//! first non-empty partition is returned whole even when larger, so consumers always progress.
+//! Long poll: when fewer than `min_bytes` are available the fetch waits for an append to any
+//! requested partition (no sleep loop), up to `max_wait_ms`.
+//! Fetch sessions (KIP-227): sessionless — full requests are answered in full with
+//! session_id 0 (which tells clients no session was created); an incremental request naming a
+//! session gets FETCH_SESSION_ID_NOT_FOUND.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+use kafka_protocol::ResponseError;
+
+use super::errors::log_error_code;
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::{Broker, Partition};
+use crate::protocol::{encode_response, FrameError};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::Fetch,
+    min: 4,
+    max: 18,
+};
+
+/// A requested partition, resolved once.
+struct Wanted {
+    topic_idx: usize,
+    partition: Option<Arc<Partition>>,
+    error: i16,
+    index: i32,
+    fetch_offset: i64,
+    partition_max_bytes: usize,
+    current_leader_epoch: i32,
+}
+
+fn empty_partition(index: i32, code: i16) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(index)
+        .with_error_code(code)
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_log_start_offset(-1)
+        .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
+        .with_records(Some(Bytes::new()))
+}
+
+/// Read every wanted partition once; returns the response topics, bytes gathered, and
+/// whether any partition carries an error (which answers the fetch at once, as in Kafka).
+fn gather(
+    wanted: &[Wanted],
+    skeleton: &[FetchableTopicResponse],
+    max_bytes: usize,
+    read_committed: bool,
+) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut topics: Vec<FetchableTopicResponse> = skeleton.to_vec();
+    let mut total = 0usize;
+    let mut any_error = false;
+    for w in wanted {
+        let pd = match &w.partition {
+            None => {
+                any_error = true;
+                empty_partition(w.index, w.error)
+            }
+            Some(p) => {
+                let leader_epoch = p.leader_epoch;
+                if w.current_leader_epoch >= 0 && w.current_leader_epoch != leader_epoch {
+                    any_error = true;
+                    let code = if w.current_leader_epoch > leader_epoch {
+                        ResponseError::UnknownLeaderEpoch.code()
+                    } else {
+                        ResponseError::FencedLeaderEpoch.code()
+                    };
+                    empty_partition(w.index, code)
+                } else {
+                    let limit = w.partition_max_bytes.min(max_bytes.saturating_sub(total));
+                    let (plan, hw, lso) = {
+                        let log = p.log();
+                        let hw = log.high_watermark();
+                        let plan = log.read(w.fetch_offset, limit, total == 0);
+                        (plan, hw, log.log_start_offset())
+                    };
+                    let read = plan.and_then(|plan| plan.execute());
+                    match read {
+                        Ok(records) => {
+                            total += records.len();
+                            PartitionData::default()
+                                .with_partition_index(w.index)
+                                .with_error_code(0)
+                                .with_high_watermark(hw)
+                                .with_last_stable_offset(hw)
+                                .with_log_start_offset(lso)
+                                .with_aborted_transactions(if read_committed { Some(vec![]) } else { None })
+                                .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
+                                .with_records(Some(records))
+                        }
+                        Err(e) => {
+                            any_error = true;
+                            empty_partition(w.index, log_error_code(&e))
+                                .with_high_watermark(hw)
+                                .with_last_stable_offset(hw)
+                                .with_log_start_offset(lso)
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(t) = topics.get_mut(w.topic_idx) {
+            t.partitions.push(pd);
+        }
+    }
+    (topics, total, any_error)
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let version = req.version;
+    let body: FetchRequest = req.decode(ApiKey::Fetch)?;
+    let correlation_id = req.header.correlation_id;
+    if version >= 7 && body.session_id != 0 {
+        let resp = FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code())
+            .with_session_id(0);
+        return encode_response(correlation_id, version, &resp).map(Reply::Now);
+    }
+    let mut skeleton = Vec::with_capacity(body.topics.len());
+    let mut wanted = Vec::new();
+    for (ti, ft) in body.topics.iter().enumerate() {
+        let topic = if version >= 13 {
+            broker.topic_by_id(&ft.topic_id)
+        } else {
+            broker.topic(ft.topic.0.as_str())
+        };
+        let unknown = if version >= 13 {
+            ResponseError::UnknownTopicId.code()
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
+        };
+        skeleton.push(
+            FetchableTopicResponse::default()
+                .with_topic(ft.topic.clone())
+                .with_topic_id(ft.topic_id),
+        );
+        for fp in &ft.partitions {
+            let partition = topic.as_ref().and_then(|t| {
+                usize::try_from(fp.partition).ok().and_then(|i| t.partitions.get(i)).cloned()
+            });
+            let error = match (&topic, &partition) {
+                (None, _) => unknown,
+                (Some(_), None) => ResponseError::UnknownTopicOrPartition.code(),
+                _ => 0,
+            };
+            wanted.push(Wanted {
+                topic_idx: ti,
+                partition,
+                error,
+                index: fp.partition,
+                fetch_offset: fp.fetch_offset,
+                partition_max_bytes: fp.partition_max_bytes.max(0) as usize,
+                current_leader_epoch: fp.current_leader_epoch,
+            });
+        }
+    }
+    let max_bytes = (body.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
+    let min_bytes = body.min_bytes.max(0) as usize;
+    let read_committed = body.isolation_level == 1;
+    let max_wait = Duration::from_millis(body.max_wait_ms.max(0) as u64);
+    Ok(Reply::Later(Box::pin(async move {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let parts: Vec<&Arc<Partition>> = wanted.iter().filter_map(|w| w.partition.as_ref()).collect();
+            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
+                parts.iter().map(|p| Box::pin(p.appended.notified())).collect();
+            for n in notified.iter_mut() {
+                n.as_mut().enable();
+            }
+            let (topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, read_committed);
+            let done = total >= min_bytes
+                || any_error
+                || notified.is_empty()
+                || tokio::time::Instant::now() >= deadline;
+            if done {
+                let resp = FetchResponse::default()
+                    .with_throttle_time_ms(0)
+                    .with_error_code(0)
+                    .with_session_id(0)
+                    .with_responses(topics);
+                return encode_response(correlation_id, version, &resp);
+            }
+            tokio::select! {
+                _ = futures::future::select_all(notified) => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    })))
+}

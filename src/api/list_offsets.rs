@@ -1,0 +1,94 @@
+//! ListOffsets (key 2), v1–10: earliest (-2), latest (-1), max timestamp (-3, v7+),
+//! earliest local (-4, v8+: the log start, there is no tiered storage), latest tiered
+//! (-5, v9+: none, so -1), and by timestamp through the time index: the offset of the first
+//! record (not batch) whose timestamp is at or after the requested one.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ApiKey, ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::ResponseError;
+
+use super::errors::log_error_code;
+use super::{ApiEntry, Request};
+use crate::cluster::{Broker, Partition};
+use crate::protocol::FrameError;
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::ListOffsets,
+    min: 1,
+    max: 10,
+};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+fn answer(index: i32, code: i16, timestamp: i64, offset: i64, epoch: i32) -> ListOffsetsPartitionResponse {
+    ListOffsetsPartitionResponse::default()
+        .with_partition_index(index)
+        .with_error_code(code)
+        .with_timestamp(timestamp)
+        .with_offset(offset)
+        .with_leader_epoch(epoch)
+}
+
+fn lookup(p: &Partition, index: i32, timestamp: i64) -> ListOffsetsPartitionResponse {
+    let epoch = p.leader_epoch;
+    let log = p.log();
+    match timestamp {
+        LATEST => answer(index, 0, -1, log.high_watermark(), epoch),
+        EARLIEST | EARLIEST_LOCAL => answer(index, 0, -1, log.log_start_offset(), epoch),
+        LATEST_TIERED => answer(index, 0, -1, -1, -1),
+        MAX_TIMESTAMP => match log.max_timestamp() {
+            Some((ts, off)) => answer(index, 0, ts, off, epoch),
+            None => answer(index, 0, -1, -1, -1),
+        },
+        ts if ts >= 0 => match log.offset_for_timestamp(ts) {
+            Ok(Some((off, found_ts))) => answer(index, 0, found_ts, off, epoch),
+            Ok(None) => answer(index, 0, -1, -1, -1),
+            Err(e) => answer(index, log_error_code(&e), -1, -1, -1),
+        },
+        _ => answer(index, ResponseError::InvalidRequest.code(), -1, -1, -1),
+    }
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+    let version = req.version;
+    let body: ListOffsetsRequest = req.decode(ApiKey::ListOffsets)?;
+    let mut topics = Vec::with_capacity(body.topics.len());
+    for t in &body.topics {
+        let topic = broker.topic(t.name.0.as_str());
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|rp| {
+                let p = topic.as_ref().and_then(|t| {
+                    usize::try_from(rp.partition_index).ok().and_then(|i| t.partitions.get(i)).cloned()
+                });
+                let Some(p) = p else {
+                    return answer(rp.partition_index, ResponseError::UnknownTopicOrPartition.code(), -1, -1, -1);
+                };
+                if version >= 4 && rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p.leader_epoch {
+                    let code = if rp.current_leader_epoch > p.leader_epoch {
+                        ResponseError::UnknownLeaderEpoch.code()
+                    } else {
+                        ResponseError::FencedLeaderEpoch.code()
+                    };
+                    return answer(rp.partition_index, code, -1, -1, -1);
+                }
+                let mut r = lookup(&p, rp.partition_index, rp.timestamp);
+                if version < 4 {
+                    r.leader_epoch = -1; // not in the v1–3 schema
+                }
+                r
+            })
+            .collect();
+        topics.push(ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(partitions));
+    }
+    let resp = ListOffsetsResponse::default().with_throttle_time_ms(0).with_topics(topics);
+    req.respond(&resp)
+}

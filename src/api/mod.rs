@@ -1,0 +1,96 @@
+//! One file per Kafka API. Each declares the versions it serves (`VERSIONS`); [`APIS`] is the
+//! dispatch table that ApiVersions advertises, so nothing unimplemented is ever advertised.
+//! Internal errors are mapped to Kafka error codes in [`errors`].
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod errors;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+
+use crate::cluster::Broker;
+use crate::protocol::{decode_body, encode_response, FrameError};
+
+/// An API served by this broker, with its version range.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiEntry {
+    pub key: ApiKey,
+    pub min: i16,
+    pub max: i16,
+}
+
+/// The dispatch table; ApiVersions is built from it.
+pub const APIS: &[ApiEntry] = &[
+    produce::VERSIONS,
+    fetch::VERSIONS,
+    list_offsets::VERSIONS,
+    metadata::VERSIONS,
+    api_versions::VERSIONS,
+    create_topics::VERSIONS,
+    delete_topics::VERSIONS,
+];
+
+/// The served versions of an API key, if served.
+pub fn supported(key: ApiKey) -> Option<ApiEntry> {
+    APIS.iter().copied().find(|e| e.key == key)
+}
+
+/// A response, either ready or to be completed later (acks=all waiting for fsync, a fetch
+/// waiting for data). Later replies still leave the connection in request order.
+pub enum Reply {
+    Now(Bytes),
+    Later(Pin<Box<dyn Future<Output = Result<Bytes, FrameError>> + Send>>),
+    /// acks=0 produce: no response is sent.
+    None,
+}
+
+/// Everything a handler gets about the request.
+pub struct Request {
+    pub header: RequestHeader,
+    pub version: i16,
+    pub body: Bytes,
+}
+
+impl Request {
+    pub fn decode<T: Decodable>(&mut self, api: ApiKey) -> Result<T, FrameError> {
+        decode_body(api, self.version, &mut self.body)
+    }
+
+    pub fn respond<R: Encodable + HeaderVersion>(&self, response: &R) -> Result<Bytes, FrameError> {
+        encode_response(self.header.correlation_id, self.version, response)
+    }
+}
+
+/// Route a request to its handler. An Err closes the connection (as Kafka does for a request
+/// it cannot parse).
+pub async fn dispatch(broker: &Arc<Broker>, key: ApiKey, req: Request) -> Result<Reply, FrameError> {
+    match key {
+        ApiKey::ApiVersions => api_versions::handle(req).map(Reply::Now),
+        ApiKey::Metadata => metadata::handle(broker, req).map(Reply::Now),
+        ApiKey::CreateTopics => create_topics::handle(broker, req).map(Reply::Now),
+        ApiKey::DeleteTopics => delete_topics::handle(broker, req).map(Reply::Now),
+        ApiKey::Produce => produce::handle(broker, req),
+        ApiKey::Fetch => fetch::handle(broker, req),
+        ApiKey::ListOffsets => list_offsets::handle(broker, req).map(Reply::Now),
+        other => Err(FrameError::UnknownApiKey(other as i16)),
+    }
+}
+
+/// Wall-clock milliseconds; the one place API handlers read the clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

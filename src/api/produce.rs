@@ -1,0 +1,172 @@
+//! Produce (key 0), v3–13: validate each partition's batch, append it (offsets assigned in
+//! place), wake fetches; acks=0 sends nothing, acks=1 answers after the append, acks=-1 after
+//! the appended bytes are fsynced (group commit, bounded by the request's timeout_ms).
+//! v13 names topics by id. One partition's error never fails the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::produce_request::PartitionProduceData;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::errors::log_error_code;
+use super::{now_ms, ApiEntry, Reply, Request};
+use crate::cluster::{Broker, Partition, Topic};
+use crate::protocol::batch::{BatchError, BatchIter};
+use crate::protocol::{encode_response, FrameError};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::Produce,
+    min: 3,
+    max: 13,
+};
+
+fn error_response(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(message.map(StrBytes::from_string))
+}
+
+/// Kafka accepts exactly one v2 batch per partition in Produce v3+: a wrong magic or a
+/// second batch is INVALID_RECORD; a torn or mis-sized batch is CORRUPT_MESSAGE.
+fn check_single_batch(records: &[u8]) -> Result<(), (i16, String)> {
+    let mut it = BatchIter::new(records);
+    match (it.next(), it.next()) {
+        (Some(Ok(_)), None) => Ok(()),
+        (None, _) => Err((ResponseError::InvalidRecord.code(), "Produce request has no record batch".into())),
+        (Some(Err(BatchError::UnsupportedMagic(m))), _) => Err((
+            ResponseError::InvalidRecord.code(),
+            format!("Produce requests v3+ may only hold record batches with magic 2 (got {m})"),
+        )),
+        (Some(Err(e)), _) => Err((ResponseError::CorruptMessage.code(), format!("malformed record batch: {e:?}"))),
+        (Some(Ok(_)), Some(_)) => Err((
+            ResponseError::InvalidRecord.code(),
+            "Produce requests v3+ may hold exactly one record batch per partition".into(),
+        )),
+    }
+}
+
+/// Append one partition's data; on success returns the response and the end offset to await.
+fn append_partition(
+    broker: &Broker,
+    topic: &Topic,
+    data: &PartitionProduceData,
+    acks: i16,
+    now: i64,
+) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
+    let Some(partition) = usize::try_from(data.index).ok().and_then(|i| topic.partitions.get(i)) else {
+        return (error_response(data.index, ResponseError::UnknownTopicOrPartition.code(), None), None);
+    };
+    if acks == -1 && broker.config.min_insync_replicas(&topic.configs) > 1 {
+        return (
+            error_response(
+                data.index,
+                ResponseError::NotEnoughReplicas.code(),
+                Some("min.insync.replicas exceeds the 1 in-sync replica of a single node".into()),
+            ),
+            None,
+        );
+    }
+    let Some(records) = data.records.as_ref() else {
+        return (error_response(data.index, ResponseError::InvalidRecord.code(), Some("null records".into())), None);
+    };
+    if let Err((code, why)) = check_single_batch(records) {
+        return (error_response(data.index, code, Some(why)), None);
+    }
+    let mut bytes = records.to_vec();
+    let res = partition.log().append(&mut bytes, partition.leader_epoch, now);
+    match res {
+        Ok(info) => {
+            partition.appended.notify_waiters();
+            let resp = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_error_code(0)
+                .with_base_offset(info.base_offset)
+                .with_log_append_time_ms(info.log_append_time)
+                .with_log_start_offset(info.log_start_offset);
+            (resp, Some((Arc::clone(partition), info.last_offset + 1)))
+        }
+        Err(e) => {
+            tracing::debug!(topic = %topic.name, partition = data.index, "produce rejected: {e}");
+            (error_response(data.index, log_error_code(&e), Some(e.to_string())), None)
+        }
+    }
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let version = req.version;
+    let body: ProduceRequest = req.decode(ApiKey::Produce)?;
+    let acks = body.acks;
+    let now = now_ms();
+    let mut topics = Vec::with_capacity(body.topic_data.len());
+    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    for td in &body.topic_data {
+        let topic = if version >= 13 {
+            broker.topic_by_id(&td.topic_id)
+        } else {
+            broker.topic(td.name.0.as_str())
+        };
+        let unknown = if version >= 13 {
+            ResponseError::UnknownTopicId.code()
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
+        };
+        let mut parts = Vec::with_capacity(td.partition_data.len());
+        for pd in &td.partition_data {
+            let r = match (&topic, acks) {
+                (_, a) if !(a == -1 || a == 0 || a == 1) => {
+                    (error_response(pd.index, ResponseError::InvalidRequiredAcks.code(), None), None)
+                }
+                (None, _) => (error_response(pd.index, unknown, None), None),
+                (Some(t), _) => append_partition(broker, t, pd, acks, now),
+            };
+            if let (Some((p, end)), -1) = (r.1, acks) {
+                to_sync.push((topics.len(), parts.len(), p, end));
+            }
+            parts.push(r.0);
+        }
+        topics.push(
+            TopicProduceResponse::default()
+                .with_name(td.name.clone())
+                .with_topic_id(td.topic_id)
+                .with_partition_responses(parts),
+        );
+    }
+    if acks == 0 {
+        return Ok(Reply::None);
+    }
+    let correlation_id = req.header.correlation_id;
+    if to_sync.is_empty() {
+        let resp = ProduceResponse::default().with_responses(topics);
+        return encode_response(correlation_id, version, &resp).map(Reply::Now);
+    }
+    let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
+    Ok(Reply::Later(Box::pin(async move {
+        let waits = to_sync.iter().map(|(_, _, p, end)| {
+            let p = Arc::clone(p);
+            let end = *end;
+            async move { tokio::time::timeout(timeout, p.await_durable(end)).await }
+        });
+        let results = futures::future::join_all(waits).await;
+        for ((ti, pi, _, _), r) in to_sync.iter().zip(results) {
+            let code = match r {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => log_error_code(&e),
+                Err(_) => ResponseError::RequestTimedOut.code(),
+            };
+            if let Some(p) = topics.get_mut(*ti).and_then(|t| t.partition_responses.get_mut(*pi)) {
+                p.error_code = code;
+                p.base_offset = -1;
+            }
+        }
+        let resp = ProduceResponse::default().with_responses(topics);
+        encode_response(correlation_id, version, &resp)
+    })))
+}

@@ -1,0 +1,663 @@
+//! Typed broker and topic configuration under Kafka's names.
+//!
+//! Sources, later wins: embedded defaults, `--config FILE` (Java properties, Kafka's
+//! server.properties names), `--set NAME=VALUE`. Every name is checked against the table
+//! [`BROKER_CONFIGS`]; an unknown name or a value of the wrong type or range is a startup error.
+//! Topic-level configs ([`TOPIC_CONFIGS`]) fall back to their broker-level synonyms
+//! (`retention.ms` → `log.retention.ms`, ...), exactly as in Kafka.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::log::{LogConfig, TimestampType};
+
+/// What a config value must look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    Int,
+    Long,
+    Double,
+    Str,
+    List,
+    Password,
+}
+
+impl ConfigType {
+    /// The name DescribeConfigs reports (KIP-569).
+    pub fn as_i8(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::Str => 2,
+            ConfigType::Int => 3,
+            ConfigType::Long => 5,
+            ConfigType::Double => 6,
+            ConfigType::List => 7,
+            ConfigType::Password => 9,
+        }
+    }
+}
+
+/// One known configuration name.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigDef {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// Default as Kafka spells it; `None` is Kafka's `null`.
+    pub default: Option<&'static str>,
+    /// Inclusive numeric lower bound, if any.
+    pub min: Option<i64>,
+    /// Allowed string values, if restricted.
+    pub one_of: &'static [&'static str],
+    pub doc: &'static str,
+}
+
+const fn def(
+    name: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    min: Option<i64>,
+    doc: &'static str,
+) -> ConfigDef {
+    ConfigDef {
+        name,
+        kind,
+        default,
+        min,
+        one_of: &[],
+        doc,
+    }
+}
+
+use ConfigType::*;
+
+/// Broker configs skua acts on.
+pub const BROKER_CONFIGS: &[ConfigDef] = &[
+    def("node.id", Int, Some("1"), Some(0), "The id of this broker (broker.id is a synonym)."),
+    def("broker.id", Int, None, Some(0), "Synonym of node.id."),
+    def("log.dirs", Str, None, None, "The data directory (the first entry is used); overrides --data-dir."),
+    def("log.dir", Str, None, None, "The data directory when log.dirs is not set."),
+    def("listeners", Str, None, None, "PLAINTEXT://host:port to listen on; overrides --listen."),
+    def("advertised.listeners", Str, None, None, "PLAINTEXT://host:port returned in Metadata; overrides --advertise."),
+    def("num.partitions", Int, Some("1"), Some(1), "Default number of partitions of an auto-created topic or a CreateTopics request with -1."),
+    def("default.replication.factor", Int, Some("1"), Some(1), "Default replication factor; a single node supports only 1."),
+    def("auto.create.topics.enable", Boolean, Some("true"), None, "Create a topic on Metadata/Produce for an unknown name."),
+    def("delete.topic.enable", Boolean, Some("true"), None, "Allow DeleteTopics."),
+    def("message.max.bytes", Int, Some("1048588"), Some(0), "Largest record batch accepted (topic: max.message.bytes)."),
+    def("log.segment.bytes", Int, Some("1073741824"), Some(14), "Size at which a segment is rolled (topic: segment.bytes)."),
+    def("log.roll.ms", Long, None, Some(1), "Age at which a segment is rolled (topic: segment.ms); log.roll.hours when null."),
+    def("log.roll.hours", Int, Some("168"), Some(1), "Age in hours at which a segment is rolled."),
+    def("log.retention.ms", Long, None, Some(-1), "Time to keep a segment (topic: retention.ms); -1 keeps forever."),
+    def("log.retention.minutes", Int, None, Some(-1), "Used when log.retention.ms is null."),
+    def("log.retention.hours", Int, Some("168"), Some(-1), "Used when log.retention.ms and log.retention.minutes are null."),
+    def("log.retention.bytes", Long, Some("-1"), Some(-1), "Maximum partition size before old segments are deleted (topic: retention.bytes)."),
+    def("log.retention.check.interval.ms", Long, Some("300000"), Some(1), "How often retention is applied."),
+    def("log.index.interval.bytes", Int, Some("4096"), Some(0), "Bytes of log between two offset-index entries (topic: index.interval.bytes)."),
+    def("log.index.size.max.bytes", Int, Some("10485760"), Some(4), "Maximum offset-index size of a segment (topic: segment.index.bytes)."),
+    def("log.flush.interval.messages", Long, Some("9223372036854775807"), Some(1), "fsync after this many records (topic: flush.messages)."),
+    def("log.flush.interval.ms", Long, None, Some(0), "fsync when unflushed data is this old (topic: flush.ms)."),
+    def("log.flush.scheduler.interval.ms", Long, Some("9223372036854775807"), Some(0), "How often the time-based flush policy is checked."),
+    def("log.message.timestamp.type", Str, Some("CreateTime"), None, "CreateTime or LogAppendTime (topic: message.timestamp.type)."),
+    def("min.insync.replicas", Int, Some("1"), Some(1), "Replicas that must acknowledge an acks=all produce."),
+    def("compression.type", Str, Some("producer"), None, "Only 'producer' (keep the producer's codec) is supported."),
+    def("log.cleanup.policy", List, Some("delete"), None, "Only 'delete' is supported so far (topic: cleanup.policy)."),
+    def("socket.request.max.bytes", Int, Some("104857600"), Some(1), "Largest request frame accepted; checked before allocating."),
+    def("max.connections", Int, Some("2147483647"), Some(0), "Maximum concurrent client connections."),
+    def("queued.max.requests", Int, Some("500"), Some(1), "Maximum requests in flight on one connection (pipelining depth)."),
+    def("fetch.max.bytes", Int, Some("57671680"), Some(1024), "Upper bound on the size of one Fetch response."),
+    def("connections.max.idle.ms", Long, Some("600000"), Some(-1), "Idle connections are closed after this long; -1 never."),
+];
+
+/// Names from a stock Kafka server.properties that have no meaning here; accepted and ignored
+/// so that such a file loads (documented in docs/configuration.md).
+pub const IGNORED_BROKER_CONFIGS: &[&str] = &[
+    "num.network.threads",
+    "num.io.threads",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "num.recovery.threads.per.data.dir",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "zookeeper.connect",
+    "zookeeper.connection.timeout.ms",
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "inter.broker.listener.name",
+    "listener.security.protocol.map",
+    "group.initial.rebalance.delay.ms",
+];
+
+/// Topic configs, with the broker config each falls back to.
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    pub broker_synonym: Option<&'static str>,
+    pub kind: ConfigType,
+    pub default: Option<&'static str>,
+    pub min: Option<i64>,
+    pub doc: &'static str,
+}
+
+const fn tdef(
+    name: &'static str,
+    broker_synonym: Option<&'static str>,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    min: Option<i64>,
+    doc: &'static str,
+) -> TopicConfigDef {
+    TopicConfigDef {
+        name,
+        broker_synonym,
+        kind,
+        default,
+        min,
+        doc,
+    }
+}
+
+pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    tdef("cleanup.policy", Some("log.cleanup.policy"), List, None, None, "Only 'delete' is supported so far."),
+    tdef("compression.type", Some("compression.type"), Str, None, None, "Only 'producer' is supported."),
+    tdef("flush.messages", Some("log.flush.interval.messages"), Long, None, Some(1), "fsync after this many records."),
+    tdef("flush.ms", Some("log.flush.interval.ms"), Long, Some("9223372036854775807"), Some(0), "fsync when unflushed data is this old."),
+    tdef("index.interval.bytes", Some("log.index.interval.bytes"), Int, None, Some(0), "Bytes between offset-index entries."),
+    tdef("max.message.bytes", Some("message.max.bytes"), Int, None, Some(0), "Largest record batch accepted."),
+    tdef("message.timestamp.type", Some("log.message.timestamp.type"), Str, None, None, "CreateTime or LogAppendTime."),
+    tdef("min.insync.replicas", Some("min.insync.replicas"), Int, None, Some(1), "Replicas that must acknowledge acks=all."),
+    tdef("retention.bytes", Some("log.retention.bytes"), Long, None, Some(-1), "Maximum partition size before old segments are deleted."),
+    tdef("retention.ms", Some("log.retention.ms"), Long, None, Some(-1), "Time to keep a segment; -1 keeps forever."),
+    tdef("segment.bytes", Some("log.segment.bytes"), Int, None, Some(14), "Segment size at which to roll."),
+    tdef("segment.ms", Some("log.roll.ms"), Long, None, Some(1), "Segment age at which to roll."),
+    tdef("segment.index.bytes", Some("log.index.size.max.bytes"), Int, None, Some(4), "Maximum offset-index size of a segment."),
+    tdef("unclean.leader.election.enable", None, Boolean, Some("false"), None, "Accepted; a single node never elects."),
+];
+
+/// A configuration error: unknown name or invalid value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown configuration '{0}'")]
+    Unknown(String),
+    #[error("invalid value '{value}' for configuration '{name}': {reason}")]
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
+}
+
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Check one value against its type, bound and allowed set.
+fn check_value(
+    name: &str,
+    kind: ConfigType,
+    min: Option<i64>,
+    value: &str,
+) -> Result<(), ConfigError> {
+    let v = value.trim();
+    match kind {
+        Boolean => {
+            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
+                return Err(invalid(name, value, "expected true or false"));
+            }
+        }
+        Int | Long => {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| invalid(name, value, "expected an integer"))?;
+            if kind == Int && i32::try_from(n).is_err() {
+                return Err(invalid(name, value, "out of the range of an int"));
+            }
+            if let Some(m) = min {
+                if n < m {
+                    return Err(invalid(name, value, format!("must be at least {m}")));
+                }
+            }
+        }
+        Double => {
+            v.parse::<f64>()
+                .map_err(|_| invalid(name, value, "expected a number"))?;
+        }
+        Str | List | Password => {}
+    }
+    match name {
+        "log.message.timestamp.type" | "message.timestamp.type"
+            if v != "CreateTime" && v != "LogAppendTime" =>
+        {
+            Err(invalid(name, value, "expected CreateTime or LogAppendTime"))
+        }
+        "compression.type" if v != "producer" => Err(invalid(
+            name,
+            value,
+            "only 'producer' is supported (the producer's codec is kept)",
+        )),
+        "log.cleanup.policy" | "cleanup.policy" if v != "delete" => Err(invalid(
+            name,
+            value,
+            "only 'delete' is supported so far",
+        )),
+        "listeners" | "advertised.listeners" => parse_listener(v).map(|_| ()).ok_or_else(|| {
+            invalid(name, value, "expected PLAINTEXT://host:port")
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `PLAINTEXT://host:port` (or bare `host:port`) → (host, port). Only the first listener counts.
+pub fn parse_listener(s: &str) -> Option<(String, u16)> {
+    let first = s.split(',').next()?.trim();
+    let hostport = match first.split_once("://") {
+        Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
+        Some(_) => return None,
+        None => first,
+    };
+    parse_host_port(hostport)
+}
+
+/// `host:port` → (host, port).
+pub fn parse_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_string(), port))
+}
+
+/// Parse Java properties text (`name=value` or `name: value`, `#`/`!` comments,
+/// backslash line continuations).
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let idx = entry.find(['=', ':']);
+        let (k, v) = match idx {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    out
+}
+
+/// The broker's configuration, typed. Field names are Kafka's with units last.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub listen_host: String,
+    pub listen_port: u16,
+    pub advertised_host: String,
+    pub advertised_port: u16,
+    pub data_dir: PathBuf,
+    pub node_id: i32,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub message_max_bytes: u32,
+    pub log_segment_bytes: u64,
+    pub log_roll_ms: i64,
+    pub log_retention_ms: i64,
+    pub log_retention_bytes: i64,
+    pub log_retention_check_interval_ms: u64,
+    pub log_index_interval_bytes: u32,
+    pub log_index_size_max_bytes: u32,
+    pub log_flush_interval_messages: i64,
+    pub log_flush_interval_ms: i64,
+    pub log_flush_scheduler_interval_ms: u64,
+    pub log_message_timestamp_type: TimestampType,
+    pub min_insync_replicas: i32,
+    pub socket_request_max_bytes: usize,
+    pub max_connections: usize,
+    pub queued_max_requests: usize,
+    pub fetch_max_bytes: usize,
+    pub connections_max_idle_ms: i64,
+    /// Every explicitly set name → value (for DescribeConfigs sources later).
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// Builder input: the CLI's view before typing.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigSources {
+    pub listen: Option<String>,
+    pub advertise: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub config_file: Option<PathBuf>,
+    pub sets: Vec<String>,
+}
+
+impl BrokerConfig {
+    /// Defaults only (listen 127.0.0.1:9092, data in ./data).
+    pub fn defaults() -> Result<BrokerConfig, ConfigError> {
+        Self::from_sources(&ConfigSources::default())
+    }
+
+    /// Build from the CLI sources: defaults, then the file, then each `--set`.
+    pub fn from_sources(src: &ConfigSources) -> Result<BrokerConfig, ConfigError> {
+        let mut props: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = &src.config_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid("--config", &path.display().to_string(), e.to_string())
+            })?;
+            for (k, v) in parse_properties(&text) {
+                props.insert(k, v);
+            }
+        }
+        for s in &src.sets {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| invalid("--set", s, "expected NAME=VALUE"))?;
+            props.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        Self::from_props(props, src)
+    }
+
+    fn from_props(
+        props: BTreeMap<String, String>,
+        src: &ConfigSources,
+    ) -> Result<BrokerConfig, ConfigError> {
+        let mut overrides = BTreeMap::new();
+        for (k, v) in &props {
+            if IGNORED_BROKER_CONFIGS.contains(&k.as_str()) {
+                continue;
+            }
+            let d = BROKER_CONFIGS
+                .iter()
+                .find(|d| d.name == k)
+                .ok_or_else(|| ConfigError::Unknown(k.clone()))?;
+            check_value(k, d.kind, d.min, v)?;
+            overrides.insert(k.clone(), v.clone());
+        }
+        let get = |name: &str| -> Option<String> {
+            overrides.get(name).cloned().or_else(|| {
+                BROKER_CONFIGS
+                    .iter()
+                    .find(|d| d.name == name)
+                    .and_then(|d| d.default.map(str::to_string))
+            })
+        };
+        let num = |name: &str| -> i64 { get(name).and_then(|v| v.trim().parse().ok()).unwrap_or(0) };
+        let boolean = |name: &str| get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+
+        let (listen_host, listen_port) = match (overrides.get("listeners"), &src.listen) {
+            (Some(l), _) => parse_listener(l),
+            (None, Some(l)) => parse_host_port(l),
+            (None, None) => Some(("127.0.0.1".to_string(), 9092)),
+        }
+        .ok_or_else(|| invalid("--listen", src.listen.as_deref().unwrap_or(""), "expected HOST:PORT"))?;
+        let (advertised_host, advertised_port) =
+            match (overrides.get("advertised.listeners"), &src.advertise) {
+                (Some(l), _) => parse_listener(l),
+                (None, Some(a)) => parse_host_port(a),
+                (None, None) => Some((listen_host.clone(), listen_port)),
+            }
+            .ok_or_else(|| {
+                invalid("--advertise", src.advertise.as_deref().unwrap_or(""), "expected HOST:PORT")
+            })?;
+        let data_dir = overrides
+            .get("log.dirs")
+            .and_then(|d| d.split(',').next().map(|s| PathBuf::from(s.trim())))
+            .or_else(|| overrides.get("log.dir").map(PathBuf::from))
+            .or_else(|| src.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let node_id = if overrides.contains_key("node.id") || !overrides.contains_key("broker.id") {
+            num("node.id")
+        } else {
+            num("broker.id")
+        };
+        let log_roll_ms = if overrides.contains_key("log.roll.ms") {
+            num("log.roll.ms")
+        } else {
+            num("log.roll.hours") * 3_600_000
+        };
+        let log_retention_ms = if overrides.contains_key("log.retention.ms") {
+            num("log.retention.ms")
+        } else if overrides.contains_key("log.retention.minutes") {
+            let m = num("log.retention.minutes");
+            if m < 0 { -1 } else { m * 60_000 }
+        } else {
+            let h = num("log.retention.hours");
+            if h < 0 { -1 } else { h * 3_600_000 }
+        };
+        let rf = num("default.replication.factor");
+        if rf != 1 {
+            return Err(invalid(
+                "default.replication.factor",
+                &rf.to_string(),
+                "a single node supports only 1",
+            ));
+        }
+        let tt = get("log.message.timestamp.type").unwrap_or_default();
+        Ok(BrokerConfig {
+            listen_host,
+            listen_port,
+            advertised_host,
+            advertised_port,
+            data_dir,
+            node_id: node_id as i32,
+            num_partitions: num("num.partitions") as i32,
+            default_replication_factor: 1,
+            auto_create_topics_enable: boolean("auto.create.topics.enable"),
+            delete_topic_enable: boolean("delete.topic.enable"),
+            message_max_bytes: num("message.max.bytes") as u32,
+            log_segment_bytes: num("log.segment.bytes") as u64,
+            log_roll_ms,
+            log_retention_ms,
+            log_retention_bytes: num("log.retention.bytes"),
+            log_retention_check_interval_ms: num("log.retention.check.interval.ms") as u64,
+            log_index_interval_bytes: num("log.index.interval.bytes") as u32,
+            log_index_size_max_bytes: num("log.index.size.max.bytes") as u32,
+            log_flush_interval_messages: num("log.flush.interval.messages"),
+            log_flush_interval_ms: if overrides.contains_key("log.flush.interval.ms") {
+                num("log.flush.interval.ms")
+            } else {
+                i64::MAX
+            },
+            log_flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms") as u64,
+            log_message_timestamp_type: if tt == "LogAppendTime" {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
+            min_insync_replicas: num("min.insync.replicas") as i32,
+            socket_request_max_bytes: num("socket.request.max.bytes") as usize,
+            max_connections: num("max.connections") as usize,
+            queued_max_requests: num("queued.max.requests") as usize,
+            fetch_max_bytes: num("fetch.max.bytes") as usize,
+            connections_max_idle_ms: num("connections.max.idle.ms"),
+            overrides,
+        })
+    }
+
+    /// The broker-level value a topic config falls back to, as a string.
+    pub fn topic_default(&self, def: &TopicConfigDef) -> Option<String> {
+        match def.name {
+            "segment.ms" => Some(self.log_roll_ms.to_string()),
+            "retention.ms" => Some(self.log_retention_ms.to_string()),
+            "flush.ms" => Some(self.log_flush_interval_ms.to_string()),
+            _ => def
+                .broker_synonym
+                .and_then(|b| {
+                    self.overrides.get(b).cloned().or_else(|| {
+                        BROKER_CONFIGS
+                            .iter()
+                            .find(|d| d.name == b)
+                            .and_then(|d| d.default.map(str::to_string))
+                    })
+                })
+                .or_else(|| def.default.map(str::to_string)),
+        }
+    }
+
+    /// The effective log config of a topic with the given overrides (already validated).
+    pub fn log_config(&self, topic_overrides: &BTreeMap<String, String>) -> LogConfig {
+        let value = |name: &str| -> Option<String> {
+            topic_overrides.get(name).cloned().or_else(|| {
+                TOPIC_CONFIGS
+                    .iter()
+                    .find(|d| d.name == name)
+                    .and_then(|d| self.topic_default(d))
+            })
+        };
+        let num = |name: &str, fallback: i64| -> i64 {
+            value(name)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(fallback)
+        };
+        LogConfig {
+            segment_bytes: num("segment.bytes", 1 << 30) as u64,
+            segment_ms: num("segment.ms", 604_800_000),
+            index_interval_bytes: num("index.interval.bytes", 4096) as u32,
+            segment_index_bytes: num("segment.index.bytes", 10 << 20) as u32,
+            retention_ms: num("retention.ms", 604_800_000),
+            retention_bytes: num("retention.bytes", -1),
+            max_message_bytes: num("max.message.bytes", 1_048_588) as u32,
+            flush_messages: num("flush.messages", i64::MAX),
+            flush_ms: num("flush.ms", i64::MAX),
+            message_timestamp_type: if value("message.timestamp.type").as_deref()
+                == Some("LogAppendTime")
+            {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
+        }
+    }
+
+    /// The effective `min.insync.replicas` of a topic.
+    pub fn min_insync_replicas(&self, topic_overrides: &BTreeMap<String, String>) -> i32 {
+        topic_overrides
+            .get("min.insync.replicas")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.min_insync_replicas)
+    }
+}
+
+/// Validate a topic config override (CreateTopics).
+pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), ConfigError> {
+    let d = TOPIC_CONFIGS
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+    match value {
+        None => Err(invalid(name, "null", "a value is required")),
+        Some(v) => check_value(name, d.kind, d.min, v),
+    }
+}
+
+/// Read a properties file into ordered pairs (topic metadata files use it too).
+pub fn read_properties(path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    Ok(parse_properties(&std::fs::read_to_string(path)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets(s: &[&str]) -> ConfigSources {
+        ConfigSources {
+            sets: s.iter().map(|x| x.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_match_kafka() {
+        let c = BrokerConfig::defaults().unwrap();
+        assert_eq!((c.listen_host.as_str(), c.listen_port), ("127.0.0.1", 9092));
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.num_partitions, 1);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.log_segment_bytes, 1 << 30);
+        assert_eq!(c.log_retention_ms, 168 * 3_600_000);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!((c.advertised_host.as_str(), c.advertised_port), ("127.0.0.1", 9092));
+    }
+
+    #[test]
+    fn set_overrides_and_synonyms() {
+        let c = BrokerConfig::from_sources(&sets(&[
+            "num.partitions=3",
+            "auto.create.topics.enable=false",
+            "log.retention.minutes=5",
+            "broker.id=7",
+        ]))
+        .unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert!(!c.auto_create_topics_enable);
+        assert_eq!(c.log_retention_ms, 300_000);
+        assert_eq!(c.node_id, 7);
+    }
+
+    #[test]
+    fn unknown_or_invalid_names_are_errors() {
+        assert_eq!(
+            BrokerConfig::from_sources(&sets(&["no.such.thing=1"])).unwrap_err(),
+            ConfigError::Unknown("no.such.thing".into())
+        );
+        assert!(matches!(
+            BrokerConfig::from_sources(&sets(&["num.partitions=zero"])).unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+        assert!(matches!(
+            BrokerConfig::from_sources(&sets(&["num.partitions=0"])).unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+        assert!(BrokerConfig::from_sources(&sets(&["num.partitions"])).is_err());
+    }
+
+    #[test]
+    fn properties_file_syntax() {
+        let p = parse_properties("# c\n a = 1\nb:2\n! x\nc=multi\\\n  line\n\n");
+        assert_eq!(
+            p,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("c".into(), "multiline".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn listeners_parse() {
+        assert_eq!(
+            parse_listener("PLAINTEXT://0.0.0.0:9093"),
+            Some(("0.0.0.0".into(), 9093))
+        );
+        assert_eq!(parse_listener("SSL://x:1"), None);
+    }
+
+    #[test]
+    fn topic_overrides_fall_back_to_broker() {
+        let c = BrokerConfig::from_sources(&sets(&["log.segment.bytes=2048"])).unwrap();
+        let mut o = BTreeMap::new();
+        o.insert("retention.ms".to_string(), "1000".to_string());
+        let lc = c.log_config(&o);
+        assert_eq!(lc.segment_bytes, 2048);
+        assert_eq!(lc.retention_ms, 1000);
+        assert_eq!(lc.max_message_bytes, 1_048_588);
+        assert!(validate_topic_config("retention.ms", Some("x")).is_err());
+        assert!(validate_topic_config("nope", Some("1")).is_err());
+        assert!(validate_topic_config("retention.ms", Some("-1")).is_ok());
+    }
+}

@@ -1,0 +1,13 @@
+//! skua: a single-binary message broker that speaks the Apache Kafka wire protocol.
+//!
+//! Layout by responsibility (see DESIGN.md): `protocol` (framing, batch headers; no tokio),
+//! `log` (the partition log store; no tokio), `cluster` (topics and partitions of this node),
+//! `server` (tokio: listener, connections, dispatch), `api` (one file per Kafka API),
+//! `config` (typed configuration with Kafka's names).
+
+pub mod api;
+pub mod cluster;
+pub mod config;
+pub mod log;
+pub mod protocol;
+pub mod server;

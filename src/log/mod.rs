@@ -1,0 +1,158 @@
+//! The partition log store: one [`PartitionLog`] per partition, synchronous std I/O, no tokio.
+//!
+//! # On-disk format (Kafka's)
+//!
+//! A directory `<topic>-<partition>` holds segments named by their 20-digit zero-padded base
+//! offset:
+//!
+//! * `<base>.log` — v2 record batches exactly as produced, after the broker wrote the base
+//!   offset and partition leader epoch into them (and the append time for LogAppendTime).
+//!   The `.log` files are the source of truth; everything else is derived from them.
+//! * `<base>.index` — sparse offset index, 8-byte entries `(offset - base) u32, position u32`
+//!   (big endian). An entry names a batch by its base offset. One is added when more than
+//!   `index_interval_bytes` of log data was written since the previous entry.
+//! * `<base>.timeindex` — 12-byte entries `max timestamp so far i64, (offset - base) u32`,
+//!   appended together with an offset-index entry when the segment's max timestamp grew;
+//!   the offset is the base offset of the first batch that reached that timestamp.
+//! * `log-start-offset` — the log start offset as decimal text, replaced atomically
+//!   (write tmp, fsync, rename, fsync dir) whenever retention or DeleteRecords moves it.
+//! * `clean-shutdown` — written by [`PartitionLog::close`] after everything was fsynced,
+//!   recording each segment's size and index entry counts; removed as soon as the log is
+//!   opened again.
+//!
+//! # Invariants
+//!
+//! Offsets are assigned consecutively: a batch's base offset is the previous batch's last
+//! offset + 1, and segments are deleted whole, oldest first, never the active (last) one.
+//! Within a segment, relative offsets fit in i32 and file positions in u32 (a roll happens
+//! before either would overflow). `log_start_offset <= log_end_offset`; the first segment
+//! contains `log_start_offset` or the log is empty.
+//!
+//! # Durability and recovery
+//!
+//! An append is one `pwrite` of the whole produce payload; data becomes durable when a sync
+//! plan (group commit) or the flush policy fsyncs the segment. Index files are written on
+//! every append but only fsynced on close: they are rebuilt whenever they look wrong. On open
+//! without the clean-shutdown marker, the last segment is walked batch by batch (length and
+//! CRC-32C) and truncated at the first torn or corrupt batch; every other segment (every
+//! segment after a clean shutdown, which must also match the marker's sizes) has its indexes
+//! checked and its tail (from the last index entry on) walked the same way, and is verified
+//! and rebuilt from scratch if anything is off. Truncating a segment deletes every later one, so
+//! offsets stay contiguous. After any write or fsync error the partition goes offline: every
+//! later call fails with [`LogError::Offline`] (Kafka: KAFKA_STORAGE_ERROR).
+//!
+//! # Concurrency
+//!
+//! `PartitionLog` is not synchronized; the caller wraps it in a mutex. Reads and fsyncs are
+//! *planned* under that lock ([`ReadPlan`], [`SyncPlan`]) and executed without it, on shared
+//! `Arc` file handles: bytes below a snapshot of the segment size never change, and a deleted
+//! segment's open handle stays readable.
+//!
+//! All file access goes through [`storage::Storage`] so tests can inject faults.
+
+mod index;
+mod partition;
+mod plan;
+mod recovery;
+mod segment;
+pub mod storage;
+mod timestamps;
+
+#[cfg(test)]
+mod tests;
+
+pub use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
+pub use partition::PartitionLog;
+pub use plan::{ReadPlan, SyncPlan};
+pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};
+
+/// How record timestamps are set (`message.timestamp.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    /// The producer's timestamps are kept.
+    CreateTime,
+    /// The broker stamps every batch with its append time.
+    LogAppendTime,
+}
+
+/// Per-partition log settings, with Kafka's topic config names.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll when the active segment would grow past this.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll a non-empty active segment this old.
+    pub segment_ms: i64,
+    /// `index.interval.bytes`: log bytes between offset-index entries.
+    pub index_interval_bytes: u32,
+    /// `segment.index.bytes`: roll when the offset index would exceed this size.
+    pub segment_index_bytes: u32,
+    /// `retention.ms`: delete segments whose newest record is older; -1 = forever.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete old segments while the log is larger; -1 = unlimited.
+    pub retention_bytes: i64,
+    /// `max.message.bytes`: largest accepted batch (its total size).
+    pub max_message_bytes: u32,
+    /// `flush.messages`: fsync after this many unflushed records; `i64::MAX` = never.
+    pub flush_messages: i64,
+    /// `flush.ms`: fsync when the oldest unflushed data is this old; `i64::MAX` = never.
+    pub flush_ms: i64,
+    /// `message.timestamp.type`.
+    pub message_timestamp_type: TimestampType,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            index_interval_bytes: 4096,
+            segment_index_bytes: 10 << 20,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            max_message_bytes: 1_048_588,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            message_timestamp_type: TimestampType::CreateTime,
+        }
+    }
+}
+
+/// Why a log operation failed. Each maps to one Kafka error code (see `api::errors`).
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Bad CRC, bad length, or a truncated batch in a produce payload.
+    #[error("corrupt message: {0}")]
+    CorruptMessage(String),
+    #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge { size: usize, max: u32 },
+    /// Magic other than 2, bad record count or offset delta, empty payload.
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    #[error("offset {offset} out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("storage error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A write or fsync failed earlier; the partition refuses everything until reopened.
+    #[error("partition is offline after a storage error")]
+    Offline,
+}
+
+/// The outcome of a successful [`PartitionLog::append`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// The broker time stamped into the batches, or -1 for CreateTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    /// Number of records appended.
+    pub records: i64,
+    /// Largest batch max timestamp in the payload (after LogAppendTime stamping).
+    pub max_timestamp: i64,
+}

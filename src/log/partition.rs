@@ -1,0 +1,557 @@
+//! [`PartitionLog`]: appends, reads, rolls, the flush policy and retention of one partition.
+//!
+//! Hot path: `append` validates every batch of a produce payload (headers and CRC-32C, no
+//! decompression, no per-record work), writes offsets, the leader epoch and (for
+//! LogAppendTime) the append time into the bytes in place, and hands the payload to the
+//! active segment as one write. Any write or fsync error takes the partition offline for good
+//! (until reopened): later calls fail with [`LogError::Offline`]; nothing retries.
+//!
+//! Opening and recovery live in `recovery.rs`; timestamp lookups in `timestamps.rs`.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::plan::{ReadPlan, SyncPlan};
+use super::recovery::{encode_clean_shutdown, SegmentSummary};
+use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::storage::{write_atomic, OpenMode, OsStorage, Storage};
+use super::{AppendInfo, LogConfig, LogError, TimestampType};
+use crate::protocol::batch::{
+    peek_total_size, set_base_offset, set_log_append_time, set_partition_leader_epoch, verify_crc,
+    BatchError, BatchHeader, BatchIter,
+};
+
+/// Written by `close` after everything was fsynced; its presence lets `open` skip the scan.
+pub(super) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
+/// The persisted log start offset, as decimal text.
+pub(super) const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+
+/// The log of one partition. Not synchronized: the caller holds it in a mutex.
+#[derive(Debug)]
+pub struct PartitionLog {
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
+    pub(super) storage: Arc<dyn Storage>,
+    /// Segments by base offset; the last one is the active segment. Never empty.
+    pub(super) segments: BTreeMap<i64, Segment>,
+    pub(super) log_start_offset: i64,
+    pub(super) log_end_offset: i64,
+    pub(super) flushed_offset: i64,
+    /// When the oldest data not yet fsynced was appended (for `flush.ms`).
+    pub(super) oldest_unflushed_ms: Option<i64>,
+    pub(super) size_bytes: u64,
+    pub(super) offline: bool,
+}
+
+/// What validation learned about a produce payload.
+struct PayloadSummary {
+    batches: usize,
+    records: i64,
+    /// Offsets the payload will take: the sum of `last_offset_delta + 1`.
+    offset_span: i64,
+}
+
+fn batch_error(e: BatchError) -> LogError {
+    match e {
+        BatchError::Truncated | BatchError::InvalidLength(_) | BatchError::CorruptCrc => {
+            LogError::CorruptMessage(e.to_string())
+        }
+        BatchError::UnsupportedMagic(_)
+        | BatchError::InvalidRecordCount(_)
+        | BatchError::InvalidOffsetDelta(_) => LogError::InvalidRecord(e.to_string()),
+    }
+}
+
+/// Check every batch of a produce payload before anything is written.
+fn validate_payload(records: &[u8], max_message_bytes: u32) -> Result<PayloadSummary, LogError> {
+    if records.is_empty() {
+        return Err(LogError::InvalidRecord("empty record set".into()));
+    }
+    let mut summary = PayloadSummary {
+        batches: 0,
+        records: 0,
+        offset_span: 0,
+    };
+    for item in BatchIter::new(records) {
+        let (header, bytes) = item.map_err(batch_error)?;
+        if bytes.len() > max_message_bytes as usize {
+            return Err(LogError::MessageTooLarge {
+                size: bytes.len(),
+                max: max_message_bytes,
+            });
+        }
+        if header.records_count < 1 {
+            return Err(LogError::InvalidRecord("batch without records".into()));
+        }
+        // Kafka's "inconsistent batch offset range": also keeps a batch from claiming more
+        // offsets than it has records.
+        if i64::from(header.last_offset_delta) + 1 != i64::from(header.records_count) {
+            return Err(LogError::InvalidRecord(format!(
+                "last offset delta {} does not match record count {}",
+                header.last_offset_delta, header.records_count
+            )));
+        }
+        if !verify_crc(bytes) {
+            return Err(batch_error(BatchError::CorruptCrc));
+        }
+        summary.batches += 1;
+        summary.records += i64::from(header.records_count);
+        summary.offset_span += i64::from(header.last_offset_delta) + 1;
+    }
+    if summary.offset_span > i64::from(i32::MAX) {
+        return Err(LogError::InvalidRecord(
+            "payload spans too many offsets".into(),
+        ));
+    }
+    Ok(summary)
+}
+
+impl PartitionLog {
+    /// Open (or create) the log in `dir`, recovering it if it was not closed cleanly.
+    pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
+        Self::open_with_storage(dir, config, now_ms, Arc::new(OsStorage))
+    }
+
+    pub(super) fn check_online(&self) -> Result<(), LogError> {
+        if self.offline {
+            Err(LogError::Offline)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Take the partition offline after a write or fsync error.
+    fn fail(&mut self, e: io::Error) -> LogError {
+        tracing::error!(dir = %self.dir.display(), "storage error, partition offline: {e}");
+        self.offline = true;
+        LogError::Io(e)
+    }
+
+    pub(super) fn active(&self) -> &Segment {
+        match self.segments.last_key_value() {
+            Some((_, seg)) => seg,
+            None => unreachable!("a partition log always has an active segment"),
+        }
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        match self.segments.last_entry() {
+            Some(entry) => entry.into_mut(),
+            None => unreachable!("a partition log always has an active segment"),
+        }
+    }
+
+    /// Append one produce payload (one or more v2 batches) and return where it landed.
+    pub fn append(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_online()?;
+        let summary = validate_payload(records, self.config.max_message_bytes)?;
+        if records.len() as u64 > u64::from(u32::MAX) {
+            return Err(LogError::MessageTooLarge {
+                size: records.len(),
+                max: u32::MAX,
+            });
+        }
+        let base_offset = self.log_end_offset;
+        let last_offset = base_offset + summary.offset_span - 1;
+        if self.needs_roll(records.len() as u64, summary.batches, last_offset, now_ms) {
+            self.roll(now_ms)?;
+        }
+
+        let log_append_time = match self.config.message_timestamp_type {
+            TimestampType::LogAppendTime => now_ms,
+            TimestampType::CreateTime => -1,
+        };
+        let mut next = base_offset;
+        let mut max_timestamp = -1;
+        let mut pos = 0;
+        while let Some(size) = peek_total_size(&records[pos..]) {
+            let batch = &mut records[pos..pos + size];
+            set_base_offset(batch, next);
+            set_partition_leader_epoch(batch, leader_epoch);
+            if log_append_time >= 0 {
+                set_log_append_time(batch, log_append_time);
+            }
+            let header = BatchHeader::parse(batch).map_err(batch_error)?;
+            next = header.last_offset() + 1;
+            max_timestamp = max_timestamp.max(header.max_timestamp);
+            pos += size;
+        }
+        assert_eq!(
+            next,
+            last_offset + 1,
+            "offsets assigned differ from validation"
+        );
+
+        let interval = self.config.index_interval_bytes;
+        let active = self.active_mut();
+        if active.is_empty() {
+            // segment.ms counts from the first data, not from an idle empty segment's birth.
+            active.rolling_base_ms = now_ms;
+        }
+        if let Err(e) = active.append(records, interval) {
+            return Err(self.fail(e));
+        }
+        self.log_end_offset = next;
+        self.size_bytes += records.len() as u64;
+        self.oldest_unflushed_ms.get_or_insert(now_ms);
+        if self.log_end_offset - self.flushed_offset >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time,
+            log_start_offset: self.log_start_offset,
+            records: summary.records,
+            max_timestamp,
+        })
+    }
+
+    fn needs_roll(&self, payload_len: u64, batches: usize, last_offset: i64, now_ms: i64) -> bool {
+        let seg = self.active();
+        if seg.is_empty() {
+            return false;
+        }
+        let index_bytes = self.config.segment_index_bytes as usize;
+        let new_size = seg.size + payload_len;
+        new_size > self.config.segment_bytes
+            || new_size > u64::from(u32::MAX)
+            || now_ms.saturating_sub(seg.rolling_base_ms) >= self.config.segment_ms
+            || seg.index.offsets.len() + batches > index_bytes / 8
+            || seg.index.times.len() + batches > index_bytes / 12
+            || last_offset - seg.base_offset > i64::from(i32::MAX)
+    }
+
+    /// Start a new active segment at the log end offset.
+    fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        let base = self.log_end_offset;
+        assert!(base > self.active().base_offset, "rolling an empty segment");
+        let created = Segment::create(self.storage.as_ref(), &self.dir, base, now_ms)
+            .and_then(|seg| self.storage.sync_dir(&self.dir).map(|()| seg));
+        match created {
+            Ok(seg) => {
+                self.segments.insert(base, seg);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Roll a non-empty active segment older than `segment.ms` (for idle partitions).
+    pub fn roll_if_due(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.check_online()?;
+        let seg = self.active();
+        if !seg.is_empty() && now_ms.saturating_sub(seg.rolling_base_ms) >= self.config.segment_ms {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Plan a read of whole batches starting with the one containing `offset`.
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadPlan, LogError> {
+        self.check_online()?;
+        if offset < self.log_start_offset || offset > self.log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset,
+            });
+        }
+        if offset == self.log_end_offset {
+            return Ok(ReadPlan::empty());
+        }
+        let from = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(base, _)| *base);
+        for seg in self.segments.range(from..).map(|(_, s)| s) {
+            if let Some((pos, _)) = seg.locate(offset)? {
+                return Ok(ReadPlan::new(
+                    Arc::clone(&seg.log),
+                    pos,
+                    seg.size,
+                    max_bytes,
+                    min_one,
+                ));
+            }
+        }
+        Ok(ReadPlan::empty())
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    /// On a single node every appended record is "replicated": the log end offset.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    /// Every record below this offset has been fsynced.
+    pub fn flushed_offset(&self) -> i64 {
+        self.flushed_offset
+    }
+
+    /// Bytes of all segment `.log` files.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether a storage error took the partition offline.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Take the partition offline, e.g. after a [`SyncPlan::execute`] failed.
+    pub fn mark_offline(&mut self) {
+        self.offline = true;
+    }
+
+    /// The fsyncs that would make everything appended so far durable. Cheap.
+    pub fn sync_plan(&self) -> SyncPlan {
+        if self.offline {
+            return SyncPlan {
+                end_offset: self.flushed_offset,
+                files: Vec::new(),
+            };
+        }
+        SyncPlan {
+            end_offset: self.log_end_offset,
+            files: self
+                .segments
+                .values()
+                .filter(|s| s.is_dirty())
+                .map(|s| Arc::clone(&s.log))
+                .collect(),
+        }
+    }
+
+    /// Record that a [`SyncPlan`] with this `end_offset` succeeded. Monotonic.
+    pub fn mark_flushed(&mut self, end_offset: i64) {
+        if self.offline {
+            return;
+        }
+        let end = end_offset.min(self.log_end_offset);
+        if end <= self.flushed_offset {
+            return;
+        }
+        self.flushed_offset = end;
+        for seg in self.segments.range_mut(..end).map(|(_, s)| s) {
+            seg.flushed_offset = seg.flushed_offset.max(end.min(seg.next_offset));
+        }
+        if end >= self.log_end_offset {
+            self.oldest_unflushed_ms = None;
+        }
+    }
+
+    /// fsync everything not yet flushed, now.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.check_online()?;
+        let plan = self.sync_plan();
+        if let Err(e) = plan.execute() {
+            return Err(self.fail(e));
+        }
+        self.mark_flushed(plan.end_offset);
+        Ok(())
+    }
+
+    /// Apply `flush.ms`: flush if the oldest unflushed data is at least that old.
+    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.check_online()?;
+        if let Some(since) = self.oldest_unflushed_ms {
+            if now_ms.saturating_sub(since) >= self.config.flush_ms {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delete old non-active segments by `retention.ms`, `retention.bytes` and the log start
+    /// offset; returns how many were deleted.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        self.check_online()?;
+        let inactive: Vec<&Segment> = self.segments.values().rev().skip(1).rev().collect();
+        // Segments entirely below the log start offset (after DeleteRecords).
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let by_start = bases
+            .windows(2)
+            .take_while(|w| w[1] <= self.log_start_offset)
+            .count();
+        let mut by_time = 0;
+        if self.config.retention_ms >= 0 {
+            for seg in &inactive {
+                let newest = if seg.index.max_timestamp >= 0 {
+                    seg.index.max_timestamp
+                } else {
+                    match self.storage.modified_ms(&seg.path(LOG_SUFFIX)) {
+                        Ok(ms) => ms,
+                        Err(_) => break,
+                    }
+                };
+                if now_ms.saturating_sub(newest) <= self.config.retention_ms {
+                    break;
+                }
+                by_time += 1;
+            }
+        }
+        let mut by_size = 0;
+        if self.config.retention_bytes >= 0 {
+            let mut excess = self.size_bytes as i64 - self.config.retention_bytes;
+            for seg in &inactive {
+                if excess - (seg.size as i64) < 0 {
+                    break;
+                }
+                excess -= seg.size as i64;
+                by_size += 1;
+            }
+        }
+        let count = by_start.max(by_time).max(by_size);
+        if count > 0 {
+            self.delete_oldest(count)?;
+        }
+        Ok(count)
+    }
+
+    /// Move the log start offset forward (DeleteRecords), deleting segments entirely below it.
+    pub fn advance_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
+        self.check_online()?;
+        if offset > self.log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset,
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(());
+        }
+        if let Err(e) = self.persist_log_start_offset(offset) {
+            return Err(self.fail(e));
+        }
+        self.log_start_offset = offset;
+        self.apply_retention_below_start()
+    }
+
+    fn apply_retention_below_start(&mut self) -> Result<(), LogError> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let count = bases
+            .windows(2)
+            .take_while(|w| w[1] <= self.log_start_offset)
+            .count();
+        if count > 0 {
+            self.delete_oldest(count)?;
+        }
+        Ok(())
+    }
+
+    fn persist_log_start_offset(&self, offset: i64) -> io::Result<()> {
+        write_atomic(
+            self.storage.as_ref(),
+            &self.dir,
+            LOG_START_OFFSET_FILE,
+            format!("{offset}\n").as_bytes(),
+        )
+    }
+
+    /// Delete the `count` oldest segments (never the active one). The new log start offset
+    /// is persisted first, so a crash midway leaves segments that the next open deletes.
+    fn delete_oldest(&mut self, count: usize) -> Result<(), LogError> {
+        assert!(
+            count < self.segments.len(),
+            "retention must keep the active segment"
+        );
+        let Some(&next_base) = self.segments.keys().nth(count) else {
+            return Ok(());
+        };
+        if next_base > self.log_start_offset {
+            if let Err(e) = self.persist_log_start_offset(next_base) {
+                return Err(self.fail(e));
+            }
+            self.log_start_offset = next_base;
+        }
+        for _ in 0..count {
+            let Some((_, seg)) = self.segments.pop_first() else {
+                break;
+            };
+            self.size_bytes -= seg.size;
+            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                match self.storage.remove_file(&seg.path(suffix)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(self.fail(e)),
+                }
+            }
+        }
+        if let Err(e) = self.storage.sync_dir(&self.dir) {
+            return Err(self.fail(e));
+        }
+        Ok(())
+    }
+
+    /// Flush everything, fsync the indexes, and leave the clean-shutdown marker.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.flush()?;
+        for seg in self.segments.values_mut() {
+            if let Err(e) = seg.sync_indexes() {
+                return Err(LogError::Io(e));
+            }
+        }
+        let summary = encode_clean_shutdown(self.segments.values().map(|s| {
+            let summary = SegmentSummary {
+                size: s.size,
+                offset_entries: s.index.offsets.len(),
+                time_entries: s.index.times.len(),
+            };
+            (s.base_offset, summary)
+        }));
+        let marker = self.dir.join(CLEAN_SHUTDOWN_FILE);
+        self.storage
+            .open(&marker, OpenMode::CreateTruncate)
+            .and_then(|f| {
+                f.write_all_at(summary.as_bytes(), 0)?;
+                f.sync_data()
+            })?;
+        self.storage.sync_dir(&self.dir)?;
+        Ok(())
+    }
+
+    /// Remove the partition's directory and everything in it.
+    pub fn delete(self) -> Result<(), LogError> {
+        let storage = Arc::clone(&self.storage);
+        let dir = self.dir.clone();
+        drop(self);
+        storage.remove_dir_all(&dir)?;
+        if let Some(parent) = dir.parent() {
+            storage.sync_dir(parent)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! Injected storage faults take the partition offline for good.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::log::storage::{FaultInjector, FaultyStorage, Storage};
+use crate::log::LogError;
+
+fn faulty(dir: &Path, config: LogConfig) -> (PartitionLog, Arc<FaultInjector>) {
+    let (storage, faults) = FaultyStorage::new();
+    let storage: Arc<dyn Storage> = Arc::new(storage);
+    (
+        PartitionLog::open_with_storage(dir, config, 0, storage).unwrap(),
+        faults,
+    )
+}
+
+fn assert_offline(log: &mut PartitionLog) {
+    assert!(log.is_offline());
+    assert!(matches!(
+        log.append(&mut simple(1, 1), 0, 0),
+        Err(LogError::Offline)
+    ));
+    assert!(matches!(log.read(0, 100, true), Err(LogError::Offline)));
+    assert!(matches!(log.flush(), Err(LogError::Offline)));
+    assert!(matches!(log.maybe_flush(i64::MAX), Err(LogError::Offline)));
+    assert!(matches!(log.roll_if_due(i64::MAX), Err(LogError::Offline)));
+    assert!(matches!(log.apply_retention(0), Err(LogError::Offline)));
+    assert!(matches!(
+        log.offset_for_timestamp(0),
+        Err(LogError::Offline)
+    ));
+    assert!(matches!(
+        log.advance_log_start_offset(1),
+        Err(LogError::Offline)
+    ));
+    let plan = log.sync_plan();
+    assert!(plan.is_empty());
+    let flushed = log.flushed_offset();
+    log.mark_flushed(plan.end_offset + 100);
+    assert_eq!(log.flushed_offset(), flushed);
+}
+
+#[test]
+fn failed_write_takes_the_partition_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, faults) = faulty(&partition_dir(&tmp), LogConfig::default());
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    faults.fail_writes(true);
+    assert!(matches!(
+        log.append(&mut simple(2, 1), 0, 0),
+        Err(LogError::Io(_))
+    ));
+    // Even once the disk works again: never retry and pretend.
+    faults.fail_writes(false);
+    assert_offline(&mut log);
+    assert!(matches!(log.close(), Err(LogError::Offline)));
+    let log = open(&partition_dir(&tmp), &LogConfig::default());
+    assert_eq!(log.log_end_offset(), 2);
+}
+
+#[test]
+fn failed_fsync_in_flush_takes_the_partition_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, faults) = faulty(&partition_dir(&tmp), LogConfig::default());
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    faults.fail_syncs(true);
+    assert!(matches!(log.flush(), Err(LogError::Io(_))));
+    assert_eq!(log.flushed_offset(), 0);
+    faults.fail_syncs(false);
+    assert_offline(&mut log);
+}
+
+#[test]
+fn failed_fsync_under_flush_messages_fails_the_append() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        flush_messages: 1,
+        ..LogConfig::default()
+    };
+    let (mut log, faults) = faulty(&partition_dir(&tmp), config);
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    assert_eq!(log.flushed_offset(), 2);
+    faults.fail_syncs(true);
+    assert!(matches!(
+        log.append(&mut simple(2, 1), 0, 0),
+        Err(LogError::Io(_))
+    ));
+    assert_offline(&mut log);
+}
+
+#[test]
+fn failed_sync_plan_is_reported_with_mark_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, faults) = faulty(&partition_dir(&tmp), LogConfig::default());
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    let plan = log.sync_plan();
+    assert_eq!(plan.end_offset, 2);
+    faults.fail_syncs(true);
+    assert!(plan.execute().is_err());
+    log.mark_offline();
+    assert_offline(&mut log);
+}
+
+#[test]
+fn failed_roll_takes_the_partition_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, faults) = faulty(&partition_dir(&tmp), small_config());
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    // The new segment's directory entry cannot be made durable.
+    faults.fail_syncs(true);
+    assert!(matches!(
+        log.append(&mut simple(200, 1), 0, 0),
+        Err(LogError::Io(_))
+    ));
+    faults.fail_syncs(false);
+    assert_offline(&mut log);
+}
+
+#[test]
+fn failed_retention_takes_the_partition_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, faults) = faulty(&partition_dir(&tmp), small_config());
+    for _ in 0..10 {
+        log.append(&mut simple(30, 1), 0, 0).unwrap();
+    }
+    assert!(log.segment_count() > 2);
+    let mut config = log.config().clone();
+    config.retention_bytes = 0;
+    log.set_config(config);
+    faults.fail_writes(true);
+    assert!(matches!(log.apply_retention(0), Err(LogError::Io(_))));
+    faults.fail_writes(false);
+    assert_offline(&mut log);
+}

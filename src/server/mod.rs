@@ -1,0 +1,162 @@
+//! The tokio side: listener, connections, background tasks (retention, segment roll, time-based
+//! flush), and clean shutdown (stop accepting, let connections finish their in-flight requests,
+//! flush and close every log).
+
+pub mod connection;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::api::now_ms;
+use crate::cluster::Broker;
+use crate::config::BrokerConfig;
+
+/// A running broker (used by `main` and by tests that start one in-process).
+pub struct Server {
+    pub broker: Arc<Broker>,
+    pub local_addr: SocketAddr,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Open the data directory (recovering logs) and bind the listener.
+    pub async fn bind(config: BrokerConfig) -> anyhow::Result<Server> {
+        let addr = format!("{}:{}", config.listen_host, config.listen_port);
+        let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            broker,
+            local_addr,
+            listener,
+        })
+    }
+
+    /// Serve until `stop` resolves; then shut down cleanly.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let Server { broker, listener, local_addr } = self;
+        tracing::info!(%local_addr, cluster_id = %broker.cluster_id, node_id = broker.config.node_id, "skua listening");
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut background = spawn_background(Arc::clone(&broker), shutdown_rx.clone());
+        let limit = Arc::new(Semaphore::new(broker.config.max_connections.min(Semaphore::MAX_PERMITS)));
+        let mut conns = JoinSet::new();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+                        tracing::warn!(%peer, max = broker.config.max_connections, "max.connections reached; closing new connection");
+                        drop(stream);
+                        continue;
+                    };
+                    let b = Arc::clone(&broker);
+                    let rx = shutdown_rx.clone();
+                    conns.spawn(async move {
+                        connection::serve(b, stream, rx).await;
+                        drop(permit);
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        drop(listener);
+        let _ = shutdown_tx.send(true);
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            while conns.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("connections still open after 10 s; closing them");
+            conns.abort_all();
+        }
+        background.abort_all();
+        let b = Arc::clone(&broker);
+        tokio::task::spawn_blocking(move || b.shutdown()).await?;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// Periodic log maintenance, each sweep on the blocking pool.
+fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    let retention_every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1));
+    // flush.ms is checked every second (or log.flush.scheduler.interval.ms if shorter).
+    let flush_every = Duration::from_millis(broker.config.log_flush_scheduler_interval_ms.clamp(1, 1000));
+    let b = Arc::clone(&broker);
+    let mut rx = shutdown.clone();
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(retention_every);
+        tick.tick().await;
+        loop {
+            tokio::select! { _ = rx.changed() => return, _ = tick.tick() => {} }
+            let b = Arc::clone(&b);
+            let _ = tokio::task::spawn_blocking(move || retention_sweep(&b)).await;
+        }
+    });
+    let b = broker;
+    let mut rx = shutdown;
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(flush_every);
+        loop {
+            tokio::select! { _ = rx.changed() => return, _ = tick.tick() => {} }
+            let b = Arc::clone(&b);
+            let _ = tokio::task::spawn_blocking(move || flush_sweep(&b)).await;
+        }
+    });
+    set
+}
+
+fn retention_sweep(broker: &Broker) {
+    let now = now_ms();
+    for topic in broker.all_topics() {
+        for p in &topic.partitions {
+            let mut log = p.log();
+            if let Err(e) = log.roll_if_due(now) {
+                tracing::error!(topic = %topic.name, partition = p.index, "segment roll failed: {e}");
+            }
+            match log.apply_retention(now) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(topic = %topic.name, partition = p.index, segments = n, log_start_offset = log.log_start_offset(), "retention deleted segments"),
+                Err(e) => tracing::error!(topic = %topic.name, partition = p.index, "retention failed: {e}"),
+            }
+        }
+    }
+}
+
+fn flush_sweep(broker: &Broker) {
+    let now = now_ms();
+    for topic in broker.all_topics() {
+        for p in &topic.partitions {
+            let mut log = p.log();
+            if log.config().flush_ms == i64::MAX {
+                continue;
+            }
+            match log.maybe_flush(now) {
+                Ok(()) => {
+                    let flushed = log.flushed_offset();
+                    drop(log);
+                    p.publish_flushed(flushed);
+                }
+                Err(e) => tracing::error!(topic = %topic.name, partition = p.index, "flush failed: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Shared test helpers: start the real `skua` binary on a free port with a temp data dir,
+//! and a blocking raw-protocol client built on the kafka-protocol crate.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+pub struct Broker {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub args: Vec<String>,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Broker {
+    pub fn start(extra: &[&str]) -> Broker {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut b = Broker { child: None, port: free_port(), dir, _tmp: Some(tmp), args: extra.iter().map(|s| s.to_string()).collect() };
+        b.spawn();
+        b
+    }
+
+    pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Broker {
+        let mut b = Broker { child: None, port, dir: dir.to_path_buf(), _tmp: None, args: extra.iter().map(|s| s.to_string()).collect() };
+        b.spawn();
+        b
+    }
+
+    pub fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_skua"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(self.args.iter().flat_map(|a| ["--set".to_string(), a.clone()]))
+            .stdout(Stdio::null())
+            .stderr(if std::env::var("SKUA_TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("start skua");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(self.addr()).is_err() {
+            assert!(Instant::now() < deadline, "broker did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        c.wait().unwrap()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.addr())
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub struct Client {
+    pub stream: TcpStream,
+    correlation: i32,
+}
+
+impl Client {
+    pub fn connect(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client { stream, correlation: 0 }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Read one response frame; None on EOF.
+    pub fn read_frame(&mut self) -> Option<Bytes> {
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).ok()?;
+        let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.stream.read_exact(&mut buf).ok()?;
+        Some(Bytes::from(buf))
+    }
+
+    pub fn encode_request<R: Request>(&mut self, version: i16, req: &R) -> (i32, BytesMut) {
+        self.correlation += 1;
+        let key = ApiKey::try_from(R::KEY).unwrap();
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("skua-test")));
+        let mut body = BytesMut::new();
+        header.encode(&mut body, key.request_header_version(version)).unwrap();
+        req.encode(&mut body, version).unwrap();
+        let mut frame = BytesMut::new();
+        frame.put_i32(body.len() as i32);
+        frame.extend_from_slice(&body);
+        (self.correlation, frame)
+    }
+
+    pub fn send<R: Request>(&mut self, version: i16, req: &R) -> i32 {
+        let (c, frame) = self.encode_request(version, req);
+        self.send_raw(&frame);
+        c
+    }
+
+    pub fn recv<R: Request>(&mut self, version: i16, correlation: i32) -> R::Response {
+        let key = ApiKey::try_from(R::KEY).unwrap();
+        let mut frame = self.read_frame().expect("response");
+        let header = ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+        assert_eq!(header.correlation_id, correlation);
+        let resp = R::Response::decode(&mut frame, version).unwrap();
+        assert_eq!(frame.remaining(), 0, "{key:?} v{version}: trailing bytes in response");
+        resp
+    }
+
+    pub fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
+        let c = self.send(version, req);
+        self.recv::<R>(version, c)
+    }
+}
+
+/// A record for test batches.
+pub fn record(offset_delta: i64, key: &str, value: &str, ts: i64) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: offset_delta,
+        // The encoder groups records into one batch while offset - sequence is constant;
+        // this keeps base_sequence at -1 (no producer id) for the whole batch.
+        sequence: offset_delta as i32 - 1,
+        timestamp: ts,
+        key: Some(Bytes::copy_from_slice(key.as_bytes())),
+        value: Some(Bytes::copy_from_slice(value.as_bytes())),
+        headers: Default::default(),
+        delete_horizon: false,
+    }
+}
+
+/// One v2 batch of `n` records `key-i`/`value-i` with timestamps ts0+i.
+pub fn batch(n: usize, tag: &str, ts0: i64, compression: Compression) -> Bytes {
+    let records: Vec<Record> = (0..n)
+        .map(|i| record(i as i64, &format!("{tag}-k{i}"), &format!("{tag}-v{i}"), ts0 + i as i64))
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression }).unwrap();
+    buf.freeze()
+}
+
+/// Decode every record in fetched bytes.
+pub fn decode_records(bytes: &Bytes) -> Vec<Record> {
+    let mut b = bytes.clone();
+    let mut out = Vec::new();
+    while b.remaining() > 0 {
+        let set = RecordBatchDecoder::decode(&mut b).unwrap();
+        out.extend(set.records);
+    }
+    out
+}

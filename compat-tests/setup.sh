@@ -8,13 +8,18 @@ set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$DIR"
 
-# ---- kcat ----
-if ! command -v kcat >/dev/null 2>&1; then
+# ---- apt: kcat, and python3-venv where Debian's python3 lacks ensurepip ----
+APT_PKGS=()
+command -v kcat >/dev/null 2>&1 || APT_PKGS+=(kcat)
+if [[ ! -x .venv/bin/python ]] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+  APT_PKGS+=(python3-venv)
+fi
+if [[ ${#APT_PKGS[@]} -gt 0 ]]; then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-  echo "setup: installing kcat (apt)"
+  echo "setup: apt-get install ${APT_PKGS[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PKGS[@]}" >/dev/null
 fi
 kcat -V 2>/dev/null | grep "^Version" | sed "s/^/setup: kcat /" || true
 

@@ -98,6 +98,11 @@ struct Args {
     /// to this file, for plots and for finding stalls.
     #[arg(long, value_name = "FILE")]
     latency_dump: Option<std::path::PathBuf>,
+    /// Touch and free this many bytes of memory just before the clock starts (produce/latency).
+    /// On VMs whose host backs guest memory lazily (and takes freed pages back), the broker's
+    /// page-cache writes otherwise pay the hypervisor's first-touch cost; see docs/PERFORMANCE.md.
+    #[arg(long, value_parser = parse_size, default_value = "0")]
+    prefault_bytes: u64,
     /// A label copied into the JSON line.
     #[arg(long, default_value = "")]
     label: String,
@@ -105,7 +110,9 @@ struct Args {
 
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().map_err(|e| format!("{s}: {e}"))?;
     let mult: f64 = match unit.trim() {
@@ -210,7 +217,9 @@ fn ensure_topic(args: &Args, topic: &str, partitions: i32) -> anyhow::Result<()>
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let md = admin.inner().fetch_metadata(Some(topic), Duration::from_secs(5))?;
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(topic), Duration::from_secs(5))?;
         let ok = md
             .topics()
             .iter()
@@ -218,7 +227,10 @@ fn ensure_topic(args: &Args, topic: &str, partitions: i32) -> anyhow::Result<()>
         if ok {
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "topic {topic} did not appear in metadata");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "topic {topic} did not appear in metadata"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -280,6 +292,17 @@ fn payload_pool(record_size: usize) -> Vec<u8> {
     v
 }
 
+/// Write every page of `bytes` of fresh memory, then free it, so that the pages the broker
+/// allocates next for its page cache are already backed by the host.
+fn prefault(bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    let v = vec![1u8; bytes as usize];
+    std::hint::black_box(&v);
+    drop(v);
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -299,11 +322,19 @@ fn acks_value(a: &str) -> anyhow::Result<&'static str> {
 
 fn run_produce(args: &Args) -> anyhow::Result<()> {
     let latency_mode = args.mode == Mode::Latency;
-    let acks = acks_value(args.acks.as_deref().unwrap_or(if latency_mode { "all" } else { "1" }))?;
-    let duration = args.duration_secs.unwrap_or(if latency_mode { 30.0 } else { 20.0 });
+    let acks = acks_value(
+        args.acks
+            .as_deref()
+            .unwrap_or(if latency_mode { "all" } else { "1" }),
+    )?;
+    let duration = args
+        .duration_secs
+        .unwrap_or(if latency_mode { 30.0 } else { 20.0 });
     let rate = args.rate.unwrap_or(if latency_mode { 1000.0 } else { 0.0 });
     let linger = args.linger_ms.or(if latency_mode { Some(0) } else { None });
-    let warmup = args.warmup_secs.unwrap_or(if latency_mode { 1.0 } else { 0.0 });
+    let warmup = args
+        .warmup_secs
+        .unwrap_or(if latency_mode { 1.0 } else { 0.0 });
     let max_bytes = args.max_bytes.unwrap_or(u64::MAX);
     let max_records = args.max_records.unwrap_or(u64::MAX);
 
@@ -312,7 +343,8 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
     }
 
     let mut cfg = base_config(args);
-    cfg.set("acks", acks).set("compression.type", &args.compression);
+    cfg.set("acks", acks)
+        .set("compression.type", &args.compression);
     if let Some(l) = linger {
         cfg.set("linger.ms", l.to_string());
     }
@@ -333,9 +365,12 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
     // timestamps are taken as they arrive, while this thread only sends (and sleeps for pacing).
     let producer: ThreadedProducer<Ctx> = cfg.create_with_context(ctx)?;
     // Connect and learn the leaders before the clock starts.
-    producer.client().fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
+    producer
+        .client()
+        .fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
 
     let pool = payload_pool(args.record_size);
+    prefault(args.prefault_bytes);
     let window = pool.len() - args.record_size;
     let cpu0 = self_cpu_secs();
     let start = producer.context().start;
@@ -363,7 +398,8 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         let off = ((sent.wrapping_mul(2_654_435_761)) % window as u64) as usize;
         let payload = &pool[off..off + args.record_size];
         let sent_ns = start.elapsed().as_nanos() as usize;
-        let mut rec = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns).payload(payload);
+        let mut rec =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns).payload(payload);
         loop {
             match producer.send(rec) {
                 Ok(()) => break,
@@ -397,7 +433,10 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
                 std::fs::write(path, out)?;
             }
             let warm_us = ((t0_ns as f64 / 1e3) + warmup * 1e6) as u32;
-            v.iter().filter(|(s, _)| *s >= warm_us).map(|(_, l)| *l).collect()
+            v.iter()
+                .filter(|(s, _)| *s >= warm_us)
+                .map(|(_, l)| *l)
+                .collect()
         }
         Err(_) => Vec::new(),
     };
@@ -423,7 +462,11 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         acks,
         args.record_size,
         linger.map_or("default(5)".to_string(), |l| l.to_string()),
-        if rate > 0.0 { format!("{rate}/s") } else { "unlimited".into() }
+        if rate > 0.0 {
+            format!("{rate}/s")
+        } else {
+            "unlimited".into()
+        }
     );
     println!(
         "  {delivered} records ({:.1} MB) delivered in {elapsed:.2} s, {errors} errors: {mbps:.1} MB/s, {rps:.0} records/s",
@@ -451,8 +494,16 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         .str("acks", acks)
         .int("record_size", args.record_size as u64)
         .int("partitions", args.partitions as u64)
-        .str("linger_ms", &linger.map_or("default".to_string(), |l| l.to_string()))
-        .str("batch_size", &args.batch_size.map_or("default".to_string(), |b| b.to_string()))
+        .str(
+            "linger_ms",
+            &linger.map_or("default".to_string(), |l| l.to_string()),
+        )
+        .str(
+            "batch_size",
+            &args
+                .batch_size
+                .map_or("default".to_string(), |b| b.to_string()),
+        )
         .str("compression", &args.compression)
         .num("rate", rate)
         .int("records", delivered)
@@ -470,7 +521,8 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         .int("lat_samples", lats.len() as u64)
         .num("max_behind_schedule_ms", max_behind_ns as f64 / 1e6)
         .int("queue_full_retries", queue_full)
-        .num("client_cpu_s", cpu);
+        .num("client_cpu_s", cpu)
+        .str("librdkafka", &rdkafka::util::get_rdkafka_version().1);
     println!("{}", j.finish());
     anyhow::ensure!(errors == 0, "{errors} records failed");
     Ok(())
@@ -481,16 +533,24 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
     let mut cfg = base_config(args);
     // No consumer groups on the broker: a group.id is needed by librdkafka's assign(), but
     // nothing is committed and no group API is called.
-    cfg.set("group.id", format!("skua-bench-unused-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false");
+    cfg.set(
+        "group.id",
+        format!("skua-bench-unused-{}", std::process::id()),
+    )
+    .set("enable.auto.commit", "false")
+    .set("enable.auto.offset.store", "false")
+    .set("enable.partition.eof", "false");
     apply_sets(&mut cfg, &args.set)?;
     let consumer: BaseConsumer = cfg.create()?;
 
     let mut tpl = TopicPartitionList::new();
     let mut expected: u64 = 0;
-    let topics: Vec<&str> = args.topic.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    let topics: Vec<&str> = args
+        .topic
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
     let mut partitions = 0u64;
     for topic in &topics {
         let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
@@ -569,7 +629,8 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
         .num("mb_per_s", mbps)
         .num("mib_per_s", bytes as f64 / 1048576.0 / elapsed)
         .num("records_per_s", rps)
-        .num("client_cpu_s", cpu);
+        .num("client_cpu_s", cpu)
+        .str("librdkafka", &rdkafka::util::get_rdkafka_version().1);
     println!("{}", j.finish());
     anyhow::ensure!(records >= target, "read {records} of {target} records");
     Ok(())

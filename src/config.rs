@@ -73,39 +73,231 @@ use ConfigType::*;
 
 /// Broker configs skua acts on.
 pub const BROKER_CONFIGS: &[ConfigDef] = &[
-    def("node.id", Int, Some("1"), Some(0), "The id of this broker (broker.id is a synonym)."),
+    def(
+        "node.id",
+        Int,
+        Some("1"),
+        Some(0),
+        "The id of this broker (broker.id is a synonym).",
+    ),
     def("broker.id", Int, None, Some(0), "Synonym of node.id."),
-    def("log.dirs", Str, None, None, "The data directory (the first entry is used); overrides --data-dir."),
-    def("log.dir", Str, None, None, "The data directory when log.dirs is not set."),
-    def("listeners", Str, None, None, "PLAINTEXT://host:port to listen on; overrides --listen."),
-    def("advertised.listeners", Str, None, None, "PLAINTEXT://host:port returned in Metadata; overrides --advertise."),
-    def("num.partitions", Int, Some("1"), Some(1), "Default number of partitions of an auto-created topic or a CreateTopics request with -1."),
-    def("default.replication.factor", Int, Some("1"), Some(1), "Default replication factor; a single node supports only 1."),
-    def("auto.create.topics.enable", Boolean, Some("true"), None, "Create a topic on Metadata/Produce for an unknown name."),
-    def("delete.topic.enable", Boolean, Some("true"), None, "Allow DeleteTopics."),
-    def("message.max.bytes", Int, Some("1048588"), Some(0), "Largest record batch accepted (topic: max.message.bytes)."),
-    def("log.segment.bytes", Int, Some("1073741824"), Some(14), "Size at which a segment is rolled (topic: segment.bytes)."),
-    def("log.roll.ms", Long, None, Some(1), "Age at which a segment is rolled (topic: segment.ms); log.roll.hours when null."),
-    def("log.roll.hours", Int, Some("168"), Some(1), "Age in hours at which a segment is rolled."),
-    def("log.retention.ms", Long, None, Some(-1), "Time to keep a segment (topic: retention.ms); -1 keeps forever."),
-    def("log.retention.minutes", Int, None, Some(-1), "Used when log.retention.ms is null."),
-    def("log.retention.hours", Int, Some("168"), Some(-1), "Used when log.retention.ms and log.retention.minutes are null."),
-    def("log.retention.bytes", Long, Some("-1"), Some(-1), "Maximum partition size before old segments are deleted (topic: retention.bytes)."),
-    def("log.retention.check.interval.ms", Long, Some("300000"), Some(1), "How often retention is applied."),
-    def("log.index.interval.bytes", Int, Some("4096"), Some(0), "Bytes of log between two offset-index entries (topic: index.interval.bytes)."),
-    def("log.index.size.max.bytes", Int, Some("10485760"), Some(4), "Maximum offset-index size of a segment (topic: segment.index.bytes)."),
-    def("log.flush.interval.messages", Long, Some("9223372036854775807"), Some(1), "fsync after this many records (topic: flush.messages)."),
-    def("log.flush.interval.ms", Long, None, Some(0), "fsync when unflushed data is this old (topic: flush.ms)."),
-    def("log.flush.scheduler.interval.ms", Long, Some("9223372036854775807"), Some(0), "How often the time-based flush policy is checked."),
-    def("log.message.timestamp.type", Str, Some("CreateTime"), None, "CreateTime or LogAppendTime (topic: message.timestamp.type)."),
-    def("min.insync.replicas", Int, Some("1"), Some(1), "Replicas that must acknowledge an acks=all produce."),
-    def("compression.type", Str, Some("producer"), None, "Only 'producer' (keep the producer's codec) is supported."),
-    def("log.cleanup.policy", List, Some("delete"), None, "Only 'delete' is supported so far (topic: cleanup.policy)."),
-    def("socket.request.max.bytes", Int, Some("104857600"), Some(1), "Largest request frame accepted; checked before allocating."),
-    def("max.connections", Int, Some("2147483647"), Some(0), "Maximum concurrent client connections."),
-    def("queued.max.requests", Int, Some("500"), Some(1), "Maximum requests in flight on one connection (pipelining depth)."),
-    def("fetch.max.bytes", Int, Some("57671680"), Some(1024), "Upper bound on the size of one Fetch response."),
-    def("connections.max.idle.ms", Long, Some("600000"), Some(-1), "Idle connections are closed after this long; -1 never."),
+    def(
+        "log.dirs",
+        Str,
+        None,
+        None,
+        "The data directory (the first entry is used); overrides --data-dir.",
+    ),
+    def(
+        "log.dir",
+        Str,
+        None,
+        None,
+        "The data directory when log.dirs is not set.",
+    ),
+    def(
+        "listeners",
+        Str,
+        None,
+        None,
+        "PLAINTEXT://host:port to listen on; overrides --listen.",
+    ),
+    def(
+        "advertised.listeners",
+        Str,
+        None,
+        None,
+        "PLAINTEXT://host:port returned in Metadata; overrides --advertise.",
+    ),
+    def(
+        "num.partitions",
+        Int,
+        Some("1"),
+        Some(1),
+        "Default number of partitions of an auto-created topic or a CreateTopics request with -1.",
+    ),
+    def(
+        "default.replication.factor",
+        Int,
+        Some("1"),
+        Some(1),
+        "Default replication factor; a single node supports only 1.",
+    ),
+    def(
+        "auto.create.topics.enable",
+        Boolean,
+        Some("true"),
+        None,
+        "Create a topic on Metadata/Produce for an unknown name.",
+    ),
+    def(
+        "delete.topic.enable",
+        Boolean,
+        Some("true"),
+        None,
+        "Allow DeleteTopics.",
+    ),
+    def(
+        "message.max.bytes",
+        Int,
+        Some("1048588"),
+        Some(0),
+        "Largest record batch accepted (topic: max.message.bytes).",
+    ),
+    def(
+        "log.segment.bytes",
+        Int,
+        Some("1073741824"),
+        Some(14),
+        "Size at which a segment is rolled (topic: segment.bytes).",
+    ),
+    def(
+        "log.roll.ms",
+        Long,
+        None,
+        Some(1),
+        "Age at which a segment is rolled (topic: segment.ms); log.roll.hours when null.",
+    ),
+    def(
+        "log.roll.hours",
+        Int,
+        Some("168"),
+        Some(1),
+        "Age in hours at which a segment is rolled.",
+    ),
+    def(
+        "log.retention.ms",
+        Long,
+        None,
+        Some(-1),
+        "Time to keep a segment (topic: retention.ms); -1 keeps forever.",
+    ),
+    def(
+        "log.retention.minutes",
+        Int,
+        None,
+        Some(-1),
+        "Used when log.retention.ms is null.",
+    ),
+    def(
+        "log.retention.hours",
+        Int,
+        Some("168"),
+        Some(-1),
+        "Used when log.retention.ms and log.retention.minutes are null.",
+    ),
+    def(
+        "log.retention.bytes",
+        Long,
+        Some("-1"),
+        Some(-1),
+        "Maximum partition size before old segments are deleted (topic: retention.bytes).",
+    ),
+    def(
+        "log.retention.check.interval.ms",
+        Long,
+        Some("300000"),
+        Some(1),
+        "How often retention is applied.",
+    ),
+    def(
+        "log.index.interval.bytes",
+        Int,
+        Some("4096"),
+        Some(0),
+        "Bytes of log between two offset-index entries (topic: index.interval.bytes).",
+    ),
+    def(
+        "log.index.size.max.bytes",
+        Int,
+        Some("10485760"),
+        Some(4),
+        "Maximum offset-index size of a segment (topic: segment.index.bytes).",
+    ),
+    def(
+        "log.flush.interval.messages",
+        Long,
+        Some("9223372036854775807"),
+        Some(1),
+        "fsync after this many records (topic: flush.messages).",
+    ),
+    def(
+        "log.flush.interval.ms",
+        Long,
+        None,
+        Some(0),
+        "fsync when unflushed data is this old (topic: flush.ms).",
+    ),
+    def(
+        "log.flush.scheduler.interval.ms",
+        Long,
+        Some("9223372036854775807"),
+        Some(0),
+        "How often the time-based flush policy is checked.",
+    ),
+    def(
+        "log.message.timestamp.type",
+        Str,
+        Some("CreateTime"),
+        None,
+        "CreateTime or LogAppendTime (topic: message.timestamp.type).",
+    ),
+    def(
+        "min.insync.replicas",
+        Int,
+        Some("1"),
+        Some(1),
+        "Replicas that must acknowledge an acks=all produce.",
+    ),
+    def(
+        "compression.type",
+        Str,
+        Some("producer"),
+        None,
+        "Only 'producer' (keep the producer's codec) is supported.",
+    ),
+    def(
+        "log.cleanup.policy",
+        List,
+        Some("delete"),
+        None,
+        "Only 'delete' is supported so far (topic: cleanup.policy).",
+    ),
+    def(
+        "socket.request.max.bytes",
+        Int,
+        Some("104857600"),
+        Some(1),
+        "Largest request frame accepted; checked before allocating.",
+    ),
+    def(
+        "max.connections",
+        Int,
+        Some("2147483647"),
+        Some(0),
+        "Maximum concurrent client connections.",
+    ),
+    def(
+        "queued.max.requests",
+        Int,
+        Some("500"),
+        Some(1),
+        "Maximum requests in flight on one connection (pipelining depth).",
+    ),
+    def(
+        "fetch.max.bytes",
+        Int,
+        Some("57671680"),
+        Some(1024),
+        "Upper bound on the size of one Fetch response.",
+    ),
+    def(
+        "connections.max.idle.ms",
+        Long,
+        Some("600000"),
+        Some(-1),
+        "Idle connections are closed after this long; -1 never.",
+    ),
 ];
 
 /// Names from a stock Kafka server.properties that have no meaning here; accepted and ignored
@@ -159,20 +351,118 @@ const fn tdef(
 }
 
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    tdef("cleanup.policy", Some("log.cleanup.policy"), List, None, None, "Only 'delete' is supported so far."),
-    tdef("compression.type", Some("compression.type"), Str, None, None, "Only 'producer' is supported."),
-    tdef("flush.messages", Some("log.flush.interval.messages"), Long, None, Some(1), "fsync after this many records."),
-    tdef("flush.ms", Some("log.flush.interval.ms"), Long, Some("9223372036854775807"), Some(0), "fsync when unflushed data is this old."),
-    tdef("index.interval.bytes", Some("log.index.interval.bytes"), Int, None, Some(0), "Bytes between offset-index entries."),
-    tdef("max.message.bytes", Some("message.max.bytes"), Int, None, Some(0), "Largest record batch accepted."),
-    tdef("message.timestamp.type", Some("log.message.timestamp.type"), Str, None, None, "CreateTime or LogAppendTime."),
-    tdef("min.insync.replicas", Some("min.insync.replicas"), Int, None, Some(1), "Replicas that must acknowledge acks=all."),
-    tdef("retention.bytes", Some("log.retention.bytes"), Long, None, Some(-1), "Maximum partition size before old segments are deleted."),
-    tdef("retention.ms", Some("log.retention.ms"), Long, None, Some(-1), "Time to keep a segment; -1 keeps forever."),
-    tdef("segment.bytes", Some("log.segment.bytes"), Int, None, Some(14), "Segment size at which to roll."),
-    tdef("segment.ms", Some("log.roll.ms"), Long, None, Some(1), "Segment age at which to roll."),
-    tdef("segment.index.bytes", Some("log.index.size.max.bytes"), Int, None, Some(4), "Maximum offset-index size of a segment."),
-    tdef("unclean.leader.election.enable", None, Boolean, Some("false"), None, "Accepted; a single node never elects."),
+    tdef(
+        "cleanup.policy",
+        Some("log.cleanup.policy"),
+        List,
+        None,
+        None,
+        "Only 'delete' is supported so far.",
+    ),
+    tdef(
+        "compression.type",
+        Some("compression.type"),
+        Str,
+        None,
+        None,
+        "Only 'producer' is supported.",
+    ),
+    tdef(
+        "flush.messages",
+        Some("log.flush.interval.messages"),
+        Long,
+        None,
+        Some(1),
+        "fsync after this many records.",
+    ),
+    tdef(
+        "flush.ms",
+        Some("log.flush.interval.ms"),
+        Long,
+        Some("9223372036854775807"),
+        Some(0),
+        "fsync when unflushed data is this old.",
+    ),
+    tdef(
+        "index.interval.bytes",
+        Some("log.index.interval.bytes"),
+        Int,
+        None,
+        Some(0),
+        "Bytes between offset-index entries.",
+    ),
+    tdef(
+        "max.message.bytes",
+        Some("message.max.bytes"),
+        Int,
+        None,
+        Some(0),
+        "Largest record batch accepted.",
+    ),
+    tdef(
+        "message.timestamp.type",
+        Some("log.message.timestamp.type"),
+        Str,
+        None,
+        None,
+        "CreateTime or LogAppendTime.",
+    ),
+    tdef(
+        "min.insync.replicas",
+        Some("min.insync.replicas"),
+        Int,
+        None,
+        Some(1),
+        "Replicas that must acknowledge acks=all.",
+    ),
+    tdef(
+        "retention.bytes",
+        Some("log.retention.bytes"),
+        Long,
+        None,
+        Some(-1),
+        "Maximum partition size before old segments are deleted.",
+    ),
+    tdef(
+        "retention.ms",
+        Some("log.retention.ms"),
+        Long,
+        None,
+        Some(-1),
+        "Time to keep a segment; -1 keeps forever.",
+    ),
+    tdef(
+        "segment.bytes",
+        Some("log.segment.bytes"),
+        Int,
+        None,
+        Some(14),
+        "Segment size at which to roll.",
+    ),
+    tdef(
+        "segment.ms",
+        Some("log.roll.ms"),
+        Long,
+        None,
+        Some(1),
+        "Segment age at which to roll.",
+    ),
+    tdef(
+        "segment.index.bytes",
+        Some("log.index.size.max.bytes"),
+        Int,
+        None,
+        Some(4),
+        "Maximum offset-index size of a segment.",
+    ),
+    tdef(
+        "unclean.leader.election.enable",
+        None,
+        Boolean,
+        Some("false"),
+        None,
+        "Accepted; a single node never elects.",
+    ),
 ];
 
 /// A configuration error: unknown name or invalid value.
@@ -240,14 +530,12 @@ fn check_value(
             value,
             "only 'producer' is supported (the producer's codec is kept)",
         )),
-        "log.cleanup.policy" | "cleanup.policy" if v != "delete" => Err(invalid(
-            name,
-            value,
-            "only 'delete' is supported so far",
-        )),
-        "listeners" | "advertised.listeners" => parse_listener(v).map(|_| ()).ok_or_else(|| {
-            invalid(name, value, "expected PLAINTEXT://host:port")
-        }),
+        "log.cleanup.policy" | "cleanup.policy" if v != "delete" => {
+            Err(invalid(name, value, "only 'delete' is supported so far"))
+        }
+        "listeners" | "advertised.listeners" => parse_listener(v)
+            .map(|_| ())
+            .ok_or_else(|| invalid(name, value, "expected PLAINTEXT://host:port")),
         _ => Ok(()),
     }
 }
@@ -353,9 +641,8 @@ impl BrokerConfig {
     pub fn from_sources(src: &ConfigSources) -> Result<BrokerConfig, ConfigError> {
         let mut props: BTreeMap<String, String> = BTreeMap::new();
         if let Some(path) = &src.config_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid("--config", &path.display().to_string(), e.to_string())
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid("--config", &path.display().to_string(), e.to_string()))?;
             for (k, v) in parse_properties(&text) {
                 props.insert(k, v);
             }
@@ -393,7 +680,8 @@ impl BrokerConfig {
                     .and_then(|d| d.default.map(str::to_string))
             })
         };
-        let num = |name: &str| -> i64 { get(name).and_then(|v| v.trim().parse().ok()).unwrap_or(0) };
+        let num =
+            |name: &str| -> i64 { get(name).and_then(|v| v.trim().parse().ok()).unwrap_or(0) };
         let boolean = |name: &str| get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
 
         let (listen_host, listen_port) = match (overrides.get("listeners"), &src.listen) {
@@ -401,7 +689,13 @@ impl BrokerConfig {
             (None, Some(l)) => parse_host_port(l),
             (None, None) => Some(("127.0.0.1".to_string(), 9092)),
         }
-        .ok_or_else(|| invalid("--listen", src.listen.as_deref().unwrap_or(""), "expected HOST:PORT"))?;
+        .ok_or_else(|| {
+            invalid(
+                "--listen",
+                src.listen.as_deref().unwrap_or(""),
+                "expected HOST:PORT",
+            )
+        })?;
         let (advertised_host, advertised_port) =
             match (overrides.get("advertised.listeners"), &src.advertise) {
                 (Some(l), _) => parse_listener(l),
@@ -409,7 +703,11 @@ impl BrokerConfig {
                 (None, None) => Some((listen_host.clone(), listen_port)),
             }
             .ok_or_else(|| {
-                invalid("--advertise", src.advertise.as_deref().unwrap_or(""), "expected HOST:PORT")
+                invalid(
+                    "--advertise",
+                    src.advertise.as_deref().unwrap_or(""),
+                    "expected HOST:PORT",
+                )
             })?;
         let data_dir = overrides
             .get("log.dirs")
@@ -431,10 +729,18 @@ impl BrokerConfig {
             num("log.retention.ms")
         } else if overrides.contains_key("log.retention.minutes") {
             let m = num("log.retention.minutes");
-            if m < 0 { -1 } else { m * 60_000 }
+            if m < 0 {
+                -1
+            } else {
+                m * 60_000
+            }
         } else {
             let h = num("log.retention.hours");
-            if h < 0 { -1 } else { h * 3_600_000 }
+            if h < 0 {
+                -1
+            } else {
+                h * 3_600_000
+            }
         };
         let rf = num("default.replication.factor");
         if rf != 1 {
@@ -590,7 +896,10 @@ mod tests {
         assert_eq!(c.log_segment_bytes, 1 << 30);
         assert_eq!(c.log_retention_ms, 168 * 3_600_000);
         assert_eq!(c.socket_request_max_bytes, 104_857_600);
-        assert_eq!((c.advertised_host.as_str(), c.advertised_port), ("127.0.0.1", 9092));
+        assert_eq!(
+            (c.advertised_host.as_str(), c.advertised_port),
+            ("127.0.0.1", 9092)
+        );
     }
 
     #[test]

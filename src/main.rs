@@ -7,7 +7,11 @@ use skua::config::{BrokerConfig, ConfigSources};
 use skua::server::Server;
 
 #[derive(Parser)]
-#[command(name = "skua", version, about = "A single-binary message broker that speaks the Apache Kafka protocol")]
+#[command(
+    name = "skua",
+    version,
+    about = "A single-binary message broker that speaks the Apache Kafka protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -70,7 +74,9 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         config_file: args.config,
         sets: args.set,
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
         server.run(shutdown_signal()).await

@@ -7,18 +7,25 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::{Broker, Client};
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse};
+use kafka_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+};
 
 /// The broker closes the connection: read returns EOF (or reset) well before the timeout.
 fn assert_closed(c: &mut Client) {
-    c.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let start = Instant::now();
     let mut buf = [0u8; 64];
     loop {
         match c.stream.read(&mut buf) {
             Ok(0) => return,
             Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
                 panic!("connection not closed after {:?}", start.elapsed())
             }
             Err(_) => return,
@@ -41,11 +48,42 @@ fn garbage_and_malformed_frames_close_only_that_connection() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("negative size", (-5i32).to_be_bytes().to_vec()),
         ("oversized", (2_000_000i32).to_be_bytes().to_vec()),
-        ("unknown api key", [&12i32.to_be_bytes()[..], &[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0, 0]].concat()),
-        ("unsupported produce version", [&12i32.to_be_bytes()[..], &[0, 0, 0, 99, 0, 0, 0, 1, 0xff, 0xff, 0, 0]].concat()),
-        ("too short for a header", [&3i32.to_be_bytes()[..], &[0, 3, 0]].concat()),
-        ("garbage body", [&20i32.to_be_bytes()[..], &[0, 3, 0, 12, 0, 0, 0, 1, 0x7f, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]].concat()),
-        ("random bytes", (0..200u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        (
+            "unknown api key",
+            [
+                &12i32.to_be_bytes()[..],
+                &[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0, 0],
+            ]
+            .concat(),
+        ),
+        (
+            "unsupported produce version",
+            [
+                &12i32.to_be_bytes()[..],
+                &[0, 0, 0, 99, 0, 0, 0, 1, 0xff, 0xff, 0, 0],
+            ]
+            .concat(),
+        ),
+        (
+            "too short for a header",
+            [&3i32.to_be_bytes()[..], &[0, 3, 0]].concat(),
+        ),
+        (
+            "garbage body",
+            [
+                &20i32.to_be_bytes()[..],
+                &[
+                    0, 3, 0, 12, 0, 0, 0, 1, 0x7f, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "random bytes",
+            (0..200u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+        ),
     ];
     for (what, bytes) in cases {
         let mut c = b.client();
@@ -93,7 +131,10 @@ fn pipelined_requests_are_answered_in_order() {
         if i % 2 == 0 {
             sent.push((true, c.send(3, &ApiVersionsRequest::default())));
         } else {
-            sent.push((false, c.send(12, &MetadataRequest::default().with_topics(None))));
+            sent.push((
+                false,
+                c.send(12, &MetadataRequest::default().with_topics(None)),
+            ));
         }
     }
     for (is_av, corr) in sent {

@@ -21,7 +21,10 @@ impl ProducerContext for Acks {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
         if let Ok(m) = r {
-            let id: u64 = std::str::from_utf8(m.payload().unwrap()).unwrap().parse().unwrap();
+            let id: u64 = std::str::from_utf8(m.payload().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             self.0.lock().unwrap().push((m.partition(), m.offset(), id));
         }
     }
@@ -36,13 +39,20 @@ fn read_partition(addr: &str, topic: &str, p: i32) -> Vec<(i64, u64)> {
         .create()
         .unwrap();
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    tpl.add_partition_offset(topic, p, Offset::Beginning)
+        .unwrap();
     c.assign(&tpl).unwrap();
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         match c.poll(Duration::from_millis(500)) {
-            Some(Ok(m)) => out.push((m.offset(), std::str::from_utf8(m.payload().unwrap()).unwrap().parse().unwrap())),
+            Some(Ok(m)) => out.push((
+                m.offset(),
+                std::str::from_utf8(m.payload().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            )),
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
             Some(Err(e)) => panic!("{e}"),
             None => {}
@@ -55,7 +65,11 @@ fn read_partition(addr: &str, topic: &str, p: i32) -> Vec<(i64, u64)> {
 fn acked_records_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut b = Broker::start_in(dir.path(), port, &["log.segment.bytes=262144", "num.partitions=3"]);
+    let mut b = Broker::start_in(
+        dir.path(),
+        port,
+        &["log.segment.bytes=262144", "num.partitions=3"],
+    );
     let topic = "crash";
     let mut next_id: u64 = 0;
     let mut acked_all: Vec<(i32, i64, u64)> = Vec::new();
@@ -77,7 +91,7 @@ fn acked_records_survive_kill_9() {
             let key = format!("k{}", id % 3);
             let payload = id.to_string();
             let _ = p.send(BaseRecord::to(topic).key(&key).payload(&payload));
-            if id % 200 == 0 {
+            if id.is_multiple_of(200) {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let n = acks.0.lock().unwrap().len();
@@ -86,7 +100,10 @@ fn acked_records_survive_kill_9() {
                 break n;
             }
         };
-        assert!(killed_at >= 5000, "round {round}: only {killed_at} acks before the deadline");
+        assert!(
+            killed_at >= 5000,
+            "round {round}: only {killed_at} acks before the deadline"
+        );
         let _ = p.flush(Duration::from_secs(6));
         drop(p);
         acked_all.extend(acks.0.lock().unwrap().iter().copied());
@@ -100,8 +117,16 @@ fn acked_records_survive_kill_9() {
         for (part, offset, id) in &acked_all {
             let log = &by_part[part];
             let found: Vec<_> = log.iter().filter(|(_, i)| i == id).collect();
-            assert_eq!(found.len(), 1, "round {round}: acked record {id} present {} times", found.len());
-            assert_eq!(found[0].0, *offset, "round {round}: acked record {id} moved");
+            assert_eq!(
+                found.len(),
+                1,
+                "round {round}: acked record {id} present {} times",
+                found.len()
+            );
+            assert_eq!(
+                found[0].0, *offset,
+                "round {round}: acked record {id} moved"
+            );
         }
         for log in by_part.values() {
             for w in log.windows(2) {
@@ -117,7 +142,13 @@ fn acked_records_survive_kill_9() {
         .set("acks", "all")
         .create_with_context(acks.clone())
         .unwrap();
-    p.send(BaseRecord::to(topic).key("k0").payload(&next_id.to_string())).map_err(|(e, _)| e).unwrap();
+    p.send(
+        BaseRecord::to(topic)
+            .key("k0")
+            .payload(&next_id.to_string()),
+    )
+    .map_err(|(e, _)| e)
+    .unwrap();
     p.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(acks.0.lock().unwrap().len(), 1);
 }

@@ -29,17 +29,19 @@ async def send_all(p, topic, recs):
     return [await asyncio.wait_for(f, 30) for f in futs]
 
 
-async def aio_read(topic, parts, expected, timeout=30, linger=0.7):
-    c = AIOKafkaConsumer(bootstrap_servers=boot(), group_id=None, enable_auto_commit=False,
-                         auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=15000,
-                         max_partition_fetch_bytes=2 << 20)
+async def aio_read(topic, parts, expected, timeout=30, linger=0.7, start=0, **extra):
+    conf = dict(bootstrap_servers=boot(), group_id=None, enable_auto_commit=False,
+                auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=15000,
+                max_partition_fetch_bytes=2 << 20)
+    conf.update(extra)
+    c = AIOKafkaConsumer(**conf)
     await c.start()
     out = {p: [] for p in parts}
     total = 0
     try:
         c.assign([TopicPartition(topic, p) for p in parts])
         for p in parts:
-            c.seek(TopicPartition(topic, p), 0)
+            c.seek(TopicPartition(topic, p), start)
         deadline = time.monotonic() + timeout
         done_at = None
         while time.monotonic() < deadline and (done_at is None or time.monotonic() < done_at):
@@ -237,6 +239,40 @@ async def list_offsets():
         await c.stop()
 
 
+async def fetch_mid_batch():
+    t = topic_name("aio-mid")
+    confluent_create_topic(t, 1)
+    p = producer(linger_ms=100)
+    await p.start()
+    try:
+        for b in range(10):
+            await send_all(p, t, [{"key": b"k%d" % i, "value": b"v%d" % i, "partition": 0}
+                                  for i in range(b * 10, b * 10 + 10)])
+    finally:
+        await p.stop()
+    for start in (37, 40, 99):
+        got = (await aio_read(t, [0], 100 - start, start=start))[0]
+        eq([(r["offset"], r["value"]) for r in got], [(i, b"v%d" % i) for i in range(start, 100)],
+           f"records read from offset {start}")
+
+
+async def fetch_small_max_bytes():
+    t = topic_name("aio-kip74")
+    confluent_create_topic(t, 1)
+    vals = [os.urandom(200 * 1024) for _ in range(3)]
+    p = producer(max_request_size=1 << 20)
+    await p.start()
+    try:
+        metas = [await p.send_and_wait(t, value=v, partition=0) for v in vals]
+    finally:
+        await p.stop()
+    eq([m.offset for m in metas], [0, 1, 2], "acked offsets")
+    got = (await aio_read(t, [0], 3, max_partition_fetch_bytes=1024, fetch_max_bytes=1024))[0]
+    eq([(r["offset"], len(r["value"])) for r in got], [(i, len(v)) for i, v in enumerate(vals)],
+       "records read with 1 KiB fetch limits")
+    check([r["value"] for r in got] == vals, "values differ")
+
+
 def sync(coro_fn):
     return lambda: asyncio.run(asyncio.wait_for(coro_fn(), 80))
 
@@ -252,6 +288,8 @@ SCENARIOS = {
     "acks_1": sync(acks(1)),
     "acks_all": sync(acks("all")),
     "list_offsets": sync(list_offsets),
+    "fetch_mid_batch": sync(fetch_mid_batch),
+    "fetch_small_max_bytes": sync(fetch_small_max_bytes),
 }
 
 if __name__ == "__main__":

@@ -144,8 +144,8 @@ def librdkafka_partition(key: bytes, n: int) -> int:
 
 # ---- a reference reader (confluent-kafka / librdkafka), used to verify what other clients wrote ----
 
-def confluent_read(topic, partitions, expected_total, bootstrap=None, timeout=30.0, linger=0.7, extra=None):
-    """Read every record of `partitions` from offset 0 with manual assignment.
+def confluent_read(topic, partitions, expected_total, bootstrap=None, timeout=30.0, linger=0.7, extra=None, start=0):
+    """Read every record of `partitions` from offset `start` (default 0) with manual assignment.
 
     Returns {partition: [rec, ...]} where rec is a dict with key, value, headers, timestamp,
     timestamp_type, offset, partition. Reads until `expected_total` records arrived, then keeps
@@ -167,7 +167,7 @@ def confluent_read(topic, partitions, expected_total, bootstrap=None, timeout=30
     out = {p: [] for p in partitions}
     total = 0
     try:
-        c.assign([TopicPartition(topic, p, 0) for p in partitions])
+        c.assign([TopicPartition(topic, p, start) for p in partitions])
         deadline = time.monotonic() + timeout
         done_at = None
         while time.monotonic() < deadline:

@@ -395,6 +395,123 @@ def auto_create_off():
     check(t not in a.list_topics(timeout=5).topics, "unknown topic was created with auto-create off")
 
 
+def _batched_topic(prefix, n=100, per_batch=10, t0=None):
+    """A 1-partition topic holding n records in batches of per_batch; record i has timestamp t0 + 10*i."""
+    t = topic_name(prefix)
+    confluent_create_topic(t, 1)
+    t0 = t0 or int(time.time() * 1000) - 600_000
+    p = producer({"linger.ms": 100})
+    for b in range(0, n, per_batch):
+        recs = [{"key": b"k%d" % i, "value": b"v%d" % i, "timestamp": t0 + 10 * i, "partition": 0}
+                for i in range(b, min(n, b + per_batch))]
+        expect_delivered(produce_all(p, t, recs), f"batch at {b}")
+    return t, t0
+
+
+def fetch_mid_batch():
+    """A fetch starting inside a batch gets the whole batch; the client must still start at its offset."""
+    t, _ = _batched_topic("cf-mid")
+    for start in (37, 40, 99):
+        got = confluent_read(t, [0], 100 - start, start=start)[0]
+        eq([(r["offset"], r["value"]) for r in got], [(i, b"v%d" % i) for i in range(start, 100)],
+           f"records read from offset {start}")
+
+
+def offset_out_of_range():
+    t, _ = _batched_topic("cf-oor", n=10, per_batch=10)
+    # auto.offset.reset=error: the broker's OFFSET_OUT_OF_RANGE surfaces as a consumer error
+    c = Consumer({"bootstrap.servers": boot(), "group.id": "compat-unused-" + uuid.uuid4().hex[:8],
+                  "enable.auto.commit": False, "auto.offset.reset": "error"})
+    try:
+        c.assign([TopicPartition(t, 0, 50)])
+        err = None
+        deadline = time.monotonic() + 15
+        while err is None and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            check(m.error() is not None, f"fetch at offset 50 of 10 returned a record at offset {m.offset()}")
+            err = m.error()
+        check(err is not None, "no error within 15s for a fetch at offset 50 of a 10-record partition")
+        check(err.code() == KafkaError._AUTO_OFFSET_RESET and "out of range" in err.str().lower(),
+              f"fetch at offset 50 of 10: expected OFFSET_OUT_OF_RANGE (as _AUTO_OFFSET_RESET), got {err.name()}: {err.str()}")
+    finally:
+        c.close()
+    # auto.offset.reset=earliest: the consumer resets to 0 and reads everything
+    got = confluent_read(t, [0], 10, start=50, extra={"auto.offset.reset": "earliest"})[0]
+    eq([r["offset"] for r in got], list(range(10)), "offsets after reset to earliest")
+
+
+def segments_restart():
+    """Own broker with log.segment.bytes=1 MiB: ~6 MB over 2 partitions rolls segments; reads and
+    timestamp lookups across segments are exact, before and after a clean restart (SIGTERM)."""
+    import signal
+    import subprocess
+    import rawproto
+    from common import scratch, env
+    data = os.path.join(scratch(), "data")
+    logp = os.path.join(scratch(), "broker.log")
+    s = __import__("socket").socket()
+    s.bind(("127.0.0.1", 0))
+    addr = f"127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+
+    def start():
+        with open(logp, "a") as lf:
+            pr = subprocess.Popen([env("SKUA_BIN"), "serve", "--listen", addr, "--data-dir", data,
+                                   "--set", "log.segment.bytes=1048576"], stdout=lf, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+        wait_until(lambda: pr.poll() is not None or rawproto.api_versions_ok(addr, 1.0), 30, "broker start")
+        check(pr.poll() is None, f"broker exited with {pr.returncode} at start; see {logp}")
+        return pr
+
+    proc = start()
+    try:
+        t = "compat-segments"
+        confluent_create_topic(t, 2, bootstrap=addr)
+        t0 = int(time.time() * 1000) - 3600_000
+        n = 3000  # per partition, ~1 KiB each
+        recs = [{"key": b"k%d" % i, "value": b"%06d-" % i + os.urandom(500).hex().encode(), "partition": i % 2,
+                 "timestamp": t0 + i} for i in range(2 * n)]
+        p = producer({"linger.ms": 20, "compression.type": "none"}, bootstrap=addr)
+        reports = produce_all(p, t, recs)
+        expect_delivered(reports, "produce")
+        logs = [f for _, _, fs in os.walk(data) for f in fs if f.endswith(".log")]
+        check(len(logs) >= 6, f"expected several rolled .log segments with log.segment.bytes=1MiB, found {len(logs)}")
+        exp = expected_from_reports(recs, reports)
+
+        def verify(when):
+            c = Consumer({"bootstrap.servers": addr, "group.id": "compat-unused", "enable.auto.commit": False})
+            try:
+                for part in (0, 1):
+                    eq(c.get_watermark_offsets(TopicPartition(t, part), timeout=10, cached=False), (0, n),
+                       f"{when}: watermarks of partition {part}")
+                    for i in (0, 1, 1234, 2047, 2999):  # record i of partition p has timestamp t0 + 2i + p
+                        r = c.offsets_for_times([TopicPartition(t, part, t0 + 2 * i + part)], timeout=10)[0]
+                        eq(r.offset, i, f"{when}: offsets_for_times of record {i} on partition {part}")
+            finally:
+                c.close()
+            got = confluent_read(t, [0, 1], 2 * n, bootstrap=addr, timeout=60)
+            for part in (0, 1):
+                eq_records(norm(got[part]), norm(exp[part]), f"{when}: partition {part}")
+            for start_off in (1500, 2999):
+                got = confluent_read(t, [1], n - start_off, bootstrap=addr, start=start_off)[1]
+                eq(got[0]["offset"], start_off, f"{when}: first offset read from {start_off}")
+        verify("before restart")
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(20)
+        eq(rc, 0, "broker exit code after SIGTERM")
+        proc = start()
+        verify("after restart")
+        reps = produce_all(producer(bootstrap=addr), t, [{"value": b"after", "partition": 0}])
+        expect_delivered(reps, "produce after restart")
+        eq(reps[0][2], n, "offset of the first record after restart")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 SCENARIOS = {
     "roundtrip_1000": roundtrip_1000,
     **{f"codec_{c}": codec(c) for c in ["none", "gzip", "snappy", "lz4", "zstd"]},
@@ -411,6 +528,9 @@ SCENARIOS = {
     "delete_noauto": delete_noauto,
     "auto_create_on": auto_create_on,
     "auto_create_off": auto_create_off,
+    "fetch_mid_batch": fetch_mid_batch,
+    "offset_out_of_range": offset_out_of_range,
+    "segments_restart": segments_restart,
 }
 
 if __name__ == "__main__":

@@ -50,16 +50,18 @@ def send_all(p, topic, recs, timeout=30):
     return [f.get(timeout=timeout) for f in futs]
 
 
-def kp_read(topic, parts, expected, timeout=30, linger=0.7, bootstrap=None):
-    c = KafkaConsumer(bootstrap_servers=bootstrap or boot(), group_id=None, enable_auto_commit=False,
-                      auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=15000,
-                      max_partition_fetch_bytes=2 << 20)
+def kp_read(topic, parts, expected, timeout=30, linger=0.7, bootstrap=None, start=0, **extra):
+    conf = dict(bootstrap_servers=bootstrap or boot(), group_id=None, enable_auto_commit=False,
+                auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=15000,
+                max_partition_fetch_bytes=2 << 20)
+    conf.update(extra)
+    c = KafkaConsumer(**conf)
     out = {p: [] for p in parts}
     total = 0
     try:
         c.assign([TopicPartition(topic, p) for p in parts])
         for p in parts:
-            c.seek(TopicPartition(topic, p), 0)
+            c.seek(TopicPartition(topic, p), start)
         deadline = time.monotonic() + timeout
         done_at = None
         while time.monotonic() < deadline and (done_at is None or time.monotonic() < done_at):
@@ -295,6 +297,35 @@ def auto_create_off():
         a.close()
 
 
+def fetch_mid_batch():
+    """Fetching from inside a batch (the broker returns the whole batch) still starts at that offset."""
+    t = topic_name("kp-mid")
+    create_topic(t, 1)
+    p = producer(linger_ms=100)
+    for b in range(10):
+        send_all(p, t, [{"key": b"k%d" % i, "value": b"v%d" % i, "partition": 0} for i in range(b * 10, b * 10 + 10)])
+    p.close()
+    for start in (37, 40, 99):
+        got = kp_read(t, [0], 100 - start, start=start)[0]
+        eq([(r["offset"], r["value"]) for r in got], [(i, b"v%d" % i) for i in range(start, 100)],
+           f"records read from offset {start}")
+
+
+def fetch_small_max_bytes():
+    """KIP-74: a fetch whose max bytes are smaller than the first batch still returns that batch."""
+    t = topic_name("kp-kip74")
+    create_topic(t, 1)
+    vals = [os.urandom(200 * 1024) for _ in range(3)]
+    p = producer(max_request_size=1 << 20)
+    metas = [p.send(t, value=v, partition=0).get(timeout=20) for v in vals]
+    p.close()
+    eq([m.offset for m in metas], [0, 1, 2], "acked offsets")
+    got = kp_read(t, [0], 3, max_partition_fetch_bytes=1024, fetch_max_bytes=1024)[0]
+    eq([(r["offset"], len(r["value"])) for r in got], [(i, len(v)) for i, v in enumerate(vals)],
+       "records read with 1 KiB fetch limits")
+    check([r["value"] for r in got] == vals, "values differ")
+
+
 SCENARIOS = {
     "roundtrip_1000": roundtrip_1000,
     **{f"codec_{c}": codec(c) for c in ["none", "gzip", "snappy", "lz4", "zstd"]},
@@ -309,6 +340,8 @@ SCENARIOS = {
     "admin": admin,
     "auto_create_on": auto_create_on,
     "auto_create_off": auto_create_off,
+    "fetch_mid_batch": fetch_mid_batch,
+    "fetch_small_max_bytes": fetch_small_max_bytes,
 }
 
 if __name__ == "__main__":

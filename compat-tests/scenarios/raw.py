@@ -258,7 +258,63 @@ def list_offsets_versions():
     check(not wrong, f"{len(wrong)} wrong answers: " + "; ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else ""))
 
 
+def _fetch(addr, topic, offset, max_wait_ms, partition=0):
+    s = rp.connect(addr, timeout=max_wait_ms / 1000 + 10)
+    try:
+        t0 = time.monotonic()
+        s.sendall(rp.fetch_v4(topic, partition, offset, max_wait_ms=max_wait_ms, correlation_id=21))
+        corr, r = rp.recv_response(s)
+        elapsed = time.monotonic() - t0
+        eq(corr, 21, "correlation id")
+        return rp.parse_fetch_v4(r)[(topic, partition)], elapsed
+    finally:
+        s.close()
+
+
+def fetch_long_poll():
+    """Fetch v4 on an empty partition waits max_wait_ms; a produce wakes a waiting fetch at once."""
+    import threading
+    t = topic_name("raw-poll")
+    confluent_create_topic(t, 1)
+    res, secs = _fetch(boot(), t, 0, 1000)
+    eq((res["error"], res["high_watermark"], rp.batches(res["records"] or b"")), (0, 0, []), "empty fetch")
+    check(0.8 <= secs <= 3.0, f"empty fetch with max_wait_ms=1000 answered after {secs:.2f}s (Kafka waits ~1s)")
+    now = int(time.time() * 1000)
+
+    def later():
+        time.sleep(0.5)
+        _produce(boot(), t, 0, rp.record_batch([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], now))
+    th = threading.Thread(target=later)
+    th.start()
+    res, secs = _fetch(boot(), t, 0, 8000)
+    th.join()
+    eq((res["error"], res["high_watermark"], rp.batches(res["records"] or b"")), (0, 3, [(0, 2, 3)]),
+       "fetch woken by a produce (error, high watermark, batches)")
+    check(secs < 3.0, f"fetch with max_wait_ms=8000 answered {secs:.2f}s after the request; the produce came at 0.5s")
+
+
+def fetch_errors():
+    """Fetch v4: offset past the end -> OFFSET_OUT_OF_RANGE at once; unknown topic -> 3; mid-batch -> whole batch."""
+    t = topic_name("raw-fetch")
+    confluent_create_topic(t, 1)
+    now = int(time.time() * 1000)
+    _produce(boot(), t, 0, rp.record_batch([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], now))
+    res, secs = _fetch(boot(), t, 5, 5000)
+    eq((res["error"], res["high_watermark"]), (1, 3), "fetch at offset 5 of 3 (OFFSET_OUT_OF_RANGE, high watermark)")
+    check(secs < 2.0, f"OFFSET_OUT_OF_RANGE took {secs:.2f}s (errors are answered without waiting)")
+    res, _ = _fetch(boot(), topic_name("raw-nosuch"), 0, 500)
+    eq(res["error"], 3, "fetch of an unknown topic")
+    res, _ = _fetch(boot(), t, 0, 5000, partition=7)
+    eq(res["error"], 3, "fetch of an unknown partition")
+    res, _ = _fetch(boot(), t, 1, 500)
+    eq((res["error"], rp.batches(res["records"] or b"")), (0, [(0, 2, 3)]), "fetch at offset 1 (inside the batch)")
+    res, secs = _fetch(boot(), t, 3, 300)
+    eq((res["error"], rp.batches(res["records"] or b"")), (0, []), "fetch at the high watermark")
+
+
 SCENARIOS = {
+    "fetch_long_poll": fetch_long_poll,
+    "fetch_errors": fetch_errors,
     "list_offsets_versions": list_offsets_versions,
     "concurrent_200": concurrent_200,
     "garbage_random": garbage_random,

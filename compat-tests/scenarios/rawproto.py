@@ -244,3 +244,46 @@ def parse_produce_v3(r):
     topics = r.array(lambda: (r.string(), r.array(part)))
     throttle = r.i32()
     return {name: parts for name, parts in topics}, throttle
+
+
+def fetch_v4(topic, partition, offset, max_wait_ms=500, min_bytes=1, max_bytes=1 << 20, correlation_id=1):
+    body = struct.pack(">iiiib", -1, max_wait_ms, min_bytes, max_bytes, 0)
+    body += struct.pack(">i", 1) + _str(topic) + struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, max_bytes)
+    return frame(1, 4, correlation_id, body)
+
+
+def parse_fetch_v4(r):
+    """Returns {(topic, partition): {error, high_watermark, last_stable_offset, records}}."""
+    r.i32()  # throttle
+    out = {}
+
+    def part(topic):
+        p = r.i32()
+        err = r.i16()
+        hw = r.i64()
+        lso = r.i64()
+        r.array(lambda: (r.i64(), r.i64()))
+        n = r.i32()
+        recs = None if n < 0 else r.take(n)
+        out[(topic, p)] = {"error": err, "high_watermark": hw, "last_stable_offset": lso, "records": recs}
+
+    def topic():
+        name = r.string()
+        r.array(lambda: part(name))
+    r.array(topic)
+    return out
+
+
+def batches(data):
+    """(base_offset, last_offset_delta, record_count) of each complete v2 batch in a records blob."""
+    out = []
+    pos = 0
+    while data and pos + 61 <= len(data):
+        base, length = struct.unpack(">qi", data[pos:pos + 12])
+        if pos + 12 + length > len(data):
+            break  # a partial trailing batch is allowed in fetch responses
+        last_delta = struct.unpack(">i", data[pos + 23:pos + 27])[0]
+        count = struct.unpack(">i", data[pos + 57:pos + 61])[0]
+        out.append((base, last_delta, count))
+        pos += 12 + length
+    return out

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -31,7 +33,10 @@ const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
 /// The effective configs of a topic with these overrides, as CreateTopics v5+ reports them.
-pub fn effective_configs(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
+pub fn effective_configs(
+    broker: &Broker,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<CreatableTopicConfigs> {
     TOPIC_CONFIGS
         .iter()
         .map(|d| {
@@ -43,7 +48,11 @@ pub fn effective_configs(broker: &Broker, overrides: &BTreeMap<String, String>) 
                         .is_some_and(|b| broker.config.overrides.contains_key(b));
                     (
                         broker.config.topic_default(d),
-                        if from_broker { SOURCE_STATIC_BROKER } else { SOURCE_DEFAULT },
+                        if from_broker {
+                            SOURCE_STATIC_BROKER
+                        } else {
+                            SOURCE_DEFAULT
+                        },
                     )
                 }
             };
@@ -67,7 +76,11 @@ fn result(name: &CreatableTopic, code: i16, message: Option<String>) -> Creatabl
         .with_topic_id(Uuid::nil())
 }
 
-fn create_one(broker: &Broker, t: &CreatableTopic, validate_only: bool) -> Result<CreatableTopicResult, TopicError> {
+fn create_one(
+    broker: &Broker,
+    t: &CreatableTopic,
+    validate_only: bool,
+) -> Result<CreatableTopicResult, TopicError> {
     let name = t.name.0.as_str();
     let mut partitions = t.num_partitions;
     let mut rf = t.replication_factor;
@@ -80,11 +93,17 @@ fn create_one(broker: &Broker, t: &CreatableTopic, validate_only: bool) -> Resul
         let n = t.assignments.len() as i32;
         let mut seen = vec![false; t.assignments.len()];
         for a in &t.assignments {
-            let idx = usize::try_from(a.partition_index).ok().filter(|&i| i < seen.len());
+            let idx = usize::try_from(a.partition_index)
+                .ok()
+                .filter(|&i| i < seen.len());
             let only_me = a.broker_ids.len() == 1 && a.broker_ids[0].0 == broker.config.node_id;
             match idx {
                 Some(i) if only_me && !seen[i] => seen[i] = true,
-                _ => return Err(TopicError::InvalidReplicaAssignment { node_id: broker.config.node_id }),
+                _ => {
+                    return Err(TopicError::InvalidReplicaAssignment {
+                        node_id: broker.config.node_id,
+                    })
+                }
             }
         }
         partitions = n;
@@ -93,15 +112,27 @@ fn create_one(broker: &Broker, t: &CreatableTopic, validate_only: bool) -> Resul
     let configs: BTreeMap<String, Option<String>> = t
         .configs
         .iter()
-        .map(|c| (c.name.as_str().to_string(), c.value.as_ref().map(|v| v.as_str().to_string())))
+        .map(|c| {
+            (
+                c.name.as_str().to_string(),
+                c.value.as_ref().map(|v| v.as_str().to_string()),
+            )
+        })
         .collect();
     let (n, id, overrides) = if validate_only {
         let n = broker.validate_new_topic(name, partitions, rf, &configs)?;
-        let o = configs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+        let o = configs
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
         (n, Uuid::nil(), o)
     } else {
         let topic = broker.create_topic(name, partitions, rf, configs)?;
-        (topic.partitions.len() as i32, topic.id, topic.configs.clone())
+        (
+            topic.partitions.len() as i32,
+            topic.id,
+            topic.configs.clone(),
+        )
     };
     Ok(CreatableTopicResult::default()
         .with_name(t.name.clone())
@@ -124,7 +155,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             results.push(result(
                 t,
                 ResponseError::InvalidRequest.code(),
-                Some(format!("Create topics request contains duplicate topic name {}", t.name.0.as_str())),
+                Some(format!(
+                    "Create topics request contains duplicate topic name {}",
+                    t.name.0.as_str()
+                )),
             ));
             continue;
         }

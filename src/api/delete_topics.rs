@@ -22,7 +22,11 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 fn delete_named(broker: &Broker, name: &str, requested_id: Option<Uuid>) -> DeletableTopicResult {
     let topic_name = Some(TopicName(StrBytes::from_string(name.to_string())));
-    let id = broker.topic(name).map(|t| t.id).or(requested_id).unwrap_or(Uuid::nil());
+    let id = broker
+        .topic(name)
+        .map(|t| t.id)
+        .or(requested_id)
+        .unwrap_or(Uuid::nil());
     let (code, message) = match broker.delete_topic(name) {
         Ok(_) => (0, None),
         Err(e) => (topic_error_code(&e), Some(e.to_string())),
@@ -46,7 +50,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             match (&t.name, t.topic_id.is_nil()) {
                 (Some(n), _) => results.push(delete_named(broker, n.0.as_str(), None)),
                 (None, false) => match broker.topic_by_id(&t.topic_id) {
-                    Some(topic) => results.push(delete_named(broker, &topic.name, Some(t.topic_id))),
+                    Some(topic) => {
+                        results.push(delete_named(broker, &topic.name, Some(t.topic_id)))
+                    }
                     None => results.push(
                         DeletableTopicResult::default()
                             .with_name(None)

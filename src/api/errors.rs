@@ -23,7 +23,9 @@ pub fn topic_error_code(e: &TopicError) -> i16 {
         TopicError::InvalidName(_) => ResponseError::InvalidTopicException.code(),
         TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions.code(),
         TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor.code(),
-        TopicError::InvalidReplicaAssignment { .. } => ResponseError::InvalidReplicaAssignment.code(),
+        TopicError::InvalidReplicaAssignment { .. } => {
+            ResponseError::InvalidReplicaAssignment.code()
+        }
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig.code(),
         TopicError::Unknown => ResponseError::UnknownTopicOrPartition.code(),
         TopicError::DeletionDisabled => ResponseError::TopicDeletionDisabled.code(),
@@ -39,12 +41,18 @@ mod tests {
     #[test]
     fn codes_match_kafka() {
         assert_eq!(log_error_code(&LogError::CorruptMessage("x".into())), 2);
-        assert_eq!(log_error_code(&LogError::MessageTooLarge { size: 2, max: 1 }), 10);
+        assert_eq!(
+            log_error_code(&LogError::MessageTooLarge { size: 2, max: 1 }),
+            10
+        );
         assert_eq!(log_error_code(&LogError::InvalidRecord("x".into())), 87);
         assert_eq!(log_error_code(&LogError::Offline), 56);
         assert_eq!(topic_error_code(&TopicError::AlreadyExists("t".into())), 36);
         assert_eq!(topic_error_code(&TopicError::InvalidName("t".into())), 17);
-        assert_eq!(topic_error_code(&TopicError::InvalidReplicationFactor(3)), 38);
+        assert_eq!(
+            topic_error_code(&TopicError::InvalidReplicationFactor(3)),
+            38
+        );
         assert_eq!(topic_error_code(&TopicError::InvalidPartitions(0)), 37);
         assert_eq!(topic_error_code(&TopicError::Unknown), 3);
         assert_eq!(topic_error_code(&TopicError::DeletionDisabled), 73);

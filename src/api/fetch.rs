@@ -97,7 +97,11 @@ fn gather(
                                 .with_high_watermark(hw)
                                 .with_last_stable_offset(hw)
                                 .with_log_start_offset(lso)
-                                .with_aborted_transactions(if read_committed { Some(vec![]) } else { None })
+                                .with_aborted_transactions(if read_committed {
+                                    Some(vec![])
+                                } else {
+                                    None
+                                })
                                 .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
                                 .with_records(Some(records))
                         }
@@ -149,7 +153,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         );
         for fp in &ft.partitions {
             let partition = topic.as_ref().and_then(|t| {
-                usize::try_from(fp.partition).ok().and_then(|i| t.partitions.get(i)).cloned()
+                usize::try_from(fp.partition)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+                    .cloned()
             });
             let error = match (&topic, &partition) {
                 (None, _) => unknown,
@@ -174,9 +181,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     Ok(Reply::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
-            let parts: Vec<&Arc<Partition>> = wanted.iter().filter_map(|w| w.partition.as_ref()).collect();
-            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
-                parts.iter().map(|p| Box::pin(p.appended.notified())).collect();
+            let parts: Vec<&Arc<Partition>> =
+                wanted.iter().filter_map(|w| w.partition.as_ref()).collect();
+            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = parts
+                .iter()
+                .map(|p| Box::pin(p.appended.notified()))
+                .collect();
             for n in notified.iter_mut() {
                 n.as_mut().enable();
             }

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ApiKey, ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
@@ -27,7 +29,13 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-fn answer(index: i32, code: i16, timestamp: i64, offset: i64, epoch: i32) -> ListOffsetsPartitionResponse {
+fn answer(
+    index: i32,
+    code: i16,
+    timestamp: i64,
+    offset: i64,
+    epoch: i32,
+) -> ListOffsetsPartitionResponse {
     ListOffsetsPartitionResponse::default()
         .with_partition_index(index)
         .with_error_code(code)
@@ -67,12 +75,24 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .iter()
             .map(|rp| {
                 let p = topic.as_ref().and_then(|t| {
-                    usize::try_from(rp.partition_index).ok().and_then(|i| t.partitions.get(i)).cloned()
+                    usize::try_from(rp.partition_index)
+                        .ok()
+                        .and_then(|i| t.partitions.get(i))
+                        .cloned()
                 });
                 let Some(p) = p else {
-                    return answer(rp.partition_index, ResponseError::UnknownTopicOrPartition.code(), -1, -1, -1);
+                    return answer(
+                        rp.partition_index,
+                        ResponseError::UnknownTopicOrPartition.code(),
+                        -1,
+                        -1,
+                        -1,
+                    );
                 };
-                if version >= 4 && rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p.leader_epoch {
+                if version >= 4
+                    && rp.current_leader_epoch >= 0
+                    && rp.current_leader_epoch != p.leader_epoch
+                {
                     let code = if rp.current_leader_epoch > p.leader_epoch {
                         ResponseError::UnknownLeaderEpoch.code()
                     } else {
@@ -87,8 +107,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                 r
             })
             .collect();
-        topics.push(ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(partitions));
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name.clone())
+                .with_partitions(partitions),
+        );
     }
-    let resp = ListOffsetsResponse::default().with_throttle_time_ms(0).with_topics(topics);
+    let resp = ListOffsetsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_topics(topics);
     req.respond(&resp)
 }

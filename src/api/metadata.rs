@@ -29,10 +29,12 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 /// All topic operations (no ACLs yet): READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
 /// DESCRIBE_CONFIGS, ALTER_CONFIGS as Kafka's AclOperation bit set.
-const TOPIC_OPERATIONS: i32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+const TOPIC_OPERATIONS: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 /// Cluster operations: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
 /// ALTER_CONFIGS, IDEMPOTENT_WRITE.
-const CLUSTER_OPERATIONS: i32 = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+const CLUSTER_OPERATIONS: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 fn describe_topic(broker: &Broker, t: &Topic, with_ops: bool) -> MetadataResponseTopic {
     let node = BrokerId(broker.config.node_id);
@@ -72,8 +74,8 @@ fn error_topic(name: Option<&str>, id: Uuid, code: i16) -> MetadataResponseTopic
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let version = req.version;
     let body: MetadataRequest = req.decode(ApiKey::Metadata)?;
-    let allow_create = broker.config.auto_create_topics_enable
-        && (version < 4 || body.allow_auto_topic_creation);
+    let allow_create =
+        broker.config.auto_create_topics_enable && (version < 4 || body.allow_auto_topic_creation);
     let with_ops = version >= 8 && body.include_topic_authorized_operations;
     let all = match &body.topics {
         None => true,
@@ -91,7 +93,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                 .name
                 .as_ref()
                 .map(|n| n.0.as_str().to_string())
-                .filter(|n| !(n.is_empty() && !rt.topic_id.is_nil()));
+                .filter(|n| !n.is_empty() || rt.topic_id.is_nil());
             let entry = match name {
                 None => match broker.topic_by_id(&rt.topic_id) {
                     Some(t) => describe_topic(broker, &t, with_ops),
@@ -105,14 +107,26 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                         } else if allow_create {
                             match broker.create_topic(&name, -1, -1, BTreeMap::new()) {
                                 Ok(t) => describe_topic(broker, &t, with_ops),
-                                Err(crate::cluster::TopicError::AlreadyExists(_)) => match broker.topic(&name) {
-                                    Some(t) => describe_topic(broker, &t, with_ops),
-                                    None => error_topic(Some(&name), Uuid::nil(), ResponseError::LeaderNotAvailable.code()),
-                                },
-                                Err(e) => error_topic(Some(&name), Uuid::nil(), topic_error_code(&e)),
+                                Err(crate::cluster::TopicError::AlreadyExists(_)) => {
+                                    match broker.topic(&name) {
+                                        Some(t) => describe_topic(broker, &t, with_ops),
+                                        None => error_topic(
+                                            Some(&name),
+                                            Uuid::nil(),
+                                            ResponseError::LeaderNotAvailable.code(),
+                                        ),
+                                    }
+                                }
+                                Err(e) => {
+                                    error_topic(Some(&name), Uuid::nil(), topic_error_code(&e))
+                                }
                             }
                         } else {
-                            error_topic(Some(&name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code())
+                            error_topic(
+                                Some(&name),
+                                Uuid::nil(),
+                                ResponseError::UnknownTopicOrPartition.code(),
+                            )
                         }
                     }
                 },

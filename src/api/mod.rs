@@ -74,7 +74,11 @@ impl Request {
 
 /// Route a request to its handler. An Err closes the connection (as Kafka does for a request
 /// it cannot parse).
-pub async fn dispatch(broker: &Arc<Broker>, key: ApiKey, req: Request) -> Result<Reply, FrameError> {
+pub async fn dispatch(
+    broker: &Arc<Broker>,
+    key: ApiKey,
+    req: Request,
+) -> Result<Reply, FrameError> {
     match key {
         ApiKey::ApiVersions => api_versions::handle(req).map(Reply::Now),
         ApiKey::Metadata => metadata::handle(broker, req).map(Reply::Now),
@@ -85,6 +89,45 @@ pub async fn dispatch(broker: &Arc<Broker>, key: ApiKey, req: Request) -> Result
         ApiKey::ListOffsets => list_offsets::handle(broker, req).map(Reply::Now),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
+}
+
+/// Decode a whole request frame (without its size prefix) the way the server does, without
+/// serving it: header, supported-version check, typed body. Used by the fuzz targets.
+pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
+    use kafka_protocol::messages as m;
+    let prefix = crate::protocol::peek_header(frame)?;
+    let key =
+        ApiKey::try_from(prefix.api_key).map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
+    let entry = supported(key).ok_or(FrameError::UnknownApiKey(prefix.api_key))?;
+    let version = prefix.api_version;
+    if version < entry.min || version > entry.max {
+        return Err(FrameError::Malformed {
+            api: key,
+            version,
+            reason: "unsupported version".into(),
+        });
+    }
+    let mut body = Bytes::copy_from_slice(frame);
+    crate::protocol::decode_header(key, version, &mut body)?;
+    match key {
+        ApiKey::Produce => decode_body::<m::ProduceRequest>(key, version, &mut body).map(drop),
+        ApiKey::Fetch => decode_body::<m::FetchRequest>(key, version, &mut body).map(drop),
+        ApiKey::ListOffsets => {
+            decode_body::<m::ListOffsetsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::Metadata => decode_body::<m::MetadataRequest>(key, version, &mut body).map(drop),
+        ApiKey::ApiVersions => {
+            decode_body::<m::ApiVersionsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::CreateTopics => {
+            decode_body::<m::CreateTopicsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteTopics => {
+            decode_body::<m::DeleteTopicsRequest>(key, version, &mut body).map(drop)
+        }
+        other => Err(FrameError::UnknownApiKey(other as i16)),
+    }?;
+    Ok((key, version))
 }
 
 /// Wall-clock milliseconds; the one place API handlers read the clock.

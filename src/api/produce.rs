@@ -40,12 +40,18 @@ fn check_single_batch(records: &[u8]) -> Result<(), (i16, String)> {
     let mut it = BatchIter::new(records);
     match (it.next(), it.next()) {
         (Some(Ok(_)), None) => Ok(()),
-        (None, _) => Err((ResponseError::InvalidRecord.code(), "Produce request has no record batch".into())),
+        (None, _) => Err((
+            ResponseError::InvalidRecord.code(),
+            "Produce request has no record batch".into(),
+        )),
         (Some(Err(BatchError::UnsupportedMagic(m))), _) => Err((
             ResponseError::InvalidRecord.code(),
             format!("Produce requests v3+ may only hold record batches with magic 2 (got {m})"),
         )),
-        (Some(Err(e)), _) => Err((ResponseError::CorruptMessage.code(), format!("malformed record batch: {e:?}"))),
+        (Some(Err(e)), _) => Err((
+            ResponseError::CorruptMessage.code(),
+            format!("malformed record batch: {e:?}"),
+        )),
         (Some(Ok(_)), Some(_)) => Err((
             ResponseError::InvalidRecord.code(),
             "Produce requests v3+ may hold exactly one record batch per partition".into(),
@@ -61,8 +67,18 @@ fn append_partition(
     acks: i16,
     now: i64,
 ) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
-    let Some(partition) = usize::try_from(data.index).ok().and_then(|i| topic.partitions.get(i)) else {
-        return (error_response(data.index, ResponseError::UnknownTopicOrPartition.code(), None), None);
+    let Some(partition) = usize::try_from(data.index)
+        .ok()
+        .and_then(|i| topic.partitions.get(i))
+    else {
+        return (
+            error_response(
+                data.index,
+                ResponseError::UnknownTopicOrPartition.code(),
+                None,
+            ),
+            None,
+        );
     };
     if acks == -1 && broker.config.min_insync_replicas(&topic.configs) > 1 {
         return (
@@ -75,13 +91,22 @@ fn append_partition(
         );
     }
     let Some(records) = data.records.as_ref() else {
-        return (error_response(data.index, ResponseError::InvalidRecord.code(), Some("null records".into())), None);
+        return (
+            error_response(
+                data.index,
+                ResponseError::InvalidRecord.code(),
+                Some("null records".into()),
+            ),
+            None,
+        );
     };
     if let Err((code, why)) = check_single_batch(records) {
         return (error_response(data.index, code, Some(why)), None);
     }
     let mut bytes = records.to_vec();
-    let res = partition.log().append(&mut bytes, partition.leader_epoch, now);
+    let res = partition
+        .log()
+        .append(&mut bytes, partition.leader_epoch, now);
     match res {
         Ok(info) => {
             partition.appended.notify_waiters();
@@ -95,7 +120,10 @@ fn append_partition(
         }
         Err(e) => {
             tracing::debug!(topic = %topic.name, partition = data.index, "produce rejected: {e}");
-            (error_response(data.index, log_error_code(&e), Some(e.to_string())), None)
+            (
+                error_response(data.index, log_error_code(&e), Some(e.to_string())),
+                None,
+            )
         }
     }
 }
@@ -121,9 +149,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let mut parts = Vec::with_capacity(td.partition_data.len());
         for pd in &td.partition_data {
             let r = match (&topic, acks) {
-                (_, a) if !(a == -1 || a == 0 || a == 1) => {
-                    (error_response(pd.index, ResponseError::InvalidRequiredAcks.code(), None), None)
-                }
+                (_, a) if !(a == -1 || a == 0 || a == 1) => (
+                    error_response(pd.index, ResponseError::InvalidRequiredAcks.code(), None),
+                    None,
+                ),
                 (None, _) => (error_response(pd.index, unknown, None), None),
                 (Some(t), _) => append_partition(broker, t, pd, acks, now),
             };
@@ -161,7 +190,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 Ok(Err(e)) => log_error_code(&e),
                 Err(_) => ResponseError::RequestTimedOut.code(),
             };
-            if let Some(p) = topics.get_mut(*ti).and_then(|t| t.partition_responses.get_mut(*pi)) {
+            if let Some(p) = topics
+                .get_mut(*ti)
+                .and_then(|t| t.partition_responses.get_mut(*pi))
+            {
                 p.error_code = code;
                 p.base_offset = -1;
             }

@@ -88,7 +88,9 @@ pub struct Broker {
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     if name.is_empty() {
-        return Err(TopicError::InvalidName("Topic name is illegal, it can't be empty".into()));
+        return Err(TopicError::InvalidName(
+            "Topic name is illegal, it can't be empty".into(),
+        ));
     }
     if name == "." || name == ".." {
         return Err(TopicError::InvalidName(
@@ -140,8 +142,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// A cluster id like Kafka's: 16 random bytes, URL-safe base64 without padding (22 chars).
 fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = Uuid::new_v4().into_bytes();
     let mut out = String::with_capacity(22);
     let mut acc: u32 = 0;
@@ -212,7 +213,11 @@ impl Broker {
                 }
                 continue;
             }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
                 continue;
             };
             let props = read_properties(&path)?;
@@ -230,14 +235,16 @@ impl Broker {
                     }
                 }
             }
-            let id = id.ok_or_else(|| anyhow::anyhow!("{} has no valid topic.id", path.display()))?;
+            let id =
+                id.ok_or_else(|| anyhow::anyhow!("{} has no valid topic.id", path.display()))?;
             if count < 1 {
                 anyhow::bail!("{} has no valid partition count", path.display());
             }
             let log_config = self.config.log_config(&configs);
             let mut partitions = Vec::with_capacity(count as usize);
             for p in 0..count {
-                let log = PartitionLog::open(&self.partition_dir(&name, p), log_config.clone(), now)?;
+                let log =
+                    PartitionLog::open(&self.partition_dir(&name, p), log_config.clone(), now)?;
                 partitions.push(Partition::new(&name, p, log));
             }
             tracing::info!(topic = %name, partitions = count, "loaded topic");
@@ -287,7 +294,10 @@ impl Broker {
     pub fn partition(&self, topic: &str, p: i32) -> Option<Arc<Partition>> {
         let t = lock_read(&self.topics);
         let topic = t.by_name.get(topic)?;
-        usize::try_from(p).ok().and_then(|i| topic.partitions.get(i)).cloned()
+        usize::try_from(p)
+            .ok()
+            .and_then(|i| topic.partitions.get(i))
+            .cloned()
     }
 
     /// All topics, sorted by name.
@@ -364,7 +374,10 @@ impl Broker {
         for (k, v) in &configs {
             text.push_str(&format!("config.{k}={v}\n"));
         }
-        write_atomic(&self.topics_dir().join(format!("{name}.properties")), text.as_bytes())?;
+        write_atomic(
+            &self.topics_dir().join(format!("{name}.properties")),
+            text.as_bytes(),
+        )?;
         let topic = Arc::new(Topic {
             name: name.to_string(),
             id,
@@ -396,10 +409,11 @@ impl Broker {
         }
         for p in &topic.partitions {
             let dir = self.partition_dir(name, p.index);
-            let doomed = self
-                .config
-                .data_dir
-                .join(format!("{name}-{}.{}-delete", p.index, topic.id.simple()));
+            let doomed = self.config.data_dir.join(format!(
+                "{name}-{}.{}-delete",
+                p.index,
+                topic.id.simple()
+            ));
             if let Err(e) = fs::rename(&dir, &doomed).and_then(|_| fs::remove_dir_all(&doomed)) {
                 tracing::warn!(dir = %dir.display(), "could not remove deleted partition: {e}");
             }

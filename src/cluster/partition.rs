@@ -118,7 +118,8 @@ impl Partition {
                 log.mark_flushed(end);
                 let flushed = log.flushed_offset();
                 drop(log);
-                self.durable.send_modify(|d| d.flushed_offset = d.flushed_offset.max(flushed));
+                self.durable
+                    .send_modify(|d| d.flushed_offset = d.flushed_offset.max(flushed));
             } else {
                 tracing::error!(topic = %self.topic, partition = self.index, "fsync failed; partition offline: {res:?}");
                 self.log().mark_offline();

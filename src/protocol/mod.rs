@@ -69,7 +69,11 @@ pub fn peek_header(frame: &[u8]) -> Result<HeaderPrefix, FrameError> {
 }
 
 /// Decode the request header; `frame` is advanced to the request body.
-pub fn decode_header(api_key: ApiKey, version: i16, frame: &mut Bytes) -> Result<RequestHeader, FrameError> {
+pub fn decode_header(
+    api_key: ApiKey,
+    version: i16,
+    frame: &mut Bytes,
+) -> Result<RequestHeader, FrameError> {
     let header_version = api_key.request_header_version(version);
     RequestHeader::decode(frame, header_version).map_err(|e| FrameError::Malformed {
         api: api_key,
@@ -79,7 +83,11 @@ pub fn decode_header(api_key: ApiKey, version: i16, frame: &mut Bytes) -> Result
 }
 
 /// Decode a request body of type `T`, requiring that it consumes the whole frame.
-pub fn decode_body<T: Decodable>(api: ApiKey, version: i16, body: &mut Bytes) -> Result<T, FrameError> {
+pub fn decode_body<T: Decodable>(
+    api: ApiKey,
+    version: i16,
+    body: &mut Bytes,
+) -> Result<T, FrameError> {
     let req = T::decode(body, version).map_err(|e| FrameError::Malformed {
         api,
         version,
@@ -97,7 +105,8 @@ pub fn encode_response<R: Encodable + HeaderVersion>(
     let header_version = R::header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let enc = |e: anyhow::Error| FrameError::Encode(e.to_string());
-    let size = header.compute_size(header_version).map_err(enc)? + response.compute_size(version).map_err(enc)?;
+    let size = header.compute_size(header_version).map_err(enc)?
+        + response.compute_size(version).map_err(enc)?;
     let mut buf = BytesMut::with_capacity(4 + size);
     buf.put_i32(size as i32);
     header.encode(&mut buf, header_version).map_err(enc)?;
@@ -113,13 +122,22 @@ mod tests {
     #[test]
     fn frame_size_limits() {
         assert_eq!(frame_size(10i32.to_be_bytes(), 100).unwrap(), 10);
-        assert!(matches!(frame_size((-1i32).to_be_bytes(), 100), Err(FrameError::NegativeSize(-1))));
-        assert!(matches!(frame_size(101i32.to_be_bytes(), 100), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            frame_size((-1i32).to_be_bytes(), 100),
+            Err(FrameError::NegativeSize(-1))
+        ));
+        assert!(matches!(
+            frame_size(101i32.to_be_bytes(), 100),
+            Err(FrameError::TooLarge { .. })
+        ));
     }
 
     #[test]
     fn short_header_is_rejected() {
-        assert!(matches!(peek_header(&[0, 18, 0]), Err(FrameError::TooShort(3))));
+        assert!(matches!(
+            peek_header(&[0, 18, 0]),
+            Err(FrameError::TooShort(3))
+        ));
         let h = peek_header(&[0, 18, 0, 3, 0, 0, 0, 9]).unwrap();
         assert_eq!((h.api_key, h.api_version, h.correlation_id), (18, 3, 9));
     }

@@ -46,9 +46,15 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, max: usize) -> Result<Byte
             buf.reserve((size - buf.len()).min(buf.len().max(1 << 20)));
         }
         let want = size - buf.len();
-        let n = rd.read_buf(&mut (&mut buf).limit(want)).await.map_err(Stop::Io)?;
+        let n = rd
+            .read_buf(&mut (&mut buf).limit(want))
+            .await
+            .map_err(Stop::Io)?;
         if n == 0 {
-            return Err(Stop::Bad(FrameError::Truncated { expected: size, got: buf.len() }));
+            return Err(Stop::Bad(FrameError::Truncated {
+                expected: size,
+                got: buf.len(),
+            }));
         }
     }
     Ok(buf.freeze())
@@ -128,13 +134,15 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
 /// Decode the header, route, and produce a reply. Err closes the connection.
 async fn handle_frame(broker: &Arc<Broker>, mut frame: Bytes) -> Result<Reply, FrameError> {
     let prefix = peek_header(&frame)?;
-    let key = ApiKey::try_from(prefix.api_key).map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
+    let key =
+        ApiKey::try_from(prefix.api_key).map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
     let Some(entry) = api::supported(key) else {
         return Err(FrameError::UnknownApiKey(prefix.api_key));
     };
     if prefix.api_version < entry.min || prefix.api_version > entry.max {
         if key == ApiKey::ApiVersions {
-            return api_versions::unsupported_version_response(prefix.correlation_id).map(Reply::Now);
+            return api_versions::unsupported_version_response(prefix.correlation_id)
+                .map(Reply::Now);
         }
         return Err(FrameError::Malformed {
             api: key,

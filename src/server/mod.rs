@@ -41,11 +41,17 @@ impl Server {
 
     /// Serve until `stop` resolves; then shut down cleanly.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        let Server { broker, listener, local_addr } = self;
+        let Server {
+            broker,
+            listener,
+            local_addr,
+        } = self;
         tracing::info!(%local_addr, cluster_id = %broker.cluster_id, node_id = broker.config.node_id, "skua listening");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut background = spawn_background(Arc::clone(&broker), shutdown_rx.clone());
-        let limit = Arc::new(Semaphore::new(broker.config.max_connections.min(Semaphore::MAX_PERMITS)));
+        let limit = Arc::new(Semaphore::new(
+            broker.config.max_connections.min(Semaphore::MAX_PERMITS),
+        ));
         let mut conns = JoinSet::new();
         tokio::pin!(stop);
         loop {
@@ -97,9 +103,11 @@ impl Server {
 /// Periodic log maintenance, each sweep on the blocking pool.
 fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
     let mut set = JoinSet::new();
-    let retention_every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1));
+    let retention_every =
+        Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1));
     // flush.ms is checked every second (or log.flush.scheduler.interval.ms if shorter).
-    let flush_every = Duration::from_millis(broker.config.log_flush_scheduler_interval_ms.clamp(1, 1000));
+    let flush_every =
+        Duration::from_millis(broker.config.log_flush_scheduler_interval_ms.clamp(1, 1000));
     let b = Arc::clone(&broker);
     let mut rx = shutdown.clone();
     set.spawn(async move {
@@ -134,8 +142,12 @@ fn retention_sweep(broker: &Broker) {
             }
             match log.apply_retention(now) {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(topic = %topic.name, partition = p.index, segments = n, log_start_offset = log.log_start_offset(), "retention deleted segments"),
-                Err(e) => tracing::error!(topic = %topic.name, partition = p.index, "retention failed: {e}"),
+                Ok(n) => {
+                    tracing::info!(topic = %topic.name, partition = p.index, segments = n, log_start_offset = log.log_start_offset(), "retention deleted segments")
+                }
+                Err(e) => {
+                    tracing::error!(topic = %topic.name, partition = p.index, "retention failed: {e}")
+                }
             }
         }
     }
@@ -155,7 +167,9 @@ fn flush_sweep(broker: &Broker) {
                     drop(log);
                     p.publish_flushed(flushed);
                 }
-                Err(e) => tracing::error!(topic = %topic.name, partition = p.index, "flush failed: {e}"),
+                Err(e) => {
+                    tracing::error!(topic = %topic.name, partition = p.index, "flush failed: {e}")
+                }
             }
         }
     }

@@ -24,20 +24,36 @@ pub struct Broker {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Broker {
     pub fn start(extra: &[&str]) -> Broker {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut b = Broker { child: None, port: free_port(), dir, _tmp: Some(tmp), args: extra.iter().map(|s| s.to_string()).collect() };
+        let mut b = Broker {
+            child: None,
+            port: free_port(),
+            dir,
+            _tmp: Some(tmp),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        };
         b.spawn();
         b
     }
 
     pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Broker {
-        let mut b = Broker { child: None, port, dir: dir.to_path_buf(), _tmp: None, args: extra.iter().map(|s| s.to_string()).collect() };
+        let mut b = Broker {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        };
         b.spawn();
         b
     }
@@ -48,9 +64,17 @@ impl Broker {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data-dir")
             .arg(&self.dir)
-            .args(self.args.iter().flat_map(|a| ["--set".to_string(), a.clone()]))
+            .args(
+                self.args
+                    .iter()
+                    .flat_map(|a| ["--set".to_string(), a.clone()]),
+            )
             .stdout(Stdio::null())
-            .stderr(if std::env::var("SKUA_TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var("SKUA_TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start skua");
         self.child = Some(child);
@@ -98,9 +122,14 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: &str) -> Client {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Client { stream, correlation: 0 }
+        Client {
+            stream,
+            correlation: 0,
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -125,7 +154,9 @@ impl Client {
             .with_correlation_id(self.correlation)
             .with_client_id(Some(StrBytes::from_static_str("skua-test")));
         let mut body = BytesMut::new();
-        header.encode(&mut body, key.request_header_version(version)).unwrap();
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .unwrap();
         req.encode(&mut body, version).unwrap();
         let mut frame = BytesMut::new();
         frame.put_i32(body.len() as i32);
@@ -142,10 +173,15 @@ impl Client {
     pub fn recv<R: Request>(&mut self, version: i16, correlation: i32) -> R::Response {
         let key = ApiKey::try_from(R::KEY).unwrap();
         let mut frame = self.read_frame().expect("response");
-        let header = ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+        let header =
+            ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
         assert_eq!(header.correlation_id, correlation);
         let resp = R::Response::decode(&mut frame, version).unwrap();
-        assert_eq!(frame.remaining(), 0, "{key:?} v{version}: trailing bytes in response");
+        assert_eq!(
+            frame.remaining(),
+            0,
+            "{key:?} v{version}: trailing bytes in response"
+        );
         resp
     }
 
@@ -179,10 +215,25 @@ pub fn record(offset_delta: i64, key: &str, value: &str, ts: i64) -> Record {
 /// One v2 batch of `n` records `key-i`/`value-i` with timestamps ts0+i.
 pub fn batch(n: usize, tag: &str, ts0: i64, compression: Compression) -> Bytes {
     let records: Vec<Record> = (0..n)
-        .map(|i| record(i as i64, &format!("{tag}-k{i}"), &format!("{tag}-v{i}"), ts0 + i as i64))
+        .map(|i| {
+            record(
+                i as i64,
+                &format!("{tag}-k{i}"),
+                &format!("{tag}-v{i}"),
+                ts0 + i as i64,
+            )
+        })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .unwrap();
     buf.freeze()
 }
 

@@ -45,7 +45,12 @@ fn kill9_loses_no_acknowledged_append() {
     let dir = partition_dir(&tmp);
     for round in 0..3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["log::tests::crash::kill9_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "log::tests::crash::kill9_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR_ENV, &dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -73,7 +78,11 @@ fn kill9_loses_no_acknowledged_append() {
         let log = PartitionLog::open(&dir, crash_config(), 0).unwrap();
         assert!(log.segment_count() > 2);
         let end = log.log_end_offset();
-        assert!(end >= last_acked.1, "lost acknowledged data: {end} < {}", last_acked.1);
+        assert!(
+            end >= last_acked.1,
+            "lost acknowledged data: {end} < {}",
+            last_acked.1
+        );
         // Each restart begins a new sequence of batches at k = 0 from the child's view.
         let bytes = read_all(&log, 0, 1 << 20);
         let mut offset = 0;

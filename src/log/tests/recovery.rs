@@ -420,7 +420,10 @@ fn random_damage_to_the_tail_recovers_a_prefix() {
             }
             out
         };
-        assert!(mask(&original).starts_with(&mask(&got)), "round {round}: not a prefix");
+        assert!(
+            mask(&original).starts_with(&mask(&got)),
+            "round {round}: not a prefix"
+        );
         assert!(log.log_end_offset() >= last_base);
         drop(log);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# The skua benchmark (`make bench`): build, start the real broker on a free port with a fresh data
+# dir under bench/.work/ (real disk, not tmpfs), drive it with examples/bench.rs (librdkafka),
+# then write docs/PERFORMANCE.md and append a row to bench/history.tsv.
+#
+# Runs, each repeated BENCH_REPEAT times (the report takes the median):
+#   produce acks=1   -> consume that topic back
+#   produce acks=all -> consume that topic back
+# then one latency run (acks=all, fixed rate). Broker CPU (utime+stime from /proc/<pid>/stat) is
+# read before and after every producer run.
+#
+# Knobs (environment):
+#   BENCH_MAX_BYTES    per producer run, default 2G (10^9 bytes)
+#   BENCH_DURATION     per producer run, seconds, default 20 (whichever of the two comes first)
+#   BENCH_RECORD_SIZE  default 1024        BENCH_PARTITIONS  default 6
+#   BENCH_REPEAT       default 3
+#   BENCH_LAT_SECS     default 30          BENCH_LAT_RATE    default 1000 (records/s)
+#   BENCH_LAT_LINGER   default 0 (linger.ms of the latency run)
+#   BENCH_PREFAULT     default 1: touch and free memory before each run (see PERFORMANCE.md)
+#   BENCH_QUIET_WAIT   default 120: seconds to wait for other load on the machine to settle
+#   BENCH_REPORT       default 1: update docs/PERFORMANCE.md and bench/history.tsv
+#   BENCH_KEEP         default 0: keep the data dir afterwards
+#   BENCH_NO_BUILD     default 0: skip cargo build (use the existing binaries)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$ROOT/bench/.work
+MAX_BYTES=${BENCH_MAX_BYTES:-2G}
+DURATION=${BENCH_DURATION:-20}
+RECORD_SIZE=${BENCH_RECORD_SIZE:-1024}
+PARTITIONS=${BENCH_PARTITIONS:-6}
+REPEAT=${BENCH_REPEAT:-3}
+LAT_SECS=${BENCH_LAT_SECS:-30}
+LAT_RATE=${BENCH_LAT_RATE:-1000}
+LAT_LINGER=${BENCH_LAT_LINGER:-0}
+PREFAULT=${BENCH_PREFAULT:-1}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
+REPORT=${BENCH_REPORT:-1}
+KEEP=${BENCH_KEEP:-0}
+NO_BUILD=${BENCH_NO_BUILD:-0}
+
+T_START=$(date +%s)
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+if [ "$NO_BUILD" != 1 ]; then
+    log "cargo build --release"
+    cargo build --release
+    log "cargo build --release --example bench"
+    cargo build --release --example bench
+fi
+
+mkdir -p "$WORK"
+# Private copies: others may rebuild target/ while the benchmark runs.
+cp target/release/skua "$WORK/skua"
+cp target/release/examples/bench "$WORK/bench"
+BROKER_BIN=$WORK/skua
+BENCH_BIN=$WORK/bench
+
+DATA=$WORK/data
+rm -rf "$DATA"
+mkdir -p "$DATA"
+FSTYPE=$(stat -f -c %T "$DATA")
+case "$FSTYPE" in
+    tmpfs|ramfs) echo "bench: $DATA is on $FSTYPE; the benchmark must write to a real disk" >&2; exit 1 ;;
+esac
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BROKERS=127.0.0.1:$PORT
+CLK_TCK=$(getconf CLK_TCK)
+NPROC=$(nproc)
+
+BROKER_PID=
+cleanup() {
+    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -TERM "$BROKER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$BROKER_PID" 2>/dev/null && kill -KILL "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+    fi
+    if [ "$KEEP" != 1 ]; then rm -rf "$DATA"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "starting $BROKER_BIN --listen $BROKERS --data-dir $DATA"
+"$BROKER_BIN" --listen "$BROKERS" --data-dir "$DATA" >"$WORK/broker.log" 2>&1 &
+BROKER_PID=$!
+for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    kill -0 "$BROKER_PID" 2>/dev/null || { cat "$WORK/broker.log" >&2; echo "bench: broker exited" >&2; exit 1; }
+    [ "$i" = 100 ] && { echo "bench: broker did not listen on $PORT" >&2; exit 1; }
+    sleep 0.1
+done
+
+broker_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$BROKER_PID/stat"; }
+# Busy and total jiffies of the whole machine.
+cpu_jiffies() { awk '/^cpu /{ print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
+
+# Wait until the machine is quiet (other tenants' builds skew every figure on a small box).
+wait_quiet() {
+    local deadline=$(( $(date +%s) + QUIET_WAIT )) b0 t0 b1 t1 busy
+    while :; do
+        read -r b0 t0 < <(cpu_jiffies)
+        sleep 2
+        read -r b1 t1 < <(cpu_jiffies)
+        busy=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v n="$NPROC" 'BEGIN{ printf "%.2f", (t > 0 ? b / t * n : 0) }')
+        if awk -v x="$busy" 'BEGIN{ exit !(x < 0.3) }'; then return 0; fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            log "machine still busy ($busy cores used by others); running anyway"
+            return 0
+        fi
+        log "waiting for other load to settle ($busy cores busy)"
+    done
+}
+
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+CMDS=$WORK/commands.txt
+: >"$CMDS"
+
+# run_bench LABEL ARGS... : one bench invocation with broker CPU and machine load around it.
+run_bench() {
+    local label=$1; shift
+    wait_quiet
+    # The page cache may hold dirty data of the previous run; write it out first.
+    sync
+    local bt0 bt1 b0 t0 b1 t1 out json
+    bt0=$(broker_ticks)
+    read -r b0 t0 < <(cpu_jiffies)
+    echo "bench --brokers $BROKERS --label $label $*" >>"$CMDS"
+    log "bench $label: $*"
+    out=$("$BENCH_BIN" --brokers "$BROKERS" --label "$label" "$@")
+    read -r b1 t1 < <(cpu_jiffies)
+    bt1=$(broker_ticks)
+    echo "$out" | grep -v '^{"bench":' >&2
+    json=$(echo "$out" | grep '^{"bench":' | tail -n1)
+    [ -n "$json" ] || { echo "bench: no JSON line from $label" >&2; exit 1; }
+    # Append what only the script knows: broker CPU and the machine's busy time.
+    python3 - "$json" "$((bt1 - bt0))" "$CLK_TCK" "$((b1 - b0))" "$((t1 - t0))" "$NPROC" >>"$RESULTS" <<'EOF'
+import json, sys
+r = json.loads(sys.argv[1])
+ticks, hz, busy, total, nproc = (int(x) for x in sys.argv[2:7])
+r["broker_cpu_s"] = round(ticks / hz, 3)
+gb = r.get("bytes", 0) / 1e9
+if r["mode"] != "consume" and gb > 0:
+    r["broker_cpu_s_per_gb"] = round(r["broker_cpu_s"] / gb, 4)
+wall = total / hz / nproc
+r["wall_s"] = round(wall, 3)
+# CPU used by anything other than the broker and the bench client, in cores.
+other = busy / hz - r["broker_cpu_s"] - r.get("client_cpu_s", 0)
+r["other_cores"] = round(max(other, 0) / wall, 3) if wall > 0 else None
+print(json.dumps(r))
+EOF
+    tail -n1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("  broker CPU %.2f s%s, other load %.2f cores" % (r["broker_cpu_s"], (", %.3f s/GB" % r["broker_cpu_s_per_gb"]) if "broker_cpu_s_per_gb" in r else "", r["other_cores"] or 0))' >&2
+}
+
+# size_times SIZE FACTOR: SIZE (with a k/M/G suffix, powers of 10) times FACTOR, in bytes.
+size_times() {
+    python3 -c 'import re, sys
+m = re.fullmatch(r"([0-9.]+)([kMG]?)", sys.argv[1])
+if not m: sys.exit("bad size " + sys.argv[1])
+print(int(float(m[1]) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m[2]] * float(sys.argv[2])))' "$1" "$2"
+}
+PF=()
+if [ "$PREFAULT" = 1 ]; then
+    # A little more than one run writes, so that the broker's new page-cache pages come from it.
+    PF=(--prefault-bytes "$(size_times "$MAX_BYTES" 1.25)")
+fi
+
+COMMON=(--record-size "$RECORD_SIZE" --partitions "$PARTITIONS" --compression none)
+for r in $(seq 1 "$REPEAT"); do
+    for acks in 1 all; do
+        topic=bench-acks$acks-r$r
+        run_bench "produce-acks$acks" --mode produce --topic "$topic" --acks "$acks" "${COMMON[@]}" \
+            --duration-secs "$DURATION" --max-bytes "$MAX_BYTES" "${PF[@]}"
+        run_bench "consume-acks$acks" --mode consume --topic "$topic"
+    done
+done
+run_bench latency --mode latency --topic bench-latency --acks all --rate "$LAT_RATE" \
+    --linger-ms "$LAT_LINGER" --duration-secs "$LAT_SECS" --warmup-secs 1 "${COMMON[@]}" \
+    --latency-dump "$WORK/latency.txt"
+
+T_END=$(date +%s)
+log "benchmark runs done in $((T_END - T_START)) s"
+if [ "$REPORT" = 1 ]; then
+    python3 bench/report.py --results "$RESULTS" --commands "$CMDS" --data-dir "$DATA" \
+        --history bench/history.tsv --doc docs/PERFORMANCE.md --elapsed "$((T_END - T_START))"
+else
+    python3 bench/report.py --results "$RESULTS" --commands "$CMDS" --data-dir "$DATA" --summary-only
+fi

@@ -30,6 +30,7 @@ lint:
 bench:
 	./bench/run.sh
 
-# Fuzz the request/frame decoders and the batch-header parser (needs nightly + cargo-fuzz).
+# Fuzz the request decoders and the batch parser / log recovery (needs cargo-fuzz).
 fuzz:
-	cd fuzz && cargo +nightly fuzz run frame -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run frame -- -max_total_time=60 -rss_limit_mb=2048
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run batch -- -max_total_time=60 -rss_limit_mb=2048

@@ -173,16 +173,23 @@ fn esc(s: &str) -> String {
     o
 }
 
-/// User+system CPU seconds of this process (librdkafka's threads included).
+/// CPU seconds used so far by this process's live threads (librdkafka's included), from
+/// /proc/self/task/*/schedstat (nanoseconds on CPU). NaN where /proc is unavailable.
 fn self_cpu_secs() -> f64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF with a valid pointer.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return f64::NAN;
+    };
+    let mut ns: u64 = 0;
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+            ns += s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
     }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    ns as f64 / 1e9
 }
 
 fn base_config(args: &Args) -> ClientConfig {

@@ -78,6 +78,26 @@ fn garbage_and_malformed_frames_close_only_that_connection() {
             ]
             .concat(),
         ),
+        // Regression (found by fuzz target `frame`): an array length of 2^31-1 in a 12-byte
+        // Metadata request used to make the decoder pre-allocate ~150 GB and abort the broker.
+        (
+            "huge array length",
+            [
+                &12i32.to_be_bytes()[..],
+                &[0, 3, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff],
+            ]
+            .concat(),
+        ),
+        (
+            "huge compact array length",
+            [
+                &13i32.to_be_bytes()[..],
+                &[
+                    0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, 0x0f,
+                ],
+            ]
+            .concat(),
+        ),
         (
             "random bytes",
             (0..200u32)

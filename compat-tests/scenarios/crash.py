@@ -88,15 +88,18 @@ def produce_until_kill(b, topic, rnd, threshold):
             failed[0] += 1
 
     p = Producer({"bootstrap.servers": b.addr, "acks": "all", "enable.idempotence": False, "retries": 0,
-                  "linger.ms": 2, "batch.num.messages": 200, "message.timeout.ms": 10000,
-                  "queue.buffering.max.messages": 20000, "reconnect.backoff.max.ms": 200})
+                  "linger.ms": 1, "batch.num.messages": 100, "message.timeout.ms": 10000,
+                  "queue.buffering.max.messages": 3000, "reconnect.backoff.max.ms": 200})
     seq = 0
+    kill_at = None   # kill a random 0-30 ms after the threshold, with produce requests in flight
     killed_at = None
     deadline = time.monotonic() + 90
     while True:
         now = time.monotonic()
         check(now < deadline, f"round {rnd}: only {len(acked)} acks within 90s ({failed[0]} failed deliveries)")
-        if killed_at is None and len(acked) >= threshold:
+        if kill_at is None and len(acked) >= threshold:
+            kill_at = now + random.uniform(0, 0.03)
+        if killed_at is None and kill_at is not None and now >= kill_at:
             b.kill9()
             killed_at = now
         if killed_at is not None and now - killed_at > 0.3:
@@ -105,7 +108,7 @@ def produce_until_kill(b, topic, rnd, threshold):
             p.produce(topic, value=value_of(rnd, seq), key=b"%d" % seq, partition=seq % PARTS, on_delivery=cb)
             seq += 1
         except BufferError:
-            p.poll(0.01)
+            p.poll(0.001)
         p.poll(0)
     # fail whatever is still queued or in flight (the broker is gone), then collect every callback
     p.purge(in_queue=True, in_flight=True)
@@ -166,15 +169,17 @@ def crash_kill9():
                         operation_timeout=10)[topic].result(20)
         time.sleep(0.2)
         all_acked = {}
+        present_total = 0
         rng = random.Random()
         for rnd in range(1, ROUNDS + 1):
             threshold = 5000 + rng.randint(0, 3000)
             acked, sent = produce_until_kill(b, topic, rnd, threshold)
             all_acked.update(acked)
             b.start()
-            wms, present = verify_log(b, topic, all_acked, rnd)
-            print(f"round {rnd}: produced {sent}, acked {len(acked)}, present after restart {present}, wm {wms}",
-                  flush=True)
+            before = present_total
+            wms, present_total = verify_log(b, topic, all_acked, rnd)
+            print(f"round {rnd}: produced {sent}, acked {len(acked)}, of the unacked {present_total - before - len(acked)} "
+                  f"present after restart; high watermarks {[hi for _, hi in wms]}", flush=True)
         # after the last restart the broker still takes records, appended right after the recovered ones
         wms = watermarks(b.addr, topic)
         acked = {}

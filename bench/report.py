@@ -187,7 +187,9 @@ def results_block(s, by, mach, commands, date, commit, elapsed, librdkafka):
     seen = set()
     for c in commands:
         c = re.sub(r"--brokers 127\.0\.0\.1:\d+", "--brokers $BROKERS", c)
-        c = re.sub(r"-r\d+\b", "-rN", c)
+        c = re.sub(r"-r\d+-a\d+\b", "-rN", c)
+        c = re.sub(r"-a\d+\b", "", c)
+        c = c.replace(os.getcwd() + "/", "")
         if c not in seen:
             seen.add(c)
             out.append("target/release/examples/" + c)

@@ -256,11 +256,15 @@ def main():
             t0 = time.monotonic()
             ok, reason = run_scenario(py, fname, name, env, timeout, logpath)
             dt = time.monotonic() - t0
-            for b in brokers.values():
-                if b.died():
-                    ok = False
-                    reason = f"broker '{b.name}' exited with code {b.proc.returncode} during this scenario " \
-                             f"(see {os.path.relpath(b.log, HERE)}); scenario said: {reason}"
+            dead = [b for b in brokers.values() if b.died()]
+            if dead:
+                ok = False
+                what = ", ".join(f"'{b.name}' with code {b.proc.returncode}" +
+                                 (" (a clean shutdown: SIGTERM/SIGINT from outside the suite?)"
+                                  if b.proc.returncode == 0 else "") +
+                                 f" (log {os.path.relpath(b.log, HERE)})" for b in dead)
+                reason = f"broker exited during this scenario: {what}; scenario said: {reason}"
+                for b in dead:
                     b.start()  # keep the rest of the suite meaningful
             if ok:
                 passed += 1

@@ -377,7 +377,9 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         .fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
 
     let pool = payload_pool(args.record_size);
+    let prefault_start = Instant::now();
     prefault(args.prefault_bytes);
+    let prefault_s = prefault_start.elapsed().as_secs_f64();
     let window = pool.len() - args.record_size;
     let cpu0 = self_cpu_secs();
     let start = producer.context().start;
@@ -529,6 +531,8 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         .num("max_behind_schedule_ms", max_behind_ns as f64 / 1e6)
         .int("queue_full_retries", queue_full)
         .num("client_cpu_s", cpu)
+        .num("client_total_cpu_s", self_cpu_secs())
+        .num("prefault_s", prefault_s)
         .str("librdkafka", &rdkafka::util::get_rdkafka_version().1);
     println!("{}", j.finish());
     anyhow::ensure!(errors == 0, "{errors} records failed");
@@ -637,6 +641,7 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
         .num("mib_per_s", bytes as f64 / 1048576.0 / elapsed)
         .num("records_per_s", rps)
         .num("client_cpu_s", cpu)
+        .num("client_total_cpu_s", self_cpu_secs())
         .str("librdkafka", &rdkafka::util::get_rdkafka_version().1);
     println!("{}", j.finish());
     anyhow::ensure!(records >= target, "read {records} of {target} records");

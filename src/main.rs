@@ -77,10 +77,13 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let server = Server::bind(config).await?;
         server.run(shutdown_signal()).await
-    })
+    });
+    // Everything is flushed and closed by now; don't wait on idle blocking-pool threads.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }
 
 async fn shutdown_signal() {

@@ -97,6 +97,9 @@ def produce_until_kill(b, topic, rnd, threshold):
     while True:
         now = time.monotonic()
         check(now < deadline, f"round {rnd}: only {len(acked)} acks within 90s ({failed[0]} failed deliveries)")
+        if killed_at is None and b.proc.poll() is not None:
+            raise Fail(f"round {rnd}: the broker exited by itself with code {b.proc.returncode} before the kill "
+                       f"({len(acked)} acks so far); see {b.log}")
         if kill_at is None and len(acked) >= threshold:
             kill_at = now + random.uniform(0, 0.03)
         if killed_at is None and kill_at is not None and now >= kill_at:

@@ -151,7 +151,7 @@ def confluent_read(topic, partitions, expected_total, bootstrap=None, timeout=30
     timestamp_type, offset, partition. Reads until `expected_total` records arrived, then keeps
     polling `linger` seconds more so that extra (duplicate) records are seen too.
     """
-    from confluent_kafka import Consumer, TopicPartition, KafkaError, TIMESTAMP_CREATE_TIME  # noqa: F401
+    from confluent_kafka import Consumer, TopicPartition, KafkaError
     conf = {
         "bootstrap.servers": bootstrap or boot(),
         "group.id": "compat-unused-" + uuid.uuid4().hex[:8],
@@ -222,6 +222,50 @@ def check_offsets_contiguous(recs, what, start=0):
             if a != b:
                 raise Fail(f"{what}: offsets not contiguous from {start}: record #{i} has offset {a}, expected {b}")
         raise Fail(f"{what}: offsets {short(offs)} expected {short(exp)}")
+
+
+# ---- a private broker for scenarios that need their own config or lifecycle ----
+
+class OwnBroker:
+    """A broker on a free port with its data under SKUA_SCRATCH; it is in the scenario's process
+    group, so the runner's cleanup stops it too."""
+
+    def __init__(self, name="own", args=()):
+        import socket
+        self.dir = os.path.join(scratch(), f"data-{name}")
+        self.log = os.path.join(scratch(), f"broker-{name}.log")
+        self.args = list(args)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{s.getsockname()[1]}"
+        s.close()
+        self.proc = None
+
+    def start(self, timeout=60):
+        import subprocess
+        import rawproto
+        with open(self.log, "a") as lf:
+            self.proc = subprocess.Popen([env("SKUA_BIN"), "serve", "--listen", self.addr, "--data-dir", self.dir]
+                                         + self.args, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Fail(f"broker {' '.join(self.args)} exited with {self.proc.returncode} at start; see {self.log}")
+            if rawproto.api_versions_ok(self.addr, timeout=1.0):
+                return self
+            time.sleep(0.1)
+        raise Fail(f"broker did not answer within {timeout}s after start; see {self.log}")
+
+    def stop(self):
+        import subprocess
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return None
 
 
 # ---- entry point ----

@@ -446,26 +446,10 @@ def segments_restart():
     """Own broker with log.segment.bytes=1 MiB: ~6 MB over 2 partitions rolls segments; reads and
     timestamp lookups across segments are exact, before and after a clean restart (SIGTERM)."""
     import signal
-    import subprocess
-    import rawproto
-    from common import scratch, env
-    data = os.path.join(scratch(), "data")
-    logp = os.path.join(scratch(), "broker.log")
-    s = __import__("socket").socket()
-    s.bind(("127.0.0.1", 0))
-    addr = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()
-
-    def start():
-        with open(logp, "a") as lf:
-            pr = subprocess.Popen([env("SKUA_BIN"), "serve", "--listen", addr, "--data-dir", data,
-                                   "--set", "log.segment.bytes=1048576"], stdout=lf, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        wait_until(lambda: pr.poll() is not None or rawproto.api_versions_ok(addr, 1.0), 30, "broker start")
-        check(pr.poll() is None, f"broker exited with {pr.returncode} at start; see {logp}")
-        return pr
-
-    proc = start()
+    from common import OwnBroker
+    b = OwnBroker("segments", ["--set", "log.segment.bytes=1048576"])
+    addr, data = b.addr, b.dir
+    b.start()
     try:
         t = "compat-segments"
         confluent_create_topic(t, 2, bootstrap=addr)
@@ -498,18 +482,16 @@ def segments_restart():
                 got = confluent_read(t, [1], n - start_off, bootstrap=addr, start=start_off)[1]
                 eq(got[0]["offset"], start_off, f"{when}: first offset read from {start_off}")
         verify("before restart")
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(20)
+        b.proc.send_signal(signal.SIGTERM)
+        rc = b.proc.wait(20)
         eq(rc, 0, "broker exit code after SIGTERM")
-        proc = start()
+        b.start()
         verify("after restart")
         reps = produce_all(producer(bootstrap=addr), t, [{"value": b"after", "partition": 0}])
         expect_delivered(reps, "produce after restart")
         eq(reps[0][2], n, "offset of the first record after restart")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        b.stop()
 
 
 SCENARIOS = {

@@ -13,58 +13,21 @@ records are still in flight, restart it, and check:
 import os
 import random
 import signal
-import subprocess
 import time
 
 from confluent_kafka import Producer, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-import rawproto
-from common import Fail, check, eq, env, scratch, main, confluent_read
+from common import Fail, check, eq, main, confluent_read, OwnBroker
 
 PARTS = 3
 ROUNDS = 3
 
 
-class OwnBroker:
-    def __init__(self):
-        self.bin = env("SKUA_BIN")
-        self.dir = os.path.join(scratch(), "data")
-        os.makedirs(self.dir, exist_ok=True)
-        s = __import__("socket").socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.addr = f"127.0.0.1:{self.port}"
-        self.log = os.path.join(scratch(), "broker.log")
-        self.proc = None
-
-    def start(self):
-        logf = open(self.log, "a")
-        self.proc = subprocess.Popen([self.bin, "serve", "--listen", self.addr, "--data-dir", self.dir],
-                                     stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        logf.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise Fail(f"broker exited with {self.proc.returncode} at (re)start on the same data dir; see {self.log}")
-            if rawproto.api_versions_ok(self.addr, timeout=1.0):
-                return
-            time.sleep(0.1)
-        raise Fail(f"broker did not answer within 60s after (re)start; see {self.log}")
-
+class CrashBroker(OwnBroker):
     def kill9(self):
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def value_of(rnd, seq):
@@ -163,7 +126,7 @@ def verify_log(b, topic, all_acked, rnd):
 
 
 def crash_kill9():
-    b = OwnBroker()
+    b = CrashBroker("crash")
     try:
         b.start()
         topic = "compat-crash"

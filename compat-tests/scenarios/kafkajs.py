@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from common import (Fail, check, eq, eq_records, topic_name, boot, boot_np4, boot_noauto, main, confluent_read,
-                    check_offsets_contiguous, java_partition, wait_until, COMPAT_DIR)
+                    check_offsets_contiguous, java_partition, COMPAT_DIR)
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafkajs", "helper.js")
 

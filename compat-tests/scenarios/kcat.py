@@ -116,7 +116,7 @@ def metadata_list():
     t = topic_name("kcat-md")
     confluent_create_topic(t, 3)
     out = kcat(["-L"]).stdout.decode()
-    check(re.search(rf"^\s*1 brokers?:\s*$", out, re.M), f"-L: expected '1 brokers:', got:\n{out[:500]}")
+    check(re.search(r"^\s*1 brokers?:\s*$", out, re.M), f"-L: expected '1 brokers:', got:\n{out[:500]}")
     check(re.search(rf"^\s*broker 1 at {re.escape(boot())}( \(controller\))?\s*$", out, re.M),
           f"-L: expected 'broker 1 at {boot()}', got:\n{out[:500]}")
     m = re.search(rf'topic "{re.escape(t)}" with (\d+) partitions:', out)

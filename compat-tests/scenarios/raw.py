@@ -7,7 +7,8 @@ import struct
 import time
 
 import rawproto as rp
-from common import Fail, check, eq, topic_name, boot, boot_noauto, main, confluent_create_topic, confluent_read
+from common import (Fail, check, eq, topic_name, boot, boot_noauto, main, confluent_create_topic, confluent_read,
+                    wait_until)
 
 
 def addr_tuple(a):
@@ -312,7 +313,55 @@ def fetch_errors():
     eq((res["error"], rp.batches(res["records"] or b"")), (0, []), "fetch at the high watermark")
 
 
+def config_limits():
+    """Own broker with message.max.bytes=10000, socket.request.max.bytes=50000, max.connections=5."""
+    from common import OwnBroker
+    b = OwnBroker("limits", ["--set", "message.max.bytes=10000", "--set", "socket.request.max.bytes=50000",
+                             "--set", "max.connections=5"]).start()
+    try:
+        t = topic_name("raw-limits")
+        confluent_create_topic(t, 1, bootstrap=b.addr)
+        now = int(time.time() * 1000)
+        res = _produce(b.addr, t, 0, rp.record_batch([(b"big", os.urandom(20000))], now))
+        eq([(p["partition"], p["error"]) for p in res[t]], [(0, 10)],
+           "produce of a 20 KB batch with message.max.bytes=10000 (MESSAGE_TOO_LARGE)")
+        res = _produce(b.addr, t, 0, rp.record_batch([(b"ok", os.urandom(5000))], now))
+        eq([(p["partition"], p["error"], p["base_offset"]) for p in res[t]], [(0, 0, 0)], "produce of a 5 KB batch")
+        s = rp.connect(b.addr)
+        try:
+            s.sendall(struct.pack(">i", 60000) + os.urandom(64))
+            closed, secs, _ = rp.wait_closed(s, 5)
+            check(closed, "a 60000-byte frame with socket.request.max.bytes=50000 did not close the connection")
+        finally:
+            s.close()
+        # max.connections=5: five connections are served; a sixth is not served while they stay open
+        socks = [rp.connect(b.addr) for _ in range(5)]
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(rp.api_versions_v0(i))
+                corr, r = rp.recv_response(s)
+                eq((corr, rp.parse_api_versions_v0(r)[0]), (i, 0), f"ApiVersions on connection {i + 1} of 5")
+            extra = None
+            try:
+                extra = rp.connect(b.addr, timeout=2)
+                extra.sendall(rp.api_versions_v0(99))
+                corr, _ = rp.recv_response(extra)
+                raise Fail("a 6th connection was served with max.connections=5")
+            except (OSError, EOFError, socket.timeout):
+                pass  # refused, closed, or left waiting: all keep the limit
+            finally:
+                if extra:
+                    extra.close()
+        finally:
+            for s in socks:
+                s.close()
+        wait_until(lambda: rp.api_versions_ok(b.addr, timeout=1.0), 10, "a new connection served after the 5 closed")
+    finally:
+        b.stop()
+
+
 SCENARIOS = {
+    "config_limits": config_limits,
     "fetch_long_poll": fetch_long_poll,
     "fetch_errors": fetch_errors,
     "list_offsets_versions": list_offsets_versions,

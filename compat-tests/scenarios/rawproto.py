@@ -8,7 +8,6 @@ Only non-flexible request versions are used, so every field layout here is the c
 import socket
 import struct
 import time
-import zlib  # noqa: F401  (crc32c is implemented below; zlib kept for callers)
 
 
 def _str(s):

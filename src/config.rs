@@ -285,6 +285,14 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Maximum requests in flight on one connection (pipelining depth).",
     ),
     def(
+        "queued.max.request.bytes",
+        Long,
+        Some("536870912"),
+        Some(-1),
+        "Bytes of requests held in memory across all connections (read but not yet answered); \
+         readers wait when it is reached. -1 is unlimited (Kafka's default); skua defaults to 512 MiB.",
+    ),
+    def(
         "fetch.max.bytes",
         Int,
         Some("57671680"),
@@ -615,6 +623,8 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
     pub queued_max_requests: usize,
+    /// None = unlimited.
+    pub queued_max_request_bytes: Option<usize>,
     pub fetch_max_bytes: usize,
     pub connections_max_idle_ms: i64,
     /// Every explicitly set name → value (for DescribeConfigs sources later).
@@ -786,6 +796,10 @@ impl BrokerConfig {
             socket_request_max_bytes: num("socket.request.max.bytes") as usize,
             max_connections: num("max.connections") as usize,
             queued_max_requests: num("queued.max.requests") as usize,
+            queued_max_request_bytes: match num("queued.max.request.bytes") {
+                n if n < 0 => None,
+                n => Some(n as usize),
+            },
             fetch_max_bytes: num("fetch.max.bytes") as usize,
             connections_max_idle_ms: num("connections.max.idle.ms"),
             overrides,

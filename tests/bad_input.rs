@@ -167,3 +167,44 @@ fn pipelined_requests_are_answered_in_order() {
         }
     }
 }
+
+#[test]
+fn queued_request_bytes_bound_memory_across_connections() {
+    let b = Broker::start(&["queued.max.request.bytes=2000"]);
+    // A announces a 1990-byte frame and sends only part of it: it holds 1990 of the 2000 bytes.
+    let mut a = b.client();
+    a.send_raw(&[&1990i32.to_be_bytes()[..], &[0, 18, 0, 0, 0, 0, 0, 1]].concat());
+    std::thread::sleep(Duration::from_millis(200));
+    // B's small request must wait for room...
+    let mut c = b.client();
+    c.stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let corr = c.send(3, &ApiVersionsRequest::default());
+    let mut buf = [0u8; 4];
+    assert!(
+        c.stream.read_exact(&mut buf).is_err(),
+        "served while the pool was full"
+    );
+    // ...and is served once A goes away and its bytes are released.
+    drop(a);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let r = c.recv::<ApiVersionsRequest>(3, corr);
+    assert_eq!(r.error_code, 0);
+    // A request bigger than the whole pool still gets through (it takes all of it).
+    let mut d = b.client();
+    let big = MetadataRequest::default().with_topics(Some(
+        (0..300)
+            .map(|i| {
+                kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(kafka_protocol::messages::TopicName(
+                        kafka_protocol::protocol::StrBytes::from_string(format!("t{i:010}")),
+                    )))
+            })
+            .collect(),
+    ));
+    let r: MetadataResponse = d.call(12, &big);
+    assert_eq!(r.topics.len(), 300);
+}

@@ -127,9 +127,20 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let version = req.version;
     let body: FetchRequest = req.decode(ApiKey::Fetch)?;
     let correlation_id = req.header.correlation_id;
-    if version >= 7 && body.session_id != 0 {
+    // Sessionless: no session is ever created, so any named session is unknown, and a
+    // session epoch other than INITIAL (0) or FINAL (-1) without a session id is invalid.
+    let session_error = if version < 7 {
+        None
+    } else if body.session_id != 0 {
+        Some(ResponseError::FetchSessionIdNotFound)
+    } else if body.session_epoch != 0 && body.session_epoch != -1 {
+        Some(ResponseError::InvalidFetchSessionEpoch)
+    } else {
+        None
+    };
+    if let Some(e) = session_error {
         let resp = FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code())
+            .with_error_code(e.code())
             .with_session_id(0);
         return encode_response(correlation_id, version, &resp).map(Reply::Now);
     }

@@ -14,7 +14,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+
+/// Largest share of the memory pool one frame takes (Semaphore permits are u32).
+const POOL_UNIT_MAX: u64 = u32::MAX as u64;
 
 use crate::api::{self, api_versions, Reply, Request};
 use crate::cluster::Broker;
@@ -30,7 +33,32 @@ enum Stop {
     Bad(FrameError),
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, max: usize) -> Result<Bytes, Stop> {
+/// Bytes of requests in memory across all connections (`queued.max.request.bytes`);
+/// None is unlimited.
+pub type MemoryPool = Option<Arc<Pool>>;
+
+pub struct Pool {
+    sem: Arc<Semaphore>,
+    capacity: u32,
+}
+
+impl Pool {
+    pub fn new(bytes: usize) -> Pool {
+        let capacity = (bytes.max(1) as u64)
+            .min(POOL_UNIT_MAX)
+            .min(Semaphore::MAX_PERMITS as u64) as u32;
+        Pool {
+            sem: Arc::new(Semaphore::new(capacity as usize)),
+            capacity,
+        }
+    }
+}
+
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    max: usize,
+    pool: &MemoryPool,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Stop> {
     let mut prefix = [0u8; 4];
     match rd.read_exact(&mut prefix).await {
         Ok(_) => {}
@@ -38,6 +66,20 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, max: usize) -> Result<Byte
         Err(e) => return Err(Stop::Io(e)),
     }
     let size = frame_size(prefix, max).map_err(Stop::Bad)?;
+    // Wait for room in the pool before allocating; a frame larger than the whole pool takes
+    // all of it.
+    let permit = match pool {
+        None => None,
+        Some(pool) => {
+            let want = (size.max(1) as u64).min(pool.capacity as u64) as u32;
+            Some(
+                Arc::clone(&pool.sem)
+                    .acquire_many_owned(want)
+                    .await
+                    .map_err(|_| Stop::Eof)?,
+            )
+        }
+    };
     // Grow with the bytes that actually arrive: a peer announcing a large frame and sending
     // little costs at most the first chunk.
     let mut buf = BytesMut::with_capacity(size.min(1 << 20));
@@ -57,11 +99,16 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, max: usize) -> Result<Byte
             }));
         }
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), permit))
 }
 
 /// Serve one connection until EOF, bad input, or shutdown.
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    mut shutdown: watch::Receiver<bool>,
+    pool: MemoryPool,
+) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -70,11 +117,13 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let depth = broker.config.queued_max_requests.max(1);
-    let (tx, mut rx) = mpsc::channel::<Reply>(depth);
+    let (tx, mut rx) = mpsc::channel::<(Reply, Option<OwnedSemaphorePermit>)>(depth);
 
     let writer = tokio::spawn(async move {
         let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-        while let Some(reply) = rx.recv().await {
+        // The permit (the request's share of queued.max.request.bytes) is released once its
+        // response is written: until then the request's bytes may still be referenced.
+        while let Some((reply, _permit)) = rx.recv().await {
             let bytes = match reply {
                 Reply::Now(b) => b,
                 Reply::Later(fut) => match fut.await {
@@ -106,15 +155,16 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break Stop::Shutdown,
-            r = tokio::time::timeout(idle, read_frame(&mut rd, max)) => match r {
+            r = tokio::time::timeout(idle, read_frame(&mut rd, max, &pool)) => match r {
                 Err(_) => break Stop::Idle,
                 Ok(Err(stop)) => break stop,
                 Ok(Ok(frame)) => frame,
             },
         };
+        let (frame, permit) = frame;
         match handle_frame(&broker, frame).await {
             Ok(reply) => {
-                if tx.send(reply).await.is_err() {
+                if tx.send((reply, permit)).await.is_err() {
                     break Stop::Eof;
                 }
             }

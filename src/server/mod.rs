@@ -52,6 +52,10 @@ impl Server {
         let limit = Arc::new(Semaphore::new(
             broker.config.max_connections.min(Semaphore::MAX_PERMITS),
         ));
+        let pool: connection::MemoryPool = broker
+            .config
+            .queued_max_request_bytes
+            .map(|n| Arc::new(connection::Pool::new(n)));
         let mut conns = JoinSet::new();
         tokio::pin!(stop);
         loop {
@@ -73,8 +77,9 @@ impl Server {
                     };
                     let b = Arc::clone(&broker);
                     let rx = shutdown_rx.clone();
+                    let pool = pool.clone();
                     conns.spawn(async move {
-                        connection::serve(b, stream, rx).await;
+                        connection::serve(b, stream, rx, pool).await;
                         drop(permit);
                     });
                 }

@@ -285,6 +285,69 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Maximum requests in flight on one connection (pipelining depth).",
     ),
     def(
+        "group.min.session.timeout.ms",
+        Int,
+        Some("6000"),
+        Some(0),
+        "Smallest session timeout a group member may ask for (else INVALID_SESSION_TIMEOUT).",
+    ),
+    def(
+        "group.max.session.timeout.ms",
+        Int,
+        Some("1800000"),
+        Some(0),
+        "Largest session timeout a group member may ask for (else INVALID_SESSION_TIMEOUT).",
+    ),
+    def(
+        "group.initial.rebalance.delay.ms",
+        Int,
+        Some("3000"),
+        Some(0),
+        "How long a new group waits for more members before its first rebalance completes.",
+    ),
+    def(
+        "group.max.size",
+        Int,
+        Some("2147483647"),
+        Some(1),
+        "Maximum members of one group (else GROUP_MAX_SIZE_REACHED).",
+    ),
+    def(
+        "offsets.retention.minutes",
+        Int,
+        Some("10080"),
+        Some(1),
+        "Committed offsets of an empty group expire after this long.",
+    ),
+    def(
+        "offsets.retention.check.interval.ms",
+        Long,
+        Some("600000"),
+        Some(1),
+        "How often expired offsets are removed.",
+    ),
+    def(
+        "offset.metadata.max.bytes",
+        Int,
+        Some("4096"),
+        Some(0),
+        "Largest commit metadata string (else OFFSET_METADATA_TOO_LARGE).",
+    ),
+    def(
+        "offsets.topic.num.partitions",
+        Int,
+        Some("50"),
+        Some(1),
+        "Partitions of __consumer_offsets (fixed once the topic exists).",
+    ),
+    def(
+        "offsets.topic.segment.bytes",
+        Int,
+        Some("104857600"),
+        Some(1),
+        "Segment size of __consumer_offsets.",
+    ),
+    def(
         "queued.max.request.bytes",
         Long,
         Some("536870912"),
@@ -327,7 +390,6 @@ pub const IGNORED_BROKER_CONFIGS: &[&str] = &[
     "controller.listener.names",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
-    "group.initial.rebalance.delay.ms",
 ];
 
 /// Topic configs, with the broker config each falls back to.
@@ -625,6 +687,15 @@ pub struct BrokerConfig {
     pub queued_max_requests: usize,
     /// None = unlimited.
     pub queued_max_request_bytes: Option<usize>,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub group_initial_rebalance_delay_ms: i32,
+    pub group_max_size: usize,
+    pub offsets_retention_minutes: i64,
+    pub offsets_retention_check_interval_ms: i64,
+    pub offset_metadata_max_bytes: usize,
+    pub offsets_topic_num_partitions: i32,
+    pub offsets_topic_segment_bytes: u64,
     pub fetch_max_bytes: usize,
     pub connections_max_idle_ms: i64,
     /// Every explicitly set name → value (for DescribeConfigs sources later).
@@ -796,6 +867,15 @@ impl BrokerConfig {
             socket_request_max_bytes: num("socket.request.max.bytes") as usize,
             max_connections: num("max.connections") as usize,
             queued_max_requests: num("queued.max.requests") as usize,
+            group_min_session_timeout_ms: num("group.min.session.timeout.ms") as i32,
+            group_max_session_timeout_ms: num("group.max.session.timeout.ms") as i32,
+            group_initial_rebalance_delay_ms: num("group.initial.rebalance.delay.ms") as i32,
+            group_max_size: num("group.max.size") as usize,
+            offsets_retention_minutes: num("offsets.retention.minutes"),
+            offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms"),
+            offset_metadata_max_bytes: num("offset.metadata.max.bytes") as usize,
+            offsets_topic_num_partitions: num("offsets.topic.num.partitions") as i32,
+            offsets_topic_segment_bytes: num("offsets.topic.segment.bytes") as u64,
             queued_max_request_bytes: match num("queued.max.request.bytes") {
                 n if n < 0 => None,
                 n => Some(n as usize),
@@ -858,6 +938,20 @@ impl BrokerConfig {
             } else {
                 TimestampType::CreateTime
             },
+        }
+    }
+
+    /// The group coordinator's settings.
+    pub fn group_config(&self) -> crate::group::types::GroupConfig {
+        crate::group::types::GroupConfig {
+            min_session_timeout_ms: self.group_min_session_timeout_ms,
+            max_session_timeout_ms: self.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            max_size: self.group_max_size,
+            offsets_retention_ms: self.offsets_retention_minutes * 60_000,
+            offsets_retention_check_interval_ms: self.offsets_retention_check_interval_ms,
+            offset_metadata_max_bytes: self.offset_metadata_max_bytes,
+            offsets_topic_partitions: self.offsets_topic_num_partitions,
         }
     }
 

@@ -4,12 +4,23 @@
 
 pub mod api_versions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
+pub mod describe_groups;
 pub mod errors;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +50,17 @@ pub const APIS: &[ApiEntry] = &[
     api_versions::VERSIONS,
     create_topics::VERSIONS,
     delete_topics::VERSIONS,
+    find_coordinator::VERSIONS,
+    join_group::VERSIONS,
+    sync_group::VERSIONS,
+    heartbeat::VERSIONS,
+    leave_group::VERSIONS,
+    offset_commit::VERSIONS,
+    offset_fetch::VERSIONS,
+    describe_groups::VERSIONS,
+    list_groups::VERSIONS,
+    delete_groups::VERSIONS,
+    offset_delete::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -60,6 +82,19 @@ pub struct Request {
     pub header: RequestHeader,
     pub version: i16,
     pub body: Bytes,
+    /// The peer as Kafka reports it in group descriptions: `/<ip>`.
+    pub client_host: Arc<str>,
+}
+
+impl Request {
+    /// The request header's client id, or "".
+    pub fn client_id(&self) -> String {
+        self.header
+            .client_id
+            .as_ref()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default()
+    }
 }
 
 impl Request {
@@ -87,6 +122,17 @@ pub async fn dispatch(
         ApiKey::Produce => produce::handle(broker, req),
         ApiKey::Fetch => fetch::handle(broker, req),
         ApiKey::ListOffsets => list_offsets::handle(broker, req).map(Reply::Now),
+        ApiKey::FindCoordinator => find_coordinator::handle(broker, req).map(Reply::Now),
+        ApiKey::JoinGroup => join_group::handle(broker, req),
+        ApiKey::SyncGroup => sync_group::handle(broker, req),
+        ApiKey::Heartbeat => heartbeat::handle(broker, req),
+        ApiKey::LeaveGroup => leave_group::handle(broker, req),
+        ApiKey::OffsetCommit => offset_commit::handle(broker, req),
+        ApiKey::OffsetFetch => offset_fetch::handle(broker, req),
+        ApiKey::DescribeGroups => describe_groups::handle(broker, req),
+        ApiKey::ListGroups => list_groups::handle(broker, req),
+        ApiKey::DeleteGroups => delete_groups::handle(broker, req),
+        ApiKey::OffsetDelete => offset_delete::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -129,6 +175,39 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
     }?;
     Ok((key, version))
 }
+
+/// Send a request to the group coordinator now (keeping per-connection order) and answer
+/// later with `to_wire` applied to its response (None: the coordinator is not running).
+pub fn via_coordinator<F>(
+    broker: &Arc<Broker>,
+    req: &Request,
+    group_request: crate::group::types::Request,
+    to_wire: F,
+) -> Result<Reply, FrameError>
+where
+    F: FnOnce(Option<crate::group::types::Response>, i32, i16) -> Result<Bytes, FrameError>
+        + Send
+        + 'static,
+{
+    let correlation_id = req.header.correlation_id;
+    let version = req.version;
+    let pending = broker.groups.get().map(|g| g.submit(group_request));
+    Ok(Reply::Later(Box::pin(async move {
+        let response = match pending {
+            Some(fut) => fut.await,
+            None => None,
+        };
+        to_wire(response, correlation_id, version)
+    })))
+}
+
+/// An optional string from the wire, as an owned String.
+pub fn opt_str(s: &Option<kafka_protocol::protocol::StrBytes>) -> Option<String> {
+    s.as_ref().map(|s| s.as_str().to_string())
+}
+
+/// COORDINATOR_NOT_AVAILABLE, the answer when the group coordinator cannot be reached.
+pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
 /// Wall-clock milliseconds; the one place API handlers read the clock.
 pub fn now_ms() -> i64 {

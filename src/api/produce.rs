@@ -154,6 +154,15 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     None,
                 ),
                 (None, _) => (error_response(pd.index, unknown, None), None),
+                // Internal topics are written by the coordinators only, as in Kafka.
+                (Some(t), _) if t.internal => (
+                    error_response(
+                        pd.index,
+                        ResponseError::InvalidTopicException.code(),
+                        Some(format!("Cannot append to internal topic {}", t.name)),
+                    ),
+                    None,
+                ),
                 (Some(t), _) => append_partition(broker, t, pd, acks, now),
             };
             if let (Some((p, end)), -1) = (r.1, acks) {

@@ -83,6 +83,8 @@ pub struct Broker {
     topics: RwLock<Topics>,
     /// Serializes topic creation and deletion (slow path, disk work).
     admin: std::sync::Mutex<()>,
+    /// The group coordinator, once its runtime has started.
+    pub groups: std::sync::OnceLock<crate::server::group_runtime::GroupHandle>,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -189,6 +191,7 @@ impl Broker {
             cluster_id,
             topics: RwLock::new(Topics::default()),
             admin: std::sync::Mutex::new(()),
+            groups: std::sync::OnceLock::new(),
         };
         broker.load_topics()?;
         Ok(Arc::new(broker))

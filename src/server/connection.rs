@@ -109,10 +109,14 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
     pool: MemoryPool,
 ) {
-    let peer = stream
-        .peer_addr()
+    let peer_addr = stream.peer_addr().ok();
+    let peer = peer_addr
         .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
+        .unwrap_or_else(|| "?".into());
+    let client_host: Arc<str> = peer_addr
+        .map(|a| format!("/{}", a.ip()))
+        .unwrap_or_else(|| "/unknown".into())
+        .into();
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
@@ -162,7 +166,7 @@ pub async fn serve(
             },
         };
         let (frame, permit) = frame;
-        match handle_frame(&broker, frame).await {
+        match handle_frame(&broker, frame, &client_host).await {
             Ok(reply) => {
                 if tx.send((reply, permit)).await.is_err() {
                     break Stop::Eof;
@@ -182,7 +186,11 @@ pub async fn serve(
 }
 
 /// Decode the header, route, and produce a reply. Err closes the connection.
-async fn handle_frame(broker: &Arc<Broker>, mut frame: Bytes) -> Result<Reply, FrameError> {
+async fn handle_frame(
+    broker: &Arc<Broker>,
+    mut frame: Bytes,
+    client_host: &Arc<str>,
+) -> Result<Reply, FrameError> {
     let prefix = peek_header(&frame)?;
     let key =
         ApiKey::try_from(prefix.api_key).map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
@@ -205,6 +213,7 @@ async fn handle_frame(broker: &Arc<Broker>, mut frame: Bytes) -> Result<Reply, F
         header,
         version: prefix.api_version,
         body: frame,
+        client_host: Arc::clone(client_host),
     };
     api::dispatch(broker, key, req).await
 }

@@ -3,6 +3,7 @@
 //! flush and close every log).
 
 pub mod connection;
+pub mod group_runtime;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,9 @@ impl Server {
     pub async fn bind(config: BrokerConfig) -> anyhow::Result<Server> {
         let addr = format!("{}:{}", config.listen_host, config.listen_port);
         let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
+        // Groups are replayed from __consumer_offsets before anyone can connect.
+        let groups = group_runtime::start(&broker)?;
+        let _ = broker.groups.set(groups);
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;

@@ -23,12 +23,19 @@ pub struct Broker {
     pub args: Vec<String>,
 }
 
+/// A free port below the ephemeral range (32768+), so that no outgoing connection of another
+/// test can hold it, and a connect to it can never be a TCP self-connect.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() as u16).wrapping_mul(7919);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20000 + (seed.wrapping_add(n.wrapping_mul(97)) % 12000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Broker {
@@ -58,30 +65,69 @@ impl Broker {
         b
     }
 
+    /// Start the binary and wait until it answers ApiVersions on its port. If it exits at
+    /// once (e.g. the port was taken in the meantime), try again a few times.
     pub fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_skua"))
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(
-                self.args
-                    .iter()
-                    .flat_map(|a| ["--set".to_string(), a.clone()]),
-            )
-            .stdout(Stdio::null())
-            .stderr(if std::env::var("SKUA_TEST_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .expect("start skua");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(self.addr()).is_err() {
-            assert!(Instant::now() < deadline, "broker did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        for attempt in 0..20 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_skua"))
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{}", self.port))
+                .arg("--data-dir")
+                .arg(&self.dir)
+                .args(
+                    self.args
+                        .iter()
+                        .flat_map(|a| ["--set".to_string(), a.clone()]),
+                )
+                .stdout(Stdio::null())
+                .stderr(if std::env::var("SKUA_TEST_LOG").is_ok() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
+                .spawn()
+                .expect("start skua");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!("skua exited at start ({status}), attempt {attempt}");
+                    std::thread::sleep(Duration::from_millis(250));
+                    break;
+                }
+                if self.answers() {
+                    self.child = Some(child);
+                    return;
+                }
+                assert!(Instant::now() < deadline, "broker did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("broker could not start on port {}", self.port);
+    }
+
+    /// True when something on our port answers an ApiVersions request like skua.
+    fn answers(&self) -> bool {
+        let Ok(stream) = TcpStream::connect(self.addr()) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut c = Client {
+            stream,
+            correlation: 0,
+        };
+        let (corr, frame) =
+            c.encode_request(3, &kafka_protocol::messages::ApiVersionsRequest::default());
+        if c.stream.write_all(&frame).is_err() {
+            return false;
+        }
+        match c.read_frame() {
+            Some(mut f) => {
+                f.len() > 8
+                    && ResponseHeader::decode(&mut f, 0)
+                        .map(|h| h.correlation_id == corr)
+                        .unwrap_or(false)
+            }
+            None => false,
         }
     }
 

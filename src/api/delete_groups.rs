@@ -1,0 +1,55 @@
+//! DeleteGroups (key 42), v0–2: only empty groups (else NON_EMPTY_GROUP); their offsets go too.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, GroupId};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{via_coordinator, ApiEntry, Reply, Request, COORDINATOR_NOT_AVAILABLE};
+use crate::cluster::Broker;
+use crate::group::types::{Request as GroupRequest, Response as GroupResponse};
+use crate::protocol::{encode_response, FrameError};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::DeleteGroups,
+    min: 0,
+    max: 2,
+};
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let body: DeleteGroupsRequest = req.decode(ApiKey::DeleteGroups)?;
+    let groups: Vec<String> = body
+        .groups_names
+        .iter()
+        .map(|g| g.0.as_str().to_string())
+        .collect();
+    let asked = groups.clone();
+    via_coordinator(
+        broker,
+        &req,
+        GroupRequest::Delete { groups },
+        move |resp, corr, version| {
+            let results = match resp {
+                Some(GroupResponse::Delete { results }) => results,
+                _ => asked
+                    .into_iter()
+                    .map(|g| (g, COORDINATOR_NOT_AVAILABLE))
+                    .collect(),
+            };
+            let out = DeleteGroupsResponse::default()
+                .with_throttle_time_ms(0)
+                .with_results(
+                    results
+                        .into_iter()
+                        .map(|(g, code)| {
+                            DeletableGroupResult::default()
+                                .with_group_id(GroupId(StrBytes::from_string(g)))
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                );
+            encode_response(corr, version, &out)
+        },
+    )
+}

@@ -1,0 +1,87 @@
+//! DescribeGroups (key 15), v0–6.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{via_coordinator, ApiEntry, Reply, Request, COORDINATOR_NOT_AVAILABLE};
+use crate::cluster::Broker;
+use crate::group::types::{Request as GroupRequest, Response as GroupResponse};
+use crate::protocol::{encode_response, FrameError};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::DescribeGroups,
+    min: 0,
+    max: 6,
+};
+
+/// Group operations allowed without ACLs: READ, DELETE, DESCRIBE (AclOperation bits).
+const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let body: DescribeGroupsRequest = req.decode(ApiKey::DescribeGroups)?;
+    let groups: Vec<String> = body
+        .groups
+        .iter()
+        .map(|g| g.0.as_str().to_string())
+        .collect();
+    let with_ops = body.include_authorized_operations;
+    let asked = groups.clone();
+    via_coordinator(
+        broker,
+        &req,
+        GroupRequest::Describe { groups },
+        move |resp, corr, version| {
+            let s = StrBytes::from_string;
+            let described = match resp {
+                Some(GroupResponse::Describe { groups }) => groups
+                    .into_iter()
+                    .map(|g| {
+                        let members = g
+                            .members
+                            .into_iter()
+                            .map(|m| {
+                                DescribedGroupMember::default()
+                                    .with_member_id(s(m.member_id))
+                                    .with_group_instance_id(if version >= 4 {
+                                        m.group_instance_id.map(s)
+                                    } else {
+                                        None
+                                    })
+                                    .with_client_id(s(m.client_id))
+                                    .with_client_host(s(m.client_host))
+                                    .with_member_metadata(m.metadata)
+                                    .with_member_assignment(m.assignment)
+                            })
+                            .collect();
+                        let mut d = DescribedGroup::default()
+                            .with_error_code(g.error)
+                            .with_group_id(GroupId(s(g.group_id)))
+                            .with_group_state(s(g.state))
+                            .with_protocol_type(s(g.protocol_type))
+                            .with_protocol_data(s(g.protocol))
+                            .with_members(members);
+                        if version >= 3 && with_ops {
+                            d.authorized_operations = GROUP_OPERATIONS;
+                        }
+                        d
+                    })
+                    .collect(),
+                _ => asked
+                    .into_iter()
+                    .map(|g| {
+                        DescribedGroup::default()
+                            .with_error_code(COORDINATOR_NOT_AVAILABLE)
+                            .with_group_id(GroupId(s(g)))
+                    })
+                    .collect(),
+            };
+            let out = DescribeGroupsResponse::default()
+                .with_throttle_time_ms(0)
+                .with_groups(described);
+            encode_response(corr, version, &out)
+        },
+    )
+}

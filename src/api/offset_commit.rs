@@ -1,0 +1,97 @@
+//! OffsetCommit (key 8), v2–9: committed offsets of a group, checked against its generation.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{ApiKey, OffsetCommitRequest, OffsetCommitResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{opt_str, via_coordinator, ApiEntry, Reply, Request, COORDINATOR_NOT_AVAILABLE};
+use crate::cluster::Broker;
+use crate::group::types::{
+    CommitPartition, OffsetCommit, Request as GroupRequest, Response as GroupResponse,
+};
+use crate::protocol::{encode_response, FrameError};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::OffsetCommit,
+    min: 2,
+    max: 9,
+};
+
+/// Group results by topic in first-seen order.
+fn by_topic(parts: Vec<(String, i32, i16)>) -> Vec<OffsetCommitResponseTopic> {
+    let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
+    for (t, p, code) in parts {
+        let part = OffsetCommitResponsePartition::default()
+            .with_partition_index(p)
+            .with_error_code(code);
+        match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+            Some(x) => x.partitions.push(part),
+            None => topics.push(
+                OffsetCommitResponseTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(t)))
+                    .with_partitions(vec![part]),
+            ),
+        }
+    }
+    topics
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let version = req.version;
+    let body: OffsetCommitRequest = req.decode(ApiKey::OffsetCommit)?;
+    let mut partitions = Vec::new();
+    for t in &body.topics {
+        for p in &t.partitions {
+            partitions.push(CommitPartition {
+                topic: t.name.0.as_str().to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if version >= 6 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                },
+                metadata: opt_str(&p.committed_metadata),
+            });
+        }
+    }
+    let requested: Vec<(String, i32)> = partitions
+        .iter()
+        .map(|p| (p.topic.clone(), p.partition))
+        .collect();
+    let commit = OffsetCommit {
+        group_id: body.group_id.0.as_str().to_string(),
+        generation_id: body.generation_id_or_member_epoch,
+        member_id: body.member_id.as_str().to_string(),
+        group_instance_id: opt_str(&body.group_instance_id),
+        retention_time_ms: if (2..=4).contains(&version) {
+            body.retention_time_ms
+        } else {
+            -1
+        },
+        partitions,
+        version,
+    };
+    via_coordinator(
+        broker,
+        &req,
+        GroupRequest::OffsetCommit(commit),
+        move |resp, corr, version| {
+            let parts = match resp {
+                Some(GroupResponse::OffsetCommit { partitions }) => partitions,
+                _ => requested
+                    .into_iter()
+                    .map(|(t, p)| (t, p, COORDINATOR_NOT_AVAILABLE))
+                    .collect(),
+            };
+            let out = OffsetCommitResponse::default()
+                .with_throttle_time_ms(0)
+                .with_topics(by_topic(parts));
+            encode_response(corr, version, &out)
+        },
+    )
+}

@@ -1,0 +1,289 @@
+//! The tokio side of the group coordinator: one task owns the [`GroupCoordinator`] state
+//! machine, takes requests in arrival order from a channel, and carries out each Outcome —
+//! append its records to `__consumer_offsets` (Kafka's schemas, one batch per partition), send
+//! its responses, arm or cancel its timers. On start it creates `__consumer_offsets` if needed
+//! and replays it into the coordinator before the listener accepts anyone.
+//!
+//! Durability of group records: appended like an acks=1 produce (in the page cache before the
+//! answer, so a committed offset survives `kill -9`; fsynced per the topic's flush policy).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use kafka_protocol::records::{
+    Compression, Record as KRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
+    TimestampType,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::api::now_ms;
+use crate::cluster::{Broker, Partition};
+use crate::group::types::{Outcome, Record, Request, RequestId, Response, TimerKey, TimerOp};
+use crate::group::{GroupCoordinator, UuidMemberIds};
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// COORDINATOR_NOT_AVAILABLE: what every response of an Outcome becomes if its records could
+/// not be appended.
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+
+enum Msg {
+    Request(Request, oneshot::Sender<Response>),
+}
+
+/// Cheap to clone; how API handlers reach the coordinator.
+#[derive(Clone)]
+pub struct GroupHandle {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl GroupHandle {
+    /// Queue a request now (so requests from one connection reach the coordinator in order)
+    /// and return a future for its response.
+    pub fn submit(
+        &self,
+        request: Request,
+    ) -> impl std::future::Future<Output = Option<Response>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.tx.send(Msg::Request(request, tx)).is_ok();
+        async move {
+            if !sent {
+                return None;
+            }
+            rx.await.ok()
+        }
+    }
+}
+
+/// Create `__consumer_offsets` if missing and replay it; then spawn the coordinator task.
+pub fn start(broker: &Arc<Broker>) -> anyhow::Result<GroupHandle> {
+    let cfg = &broker.config;
+    let topic = match broker.topic(OFFSETS_TOPIC) {
+        Some(t) => t,
+        None => {
+            let mut configs = BTreeMap::new();
+            // Until compaction lands, offsets are kept forever rather than deleted by age.
+            configs.insert("retention.ms".to_string(), Some("-1".to_string()));
+            configs.insert(
+                "segment.bytes".to_string(),
+                Some(cfg.offsets_topic_segment_bytes.to_string()),
+            );
+            broker.create_topic(OFFSETS_TOPIC, cfg.offsets_topic_num_partitions, 1, configs)?
+        }
+    };
+    let mut group_config = cfg.group_config();
+    group_config.offsets_topic_partitions = topic.partitions.len() as i32;
+    let mut coordinator = GroupCoordinator::new(group_config, Box::new(UuidMemberIds));
+    let now = now_ms();
+    let mut replayed = 0usize;
+    for p in &topic.partitions {
+        replayed += replay_partition(&mut coordinator, p, now)?;
+    }
+    let loaded = coordinator.loaded(now);
+    tracing::info!(records = replayed, "replayed {OFFSETS_TOPIC}");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let partitions = topic.partitions.clone();
+    tokio::spawn(run(coordinator, partitions, rx, loaded));
+    Ok(GroupHandle { tx })
+}
+
+fn replay_partition(
+    coordinator: &mut GroupCoordinator,
+    p: &Arc<Partition>,
+    now: i64,
+) -> anyhow::Result<usize> {
+    let mut offset = p.log().log_start_offset();
+    let mut count = 0;
+    loop {
+        let end = p.log().log_end_offset();
+        if offset >= end {
+            return Ok(count);
+        }
+        let plan = p.log().read(offset, 1 << 20, true)?;
+        let mut bytes = plan.execute()?;
+        if bytes.is_empty() {
+            return Ok(count);
+        }
+        while !bytes.is_empty() {
+            let set = RecordBatchDecoder::decode(&mut bytes)
+                .map_err(|e| anyhow::anyhow!("{OFFSETS_TOPIC}-{}: {e}", p.index))?;
+            for r in set.records {
+                if r.offset < offset || r.control {
+                    continue;
+                }
+                offset = r.offset + 1;
+                if let Some(key) = &r.key {
+                    if let Err(e) = coordinator.replay(now, key, r.value.as_deref()) {
+                        tracing::warn!(
+                            partition = p.index,
+                            offset = r.offset,
+                            "skipping record: {e}"
+                        );
+                    }
+                    count += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Encode records for one partition as one v2 batch.
+fn encode_batch(records: &[&Record], now: i64) -> anyhow::Result<BytesMut> {
+    let krecords: Vec<KRecord> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| KRecord {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: now,
+            key: Some(r.key.clone()),
+            value: r.value.clone(),
+            headers: Default::default(),
+            delete_horizon: false,
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &krecords,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )?;
+    Ok(buf)
+}
+
+fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -> bool {
+    let mut by_partition: HashMap<i32, Vec<&Record>> = HashMap::new();
+    for r in records {
+        by_partition.entry(r.partition).or_default().push(r);
+    }
+    let mut ok = true;
+    for (index, recs) in by_partition {
+        let Some(p) = usize::try_from(index).ok().and_then(|i| partitions.get(i)) else {
+            tracing::error!(
+                partition = index,
+                "group record for a partition that does not exist"
+            );
+            ok = false;
+            continue;
+        };
+        let res = encode_batch(&recs, now).and_then(|mut buf| {
+            let epoch = p.leader_epoch;
+            p.log()
+                .append(&mut buf, epoch, now)
+                .map_err(anyhow::Error::from)
+        });
+        match res {
+            Ok(_) => p.appended.notify_waiters(),
+            Err(e) => {
+                tracing::error!(partition = index, "cannot append group records: {e}");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+/// Armed timers: one deadline per key, ordered by deadline.
+#[derive(Default)]
+struct Timers {
+    by_key: HashMap<TimerKey, i64>,
+    by_deadline: BTreeSet<(i64, TimerKey)>,
+}
+
+impl Timers {
+    fn apply(&mut self, ops: Vec<TimerOp>) {
+        for op in ops {
+            match op {
+                TimerOp::Set { key, deadline_ms } => {
+                    self.cancel(&key);
+                    self.by_deadline.insert((deadline_ms, key.clone()));
+                    self.by_key.insert(key, deadline_ms);
+                }
+                TimerOp::Cancel { key } => self.cancel(&key),
+            }
+        }
+    }
+
+    fn cancel(&mut self, key: &TimerKey) {
+        if let Some(d) = self.by_key.remove(key) {
+            self.by_deadline.remove(&(d, key.clone()));
+        }
+    }
+
+    /// The earliest armed timer.
+    fn next(&self) -> Option<(TimerKey, i64)> {
+        self.by_deadline.first().map(|(d, k)| (k.clone(), *d))
+    }
+}
+
+async fn run(
+    mut coordinator: GroupCoordinator,
+    partitions: Vec<Arc<Partition>>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    loaded: Outcome,
+) {
+    let mut waiting: HashMap<RequestId, oneshot::Sender<Response>> = HashMap::new();
+    let mut timers = Timers::default();
+    let mut next_id: RequestId = 0;
+    deliver(loaded, &partitions, &mut waiting, &mut timers);
+    loop {
+        let next = timers.next();
+        let sleep_for = next.as_ref().map(|(_, d)| {
+            let ms = (*d - now_ms()).max(0) as u64;
+            Instant::now() + std::time::Duration::from_millis(ms)
+        });
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(Msg::Request(req, reply)) = msg else { return };
+                next_id += 1;
+                waiting.insert(next_id, reply);
+                let outcome = coordinator.handle(now_ms(), next_id, req);
+                deliver(outcome, &partitions, &mut waiting, &mut timers);
+            }
+            _ = async {
+                match sleep_for {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            } => {
+                if let Some((key, _)) = next {
+                    timers.cancel(&key);
+                    let outcome = coordinator.on_timer(now_ms(), key);
+                    deliver(outcome, &partitions, &mut waiting, &mut timers);
+                }
+            }
+        }
+    }
+}
+
+fn deliver(
+    outcome: Outcome,
+    partitions: &[Arc<Partition>],
+    waiting: &mut HashMap<RequestId, oneshot::Sender<Response>>,
+    timers: &mut Timers,
+) {
+    let appended =
+        outcome.records.is_empty() || append_records(partitions, &outcome.records, now_ms());
+    for (id, resp) in outcome.responses {
+        let resp = if appended {
+            resp
+        } else {
+            resp.with_error(COORDINATOR_NOT_AVAILABLE)
+        };
+        if let Some(tx) = waiting.remove(&id) {
+            let _ = tx.send(resp);
+        }
+    }
+    timers.apply(outcome.timers);
+}

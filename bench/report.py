@@ -28,8 +28,9 @@ HISTORY_COLS = [
     "produce_acks1_mb_s", "produce_acks1_rec_s", "produce_acksall_mb_s", "produce_acksall_rec_s",
     "consume_mb_s", "consume_rec_s",
     "cpu_s_per_gb_acks1", "cpu_s_per_gb_acksall",
-    "lat_p50_ms", "lat_p99_ms", "lat_p999_ms",
+    "lat_p50_ms", "lat_p99_ms", "lat_p999_ms", "note",
 ]
+METRIC_COLS = HISTORY_COLS[4:-1]
 # Metrics compared against the previous row, and whether higher is better.
 RATIO_COLS = [
     ("produce_acks1_mb_s", True), ("produce_acksall_mb_s", True), ("consume_mb_s", True),
@@ -72,8 +73,16 @@ def machine(data_dir):
     blk = os.path.basename(dev)
     base = re.sub(r"p?\d+$", "", blk) if not os.path.exists(f"/sys/block/{blk}") else blk
     rot = sh("cat", f"/sys/block/{base}/queue/rotational")
-    disk_kind = {"0": "non-rotational", "1": "rotational"}.get(rot, "unknown")
-    virt = sh("systemd-detect-virt") or ("VM (hypervisor flag set)" if "hypervisor" in open("/proc/cpuinfo").read() else "none detected")
+    if base.startswith("vd"):
+        disk_kind = "virtio block device"
+    else:
+        disk_kind = {"0": "non-rotational", "1": "rotational"}.get(rot, "unknown")
+    virt = sh("systemd-detect-virt", "--vm")
+    if not virt or virt == "none":
+        virt = "VM (hypervisor flag)" if "hypervisor" in open("/proc/cpuinfo").read() else "none detected"
+    if fstype.startswith("ext") and os.path.isdir("/proc/fs/jbd2"):
+        has_journal = any(e.startswith(blk + "-") for e in os.listdir("/proc/fs/jbd2"))
+        fstype += "" if has_journal else " (no journal)"
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu,
@@ -98,18 +107,26 @@ def med(rows, key):
     return statistics.median(vals) if vals else None
 
 
+def rng(rows, key):
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return (min(vals), max(vals)) if len(vals) > 1 else None
+
+
 def summarise(results):
     by = {}
     for r in results:
         by.setdefault(r["label"], []).append(r)
-    s = {}
+    s = {"ranges": {}}
     for acks in ("acks1", "acksall"):
         rows = by.get(f"produce-{acks}", [])
+        s["ranges"][f"produce_{acks}_mb_s"] = rng(rows, "mb_per_s")
+        s["ranges"][f"cpu_s_per_gb_{acks}"] = rng(rows, "broker_cpu_s_per_gb")
         s[f"produce_{acks}_mb_s"] = med(rows, "mb_per_s")
         s[f"produce_{acks}_rec_s"] = med(rows, "records_per_s")
         s[f"cpu_s_per_gb_{acks}"] = med(rows, "broker_cpu_s_per_gb")
     cons = by.get("consume-acks1", []) + by.get("consume-acksall", [])
     s["consume_mb_s"] = med(cons, "mb_per_s")
+    s["ranges"]["consume_mb_s"] = rng(cons, "mb_per_s")
     s["consume_rec_s"] = med(cons, "records_per_s")
     lat = by.get("latency", [])
     for k in ("lat_p50_ms", "lat_p99_ms", "lat_p999_ms"):
@@ -123,6 +140,11 @@ def fmt(v, digits=1):
     return f"{v:,.{digits}f}"
 
 
+def span(s, key, digits=0):
+    r = s["ranges"].get(key)
+    return "" if not r else f" [{fmt(r[0], digits)}–{fmt(r[1], digits)}]"
+
+
 def verdict(value, target):
     if value is None:
         return "—"
@@ -131,20 +153,20 @@ def verdict(value, target):
     return "met" if ok else f"**missed** ({value / t:.2f}× target)"
 
 
-def results_block(s, by, mach, commands, date, commit, elapsed, librdkafka):
+def results_block(s, by, mach, commands, date, commit, elapsed, librdkafka, probe):
     cpu_worst = max([v for v in (s["cpu_s_per_gb_acks1"], s["cpu_s_per_gb_acksall"]) if v is not None], default=None)
     rows = [
         ("Producer, acks=1, 1 KiB records, 6 partitions",
-         f"{fmt(s['produce_acks1_mb_s'])} MB/s ({fmt(s['produce_acks1_rec_s'], 0)} records/s)",
+         f"{fmt(s['produce_acks1_mb_s'])} MB/s{span(s, 'produce_acks1_mb_s')} ({fmt(s['produce_acks1_rec_s'], 0)} records/s)",
          "≥ 550 MB/s", verdict(s["produce_acks1_mb_s"], TARGETS["produce_acks1_mb_s"])),
         ("Producer, acks=all (fsync, group commit)",
-         f"{fmt(s['produce_acksall_mb_s'])} MB/s ({fmt(s['produce_acksall_rec_s'], 0)} records/s)",
+         f"{fmt(s['produce_acksall_mb_s'])} MB/s{span(s, 'produce_acksall_mb_s')} ({fmt(s['produce_acksall_rec_s'], 0)} records/s)",
          "≥ 350 MB/s", verdict(s["produce_acksall_mb_s"], TARGETS["produce_acksall_mb_s"])),
         ("Consumer, all 6 partitions from offset 0",
-         f"{fmt(s['consume_mb_s'])} MB/s ({fmt(s['consume_rec_s'], 0)} records/s)",
+         f"{fmt(s['consume_mb_s'])} MB/s{span(s, 'consume_mb_s')} ({fmt(s['consume_rec_s'], 0)} records/s)",
          "≥ 600 MB/s", verdict(s["consume_mb_s"], TARGETS["consume_mb_s"])),
         ("Broker CPU per GB produced, acks=1 / acks=all",
-         f"{fmt(s['cpu_s_per_gb_acks1'], 2)} / {fmt(s['cpu_s_per_gb_acksall'], 2)} CPU-s/GB",
+         f"{fmt(s['cpu_s_per_gb_acks1'], 2)}{span(s, 'cpu_s_per_gb_acks1', 2)} / {fmt(s['cpu_s_per_gb_acksall'], 2)}{span(s, 'cpu_s_per_gb_acksall', 2)} CPU-s/GB",
          "≤ 1.5 CPU-s/GB", verdict(cpu_worst, TARGETS["cpu_s_per_gb"])),
         ("Latency, 1000 records/s, acks=all: p50 / p99 / p99.9",
          f"{fmt(s['lat_p50_ms'], 2)} / {fmt(s['lat_p99_ms'], 2)} / {fmt(s['lat_p999_ms'], 2)} ms",
@@ -157,8 +179,14 @@ def results_block(s, by, mach, commands, date, commit, elapsed, librdkafka):
     out.append(f"- RAM: {mach['ram_gib']} GiB")
     out.append(f"- Data dir: {mach['disk']}")
     out.append(f"- Kernel: {mach['kernel']}; virtualisation: {mach['virt']}")
+    if probe:
+        out.append(f"- Disk probe before the runs: `dd` of 1 GiB into a new file (page cache) "
+                   f"{fmt(probe.get('dd_page_cache_mb_s'), 0)} MB/s; 1 KiB append + `fdatasync` "
+                   f"p50 {fmt(probe.get('fdatasync_p50_ms'), 2)} ms, p99 {fmt(probe.get('fdatasync_p99_ms'), 2)} ms, "
+                   f"max {fmt(probe.get('fdatasync_max_ms'), 2)} ms")
     out.append(f"- Client: librdkafka {librdkafka} via the rdkafka crate; {mach['rustc']}\n")
-    out.append("**Figures** (median of the repeated runs; MB = 10^6 bytes of record values)\n")
+    n = len(by.get("produce-acks1", []))
+    out.append(f"**Figures** (median of {n} runs, [min–max] in brackets; MB = 10^6 bytes of record values)\n")
     out.append("| Figure | Result | Target | |")
     out.append("|---|---|---|---|")
     for r in rows:
@@ -181,8 +209,9 @@ def results_block(s, by, mach, commands, date, commit, elapsed, librdkafka):
     out.append("")
     out.append("Throughput-run latencies are dominated by time queued inside librdkafka (up to "
                "`queue.buffering.max.messages` = 100000 records); they are not the latency figure.\n")
-    out.append("**Exact commands** (`$BROKERS` is a free 127.0.0.1 port; the broker ran as "
-               "`skua --listen $BROKERS --data-dir bench/.work/data`)\n")
+    out.append("**Exact commands**, in order (`$BROKERS` is a free 127.0.0.1 port; the broker ran as "
+               "`target/release/skua --listen $BROKERS --data-dir bench/.work/data`; `-rN` is repetition N "
+               "of the producer/consumer/delete triple)\n")
     out.append("```")
     seen = set()
     for c in commands:
@@ -236,8 +265,8 @@ def history_block(rows):
             ("consume_mb_s", "consume MB/s"), ("cpu_s_per_gb_acks1", "CPU-s/GB acks=1"),
             ("cpu_s_per_gb_acksall", "CPU-s/GB acks=all"), ("lat_p50_ms", "p50 ms"),
             ("lat_p99_ms", "p99 ms"), ("lat_p999_ms", "p99.9 ms")]
-    out.append("| Date | Commit | CPUs | " + " | ".join(n for _, n in cols) + " |")
-    out.append("|---|---|---|" + "---|" * len(cols))
+    out.append("| Date | Commit | CPUs | " + " | ".join(n for _, n in cols) + " | Note |")
+    out.append("|---|---|---|" + "---|" * len(cols) + "---|")
     prev = None
     for r in rows:
         cells = []
@@ -249,7 +278,8 @@ def history_block(rows):
                 if q is not None:
                     cell += f" (×{q:.2f})"
             cells.append(cell)
-        out.append(f"| {r.get('date', '')} | `{r.get('commit', '')}` | {r.get('nproc', '')} | " + " | ".join(cells) + " |")
+        out.append(f"| {r.get('date', '')} | `{r.get('commit', '')}` | {r.get('nproc', '')} | " + " | ".join(cells)
+                   + f" | {r.get('note', '')} |")
         prev = r
     return "\n".join(out)
 
@@ -271,6 +301,8 @@ def main():
     ap.add_argument("--history")
     ap.add_argument("--doc")
     ap.add_argument("--elapsed", default="?")
+    ap.add_argument("--probe")
+    ap.add_argument("--note", default="")
     ap.add_argument("--summary-only", action="store_true")
     a = ap.parse_args()
 
@@ -283,15 +315,16 @@ def main():
     librdkafka = next((r.get("librdkafka") for r in results if r.get("librdkafka")), "?")
 
     print("\n== skua benchmark summary ==")
-    for k in HISTORY_COLS[4:]:
+    for k in METRIC_COLS:
         print(f"  {k:24s} {fmt(s.get(k), 3)}")
     if a.summary_only:
         return 0
 
     hist = read_history(a.history)
     prev = hist[-1] if hist else None
-    row = {"date": date, "commit": commit, "nproc": mach["nproc"], "cpu_model": mach["cpu_model"]}
-    for k in HISTORY_COLS[4:]:
+    row = {"date": date, "commit": commit, "nproc": mach["nproc"], "cpu_model": mach["cpu_model"],
+           "note": re.sub(r"\s+", " ", a.note or "").strip()}
+    for k in METRIC_COLS:
         v = s.get(k)
         row[k] = "" if v is None else (f"{v:.4f}" if k.startswith(("cpu", "lat")) else f"{v:.2f}")
     hist.append(row)
@@ -301,15 +334,19 @@ def main():
         for k, higher_better in RATIO_COLS:
             q = ratio(row.get(k), prev.get(k))
             if q is not None:
-                better = (q >= 1) == higher_better
-                print(f"  {k:24s} ×{q:.3f} ({'better' if better or q == 1 else 'worse'})")
+                verdict_word = "same" if abs(q - 1) < 0.005 else ("better" if (q > 1) == higher_better else "worse")
+                print(f"  {k:24s} ×{q:.3f} ({verdict_word})")
 
     commands = []
     if a.commands and os.path.exists(a.commands):
         with open(a.commands) as f:
             commands = [l.strip() for l in f if l.strip()]
     doc = open(a.doc).read() if os.path.exists(a.doc) else "# Performance\n"
-    doc = replace_block(doc, "results", results_block(s, by, mach, commands, date, commit, a.elapsed, librdkafka))
+    probe = None
+    if a.probe and os.path.exists(a.probe):
+        with open(a.probe) as f:
+            probe = json.load(f)
+    doc = replace_block(doc, "results", results_block(s, by, mach, commands, date, commit, a.elapsed, librdkafka, probe))
     doc = replace_block(doc, "history", history_block(hist))
     with open(a.doc, "w") as f:
         f.write(doc)

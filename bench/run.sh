@@ -3,26 +3,27 @@
 # dir under bench/.work/ (real disk, not tmpfs), drive it with examples/bench.rs (librdkafka),
 # then write docs/PERFORMANCE.md and append a row to bench/history.tsv.
 #
-# Runs, each repeated BENCH_REPEAT times (the report takes the median):
-#   produce acks=1   -> consume that topic back
-#   produce acks=all -> consume that topic back
+# After one unmeasured warm-up (produce, delete), runs, each repeated BENCH_REPEAT times (the
+# report takes the median and shows the range):
+#   produce acks=1   -> consume that topic back -> delete it
+#   produce acks=all -> consume that topic back -> delete it
 # then one latency run (acks=all, fixed rate). Broker CPU (utime+stime from /proc/<pid>/stat) is
-# read before and after every producer run.
+# read before and after every run. Figures are in docs/PERFORMANCE.md, which explains the method.
 #
 # Knobs (environment):
 #   BENCH_MAX_BYTES    per producer run, default 2G (10^9 bytes)
 #   BENCH_DURATION     per producer run, seconds, default 20 (whichever of the two comes first)
 #   BENCH_RECORD_SIZE  default 1024        BENCH_PARTITIONS  default 6
-#   BENCH_REPEAT       default 3
+#   BENCH_REPEAT       default 5
 #   BENCH_LAT_SECS     default 30          BENCH_LAT_RATE    default 1000 (records/s)
 #   BENCH_LAT_LINGER   default 0 (linger.ms of the latency run)
-#   BENCH_PREFAULT     default 1: touch and free memory before each run (see PERFORMANCE.md)
 #   BENCH_QUIET_WAIT   default 120: seconds to wait for other load on the machine to settle
 #   BENCH_MAX_OTHER    default 0.3: a run during which other programs used more CPU (cores) than
 #                      this is repeated, up to BENCH_RETRIES (default 2) times
 #   BENCH_REPORT       default 1: update docs/PERFORMANCE.md and bench/history.tsv
 #   BENCH_KEEP         default 0: keep the data dir afterwards
 #   BENCH_NO_BUILD     default 0: skip cargo build (use the existing binaries)
+#   BENCH_NOTE         free text stored with this run in bench/history.tsv
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,11 +33,10 @@ MAX_BYTES=${BENCH_MAX_BYTES:-2G}
 DURATION=${BENCH_DURATION:-20}
 RECORD_SIZE=${BENCH_RECORD_SIZE:-1024}
 PARTITIONS=${BENCH_PARTITIONS:-6}
-REPEAT=${BENCH_REPEAT:-3}
+REPEAT=${BENCH_REPEAT:-5}
 LAT_SECS=${BENCH_LAT_SECS:-30}
 LAT_RATE=${BENCH_LAT_RATE:-1000}
 LAT_LINGER=${BENCH_LAT_LINGER:-0}
-PREFAULT=${BENCH_PREFAULT:-1}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
 RETRIES=${BENCH_RETRIES:-2}
 MAX_OTHER=${BENCH_MAX_OTHER:-0.3}
@@ -68,6 +68,50 @@ FSTYPE=$(stat -f -c %T "$DATA")
 case "$FSTYPE" in
     tmpfs|ramfs) echo "bench: $DATA is on $FSTYPE; the benchmark must write to a real disk" >&2; exit 1 ;;
 esac
+
+# Each topic is deleted once it has been read back, so one run's data is on disk at a time.
+NEED_MB=$(python3 -c 'import re, sys
+m = re.fullmatch(r"([0-9.]+)([kMG]?)", sys.argv[1])
+if not m: sys.exit("bad BENCH_MAX_BYTES " + sys.argv[1])
+b = float(m[1]) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m[2]]
+print(int(b * 1.1 / 1e6) + 2048)' "$MAX_BYTES")
+AVAIL_MB=$(df -Pm "$DATA" | awk 'NR == 2 { print $4 }')
+if [ "$AVAIL_MB" -lt "$NEED_MB" ]; then
+    echo "bench: $DATA has ${AVAIL_MB} MB free; this run needs about ${NEED_MB} MB" >&2
+    exit 1
+fi
+
+# What the machine itself does, for context in the report: page-cache write speed into a new
+# file, and the latency of a 1 KiB append + fdatasync on the data dir's filesystem.
+probe_disk() {
+    local t0 t1
+    sync
+    t0=$(date +%s.%N)
+    dd if=/dev/zero of="$DATA/probe.dd" bs=1M count=1024 status=none
+    t1=$(date +%s.%N)
+    rm -f "$DATA/probe.dd"
+    python3 - "$DATA/probe.fsync" "$t0" "$t1" >"$WORK/probe.json" <<'PY'
+import json, os, sys, time
+path, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+lat = []
+buf = os.urandom(1024)
+for _ in range(500):
+    os.write(fd, buf)
+    t = time.perf_counter()
+    os.fdatasync(fd)
+    lat.append((time.perf_counter() - t) * 1000)
+os.close(fd)
+os.unlink(path)
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))]
+print(json.dumps({"dd_page_cache_mb_s": round(1024 * 1048576 / 1e6 / (t1 - t0), 1),
+                  "fdatasync_p50_ms": round(q(50), 3), "fdatasync_p99_ms": round(q(99), 3),
+                  "fdatasync_max_ms": round(lat[-1], 3)}))
+PY
+    log "disk probe: $(cat "$WORK/probe.json")"
+}
+probe_disk
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BROKERS=127.0.0.1:$PORT
@@ -114,7 +158,8 @@ wait_quiet() {
             log "machine still busy ($busy cores used by others); running anyway"
             return 0
         fi
-        log "waiting for other load to settle ($busy cores busy)"
+        # One line every ~10 s is enough.
+        if [ $(( ($(date +%s) / 2) % 5 )) = 0 ]; then log "waiting for other load to settle ($busy cores busy)"; fi
     done
 }
 
@@ -176,20 +221,19 @@ noisy() { awk -v x="$LAST_OTHER" -v m="$MAX_OTHER" 'BEGIN{ exit !(x > m) }'; }
 # discard_last: drop the last result line (a noisy attempt that is being repeated).
 discard_last() { sed -i '$d' "$RESULTS"; }
 
-# size_times SIZE FACTOR: SIZE (with a k/M/G suffix, powers of 10) times FACTOR, in bytes.
-size_times() {
-    python3 -c 'import re, sys
-m = re.fullmatch(r"([0-9.]+)([kMG]?)", sys.argv[1])
-if not m: sys.exit("bad size " + sys.argv[1])
-print(int(float(m[1]) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m[2]] * float(sys.argv[2])))' "$1" "$2"
-}
-PF=()
-if [ "$PREFAULT" = 1 ]; then
-    # A little more than one run writes, so that the broker's new page-cache pages come from it.
-    PF=(--prefault-bytes "$(size_times "$MAX_BYTES" 1.25)")
-fi
-
 COMMON=(--record-size "$RECORD_SIZE" --partitions "$PARTITIONS" --compression none)
+
+# Warm-up, not measured: write one run's worth and delete it. Every measured producer run then
+# writes into page-cache memory freed just before (each topic is deleted once read back), as on a
+# broker whose retention keeps deleting segments. See docs/PERFORMANCE.md for why this matters on
+# VMs that back guest memory lazily.
+wait_quiet
+log "warm-up: produce $MAX_BYTES to bench-warmup and delete it"
+"$BENCH_BIN" --brokers "$BROKERS" --mode produce --topic bench-warmup --acks 1 "${COMMON[@]}" \
+    --duration-secs "$DURATION" --max-bytes "$MAX_BYTES" >/dev/null
+"$BENCH_BIN" --brokers "$BROKERS" --mode delete --topic bench-warmup >/dev/null
+printf '%s\n' "bench --brokers \$BROKERS --mode produce --topic bench-warmup --acks 1 ${COMMON[*]} --duration-secs $DURATION --max-bytes $MAX_BYTES" \
+    "bench --brokers \$BROKERS --mode delete --topic bench-warmup" >>"$CMDS"
 for r in $(seq 1 "$REPEAT"); do
     for acks in 1 all; do
         # A producer run and the consumer run reading it back form one attempt; an attempt during
@@ -197,11 +241,12 @@ for r in $(seq 1 "$REPEAT"); do
         for attempt in $(seq 0 "$RETRIES"); do
             topic=bench-acks$acks-r$r-a$attempt
             args=(--mode produce --topic "$topic" --acks "$acks" "${COMMON[@]}"
-                --duration-secs "$DURATION" --max-bytes "$MAX_BYTES" "${PF[@]}")
+                --duration-secs "$DURATION" --max-bytes "$MAX_BYTES")
             run_once "produce-acks$acks" "${args[@]}"
             p_noisy=0; noisy && p_noisy=1
             run_once "consume-acks$acks" --mode consume --topic "$topic"
             c_noisy=0; noisy && c_noisy=1
+            "$BENCH_BIN" --brokers "$BROKERS" --mode delete --topic "$topic" >/dev/null
             if [ $p_noisy = 0 ] && [ $c_noisy = 0 ]; then break; fi
             if [ "$attempt" -lt "$RETRIES" ]; then
                 log "other programs used the CPU during this attempt; repeating it"
@@ -210,7 +255,8 @@ for r in $(seq 1 "$REPEAT"); do
                 log "still noisy after $RETRIES retries; keeping this attempt"
             fi
         done
-        printf '%s\n' "bench --brokers \$BROKERS ${args[*]}" "bench --brokers \$BROKERS --mode consume --topic $topic" >>"$CMDS"
+        printf '%s\n' "bench --brokers \$BROKERS ${args[*]}" "bench --brokers \$BROKERS --mode consume --topic $topic" \
+            "bench --brokers \$BROKERS --mode delete --topic $topic" >>"$CMDS"
     done
 done
 for attempt in $(seq 0 "$RETRIES"); do
@@ -229,7 +275,7 @@ T_END=$(date +%s)
 log "benchmark runs done in $((T_END - T_START)) s"
 if [ "$REPORT" = 1 ]; then
     python3 bench/report.py --results "$RESULTS" --commands "$CMDS" --data-dir "$DATA" \
-        --history bench/history.tsv --doc docs/PERFORMANCE.md --elapsed "$((T_END - T_START))"
+        --probe "$WORK/probe.json" --note "${BENCH_NOTE:-}" --history bench/history.tsv --doc docs/PERFORMANCE.md --elapsed "$((T_END - T_START))"
 else
     python3 bench/report.py --results "$RESULTS" --commands "$CMDS" --data-dir "$DATA" --summary-only
 fi

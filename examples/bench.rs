@@ -11,6 +11,7 @@
 //! * `consume` — assign every partition of the given topic(s) manually (no consumer group) from
 //!   the log start offset and read up to the high watermark measured before starting. Throughput
 //!   is measured from `assign()` to the last record.
+//! * `delete` — DeleteTopics for the given topic(s), so a script can free the disk between runs.
 //!
 //! Human-readable lines go to stdout, followed by exactly one JSON object on a line of its own
 //! (the line starts with `{"bench":`), for scripts such as bench/run.sh.
@@ -41,6 +42,8 @@ enum Mode {
     Produce,
     Consume,
     Latency,
+    /// Delete the topic(s) (comma-separated), e.g. to free the disk between runs.
+    Delete,
 }
 
 #[derive(Parser, Debug)]
@@ -51,7 +54,7 @@ struct Args {
     brokers: String,
     #[arg(long, value_enum, default_value = "produce")]
     mode: Mode,
-    /// Topic to write; for consume a comma-separated list (all partitions of each are read).
+    /// Topic to write; for consume and delete a comma-separated list (consume reads all partitions).
     #[arg(long, default_value = "skua-bench")]
     topic: String,
     /// Create the topic with this many partitions first (produce/latency); existing is fine.
@@ -98,11 +101,6 @@ struct Args {
     /// to this file, for plots and for finding stalls.
     #[arg(long, value_name = "FILE")]
     latency_dump: Option<std::path::PathBuf>,
-    /// Touch and free this many bytes of memory just before the clock starts (produce/latency).
-    /// On VMs whose host backs guest memory lazily (and takes freed pages back), the broker's
-    /// page-cache writes otherwise pay the hypervisor's first-touch cost; see docs/PERFORMANCE.md.
-    #[arg(long, value_parser = parse_size, default_value = "0")]
-    prefault_bytes: u64,
     /// A label copied into the JSON line.
     #[arg(long, default_value = "")]
     label: String,
@@ -299,17 +297,6 @@ fn payload_pool(record_size: usize) -> Vec<u8> {
     v
 }
 
-/// Write every page of `bytes` of fresh memory, then free it, so that the pages the broker
-/// allocates next for its page cache are already backed by the host.
-fn prefault(bytes: u64) {
-    if bytes == 0 {
-        return;
-    }
-    let v = vec![1u8; bytes as usize];
-    std::hint::black_box(&v);
-    drop(v);
-}
-
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -377,9 +364,6 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         .fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
 
     let pool = payload_pool(args.record_size);
-    let prefault_start = Instant::now();
-    prefault(args.prefault_bytes);
-    let prefault_s = prefault_start.elapsed().as_secs_f64();
     let window = pool.len() - args.record_size;
     let cpu0 = self_cpu_secs();
     let start = producer.context().start;
@@ -532,7 +516,6 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
         .int("queue_full_retries", queue_full)
         .num("client_cpu_s", cpu)
         .num("client_total_cpu_s", self_cpu_secs())
-        .num("prefault_s", prefault_s)
         .str("librdkafka", &rdkafka::util::get_rdkafka_version().1);
     println!("{}", j.finish());
     anyhow::ensure!(errors == 0, "{errors} records failed");
@@ -648,11 +631,32 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_delete(args: &Args) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = base_config(args).create()?;
+    let topics: Vec<&str> = args
+        .topic
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let res = futures::executor::block_on(admin.delete_topics(&topics, &opts))?;
+    for r in res {
+        match r {
+            Ok(t) => println!("deleted topic {t}"),
+            Err((t, RDKafkaErrorCode::UnknownTopicOrPartition)) => println!("no topic {t}"),
+            Err((t, e)) => anyhow::bail!("DeleteTopics {t}: {e}"),
+        }
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let res = match args.mode {
         Mode::Produce | Mode::Latency => run_produce(&args),
         Mode::Consume => run_consume(&args),
+        Mode::Delete => run_delete(&args),
     };
     match res {
         Ok(()) => std::process::ExitCode::SUCCESS,

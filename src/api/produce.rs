@@ -166,6 +166,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 (Some(t), _) => append_partition(broker, t, pd, acks, now),
             };
             if let (Some((p, end)), -1) = (r.1, acks) {
+                // Start the fsync now; only the wait is left to the in-order reply.
+                p.request_durable(end);
                 to_sync.push((topics.len(), parts.len(), p, end));
             }
             parts.push(r.0);

@@ -78,25 +78,27 @@ impl Partition {
         }
     }
 
+    /// Ask for everything below `end_offset` to be fsynced, without waiting: starts the sync
+    /// loop if none is running. Called right after the append, so that requests pipelined on
+    /// one connection share fsyncs instead of each starting its own once its turn comes.
+    pub fn request_durable(self: &Arc<Self>, end_offset: i64) {
+        let d = *self.durable.borrow();
+        if d.failed || d.flushed_offset >= end_offset {
+            return;
+        }
+        let mut st = self.sync_state();
+        st.requested = st.requested.max(end_offset);
+        if !st.in_progress {
+            st.in_progress = true;
+            let me = Arc::clone(self);
+            tokio::spawn(async move { me.sync_loop().await });
+        }
+    }
+
     /// Wait until every record below `end_offset` is fsynced. Err if the partition failed.
     pub async fn await_durable(self: &Arc<Self>, end_offset: i64) -> Result<(), LogError> {
         let mut rx = self.durable.subscribe();
-        {
-            let d = *rx.borrow();
-            if d.failed {
-                return Err(LogError::Offline);
-            }
-            if d.flushed_offset >= end_offset {
-                return Ok(());
-            }
-            let mut st = self.sync_state();
-            st.requested = st.requested.max(end_offset);
-            if !st.in_progress {
-                st.in_progress = true;
-                let me = Arc::clone(self);
-                tokio::spawn(async move { me.sync_loop().await });
-            }
-        }
+        self.request_durable(end_offset);
         let res = rx
             .wait_for(|d| d.failed || d.flushed_offset >= end_offset)
             .await

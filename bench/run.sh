@@ -52,12 +52,15 @@ if [ "$NO_BUILD" != 1 ]; then
     cargo build --release
     log "cargo build --release --example bench"
     cargo build --release --example bench
+    log "cargo build --release --example group_bench"
+    cargo build --release --example group_bench
 fi
 
 mkdir -p "$WORK"
 # Private copies: others may rebuild target/ while the benchmark runs.
 cp target/release/skua "$WORK/skua"
 cp target/release/examples/bench "$WORK/bench"
+cp target/release/examples/group_bench "$WORK/group_bench"
 BROKER_BIN=$WORK/skua
 BENCH_BIN=$WORK/bench
 
@@ -271,9 +274,55 @@ for attempt in $(seq 0 "$RETRIES"); do
     fi
 done
 printf '%s\n' "bench --brokers \$BROKERS ${args[*]}" >>"$CMDS"
+
+# Consumer groups: a second broker with group.initial.rebalance.delay.ms=0 (so the figure is
+# the coordinator's own time, not the configured delay), a 10-member group joining to Stable,
+# and OffsetCommit throughput of one pipelining client.
+GDATA=$WORK/gdata
+rm -rf "$GDATA"
+GPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BROKER_BIN" --listen "127.0.0.1:$GPORT" --data-dir "$GDATA" --set group.initial.rebalance.delay.ms=0 2>"$WORK/gbroker.log" &
+GPID=$!
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$GPORT") 2>/dev/null && break; sleep 0.1; done
+GROUPS_OUT=$WORK/groups.jsonl
+: >"$GROUPS_OUT"
+"$WORK/group_bench" --brokers "127.0.0.1:$GPORT" --mode rebalance --members 10 --rounds 9 >>"$GROUPS_OUT"
+"$WORK/group_bench" --brokers "127.0.0.1:$GPORT" --mode commit --seconds 10 --pipeline 16 --partitions 1 >>"$GROUPS_OUT"
+"$WORK/group_bench" --brokers "127.0.0.1:$GPORT" --mode commit --seconds 10 --pipeline 16 --partitions 6 >>"$GROUPS_OUT"
+kill "$GPID" 2>/dev/null || true
+wait "$GPID" 2>/dev/null || true
+cat "$GROUPS_OUT" >&2
 T_END=$(date +%s)
 log "benchmark runs done in $((T_END - T_START)) s"
 if [ "$REPORT" = 1 ]; then
+    python3 - "$GROUPS_OUT" docs/PERFORMANCE.md "127.0.0.1:$GPORT" <<'PY'
+import json, sys, time
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+reb = next(r for r in rows if r["mode"] == "rebalance")
+c1 = next(r for r in rows if r["mode"] == "commit" and r["partitions_per_request"] == 1)
+c6 = next(r for r in rows if r["mode"] == "commit" and r["partitions_per_request"] == 6)
+block = f"""<!-- bench:groups:begin -->
+Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; broker with `--set group.initial.rebalance.delay.ms=0`.
+
+| Figure | Result |
+|---|---|
+| 10-member group, first JoinGroup to the last SyncGroup answer (Stable), median of {reb['rounds']} fresh groups | {reb['median_ms']:.1f} ms [{reb['min_ms']:.1f}–{reb['max_ms']:.1f}] |
+| OffsetCommit, 1 partition per request, 16 in flight | {c1['commits_per_s']:,.0f} requests/s |
+| OffsetCommit, 6 partitions per request, 16 in flight | {c6['commits_per_s']:,.0f} requests/s ({c6['partition_commits_per_s']:,.0f} partition commits/s) |
+
+Commands: `group_bench --brokers $B --mode rebalance --members 10 --rounds 9`,
+`group_bench --brokers $B --mode commit --seconds 10 --pipeline 16 --partitions 1` (and `6`).
+With the default `group.initial.rebalance.delay.ms=3000` a new group's first rebalance takes that
+long by design.
+<!-- bench:groups:end -->"""
+doc = open(sys.argv[2]).read()
+b, e = "<!-- bench:groups:begin -->", "<!-- bench:groups:end -->"
+if b in doc and e in doc:
+    doc = doc[:doc.index(b)] + block + doc[doc.index(e) + len(e):]
+else:
+    doc = doc.rstrip() + "\n\n## Consumer groups\n\n" + block + "\n"
+open(sys.argv[2], "w").write(doc)
+PY
     python3 bench/report.py --results "$RESULTS" --commands "$CMDS" --data-dir "$DATA" \
         --probe "$WORK/probe.json" --note "${BENCH_NOTE:-}" --history bench/history.tsv --doc docs/PERFORMANCE.md --elapsed "$((T_END - T_START))"
 else

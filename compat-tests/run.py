@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
 """skua compat-suite runner.
 
-usage: run.sh [--bin PATH] [--timeout SECONDS] [--keep] [FILTER ...]
+usage: run.sh [--bin PATH] [--timeout SECONDS] [-j JOBS] [--keep] [FILTER ...]
 
 Starts the brokers it needs on free 127.0.0.1 ports with data dirs under .work/, runs every
-scenario (a subprocess each, with a timeout), prints one line per scenario
-(`PASS client/scenario` or `FAIL client/scenario: reason`) and a final `N passed, M failed`.
-FILTER selects scenarios: a glob (`kafkajs/*`, `*/codec_*`) or a substring (`codec`).
-Every process it started is stopped, by pid, on every way out.
+scenario (a subprocess each, with a timeout; JOBS of them at a time, longest first), prints one
+line per scenario as it finishes (`PASS client/scenario` or `FAIL client/scenario: reason`) and a
+final `N passed, M failed`. FILTER selects scenarios: a glob (`kafkajs/*`, `*/codec_*`) or a
+substring (`codec`). Every process it started is stopped, by pid, on every way out.
 """
 
 import argparse
 import fnmatch
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,14 +37,22 @@ CLIENTS = [
     ("raw", "raw.py"),
     ("confluent", "crash.py"),
 ]
-TIMEOUTS = {"crash.py": 400}
+# per-scenario timeouts (glob on client/scenario -> seconds); everything else DEFAULT_TIMEOUT
+TIMEOUTS = {"confluent/crash_kill9": 400, "*/group_many_20": 180, "*/group_restart": 150,
+            "*/group_kill9_evict": 120}
 DEFAULT_TIMEOUT = 90
+# rough durations in seconds (2 cores), to start the long ones first; everything else ~2 s
+EXPECTED = {"*/group_kill9_evict": 10, "kcat/group_balanced": 11, "confluent/group_initial_delay": 8,
+            "confluent/crash_kill9": 8, "confluent/segments_restart": 7, "*/group_many_20": 5,
+            "*/group_restart": 5, "*/group_static": 5, "*/group_cooperative": 5, "*/group_handover": 4}
+DEFAULT_JOBS = 2
 
 # broker name -> extra flags
 BROKERS = {
     "main": [],
     "np4": ["--set", "num.partitions=4", "--advertise", "localhost:{port}"],
     "noauto": ["--set", "auto.create.topics.enable=false"],
+    "groups": ["--set", "group.initial.rebalance.delay.ms=0"],
 }
 
 STARTED = []  # every Popen we started (brokers and scenarios), for cleanup
@@ -160,11 +170,18 @@ def run_scenario(py, fname, name, env, timeout, logpath):
             timed_out = True
             kill_group(proc)
             out, _ = proc.communicate()
-        # whatever the scenario left behind in its group (node, kcat, a broker) goes too
+        # whatever the scenario left behind in its group (node, kcat, agents, a broker) goes too
         kill_group(proc)
         logf.write("\n----- stdout -----\n" + (out or ""))
     ok = proc.returncode == 0 and not timed_out and "OK" in (out or "").splitlines()
     return ok, reason_of(out or "", proc.returncode, timed_out, timeout)
+
+
+def glob_value(table, full, default):
+    for pat, v in table.items():
+        if fnmatch.fnmatch(full, pat):
+            return v
+    return default
 
 
 def cleanup():
@@ -194,7 +211,10 @@ def on_signal(signum, _frame):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.environ.get("SKUA_BIN") or os.path.join(HERE, "..", "target", "release", "skua"))
-    ap.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="per-scenario timeout (crash: 400s)")
+    ap.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
+                    help="per-scenario timeout (longer for crash_kill9 and some group scenarios)")
+    ap.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("COMPAT_JOBS", DEFAULT_JOBS)),
+                    help=f"scenarios run at once (default {DEFAULT_JOBS}, or $COMPAT_JOBS)")
     ap.add_argument("--keep", action="store_true", help="keep this run's .work directory even if all passed")
     ap.add_argument("filters", nargs="*")
     args = ap.parse_args()
@@ -244,28 +264,55 @@ def main():
             "SKUA_BOOTSTRAP": brokers["main"].addr,
             "SKUA_BOOTSTRAP_NP4": brokers["np4"].addr,
             "SKUA_BOOTSTRAP_NOAUTO": brokers["noauto"].addr,
+            "SKUA_BOOTSTRAP_GROUPS": brokers["groups"].addr,
             "SKUA_BIN": binary,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         })
-        for client, fname, name in scenarios:
-            scratch = os.path.join(workdir, "scratch", f"{client}_{name}")
-            env["SKUA_SCRATCH"] = scratch
-            timeout = TIMEOUTS.get(fname, args.timeout)
+        # longest first (stable otherwise), JOBS at a time; results print as they finish
+        todo = sorted(scenarios, key=lambda s: -glob_value(EXPECTED, f"{s[0]}/{s[2]}", 2))
+        results = queue.Queue()
+        deaths = []  # (detected at, broker name, exit code, log)
+        running = 0
+
+        def worker(client, fname, name, t0):
+            scenv = dict(env, SKUA_SCRATCH=os.path.join(workdir, "scratch", f"{client}_{name}"))
+            timeout = glob_value(TIMEOUTS, f"{client}/{name}", args.timeout)
             logpath = os.path.join(workdir, "logs", f"{client}_{name}.log")
-            t0 = time.monotonic()
-            ok, reason = run_scenario(py, fname, name, env, timeout, logpath)
+            try:
+                ok, reason = run_scenario(py, fname, name, scenv, timeout, logpath)
+            except Exception as e:  # noqa: BLE001 - reported as the scenario's failure
+                ok, reason = False, f"runner error: {type(e).__name__}: {e}"
+            results.put((client, name, t0, ok, reason, logpath))
+
+        def check_brokers():
+            for b in brokers.values():
+                if b.died():
+                    deaths.append((time.monotonic(), b.name, b.proc.returncode, os.path.relpath(b.log, HERE)))
+                    b.start()  # keep the rest of the suite meaningful
+
+        while todo or running:
+            while todo and running < max(1, args.jobs):
+                client, fname, name = todo.pop(0)
+                threading.Thread(target=worker, args=(client, fname, name, time.monotonic()), daemon=True).start()
+                running += 1
+            try:
+                client, name, t0, ok, reason, logpath = results.get(timeout=0.2)
+            except queue.Empty:
+                check_brokers()
+                continue
+            running -= 1
+            check_brokers()
             dt = time.monotonic() - t0
-            dead = [b for b in brokers.values() if b.died()]
+            # a broker that died while this scenario ran fails it (with JOBS > 1 possibly along with
+            # the scenarios that ran beside it: the suite cannot tell which one killed it)
+            dead = [d for d in deaths if d[0] >= t0]
             if dead:
                 ok = False
-                what = ", ".join(f"'{b.name}' with code {b.proc.returncode}" +
-                                 (" (a clean shutdown: SIGTERM/SIGINT from outside the suite?)"
-                                  if b.proc.returncode == 0 else "") +
-                                 f" (log {os.path.relpath(b.log, HERE)})" for b in dead)
+                what = ", ".join(f"'{n}' with code {rc}" + (" (a clean shutdown: SIGTERM/SIGINT from outside the suite?)"
+                                                            if rc == 0 else "") + f" (log {log})"
+                                 for _, n, rc, log in dead)
                 reason = f"broker exited during this scenario: {what}; scenario said: {reason}"
-                for b in dead:
-                    b.start()  # keep the rest of the suite meaningful
             if ok:
                 passed += 1
                 print(f"PASS {client}/{name}", flush=True)

@@ -9,6 +9,7 @@ from aiokafka.errors import MessageSizeTooLargeError, KafkaError
 
 from common import (Fail, check, eq, eq_records, topic_name, boot, main, confluent_read, confluent_create_topic,
                     check_offsets_contiguous, java_partition)
+import groups
 
 TS_CREATE = 0
 
@@ -291,6 +292,8 @@ SCENARIOS = {
     "fetch_mid_batch": sync(fetch_mid_batch),
     "fetch_small_max_bytes": sync(fetch_small_max_bytes),
 }
+
+SCENARIOS.update(groups.scenarios("aiokafka"))
 
 if __name__ == "__main__":
     main(SCENARIOS)

@@ -8,6 +8,7 @@ The runner passes the brokers through the environment:
   SKUA_BOOTSTRAP          the main broker (all defaults)
   SKUA_BOOTSTRAP_NP4      a broker started with num.partitions=4
   SKUA_BOOTSTRAP_NOAUTO   a broker started with auto.create.topics.enable=false
+  SKUA_BOOTSTRAP_GROUPS   a broker started with group.initial.rebalance.delay.ms=0 (group scenarios)
   SKUA_BIN                the broker binary (for scenarios that start their own broker)
   SKUA_SCRATCH            a private scratch directory for this scenario
 """
@@ -40,6 +41,10 @@ def boot_np4():
 
 def boot_noauto():
     return env("SKUA_BOOTSTRAP_NOAUTO")
+
+
+def boot_groups():
+    return env("SKUA_BOOTSTRAP_GROUPS")
 
 
 def scratch():

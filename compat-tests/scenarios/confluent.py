@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from common import (Fail, check, eq, eq_records, topic_name, boot, boot_np4, boot_noauto, wait_until, main,
                     confluent_read, confluent_create_topic, check_offsets_contiguous, librdkafka_partition,
                     java_partition)
+import groups
 
 
 def producer(extra=None, bootstrap=None):
@@ -514,6 +515,8 @@ SCENARIOS = {
     "offset_out_of_range": offset_out_of_range,
     "segments_restart": segments_restart,
 }
+
+SCENARIOS.update(groups.scenarios("confluent"))
 
 if __name__ == "__main__":
     main(SCENARIOS)

@@ -1,7 +1,8 @@
 """kafkajs scenarios: kafkajs produces / administers (scenarios/kafkajs/helper.js), Python asserts.
 
-kafkajs's consumer needs consumer groups, which the broker does not serve yet, so records written
-by kafkajs are read back with the confluent-kafka reference reader.
+Records written by kafkajs are read back with the confluent-kafka reference reader (manual
+assignment, exact offsets); kafkajs's own consumer, which always runs in a group, is exercised by
+the group scenarios (groups.py, kafkajs/group_agent.js).
 """
 
 import base64
@@ -12,6 +13,7 @@ import time
 
 from common import (Fail, check, eq, eq_records, topic_name, boot, boot_np4, boot_noauto, main, confluent_read,
                     check_offsets_contiguous, java_partition, COMPAT_DIR)
+import groups
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafkajs", "helper.js")
 
@@ -291,6 +293,8 @@ SCENARIOS = {
     "auto_create_on": auto_create_on,
     "auto_create_off": auto_create_off,
 }
+
+SCENARIOS.update(groups.scenarios("kafkajs"))
 
 if __name__ == "__main__":
     main(SCENARIOS)

@@ -155,6 +155,54 @@ def metadata_json():
     eq([x["topic"] for x in md["topics"]], [u], "-L -J -t topics")
 
 
+def group_balanced():
+    """kcat -G (librdkafka 2.0.2's balanced consumer) on the main broker, whose
+    group.initial.rebalance.delay.ms is the default 3000: two `kcat -G -e` started together land
+    in one generation, split the 4 partitions 2+2 and together print every record once; they commit
+    on exit, so a third run prints exactly the records produced since; `kcat -L` still works."""
+    import uuid
+    import grouplib
+    b = boot()
+    t = topic_name("kcat-group")
+    confluent_create_topic(t, 4)
+    g = f"compat-kcat-{uuid.uuid4().hex[:8]}"
+    exp = grouplib.produce(b, t, {p: 25 for p in range(4)})
+
+    def run_group(clients, timeout=45):
+        procs = [subprocess.Popen(["kcat", "-b", b, "-G", g, "-e", "-q", "-f", "%t|%p|%o|%k|%s\\n",
+                                   "-X", "auto.offset.reset=earliest", "-X", f"client.id={cid}", t],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for cid in clients]
+        out = {}
+        for cid, pr in zip(clients, procs):
+            try:
+                so, se = pr.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise Fail(f"`kcat -G {g} -e` ({cid}) did not exit within {timeout}s")
+            check(pr.returncode == 0, f"`kcat -G {g} -e` ({cid}) exit {pr.returncode}: {se.decode()[-300:]}")
+            recs = []
+            for line in so.decode().splitlines():
+                tt, p, o, k, v = line.split("|")
+                recs.append((tt, int(p), int(o), k, v))
+            out[cid] = recs
+        return out
+
+    first = run_group(["kcat-1", "kcat-2"])
+    grouplib.check_exactly_once([r for rs in first.values() for r in rs], exp, "two kcat -G consumers")
+    parts = {cid: sorted({r[1] for r in rs}) for cid, rs in first.items()}
+    eq(sorted(len(v) for v in parts.values()), [2, 2], f"partitions read by each kcat -G ({parts})")
+    eq(sorted(parts["kcat-1"] + parts["kcat-2"]), [0, 1, 2, 3], "partitions read by the two kcat -G together")
+    eq(grouplib.committed("confluent", b, g, t, 4), {p: (25, None) for p in range(4)},
+       "offsets kcat -G committed on exit")
+    exp2 = grouplib.produce(b, t, {p: 5 for p in range(4)}, start={p: 25 for p in range(4)})
+    again = run_group(["kcat-3"])
+    grouplib.check_exactly_once(again["kcat-3"], exp2, "a later kcat -G in the same group (from the committed offsets)")
+    out = kcat(["-L", "-t", t]).stdout.decode()
+    check("1 brokers:" in out and f'topic "{t}" with 4 partitions:' in out,
+          f"kcat -L after the group runs: {out[:300]!r}")
+
+
 SCENARIOS = {
     "roundtrip": roundtrip,
     "keyed_partitioning": keyed,
@@ -162,6 +210,7 @@ SCENARIOS = {
     "offsets": offsets,
     "metadata_list": metadata_list,
     "metadata_json": metadata_json,
+    "group_balanced": group_balanced,
 }
 
 if __name__ == "__main__":

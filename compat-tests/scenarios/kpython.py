@@ -9,6 +9,7 @@ import kafka.errors as Errors
 
 from common import (Fail, check, eq, eq_records, topic_name, boot, boot_np4, boot_noauto, main, confluent_read,
                     check_offsets_contiguous, java_partition, wait_until)
+import groups
 
 TS_CREATE = 0  # kafka-python's timestamp_type for CreateTime
 
@@ -343,6 +344,8 @@ SCENARIOS = {
     "fetch_mid_batch": fetch_mid_batch,
     "fetch_small_max_bytes": fetch_small_max_bytes,
 }
+
+SCENARIOS.update(groups.scenarios("kafka-python"))
 
 if __name__ == "__main__":
     main(SCENARIOS)

@@ -6,7 +6,7 @@
 // travel as base64 strings (null stays null). The Python side makes every assertion.
 'use strict'
 
-const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')
+const { Kafka, CompressionTypes, CompressionCodecs, AssignerProtocol, logLevel } = require('kafkajs')
 const SnappyCodec = require('kafkajs-snappy')
 const lz4js = require('lz4js')
 const { ZstdCodec } = require('zstd-codec')
@@ -105,6 +105,32 @@ async function run(kafka, admin, producers, op) {
       return await admin.fetchTopicOffsetsByTimestamp(op.topic, op.timestamp)
     case 'describeCluster':
       return await admin.describeCluster()
+    // ---- consumer groups
+    case 'fetchOffsets':
+      return await admin.fetchOffsets({ groupId: op.groupId, topics: op.topics })
+    case 'listGroups':
+      return await admin.listGroups()
+    case 'describeGroups': {
+      // member metadata / assignment are ConsumerProtocol bytes: decode them with kafkajs's own codec
+      const res = await admin.describeGroups(op.groupIds)
+      return res.groups.map(g => ({
+        groupId: g.groupId, errorCode: g.errorCode, state: g.state, protocolType: g.protocolType,
+        protocol: g.protocol,
+        members: g.members.map(m => {
+          const a = m.memberAssignment && m.memberAssignment.length ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null
+          const md = m.memberMetadata && m.memberMetadata.length ? AssignerProtocol.MemberMetadata.decode(m.memberMetadata) : null
+          return { memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost,
+                   assignment: a && a.assignment, topics: md && md.topics }
+        }),
+      }))
+    }
+    case 'deleteGroups':
+      try {
+        return { results: await admin.deleteGroups(op.groupIds) }
+      } catch (e) {
+        if (!e.groups) throw e
+        return { failed: e.groups.map(g => ({ groupId: g.groupId, errorCode: g.errorCode, type: g.error && g.error.type })) }
+      }
     default:
       throw new Error(`unknown op ${op.op}`)
   }

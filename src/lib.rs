@@ -5,6 +5,8 @@
 //! `server` (tokio: listener, connections, dispatch), `api` (one file per Kafka API),
 //! `config` (typed configuration with Kafka's names).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod api;
 pub mod cluster;
 pub mod config;

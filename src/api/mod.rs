@@ -209,10 +209,4 @@ pub fn opt_str(s: &Option<kafka_protocol::protocol::StrBytes>) -> Option<String>
 /// COORDINATOR_NOT_AVAILABLE, the answer when the group coordinator cannot be reached.
 pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
-/// Wall-clock milliseconds; the one place API handlers read the clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::cluster::now_ms;

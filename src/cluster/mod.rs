@@ -16,7 +16,6 @@ pub mod partition;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -115,7 +114,8 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
+/// Wall-clock milliseconds: the one place the broker reads the clock (handlers, tasks).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -129,17 +129,14 @@ fn lock_write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Write a file atomically: tmp, fsync, rename, fsync the directory.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Write a file atomically (tmp, fsync, rename, fsync dir) through the log's storage seam.
+fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    fs::File::open(dir)?.sync_all()
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad file name"))?;
+    crate::log::storage::write_atomic(&crate::log::OsStorage, dir, name, contents)
 }
 
 /// A cluster id like Kafka's: 16 random bytes, URL-safe base64 without padding (22 chars).

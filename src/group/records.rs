@@ -189,15 +189,7 @@ impl OffsetCommitValue {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, RecordError> {
-        let mut r = Reader::new(buf, false);
-        let version = r.i16()?;
-        if !(0..=4).contains(&version) {
-            return Err(RecordError::UnsupportedValueVersion {
-                record: "OffsetCommitValue",
-                version,
-            });
-        }
-        r.flexible = version >= 4;
+        let (mut r, version) = Reader::value(buf, "OffsetCommitValue")?;
         let offset = r.i64()?;
         let leader_epoch = if version >= 3 { r.i32()? } else { -1 };
         let metadata = r.string("metadata")?;
@@ -259,15 +251,7 @@ impl GroupMetadataValue {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, RecordError> {
-        let mut r = Reader::new(buf, false);
-        let version = r.i16()?;
-        if !(0..=4).contains(&version) {
-            return Err(RecordError::UnsupportedValueVersion {
-                record: "GroupMetadataValue",
-                version,
-            });
-        }
-        r.flexible = version >= 4;
+        let (mut r, version) = Reader::value(buf, "GroupMetadataValue")?;
         let protocol_type = r.string("protocolType")?;
         let generation = r.i32()?;
         let protocol = r.nullable_string()?;
@@ -323,6 +307,18 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A value record: its i16 version (0–4 for both value schemas; 4+ is flexible), and a
+    /// reader positioned after it.
+    fn value(buf: &'a [u8], record: &'static str) -> Result<(Self, i16), RecordError> {
+        let mut r = Reader::new(buf, false);
+        let version = r.i16()?;
+        if !(0..=4).contains(&version) {
+            return Err(RecordError::UnsupportedValueVersion { record, version });
+        }
+        r.flexible = version >= 4;
+        Ok((r, version))
+    }
+
     fn new(buf: &'a [u8], flexible: bool) -> Self {
         Reader { buf, flexible }
     }

@@ -135,10 +135,29 @@ fn max_connections_is_enforced() {
         let r: ApiVersionsResponse = c.call(3, &ApiVersionsRequest::default());
         assert_eq!(r.error_code, 0);
     }
+    // As in Kafka, a connection beyond the limit waits (it is not served) until a slot frees.
     let mut extra = b.client();
-    assert_closed(&mut extra);
+    extra
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let corr = extra.send(3, &ApiVersionsRequest::default());
+    let mut buf = [0u8; 4];
+    match extra.stream.read(&mut buf) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::TimedOut => {}
+        other => panic!("a connection beyond max.connections=3 was answered: {other:?}"),
+    }
     drop(held.pop());
-    std::thread::sleep(Duration::from_millis(200));
+    extra
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let r = extra.recv::<ApiVersionsRequest>(3, corr);
+    assert_eq!(r.error_code, 0);
+    drop(held);
+    drop(extra);
     healthy(&b);
 }
 

@@ -63,32 +63,46 @@ impl Server {
         let mut conns = JoinSet::new();
         tokio::pin!(stop);
         loop {
-            tokio::select! {
+            // Like Kafka's acceptor, wait for a free connection slot before accepting: at
+            // max.connections further clients wait in the listen backlog until one closes.
+            let permit = tokio::select! {
                 _ = &mut stop => break,
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(x) => x,
-                        Err(e) => {
-                            tracing::warn!("accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        }
-                    };
-                    let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                        tracing::warn!(%peer, max = broker.config.max_connections, "max.connections reached; closing new connection");
-                        drop(stream);
-                        continue;
-                    };
-                    let b = Arc::clone(&broker);
-                    let rx = shutdown_rx.clone();
-                    let pool = pool.clone();
-                    conns.spawn(async move {
-                        connection::serve(b, stream, rx, pool).await;
-                        drop(permit);
-                    });
-                }
-                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                p = Arc::clone(&limit).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            };
+            if limit.available_permits() == 0 {
+                tracing::debug!(
+                    max = broker.config.max_connections,
+                    "max.connections reached; new connections wait"
+                );
             }
+            let accepted = loop {
+                tokio::select! {
+                    _ = &mut stop => break None,
+                    a = listener.accept() => break Some(a),
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                }
+            };
+            let Some(accepted) = accepted else { break };
+            let (stream, peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            tracing::trace!(%peer, "accepted");
+            let b = Arc::clone(&broker);
+            let rx = shutdown_rx.clone();
+            let pool = pool.clone();
+            conns.spawn(async move {
+                connection::serve(b, stream, rx, pool).await;
+                drop(permit);
+            });
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         drop(listener);

@@ -38,6 +38,7 @@ impl Cx<'_> {
             partition,
             key: key.encode(),
             value,
+            producer: None,
         });
     }
 

@@ -87,6 +87,12 @@ impl Response {
                     .map(|(t, p, _)| (t, p, error))
                     .collect(),
             },
+            Response::TxnOffsetCommit { partitions } => Response::TxnOffsetCommit {
+                partitions: partitions
+                    .into_iter()
+                    .map(|(t, p, _)| (t, p, error))
+                    .collect(),
+            },
             Response::OffsetFetch { groups } => Response::OffsetFetch {
                 groups: groups
                     .into_iter()
@@ -145,6 +151,13 @@ pub fn error_response(request: &Request, error: ErrorCode) -> Response {
             members: Vec::new(),
         }),
         Request::OffsetCommit(r) => Response::OffsetCommit {
+            partitions: r
+                .partitions
+                .iter()
+                .map(|p| (p.topic.clone(), p.partition, error))
+                .collect(),
+        },
+        Request::TxnOffsetCommit(r) => Response::TxnOffsetCommit {
             partitions: r
                 .partitions
                 .iter()

@@ -49,6 +49,7 @@ mod join;
 mod membership;
 mod offsets;
 mod state;
+mod txn_offsets;
 
 #[cfg(test)]
 mod tests;
@@ -152,6 +153,7 @@ impl GroupCoordinator {
             Request::Heartbeat(r) => Some(self.heartbeat(now_ms, &r, &mut out)),
             Request::Leave(r) => Some(self.leave(now_ms, r, &mut out)),
             Request::OffsetCommit(r) => Some(self.offset_commit(now_ms, r, &mut out)),
+            Request::TxnOffsetCommit(r) => Some(self.txn_offset_commit(now_ms, r, &mut out)),
             Request::OffsetFetch(r) => Some(self.offset_fetch(r)),
             Request::Describe { groups } => Some(self.describe(groups)),
             Request::List { states, types } => Some(self.list(&states, &types)),
@@ -230,6 +232,7 @@ impl GroupCoordinator {
                         .insert(group.clone(), Group::from_metadata_value(&group, &v));
                 }
                 None => {
+                    self.offsets.remove_pending_group(&group);
                     if let Some(mut g) = self.groups.remove(&group) {
                         g.transition_to(GroupState::Dead, now_ms);
                     }
@@ -484,6 +487,9 @@ fn strings_fit_records(request: &Request) -> bool {
                 && r.protocols.iter().all(|(n, _)| fits(n))
         }
         Request::OffsetCommit(r) => {
+            fits(&r.group_id) && r.partitions.iter().all(|p| fits(&p.topic))
+        }
+        Request::TxnOffsetCommit(r) => {
             fits(&r.group_id) && r.partitions.iter().all(|p| fits(&p.topic))
         }
         _ => true,

@@ -10,10 +10,11 @@
 //! * Every stored offset's group exists (replaying a commit creates a simple group, as Kafka
 //!   does), except after a malformed log tombstoned a group before its offsets.
 //!
-//! Transactional offset commits (TxnOffsetCommit, pending until the transaction ends) do not
-//! exist yet: [`OffsetStore::has_pending_transactional_offset`] and
-//! [`OffsetStore::has_open_transactions`] are the hooks where they plug in (UNSTABLE_OFFSET_COMMIT
-//! for require_stable fetches, no expiry and no group deletion while pending).
+//! Transactional offset commits (TxnOffsetCommit, see `txn_offsets.rs`) are kept apart, per
+//! producer, until the transaction's marker commits or discards them:
+//! [`OffsetStore::has_pending_transactional_offset`] and [`OffsetStore::has_open_transactions`]
+//! make require_stable fetches answer UNSTABLE_OFFSET_COMMIT and keep expiry and group
+//! deletion away while they are pending.
 
 use std::collections::BTreeMap;
 
@@ -57,6 +58,8 @@ type TopicOffsets = BTreeMap<String, BTreeMap<i32, CommittedOffset>>;
 #[derive(Debug, Default, Clone)]
 pub struct OffsetStore {
     by_group: BTreeMap<String, TopicOffsets>,
+    /// Transactional commits not yet committed or aborted, by producer id then group.
+    pending: BTreeMap<i64, BTreeMap<String, TopicOffsets>>,
 }
 
 impl OffsetStore {
@@ -100,21 +103,92 @@ impl OffsetStore {
             .sum()
     }
 
-    /// Hook for transactional offset commits: true while a transaction has an uncommitted
-    /// offset for this partition. None exist yet.
+    /// True while a transaction has an uncommitted offset for this partition.
     pub fn has_pending_transactional_offset(
         &self,
-        _group: &str,
-        _topic: &str,
-        _partition: i32,
+        group: &str,
+        topic: &str,
+        partition: i32,
     ) -> bool {
-        false
+        self.pending.values().any(|groups| {
+            groups
+                .get(group)
+                .and_then(|t| t.get(topic))
+                .is_some_and(|p| p.contains_key(&partition))
+        })
     }
 
-    /// Hook for transactional offset commits: true while a transaction that committed
-    /// offsets for the group is open. None exist yet.
-    pub fn has_open_transactions(&self, _group: &str) -> bool {
-        false
+    /// True while a transaction that committed offsets for the group is open.
+    pub fn has_open_transactions(&self, group: &str) -> bool {
+        self.pending
+            .values()
+            .any(|groups| groups.contains_key(group))
+    }
+
+    /// Record a transactional commit of `producer_id`, pending until its marker.
+    pub fn put_pending(
+        &mut self,
+        producer_id: i64,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        value: CommittedOffset,
+    ) {
+        self.pending
+            .entry(producer_id)
+            .or_default()
+            .entry(group.to_string())
+            .or_default()
+            .entry(topic.to_string())
+            .or_default()
+            .insert(partition, value);
+    }
+
+    /// A transaction marker of `producer_id` for the groups `in_partition` selects: on commit
+    /// its pending offsets become committed offsets, on abort they are dropped.
+    pub fn complete_pending(
+        &mut self,
+        producer_id: i64,
+        commit: bool,
+        in_partition: impl Fn(&str) -> bool,
+    ) {
+        let Some(groups) = self.pending.get_mut(&producer_id) else {
+            return;
+        };
+        let done: Vec<String> = groups.keys().filter(|g| in_partition(g)).cloned().collect();
+        for group in done {
+            let Some(topics) = groups.remove(&group) else {
+                continue;
+            };
+            if !commit {
+                continue;
+            }
+            for (topic, partitions) in topics {
+                for (partition, value) in partitions {
+                    self.by_group
+                        .entry(group.clone())
+                        .or_default()
+                        .entry(topic.clone())
+                        .or_default()
+                        .insert(partition, value);
+                }
+            }
+        }
+        if self
+            .pending
+            .get(&producer_id)
+            .is_some_and(BTreeMap::is_empty)
+        {
+            self.pending.remove(&producer_id);
+        }
+    }
+
+    /// Drop pending commits of a group (the group was deleted).
+    pub fn remove_pending_group(&mut self, group: &str) {
+        for groups in self.pending.values_mut() {
+            groups.remove(group);
+        }
+        self.pending.retain(|_, g| !g.is_empty());
     }
 }
 

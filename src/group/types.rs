@@ -82,6 +82,22 @@ pub struct OffsetCommit {
     pub version: i16,
 }
 
+/// TxnOffsetCommit: offsets committed inside a transaction. They stay pending (invisible to
+/// OffsetFetch, UNSTABLE_OFFSET_COMMIT for require_stable) until the transaction's marker
+/// reaches the group's `__consumer_offsets` partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnOffsetCommit {
+    pub transactional_id: String,
+    pub group_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// v3+; -1 / "" / None for older versions.
+    pub generation_id: i32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub partitions: Vec<CommitPartition>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchGroup {
     pub group_id: String,
@@ -102,6 +118,7 @@ pub enum Request {
     Heartbeat(Heartbeat),
     Leave(LeaveGroup),
     OffsetCommit(OffsetCommit),
+    TxnOffsetCommit(TxnOffsetCommit),
     OffsetFetch(OffsetFetch),
     Describe {
         groups: Vec<String>,
@@ -213,6 +230,10 @@ pub enum Response {
     OffsetCommit {
         partitions: Vec<(String, i32, ErrorCode)>,
     },
+    /// (topic, partition, error) in request order.
+    TxnOffsetCommit {
+        partitions: Vec<(String, i32, ErrorCode)>,
+    },
     OffsetFetch {
         groups: Vec<OffsetFetchGroupResult>,
     },
@@ -260,6 +281,9 @@ pub struct Record {
     pub partition: i32,
     pub key: Bytes,
     pub value: Option<Bytes>,
+    /// Set for TxnOffsetCommit records: (producer_id, producer_epoch) of the transaction;
+    /// the runtime writes them in a transactional batch of that producer.
+    pub producer: Option<(i64, i16)>,
 }
 
 /// Everything one call produced.

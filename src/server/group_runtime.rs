@@ -110,39 +110,76 @@ fn replay_partition(
             let set = RecordBatchDecoder::decode(&mut bytes)
                 .map_err(|e| anyhow::anyhow!("{OFFSETS_TOPIC}-{}: {e}", p.index))?;
             for r in set.records {
-                if r.offset < offset || r.control {
+                if r.offset < offset {
                     continue;
                 }
                 offset = r.offset + 1;
-                if let Some(key) = &r.key {
-                    if let Err(e) = coordinator.replay(now, key, r.value.as_deref()) {
-                        tracing::warn!(
-                            partition = p.index,
-                            offset = r.offset,
-                            "skipping record: {e}"
-                        );
+                count += 1;
+                let res = if r.control {
+                    // A transaction marker: commit or discard the producer's pending offsets.
+                    match r.key.as_deref().and_then(marker_type) {
+                        Some(commit) => {
+                            coordinator.replay_marker(r.producer_id, commit, p.index);
+                            Ok(())
+                        }
+                        None => continue,
                     }
-                    count += 1;
+                } else if let Some(key) = &r.key {
+                    if r.transactional {
+                        coordinator.replay_transactional(
+                            now,
+                            r.producer_id,
+                            key,
+                            r.value.as_deref(),
+                        )
+                    } else {
+                        coordinator.replay(now, key, r.value.as_deref())
+                    }
+                } else {
+                    continue;
+                };
+                if let Err(e) = res {
+                    tracing::warn!(
+                        partition = p.index,
+                        offset = r.offset,
+                        "skipping record: {e}"
+                    );
                 }
             }
         }
     }
 }
 
+/// The type of a control record key (version i16, type i16): Some(true) for COMMIT,
+/// Some(false) for ABORT, None for anything else.
+fn marker_type(key: &[u8]) -> Option<bool> {
+    match key {
+        [0, 0, 0, 1] => Some(true),
+        [0, 0, 0, 0] => Some(false),
+        _ => None,
+    }
+}
+
 /// Encode records for one partition as one v2 batch.
-fn encode_batch(records: &[&Record], now: i64) -> anyhow::Result<BytesMut> {
+/// Records of a transaction (TxnOffsetCommit) go in a transactional batch of their producer.
+fn encode_batch(
+    records: &[&Record],
+    producer: Option<(i64, i16)>,
+    now: i64,
+) -> anyhow::Result<BytesMut> {
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     let krecords: Vec<KRecord> = records
         .iter()
         .enumerate()
         .map(|(i, r)| KRecord {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: i as i32 - 1,
+            sequence: if producer.is_some() { i as i32 } else { -1 },
             timestamp: now,
             key: Some(r.key.clone()),
             value: r.value.clone(),
@@ -163,12 +200,18 @@ fn encode_batch(records: &[&Record], now: i64) -> anyhow::Result<BytesMut> {
 }
 
 fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -> bool {
-    let mut by_partition: HashMap<i32, Vec<&Record>> = HashMap::new();
+    // One batch per (partition, producer); a partition's batches keep the records' order.
+    type BatchKey = (i32, Option<(i64, i16)>);
+    let mut by_partition: Vec<(BatchKey, Vec<&Record>)> = Vec::new();
     for r in records {
-        by_partition.entry(r.partition).or_default().push(r);
+        let key = (r.partition, r.producer);
+        match by_partition.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r),
+            None => by_partition.push((key, vec![r])),
+        }
     }
     let mut ok = true;
-    for (index, recs) in by_partition {
+    for ((index, producer), recs) in by_partition {
         let Some(p) = usize::try_from(index).ok().and_then(|i| partitions.get(i)) else {
             tracing::error!(
                 partition = index,
@@ -177,7 +220,7 @@ fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -
             ok = false;
             continue;
         };
-        let res = encode_batch(&recs, now).and_then(|mut buf| {
+        let res = encode_batch(&recs, producer, now).and_then(|mut buf| {
             let epoch = p.leader_epoch;
             p.log()
                 .append(&mut buf, epoch, now)

@@ -9,6 +9,7 @@ mod offsets;
 mod records;
 mod replay;
 mod static_members;
+mod txn_offsets;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -131,9 +132,14 @@ impl Harness {
     pub fn replayed(&self) -> GroupCoordinator {
         let mut fresh = GroupCoordinator::new(config(), Box::new(CountingIds(1000)));
         for r in &self.log {
-            fresh
-                .replay(self.now, &r.key, r.value.as_deref())
-                .expect("replay");
+            match r.producer {
+                Some((pid, _)) => fresh
+                    .replay_transactional(self.now, pid, &r.key, r.value.as_deref())
+                    .expect("replay"),
+                None => fresh
+                    .replay(self.now, &r.key, r.value.as_deref())
+                    .expect("replay"),
+            }
         }
         fresh
     }

@@ -2,7 +2,7 @@
 //! and KIP-994) and the expiry of idle transactional ids (tombstones).
 
 use super::errors::*;
-use super::state::{TxnState, NO_PRODUCER_ID};
+use super::state::TxnState;
 use super::types::{DescribedTxn, Outcome, PartitionsUpdate, Response};
 use super::TransactionCoordinator;
 
@@ -82,9 +82,8 @@ impl TransactionCoordinator {
             .collect();
         for (tid, producer_id) in expired {
             self.tombstone(now_ms, &tid, out);
-            if producer_id != NO_PRODUCER_ID {
-                out.partitions.push(PartitionsUpdate::Clear { producer_id });
-            }
+            // Idle ids have no open transaction; said again for a produce path that missed it.
+            out.partitions.push(PartitionsUpdate::Clear { producer_id });
         }
     }
 }

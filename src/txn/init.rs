@@ -5,7 +5,7 @@
 
 use super::errors::*;
 use super::state::{is_epoch_exhausted, TransactionMetadata, TxnState, NO_PRODUCER_EPOCH};
-use super::types::{ErrorCode, Outcome};
+use super::types::{ErrorCode, Outcome, Response};
 use super::TransactionCoordinator;
 
 /// The fields of an InitProducerId request the coordinator needs.
@@ -24,12 +24,23 @@ fn init_error(error: ErrorCode) -> InitResult {
 }
 
 impl TransactionCoordinator {
+    /// InitProducerId; `version` picks the name of "fenced" (see errors.rs).
     pub(super) fn init_producer_id(
         &mut self,
         now_ms: i64,
         req: InitRequest,
+        version: i16,
         out: &mut Outcome,
-    ) -> InitResult {
+    ) -> Response {
+        let (error, producer_id, producer_epoch) = self.init(now_ms, req, out);
+        Response::InitProducerId {
+            error: for_version(error, Api::InitProducerId, version),
+            producer_id,
+            producer_epoch,
+        }
+    }
+
+    fn init(&mut self, now_ms: i64, req: InitRequest, out: &mut Outcome) -> InitResult {
         // KafkaApis: the producer id and epoch are both -1 or both set.
         let expected = match (req.producer_id, req.producer_epoch) {
             (-1, -1) => None,

@@ -126,13 +126,7 @@ impl TransactionCoordinator {
                     producer_id,
                     producer_epoch,
                 };
-                let (error, producer_id, producer_epoch) =
-                    self.init_producer_id(now_ms, init, &mut out);
-                Response::InitProducerId {
-                    error: for_version(error, Api::InitProducerId, version),
-                    producer_id,
-                    producer_epoch,
-                }
+                self.init_producer_id(now_ms, init, version, &mut out)
             }
             Request::AddPartitions {
                 transactional_id,
@@ -146,12 +140,7 @@ impl TransactionCoordinator {
                 if verify_only {
                     self.verify_partitions(producer, &partitions, version)
                 } else {
-                    let error = self.add_partitions(now_ms, producer, &partitions, &mut out);
-                    let error = for_version(error, Api::AddPartitions, version);
-                    Response::AddPartitions {
-                        error,
-                        partitions: partitions.into_iter().map(|tp| (tp, error)).collect(),
-                    }
+                    self.add_partitions_request(now_ms, producer, partitions, version, &mut out)
                 }
             }
             Request::AddOffsets {
@@ -162,11 +151,7 @@ impl TransactionCoordinator {
                 version,
             } => {
                 let producer = (transactional_id.as_str(), producer_id, producer_epoch);
-                let partition = self.offsets_partition(&group_id);
-                let error = self.add_partitions(now_ms, producer, &[partition], &mut out);
-                Response::AddOffsets {
-                    error: for_version(error, Api::AddOffsets, version),
-                }
+                self.add_offsets(now_ms, producer, &group_id, version, &mut out)
             }
             Request::EndTxn {
                 transactional_id,
@@ -313,12 +298,6 @@ impl TransactionCoordinator {
     /// Every transactional id, sorted.
     pub fn transactional_ids(&self) -> Vec<String> {
         self.txns.keys().cloned().collect()
-    }
-
-    /// AddOffsetsToTxn's partition: the group's `__consumer_offsets` partition.
-    fn offsets_partition(&self, group_id: &str) -> TopicPartition {
-        let p = crate::group::partition_for(group_id, self.config.offsets_topic_partitions);
-        (CONSUMER_OFFSETS_TOPIC.to_string(), p)
     }
 
     /// Emits `next`'s record and applies it through [`Self::replay`]; then restores the

@@ -7,7 +7,8 @@
 use super::errors::*;
 use super::state::{TransactionMetadata, TxnState};
 use super::types::{ErrorCode, Outcome, PartitionsUpdate, Response, TimerOp, TopicPartition};
-use super::{timeout_key, TransactionCoordinator};
+use super::{timeout_key, TransactionCoordinator, CONSUMER_OFFSETS_TOPIC};
+use crate::group::partition_for;
 
 /// (transactional_id, producer_id, producer_epoch) of a request.
 pub(super) type Producer<'a> = (&'a str, i64, i16);
@@ -30,9 +31,44 @@ impl TransactionCoordinator {
         }
     }
 
+    /// AddPartitionsToTxn (not `verify_only`): the transaction's error on every partition.
+    pub(super) fn add_partitions_request(
+        &mut self,
+        now_ms: i64,
+        producer: Producer<'_>,
+        partitions: Vec<TopicPartition>,
+        version: i16,
+        out: &mut Outcome,
+    ) -> Response {
+        let error = self.add_partitions(now_ms, producer, &partitions, out);
+        let error = for_version(error, Api::AddPartitions, version);
+        Response::AddPartitions {
+            error,
+            partitions: partitions.into_iter().map(|tp| (tp, error)).collect(),
+        }
+    }
+
+    /// AddOffsetsToTxn: adds the group's `__consumer_offsets` partition (the group
+    /// coordinator's `partition_for`).
+    pub(super) fn add_offsets(
+        &mut self,
+        now_ms: i64,
+        producer: Producer<'_>,
+        group_id: &str,
+        version: i16,
+        out: &mut Outcome,
+    ) -> Response {
+        let p = partition_for(group_id, self.config.offsets_topic_partitions);
+        let partition = (CONSUMER_OFFSETS_TOPIC.to_string(), p);
+        let error = self.add_partitions(now_ms, producer, &[partition], out);
+        Response::AddOffsets {
+            error: for_version(error, Api::AddOffsets, version),
+        }
+    }
+
     /// Adds partitions to the producer's transaction, starting it if none is open. Returns
     /// the error for the whole transaction (without the version rewrite of "fenced").
-    pub(super) fn add_partitions(
+    fn add_partitions(
         &mut self,
         now_ms: i64,
         producer: Producer<'_>,

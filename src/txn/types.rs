@@ -18,7 +18,7 @@ pub type ErrorCode = i16;
 /// (topic, partition).
 pub type TopicPartition = (String, i32);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// `transactional_id: None` = idempotent-only producer: allocate a fresh producer id,
     /// epoch 0, no state kept. `producer_id`/`producer_epoch`: -1/-1, or the producer's
@@ -184,7 +184,7 @@ pub struct Record {
 }
 
 /// Everything one call produced.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub responses: Vec<(RequestId, Response)>,
     pub records: Vec<Record>,

@@ -3,7 +3,8 @@
 //! Layout by responsibility (see DESIGN.md): `protocol` (framing, batch headers; no tokio),
 //! `log` (the partition log store; no tokio), `cluster` (topics and partitions of this node),
 //! `server` (tokio: listener, connections, dispatch), `api` (one file per Kafka API),
-//! `config` (typed configuration with Kafka's names).
+//! `config` (typed configuration with Kafka's names), `group` and `txn` (the group and
+//! transaction coordinators as pure state machines; no tokio).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -14,3 +15,4 @@ pub mod group;
 pub mod log;
 pub mod protocol;
 pub mod server;
+pub mod txn;

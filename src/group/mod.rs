@@ -58,6 +58,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+pub use context::{java_string_hash, partition_for};
 pub use offsets::CommittedOffset;
 pub use records::RecordError;
 pub use state::GroupState;

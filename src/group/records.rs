@@ -26,6 +26,9 @@
 //! input, and no length read from input is allocated before it is checked against the bytes
 //! that remain. Writers assume strings fit Kafka's `i16` length; the coordinator rejects
 //! requests whose strings do not (see `MAX_RECORD_STRING_BYTES`).
+//!
+//! The bounds-checked [`Reader`] and the [`Writer`] are crate-visible: `__transaction_state`
+//! records (src/txn/records.rs) use the same message encoding.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -301,7 +304,7 @@ fn decode_member(r: &mut Reader<'_>, version: i16) -> Result<MemberMetadata, Rec
 }
 
 /// Bounds-checked reader over one record's bytes.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     flexible: bool,
 }
@@ -319,11 +322,11 @@ impl<'a> Reader<'a> {
         Ok((r, version))
     }
 
-    fn new(buf: &'a [u8], flexible: bool) -> Self {
+    pub(crate) fn new(buf: &'a [u8], flexible: bool) -> Self {
         Reader { buf, flexible }
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         if self.buf.len() < n {
             return Err(RecordError::Truncated);
         }
@@ -338,19 +341,23 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn i16(&mut self) -> Result<i16, RecordError> {
+    pub(crate) fn i8(&mut self) -> Result<i8, RecordError> {
+        Ok(i8::from_be_bytes(self.array()?))
+    }
+
+    pub(crate) fn i16(&mut self) -> Result<i16, RecordError> {
         Ok(i16::from_be_bytes(self.array()?))
     }
 
-    fn i32(&mut self) -> Result<i32, RecordError> {
+    pub(crate) fn i32(&mut self) -> Result<i32, RecordError> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> Result<i64, RecordError> {
+    pub(crate) fn i64(&mut self) -> Result<i64, RecordError> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    fn uvarint(&mut self) -> Result<u32, RecordError> {
+    pub(crate) fn uvarint(&mut self) -> Result<u32, RecordError> {
         let mut value: u32 = 0;
         for i in 0..5 {
             let [b] = self.array::<1>()?;
@@ -380,7 +387,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
+    pub(crate) fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
         match self.length(false)? {
             None => Ok(None),
             Some(n) => {
@@ -391,18 +398,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn string(&mut self, field: &'static str) -> Result<String, RecordError> {
+    pub(crate) fn string(&mut self, field: &'static str) -> Result<String, RecordError> {
         self.nullable_string()?.ok_or(RecordError::NullField(field))
     }
 
-    fn bytes(&mut self, field: &'static str) -> Result<Bytes, RecordError> {
+    pub(crate) fn bytes(&mut self, field: &'static str) -> Result<Bytes, RecordError> {
         let n = self.length(true)?.ok_or(RecordError::NullField(field))?;
         Ok(Bytes::copy_from_slice(self.take(n)?))
     }
 
     /// Element count of a non-nullable array, bounded by the bytes left (every element
     /// takes at least one byte) so a corrupt count cannot cause a huge allocation.
-    fn array_len(&mut self, field: &'static str) -> Result<usize, RecordError> {
+    pub(crate) fn array_len(&mut self, field: &'static str) -> Result<usize, RecordError> {
         let n = self.length(true)?.ok_or(RecordError::NullField(field))?;
         if n > self.buf.len() {
             return Err(RecordError::Truncated);
@@ -410,7 +417,15 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
+    /// Element count of a nullable array (`None` for null), bounded like [`Self::array_len`].
+    pub(crate) fn nullable_array_len(&mut self) -> Result<Option<usize>, RecordError> {
+        match self.length(true)? {
+            Some(n) if n > self.buf.len() => Err(RecordError::Truncated),
+            n => Ok(n),
+        }
+    }
+
+    pub(crate) fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
         if !self.flexible {
             return Ok(());
         }
@@ -426,36 +441,40 @@ impl<'a> Reader<'a> {
 }
 
 /// Writer in Kafka's message encoding, flexible (compact) or not.
-struct Writer {
+pub(crate) struct Writer {
     buf: BytesMut,
     flexible: bool,
 }
 
 impl Writer {
-    fn new(flexible: bool) -> Self {
+    pub(crate) fn new(flexible: bool) -> Self {
         Writer {
             buf: BytesMut::with_capacity(64),
             flexible,
         }
     }
 
-    fn finish(self) -> Bytes {
+    pub(crate) fn finish(self) -> Bytes {
         self.buf.freeze()
     }
 
-    fn i16(&mut self, v: i16) {
+    pub(crate) fn i8(&mut self, v: i8) {
+        self.buf.put_i8(v);
+    }
+
+    pub(crate) fn i16(&mut self, v: i16) {
         self.buf.put_i16(v);
     }
 
-    fn i32(&mut self, v: i32) {
+    pub(crate) fn i32(&mut self, v: i32) {
         self.buf.put_i32(v);
     }
 
-    fn i64(&mut self, v: i64) {
+    pub(crate) fn i64(&mut self, v: i64) {
         self.buf.put_i64(v);
     }
 
-    fn uvarint(&mut self, mut v: u32) {
+    pub(crate) fn uvarint(&mut self, mut v: u32) {
         while v >= 0x80 {
             self.buf.put_u8((v as u8 & 0x7f) | 0x80);
             v >>= 7;
@@ -480,27 +499,32 @@ impl Writer {
         }
     }
 
-    fn nullable_string(&mut self, s: Option<&str>) {
+    pub(crate) fn nullable_string(&mut self, s: Option<&str>) {
         self.length(s.map(str::len), false);
         if let Some(s) = s {
             self.buf.put_slice(s.as_bytes());
         }
     }
 
-    fn string(&mut self, s: &str) {
+    pub(crate) fn string(&mut self, s: &str) {
         self.nullable_string(Some(s));
     }
 
-    fn bytes(&mut self, b: &[u8]) {
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
         self.length(Some(b.len()), true);
         self.buf.put_slice(b);
     }
 
-    fn array_len(&mut self, n: usize) {
+    pub(crate) fn array_len(&mut self, n: usize) {
         self.length(Some(n), true);
     }
 
-    fn tagged_fields(&mut self) {
+    /// A nullable array's element count; `None` writes null.
+    pub(crate) fn nullable_array_len(&mut self, n: Option<usize>) {
+        self.length(n, true);
+    }
+
+    pub(crate) fn tagged_fields(&mut self) {
         if self.flexible {
             self.uvarint(0);
         }

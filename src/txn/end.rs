@@ -1,0 +1,163 @@
+//! Ending transactions: EndTxn (commit or abort by the producer), the abort with an epoch
+//! bump that fences a producer (InitProducerId during an ongoing transaction, transaction
+//! timeout), the markers, and completion once they are written.
+//!
+//! Ongoing → PrepareCommit/PrepareAbort is persisted first (the EndTxn answer goes out with
+//! it), then the produce path is told the producer has no open transaction, then markers are
+//! requested; `markers_written` persists CompleteCommit/CompleteAbort. A transaction with no
+//! partitions has no markers to write and completes at once, like Kafka's.
+
+use super::errors::*;
+use super::partitions::Producer;
+use super::state::{TransactionMetadata, TxnState, NO_PRODUCER_EPOCH};
+use super::types::{ErrorCode, MarkerRequest, Outcome, PartitionsUpdate, TimerOp};
+use super::{timeout_key, TransactionCoordinator, COORDINATOR_EPOCH};
+
+impl TransactionCoordinator {
+    /// EndTxn from the producer (transactions V1: the epoch must be exactly the current one).
+    /// Returns the error without the version rewrite of "fenced".
+    pub(super) fn end_txn(
+        &mut self,
+        now_ms: i64,
+        producer: Producer<'_>,
+        commit: bool,
+        out: &mut Outcome,
+    ) -> ErrorCode {
+        let m = match self.check_producer(producer) {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        match (m.state, commit) {
+            (TxnState::Ongoing, _) => {
+                let next = m.clone();
+                self.prepare_end(now_ms, producer.0, next, commit, out);
+                NONE
+            }
+            // A retry of an EndTxn that succeeded.
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => NONE,
+            // A retry while its markers are being written.
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                CONCURRENT_TRANSACTIONS
+            }
+            // Never held here; in Kafka a fence is under way, which bumps the epoch.
+            (TxnState::PrepareEpochFence | TxnState::Dead, _) => PRODUCER_FENCED,
+            // Nothing to end, or the other direction than the transaction is taking.
+            (TxnState::Empty, _)
+            | (TxnState::CompleteCommit, false)
+            | (TxnState::CompleteAbort, true)
+            | (TxnState::PrepareCommit, false)
+            | (TxnState::PrepareAbort, true) => INVALID_TXN_STATE,
+        }
+    }
+
+    /// Aborts the ongoing transaction of `transactional_id` with the epoch bumped, so its
+    /// producer is fenced: Kafka's PrepareEpochFence, written as PrepareAbort at epoch + 1
+    /// (the markers carry the new epoch).
+    pub(super) fn fence_and_abort(
+        &mut self,
+        now_ms: i64,
+        transactional_id: &str,
+        out: &mut Outcome,
+    ) {
+        let Some(m) = self.txns.get(transactional_id) else {
+            return;
+        };
+        assert_eq!(m.state, TxnState::Ongoing, "fencing {transactional_id}");
+        let mut next = m.clone();
+        // At most i16::MAX: an Ongoing epoch is at most MAX - 1 (see is_epoch_exhausted).
+        next.producer_epoch = m.producer_epoch.saturating_add(1);
+        next.last_producer_epoch = NO_PRODUCER_EPOCH;
+        self.prepare_end(now_ms, transactional_id, next, false, out);
+    }
+
+    /// Ongoing → PrepareCommit/PrepareAbort (from `next`, the current metadata with any
+    /// epoch bump applied), persisted; then markers (or completion).
+    fn prepare_end(
+        &mut self,
+        now_ms: i64,
+        transactional_id: &str,
+        mut next: TransactionMetadata,
+        commit: bool,
+        out: &mut Outcome,
+    ) {
+        next.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        next.last_update_timestamp_ms = now_ms;
+        let producer_id = next.producer_id;
+        self.persist(now_ms, transactional_id, next, out);
+        out.partitions.push(PartitionsUpdate::Clear { producer_id });
+        out.timers.push(TimerOp::Cancel {
+            key: timeout_key(transactional_id),
+        });
+        self.send_markers_or_complete(now_ms, transactional_id, out);
+    }
+
+    /// For a transaction in PrepareCommit/PrepareAbort: the MarkerRequest for its
+    /// partitions, or, when it has none, its completion at once.
+    pub(super) fn send_markers_or_complete(
+        &mut self,
+        now_ms: i64,
+        transactional_id: &str,
+        out: &mut Outcome,
+    ) {
+        let Some(m) = self.txns.get(transactional_id) else {
+            return;
+        };
+        if m.partitions.is_empty() {
+            return self.complete(now_ms, transactional_id, out);
+        }
+        out.markers.push(MarkerRequest {
+            transactional_id: transactional_id.to_string(),
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            commit: m.state == TxnState::PrepareCommit,
+            coordinator_epoch: COORDINATOR_EPOCH,
+            partitions: m.partition_list(),
+        });
+    }
+
+    /// PrepareCommit/PrepareAbort → CompleteCommit/CompleteAbort, persisted: the markers
+    /// are written, the partitions leave the transaction.
+    pub(super) fn complete(&mut self, now_ms: i64, transactional_id: &str, out: &mut Outcome) {
+        let Some(m) = self.txns.get(transactional_id) else {
+            return;
+        };
+        let mut next = m.clone();
+        next.state = match m.state {
+            TxnState::PrepareCommit => TxnState::CompleteCommit,
+            TxnState::PrepareAbort => TxnState::CompleteAbort,
+            other => unreachable!("completing {transactional_id} in {other:?}"),
+        };
+        next.partitions.clear();
+        next.last_update_timestamp_ms = now_ms;
+        self.persist(now_ms, transactional_id, next, out);
+    }
+
+    /// The TxnTimeout timer of `transactional_id` fired: abort its transaction with an epoch
+    /// bump if it is still the one that has run past its timeout; re-arm if the transaction
+    /// open now started later than the one the timer was armed for.
+    pub(super) fn on_txn_timeout(
+        &mut self,
+        now_ms: i64,
+        transactional_id: &str,
+        out: &mut Outcome,
+    ) {
+        let Some(m) = self.txns.get(transactional_id) else {
+            return;
+        };
+        if m.state != TxnState::Ongoing {
+            return;
+        }
+        if m.timed_out(now_ms) {
+            self.fence_and_abort(now_ms, transactional_id, out);
+        } else {
+            out.timers.push(TimerOp::Set {
+                key: timeout_key(transactional_id),
+                deadline_ms: m.timeout_deadline_ms(),
+            });
+        }
+    }
+}

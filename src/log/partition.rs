@@ -53,6 +53,8 @@ pub struct PartitionLog {
     pub(super) producers: ProducerStateManager,
     /// Offsets of the producer-state snapshot files on disk.
     pub(super) snapshots: BTreeSet<i64>,
+    /// Batches replayed into the producer state when the log was opened.
+    pub(super) replayed_batches: u64,
 }
 
 /// What validation learned about a produce payload.

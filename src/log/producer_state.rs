@@ -20,6 +20,11 @@
 //!   be newer (the coordinator bumps it on timeout) but not older, and its coordinator epoch
 //!   may not be older than the last one seen (TRANSACTION_COORDINATOR_FENCED).
 //!
+//! One deliberate difference: Kafka takes one batch per partition per produce request and
+//! checks sequences of an unknown producer against its *committed* state only; skua accepts
+//! several batches per payload and checks each against the state staged by the earlier ones,
+//! so after an unknown producer's first batch the next must follow in sequence.
+//!
 //! Validation never mutates: [`ProducerStateManager::prepare_append`] and
 //! [`ProducerStateManager::prepare_marker`] stage the changed entries in a [`PendingUpdate`]
 //! that [`ProducerStateManager::commit`] applies once the bytes are written, so a rejected
@@ -237,9 +242,9 @@ pub(super) struct ProducerStateManager {
     ongoing: BTreeMap<i64, i64>,
 }
 
-/// Kafka's checkProducerEpoch + checkSequence, against the staged entry; `known_epoch` is the
-/// committed entry's epoch (NO_PRODUCER_EPOCH for an unknown producer).
-fn check_data(known_epoch: i16, staged: &ProducerEntry, b: &DataBatch) -> Result<(), LogError> {
+/// Kafka's checkProducerEpoch + checkSequence, against the staged entry (the committed one
+/// plus the payload's earlier batches).
+fn check_data(staged: &ProducerEntry, b: &DataBatch) -> Result<(), LogError> {
     let pid = b.producer_id;
     if b.epoch < staged.epoch {
         return Err(LogError::InvalidProducerEpoch(format!(
@@ -254,7 +259,7 @@ fn check_data(known_epoch: i16, staged: &ProducerEntry, b: &DataBatch) -> Result
                 b.epoch, b.first_seq
             )));
         }
-    } else if known_epoch != NO_PRODUCER_EPOCH && !in_sequence(staged.last_seq(), b.first_seq) {
+    } else if staged.epoch != NO_PRODUCER_EPOCH && !in_sequence(staged.last_seq(), b.first_seq) {
         return Err(LogError::OutOfOrderSequence(format!(
             "producer {pid} sequence {} does not follow {}",
             b.first_seq,
@@ -321,9 +326,8 @@ impl ProducerStateManager {
             if let Some(dup) = current.and_then(|e| e.find_duplicate(&b)) {
                 return Ok(Prepared::Duplicate(dup));
             }
-            let known_epoch = current.map_or(NO_PRODUCER_EPOCH, |e| e.epoch);
             let staged = pending.entry(b.producer_id, current);
-            check_data(known_epoch, staged, &b)?;
+            check_data(staged, &b)?;
             if let Some(first) = apply_data(staged, &b, true)? {
                 pending.started.push((first, b.producer_id));
             }

@@ -105,6 +105,7 @@ impl PartitionLog {
             offline: false,
             producers: ProducerStateManager::default(),
             snapshots: BTreeSet::new(),
+            replayed_batches: 0,
         };
         if log.segments.is_empty() {
             let base = persisted_start.unwrap_or(0).max(0);

@@ -269,7 +269,11 @@ impl PartitionLog {
                         break;
                     }
                 };
-                if h.base_offset < start || h.producer_id < 0 {
+                if h.base_offset < start {
+                    continue;
+                }
+                self.replayed_batches += 1;
+                if h.producer_id < 0 {
                     continue;
                 }
                 if !h.is_control() {

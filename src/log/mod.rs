@@ -82,6 +82,17 @@ pub use partition::PartitionLog;
 pub use plan::{ReadPlan, SyncPlan};
 pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};
 
+/// Who is appending (Kafka's `AppendOrigin`); decides how much producer state is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce request: epochs, sequences, duplicates and transaction state.
+    Client,
+    /// A coordinator writing on a producer's behalf (transactional offset commits in
+    /// `__consumer_offsets`): batches may carry a producer id without a sequence; only the
+    /// epoch and the transaction state are checked, and duplicates are not looked for.
+    Coordinator,
+}
+
 /// How record timestamps are set (`message.timestamp.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampType {

@@ -23,7 +23,7 @@ use super::recovery::{encode_clean_shutdown, SegmentSummary};
 use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::storage::{write_atomic, OpenMode, OsStorage, Storage};
 use super::txn_index::TXN_INDEX_SUFFIX;
-use super::{AppendInfo, LogConfig, LogError, TimestampType};
+use super::{AppendInfo, AppendOrigin, LogConfig, LogError, TimestampType};
 use crate::protocol::batch::{
     peek_total_size, set_base_offset, set_log_append_time, set_partition_leader_epoch, verify_crc,
     BatchError, BatchHeader, BatchIter,
@@ -79,7 +79,11 @@ fn batch_error(e: BatchError) -> LogError {
 }
 
 /// Check every batch of a produce payload before anything is written.
-fn validate_payload(records: &[u8], max_message_bytes: u32) -> Result<PayloadSummary, LogError> {
+fn validate_payload(
+    records: &[u8],
+    max_message_bytes: u32,
+    origin: AppendOrigin,
+) -> Result<PayloadSummary, LogError> {
     if records.is_empty() {
         return Err(LogError::InvalidRecord("empty record set".into()));
     }
@@ -117,7 +121,7 @@ fn validate_payload(records: &[u8], max_message_bytes: u32) -> Result<PayloadSum
             ));
         }
         if header.producer_id >= 0 {
-            if header.base_sequence < 0 {
+            if header.base_sequence < 0 && origin == AppendOrigin::Client {
                 return Err(LogError::InvalidRecord(format!(
                     "invalid sequence {} in a batch of producer {}",
                     header.base_sequence, header.producer_id
@@ -183,8 +187,19 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.append_from(records, leader_epoch, now_ms, AppendOrigin::Client)
+    }
+
+    /// [`PartitionLog::append`] for a given origin (see [`AppendOrigin`]).
+    pub fn append_from(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
-        let summary = validate_payload(records, self.config.max_message_bytes)?;
+        let summary = validate_payload(records, self.config.max_message_bytes, origin)?;
         if records.len() as u64 > u64::from(u32::MAX) {
             return Err(LogError::MessageTooLarge {
                 size: records.len(),
@@ -193,7 +208,7 @@ impl PartitionLog {
         }
         let log_append_time = self.log_append_time(now_ms);
         let pending = if summary.has_producer_ids {
-            match self.prepare_producers(records, log_append_time)? {
+            match self.prepare_producers(records, log_append_time, origin)? {
                 Prepared::Duplicate(b) => {
                     return Ok(AppendInfo {
                         base_offset: b.first_offset,
@@ -235,6 +250,7 @@ impl PartitionLog {
         &self,
         records: &[u8],
         log_append_time: i64,
+        origin: AppendOrigin,
     ) -> Result<Prepared, LogError> {
         let mut next = self.log_end_offset;
         let batches = BatchIter::new(records)
@@ -249,7 +265,8 @@ impl PartitionLog {
                 };
                 (h.producer_id >= 0).then(|| DataBatch::new(&h, base, ts))
             });
-        self.producers.prepare_append(batches)
+        self.producers
+            .prepare_append(batches, origin == AppendOrigin::Client)
     }
 
     /// Roll if due, assign offsets in place, and write a validated payload to the active

@@ -156,11 +156,17 @@ pub(super) struct DataBatch {
 impl DataBatch {
     /// The batch `h` once placed at `base_offset`, with max timestamp `timestamp`.
     pub fn new(h: &BatchHeader, base_offset: i64, timestamp: i64) -> DataBatch {
+        // A coordinator's batch has no sequence (Kafka's lastSequence is then NO_SEQUENCE).
+        let last_seq = if h.base_sequence < 0 {
+            NO_SEQUENCE
+        } else {
+            increment_sequence(h.base_sequence, h.last_offset_delta)
+        };
         DataBatch {
             producer_id: h.producer_id,
             epoch: h.producer_epoch,
             first_seq: h.base_sequence,
-            last_seq: increment_sequence(h.base_sequence, h.last_offset_delta),
+            last_seq,
             first_offset: base_offset,
             last_offset: base_offset + i64::from(h.last_offset_delta),
             timestamp,
@@ -242,15 +248,18 @@ pub(super) struct ProducerStateManager {
     ongoing: BTreeMap<i64, i64>,
 }
 
-/// Kafka's checkProducerEpoch + checkSequence, against the staged entry (the committed one
-/// plus the payload's earlier batches).
-fn check_data(staged: &ProducerEntry, b: &DataBatch) -> Result<(), LogError> {
+/// Kafka's checkProducerEpoch + checkSequence (the latter for clients only), against the
+/// staged entry (the committed one plus the payload's earlier batches).
+fn check_data(staged: &ProducerEntry, b: &DataBatch, client: bool) -> Result<(), LogError> {
     let pid = b.producer_id;
     if b.epoch < staged.epoch {
         return Err(LogError::InvalidProducerEpoch(format!(
             "producer {pid} epoch {} is older than the current epoch {}",
             b.epoch, staged.epoch
         )));
+    }
+    if !client {
+        return Ok(());
     }
     if b.epoch != staged.epoch {
         if b.first_seq != 0 && staged.epoch != NO_PRODUCER_EPOCH {
@@ -315,19 +324,22 @@ fn apply_marker(
 }
 
 impl ProducerStateManager {
-    /// Validate the data batches of a payload (producer id >= 0 only), in order.
+    /// Validate the data batches of a payload (producer id >= 0 only), in order. Only a
+    /// `client` append is checked for duplicates and sequences (Kafka's AppendOrigin.CLIENT).
     pub fn prepare_append(
         &self,
         batches: impl Iterator<Item = DataBatch>,
+        client: bool,
     ) -> Result<Prepared, LogError> {
         let mut pending = PendingUpdate::default();
         for b in batches {
             let current = self.producers.get(&b.producer_id);
-            if let Some(dup) = current.and_then(|e| e.find_duplicate(&b)) {
+            let duplicate = current.and_then(|e| e.find_duplicate(&b));
+            if let (true, Some(dup)) = (client, duplicate) {
                 return Ok(Prepared::Duplicate(dup));
             }
             let staged = pending.entry(b.producer_id, current);
-            check_data(staged, &b)?;
+            check_data(staged, &b, client)?;
             if let Some(first) = apply_data(staged, &b, true)? {
                 pending.started.push((first, b.producer_id));
             }

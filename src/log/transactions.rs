@@ -80,6 +80,11 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
+        if producer_id < 0 {
+            return Err(LogError::InvalidRecord(
+                "a transaction marker needs a producer id".into(),
+            ));
+        }
         let offset = self.log_end_offset;
         let pending = self.producers.prepare_marker(
             producer_id,
@@ -162,8 +167,12 @@ impl PartitionLog {
     /// Snapshot the producer state at the log end offset: fsync the transaction indexes the
     /// snapshot vouches for, write it atomically, keep the newest two.
     pub(super) fn take_snapshot(&mut self) -> io::Result<()> {
+        let mut created = false;
         for seg in self.segments.values_mut() {
-            seg.txn.sync()?;
+            created |= seg.txn.sync()?;
+        }
+        if created {
+            self.storage.sync_dir(&self.dir)?;
         }
         let offset = self.log_end_offset;
         snapshot::write(self.storage.as_ref(), &self.dir, offset, &self.producers)?;

@@ -84,6 +84,8 @@ pub(super) struct TxnIndex {
     file: Option<Arc<dyn StorageFile>>,
     /// Written since the last fsync.
     dirty: bool,
+    /// The file was created since the last `sync` (its directory entry is not yet durable).
+    created: bool,
     /// The file held an impossible entry when loaded; its entries were discarded.
     pub corrupt: bool,
 }
@@ -104,6 +106,7 @@ impl TxnIndex {
             entries: Vec::with_capacity(len / ABORTED_TXN_LEN),
             file: Some(Arc::clone(&file)),
             dirty: false,
+            created: false,
             corrupt: false,
         };
         let mut prev_last = base_offset - 1;
@@ -152,6 +155,7 @@ impl TxnIndex {
                 // Truncate: a stale file of a deleted segment with this base must not linger.
                 let f = storage.open(path, OpenMode::CreateTruncate)?;
                 self.file = Some(Arc::clone(&f));
+                self.created = true;
                 f
             }
         };
@@ -186,13 +190,14 @@ impl TxnIndex {
         Ok(())
     }
 
-    /// fsync the file if it changed since the last fsync.
-    pub fn sync(&mut self) -> io::Result<()> {
+    /// fsync the file if it changed since the last fsync. Returns whether the file was
+    /// created since, so the caller fsyncs the directory too.
+    pub fn sync(&mut self) -> io::Result<bool> {
         if let (true, Some(file)) = (self.dirty, &self.file) {
             file.sync_data()?;
         }
         self.dirty = false;
-        Ok(())
+        Ok(std::mem::take(&mut self.created))
     }
 
     /// Kafka's `collectAbortedTxns`: add `(producer_id, first_offset)` of every entry with

@@ -293,3 +293,48 @@ fn retention_deleting_a_segment_removes_its_txnindex() {
     assert!(segment_path(&dir, active, ".txnindex").exists());
     assert_eq!(log.aborted_transactions(0, i64::MAX), vec![(8, marker - 2)]);
 }
+
+#[test]
+fn coordinator_appends_need_no_sequence_but_respect_epochs_and_transactions() {
+    use crate::log::AppendOrigin::{Client, Coordinator};
+    let (_tmp, mut log) = fresh(LogConfig::default());
+    // A transactional offset commit: the producer's id and epoch, no sequence.
+    let offsets = || producer_batch(1, 7, 2, -1, true);
+    assert!(matches!(
+        log.append_from(&mut offsets(), 0, 1_000, Client),
+        Err(LogError::InvalidRecord(_))
+    ));
+    let first = log
+        .append_from(&mut offsets(), 0, 1_000, Coordinator)
+        .unwrap();
+    assert_eq!(first.base_offset, 0);
+    assert_eq!(log.last_stable_offset(), 0);
+    // Not deduplicated: the coordinator does not retry through the log.
+    let second = log
+        .append_from(&mut offsets(), 0, 1_000, Coordinator)
+        .unwrap();
+    assert_eq!((second.base_offset, second.duplicate), (1, false));
+    let mut fenced = producer_batch(1, 7, 1, -1, true);
+    assert!(matches!(
+        log.append_from(&mut fenced, 0, 1_000, Coordinator),
+        Err(LogError::InvalidProducerEpoch(_))
+    ));
+    let mut outside = producer_batch(1, 7, 2, -1, false);
+    assert!(matches!(
+        log.append_from(&mut outside, 0, 1_000, Coordinator),
+        Err(LogError::InvalidTxnState(_))
+    ));
+    log.append_control(7, 2, false, 0, 0, 2_000).unwrap();
+    assert_eq!(log.aborted_transactions(0, 3), vec![(7, 0)]);
+    assert_eq!(log.last_stable_offset(), 3);
+}
+
+#[test]
+fn marker_without_producer_id_is_invalid_record() {
+    let (_tmp, mut log) = fresh(LogConfig::default());
+    assert!(matches!(
+        log.append_control(-1, 0, true, 0, 0, 1_000),
+        Err(LogError::InvalidRecord(_))
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+}

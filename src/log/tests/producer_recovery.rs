@@ -383,3 +383,43 @@ fn rolls_keep_the_newest_two_snapshots() {
     assert_eq!(snapshot_files(&dir), bases[3..].to_vec());
     assert_eq!(log.snapshot_offsets(), bases[3..].to_vec());
 }
+
+#[test]
+fn snapshot_round_trips_every_cached_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = open(&partition_dir(&tmp), &config());
+    scenario(&mut log);
+    let bytes = crate::log::snapshot::encode(1234, &log.producers);
+    let decoded = crate::log::snapshot::decode(&bytes, 1234).unwrap();
+    assert_eq!(decoded, log.producers);
+    assert!(crate::log::snapshot::decode(&bytes, 1235).is_none());
+    for cut in 0..bytes.len() {
+        assert!(crate::log::snapshot::decode(&bytes[..cut], 1234).is_none());
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn decoders_of_disk_bytes_never_panic(
+        bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+        control in proptest::bool::ANY,
+    ) {
+        let _ = crate::log::snapshot::decode(&bytes, 0);
+        let mut batch = bytes.clone();
+        if control && batch.len() > 22 {
+            batch[16] = 2;
+            batch[22] |= 0x20;
+        }
+        let _ = crate::log::control::parse_marker(&batch);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("00000000000000000000.txnindex");
+        std::fs::write(&path, &bytes).unwrap();
+        let index = crate::log::txn_index::TxnIndex::load(
+            &crate::log::OsStorage,
+            &path,
+            0,
+        )
+        .unwrap();
+        proptest::prop_assert!(index.corrupt || index.entries().len() == bytes.len() / 34);
+    }
+}

@@ -50,7 +50,9 @@
 //! below the log end offset is loaded (newer ones are deleted), transaction-index entries at
 //! or above its offset are dropped, and the batches from there to the log end are replayed,
 //! re-adding those entries (`transactions.rs`). After a clean close the snapshot is at the
-//! log end, so nothing is replayed.
+//! log end, so nothing is replayed. `.txnindex` files are therefore not part of the
+//! [`SyncPlan`]: they are fsynced before each snapshot (roll, close), which is the only point
+//! where their entries must be durable.
 //!
 //! # Concurrency
 //!

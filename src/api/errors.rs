@@ -13,6 +13,12 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::InvalidRecord(_) => ResponseError::InvalidRecord.code(),
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
         LogError::Io(_) | LogError::Offline => ResponseError::KafkaStorageError.code(),
+        LogError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch.code(),
+        LogError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber.code(),
+        LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState.code(),
+        LogError::TransactionCoordinatorFenced(_) => {
+            ResponseError::TransactionCoordinatorFenced.code()
+        }
     }
 }
 
@@ -47,6 +53,19 @@ mod tests {
         );
         assert_eq!(log_error_code(&LogError::InvalidRecord("x".into())), 87);
         assert_eq!(log_error_code(&LogError::Offline), 56);
+        assert_eq!(
+            log_error_code(&LogError::OutOfOrderSequence("x".into())),
+            45
+        );
+        assert_eq!(
+            log_error_code(&LogError::InvalidProducerEpoch("x".into())),
+            47
+        );
+        assert_eq!(log_error_code(&LogError::InvalidTxnState("x".into())), 48);
+        assert_eq!(
+            log_error_code(&LogError::TransactionCoordinatorFenced("x".into())),
+            52
+        );
         assert_eq!(topic_error_code(&TopicError::AlreadyExists("t".into())), 36);
         assert_eq!(topic_error_code(&TopicError::InvalidName("t".into())), 17);
         assert_eq!(

@@ -19,6 +19,11 @@
 //! * `clean-shutdown` — written by [`PartitionLog::close`] after everything was fsynced,
 //!   recording each segment's size and index entry counts; removed as soon as the log is
 //!   opened again.
+//! * `<base>.txnindex` — Kafka's aborted-transaction index, 34-byte entries
+//!   `version i16, producer_id i64, first_offset i64, last_offset i64, last_stable_offset i64`
+//!   for the ABORT markers in that segment (created with the first one; see `txn_index.rs`).
+//! * `<offset>.snapshot` — producer state (idempotence, open transactions) as of that
+//!   offset, written on roll and clean close, newest two kept (format in `snapshot.rs`).
 //!
 //! # Invariants
 //!
@@ -41,6 +46,14 @@
 //! offsets stay contiguous. After any write or fsync error the partition goes offline: every
 //! later call fails with [`LogError::Offline`] (Kafka: KAFKA_STORAGE_ERROR).
 //!
+//! Producer state (`producer_state.rs`) is then rebuilt: the newest valid snapshot at or
+//! below the log end offset is loaded (newer ones are deleted), transaction-index entries at
+//! or above its offset are dropped, and the batches from there to the log end are replayed,
+//! re-adding those entries (`transactions.rs`). After a clean close the snapshot is at the
+//! log end, so nothing is replayed. `.txnindex` files are therefore not part of the
+//! [`SyncPlan`]: they are fsynced before each snapshot (roll, close), which is the only point
+//! where their entries must be durable.
+//!
 //! # Concurrency
 //!
 //! `PartitionLog` is not synchronized; the caller wraps it in a mutex. Reads and fsyncs are
@@ -50,13 +63,18 @@
 //!
 //! All file access goes through [`storage::Storage`] so tests can inject faults.
 
+mod control;
 mod index;
 mod partition;
 mod plan;
+mod producer_state;
 mod recovery;
 mod segment;
+mod snapshot;
 pub mod storage;
 mod timestamps;
+mod transactions;
+mod txn_index;
 
 #[cfg(test)]
 mod tests;
@@ -65,6 +83,17 @@ pub use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 pub use partition::PartitionLog;
 pub use plan::{ReadPlan, SyncPlan};
 pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};
+
+/// Who is appending (Kafka's `AppendOrigin`); decides how much producer state is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce request: epochs, sequences, duplicates and transaction state.
+    Client,
+    /// A coordinator writing on a producer's behalf (transactional offset commits in
+    /// `__consumer_offsets`): batches may carry a producer id without a sequence; only the
+    /// epoch and the transaction state are checked, and duplicates are not looked for.
+    Coordinator,
+}
 
 /// How record timestamps are set (`message.timestamp.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +168,18 @@ pub enum LogError {
     /// A write or fsync failed earlier; the partition refuses everything until reopened.
     #[error("partition is offline after a storage error")]
     Offline,
+    /// A batch or marker with an epoch older than the producer's current one (fenced).
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
+    /// A batch whose first sequence does not follow the producer's last one.
+    #[error("out of order sequence: {0}")]
+    OutOfOrderSequence(String),
+    /// A non-transactional batch from a producer with an open transaction here.
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+    /// A marker from a transaction coordinator older than the last one seen.
+    #[error("transaction coordinator fenced: {0}")]
+    TransactionCoordinatorFenced(String),
 }
 
 /// The outcome of a successful [`PartitionLog::append`].
@@ -155,4 +196,24 @@ pub struct AppendInfo {
     pub records: i64,
     /// Largest batch max timestamp in the payload (after LogAppendTime stamping).
     pub max_timestamp: i64,
+    /// The payload retried a batch already in the log (same producer, epoch and sequence
+    /// range as one of its last 5): nothing was written, `records` is 0, and the offsets,
+    /// `max_timestamp` and `log_append_time` are the original batch's (Kafka answers such a
+    /// retry with error NONE and the original offset).
+    pub duplicate: bool,
+}
+
+/// One producer's state in a partition, for DescribeProducers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerInfo {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// Last sequence of its last batch in this epoch, or -1.
+    pub last_sequence: i32,
+    /// Max timestamp of its last batch, or the time of its last marker.
+    pub last_timestamp: i64,
+    /// Coordinator epoch of its last marker, or -1.
+    pub coordinator_epoch: i32,
+    /// First offset of its open transaction in this partition, or -1.
+    pub current_txn_start_offset: i64,
 }

@@ -1,23 +1,29 @@
 //! [`PartitionLog`]: appends, reads, rolls, the flush policy and retention of one partition.
 //!
 //! Hot path: `append` validates every batch of a produce payload (headers and CRC-32C, no
-//! decompression, no per-record work), writes offsets, the leader epoch and (for
-//! LogAppendTime) the append time into the bytes in place, and hands the payload to the
-//! active segment as one write. Any write or fsync error takes the partition offline for good
-//! (until reopened): later calls fail with [`LogError::Offline`]; nothing retries.
+//! decompression, no per-record work), checks the producer state of batches that carry a
+//! producer id (idempotence, transactions; skipped entirely when none does), writes offsets,
+//! the leader epoch and (for LogAppendTime) the append time into the bytes in place, and
+//! hands the payload to the active segment as one write. Any write or fsync error takes the
+//! partition offline for good (until reopened): later calls fail with [`LogError::Offline`];
+//! nothing retries.
 //!
-//! Opening and recovery live in `recovery.rs`; timestamp lookups in `timestamps.rs`.
+//! Opening and recovery live in `recovery.rs`; timestamp lookups in `timestamps.rs`;
+//! transaction markers, the last stable offset, producer snapshots and their recovery in
+//! `transactions.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::plan::{ReadPlan, SyncPlan};
+use super::producer_state::{DataBatch, Prepared, ProducerStateManager};
 use super::recovery::{encode_clean_shutdown, SegmentSummary};
 use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::storage::{write_atomic, OpenMode, OsStorage, Storage};
-use super::{AppendInfo, LogConfig, LogError, TimestampType};
+use super::txn_index::TXN_INDEX_SUFFIX;
+use super::{AppendInfo, AppendOrigin, LogConfig, LogError, TimestampType};
 use crate::protocol::batch::{
     peek_total_size, set_base_offset, set_log_append_time, set_partition_leader_epoch, verify_crc,
     BatchError, BatchHeader, BatchIter,
@@ -43,14 +49,22 @@ pub struct PartitionLog {
     pub(super) oldest_unflushed_ms: Option<i64>,
     pub(super) size_bytes: u64,
     pub(super) offline: bool,
+    /// Idempotent and transactional producers, and the open transactions.
+    pub(super) producers: ProducerStateManager,
+    /// Offsets of the producer-state snapshot files on disk.
+    pub(super) snapshots: BTreeSet<i64>,
+    /// Batches replayed into the producer state when the log was opened.
+    pub(super) replayed_batches: u64,
 }
 
 /// What validation learned about a produce payload.
-struct PayloadSummary {
-    batches: usize,
-    records: i64,
+pub(super) struct PayloadSummary {
+    pub batches: usize,
+    pub records: i64,
     /// Offsets the payload will take: the sum of `last_offset_delta + 1`.
-    offset_span: i64,
+    pub offset_span: i64,
+    /// Some batch carries a producer id (idempotent or transactional).
+    pub has_producer_ids: bool,
 }
 
 fn batch_error(e: BatchError) -> LogError {
@@ -65,7 +79,11 @@ fn batch_error(e: BatchError) -> LogError {
 }
 
 /// Check every batch of a produce payload before anything is written.
-fn validate_payload(records: &[u8], max_message_bytes: u32) -> Result<PayloadSummary, LogError> {
+fn validate_payload(
+    records: &[u8],
+    max_message_bytes: u32,
+    origin: AppendOrigin,
+) -> Result<PayloadSummary, LogError> {
     if records.is_empty() {
         return Err(LogError::InvalidRecord("empty record set".into()));
     }
@@ -73,6 +91,7 @@ fn validate_payload(records: &[u8], max_message_bytes: u32) -> Result<PayloadSum
         batches: 0,
         records: 0,
         offset_span: 0,
+        has_producer_ids: false,
     };
     for item in BatchIter::new(records) {
         let (header, bytes) = item.map_err(batch_error)?;
@@ -95,6 +114,20 @@ fn validate_payload(records: &[u8], max_message_bytes: u32) -> Result<PayloadSum
         }
         if !verify_crc(bytes) {
             return Err(batch_error(BatchError::CorruptCrc));
+        }
+        if header.is_control() {
+            return Err(LogError::InvalidRecord(
+                "clients may not write control batches".into(),
+            ));
+        }
+        if header.producer_id >= 0 {
+            if header.base_sequence < 0 && origin == AppendOrigin::Client {
+                return Err(LogError::InvalidRecord(format!(
+                    "invalid sequence {} in a batch of producer {}",
+                    header.base_sequence, header.producer_id
+                )));
+            }
+            summary.has_producer_ids = true;
         }
         summary.batches += 1;
         summary.records += i64::from(header.records_count);
@@ -123,7 +156,7 @@ impl PartitionLog {
     }
 
     /// Take the partition offline after a write or fsync error.
-    fn fail(&mut self, e: io::Error) -> LogError {
+    pub(super) fn fail(&mut self, e: io::Error) -> LogError {
         tracing::error!(dir = %self.dir.display(), "storage error, partition offline: {e}");
         self.offline = true;
         LogError::Io(e)
@@ -136,7 +169,7 @@ impl PartitionLog {
         }
     }
 
-    fn active_mut(&mut self) -> &mut Segment {
+    pub(super) fn active_mut(&mut self) -> &mut Segment {
         match self.segments.last_entry() {
             Some(entry) => entry.into_mut(),
             None => unreachable!("a partition log always has an active segment"),
@@ -144,30 +177,114 @@ impl PartitionLog {
     }
 
     /// Append one produce payload (one or more v2 batches) and return where it landed.
+    ///
+    /// Batches with a producer id are checked against its state first; a retry of one of
+    /// its last 5 batches writes nothing and returns the original placement with
+    /// `duplicate: true`.
     pub fn append(
         &mut self,
         records: &mut [u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.append_from(records, leader_epoch, now_ms, AppendOrigin::Client)
+    }
+
+    /// [`PartitionLog::append`] for a given origin (see [`AppendOrigin`]).
+    pub fn append_from(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
-        let summary = validate_payload(records, self.config.max_message_bytes)?;
+        let summary = validate_payload(records, self.config.max_message_bytes, origin)?;
         if records.len() as u64 > u64::from(u32::MAX) {
             return Err(LogError::MessageTooLarge {
                 size: records.len(),
                 max: u32::MAX,
             });
         }
+        let log_append_time = self.log_append_time(now_ms);
+        let pending = if summary.has_producer_ids {
+            match self.prepare_producers(records, log_append_time, origin)? {
+                Prepared::Duplicate(b) => {
+                    return Ok(AppendInfo {
+                        base_offset: b.first_offset,
+                        last_offset: b.last_offset,
+                        log_append_time: if log_append_time >= 0 {
+                            b.timestamp
+                        } else {
+                            -1
+                        },
+                        log_start_offset: self.log_start_offset,
+                        records: 0,
+                        max_timestamp: b.timestamp,
+                        duplicate: true,
+                    })
+                }
+                Prepared::Update(pending) => Some(pending),
+            }
+        } else {
+            None
+        };
+        let info = self.write_payload(records, &summary, leader_epoch, now_ms)?;
+        if let Some(pending) = pending {
+            let completed = self.producers.commit(pending);
+            assert!(completed.is_none(), "data batches complete no transaction");
+        }
+        self.flush_if_due()?;
+        Ok(info)
+    }
+
+    pub(super) fn log_append_time(&self, now_ms: i64) -> i64 {
+        match self.config.message_timestamp_type {
+            TimestampType::LogAppendTime => now_ms,
+            TimestampType::CreateTime => -1,
+        }
+    }
+
+    /// Validate the producer state of a payload's batches at the offsets they will take.
+    fn prepare_producers(
+        &self,
+        records: &[u8],
+        log_append_time: i64,
+        origin: AppendOrigin,
+    ) -> Result<Prepared, LogError> {
+        let mut next = self.log_end_offset;
+        let batches = BatchIter::new(records)
+            .map_while(Result::ok)
+            .filter_map(|(h, _)| {
+                let base = next;
+                next += i64::from(h.last_offset_delta) + 1;
+                let ts = if log_append_time >= 0 {
+                    log_append_time
+                } else {
+                    h.max_timestamp
+                };
+                (h.producer_id >= 0).then(|| DataBatch::new(&h, base, ts))
+            });
+        self.producers
+            .prepare_append(batches, origin == AppendOrigin::Client)
+    }
+
+    /// Roll if due, assign offsets in place, and write a validated payload to the active
+    /// segment.
+    pub(super) fn write_payload(
+        &mut self,
+        records: &mut [u8],
+        summary: &PayloadSummary,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
         let base_offset = self.log_end_offset;
         let last_offset = base_offset + summary.offset_span - 1;
         if self.needs_roll(records.len() as u64, summary.batches, last_offset, now_ms) {
             self.roll(now_ms)?;
         }
 
-        let log_append_time = match self.config.message_timestamp_type {
-            TimestampType::LogAppendTime => now_ms,
-            TimestampType::CreateTime => -1,
-        };
+        let log_append_time = self.log_append_time(now_ms);
         let mut next = base_offset;
         let mut max_timestamp = -1;
         let mut pos = 0;
@@ -201,9 +318,6 @@ impl PartitionLog {
         self.log_end_offset = next;
         self.size_bytes += records.len() as u64;
         self.oldest_unflushed_ms.get_or_insert(now_ms);
-        if self.log_end_offset - self.flushed_offset >= self.config.flush_messages {
-            self.flush()?;
-        }
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -211,7 +325,16 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             records: summary.records,
             max_timestamp,
+            duplicate: false,
         })
+    }
+
+    /// Apply `flush.messages` after an append.
+    pub(super) fn flush_if_due(&mut self) -> Result<(), LogError> {
+        if self.log_end_offset - self.flushed_offset >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn needs_roll(&self, payload_len: u64, batches: usize, last_offset: i64, now_ms: i64) -> bool {
@@ -229,10 +352,14 @@ impl PartitionLog {
             || last_offset - seg.base_offset > i64::from(i32::MAX)
     }
 
-    /// Start a new active segment at the log end offset.
+    /// Start a new active segment at the log end offset, snapshotting the producer state
+    /// there first (as Kafka does), so recovery replays at most the active segment.
     fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
         let base = self.log_end_offset;
         assert!(base > self.active().base_offset, "rolling an empty segment");
+        if let Err(e) = self.take_snapshot() {
+            return Err(self.fail(e));
+        }
         let created = Segment::create(self.storage.as_ref(), &self.dir, base, now_ms)
             .and_then(|seg| self.storage.sync_dir(&self.dir).map(|()| seg));
         match created {
@@ -256,6 +383,19 @@ impl PartitionLog {
 
     /// Plan a read of whole batches starting with the one containing `offset`.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadPlan, LogError> {
+        self.read_upto(offset, max_bytes, min_one, i64::MAX)
+    }
+
+    /// As [`PartitionLog::read`], but only whole batches whose base offset is below
+    /// `max_offset` (the last stable offset, for read_committed fetches). A read at or past
+    /// `max_offset` (within the log) returns an empty plan.
+    pub fn read_upto(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Result<ReadPlan, LogError> {
         self.check_online()?;
         if offset < self.log_start_offset || offset > self.log_end_offset {
             return Err(LogError::OffsetOutOfRange {
@@ -264,7 +404,7 @@ impl PartitionLog {
                 log_end_offset: self.log_end_offset,
             });
         }
-        if offset == self.log_end_offset {
+        if offset == self.log_end_offset || offset >= max_offset {
             return Ok(ReadPlan::empty());
         }
         let from = self
@@ -273,11 +413,15 @@ impl PartitionLog {
             .next_back()
             .map_or(i64::MIN, |(base, _)| *base);
         for seg in self.segments.range(from..).map(|(_, s)| s) {
-            if let Some((pos, _)) = seg.locate(offset)? {
+            if let Some((pos, header)) = seg.locate(offset)? {
+                if header.base_offset >= max_offset {
+                    return Ok(ReadPlan::empty());
+                }
+                let end = seg.end_before(max_offset)?;
                 return Ok(ReadPlan::new(
                     Arc::clone(&seg.log),
                     pos,
-                    seg.size,
+                    end,
                     max_bytes,
                     min_one,
                 ));
@@ -502,7 +646,12 @@ impl PartitionLog {
                 break;
             };
             self.size_bytes -= seg.size;
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [
+                LOG_SUFFIX,
+                INDEX_SUFFIX,
+                TIME_INDEX_SUFFIX,
+                TXN_INDEX_SUFFIX,
+            ] {
                 match self.storage.remove_file(&seg.path(suffix)) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -516,7 +665,8 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Flush everything, fsync the indexes, and leave the clean-shutdown marker.
+    /// Flush everything, fsync the indexes, snapshot the producer state at the log end
+    /// offset, and leave the clean-shutdown marker.
     pub fn close(mut self) -> Result<(), LogError> {
         self.flush()?;
         for seg in self.segments.values_mut() {
@@ -524,6 +674,7 @@ impl PartitionLog {
                 return Err(LogError::Io(e));
             }
         }
+        self.take_snapshot()?;
         let summary = encode_clean_shutdown(self.segments.values().map(|s| {
             let summary = SegmentSummary {
                 size: s.size,

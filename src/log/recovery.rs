@@ -21,20 +21,24 @@
 //!
 //! Segments entirely below the persisted log start offset (retention interrupted by a crash)
 //! are deleted first. After a crash the last two segments are fsynced, so what recovery
-//! reports as flushed really is on disk.
+//! reports as flushed really is on disk. Each segment's `.txnindex` is loaded with it (and
+//! deleted with it); producer state is rebuilt last, once the log end offset is known
+//! (`transactions.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::index::{parse_offset_index, parse_time_index, SegmentIndex, NO_TIMESTAMP};
 use super::partition::{PartitionLog, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE};
+use super::producer_state::ProducerStateManager;
 use super::segment::{
     file_name, parse_file_name, BatchReader, Scan, Segment, INDEX_SUFFIX, LOG_SUFFIX,
     TIME_INDEX_SUFFIX, VERIFY_CHUNK,
 };
 use super::storage::{read_whole, OpenMode, Storage, StorageFile};
+use super::txn_index::{TxnIndex, TXN_INDEX_SUFFIX};
 use super::{LogConfig, LogError};
 use crate::protocol::batch::{BatchHeader, BATCH_HEADER_LEN};
 
@@ -99,6 +103,9 @@ impl PartitionLog {
             oldest_unflushed_ms: None,
             size_bytes: 0,
             offline: false,
+            producers: ProducerStateManager::default(),
+            snapshots: BTreeSet::new(),
+            replayed_batches: 0,
         };
         if log.segments.is_empty() {
             let base = persisted_start.unwrap_or(0).max(0);
@@ -124,6 +131,7 @@ impl PartitionLog {
             log.storage.sync_dir(dir)?;
         }
         log.flushed_offset = log.log_end_offset;
+        log.load_producer_state(&names)?;
         Ok(log)
     }
 }
@@ -151,7 +159,7 @@ fn remove_strays(
 ) -> io::Result<()> {
     let mut removed = false;
     for name in names {
-        let orphan_index = [INDEX_SUFFIX, TIME_INDEX_SUFFIX]
+        let orphan_index = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]
             .iter()
             .filter_map(|s| parse_file_name(name, s))
             .any(|base| bases.binary_search(&base).is_err());
@@ -167,7 +175,12 @@ fn remove_strays(
 }
 
 fn remove_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> io::Result<()> {
-    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+    for suffix in [
+        LOG_SUFFIX,
+        INDEX_SUFFIX,
+        TIME_INDEX_SUFFIX,
+        TXN_INDEX_SUFFIX,
+    ] {
         match storage.remove_file(&dir.join(file_name(base, suffix))) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -255,6 +268,7 @@ fn load_segment(
         index: SegmentIndex::new(base),
         rolling_base_ms: now_ms,
         index_dirty: false,
+        txn: TxnIndex::load(storage, &dir.join(file_name(base, TXN_INDEX_SUFFIX)), base)?,
     };
     let file_len = seg.log.size()?;
     let interval = config.index_interval_bytes;

@@ -1,5 +1,6 @@
-//! One segment: a `.log` file of batches plus its `.index` and `.timeindex`, and a buffered
-//! batch reader used to locate offsets and to verify segments on recovery.
+//! One segment: a `.log` file of batches plus its `.index`, `.timeindex` and (when it holds
+//! ABORT markers) `.txnindex`, and a buffered batch reader used to locate offsets and to
+//! verify segments on recovery.
 //!
 //! A segment only grows at its end (`size`), by whole batches. Bytes below `size` never
 //! change while the segment is open, which is what lets read plans use them without the
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use super::index::{SegmentIndex, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN};
 use super::storage::{OpenMode, Storage, StorageFile};
+use super::txn_index::TxnIndex;
 use crate::protocol::batch::{verify_crc, BatchHeader, BatchIter, BATCH_HEADER_LEN};
 
 pub(super) const LOG_SUFFIX: &str = ".log";
@@ -49,6 +51,8 @@ pub(super) struct Segment {
     pub rolling_base_ms: i64,
     /// Index files were written since they were last fsynced.
     pub index_dirty: bool,
+    /// The aborted transactions whose markers are in this segment.
+    pub txn: TxnIndex,
 }
 
 impl Segment {
@@ -81,6 +85,7 @@ impl Segment {
             index: SegmentIndex::new(base_offset),
             rolling_base_ms: now_ms,
             index_dirty: false,
+            txn: TxnIndex::default(),
         })
     }
 
@@ -147,6 +152,19 @@ impl Segment {
                 }
             }
         }
+    }
+
+    /// File position where the first batch with base offset `>= offset` starts, or `size`
+    /// if there is none (a batch straddling `offset` ends before the position).
+    pub fn end_before(&self, offset: i64) -> io::Result<u64> {
+        if offset >= self.next_offset {
+            return Ok(self.size);
+        }
+        Ok(match self.locate(offset)? {
+            Some((pos, h)) if h.base_offset >= offset => pos,
+            Some((pos, h)) => pos + h.total_size() as u64,
+            None => self.size,
+        })
     }
 
     /// Read the whole batch at `pos` described by `header`.

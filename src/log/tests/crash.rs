@@ -107,3 +107,131 @@ fn kill9_loses_no_acknowledged_append() {
         log.close().unwrap();
     }
 }
+
+const TXN_DIR_ENV: &str = "SKUA_LOG_KILL9_TXN_DIR";
+
+/// A transactional producer: four data batches (1-4 records), then a marker, alternately
+/// ABORT and COMMIT; it resumes at the recovered sequence after each restart.
+#[test]
+fn kill9_txn_child() {
+    let Ok(dir) = std::env::var(TXN_DIR_ENV) else {
+        return;
+    };
+    let mut log = PartitionLog::open(Path::new(&dir), crash_config(), 0).unwrap();
+    let mut seq = log.producers().first().map_or(0, |p| p.last_sequence + 1);
+    for k in 0i64.. {
+        if k % 5 == 4 {
+            let commit = (k / 5) % 2 == 1;
+            let info = log.append_control(1, 0, commit, 0, 0, 0).unwrap();
+            println!("marker {commit} {}", info.base_offset);
+        } else {
+            let n = 1 + (k % 4) as i32;
+            let mut batch = producer_batch(n as usize, 1, 0, seq, true);
+            let info = log.append(&mut batch, 0, 0).unwrap();
+            println!("data {seq} {n} {} {}", info.base_offset, info.last_offset);
+            seq += n;
+        }
+    }
+}
+
+/// What the parent saw acknowledged, across child runs.
+#[derive(Default)]
+struct Acked {
+    /// (sequence, records, base offset, last offset) of every data batch.
+    data: Vec<(i32, i32, i64, i64)>,
+    /// (producer id, first offset) of every acknowledged abort.
+    aborted: Vec<(i64, i64)>,
+    /// First offset of the transaction open at the last acknowledgement.
+    open_txn: Option<i64>,
+}
+
+impl Acked {
+    fn line(&mut self, line: &str) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields[0] {
+            "data" => {
+                let n = |i: usize| fields[i].parse::<i64>().unwrap();
+                self.data.push((n(1) as i32, n(2) as i32, n(3), n(4)));
+                self.open_txn.get_or_insert(n(3));
+            }
+            "marker" => {
+                let first = self.open_txn.take().unwrap();
+                if fields[1] == "false" {
+                    self.aborted.push((1, first));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn kill9_keeps_acknowledged_producer_state_transactions_and_aborts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = partition_dir(&tmp);
+    let mut acked = Acked::default();
+    for round in 0..3 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "log::tests::crash::kill9_txn_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(TXN_DIR_ENV, &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = 0;
+        // The child runs ahead of the parent: after the kill, everything it printed (each
+        // line after its append returned) still counts as acknowledged.
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            // libtest prints "test <name> ... " without a newline before the first line.
+            let Some(at) = line.find("data ").or_else(|| line.find("marker ")) else {
+                continue;
+            };
+            acked.line(&line[at..]);
+            lines += 1;
+            if lines == 1_200 + round * 500 {
+                child.kill().unwrap();
+            }
+        }
+        child.wait().unwrap();
+
+        let mut log = PartitionLog::open(&dir, crash_config(), 0).unwrap();
+        assert!(log.segment_count() > 1);
+        let &(seq, n, _, last) = acked.data.last().unwrap();
+        let state = log.producers()[0];
+        assert!(state.last_sequence >= seq + n - 1);
+        assert!(log.log_end_offset() > last);
+        // At most one more batch than acknowledged was written: the last four acknowledged
+        // batches are still in the producer's cache.
+        for &(seq, n, base, last) in &acked.data[acked.data.len() - 4..] {
+            let mut retry = producer_batch(n as usize, 1, 0, seq, true);
+            let info = log.append(&mut retry, 0, 0).unwrap();
+            assert!(info.duplicate, "retry of sequence {seq}");
+            assert_eq!((info.base_offset, info.last_offset), (base, last));
+        }
+        // Every acknowledged abort is indexed, plus at most one written but not acknowledged.
+        let aborted = log.aborted_transactions(0, i64::MAX);
+        assert!(aborted.len() <= acked.aborted.len() + 1);
+        assert_eq!(aborted[..acked.aborted.len()], acked.aborted[..]);
+        match (acked.open_txn, state.current_txn_start_offset) {
+            (Some(first), txn) => assert!(txn == first || txn == -1),
+            (None, txn) => assert!(txn == -1 || txn > last),
+        }
+        if state.current_txn_start_offset >= 0 {
+            assert_eq!(log.last_stable_offset(), state.current_txn_start_offset);
+        } else {
+            assert_eq!(log.last_stable_offset(), log.log_end_offset());
+        }
+        // What was written without being acknowledged is the next child's starting point.
+        acked.open_txn =
+            (state.current_txn_start_offset >= 0).then_some(state.current_txn_start_offset);
+        acked.aborted = aborted;
+        drop(log);
+    }
+}

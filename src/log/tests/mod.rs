@@ -2,10 +2,13 @@
 
 mod crash;
 mod faults;
+mod idempotence;
 mod model;
 mod policy;
+mod producer_recovery;
 mod recovery;
 mod timestamps;
+mod transactions;
 mod validation;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +62,55 @@ pub(super) fn encode(timestamps: &[i64], compression: Compression, value_len: us
     };
     RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
     buf.to_vec()
+}
+
+/// One batch of `n` records from producer `pid` with epoch `epoch` and base sequence `seq`,
+/// transactional or not, timestamps `ts, ts+1, ...`.
+pub(super) fn producer_batch_at(
+    n: usize,
+    pid: i64,
+    epoch: i16,
+    seq: i32,
+    transactional: bool,
+    ts: i64,
+) -> Vec<u8> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: RecordTimestampType::Creation,
+            offset: i as i64,
+            // The encoder keeps offset - sequence constant within a batch.
+            sequence: seq.wrapping_add(i as i32),
+            timestamp: ts + i as i64,
+            key: Some(Bytes::from(format!("p{pid}-{seq}-{i}"))),
+            value: Some(Bytes::from_static(b"value")),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
+    assert_eq!(BatchIter::new(&buf).count(), 1, "one batch");
+    buf.to_vec()
+}
+
+/// [`producer_batch_at`] with timestamps from 1000.
+pub(super) fn producer_batch(
+    n: usize,
+    pid: i64,
+    epoch: i16,
+    seq: i32,
+    transactional: bool,
+) -> Vec<u8> {
+    producer_batch_at(n, pid, epoch, seq, transactional, 1_000)
 }
 
 /// A batch of `n` uncompressed records with timestamps `ts, ts+1, ...`.

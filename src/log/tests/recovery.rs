@@ -340,13 +340,16 @@ fn empty_and_missing_directories() {
     // Stray tmp and orphan index files are cleaned up.
     std::fs::write(dir.join("log-start-offset.tmp"), b"9").unwrap();
     std::fs::write(segment_path(&dir, 500, ".index"), b"").unwrap();
+    std::fs::write(segment_path(&dir, 500, ".txnindex"), b"").unwrap();
     drop(log);
     let log = open(&dir, &LogConfig::default());
+    // The producer-state snapshot the clean close wrote at the log end stays.
     assert_eq!(
         list_dir(&dir),
         vec![
             "00000000000000000000.index".to_string(),
             "00000000000000000000.log".to_string(),
+            "00000000000000000000.snapshot".to_string(),
             "00000000000000000000.timeindex".to_string(),
         ]
     );

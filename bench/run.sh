@@ -54,6 +54,8 @@ if [ "$NO_BUILD" != 1 ]; then
     cargo build --release --example bench
     log "cargo build --release --example group_bench"
     cargo build --release --example group_bench
+    log "cargo build --release --example txn_bench"
+    cargo build --release --example txn_bench
 fi
 
 mkdir -p "$WORK"
@@ -61,6 +63,7 @@ mkdir -p "$WORK"
 cp target/release/skua "$WORK/skua"
 cp target/release/examples/bench "$WORK/bench"
 cp target/release/examples/group_bench "$WORK/group_bench"
+cp target/release/examples/txn_bench "$WORK/txn_bench"
 BROKER_BIN=$WORK/skua
 BENCH_BIN=$WORK/bench
 
@@ -289,6 +292,14 @@ GROUPS_OUT=$WORK/groups.jsonl
 "$WORK/group_bench" --brokers "127.0.0.1:$GPORT" --mode rebalance --members 10 --rounds 9 >>"$GROUPS_OUT"
 "$WORK/group_bench" --brokers "127.0.0.1:$GPORT" --mode commit --seconds 10 --pipeline 16 --partitions 1 >>"$GROUPS_OUT"
 "$WORK/group_bench" --brokers "127.0.0.1:$GPORT" --mode commit --seconds 10 --pipeline 16 --partitions 6 >>"$GROUPS_OUT"
+# Transactions (same broker): 100-record transactions back to back, one producer and four;
+# an idempotent acks=all producer for comparison with the plain acks=all figure.
+TXN_OUT=$WORK/txn.jsonl
+: >"$TXN_OUT"
+"$WORK/txn_bench" --brokers "127.0.0.1:$GPORT" --mode txn --seconds 15 --producers 1 --txn-records 100 >>"$TXN_OUT"
+"$WORK/txn_bench" --brokers "127.0.0.1:$GPORT" --mode txn --seconds 15 --producers 4 --txn-records 100 >>"$TXN_OUT"
+"$WORK/txn_bench" --brokers "127.0.0.1:$GPORT" --mode idempotent --seconds 15 >>"$TXN_OUT"
+cat "$TXN_OUT" >&2
 kill "$GPID" 2>/dev/null || true
 wait "$GPID" 2>/dev/null || true
 cat "$GROUPS_OUT" >&2
@@ -321,6 +332,33 @@ if b in doc and e in doc:
     doc = doc[:doc.index(b)] + block + doc[doc.index(e) + len(e):]
 else:
     doc = doc.rstrip() + "\n\n## Consumer groups\n\n" + block + "\n"
+open(sys.argv[2], "w").write(doc)
+PY
+    python3 - "$TXN_OUT" docs/PERFORMANCE.md <<'PY'
+import json, sys, time
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+t1 = next(r for r in rows if r["mode"] == "txn" and r["producers"] == 1)
+t4 = next(r for r in rows if r["mode"] == "txn" and r["producers"] == 4)
+idem = next(r for r in rows if r["mode"] == "idempotent")
+block = f"""<!-- bench:txn:begin -->
+Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; librdkafka via the rdkafka crate, 1 KiB records, 6 partitions, linger 5 ms.
+
+| Figure | Result |
+|---|---|
+| Transactional producer, 100-record transactions back to back, 1 producer | {t1['records_per_s']:,.0f} records/s ({t1['txn_per_s']:,.0f} transactions/s; commit p50 {t1['commit_p50_ms']:.1f} ms, p99 {t1['commit_p99_ms']:.1f} ms) |
+| Same, 4 producers (own transactional ids) | {t4['records_per_s']:,.0f} records/s ({t4['txn_per_s']:,.0f} transactions/s; commit p50 {t4['commit_p50_ms']:.1f} ms, p99 {t4['commit_p99_ms']:.1f} ms) |
+| Idempotent producer (enable.idempotence, acks=all) | {idem['records_per_s']:,.0f} records/s ({idem['mb_per_s']:,.0f} MB/s) |
+
+Commands: `txn_bench --brokers $B --mode txn --seconds 15 --producers 1 --txn-records 100` (and
+`--producers 4`), `txn_bench --brokers $B --mode idempotent --seconds 15`. A commit is answered once
+PrepareCommit is persisted; the markers (one control batch per partition, fsynced) follow.
+<!-- bench:txn:end -->"""
+doc = open(sys.argv[2]).read()
+b, e = "<!-- bench:txn:begin -->", "<!-- bench:txn:end -->"
+if b in doc and e in doc:
+    doc = doc[:doc.index(b)] + block + doc[doc.index(e) + len(e):]
+else:
+    doc = doc.rstrip() + "\n\n## Transactions\n\n" + block + "\n"
 open(sys.argv[2], "w").write(doc)
 PY
     python3 bench/report.py --results "$RESULTS" --commands "$CMDS" --data-dir "$DATA" \

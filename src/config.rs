@@ -348,6 +348,71 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Segment size of __consumer_offsets.",
     ),
     def(
+        "transaction.state.log.num.partitions",
+        Int,
+        Some("50"),
+        Some(1),
+        "Partitions of __transaction_state (fixed once the topic exists).",
+    ),
+    def(
+        "transaction.state.log.segment.bytes",
+        Int,
+        Some("104857600"),
+        Some(1),
+        "Segment size of __transaction_state.",
+    ),
+    def(
+        "transaction.max.timeout.ms",
+        Int,
+        Some("900000"),
+        Some(1),
+        "Largest transaction.timeout.ms a producer may ask for (else INVALID_TRANSACTION_TIMEOUT).",
+    ),
+    def(
+        "transactional.id.expiration.ms",
+        Int,
+        Some("604800000"),
+        Some(1),
+        "A transactional id without a transaction for this long is forgotten.",
+    ),
+    def(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        Int,
+        Some("10000"),
+        Some(1),
+        "How often transactions past their timeout are looked for and aborted.",
+    ),
+    def(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        Int,
+        Some("3600000"),
+        Some(1),
+        "How often expired transactional ids are removed.",
+    ),
+    def(
+        "producer.id.expiration.ms",
+        Int,
+        Some("86400000"),
+        Some(1),
+        "A partition forgets an idempotent producer's state this long after its last write \
+         (unless it has an open transaction there).",
+    ),
+    def(
+        "producer.id.expiration.check.interval.ms",
+        Int,
+        Some("600000"),
+        Some(1),
+        "How often expired producer state is removed.",
+    ),
+    def(
+        "transaction.partition.verification.enable",
+        Boolean,
+        Some("true"),
+        None,
+        "Reject transactional writes to partitions not added to the producer's ongoing \
+         transaction (KIP-890), with INVALID_TXN_STATE.",
+    ),
+    def(
         "queued.max.request.bytes",
         Long,
         Some("536870912"),
@@ -696,6 +761,15 @@ pub struct BrokerConfig {
     pub offset_metadata_max_bytes: usize,
     pub offsets_topic_num_partitions: i32,
     pub offsets_topic_segment_bytes: u64,
+    pub transaction_state_log_num_partitions: i32,
+    pub transaction_state_log_segment_bytes: u64,
+    pub transaction_max_timeout_ms: i32,
+    pub transactional_id_expiration_ms: i64,
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: i64,
+    pub transaction_remove_expired_transaction_cleanup_interval_ms: i64,
+    pub producer_id_expiration_ms: i64,
+    pub producer_id_expiration_check_interval_ms: i64,
+    pub transaction_partition_verification_enable: bool,
     pub fetch_max_bytes: usize,
     pub connections_max_idle_ms: i64,
     /// Every explicitly set name → value (for DescribeConfigs sources later).
@@ -876,6 +950,24 @@ impl BrokerConfig {
             offset_metadata_max_bytes: num("offset.metadata.max.bytes") as usize,
             offsets_topic_num_partitions: num("offsets.topic.num.partitions") as i32,
             offsets_topic_segment_bytes: num("offsets.topic.segment.bytes") as u64,
+            transaction_state_log_num_partitions: num("transaction.state.log.num.partitions")
+                as i32,
+            transaction_state_log_segment_bytes: num("transaction.state.log.segment.bytes") as u64,
+            transaction_max_timeout_ms: num("transaction.max.timeout.ms") as i32,
+            transactional_id_expiration_ms: num("transactional.id.expiration.ms"),
+            transaction_abort_timed_out_transaction_cleanup_interval_ms: num(
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            ),
+            transaction_remove_expired_transaction_cleanup_interval_ms: num(
+                "transaction.remove.expired.transaction.cleanup.interval.ms",
+            ),
+            producer_id_expiration_ms: num("producer.id.expiration.ms"),
+            producer_id_expiration_check_interval_ms: num(
+                "producer.id.expiration.check.interval.ms",
+            ),
+            transaction_partition_verification_enable: boolean(
+                "transaction.partition.verification.enable",
+            ),
             queued_max_request_bytes: match num("queued.max.request.bytes") {
                 n if n < 0 => None,
                 n => Some(n as usize),
@@ -951,6 +1043,20 @@ impl BrokerConfig {
             offsets_retention_ms: self.offsets_retention_minutes * 60_000,
             offsets_retention_check_interval_ms: self.offsets_retention_check_interval_ms,
             offset_metadata_max_bytes: self.offset_metadata_max_bytes,
+            offsets_topic_partitions: self.offsets_topic_num_partitions,
+        }
+    }
+
+    /// The transaction coordinator's settings.
+    pub fn txn_config(&self) -> crate::txn::types::TxnConfig {
+        crate::txn::types::TxnConfig {
+            transaction_max_timeout_ms: self.transaction_max_timeout_ms,
+            transactional_id_expiration_ms: self.transactional_id_expiration_ms,
+            abort_timed_out_transaction_cleanup_interval_ms: self
+                .transaction_abort_timed_out_transaction_cleanup_interval_ms,
+            remove_expired_transaction_cleanup_interval_ms: self
+                .transaction_remove_expired_transaction_cleanup_interval_ms,
+            transaction_state_partitions: self.transaction_state_log_num_partitions,
             offsets_topic_partitions: self.offsets_topic_num_partitions,
         }
     }

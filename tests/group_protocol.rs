@@ -235,14 +235,21 @@ fn find_coordinator_every_version() {
             );
         }
     }
-    // Transaction coordinators are not served yet.
+    // This node is also the transaction coordinator; an empty transactional id is invalid.
     let r: FindCoordinatorResponse = c.call(
         3,
         &FindCoordinatorRequest::default()
             .with_key(s("tx"))
             .with_key_type(1),
     );
-    assert_eq!(r.error_code, 15);
+    assert_eq!((r.error_code, r.node_id.0, r.port as u16), (0, 1, b.port));
+    let r: FindCoordinatorResponse = c.call(
+        3,
+        &FindCoordinatorRequest::default()
+            .with_key(s(""))
+            .with_key_type(1),
+    );
+    assert_eq!(r.error_code, 42);
 }
 
 #[test]

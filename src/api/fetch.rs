@@ -15,13 +15,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::{Broker, Partition};
+use crate::protocol::batch::BatchIter;
 use crate::protocol::{encode_response, FrameError};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
@@ -81,27 +84,31 @@ fn gather(
                     empty_partition(w.index, code)
                 } else {
                     let limit = w.partition_max_bytes.min(max_bytes.saturating_sub(total));
-                    let (plan, hw, lso) = {
+                    let (plan, hw, lso, log_start) = {
                         let log = p.log();
                         let hw = log.high_watermark();
-                        let plan = log.read(w.fetch_offset, limit, total == 0);
-                        (plan, hw, log.log_start_offset())
+                        let lso = log.last_stable_offset();
+                        // read_committed stops at the last stable offset.
+                        let plan = if read_committed {
+                            log.read_upto(w.fetch_offset, limit, total == 0, lso)
+                        } else {
+                            log.read(w.fetch_offset, limit, total == 0)
+                        };
+                        (plan, hw, lso, log.log_start_offset())
                     };
                     let read = plan.and_then(|plan| plan.execute());
                     match read {
                         Ok(records) => {
                             total += records.len();
+                            let aborted = read_committed
+                                .then(|| aborted_transactions(p, w.fetch_offset, &records, lso));
                             PartitionData::default()
                                 .with_partition_index(w.index)
                                 .with_error_code(0)
                                 .with_high_watermark(hw)
-                                .with_last_stable_offset(hw)
-                                .with_log_start_offset(lso)
-                                .with_aborted_transactions(if read_committed {
-                                    Some(vec![])
-                                } else {
-                                    None
-                                })
+                                .with_last_stable_offset(lso)
+                                .with_log_start_offset(log_start)
+                                .with_aborted_transactions(aborted)
                                 .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
                                 .with_records(Some(records))
                         }
@@ -109,8 +116,8 @@ fn gather(
                             any_error = true;
                             empty_partition(w.index, log_error_code(&e))
                                 .with_high_watermark(hw)
-                                .with_last_stable_offset(hw)
-                                .with_log_start_offset(lso)
+                                .with_last_stable_offset(lso)
+                                .with_log_start_offset(log_start)
                         }
                     }
                 }
@@ -121,6 +128,30 @@ fn gather(
         }
     }
     (topics, total, any_error)
+}
+
+/// The aborted transactions a read_committed consumer needs to filter `records` (read from
+/// `fetch_offset`): those overlapping [fetch_offset, end of the data returned), as Kafka's
+/// collectAbortedTransactions; `upper` (the LSO) bounds an empty read.
+fn aborted_transactions(
+    p: &Partition,
+    fetch_offset: i64,
+    records: &Bytes,
+    upper: i64,
+) -> Vec<AbortedTransaction> {
+    let end = BatchIter::new(records)
+        .filter_map(|b| b.ok())
+        .last()
+        .map_or(upper, |(h, _)| h.last_offset() + 1);
+    p.log()
+        .aborted_transactions(fetch_offset, end)
+        .into_iter()
+        .map(|(producer_id, first_offset)| {
+            AbortedTransaction::default()
+                .with_producer_id(ProducerId(producer_id))
+                .with_first_offset(first_offset)
+        })
+        .collect()
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {

@@ -1,6 +1,5 @@
-//! FindCoordinator (key 10), v0–6: this node coordinates every group. v4+ carries a batch of
-//! keys. Transaction coordinators (key_type 1) come with the transactions issue: until then
-//! they are COORDINATOR_NOT_AVAILABLE.
+//! FindCoordinator (key 10), v0–6: this node coordinates every group (key_type 0) and every
+//! transactional id (key_type 1). v4+ carries a batch of keys.
 
 use std::sync::Arc;
 
@@ -34,10 +33,15 @@ fn check(broker: &Broker, key: &str, key_type: i8) -> (i16, Option<&'static str>
             Some("Group id must not be empty."),
         ),
         0 => (0, None),
-        1 => (
-            COORDINATOR_NOT_AVAILABLE,
-            Some("Transactions are not supported yet."),
+        1 if key.is_empty() => (
+            ResponseError::InvalidRequest.code(),
+            Some("Transactional id must not be empty."),
         ),
+        1 if broker.txns.get().is_none() => (
+            COORDINATOR_NOT_AVAILABLE,
+            Some("The coordinator is not available."),
+        ),
+        1 => (0, None),
         _ => (
             ResponseError::InvalidRequest.code(),
             Some("Unknown coordinator key type."),

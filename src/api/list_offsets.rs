@@ -44,11 +44,23 @@ fn answer(
         .with_leader_epoch(epoch)
 }
 
-fn lookup(p: &Partition, index: i32, timestamp: i64) -> ListOffsetsPartitionResponse {
+/// `read_committed`: as Kafka, the last fetchable offset is the last stable offset instead of
+/// the high watermark, and lookups never answer an offset at or beyond it.
+fn lookup(
+    p: &Partition,
+    index: i32,
+    timestamp: i64,
+    read_committed: bool,
+) -> ListOffsetsPartitionResponse {
     let epoch = p.leader_epoch;
     let log = p.log();
-    match timestamp {
-        LATEST => answer(index, 0, -1, log.high_watermark(), epoch),
+    let fetchable = if read_committed {
+        log.last_stable_offset()
+    } else {
+        log.high_watermark()
+    };
+    let r = match timestamp {
+        LATEST => return answer(index, 0, -1, fetchable, epoch),
         EARLIEST | EARLIEST_LOCAL => answer(index, 0, -1, log.log_start_offset(), epoch),
         LATEST_TIERED => answer(index, 0, -1, -1, -1),
         MAX_TIMESTAMP => match log.max_timestamp() {
@@ -61,7 +73,11 @@ fn lookup(p: &Partition, index: i32, timestamp: i64) -> ListOffsetsPartitionResp
             Err(e) => answer(index, log_error_code(&e), -1, -1, -1),
         },
         _ => answer(index, ResponseError::InvalidRequest.code(), -1, -1, -1),
+    };
+    if r.offset >= fetchable && timestamp != EARLIEST && timestamp != EARLIEST_LOCAL {
+        return answer(index, r.error_code, -1, -1, -1);
     }
+    r
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
@@ -100,7 +116,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                     };
                     return answer(rp.partition_index, code, -1, -1, -1);
                 }
-                let mut r = lookup(&p, rp.partition_index, rp.timestamp);
+                let mut r = lookup(
+                    &p,
+                    rp.partition_index,
+                    rp.timestamp,
+                    body.isolation_level == 1,
+                );
                 if version < 4 {
                     r.leader_epoch = -1; // not in the v1–3 schema
                 }

@@ -2,25 +2,33 @@
 //! dispatch table that ApiVersions advertises, so nothing unimplemented is ever advertised.
 //! Internal errors are mapped to Kafka error codes in [`errors`].
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod describe_producers;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,6 +69,14 @@ pub const APIS: &[ApiEntry] = &[
     list_groups::VERSIONS,
     delete_groups::VERSIONS,
     offset_delete::VERSIONS,
+    init_producer_id::VERSIONS,
+    add_partitions_to_txn::VERSIONS,
+    add_offsets_to_txn::VERSIONS,
+    end_txn::VERSIONS,
+    txn_offset_commit::VERSIONS,
+    describe_producers::VERSIONS,
+    describe_transactions::VERSIONS,
+    list_transactions::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -133,6 +149,14 @@ pub async fn dispatch(
         ApiKey::ListGroups => list_groups::handle(broker, req),
         ApiKey::DeleteGroups => delete_groups::handle(broker, req),
         ApiKey::OffsetDelete => offset_delete::handle(broker, req),
+        ApiKey::InitProducerId => init_producer_id::handle(broker, req),
+        ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(broker, req),
+        ApiKey::AddOffsetsToTxn => add_offsets_to_txn::handle(broker, req),
+        ApiKey::EndTxn => end_txn::handle(broker, req),
+        ApiKey::TxnOffsetCommit => txn_offset_commit::handle(broker, req),
+        ApiKey::DescribeProducers => describe_producers::handle(broker, req).map(Reply::Now),
+        ApiKey::DescribeTransactions => describe_transactions::handle(broker, req),
+        ApiKey::ListTransactions => list_transactions::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -200,6 +224,44 @@ where
         to_wire(response, correlation_id, version)
     })))
 }
+
+/// Send a request to the transaction coordinator now (keeping per-connection order) and
+/// answer later with `to_wire` applied to its response (None: the coordinator is not running).
+pub fn via_txn_coordinator<F>(
+    broker: &Arc<Broker>,
+    req: &Request,
+    txn_request: crate::txn::types::Request,
+    to_wire: F,
+) -> Result<Reply, FrameError>
+where
+    F: FnOnce(Option<crate::txn::types::Response>, i32, i16) -> Result<Bytes, FrameError>
+        + Send
+        + 'static,
+{
+    let correlation_id = req.header.correlation_id;
+    let version = req.version;
+    let pending = broker.txns.get().map(|t| t.submit(txn_request));
+    Ok(Reply::Later(Box::pin(async move {
+        let response = match pending {
+            Some(fut) => fut.await,
+            None => None,
+        };
+        to_wire(response, correlation_id, version)
+    })))
+}
+
+/// PRODUCER_FENCED (90) exists for clients from the version that introduced it (KIP-588);
+/// older versions get INVALID_PRODUCER_EPOCH (47) instead, as Kafka answers them.
+pub fn fenced_code(code: i16, version: i16, since: i16) -> i16 {
+    if code == PRODUCER_FENCED && version < since {
+        INVALID_PRODUCER_EPOCH
+    } else {
+        code
+    }
+}
+
+pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+pub const PRODUCER_FENCED: i16 = 90;
 
 /// An optional string from the wire, as an owned String.
 pub fn opt_str(s: &Option<kafka_protocol::protocol::StrBytes>) -> Option<String> {

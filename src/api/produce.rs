@@ -15,7 +15,7 @@ use kafka_protocol::ResponseError;
 use super::errors::log_error_code;
 use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::{Broker, Partition, Topic};
-use crate::protocol::batch::{BatchError, BatchIter};
+use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 use crate::protocol::{encode_response, FrameError};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
@@ -36,10 +36,10 @@ fn error_response(index: i32, code: i16, message: Option<String>) -> PartitionPr
 
 /// Kafka accepts exactly one v2 batch per partition in Produce v3+: a wrong magic or a
 /// second batch is INVALID_RECORD; a torn or mis-sized batch is CORRUPT_MESSAGE.
-fn check_single_batch(records: &[u8]) -> Result<(), (i16, String)> {
+fn check_single_batch(records: &[u8]) -> Result<BatchHeader, (i16, String)> {
     let mut it = BatchIter::new(records);
     match (it.next(), it.next()) {
-        (Some(Ok(_)), None) => Ok(()),
+        (Some(Ok((header, _))), None) => Ok(header),
         (None, _) => Err((
             ResponseError::InvalidRecord.code(),
             "Produce request has no record batch".into(),
@@ -100,14 +100,46 @@ fn append_partition(
             None,
         );
     };
-    if let Err((code, why)) = check_single_batch(records) {
-        return (error_response(data.index, code, Some(why)), None);
+    let header = match check_single_batch(records) {
+        Ok(h) => h,
+        Err((code, why)) => return (error_response(data.index, code, Some(why)), None),
+    };
+    // KIP-890 verification: a transactional batch goes only to a partition of the producer's
+    // ongoing transaction (else the transaction could hang here unknown to its coordinator).
+    if broker.config.transaction_partition_verification_enable
+        && header.is_transactional()
+        && !header.is_control()
+        && header.producer_id >= 0
+    {
+        if let Err(code) = broker.txn_partitions.check(
+            header.producer_id,
+            header.producer_epoch,
+            &topic.name,
+            data.index,
+        ) {
+            let why = if code == ResponseError::InvalidTxnState.code() {
+                "Partition was not added to the transaction"
+            } else {
+                "Producer epoch is older than the transaction's"
+            };
+            return (error_response(data.index, code, Some(why.into())), None);
+        }
     }
     let mut bytes = records.to_vec();
     let res = partition
         .log()
         .append(&mut bytes, partition.leader_epoch, now);
     match res {
+        Ok(info) if info.duplicate => {
+            // Kafka answers a retried batch with the offsets it got the first time.
+            let resp = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_error_code(0)
+                .with_base_offset(info.base_offset)
+                .with_log_append_time_ms(info.log_append_time)
+                .with_log_start_offset(info.log_start_offset);
+            (resp, Some((Arc::clone(partition), info.last_offset + 1)))
+        }
         Ok(info) => {
             partition.appended.notify_waiters();
             let resp = PartitionProduceResponse::default()

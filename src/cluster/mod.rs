@@ -13,6 +13,8 @@
 //! request keeps using a partition even while its topic is being deleted.
 
 pub mod partition;
+pub mod producer_ids;
+pub mod txn_partitions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -84,6 +86,10 @@ pub struct Broker {
     admin: std::sync::Mutex<()>,
     /// The group coordinator, once its runtime has started.
     pub groups: std::sync::OnceLock<crate::server::group_runtime::GroupHandle>,
+    /// The transaction coordinator, once its runtime has started.
+    pub txns: std::sync::OnceLock<crate::server::txn_runtime::TxnHandle>,
+    /// Partitions each transactional producer may write now (set by the transaction runtime).
+    pub txn_partitions: txn_partitions::TxnPartitions,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -189,6 +195,8 @@ impl Broker {
             topics: RwLock::new(Topics::default()),
             admin: std::sync::Mutex::new(()),
             groups: std::sync::OnceLock::new(),
+            txns: std::sync::OnceLock::new(),
+            txn_partitions: txn_partitions::TxnPartitions::default(),
         };
         broker.load_topics()?;
         Ok(Arc::new(broker))

@@ -22,6 +22,7 @@ use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
 use crate::group::types::{Outcome, Record, Request, RequestId, Response, TimerKey, TimerOp};
 use crate::group::{GroupCoordinator, UuidMemberIds};
+use crate::log::AppendOrigin;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -31,6 +32,16 @@ const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
 enum Msg {
     Request(Request, oneshot::Sender<Response>),
+    /// Write a transaction marker to one `__consumer_offsets` partition and complete the
+    /// producer's pending offsets there.
+    Marker {
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        done: oneshot::Sender<anyhow::Result<()>>,
+    },
 }
 
 /// Cheap to clone; how API handlers reach the coordinator.
@@ -54,6 +65,33 @@ impl GroupHandle {
             }
             rx.await.ok()
         }
+    }
+}
+
+impl GroupHandle {
+    /// Write a transaction marker to `__consumer_offsets` partition `partition` (appended and
+    /// fsynced), and apply it to the producer's pending transactional offsets there.
+    pub async fn write_marker(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> anyhow::Result<()> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Marker {
+                partition,
+                producer_id,
+                producer_epoch,
+                commit,
+                coordinator_epoch,
+                done,
+            })
+            .map_err(|_| anyhow::anyhow!("group coordinator stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("group coordinator stopped"))?
     }
 }
 
@@ -179,7 +217,7 @@ fn encode_batch(
             producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: if producer.is_some() { i as i32 } else { -1 },
+            sequence: -1,
             timestamp: now,
             key: Some(r.key.clone()),
             value: r.value.clone(),
@@ -222,8 +260,10 @@ fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -
         };
         let res = encode_batch(&recs, producer, now).and_then(|mut buf| {
             let epoch = p.leader_epoch;
+            // Transactional offsets carry the producer's id and epoch (checked, and the
+            // transaction tracked, by the log) but no client sequence.
             p.log()
-                .append(&mut buf, epoch, now)
+                .append_from(&mut buf, epoch, now, AppendOrigin::Coordinator)
                 .map_err(anyhow::Error::from)
         });
         match res {
@@ -235,6 +275,31 @@ fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -
         }
     }
     ok
+}
+
+/// Append a commit/abort marker for `producer_id` to one `__consumer_offsets` partition.
+fn append_marker(
+    partitions: &[Arc<Partition>],
+    index: i32,
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
+) -> anyhow::Result<(Arc<Partition>, i64)> {
+    let p = usize::try_from(index)
+        .ok()
+        .and_then(|i| partitions.get(i))
+        .ok_or_else(|| anyhow::anyhow!("{OFFSETS_TOPIC} has no partition {index}"))?;
+    let info = p.log().append_control(
+        producer_id,
+        producer_epoch,
+        commit,
+        coordinator_epoch,
+        p.leader_epoch,
+        now_ms(),
+    )?;
+    p.appended.notify_waiters();
+    Ok((Arc::clone(p), info.last_offset + 1))
 }
 
 /// Armed timers: one deadline per key, ordered by deadline.
@@ -287,13 +352,33 @@ async fn run(
             Instant::now() + std::time::Duration::from_millis(ms)
         });
         tokio::select! {
-            msg = rx.recv() => {
-                let Some(Msg::Request(req, reply)) = msg else { return };
-                next_id += 1;
-                waiting.insert(next_id, reply);
-                let outcome = coordinator.handle(now_ms(), next_id, req);
-                deliver(outcome, &partitions, &mut waiting, &mut timers);
-            }
+            msg = rx.recv() => match msg {
+                None => return,
+                Some(Msg::Request(req, reply)) => {
+                    next_id += 1;
+                    waiting.insert(next_id, reply);
+                    let outcome = coordinator.handle(now_ms(), next_id, req);
+                    deliver(outcome, &partitions, &mut waiting, &mut timers);
+                }
+                Some(Msg::Marker { partition, producer_id, producer_epoch, commit, coordinator_epoch, done }) => {
+                    let res = append_marker(&partitions, partition, producer_id, producer_epoch, commit, coordinator_epoch);
+                    if res.is_ok() {
+                        coordinator.replay_marker(producer_id, commit, partition);
+                    }
+                    // Durable before the transaction coordinator completes the transaction.
+                    match res {
+                        Ok((p, end)) => {
+                            tokio::spawn(async move {
+                                let r = p.await_durable(end).await.map_err(anyhow::Error::from);
+                                let _ = done.send(r);
+                            });
+                        }
+                        Err(e) => {
+                            let _ = done.send(Err(e));
+                        }
+                    }
+                }
+            },
             _ = async {
                 match sleep_for {
                     Some(at) => tokio::time::sleep_until(at).await,

@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod group_runtime;
+pub mod txn_runtime;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ impl Server {
         // Groups are replayed from __consumer_offsets before anyone can connect.
         let groups = group_runtime::start(&broker)?;
         let _ = broker.groups.set(groups);
+        // Then transactions (their markers may complete pending offsets in groups).
+        let txns = txn_runtime::start(&broker)?;
+        let _ = broker.txns.set(txns);
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -142,6 +146,23 @@ fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> Joi
             let _ = tokio::task::spawn_blocking(move || retention_sweep(&b)).await;
         }
     });
+    let b = Arc::clone(&broker);
+    let mut rx = shutdown.clone();
+    let expire_every = Duration::from_millis(
+        broker
+            .config
+            .producer_id_expiration_check_interval_ms
+            .max(1) as u64,
+    );
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(expire_every);
+        tick.tick().await;
+        loop {
+            tokio::select! { _ = rx.changed() => return, _ = tick.tick() => {} }
+            let b = Arc::clone(&b);
+            let _ = tokio::task::spawn_blocking(move || producer_expiry_sweep(&b)).await;
+        }
+    });
     let b = broker;
     let mut rx = shutdown;
     set.spawn(async move {
@@ -171,6 +192,21 @@ fn retention_sweep(broker: &Broker) {
                 Err(e) => {
                     tracing::error!(topic = %topic.name, partition = p.index, "retention failed: {e}")
                 }
+            }
+        }
+    }
+}
+
+/// producer.id.expiration.ms: forget idempotent producers idle that long (none with an open
+/// transaction in the partition).
+fn producer_expiry_sweep(broker: &Broker) {
+    let now = now_ms();
+    let expiration = broker.config.producer_id_expiration_ms;
+    for topic in broker.all_topics() {
+        for p in &topic.partitions {
+            let n = p.log().expire_producers(now, expiration);
+            if n > 0 {
+                tracing::debug!(topic = %topic.name, partition = p.index, producers = n, "expired producer state");
             }
         }
     }

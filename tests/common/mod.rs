@@ -293,3 +293,42 @@ pub fn decode_records(bytes: &Bytes) -> Vec<Record> {
     }
     out
 }
+
+/// One v2 batch of `n` records of an idempotent (or transactional) producer: producer id and
+/// epoch, base sequence `base_seq`.
+pub fn producer_batch(
+    n: usize,
+    tag: &str,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_seq: i32,
+    transactional: bool,
+) -> Bytes {
+    let ts0 = 1_700_000_000_000i64;
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            let mut r = record(
+                i as i64,
+                &format!("{tag}-k{i}"),
+                &format!("{tag}-v{i}"),
+                ts0 + i as i64,
+            );
+            r.producer_id = producer_id;
+            r.producer_epoch = producer_epoch;
+            r.sequence = base_seq + i as i32;
+            r.transactional = transactional;
+            r
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}

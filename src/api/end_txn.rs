@@ -1,0 +1,41 @@
+//! EndTxn (key 26), v0–4: commit or abort the producer's transaction. The answer comes once
+//! the coordinator persisted PrepareCommit/PrepareAbort; the markers are written to every
+//! partition of the transaction afterwards (CONCURRENT_TRANSACTIONS until they are). v3+
+//! learns PRODUCER_FENCED. v5 (KIP-890 part 2, epoch bump per transaction) is not served.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ApiKey, EndTxnRequest, EndTxnResponse};
+
+use super::COORDINATOR_NOT_AVAILABLE;
+use super::{fenced_code, via_txn_coordinator, ApiEntry, Reply, Request};
+use crate::cluster::Broker;
+use crate::protocol::{encode_response, FrameError};
+use crate::txn::types::{Request as TxnRequest, Response as TxnResponse};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::EndTxn,
+    min: 0,
+    max: 4,
+};
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let body: EndTxnRequest = req.decode(ApiKey::EndTxn)?;
+    let request = TxnRequest::EndTxn {
+        transactional_id: body.transactional_id.0.as_str().to_string(),
+        producer_id: body.producer_id.0,
+        producer_epoch: body.producer_epoch,
+        commit: body.committed,
+        version: req.version,
+    };
+    via_txn_coordinator(broker, &req, request, move |resp, corr, version| {
+        let error = match resp {
+            Some(TxnResponse::EndTxn { error }) => error,
+            _ => COORDINATOR_NOT_AVAILABLE,
+        };
+        let out = EndTxnResponse::default()
+            .with_throttle_time_ms(0)
+            .with_error_code(fenced_code(error, version, 2));
+        encode_response(corr, version, &out)
+    })
+}

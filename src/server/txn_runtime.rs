@@ -134,6 +134,8 @@ pub fn start(broker: &Arc<Broker>) -> anyhow::Result<TxnHandle> {
         self_tx: handle.tx.clone(),
         waiting: HashMap::new(),
         timers: Timers::default(),
+        end_txn_ids: HashMap::new(),
+        parked: HashMap::new(),
     };
     tokio::spawn(rt.run(coordinator, rx, loaded));
     Ok(handle)
@@ -282,6 +284,10 @@ struct Runtime {
     self_tx: mpsc::UnboundedSender<Msg>,
     waiting: HashMap<RequestId, oneshot::Sender<Response>>,
     timers: Timers,
+    /// Transactional ids of EndTxn requests not answered yet.
+    end_txn_ids: HashMap<RequestId, String>,
+    /// Successful EndTxn answers held until the transaction's markers are written.
+    parked: HashMap<String, Vec<(oneshot::Sender<Response>, Response)>>,
 }
 
 impl Runtime {
@@ -305,11 +311,20 @@ impl Runtime {
                         None => return,
                         Some(Msg::Request(req, reply)) => {
                             next_id += 1;
+                            if let Request::EndTxn { transactional_id, .. } = &req {
+                                self.end_txn_ids.insert(next_id, transactional_id.clone());
+                            }
                             self.waiting.insert(next_id, reply);
                             coordinator.handle(now_ms(), next_id, req)
                         }
                         Some(Msg::MarkersWritten { transactional_id, producer_id, producer_epoch }) => {
-                            coordinator.markers_written(now_ms(), &transactional_id, producer_id, producer_epoch)
+                            let out = coordinator.markers_written(now_ms(), &transactional_id, producer_id, producer_epoch);
+                            self.deliver(out);
+                            // The transaction is complete: answer its parked EndTxn.
+                            for (tx, resp) in self.parked.remove(&transactional_id).unwrap_or_default() {
+                                let _ = tx.send(resp);
+                            }
+                            continue;
                         }
                     };
                     self.deliver(outcome);
@@ -356,8 +371,24 @@ impl Runtime {
             }
         }
         for (id, resp) in outcome.responses {
-            if let Some(tx) = self.waiting.remove(&id) {
-                let _ = tx.send(resp);
+            let end_txn = self.end_txn_ids.remove(&id);
+            let Some(tx) = self.waiting.remove(&id) else {
+                continue;
+            };
+            // A successful EndTxn is answered once its markers are written (Kafka answers
+            // right after PrepareCommit, and the client's next AddPartitionsToTxn then meets
+            // CONCURRENT_TRANSACTIONS and backs off ~100 ms; waiting for the markers costs
+            // about one fsync and spares that).
+            match end_txn {
+                Some(tid)
+                    if matches!(resp, Response::EndTxn { error: 0 })
+                        && outcome.markers.iter().any(|m| m.transactional_id == tid) =>
+                {
+                    self.parked.entry(tid).or_default().push((tx, resp));
+                }
+                _ => {
+                    let _ = tx.send(resp);
+                }
             }
         }
         self.timers.apply(outcome.timers);
@@ -377,17 +408,19 @@ impl Runtime {
 }
 
 /// Write (and fsync) the marker of `m` to every partition, retrying partitions that fail.
+/// Every marker is appended first and the fsyncs then run concurrently.
 async fn write_markers(broker: &Arc<Broker>, m: &MarkerRequest) {
     let mut left: Vec<(String, i32)> = m.partitions.clone();
     loop {
+        let writes = left
+            .iter()
+            .map(|(topic, index)| write_marker(broker, m, topic, *index));
+        let results = futures::future::join_all(writes).await;
         let mut failed = Vec::new();
-        for (topic, index) in left {
-            match write_marker(broker, m, &topic, index).await {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::warn!(%topic, partition = index, producer_id = m.producer_id, "transaction marker not written, retrying: {e}");
-                    failed.push((topic, index));
-                }
+        for ((topic, index), r) in left.into_iter().zip(results) {
+            if let Err(e) = r {
+                tracing::warn!(%topic, partition = index, producer_id = m.producer_id, "transaction marker not written, retrying: {e}");
+                failed.push((topic, index));
             }
         }
         if failed.is_empty() {

@@ -195,6 +195,55 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         ApiKey::DeleteTopics => {
             decode_body::<m::DeleteTopicsRequest>(key, version, &mut body).map(drop)
         }
+        ApiKey::FindCoordinator => {
+            decode_body::<m::FindCoordinatorRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::JoinGroup => decode_body::<m::JoinGroupRequest>(key, version, &mut body).map(drop),
+        ApiKey::SyncGroup => decode_body::<m::SyncGroupRequest>(key, version, &mut body).map(drop),
+        ApiKey::Heartbeat => decode_body::<m::HeartbeatRequest>(key, version, &mut body).map(drop),
+        ApiKey::LeaveGroup => {
+            decode_body::<m::LeaveGroupRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::OffsetCommit => {
+            decode_body::<m::OffsetCommitRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::OffsetFetch => {
+            decode_body::<m::OffsetFetchRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeGroups => {
+            decode_body::<m::DescribeGroupsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ListGroups => {
+            decode_body::<m::ListGroupsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteGroups => {
+            decode_body::<m::DeleteGroupsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::OffsetDelete => {
+            decode_body::<m::OffsetDeleteRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::InitProducerId => {
+            decode_body::<m::InitProducerIdRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AddPartitionsToTxn => {
+            decode_body::<m::AddPartitionsToTxnRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            decode_body::<m::AddOffsetsToTxnRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::EndTxn => decode_body::<m::EndTxnRequest>(key, version, &mut body).map(drop),
+        ApiKey::TxnOffsetCommit => {
+            decode_body::<m::TxnOffsetCommitRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeProducers => {
+            decode_body::<m::DescribeProducersRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeTransactions => {
+            decode_body::<m::DescribeTransactionsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ListTransactions => {
+            decode_body::<m::ListTransactionsRequest>(key, version, &mut body).map(drop)
+        }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;
     Ok((key, version))

@@ -481,6 +481,9 @@ fn transactional_errors() {
     );
     let old = producer_batch(1, "z", pid, epoch, 0, true);
     assert_eq!(produce(&mut c, "te", 1, old, Some("te-1")).0, 47);
+    // Also to a partition the fenced instance never wrote to.
+    let old = producer_batch(1, "z", pid, epoch, 0, true);
+    assert_eq!(produce(&mut c, "te", 0, old, Some("te-1")).0, 47);
     let new = producer_batch(1, "n", pid2, epoch2, 0, true);
     assert_eq!(produce(&mut c, "te", 1, new, Some("te-1")), (0, 0));
     // TxnOffsetCommit before AddOffsetsToTxn: the offsets partition is not in the transaction.

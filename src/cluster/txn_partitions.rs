@@ -24,18 +24,29 @@ struct Ongoing {
 }
 
 #[derive(Debug, Default)]
+struct State {
+    ongoing: HashMap<i64, Ongoing>,
+    /// The newest epoch the coordinator gave or fenced with, per transactional producer id
+    /// (one entry per transactional id: bounded by them, not by idempotent producers).
+    epochs: HashMap<i64, i16>,
+}
+
+#[derive(Debug, Default)]
 pub struct TxnPartitions {
-    by_producer: Mutex<HashMap<i64, Ongoing>>,
+    state: Mutex<State>,
 }
 
 impl TxnPartitions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Ongoing>> {
-        self.by_producer.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The producer's ongoing transaction now covers exactly these partitions.
     pub fn set(&self, producer_id: i64, epoch: i16, partitions: Vec<(String, i32)>) {
-        self.lock().insert(
+        let mut st = self.lock();
+        let e = st.epochs.entry(producer_id).or_insert(epoch);
+        *e = (*e).max(epoch);
+        st.ongoing.insert(
             producer_id,
             Ongoing {
                 epoch,
@@ -46,7 +57,16 @@ impl TxnPartitions {
 
     /// The producer has no ongoing transaction any more.
     pub fn clear(&self, producer_id: i64) {
-        self.lock().remove(&producer_id);
+        self.lock().ongoing.remove(&producer_id);
+    }
+
+    /// The coordinator handed out (InitProducerId) or fenced with (a timeout or a newer
+    /// instance's abort) this epoch: writes with an older one are INVALID_PRODUCER_EPOCH, as
+    /// Kafka's verification answers, even when no transaction is open.
+    pub fn note_epoch(&self, producer_id: i64, epoch: i16) {
+        let mut st = self.lock();
+        let e = st.epochs.entry(producer_id).or_insert(epoch);
+        *e = (*e).max(epoch);
     }
 
     /// May this producer write a transactional batch to this partition? Err is the Kafka
@@ -59,8 +79,11 @@ impl TxnPartitions {
         topic: &str,
         partition: i32,
     ) -> Result<(), i16> {
-        let map = self.lock();
-        let Some(t) = map.get(&producer_id) else {
+        let st = self.lock();
+        if st.epochs.get(&producer_id).is_some_and(|&e| epoch < e) {
+            return Err(INVALID_PRODUCER_EPOCH);
+        }
+        let Some(t) = st.ongoing.get(&producer_id) else {
             return Err(INVALID_TXN_STATE);
         };
         if epoch < t.epoch {
@@ -90,5 +113,10 @@ mod tests {
         assert_eq!(t.check(7, 3, "a", 0), Err(INVALID_TXN_STATE));
         t.clear(7);
         assert_eq!(t.check(7, 2, "a", 0), Err(INVALID_TXN_STATE));
+        // Fenced (e.g. a newer instance aborted the transaction with epoch 3): the old epoch
+        // is INVALID_PRODUCER_EPOCH, not INVALID_TXN_STATE.
+        t.note_epoch(7, 3);
+        assert_eq!(t.check(7, 2, "a", 0), Err(INVALID_PRODUCER_EPOCH));
+        assert_eq!(t.check(7, 3, "a", 0), Err(INVALID_TXN_STATE));
     }
 }

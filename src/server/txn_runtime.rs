@@ -124,6 +124,14 @@ pub fn start(broker: &Arc<Broker>) -> anyhow::Result<TxnHandle> {
     for p in &topic.partitions {
         replayed += replay_partition(&mut coordinator, p, now)?;
     }
+    // Zombies of every known transactional id stay fenced across restarts.
+    for id in coordinator.transactional_ids() {
+        if let Some(m) = coordinator.transaction(&id) {
+            broker
+                .txn_partitions
+                .note_epoch(m.producer_id, m.producer_epoch);
+        }
+    }
     let loaded = coordinator.loaded(now);
     tracing::info!(records = replayed, "replayed {TXN_TOPIC}");
     let (tx, rx) = mpsc::unbounded_channel();
@@ -135,6 +143,7 @@ pub fn start(broker: &Arc<Broker>) -> anyhow::Result<TxnHandle> {
         waiting: HashMap::new(),
         timers: Timers::default(),
         end_txn_ids: HashMap::new(),
+        txn_inits: std::collections::HashSet::new(),
         parked: HashMap::new(),
     };
     tokio::spawn(rt.run(coordinator, rx, loaded));
@@ -284,6 +293,8 @@ struct Runtime {
     self_tx: mpsc::UnboundedSender<Msg>,
     waiting: HashMap<RequestId, oneshot::Sender<Response>>,
     timers: Timers,
+    /// InitProducerId requests with a transactional id, not answered yet.
+    txn_inits: std::collections::HashSet<RequestId>,
     /// Transactional ids of EndTxn requests not answered yet.
     end_txn_ids: HashMap<RequestId, String>,
     /// Successful EndTxn answers held until the transaction's markers are written.
@@ -311,8 +322,14 @@ impl Runtime {
                         None => return,
                         Some(Msg::Request(req, reply)) => {
                             next_id += 1;
-                            if let Request::EndTxn { transactional_id, .. } = &req {
-                                self.end_txn_ids.insert(next_id, transactional_id.clone());
+                            match &req {
+                                Request::EndTxn { transactional_id, .. } => {
+                                    self.end_txn_ids.insert(next_id, transactional_id.clone());
+                                }
+                                Request::InitProducerId { transactional_id: Some(_), .. } => {
+                                    self.txn_inits.insert(next_id);
+                                }
+                                _ => {}
                             }
                             self.waiting.insert(next_id, reply);
                             coordinator.handle(now_ms(), next_id, req)
@@ -370,7 +387,24 @@ impl Runtime {
                 }
             }
         }
+        for m in &outcome.markers {
+            self.broker
+                .txn_partitions
+                .note_epoch(m.producer_id, m.producer_epoch);
+        }
         for (id, resp) in outcome.responses {
+            if self.txn_inits.remove(&id) {
+                if let Response::InitProducerId {
+                    error: 0,
+                    producer_id,
+                    producer_epoch,
+                } = resp
+                {
+                    self.broker
+                        .txn_partitions
+                        .note_epoch(producer_id, producer_epoch);
+                }
+            }
             let end_txn = self.end_txn_ids.remove(&id);
             let Some(tx) = self.waiting.remove(&id) else {
                 continue;

@@ -1082,6 +1082,41 @@ pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), Conf
     }
 }
 
+/// The definition of a topic config, if it is one.
+pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// The definition of a broker config, if it is one.
+pub fn broker_config_def(name: &str) -> Option<&'static ConfigDef> {
+    BROKER_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// The broker names that set the same value as `name`, most specific first, as Kafka lists
+/// them in DescribeConfigs synonyms (`log.retention.ms` ← `.minutes` ← `.hours`).
+pub fn broker_config_synonyms(name: &str) -> &'static [&'static str] {
+    const RETENTION: &[&str] = &[
+        "log.retention.ms",
+        "log.retention.minutes",
+        "log.retention.hours",
+    ];
+    const ROLL: &[&str] = &["log.roll.ms", "log.roll.hours"];
+    const FLUSH: &[&str] = &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"];
+    match name {
+        "log.retention.ms" | "log.retention.minutes" | "log.retention.hours" => {
+            &RETENTION[RETENTION.iter().position(|n| *n == name).unwrap_or(0)..]
+        }
+        "log.roll.ms" | "log.roll.hours" => {
+            &ROLL[ROLL.iter().position(|n| *n == name).unwrap_or(0)..]
+        }
+        "log.flush.interval.ms" => FLUSH,
+        _ => match broker_config_def(name) {
+            Some(d) => std::slice::from_ref(&d.name),
+            None => &[],
+        },
+    }
+}
+
 /// Read a properties file into ordered pairs (topic metadata files use it too).
 pub fn read_properties(path: &Path) -> std::io::Result<Vec<(String, String)>> {
     Ok(parse_properties(&std::fs::read_to_string(path)?))

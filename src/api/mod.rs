@@ -4,10 +4,12 @@
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
+pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_producers;
 pub mod describe_transactions;
@@ -16,6 +18,7 @@ pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -77,6 +80,9 @@ pub const APIS: &[ApiEntry] = &[
     describe_producers::VERSIONS,
     describe_transactions::VERSIONS,
     list_transactions::VERSIONS,
+    describe_configs::VERSIONS,
+    alter_configs::VERSIONS,
+    incremental_alter_configs::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -157,6 +163,11 @@ pub async fn dispatch(
         ApiKey::DescribeProducers => describe_producers::handle(broker, req).map(Reply::Now),
         ApiKey::DescribeTransactions => describe_transactions::handle(broker, req),
         ApiKey::ListTransactions => list_transactions::handle(broker, req),
+        ApiKey::DescribeConfigs => describe_configs::handle(broker, req).map(Reply::Now),
+        ApiKey::AlterConfigs => alter_configs::handle(broker, req).map(Reply::Now),
+        ApiKey::IncrementalAlterConfigs => {
+            incremental_alter_configs::handle(broker, req).map(Reply::Now)
+        }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -243,6 +254,15 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ListTransactions => {
             decode_body::<m::ListTransactionsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeConfigs => {
+            decode_body::<m::DescribeConfigsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterConfigs => {
+            decode_body::<m::AlterConfigsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            decode_body::<m::IncrementalAlterConfigsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

@@ -145,6 +145,15 @@ fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     crate::log::storage::write_atomic(&crate::log::OsStorage, dir, name, contents)
 }
 
+/// The text of a topic's metadata file.
+fn topic_properties(id: Uuid, partitions: i32, configs: &BTreeMap<String, String>) -> String {
+    let mut text = format!("topic.id={id}\npartitions={partitions}\n");
+    for (k, v) in configs {
+        text.push_str(&format!("config.{k}={v}\n"));
+    }
+    text
+}
+
 /// A cluster id like Kafka's: 16 random bytes, URL-safe base64 without padding (22 chars).
 fn new_cluster_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -378,13 +387,9 @@ impl Broker {
             let log = PartitionLog::open(&dir, log_config.clone(), now)?;
             partitions.push(Partition::new(name, p, log));
         }
-        let mut text = format!("topic.id={id}\npartitions={n}\n");
-        for (k, v) in &configs {
-            text.push_str(&format!("config.{k}={v}\n"));
-        }
         write_atomic(
             &self.topics_dir().join(format!("{name}.properties")),
-            text.as_bytes(),
+            topic_properties(id, n, &configs).as_bytes(),
         )?;
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -398,6 +403,60 @@ impl Broker {
         t.by_name.insert(name.to_string(), Arc::clone(&topic));
         tracing::info!(topic = name, partitions = n, %id, "created topic");
         Ok(topic)
+    }
+
+    /// Replace a topic's config overrides (AlterConfigs, IncrementalAlterConfigs): `change`
+    /// computes the new overrides from the current ones, under the admin lock so that
+    /// concurrent alters of one topic do not lose updates. Every resulting override is
+    /// validated; unless `validate_only`, the metadata file is rewritten atomically (the
+    /// commit), the topic's `Arc` in the map is replaced by one with the new configs and the
+    /// same partitions (requests holding the old one finish with it), and each partition log
+    /// gets its new `LogConfig` at once. Returns the new overrides.
+    pub fn alter_topic_configs<F>(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: F,
+    ) -> Result<BTreeMap<String, String>, TopicError>
+    where
+        F: FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+    {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.topic(name).ok_or(TopicError::Unknown)?;
+        let configs = change(&topic.configs)?;
+        for (k, v) in &configs {
+            validate_topic_config(k, Some(v))?;
+            if v.contains(['\n', '\r']) {
+                return Err(TopicError::InvalidConfig(ConfigError::Invalid {
+                    name: k.clone(),
+                    value: v.clone(),
+                    reason: "line breaks are not allowed".into(),
+                }));
+            }
+        }
+        if validate_only || configs == topic.configs {
+            return Ok(configs);
+        }
+        write_atomic(
+            &self.topics_dir().join(format!("{name}.properties")),
+            topic_properties(topic.id, topic.partitions.len() as i32, &configs).as_bytes(),
+        )?;
+        let log_config = self.config.log_config(&configs);
+        let updated = Arc::new(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions: topic.partitions.clone(),
+            configs: configs.clone(),
+            internal: topic.internal,
+        });
+        lock_write(&self.topics)
+            .by_name
+            .insert(name.to_string(), updated);
+        for p in &topic.partitions {
+            p.log().set_config(log_config.clone());
+        }
+        tracing::info!(topic = name, ?configs, "altered topic configs");
+        Ok(configs)
     }
 
     /// Delete a topic: metadata file first (the commit), then its directories.

@@ -1,0 +1,186 @@
+//! AlterConfigs (key 33): replace all dynamic config overrides of a TOPIC resource with the
+//! given set (a config left out returns to its default), validated against the topic configs'
+//! names, types and ranges; `validate_only` checks without applying. Applied overrides are
+//! persisted in the topic's metadata file and reach the partition logs at once
+//! ([`Broker::alter_topic_configs`]).
+//!
+//! BROKER resources: no broker config can be changed at runtime here, so any config in such a
+//! resource is refused with Kafka's answer for non-dynamic configs (INVALID_REQUEST,
+//! "Cannot update these configs dynamically: ..."). The checks shared with
+//! IncrementalAlterConfigs (resource once per request, config names once per resource, the
+//! broker id, Kafka's error messages) live here.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::errors::topic_error_code;
+use super::{ApiEntry, Request};
+use crate::cluster::{validate_topic_name, Broker, TopicError};
+use crate::config::ConfigError;
+use crate::protocol::FrameError;
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::AlterConfigs,
+    min: 0,
+    max: 2,
+};
+
+/// An error code with Kafka's message.
+pub type ApiError = (i16, Option<String>);
+
+pub(super) fn invalid_request(message: impl Into<String>) -> ApiError {
+    (ResponseError::InvalidRequest.code(), Some(message.into()))
+}
+
+/// A topic administration error as Kafka words it for config changes.
+pub(super) fn topic_api_error(e: TopicError) -> ApiError {
+    let message = match &e {
+        TopicError::InvalidConfig(ConfigError::Unknown(name)) => {
+            format!("Unknown topic config name: {name}")
+        }
+        TopicError::InvalidConfig(ConfigError::Invalid {
+            name,
+            value,
+            reason,
+        }) => format!("Invalid value {value} for configuration {name}: {reason}"),
+        TopicError::Unknown => "This server does not host this topic-partition.".into(),
+        other => other.to_string(),
+    };
+    (topic_error_code(&e), Some(message))
+}
+
+/// The (type, name) pairs that appear more than once in a request: each such resource is
+/// answered "Each resource must appear at most once.", as Kafka does.
+pub(super) fn duplicate_resources<'a>(
+    resources: impl Iterator<Item = (i8, &'a str)>,
+) -> HashSet<(i8, &'a str)> {
+    let mut seen = HashSet::new();
+    let mut dups = HashSet::new();
+    for r in resources {
+        if !seen.insert(r) {
+            dups.insert(r);
+        }
+    }
+    dups
+}
+
+/// Checks every resource of an alter gets before its type is looked at.
+pub(super) fn check_configs<'a>(
+    names: impl Iterator<Item = (&'a str, bool)> + Clone,
+) -> Result<(), ApiError> {
+    let mut seen = HashSet::new();
+    if names.clone().any(|(n, _)| !seen.insert(n)) {
+        return Err(invalid_request("Error due to duplicate config keys"));
+    }
+    let nulls: Vec<&str> = names.filter(|(_, null)| *null).map(|(n, _)| n).collect();
+    if !nulls.is_empty() {
+        return Err(invalid_request(format!(
+            "Null value not supported for : {}",
+            nulls.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A BROKER resource: the name must be empty (cluster default) or this node's id; no config
+/// can be changed dynamically.
+pub(super) fn alter_broker<'a>(
+    broker: &Broker,
+    name: &str,
+    configs: impl Iterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    if !name.is_empty() {
+        let id: i32 = name.parse().map_err(|_| {
+            invalid_request(format!("Node id must be an integer, but it is: {name}"))
+        })?;
+        if id != broker.config.node_id {
+            return Err(invalid_request(format!(
+                "Unexpected broker id, expected {}, but received {name}",
+                broker.config.node_id
+            )));
+        }
+    }
+    let names: Vec<&str> = configs.collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(invalid_request(format!(
+        "Cannot update these configs dynamically: Set({})",
+        names.join(", ")
+    )))
+}
+
+/// Validate a topic name as Kafka does before looking the topic up.
+pub(super) fn check_topic_name(name: &str) -> Result<(), ApiError> {
+    validate_topic_name(name).map_err(topic_api_error)
+}
+
+fn alter_one(
+    broker: &Broker,
+    r: &kafka_protocol::messages::alter_configs_request::AlterConfigsResource,
+    validate_only: bool,
+) -> Result<(), ApiError> {
+    check_configs(
+        r.configs
+            .iter()
+            .map(|c| (c.name.as_str(), c.value.is_none())),
+    )?;
+    let name = r.resource_name.as_str();
+    match r.resource_type {
+        RESOURCE_TOPIC => {
+            check_topic_name(name)?;
+            let new: BTreeMap<String, String> = r
+                .configs
+                .iter()
+                .filter_map(|c| {
+                    c.value
+                        .as_ref()
+                        .map(|v| (c.name.as_str().to_string(), v.as_str().to_string()))
+                })
+                .collect();
+            broker
+                .alter_topic_configs(name, validate_only, |_| Ok(new))
+                .map(drop)
+                .map_err(topic_api_error)
+        }
+        RESOURCE_BROKER => alter_broker(broker, name, r.configs.iter().map(|c| c.name.as_str())),
+        other => Err(invalid_request(format!("Unknown resource type {other}"))),
+    }
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+    let body: AlterConfigsRequest = req.decode(ApiKey::AlterConfigs)?;
+    let dups = duplicate_resources(
+        body.resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
+    let responses = body
+        .resources
+        .iter()
+        .map(|r| {
+            let res = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
+                Err(invalid_request("Each resource must appear at most once."))
+            } else {
+                alter_one(broker, r, body.validate_only)
+            };
+            let (code, message) = res.err().unwrap_or((0, None));
+            AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(message.map(StrBytes::from_string))
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        })
+        .collect();
+    let resp = AlterConfigsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_responses(responses);
+    req.respond(&resp)
+}

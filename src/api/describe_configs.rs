@@ -1,0 +1,279 @@
+//! DescribeConfigs (key 32): every config of a TOPIC (2) or BROKER (4) resource with its value,
+//! source and (v1+, on request) synonyms; v3+ adds its type and, on request, documentation.
+//!
+//! As Kafka: a null or empty `configuration_keys` means all; names that are not configs are
+//! simply left out. A topic config not overridden takes its broker synonym's value; its source
+//! is the first of its synonyms (topic override 1, static broker config 4, default 5), the
+//! synonym list built as Kafka's ConfigHelper builds it (static values of every broker synonym,
+//! then their defaults, dropping those before the config's own broker name — which is why
+//! `retention.ms` has no synonyms when `log.retention.ms` is unset). Broker configs are
+//! read-only: none can be changed at runtime here. BROKER with an empty name describes the
+//! cluster-wide dynamic defaults, of which there are none.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, DescribeConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::{ApiEntry, Request};
+use crate::cluster::{validate_topic_name, Broker, TopicError};
+use crate::config::{
+    broker_config_def, broker_config_synonyms, ConfigType, BROKER_CONFIGS, TOPIC_CONFIGS,
+};
+use crate::protocol::FrameError;
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::DescribeConfigs,
+    min: 1,
+    max: 4,
+};
+
+/// ConfigResource.Type ids.
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+/// ConfigSource ids.
+pub const SOURCE_TOPIC: i8 = 1;
+pub const SOURCE_STATIC_BROKER: i8 = 4;
+pub const SOURCE_DEFAULT: i8 = 5;
+
+/// One described config, before it is put on the wire.
+struct Entry {
+    name: &'static str,
+    value: Option<String>,
+    read_only: bool,
+    kind: ConfigType,
+    doc: &'static str,
+    /// Name, value, source; the first one is the config's source.
+    synonyms: Vec<(String, Option<String>, i8)>,
+}
+
+/// Kafka's broker synonyms of `own` (its static values, then defaults), from `own` on.
+fn broker_synonyms(broker: &Broker, own: &str) -> Vec<(String, Option<String>, i8)> {
+    let names = broker_config_synonyms(own);
+    let statics = names.iter().filter_map(|n| {
+        broker
+            .config
+            .overrides
+            .get(*n)
+            .map(|v| (n.to_string(), Some(v.clone()), SOURCE_STATIC_BROKER))
+    });
+    let defaults = names.iter().filter_map(|n| {
+        broker_config_def(n)
+            .and_then(|d| d.default)
+            .map(|v| (n.to_string(), Some(v.to_string()), SOURCE_DEFAULT))
+    });
+    statics
+        .chain(defaults)
+        .skip_while(|(n, _, _)| n != own)
+        .collect()
+}
+
+fn topic_entries(
+    broker: &Broker,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Vec<Entry> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(|d| {
+            let mut synonyms = d
+                .broker_synonym
+                .map(|b| broker_synonyms(broker, b))
+                .unwrap_or_default();
+            let value = match overrides.get(d.name) {
+                Some(v) => {
+                    synonyms.insert(0, (d.name.to_string(), Some(v.clone()), SOURCE_TOPIC));
+                    Some(v.clone())
+                }
+                None => broker.config.topic_default(d),
+            };
+            Entry {
+                name: d.name,
+                value,
+                read_only: false,
+                kind: d.kind,
+                doc: d.doc,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
+fn broker_entries(broker: &Broker) -> Vec<Entry> {
+    BROKER_CONFIGS
+        .iter()
+        .map(|d| Entry {
+            name: d.name,
+            value: broker
+                .config
+                .overrides
+                .get(d.name)
+                .cloned()
+                .or_else(|| d.default.map(str::to_string)),
+            read_only: true,
+            kind: d.kind,
+            doc: d.doc,
+            synonyms: broker_synonyms(broker, d.name),
+        })
+        .collect()
+}
+
+/// The configs of one resource, or its error code and message.
+fn describe(
+    broker: &Broker,
+    r: &DescribeConfigsResource,
+) -> Result<Vec<Entry>, (i16, Option<String>)> {
+    let name = r.resource_name.as_str();
+    let invalid = |m: String| (ResponseError::InvalidRequest.code(), Some(m));
+    match r.resource_type {
+        RESOURCE_TOPIC => {
+            validate_topic_name(name).map_err(|e: TopicError| {
+                (
+                    ResponseError::InvalidTopicException.code(),
+                    Some(e.to_string()),
+                )
+            })?;
+            let topic = broker
+                .topic(name)
+                .ok_or((ResponseError::UnknownTopicOrPartition.code(), None))?;
+            Ok(topic_entries(broker, &topic.configs))
+        }
+        RESOURCE_BROKER if name.is_empty() => Ok(Vec::new()),
+        RESOURCE_BROKER => match name.parse::<i32>() {
+            Ok(id) if id == broker.config.node_id => Ok(broker_entries(broker)),
+            Ok(_) => Err(invalid(format!(
+                "Unexpected broker id, expected {} or empty string, but received {name}",
+                broker.config.node_id
+            ))),
+            Err(_) => Err(invalid(format!(
+                "Broker id must be an integer, but it is: {name}"
+            ))),
+        },
+        RESOURCE_BROKER_LOGGER => Err(invalid(
+            "Unsupported resource type: BROKER_LOGGER (broker loggers are not configurable)".into(),
+        )),
+        other => Err(invalid(format!("Unsupported resource type: {other}"))),
+    }
+}
+
+fn to_wire(e: Entry, include_synonyms: bool, include_doc: bool) -> DescribeConfigsResourceResult {
+    let source = e.synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2);
+    let sensitive = e.kind == ConfigType::Password;
+    let synonyms = if include_synonyms {
+        e.synonyms
+            .into_iter()
+            .map(|(n, v, s)| {
+                DescribeConfigsSynonym::default()
+                    .with_name(StrBytes::from_string(n))
+                    .with_value(if sensitive {
+                        None
+                    } else {
+                        v.map(StrBytes::from_string)
+                    })
+                    .with_source(s)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    DescribeConfigsResourceResult::default()
+        .with_name(StrBytes::from_static_str(e.name))
+        .with_value(if sensitive {
+            None
+        } else {
+            e.value.map(StrBytes::from_string)
+        })
+        .with_read_only(e.read_only)
+        .with_config_source(source)
+        .with_is_sensitive(sensitive)
+        .with_synonyms(synonyms)
+        .with_config_type(e.kind.as_i8())
+        .with_documentation(include_doc.then(|| StrBytes::from_static_str(e.doc)))
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+    let body: DescribeConfigsRequest = req.decode(ApiKey::DescribeConfigs)?;
+    let results = body
+        .resources
+        .iter()
+        .map(|r| {
+            let base = DescribeConfigsResult::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone());
+            match describe(broker, r) {
+                Ok(entries) => {
+                    let wanted = r.configuration_keys.as_ref().filter(|k| !k.is_empty());
+                    let configs = entries
+                        .into_iter()
+                        .filter(|e| wanted.is_none_or(|k| k.iter().any(|n| n.as_str() == e.name)))
+                        .map(|e| to_wire(e, body.include_synonyms, body.include_documentation))
+                        .collect();
+                    base.with_error_code(0).with_configs(configs)
+                }
+                Err((code, message)) => base
+                    .with_error_code(code)
+                    .with_error_message(message.map(StrBytes::from_string)),
+            }
+        })
+        .collect();
+    let resp = DescribeConfigsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_results(results);
+    req.respond(&resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BrokerConfig, ConfigSources};
+
+    fn broker_with(sets: &[&str]) -> (tempfile::TempDir, Arc<Broker>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        s.push(format!("log.dirs={}", tmp.path().display()));
+        let config = BrokerConfig::from_sources(&ConfigSources {
+            sets: s,
+            ..Default::default()
+        })
+        .unwrap();
+        let b = Broker::open(config).unwrap();
+        (tmp, b)
+    }
+
+    fn find<'a>(v: &'a [Entry], name: &str) -> &'a Entry {
+        v.iter().find(|e| e.name == name).unwrap()
+    }
+
+    #[test]
+    fn topic_sources_and_synonyms_follow_kafka() {
+        let (_tmp, b) = broker_with(&["log.segment.bytes=2048", "log.retention.hours=1"]);
+        let mut o = std::collections::BTreeMap::new();
+        o.insert("max.message.bytes".to_string(), "5000".to_string());
+        let e = topic_entries(&b, &o);
+        let seg = find(&e, "segment.bytes");
+        assert_eq!(seg.value.as_deref(), Some("2048"));
+        assert_eq!(
+            seg.synonyms,
+            vec![
+                ("log.segment.bytes".into(), Some("2048".into()), 4),
+                ("log.segment.bytes".into(), Some("1073741824".into()), 5)
+            ]
+        );
+        let ret = find(&e, "retention.ms");
+        assert_eq!(ret.value.as_deref(), Some("3600000"));
+        assert!(ret.synonyms.is_empty(), "{:?}", ret.synonyms);
+        let mmb = find(&e, "max.message.bytes");
+        assert_eq!(
+            mmb.synonyms[0],
+            ("max.message.bytes".into(), Some("5000".into()), 1)
+        );
+        assert_eq!(mmb.synonyms[1].2, 5);
+    }
+}

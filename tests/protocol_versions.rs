@@ -107,7 +107,7 @@ fn api_versions_every_version_and_unknown_version() {
             r.api_keys
                 .iter()
                 .all(|k| k.api_key != ApiKey::WriteTxnMarkers as i16
-                    && k.api_key != ApiKey::DescribeConfigs as i16),
+                    && k.api_key != ApiKey::AlterReplicaLogDirs as i16),
             "unimplemented APIs are not advertised"
         );
         assert!(r.supported_features.is_empty(), "no tagged feature fields");

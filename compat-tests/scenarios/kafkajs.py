@@ -278,7 +278,55 @@ def auto_create_off():
     check(t not in ok(r[1], "listTopics"), "unknown topic was created with auto-create off")
 
 
+
+def configs_describe_alter():
+    """kafkajs admin.describeConfigs / alterConfigs: sources, a full replace, validateOnly, errors."""
+    t = topic_name("js-cfg")
+    r = js([
+        {"op": "createTopics", "topics": [{"topic": t, "numPartitions": 1, "replicationFactor": 1,
+                                           "configEntries": [{"name": "retention.ms", "value": "60000"}]}]},
+        {"op": "describeConfigs", "includeSynonyms": True, "resources": [{"type": 2, "name": t}]},
+        {"op": "describeConfigs", "resources": [{"type": 2, "name": t,
+                                                 "configNames": ["max.message.bytes", "no.such.config"]}]},
+        {"op": "alterConfigs", "resources": [{"type": 2, "name": t,
+                                              "configEntries": [{"name": "max.message.bytes", "value": "2000"}]}]},
+        {"op": "alterConfigs", "validateOnly": True,
+         "resources": [{"type": 2, "name": t, "configEntries": [{"name": "max.message.bytes", "value": "3000"}]}]},
+        {"op": "describeConfigs", "resources": [{"type": 2, "name": t}]},
+        {"op": "alterConfigs", "resources": [{"type": 2, "name": t,
+                                              "configEntries": [{"name": "retention.ms", "value": "soon"}]}]},
+        {"op": "describeConfigs", "resources": [{"type": 4, "name": "1", "configNames": ["num.partitions"]}]},
+    ], retries=0)
+    ok(r[0], "createTopics")
+
+    def entries(res, what):
+        resources = ok(res, what)["resources"]
+        eq(len(resources), 1, f"{what}: resources")
+        eq(resources[0]["errorCode"], 0, f"{what}: error code")
+        return {e["configName"]: e for e in resources[0]["configEntries"]}
+
+    c = entries(r[1], "describe all")
+    for name in ("cleanup.policy", "max.message.bytes", "retention.bytes", "segment.bytes", "segment.ms"):
+        check(name in c, f"{name} not described")
+    eq((c["retention.ms"]["configValue"], c["retention.ms"]["configSource"]), ("60000", 1), "retention.ms")
+    eq((c["max.message.bytes"]["configValue"], c["max.message.bytes"]["configSource"]), ("1048588", 5),
+       "max.message.bytes")
+    eq([(s["configName"], s["configValue"], s["configSource"]) for s in c["segment.bytes"]["configSynonyms"]],
+       [("log.segment.bytes", "1073741824", 5)], "segment.bytes synonyms")
+    eq(sorted(entries(r[2], "describe selected")), ["max.message.bytes"], "selected keys")
+    ok(r[3], "alterConfigs")
+    ok(r[4], "alterConfigs validateOnly")
+    c = entries(r[5], "describe after alter")
+    eq((c["max.message.bytes"]["configValue"], c["max.message.bytes"]["configSource"]), ("2000", 1),
+       "max.message.bytes after alter (validateOnly changed nothing)")
+    eq((c["retention.ms"]["configValue"], c["retention.ms"]["configSource"]), ("604800000", 5),
+       "retention.ms after a full replace")
+    expect_error(r[6], "INVALID_CONFIG", "alterConfigs retention.ms=soon")
+    b = entries(r[7], "describe broker")
+    eq((b["num.partitions"]["configValue"], b["num.partitions"]["readOnly"]), ("1", True), "broker num.partitions")
+
 SCENARIOS = {
+    "configs_describe_alter": configs_describe_alter,
     "roundtrip_1000": roundtrip_1000,
     **{f"codec_{c}": codec(c) for c in ["none", "gzip", "snappy", "lz4", "zstd"]},
     "headers_timestamps": headers_timestamps,

@@ -97,6 +97,10 @@ async function run(kafka, admin, producers, op) {
       return true
     case 'listTopics':
       return await admin.listTopics()
+    case 'describeConfigs':
+      return await admin.describeConfigs({ resources: op.resources, includeSynonyms: !!op.includeSynonyms })
+    case 'alterConfigs':
+      return await admin.alterConfigs({ resources: op.resources, validateOnly: !!op.validateOnly })
     case 'fetchTopicMetadata':
       return await admin.fetchTopicMetadata({ topics: op.topics })
     case 'fetchTopicOffsets':

@@ -12,12 +12,16 @@
 //!   last offset entry). After a clean shutdown the log size and entry counts must also
 //!   match what the marker recorded, which catches shortened index files exactly.
 //! * **Full recovery** (the last segment after a crash, or any segment whose quick load
-//!   failed): walk every batch from position 0 checking length, CRC, and that each batch
-//!   starts right after the previous one (the first at the segment's base offset: skua never
-//!   leaves gaps inside a segment, and the base offset is outside the CRC); truncate the file
+//!   failed): walk every batch from position 0 checking length, CRC, and that base offsets
+//!   strictly increase, starting at or after the segment's base offset (gaps are legal: the
+//!   cleaner removes batches; the base offset is outside the CRC, so this ordering is what
+//!   catches a corrupt one); truncate the file
 //!   at the first bad batch; rebuild both indexes from the valid batches. A truncated segment
 //!   becomes the last one: every later segment is deleted so offsets stay contiguous. (A gap
 //!   *between* segments, e.g. a segment file removed by hand, is tolerated: reads skip it.)
+//!
+//! Before anything else, an interrupted cleaner swap is finished: leftover
+//! `<base>.log.cleaned` files are deleted, a `<base>.log.swap` replaces `<base>.log`.
 //!
 //! Segments entirely below the persisted log start offset (retention interrupted by a crash)
 //! are deleted first. After a crash the last two segments are fsynced, so what recovery
@@ -30,6 +34,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::cleaner::{CLEANED_SUFFIX, SWAP_SUFFIX};
 use super::index::{parse_offset_index, parse_time_index, SegmentIndex, NO_TIMESTAMP};
 use super::partition::{PartitionLog, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE};
 use super::producer_state::ProducerStateManager;
@@ -56,7 +61,10 @@ impl PartitionLog {
                 storage.sync_dir(parent)?;
             }
         }
-        let names = storage.list_dir(dir)?;
+        let mut names = storage.list_dir(dir)?;
+        if finish_swaps(storage.as_ref(), dir, &names)? {
+            names = storage.list_dir(dir)?;
+        }
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let shutdown = match read_whole(storage.as_ref(), &marker)? {
             Some(bytes) => {
@@ -148,6 +156,37 @@ fn read_log_start_offset(storage: &dyn Storage, dir: &Path) -> Result<Option<i64
         tracing::warn!(dir = %dir.display(), "unreadable {LOG_START_OFFSET_FILE}; ignoring it");
     }
     Ok(parsed)
+}
+
+/// Finish what the cleaner left behind (`cleaner.rs`): a `<base>.log.cleaned` was not
+/// complete and is deleted; a `<base>.log.swap` was complete and fsynced, so it replaces
+/// `<base>.log`, and that segment's index files are deleted to be rebuilt. Returns whether
+/// anything changed.
+fn finish_swaps(storage: &dyn Storage, dir: &Path, names: &[String]) -> io::Result<bool> {
+    let mut changed = false;
+    for name in names {
+        if name.ends_with(CLEANED_SUFFIX) {
+            storage.remove_file(&dir.join(name))?;
+            changed = true;
+        } else if let Some(log_name) = name.strip_suffix(SWAP_SUFFIX) {
+            let Some(base) = parse_file_name(log_name, LOG_SUFFIX) else {
+                continue;
+            };
+            tracing::warn!(dir = %dir.display(), base, "completing an interrupted cleaner swap");
+            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                match storage.remove_file(&dir.join(file_name(base, suffix))) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            storage.rename(&dir.join(name), &dir.join(log_name))?;
+            changed = true;
+        }
+    }
+    if changed {
+        storage.sync_dir(dir)?;
+    }
+    Ok(changed)
 }
 
 /// Remove leftover tmp files and index files without a `.log`.
@@ -429,7 +468,7 @@ fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<
     loop {
         match reader.next_verified()? {
             Scan::Batch(_, h) => {
-                if h.base_offset != prev_last + 1 || h.last_offset() - base > i64::from(i32::MAX) {
+                if h.base_offset <= prev_last || h.last_offset() - base > i64::from(i32::MAX) {
                     return Ok(None);
                 }
                 // An offset entry belongs here: the index is shorter than the log.
@@ -476,7 +515,7 @@ fn full_recover(seg: &mut Segment, file_len: u64, interval: u32) -> Result<bool,
         match reader.next_verified()? {
             Scan::Batch(pos, h) => {
                 let end = pos + h.total_size() as u64;
-                if h.base_offset != prev_last + 1
+                if h.base_offset <= prev_last
                     || h.last_offset() - base > i64::from(i32::MAX)
                     || pos > u64::from(u32::MAX)
                 {

@@ -36,7 +36,8 @@
 //!    untouched.
 //! 4. The checkpoint file `cleaner-offset-checkpoint` records the new dirty offset and, per
 //!    cleaned segment, when it was first cleaned (the tombstone clock) and whether it still
-//!    holds tombstones or markers:
+//!    holds tombstones or markers. It is also written before the swaps (old dirty offset,
+//!    new segment list): recovery accepts offset gaps only in listed segments.
 //!
 //! ```text
 //! skua cleaner checkpoint v1
@@ -182,6 +183,8 @@ pub struct CleanPlan {
     dirty_end: i64,
     /// Aborted transactions by producer id: (first offset, marker offset).
     aborted: HashMap<i64, Vec<(i64, i64)>>,
+    /// The checkpoint when the pass was planned.
+    prior: Checkpoint,
 }
 
 /// A cleaned segment waiting to be swapped in.
@@ -198,6 +201,7 @@ struct Rewritten {
 #[derive(Debug)]
 pub struct CleanResult {
     rewritten: Vec<Rewritten>,
+    prior: Checkpoint,
     checkpoint: Checkpoint,
     pub stats: CleanStats,
 }
@@ -286,6 +290,7 @@ impl PartitionLog {
             sources,
             dirty_end,
             aborted,
+            prior: checkpoint,
         }))
     }
 
@@ -295,6 +300,9 @@ impl PartitionLog {
         self.check_online()?;
         let active_base = self.active().base_offset;
         let mut stats = result.stats;
+        if !result.rewritten.is_empty() {
+            self.write_pre_swap_checkpoint(&result)?;
+        }
         for rw in result.rewritten {
             let current = self
                 .segments
@@ -322,6 +330,21 @@ impl PartitionLog {
             checkpoint.encode().as_bytes(),
         )?;
         Ok(stats)
+    }
+
+    /// Before any swap, list the segments about to get offset gaps, so recovery accepts
+    /// them (the dirty offset only moves once they are all in).
+    pub(super) fn write_pre_swap_checkpoint(&self, result: &CleanResult) -> io::Result<()> {
+        let mut pre = result.prior.clone();
+        for (&base, c) in &result.checkpoint.segments {
+            pre.segments.entry(base).or_insert(*c);
+        }
+        write_atomic(
+            self.storage.as_ref(),
+            &self.dir,
+            CHECKPOINT_FILE,
+            pre.encode().as_bytes(),
+        )
     }
 
     /// Plan, execute and finish one pass while holding `&mut self` (tests, tools).
@@ -448,7 +471,8 @@ struct Output<'a> {
 impl Output<'_> {
     fn push(&mut self, h: &BatchHeader, bytes: &[u8]) -> io::Result<()> {
         let (mut so, mut st) = (Vec::new(), Vec::new());
-        self.index.observe(self.size, h, self.plan.interval, &mut so, &mut st);
+        self.index
+            .observe(self.size, h, self.plan.interval, &mut so, &mut st);
         self.next_offset = h.last_offset() + 1;
         self.size += bytes.len() as u64;
         if self.file.is_some() {
@@ -565,6 +589,7 @@ impl CleanPlan {
         }
         Ok(CleanResult {
             rewritten,
+            prior: self.prior.clone(),
             checkpoint,
             stats,
         })
@@ -638,8 +663,8 @@ impl CleanPlan {
                 return Ok(out.push(h, bytes)?);
             }
             out.diverge()?;
-            let keep_empty = h.producer_id >= 0
-                && last_of_producer.get(&h.producer_id) == Some(&h.base_offset);
+            let keep_empty =
+                h.producer_id >= 0 && last_of_producer.get(&h.producer_id) == Some(&h.base_offset);
             if kept.is_empty() && !keep_empty {
                 return Ok(());
             }

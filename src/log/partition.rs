@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::plan::{ReadPlan, SyncPlan};
-use super::records;
 use super::producer_state::{DataBatch, Prepared, ProducerStateManager};
+use super::records;
 use super::recovery::{encode_clean_shutdown, SegmentSummary};
 use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::storage::{write_atomic, OpenMode, OsStorage, Storage};

@@ -12,10 +12,11 @@
 //!   last offset entry). After a clean shutdown the log size and entry counts must also
 //!   match what the marker recorded, which catches shortened index files exactly.
 //! * **Full recovery** (the last segment after a crash, or any segment whose quick load
-//!   failed): walk every batch from position 0 checking length, CRC, and that base offsets
-//!   strictly increase, starting at or after the segment's base offset (gaps are legal: the
-//!   cleaner removes batches; the base offset is outside the CRC, so this ordering is what
-//!   catches a corrupt one); truncate the file
+//!   failed): walk every batch from position 0 checking length, CRC, and that each batch
+//!   starts right after the previous one (the first at the segment's base offset: skua never
+//!   leaves gaps inside a segment, and the base offset is outside the CRC) — except in
+//!   segments the cleaner checkpoint lists as cleaned, where batches may have been removed
+//!   and base offsets need only increase; truncate the file
 //!   at the first bad batch; rebuild both indexes from the valid batches. A truncated segment
 //!   becomes the last one: every later segment is deleted so offsets stay contiguous. (A gap
 //!   *between* segments, e.g. a segment file removed by hand, is tolerated: reads skip it.)
@@ -34,7 +35,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::cleaner::{CLEANED_SUFFIX, SWAP_SUFFIX};
+use super::cleaner::{Checkpoint, CLEANED_SUFFIX, SWAP_SUFFIX};
 use super::index::{parse_offset_index, parse_time_index, SegmentIndex, NO_TIMESTAMP};
 use super::partition::{PartitionLog, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE};
 use super::producer_state::ProducerStateManager;
@@ -92,10 +93,13 @@ impl PartitionLog {
             }
         }
 
+        // Segments the cleaner rewrote may have offset gaps between batches.
+        let cleaned = Checkpoint::read(storage.as_ref(), dir)?;
         let segments = load_segments(
             storage.as_ref(),
             dir,
             &bases,
+            &cleaned,
             shutdown.as_ref(),
             &config,
             now_ms,
@@ -233,6 +237,7 @@ fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
     bases: &[i64],
+    cleaned: &Checkpoint,
     shutdown: Option<&BTreeMap<i64, SegmentSummary>>,
     config: &LogConfig,
     now_ms: i64,
@@ -255,7 +260,8 @@ fn load_segments(
             None if is_last => Check::Full,
             None => Check::Quick,
         };
-        let (seg, truncate) = load_segment(storage, dir, base, check, config, now_ms)?;
+        let gaps = cleaned.segments.contains_key(&base);
+        let (seg, truncate) = load_segment(storage, dir, base, (check, gaps), config, now_ms)?;
         if truncate {
             // Later segments go first: a crash in between leaves this one last, so the next
             // open fully recovers (and truncates) it again.
@@ -290,7 +296,7 @@ fn load_segment(
     storage: &dyn Storage,
     dir: &Path,
     base: i64,
-    check: Check,
+    (check, gaps): (Check, bool),
     config: &LogConfig,
     now_ms: i64,
 ) -> Result<(Segment, bool), LogError> {
@@ -313,8 +319,8 @@ fn load_segment(
     let interval = config.index_interval_bytes;
     let quick = match check {
         Check::Full => None,
-        Check::Quick => quick_load(&seg, file_len, interval)?,
-        Check::Expect(summary) => quick_load(&seg, file_len, interval)?.filter(|q| {
+        Check::Quick => quick_load(&seg, file_len, interval, gaps)?,
+        Check::Expect(summary) => quick_load(&seg, file_len, interval, gaps)?.filter(|q| {
             summary
                 == SegmentSummary {
                     size: file_len,
@@ -330,7 +336,7 @@ fn load_segment(
             seg.next_offset = state.next_offset;
             false
         }
-        None => full_recover(&mut seg, file_len, interval)?,
+        None => full_recover(&mut seg, file_len, interval, gaps)?,
     };
     seg.flushed_offset = seg.next_offset;
     seg.rolling_base_ms = rolling_base(&seg, now_ms)?;
@@ -423,7 +429,12 @@ fn read_file(file: &Arc<dyn StorageFile>) -> io::Result<Vec<u8>> {
 }
 
 /// Trust the index files if they are consistent with the log; `None` if not.
-fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<Quick>> {
+fn quick_load(
+    seg: &Segment,
+    file_len: u64,
+    interval: u32,
+    gaps: bool,
+) -> io::Result<Option<Quick>> {
     let base = seg.base_offset;
     let (Some(offsets), Some(times)) = (
         parse_offset_index(&read_file(&seg.offset_file)?),
@@ -468,7 +479,7 @@ fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<
     loop {
         match reader.next_verified()? {
             Scan::Batch(_, h) => {
-                if h.base_offset <= prev_last || h.last_offset() - base > i64::from(i32::MAX) {
+                if !follows(&h, prev_last, gaps) || h.last_offset() - base > i64::from(i32::MAX) {
                     return Ok(None);
                 }
                 // An offset entry belongs here: the index is shorter than the log.
@@ -502,9 +513,24 @@ fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<
     }))
 }
 
+/// Whether a batch may come after one ending at `prev_last`: right after it, or (in a segment
+/// the cleaner rewrote) anywhere after it.
+fn follows(h: &BatchHeader, prev_last: i64, gaps: bool) -> bool {
+    if gaps {
+        h.base_offset > prev_last
+    } else {
+        h.base_offset == prev_last + 1
+    }
+}
+
 /// Verify every batch and rebuild both indexes from the valid ones; `size` ends at the
 /// first invalid batch. Returns whether the file holds more than that (to truncate).
-fn full_recover(seg: &mut Segment, file_len: u64, interval: u32) -> Result<bool, LogError> {
+fn full_recover(
+    seg: &mut Segment,
+    file_len: u64,
+    interval: u32,
+    gaps: bool,
+) -> Result<bool, LogError> {
     let base = seg.base_offset;
     let mut index = SegmentIndex::new(base);
     let (mut sink_o, mut sink_t) = (Vec::new(), Vec::new());
@@ -515,7 +541,7 @@ fn full_recover(seg: &mut Segment, file_len: u64, interval: u32) -> Result<bool,
         match reader.next_verified()? {
             Scan::Batch(pos, h) => {
                 let end = pos + h.total_size() as u64;
-                if h.base_offset <= prev_last
+                if !follows(&h, prev_last, gaps)
                     || h.last_offset() - base > i64::from(i32::MAX)
                     || pos > u64::from(u32::MAX)
                 {

@@ -226,7 +226,9 @@ fn cleaner_sweep(broker: &Broker) {
                 }
             };
             let started = std::time::Instant::now();
-            let finished = plan.execute().and_then(|result| p.log().finish_cleaning(result));
+            let finished = plan
+                .execute()
+                .and_then(|result| p.log().finish_cleaning(result));
             match finished {
                 Ok(s) => tracing::info!(topic = %topic.name, partition = p.index,
                     segments = s.segments_cleaned, rewritten = s.segments_rewritten,

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::log::{LogConfig, TimestampType};
+use crate::log::{CleanupPolicy, LogConfig, TimestampType};
 
 /// What a config value must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +261,51 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         List,
         Some("delete"),
         None,
-        "Only 'delete' is supported so far (topic: cleanup.policy).",
+        "delete, compact, or both (comma-separated) (topic: cleanup.policy).",
+    ),
+    def(
+        "log.cleaner.enable",
+        Boolean,
+        Some("true"),
+        None,
+        "Run the log cleaner (compaction of topics whose cleanup.policy includes compact).",
+    ),
+    def(
+        "log.cleaner.backoff.ms",
+        Long,
+        Some("15000"),
+        Some(0),
+        "How often the log cleaner looks for partitions to clean.",
+    ),
+    def(
+        "log.cleaner.min.cleanable.ratio",
+        Double,
+        Some("0.5"),
+        None,
+        "Dirty bytes / total bytes at which a partition is cleaned (topic: min.cleanable.dirty.ratio).",
+    ),
+    def(
+        "log.cleaner.min.compaction.lag.ms",
+        Long,
+        Some("0"),
+        Some(0),
+        "Records stay uncompacted at least this long (topic: min.compaction.lag.ms).",
+    ),
+    def(
+        "log.cleaner.max.compaction.lag.ms",
+        Long,
+        Some("9223372036854775807"),
+        Some(1),
+        "A record becomes eligible for cleaning at most this long after it was written, \
+         whatever the dirty ratio (topic: max.compaction.lag.ms).",
+    ),
+    def(
+        "log.cleaner.delete.retention.ms",
+        Long,
+        Some("86400000"),
+        Some(0),
+        "How long tombstones and transaction markers are kept after their segment was cleaned \
+         (topic: delete.retention.ms).",
     ),
     def(
         "socket.request.max.bytes",
@@ -492,7 +536,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         List,
         None,
         None,
-        "Only 'delete' is supported so far.",
+        "delete, compact, or both (comma-separated).",
     ),
     tdef(
         "compression.type",
@@ -501,6 +545,14 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         None,
         None,
         "Only 'producer' is supported.",
+    ),
+    tdef(
+        "delete.retention.ms",
+        Some("log.cleaner.delete.retention.ms"),
+        Long,
+        None,
+        Some(0),
+        "How long tombstones are kept after their segment was cleaned.",
     ),
     tdef(
         "flush.messages",
@@ -541,6 +593,30 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         None,
         None,
         "CreateTime or LogAppendTime.",
+    ),
+    tdef(
+        "max.compaction.lag.ms",
+        Some("log.cleaner.max.compaction.lag.ms"),
+        Long,
+        None,
+        Some(1),
+        "Clean a record at most this long after it was written, whatever the dirty ratio.",
+    ),
+    tdef(
+        "min.cleanable.dirty.ratio",
+        Some("log.cleaner.min.cleanable.ratio"),
+        Double,
+        None,
+        None,
+        "Dirty bytes / total bytes at which the partition is cleaned.",
+    ),
+    tdef(
+        "min.compaction.lag.ms",
+        Some("log.cleaner.min.compaction.lag.ms"),
+        Long,
+        None,
+        Some(0),
+        "Records stay uncompacted at least this long.",
     ),
     tdef(
         "min.insync.replicas",
@@ -665,8 +741,13 @@ fn check_value(
             value,
             "only 'producer' is supported (the producer's codec is kept)",
         )),
-        "log.cleanup.policy" | "cleanup.policy" if v != "delete" => {
-            Err(invalid(name, value, "only 'delete' is supported so far"))
+        "log.cleanup.policy" | "cleanup.policy" if CleanupPolicy::parse(v).is_none() => Err(
+            invalid(name, value, "expected delete, compact, or compact,delete"),
+        ),
+        "log.cleaner.min.cleanable.ratio" | "min.cleanable.dirty.ratio"
+            if !v.parse::<f64>().is_ok_and(|r| (0.0..=1.0).contains(&r)) =>
+        {
+            Err(invalid(name, value, "must be between 0 and 1"))
         }
         "listeners" | "advertised.listeners" => parse_listener(v)
             .map(|_| ())
@@ -746,6 +827,8 @@ pub struct BrokerConfig {
     pub log_flush_interval_ms: i64,
     pub log_flush_scheduler_interval_ms: u64,
     pub log_message_timestamp_type: TimestampType,
+    pub log_cleaner_enable: bool,
+    pub log_cleaner_backoff_ms: u64,
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
@@ -937,6 +1020,8 @@ impl BrokerConfig {
             } else {
                 TimestampType::CreateTime
             },
+            log_cleaner_enable: boolean("log.cleaner.enable"),
+            log_cleaner_backoff_ms: num("log.cleaner.backoff.ms") as u64,
             min_insync_replicas: num("min.insync.replicas") as i32,
             socket_request_max_bytes: num("socket.request.max.bytes") as usize,
             max_connections: num("max.connections") as usize,
@@ -1023,6 +1108,15 @@ impl BrokerConfig {
             max_message_bytes: num("max.message.bytes", 1_048_588) as u32,
             flush_messages: num("flush.messages", i64::MAX),
             flush_ms: num("flush.ms", i64::MAX),
+            cleanup_policy: value("cleanup.policy")
+                .and_then(|v| CleanupPolicy::parse(&v))
+                .unwrap_or_default(),
+            min_cleanable_dirty_ratio: value("min.cleanable.dirty.ratio")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.5),
+            min_compaction_lag_ms: num("min.compaction.lag.ms", 0),
+            max_compaction_lag_ms: num("max.compaction.lag.ms", i64::MAX),
+            delete_retention_ms: num("delete.retention.ms", 86_400_000),
             message_timestamp_type: if value("message.timestamp.type").as_deref()
                 == Some("LogAppendTime")
             {

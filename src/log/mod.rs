@@ -63,11 +63,13 @@
 //!
 //! All file access goes through [`storage::Storage`] so tests can inject faults.
 
+mod cleaner;
 mod control;
 mod index;
 mod partition;
 mod plan;
 mod producer_state;
+mod records;
 mod recovery;
 mod segment;
 mod snapshot;
@@ -80,6 +82,7 @@ mod txn_index;
 mod tests;
 
 pub use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
+pub use cleaner::{CleanPlan, CleanResult, CleanStats};
 pub use partition::PartitionLog;
 pub use plan::{ReadPlan, SyncPlan};
 pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};
@@ -127,6 +130,52 @@ pub struct LogConfig {
     pub flush_ms: i64,
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
+    /// `cleanup.policy`: delete (retention), compact (the cleaner), or both.
+    pub cleanup_policy: CleanupPolicy,
+    /// `min.cleanable.dirty.ratio`: clean when dirty bytes / total bytes reach this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: a segment is cleanable only once its newest record is this old.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: clean regardless of the dirty ratio once the oldest dirty
+    /// record is this old.
+    pub max_compaction_lag_ms: i64,
+    /// `delete.retention.ms`: tombstones and transaction markers stay this long after their
+    /// segment was first cleaned.
+    pub delete_retention_ms: i64,
+}
+
+/// `cleanup.policy`: which of retention and compaction apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    pub delete: bool,
+    pub compact: bool,
+}
+
+impl Default for CleanupPolicy {
+    fn default() -> Self {
+        CleanupPolicy {
+            delete: true,
+            compact: false,
+        }
+    }
+}
+
+impl CleanupPolicy {
+    /// `delete`, `compact`, or both comma-separated in any order; `None` if invalid.
+    pub fn parse(value: &str) -> Option<CleanupPolicy> {
+        let mut policy = CleanupPolicy {
+            delete: false,
+            compact: false,
+        };
+        for part in value.split(',') {
+            match part.trim() {
+                "delete" => policy.delete = true,
+                "compact" => policy.compact = true,
+                _ => return None,
+            }
+        }
+        Some(policy)
+    }
 }
 
 impl Default for LogConfig {
@@ -142,6 +191,11 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             message_timestamp_type: TimestampType::CreateTime,
+            cleanup_policy: CleanupPolicy::default(),
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            delete_retention_ms: 86_400_000,
         }
     }
 }
@@ -180,6 +234,9 @@ pub enum LogError {
     /// A marker from a transaction coordinator older than the last one seen.
     #[error("transaction coordinator fenced: {0}")]
     TransactionCoordinatorFenced(String),
+    /// A record without a key produced to a topic whose cleanup.policy includes compact.
+    #[error("Compacted topic cannot accept message without key")]
+    KeylessRecordInCompactedTopic,
 }
 
 /// The outcome of a successful [`PartitionLog::append`].

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::plan::{ReadPlan, SyncPlan};
 use super::producer_state::{DataBatch, Prepared, ProducerStateManager};
+use super::records;
 use super::recovery::{encode_clean_shutdown, SegmentSummary};
 use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::storage::{write_atomic, OpenMode, OsStorage, Storage};
@@ -83,6 +84,7 @@ fn validate_payload(
     records: &[u8],
     max_message_bytes: u32,
     origin: AppendOrigin,
+    compacted: bool,
 ) -> Result<PayloadSummary, LogError> {
     if records.is_empty() {
         return Err(LogError::InvalidRecord("empty record set".into()));
@@ -119,6 +121,13 @@ fn validate_payload(
             return Err(LogError::InvalidRecord(
                 "clients may not write control batches".into(),
             ));
+        }
+        if compacted {
+            match records::first_keyless_record(bytes, &header) {
+                Ok(false) => {}
+                Ok(true) => return Err(LogError::KeylessRecordInCompactedTopic),
+                Err(why) => return Err(LogError::CorruptMessage(why)),
+            }
         }
         if header.producer_id >= 0 {
             if header.base_sequence < 0 && origin == AppendOrigin::Client {
@@ -199,7 +208,12 @@ impl PartitionLog {
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
-        let summary = validate_payload(records, self.config.max_message_bytes, origin)?;
+        let summary = validate_payload(
+            records,
+            self.config.max_message_bytes,
+            origin,
+            self.config.cleanup_policy.compact,
+        )?;
         if records.len() as u64 > u64::from(u32::MAX) {
             return Err(LogError::MessageTooLarge {
                 size: records.len(),
@@ -538,8 +552,9 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Delete old non-active segments by `retention.ms`, `retention.bytes` and the log start
-    /// offset; returns how many were deleted.
+    /// Delete old non-active segments by `retention.ms` and `retention.bytes` (only when
+    /// `cleanup.policy` includes delete) and by the log start offset; returns how many were
+    /// deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
         self.check_online()?;
         let inactive: Vec<&Segment> = self.segments.values().rev().skip(1).rev().collect();
@@ -549,8 +564,9 @@ impl PartitionLog {
             .windows(2)
             .take_while(|w| w[1] <= self.log_start_offset)
             .count();
+        let delete = self.config.cleanup_policy.delete;
         let mut by_time = 0;
-        if self.config.retention_ms >= 0 {
+        if delete && self.config.retention_ms >= 0 {
             for seg in &inactive {
                 let newest = if seg.index.max_timestamp >= 0 {
                     seg.index.max_timestamp
@@ -567,7 +583,7 @@ impl PartitionLog {
             }
         }
         let mut by_size = 0;
-        if self.config.retention_bytes >= 0 {
+        if delete && self.config.retention_bytes >= 0 {
             let mut excess = self.size_bytes as i64 - self.config.retention_bytes;
             for seg in &inactive {
                 if excess - (seg.size as i64) < 0 {

@@ -14,10 +14,15 @@
 //! * **Full recovery** (the last segment after a crash, or any segment whose quick load
 //!   failed): walk every batch from position 0 checking length, CRC, and that each batch
 //!   starts right after the previous one (the first at the segment's base offset: skua never
-//!   leaves gaps inside a segment, and the base offset is outside the CRC); truncate the file
+//!   leaves gaps inside a segment, and the base offset is outside the CRC) — except in
+//!   segments the cleaner checkpoint lists as cleaned, where batches may have been removed
+//!   and base offsets need only increase; truncate the file
 //!   at the first bad batch; rebuild both indexes from the valid batches. A truncated segment
 //!   becomes the last one: every later segment is deleted so offsets stay contiguous. (A gap
 //!   *between* segments, e.g. a segment file removed by hand, is tolerated: reads skip it.)
+//!
+//! Before anything else, an interrupted cleaner swap is finished: leftover
+//! `<base>.log.cleaned` files are deleted, a `<base>.log.swap` replaces `<base>.log`.
 //!
 //! Segments entirely below the persisted log start offset (retention interrupted by a crash)
 //! are deleted first. After a crash the last two segments are fsynced, so what recovery
@@ -30,6 +35,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::cleaner::{Checkpoint, CLEANED_SUFFIX, SWAP_SUFFIX};
 use super::index::{parse_offset_index, parse_time_index, SegmentIndex, NO_TIMESTAMP};
 use super::partition::{PartitionLog, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE};
 use super::producer_state::ProducerStateManager;
@@ -56,7 +62,10 @@ impl PartitionLog {
                 storage.sync_dir(parent)?;
             }
         }
-        let names = storage.list_dir(dir)?;
+        let mut names = storage.list_dir(dir)?;
+        if finish_swaps(storage.as_ref(), dir, &names)? {
+            names = storage.list_dir(dir)?;
+        }
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let shutdown = match read_whole(storage.as_ref(), &marker)? {
             Some(bytes) => {
@@ -84,10 +93,13 @@ impl PartitionLog {
             }
         }
 
+        // Segments the cleaner rewrote may have offset gaps between batches.
+        let cleaned = Checkpoint::read(storage.as_ref(), dir)?;
         let segments = load_segments(
             storage.as_ref(),
             dir,
             &bases,
+            &cleaned,
             shutdown.as_ref(),
             &config,
             now_ms,
@@ -150,6 +162,37 @@ fn read_log_start_offset(storage: &dyn Storage, dir: &Path) -> Result<Option<i64
     Ok(parsed)
 }
 
+/// Finish what the cleaner left behind (`cleaner.rs`): a `<base>.log.cleaned` was not
+/// complete and is deleted; a `<base>.log.swap` was complete and fsynced, so it replaces
+/// `<base>.log`, and that segment's index files are deleted to be rebuilt. Returns whether
+/// anything changed.
+fn finish_swaps(storage: &dyn Storage, dir: &Path, names: &[String]) -> io::Result<bool> {
+    let mut changed = false;
+    for name in names {
+        if name.ends_with(CLEANED_SUFFIX) {
+            storage.remove_file(&dir.join(name))?;
+            changed = true;
+        } else if let Some(log_name) = name.strip_suffix(SWAP_SUFFIX) {
+            let Some(base) = parse_file_name(log_name, LOG_SUFFIX) else {
+                continue;
+            };
+            tracing::warn!(dir = %dir.display(), base, "completing an interrupted cleaner swap");
+            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                match storage.remove_file(&dir.join(file_name(base, suffix))) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            storage.rename(&dir.join(name), &dir.join(log_name))?;
+            changed = true;
+        }
+    }
+    if changed {
+        storage.sync_dir(dir)?;
+    }
+    Ok(changed)
+}
+
 /// Remove leftover tmp files and index files without a `.log`.
 fn remove_strays(
     storage: &dyn Storage,
@@ -194,6 +237,7 @@ fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
     bases: &[i64],
+    cleaned: &Checkpoint,
     shutdown: Option<&BTreeMap<i64, SegmentSummary>>,
     config: &LogConfig,
     now_ms: i64,
@@ -216,7 +260,8 @@ fn load_segments(
             None if is_last => Check::Full,
             None => Check::Quick,
         };
-        let (seg, truncate) = load_segment(storage, dir, base, check, config, now_ms)?;
+        let gaps = cleaned.segments.contains_key(&base);
+        let (seg, truncate) = load_segment(storage, dir, base, (check, gaps), config, now_ms)?;
         if truncate {
             // Later segments go first: a crash in between leaves this one last, so the next
             // open fully recovers (and truncates) it again.
@@ -251,7 +296,7 @@ fn load_segment(
     storage: &dyn Storage,
     dir: &Path,
     base: i64,
-    check: Check,
+    (check, gaps): (Check, bool),
     config: &LogConfig,
     now_ms: i64,
 ) -> Result<(Segment, bool), LogError> {
@@ -274,8 +319,8 @@ fn load_segment(
     let interval = config.index_interval_bytes;
     let quick = match check {
         Check::Full => None,
-        Check::Quick => quick_load(&seg, file_len, interval)?,
-        Check::Expect(summary) => quick_load(&seg, file_len, interval)?.filter(|q| {
+        Check::Quick => quick_load(&seg, file_len, interval, gaps)?,
+        Check::Expect(summary) => quick_load(&seg, file_len, interval, gaps)?.filter(|q| {
             summary
                 == SegmentSummary {
                     size: file_len,
@@ -291,7 +336,7 @@ fn load_segment(
             seg.next_offset = state.next_offset;
             false
         }
-        None => full_recover(&mut seg, file_len, interval)?,
+        None => full_recover(&mut seg, file_len, interval, gaps)?,
     };
     seg.flushed_offset = seg.next_offset;
     seg.rolling_base_ms = rolling_base(&seg, now_ms)?;
@@ -384,7 +429,12 @@ fn read_file(file: &Arc<dyn StorageFile>) -> io::Result<Vec<u8>> {
 }
 
 /// Trust the index files if they are consistent with the log; `None` if not.
-fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<Quick>> {
+fn quick_load(
+    seg: &Segment,
+    file_len: u64,
+    interval: u32,
+    gaps: bool,
+) -> io::Result<Option<Quick>> {
     let base = seg.base_offset;
     let (Some(offsets), Some(times)) = (
         parse_offset_index(&read_file(&seg.offset_file)?),
@@ -429,7 +479,7 @@ fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<
     loop {
         match reader.next_verified()? {
             Scan::Batch(_, h) => {
-                if h.base_offset != prev_last + 1 || h.last_offset() - base > i64::from(i32::MAX) {
+                if !follows(&h, prev_last, gaps) || h.last_offset() - base > i64::from(i32::MAX) {
                     return Ok(None);
                 }
                 // An offset entry belongs here: the index is shorter than the log.
@@ -463,9 +513,24 @@ fn quick_load(seg: &Segment, file_len: u64, interval: u32) -> io::Result<Option<
     }))
 }
 
+/// Whether a batch may come after one ending at `prev_last`: right after it, or (in a segment
+/// the cleaner rewrote) anywhere after it.
+fn follows(h: &BatchHeader, prev_last: i64, gaps: bool) -> bool {
+    if gaps {
+        h.base_offset > prev_last
+    } else {
+        h.base_offset == prev_last + 1
+    }
+}
+
 /// Verify every batch and rebuild both indexes from the valid ones; `size` ends at the
 /// first invalid batch. Returns whether the file holds more than that (to truncate).
-fn full_recover(seg: &mut Segment, file_len: u64, interval: u32) -> Result<bool, LogError> {
+fn full_recover(
+    seg: &mut Segment,
+    file_len: u64,
+    interval: u32,
+    gaps: bool,
+) -> Result<bool, LogError> {
     let base = seg.base_offset;
     let mut index = SegmentIndex::new(base);
     let (mut sink_o, mut sink_t) = (Vec::new(), Vec::new());
@@ -476,7 +541,7 @@ fn full_recover(seg: &mut Segment, file_len: u64, interval: u32) -> Result<bool,
         match reader.next_verified()? {
             Scan::Batch(pos, h) => {
                 let end = pos + h.total_size() as u64;
-                if h.base_offset != prev_last + 1
+                if !follows(&h, prev_last, gaps)
                     || h.last_offset() - base > i64::from(i32::MAX)
                     || pos > u64::from(u32::MAX)
                 {

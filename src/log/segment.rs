@@ -239,7 +239,7 @@ impl BatchReader {
     }
 
     /// Make `[pos, pos + len)` available in `buf` (the caller checked it is below `limit`).
-    fn fill(&mut self, pos: u64, len: usize) -> io::Result<&[u8]> {
+    pub fn fill(&mut self, pos: u64, len: usize) -> io::Result<&[u8]> {
         let have_from = pos >= self.buf_start;
         let end = pos + len as u64;
         if !(have_from && end <= self.buf_start + self.buf.len() as u64) {

@@ -131,7 +131,6 @@ impl TxnIndex {
         Ok(index)
     }
 
-    #[cfg(test)]
     pub fn entries(&self) -> &[AbortedTxn] {
         &self.entries
     }

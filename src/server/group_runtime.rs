@@ -102,8 +102,8 @@ pub fn start(broker: &Arc<Broker>) -> anyhow::Result<GroupHandle> {
         Some(t) => t,
         None => {
             let mut configs = BTreeMap::new();
-            // Until compaction lands, offsets are kept forever rather than deleted by age.
-            configs.insert("retention.ms".to_string(), Some("-1".to_string()));
+            // Compacted, as in Kafka: the latest record per key is kept, never deleted by age.
+            configs.insert("cleanup.policy".to_string(), Some("compact".to_string()));
             configs.insert(
                 "segment.bytes".to_string(),
                 Some(cfg.offsets_topic_segment_bytes.to_string()),

@@ -1,6 +1,6 @@
-//! The tokio side: listener, connections, background tasks (retention, segment roll, time-based
-//! flush), and clean shutdown (stop accepting, let connections finish their in-flight requests,
-//! flush and close every log).
+//! The tokio side: listener, connections, background tasks (retention, segment roll, log
+//! cleaner, time-based flush), and clean shutdown (stop accepting, let connections finish
+//! their in-flight requests, flush and close every log).
 
 pub mod connection;
 pub mod group_runtime;
@@ -163,6 +163,20 @@ fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> Joi
             let _ = tokio::task::spawn_blocking(move || producer_expiry_sweep(&b)).await;
         }
     });
+    if broker.config.log_cleaner_enable {
+        let b = Arc::clone(&broker);
+        let mut rx = shutdown.clone();
+        let clean_every = Duration::from_millis(broker.config.log_cleaner_backoff_ms.max(1));
+        set.spawn(async move {
+            let mut tick = tokio::time::interval(clean_every);
+            tick.tick().await;
+            loop {
+                tokio::select! { _ = rx.changed() => return, _ = tick.tick() => {} }
+                let b = Arc::clone(&b);
+                let _ = tokio::task::spawn_blocking(move || cleaner_sweep(&b)).await;
+            }
+        });
+    }
     let b = broker;
     let mut rx = shutdown;
     set.spawn(async move {
@@ -191,6 +205,38 @@ fn retention_sweep(broker: &Broker) {
                 }
                 Err(e) => {
                     tracing::error!(topic = %topic.name, partition = p.index, "retention failed: {e}")
+                }
+            }
+        }
+    }
+}
+
+/// The log cleaner: compact every partition whose cleanup.policy includes compact and that
+/// is due. The partition lock is held only to plan and to swap the cleaned segments in;
+/// reading the log and writing the cleaned segments happen without it.
+fn cleaner_sweep(broker: &Broker) {
+    for topic in broker.all_topics() {
+        for p in &topic.partitions {
+            let plan = match p.log().plan_cleaning(now_ms()) {
+                Ok(Some(plan)) => plan,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(topic = %topic.name, partition = p.index, "cleaner failed: {e}");
+                    continue;
+                }
+            };
+            let started = std::time::Instant::now();
+            let finished = plan
+                .execute()
+                .and_then(|result| p.log().finish_cleaning(result));
+            match finished {
+                Ok(s) => tracing::info!(topic = %topic.name, partition = p.index,
+                    segments = s.segments_cleaned, rewritten = s.segments_rewritten,
+                    bytes_before = s.bytes_before, bytes_after = s.bytes_after,
+                    records_removed = s.records_removed, keys = s.keys,
+                    ms = started.elapsed().as_millis() as u64, "cleaned log"),
+                Err(e) => {
+                    tracing::error!(topic = %topic.name, partition = p.index, "cleaner failed: {e}")
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! Tests of the log store, with batches built by kafka-protocol's encoder (real bytes).
 
+mod compaction;
 mod crash;
 mod faults;
 mod idempotence;

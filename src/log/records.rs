@@ -1,0 +1,185 @@
+//! Record-level access to v2 batches, for the two places that look inside a batch: the
+//! keyless-record check on produce to a compacted topic, and the cleaner.
+//!
+//! A batch's records section (after the 61-byte header) is, possibly compressed with the
+//! codec in the attributes, `records_count` records of
+//!
+//! ```text
+//! length varint | attributes i8 | timestampDelta varlong | offsetDelta varint
+//! | keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value | headers...
+//! ```
+//!
+//! (zigzag varints). A record's offset and timestamp are deltas from the batch's base offset
+//! and base timestamp, so a subset of a batch's records, copied byte for byte behind the
+//! original header (records count, length and CRC updated, re-compressed with the same
+//! codec), is a valid batch whose records keep their offsets and timestamps. That is how the
+//! cleaner rewrites batches ([`rebuild_batch`]); nothing is re-encoded record by record.
+//!
+//! Codecs come from kafka-protocol's compression module (gzip, snappy, lz4, zstd).
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+
+use crate::protocol::batch::{compute_crc, BatchHeader, BATCH_HEADER_LEN, LOG_OVERHEAD};
+
+/// One record of a (decompressed) records section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RecordView {
+    /// Byte range of the whole record (length prefix included) in the records section.
+    pub start: usize,
+    pub end: usize,
+    pub offset_delta: i64,
+    /// Byte range of the key, `None` for a null key.
+    pub key: Option<(usize, usize)>,
+    /// The value is null (a tombstone).
+    pub tombstone: bool,
+}
+
+/// Read a zigzag varint (up to 64 bits) at `*pos`.
+fn varint(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
+    let mut raw: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos).ok_or("truncated varint")?;
+        *pos += 1;
+        raw |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+        }
+    }
+    Err("varint too long".into())
+}
+
+/// A length-prefixed byte field: `None` for -1 (null).
+fn bytes_field(buf: &[u8], pos: &mut usize) -> Result<Option<(usize, usize)>, String> {
+    let len = varint(buf, pos)?;
+    if len < 0 {
+        return Ok(None);
+    }
+    let start = *pos;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| start.checked_add(l))
+        .filter(|&e| e <= buf.len())
+        .ok_or("field extends past the record")?;
+    *pos = end;
+    Ok(Some((start, end)))
+}
+
+/// Parse `count` records of a decompressed records section.
+pub(super) fn parse_records(data: &[u8], count: i32) -> Result<Vec<RecordView>, String> {
+    // Each record takes at least 7 bytes: bound the allocation by the data.
+    let mut out = Vec::with_capacity((count.max(0) as usize).min(data.len() / 7 + 1));
+    let mut pos = 0;
+    for _ in 0..count {
+        let start = pos;
+        let len = varint(data, &mut pos)?;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| pos.checked_add(l))
+            .filter(|&e| e <= data.len())
+            .ok_or("record extends past the batch")?;
+        let body = &data[..end];
+        pos += 1; // attributes
+        varint(body, &mut pos)?; // timestamp delta
+        let offset_delta = varint(body, &mut pos)?;
+        let key = bytes_field(body, &mut pos)?;
+        let tombstone = bytes_field(body, &mut pos)?.is_none();
+        out.push(RecordView {
+            start,
+            end,
+            offset_delta,
+            key,
+            tombstone,
+        });
+        pos = end;
+    }
+    if pos != data.len() {
+        return Err("trailing bytes after the last record".into());
+    }
+    Ok(out)
+}
+
+fn codec_error(e: anyhow::Error) -> String {
+    format!("compression codec: {e}")
+}
+
+/// The records section of `batch`, decompressed.
+pub(super) fn records_section(batch: &[u8], header: &BatchHeader) -> Result<Vec<u8>, String> {
+    let raw = batch
+        .get(BATCH_HEADER_LEN..header.total_size())
+        .ok_or("batch shorter than its header says")?;
+    let mut input = Bytes::copy_from_slice(raw);
+    let copy = |b: &mut Bytes| Ok(b.to_vec());
+    match header.compression() {
+        0 => Ok(raw.to_vec()),
+        1 => Gzip::decompress(&mut input, copy).map_err(codec_error),
+        2 => Snappy::decompress(&mut input, copy).map_err(codec_error),
+        3 => Lz4::decompress(&mut input, copy).map_err(codec_error),
+        4 => Zstd::decompress(&mut input, copy).map_err(codec_error),
+        c => Err(format!("unknown compression codec {c}")),
+    }
+}
+
+fn compress(codec: u8, data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = BytesMut::new();
+    let fill = |b: &mut BytesMut| {
+        b.extend_from_slice(data);
+        Ok(())
+    };
+    match codec {
+        0 => return Ok(data.to_vec()),
+        1 => Gzip::compress(&mut out, fill).map_err(codec_error)?,
+        2 => Snappy::compress(&mut out, fill).map_err(codec_error)?,
+        3 => Lz4::compress(&mut out, fill).map_err(codec_error)?,
+        4 => Zstd::compress(&mut out, fill).map_err(codec_error)?,
+        c => return Err(format!("unknown compression codec {c}")),
+    }
+    Ok(out.to_vec())
+}
+
+/// Whether every record of a data batch has a key (Kafka refuses keyless records in
+/// compacted topics). Control batches are not checked.
+pub(super) fn first_keyless_record(batch: &[u8], header: &BatchHeader) -> Result<bool, String> {
+    if header.is_control() {
+        return Ok(false);
+    }
+    let data = records_section(batch, header)?;
+    Ok(parse_records(&data, header.records_count)?
+        .iter()
+        .any(|r| r.key.is_none()))
+}
+
+/// `original` with only `kept` records (byte ranges of the decompressed `data`): header
+/// copied (base offset, last offset delta, timestamps, producer id/epoch/sequence and
+/// attributes unchanged), records count, length and CRC updated, records re-compressed with
+/// the original codec.
+pub(super) fn rebuild_batch(
+    original: &[u8],
+    header: &BatchHeader,
+    data: &[u8],
+    kept: &[RecordView],
+) -> Result<Vec<u8>, String> {
+    let mut plain = Vec::with_capacity(data.len());
+    for r in kept {
+        plain.extend_from_slice(&data[r.start..r.end]);
+    }
+    // An empty batch (kept for its producer state) is written uncompressed, as Kafka does.
+    let codec = if kept.is_empty() {
+        0
+    } else {
+        header.compression()
+    };
+    let body = compress(codec, &plain)?;
+    let mut out = Vec::with_capacity(BATCH_HEADER_LEN + body.len());
+    out.extend_from_slice(&original[..BATCH_HEADER_LEN]);
+    let attributes = (header.attributes & !0x07) | i16::from(codec);
+    out[21..23].copy_from_slice(&attributes.to_be_bytes());
+    out.extend_from_slice(&body);
+    let batch_length = i32::try_from(out.len() - LOG_OVERHEAD).map_err(|_| "batch too large")?;
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    let count = i32::try_from(kept.len()).map_err(|_| "too many records")?;
+    out[57..61].copy_from_slice(&count.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}

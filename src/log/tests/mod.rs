@@ -3,6 +3,7 @@
 mod crash;
 mod faults;
 mod idempotence;
+mod leader_epochs;
 mod model;
 mod policy;
 mod producer_recovery;

@@ -42,6 +42,7 @@ CLIENTS = [
     ("aiokafka", "txn_aiok.py"),
     ("kafkajs", "txn_kafkajs.py"),
     ("confluent", "configs.py"),
+    ("confluent", "admin_apis.py"),
 ]
 # per-scenario timeouts (glob on client/scenario -> seconds); everything else DEFAULT_TIMEOUT
 TIMEOUTS = {"confluent/crash_kill9": 400, "*/group_many_20": 180, "*/group_restart": 150,

@@ -5,14 +5,20 @@
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_transactions;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod errors;
 pub mod fetch;
@@ -24,11 +30,13 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod txn_offset_commit;
@@ -83,6 +91,14 @@ pub const APIS: &[ApiEntry] = &[
     describe_configs::VERSIONS,
     alter_configs::VERSIONS,
     incremental_alter_configs::VERSIONS,
+    create_partitions::VERSIONS,
+    delete_records::VERSIONS,
+    describe_cluster::VERSIONS,
+    describe_log_dirs::VERSIONS,
+    offset_for_leader_epoch::VERSIONS,
+    elect_leaders::VERSIONS,
+    alter_partition_reassignments::VERSIONS,
+    list_partition_reassignments::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -167,6 +183,20 @@ pub async fn dispatch(
         ApiKey::AlterConfigs => alter_configs::handle(broker, req).map(Reply::Now),
         ApiKey::IncrementalAlterConfigs => {
             incremental_alter_configs::handle(broker, req).map(Reply::Now)
+        }
+        ApiKey::CreatePartitions => create_partitions::handle(broker, req).map(Reply::Now),
+        ApiKey::DeleteRecords => delete_records::handle(broker, req).map(Reply::Now),
+        ApiKey::DescribeCluster => describe_cluster::handle(broker, req).map(Reply::Now),
+        ApiKey::DescribeLogDirs => describe_log_dirs::handle(broker, req).map(Reply::Now),
+        ApiKey::OffsetForLeaderEpoch => {
+            offset_for_leader_epoch::handle(broker, req).map(Reply::Now)
+        }
+        ApiKey::ElectLeaders => elect_leaders::handle(broker, req).map(Reply::Now),
+        ApiKey::AlterPartitionReassignments => {
+            alter_partition_reassignments::handle(broker, req).map(Reply::Now)
+        }
+        ApiKey::ListPartitionReassignments => {
+            list_partition_reassignments::handle(broker, req).map(Reply::Now)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
@@ -263,6 +293,30 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::IncrementalAlterConfigs => {
             decode_body::<m::IncrementalAlterConfigsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::CreatePartitions => {
+            decode_body::<m::CreatePartitionsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteRecords => {
+            decode_body::<m::DeleteRecordsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeCluster => {
+            decode_body::<m::DescribeClusterRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeLogDirs => {
+            decode_body::<m::DescribeLogDirsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::OffsetForLeaderEpoch => {
+            decode_body::<m::OffsetForLeaderEpochRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ElectLeaders => {
+            decode_body::<m::ElectLeadersRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterPartitionReassignments => {
+            decode_body::<m::AlterPartitionReassignmentsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ListPartitionReassignments => {
+            decode_body::<m::ListPartitionReassignmentsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

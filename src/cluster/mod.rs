@@ -12,6 +12,7 @@
 //! Concurrency: the topic map is behind an RwLock taken briefly; partitions are `Arc`s so a
 //! request keeps using a partition even while its topic is being deleted.
 
+pub mod admin;
 pub mod partition;
 pub mod producer_ids;
 pub mod txn_partitions;
@@ -287,9 +288,18 @@ impl Broker {
             if fname == "meta" {
                 continue;
             }
-            let owner = fname.rsplit_once('-').map(|(t, _)| t.to_string());
+            // A directory beyond its topic's partition count is left by a CreatePartitions
+            // cut short before its commit.
+            let owner = fname
+                .rsplit_once('-')
+                .map(|(t, p)| (t, p.parse::<usize>().ok()));
             let orphan = fname.ends_with("-delete")
-                || owner.is_none_or(|t| !loaded.by_name.contains_key(&t));
+                || owner.is_none_or(|(t, p)| {
+                    loaded
+                        .by_name
+                        .get(t)
+                        .is_none_or(|topic| p.is_some_and(|p| p >= topic.partitions.len()))
+                });
             if orphan {
                 tracing::warn!(dir = %fname, "removing partition directory of no topic");
                 fs::remove_dir_all(entry.path())?;

@@ -37,12 +37,22 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn new(topic: &str, index: i32, log: PartitionLog) -> Arc<Partition> {
+    /// Host a partition as its leader with epoch 0 (the only epoch a single node has): as
+    /// Kafka does on becoming leader, the epoch starts at the log end offset unless known.
+    pub fn new(topic: &str, index: i32, mut log: PartitionLog) -> Arc<Partition> {
+        let leader_epoch = 0;
+        if let Err(e) = log.assign_leader_epoch(leader_epoch) {
+            tracing::error!(
+                topic,
+                partition = index,
+                "cannot record the leader epoch: {e}"
+            );
+        }
         let flushed = log.flushed_offset();
         Arc::new(Partition {
             topic: topic.to_string(),
             index,
-            leader_epoch: 0,
+            leader_epoch,
             log: Mutex::new(log),
             appended: Notify::new(),
             sync: Mutex::new(SyncState::default()),

@@ -22,6 +22,9 @@
 //! * `<base>.txnindex` — Kafka's aborted-transaction index, 34-byte entries
 //!   `version i16, producer_id i64, first_offset i64, last_offset i64, last_stable_offset i64`
 //!   for the ABORT markers in that segment (created with the first one; see `txn_index.rs`).
+//! * `leader-epoch-checkpoint` — Kafka's leader-epoch cache: `0`, the entry count, then
+//!   `epoch start_offset` lines; the first offset of each leader epoch (`leader_epoch.rs`),
+//!   rebuilt from the batch headers when missing.
 //! * `<offset>.snapshot` — producer state (idempotence, open transactions) as of that
 //!   offset, written on roll and clean close, newest two kept (format in `snapshot.rs`).
 //!
@@ -66,6 +69,7 @@
 mod cleaner;
 mod control;
 mod index;
+mod leader_epoch;
 mod partition;
 mod plan;
 mod producer_state;
@@ -83,6 +87,7 @@ mod tests;
 
 pub use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 pub use cleaner::{CleanPlan, CleanResult, CleanStats};
+pub use leader_epoch::{UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use partition::PartitionLog;
 pub use plan::{ReadPlan, SyncPlan};
 pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};

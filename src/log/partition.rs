@@ -56,6 +56,8 @@ pub struct PartitionLog {
     pub(super) snapshots: BTreeSet<i64>,
     /// Batches replayed into the producer state when the log was opened.
     pub(super) replayed_batches: u64,
+    /// The first offset of each leader epoch (`leader-epoch-checkpoint`).
+    pub(super) leader_epochs: super::leader_epoch::LeaderEpochCache,
 }
 
 /// What validation learned about a produce payload.
@@ -332,6 +334,14 @@ impl PartitionLog {
         self.log_end_offset = next;
         self.size_bytes += records.len() as u64;
         self.oldest_unflushed_ms.get_or_insert(now_ms);
+        if self.leader_epochs.is_dirty()
+            || self
+                .leader_epochs
+                .latest_epoch()
+                .is_none_or(|latest| leader_epoch > latest)
+        {
+            self.note_leader_epoch(leader_epoch, base_offset)?;
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -617,6 +627,7 @@ impl PartitionLog {
             return Err(self.fail(e));
         }
         self.log_start_offset = offset;
+        self.leader_epochs_follow_log_start()?;
         self.apply_retention_below_start()
     }
 
@@ -656,6 +667,7 @@ impl PartitionLog {
                 return Err(self.fail(e));
             }
             self.log_start_offset = next_base;
+            self.leader_epochs_follow_log_start()?;
         }
         for _ in 0..count {
             let Some((_, seg)) = self.segments.pop_first() else {

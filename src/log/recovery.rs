@@ -118,6 +118,7 @@ impl PartitionLog {
             producers: ProducerStateManager::default(),
             snapshots: BTreeSet::new(),
             replayed_batches: 0,
+            leader_epochs: Default::default(),
         };
         if log.segments.is_empty() {
             let base = persisted_start.unwrap_or(0).max(0);
@@ -144,6 +145,7 @@ impl PartitionLog {
         }
         log.flushed_offset = log.log_end_offset;
         log.load_producer_state(&names)?;
+        log.load_leader_epochs()?;
         Ok(log)
     }
 }

@@ -4,6 +4,7 @@ mod compaction;
 mod crash;
 mod faults;
 mod idempotence;
+mod leader_epochs;
 mod model;
 mod policy;
 mod producer_recovery;

@@ -1,0 +1,72 @@
+//! DescribeCluster (key 60), v0–2: this node as the only broker and as the controller (as a
+//! KRaft broker answers, the controller id is an alive broker), the cluster id, and the
+//! cluster authorized operations when asked (all of them: there are no ACLs), else
+//! Kafka's default i32::MIN. v1+ names the endpoint type: a broker serves `1` (brokers);
+//! asking it for controllers (2) is MISMATCHED_ENDPOINT_TYPE, any other type
+//! UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST at v0). v2 reports fencing (never).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{ApiKey, BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::metadata::CLUSTER_OPERATIONS;
+use super::{ApiEntry, Request};
+use crate::cluster::Broker;
+use crate::protocol::FrameError;
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::DescribeCluster,
+    min: 0,
+    max: 2,
+};
+
+const BROKER_ENDPOINT: i8 = 1;
+const CONTROLLER_ENDPOINT: i8 = 2;
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+    let version = req.version;
+    let body: DescribeClusterRequest = req.decode(ApiKey::DescribeCluster)?;
+    let mismatch = match body.endpoint_type {
+        BROKER_ENDPOINT => None,
+        CONTROLLER_ENDPOINT => Some((
+            ResponseError::MismatchedEndpointType.code(),
+            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER".to_string(),
+        )),
+        other => Some((
+            ResponseError::UnsupportedEndpointType.code(),
+            format!("Unsupported endpoint type {other}"),
+        )),
+    };
+    if let Some((code, message)) = mismatch {
+        let code = if version == 0 {
+            ResponseError::InvalidRequest.code()
+        } else {
+            code
+        };
+        let resp = DescribeClusterResponse::default()
+            .with_error_code(code)
+            .with_error_message(Some(StrBytes::from_string(message)));
+        return req.respond(&resp);
+    }
+    let node = broker.config.node_id;
+    let resp = DescribeClusterResponse::default()
+        .with_throttle_time_ms(0)
+        .with_error_code(0)
+        .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
+        .with_controller_id(BrokerId(node))
+        .with_brokers(vec![DescribeClusterBroker::default()
+            .with_broker_id(BrokerId(node))
+            .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
+            .with_port(i32::from(broker.config.advertised_port))
+            .with_rack(None)])
+        .with_cluster_authorized_operations(if body.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS
+        } else {
+            i32::MIN
+        });
+    req.respond(&resp)
+}

@@ -1,0 +1,102 @@
+//! DescribeLogDirs (key 35), v1–4: the one data directory (absolute path) with the size of
+//! every hosted partition (its `.log` bytes), offset lag 0 and no future replicas; all
+//! partitions when the topic list is null, else the requested ones that exist (unknown ones
+//! are left out, as Kafka does). v4 adds the file system's total and usable bytes (statvfs).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{ApiEntry, Request};
+use crate::cluster::Broker;
+use crate::protocol::FrameError;
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::DescribeLogDirs,
+    min: 1,
+    max: 4,
+};
+
+/// (total, usable) bytes of the file system holding `path`, or (-1, -1).
+pub fn disk_space(path: &Path) -> (i64, i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return (-1, -1);
+    };
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
+    // right type; statvfs only writes into it, and it is read only when the call succeeded.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return (-1, -1);
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let st = unsafe { st.assume_init() };
+    let frsize = st.f_frsize as i64;
+    (
+        (st.f_blocks as i64).saturating_mul(frsize),
+        (st.f_bavail as i64).saturating_mul(frsize),
+    )
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+    let version = req.version;
+    let body: DescribeLogDirsRequest = req.decode(ApiKey::DescribeLogDirs)?;
+    let mut topics = Vec::new();
+    let describe = |t: &crate::cluster::Topic, wanted: Option<&[i32]>| {
+        let partitions: Vec<DescribeLogDirsPartition> = t
+            .partitions
+            .iter()
+            .filter(|p| wanted.is_none_or(|w| w.contains(&p.index)))
+            .map(|p| {
+                DescribeLogDirsPartition::default()
+                    .with_partition_index(p.index)
+                    .with_partition_size(p.log().size_bytes() as i64)
+                    .with_offset_lag(0)
+                    .with_is_future_key(false)
+            })
+            .collect();
+        (!partitions.is_empty()).then(|| {
+            DescribeLogDirsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(t.name.clone())))
+                .with_partitions(partitions)
+        })
+    };
+    match &body.topics {
+        None => {
+            for t in broker.all_topics() {
+                topics.extend(describe(&t, None));
+            }
+        }
+        Some(wanted) => {
+            for w in wanted {
+                if let Some(t) = broker.topic(w.topic.0.as_str()) {
+                    topics.extend(describe(&t, Some(&w.partitions)));
+                }
+            }
+        }
+    }
+    let dir = std::path::absolute(&broker.config.data_dir)
+        .unwrap_or_else(|_| broker.config.data_dir.clone());
+    let mut result = DescribeLogDirsResult::default()
+        .with_error_code(0)
+        .with_log_dir(StrBytes::from_string(dir.to_string_lossy().into_owned()))
+        .with_topics(topics);
+    if version >= 4 {
+        let (total, usable) = disk_space(&dir);
+        result = result.with_total_bytes(total).with_usable_bytes(usable);
+    }
+    let resp = DescribeLogDirsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_error_code(0)
+        .with_results(vec![result]);
+    req.respond(&resp)
+}

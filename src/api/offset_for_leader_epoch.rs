@@ -1,0 +1,85 @@
+//! OffsetForLeaderEpoch (key 23), v2–4: for each partition, the end offset of the requested
+//! leader epoch from the partition's leader-epoch cache (`log/leader_epoch.rs`): the log end
+//! offset for the current epoch, the start offset of the next higher epoch for an older one
+//! (with the largest known epoch at or below the requested one), and -1/-1 (no error) for
+//! an unknown newer epoch. `current_leader_epoch` is checked as Fetch checks it: older is
+//! FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH, -1 skips the check. Consumers use this
+//! after a leader change to detect truncation.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{ApiKey, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+use kafka_protocol::ResponseError;
+
+use super::{ApiEntry, Request};
+use crate::cluster::{Broker, Partition};
+use crate::log::{UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
+use crate::protocol::FrameError;
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::OffsetForLeaderEpoch,
+    min: 2,
+    max: 4,
+};
+
+fn answer(partition: i32, code: i16, epoch: i32, end_offset: i64) -> EpochEndOffset {
+    EpochEndOffset::default()
+        .with_partition(partition)
+        .with_error_code(code)
+        .with_leader_epoch(epoch)
+        .with_end_offset(end_offset)
+}
+
+/// The answer for one partition hosted here.
+pub fn end_offset(p: &Partition, current_leader_epoch: i32, leader_epoch: i32) -> EpochEndOffset {
+    let error = |code| answer(p.index, code, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET);
+    if current_leader_epoch >= 0 && current_leader_epoch != p.leader_epoch {
+        return error(if current_leader_epoch > p.leader_epoch {
+            ResponseError::UnknownLeaderEpoch.code()
+        } else {
+            ResponseError::FencedLeaderEpoch.code()
+        });
+    }
+    let log = p.log();
+    if log.is_offline() {
+        return error(ResponseError::KafkaStorageError.code());
+    }
+    let (epoch, offset) = log.end_offset_for_epoch(leader_epoch);
+    answer(p.index, 0, epoch, offset)
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+    let body: OffsetForLeaderEpochRequest = req.decode(ApiKey::OffsetForLeaderEpoch)?;
+    let topics = body
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(
+                    |rp| match broker.partition(t.topic.0.as_str(), rp.partition) {
+                        Some(p) => end_offset(&p, rp.current_leader_epoch, rp.leader_epoch),
+                        None => answer(
+                            rp.partition,
+                            ResponseError::UnknownTopicOrPartition.code(),
+                            UNDEFINED_EPOCH,
+                            UNDEFINED_EPOCH_OFFSET,
+                        ),
+                    },
+                )
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic.clone())
+                .with_partitions(partitions)
+        })
+        .collect();
+    let resp = OffsetForLeaderEpochResponse::default()
+        .with_throttle_time_ms(0)
+        .with_topics(topics);
+    req.respond(&resp)
+}

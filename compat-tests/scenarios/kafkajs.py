@@ -325,7 +325,40 @@ def configs_describe_alter():
     b = entries(r[7], "describe broker")
     eq((b["num.partitions"]["configValue"], b["num.partitions"]["readOnly"]), ("1", True), "broker num.partitions")
 
+def admin_partitions_records():
+    """kafkajs admin: createPartitions (grow, shrink refused), deleteTopicRecords, then offsets."""
+    t = topic_name("js-parts")
+    create(t, 2)
+    r = js([
+        {"op": "createPartitions", "topicPartitions": [{"topic": t, "count": 4}]},
+        {"op": "fetchTopicMetadata", "topics": [t]},
+        {"op": "produce", "topic": t, "records": [rec_json({"value": b"v%d" % i, "partition": 3}) for i in range(10)]},
+        {"op": "deleteTopicRecords", "topic": t, "partitions": [{"partition": 3, "offset": "6"}]},
+        {"op": "fetchTopicOffsets", "topic": t},
+        {"op": "createPartitions", "topicPartitions": [{"topic": t, "count": 3}]},
+        {"op": "deleteTopicRecords", "topic": t, "partitions": [{"partition": 3, "offset": "11"}]},
+    ], retries=0)
+    eq(ok(r[0], "createPartitions 2 -> 4"), True, "createPartitions result")
+    parts = sorted(p["partitionId"] for p in ok(r[1], "fetchTopicMetadata")["topics"][0]["partitions"])
+    eq(parts, [0, 1, 2, 3], "partitions after createPartitions")
+    ok(r[2], "produce to the new partition 3")
+    eq(ok(r[3], "deleteTopicRecords"), True, "deleteTopicRecords result")
+    offs = sorted(ok(r[4], "fetchTopicOffsets"), key=lambda x: x["partition"])
+    eq([(o["partition"], o["low"], o["high"]) for o in offs],
+       [(0, "0", "0"), (1, "0", "0"), (2, "0", "0"), (3, "6", "10")],
+       "offsets after deleteTopicRecords (partition, low, high)")
+    expect_error(r[5], "INVALID_PARTITIONS", "createPartitions 4 -> 3")
+    # kafkajs reports a partition error of DeleteRecords as KafkaJSDeleteTopicRecordsError
+    # without the code; the log start offset must stay where it was.
+    check("error" in r[6] and "DeleteTopicRecords" in errtext(r[6]["error"]),
+          f"deleteTopicRecords beyond the high watermark: {json.dumps(r[6])[:300]}")
+    offs = sorted(ok(js([{"op": "fetchTopicOffsets", "topic": t}])[0], "fetchTopicOffsets"),
+                  key=lambda x: x["partition"])
+    eq((offs[3]["low"], offs[3]["high"]), ("6", "10"), "partition 3 after the refused deleteTopicRecords")
+
+
 SCENARIOS = {
+    "admin_partitions_records": admin_partitions_records,
     "configs_describe_alter": configs_describe_alter,
     "roundtrip_1000": roundtrip_1000,
     **{f"codec_{c}": codec(c) for c in ["none", "gzip", "snappy", "lz4", "zstd"]},

@@ -109,6 +109,12 @@ async function run(kafka, admin, producers, op) {
       return await admin.fetchTopicOffsetsByTimestamp(op.topic, op.timestamp)
     case 'describeCluster':
       return await admin.describeCluster()
+    case 'createPartitions':
+      await admin.createPartitions({ topicPartitions: op.topicPartitions, validateOnly: !!op.validateOnly })
+      return true
+    case 'deleteTopicRecords':
+      await admin.deleteTopicRecords({ topic: op.topic, partitions: op.partitions })
+      return true
     // ---- consumer groups
     case 'fetchOffsets':
       return await admin.fetchOffsets({ groupId: op.groupId, topics: op.topics })

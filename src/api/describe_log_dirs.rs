@@ -27,24 +27,16 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 /// (total, usable) bytes of the file system holding `path`, or (-1, -1).
 pub fn disk_space(path: &Path) -> (i64, i64) {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return (-1, -1);
-    };
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
-    // right type; statvfs only writes into it, and it is read only when the call succeeded.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return (-1, -1);
+    match nix::sys::statvfs::statvfs(path) {
+        Ok(st) => {
+            let frsize = st.fragment_size() as i64;
+            (
+                (st.blocks() as i64).saturating_mul(frsize),
+                (st.blocks_available() as i64).saturating_mul(frsize),
+            )
+        }
+        Err(_) => (-1, -1),
     }
-    // SAFETY: statvfs returned 0, so it filled the struct.
-    let st = unsafe { st.assume_init() };
-    let frsize = st.f_frsize as i64;
-    (
-        (st.f_blocks as i64).saturating_mul(frsize),
-        (st.f_bavail as i64).saturating_mul(frsize),
-    )
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {

@@ -520,3 +520,119 @@ fn serve_subcommand_still_runs_the_broker() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "TOPIC  PARTITIONS\n");
 }
+
+#[test]
+fn group_with_members_shows_assignment_and_refuses_reset() {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+    use kafka_protocol::messages::{
+        ConsumerProtocolAssignment, GroupId, JoinGroupRequest, SyncGroupRequest, TopicName,
+    };
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    let b = Broker::start(&["group.initial.rebalance.delay.ms=0"]);
+    ok(&b, &["topic", "create", "jobs", "--partitions", "2"]);
+    produce(&b, &["produce", "jobs", "--partition", "1"], "x\ny\n");
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let mut c = b.client();
+    let mut join = JoinGroupRequest::default();
+    join.group_id = GroupId(s("busy"));
+    join.session_timeout_ms = 30_000;
+    join.rebalance_timeout_ms = 30_000;
+    join.protocol_type = s("consumer");
+    let mut proto = JoinGroupRequestProtocol::default();
+    proto.name = s("range");
+    proto.metadata = Bytes::from_static(b"\0\0\0\0\0\0\xff\xff\xff\xff");
+    join.protocols = vec![proto];
+    let joined = c.call(3, &join);
+    assert_eq!(joined.error_code, 0);
+    let member = joined.member_id.as_str().to_string();
+    let mut asg = ConsumerProtocolAssignment::default();
+    let mut tp = TopicPartition::default();
+    tp.topic = TopicName(s("jobs"));
+    tp.partitions = vec![0, 1];
+    asg.assigned_partitions = vec![tp];
+    let mut bytes = BytesMut::new();
+    bytes.put_i16(0);
+    asg.encode(&mut bytes, 0).unwrap();
+    let mut sync = SyncGroupRequest::default();
+    sync.group_id = GroupId(s("busy"));
+    sync.generation_id = joined.generation_id;
+    sync.member_id = s(&member);
+    let mut a = SyncGroupRequestAssignment::default();
+    a.member_id = s(&member);
+    a.assignment = bytes.freeze();
+    sync.assignments = vec![a];
+    assert_eq!(c.call(3, &sync).error_code, 0);
+    // The member commits with its generation, as a real consumer does.
+    let mut commit = kafka_protocol::messages::OffsetCommitRequest::default();
+    commit.group_id = GroupId(s("busy"));
+    commit.generation_id_or_member_epoch = joined.generation_id;
+    commit.member_id = s(&member);
+    commit.retention_time_ms = -1;
+    let mut t =
+        kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic::default();
+    t.name = TopicName(s("jobs"));
+    let mut p =
+        kafka_protocol::messages::offset_commit_request::OffsetCommitRequestPartition::default();
+    p.partition_index = 1;
+    p.committed_offset = 1;
+    t.partitions = vec![p];
+    commit.topics = vec![t];
+    let r = c.call(3, &commit);
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+
+    let w = member.len().max("MEMBER-ID".len());
+    let pad = |x: &str, w: usize| format!("{x:<w$}");
+    assert_eq!(
+        ok(&b, &["group", "describe", "busy"]),
+        format!(
+            "group: busy\n\
+             state: Stable\n\
+             protocol type: consumer\n\
+             protocol: range\n\
+             members: 1\n\
+             \n\
+             {}  CLIENT-ID  HOST        ASSIGNMENT\n\
+             {}  skua-test  /127.0.0.1  jobs:0,1\n\
+             \n\
+             TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID\n\
+             jobs   1          1               2               1    {member}\n",
+            pad("MEMBER-ID", w),
+            pad(&member, w)
+        )
+    );
+    let o = skua(
+        &b,
+        &[
+            "group",
+            "reset-offsets",
+            "busy",
+            "--topic",
+            "jobs",
+            "--to-earliest",
+            "--execute",
+        ],
+    );
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout, "");
+    assert!(
+        o.stderr
+            .starts_with("skua: group busy has 1 active member(s) (state Stable)"),
+        "{}",
+        o.stderr
+    );
+    // A simple commit (what consume --group does) is refused too, with Kafka's error.
+    let o = skua(&b, &["consume", "jobs", "--group", "busy", "--exit-at-end"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("commit offset of group busy"),
+        "{}",
+        o.stderr
+    );
+    let o = skua(&b, &["group", "delete", "busy"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("NON_EMPTY_GROUP"), "{}", o.stderr);
+}

@@ -1,8 +1,10 @@
-//! The `skua` binary: `skua` / `skua serve` runs the broker.
+//! The `skua` binary: `skua` / `skua serve` runs the broker; `skua topic|group|produce|consume`
+//! is the operator CLI (src/cli), which speaks the Kafka protocol to any broker.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use skua::cli::{self, GroupCommand, TopicCommand};
 use skua::config::{BrokerConfig, ConfigSources};
 use skua::server::Server;
 
@@ -23,6 +25,20 @@ struct Cli {
 enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
+    /// Create, list, describe, delete topics and alter their configs.
+    Topic {
+        #[command(subcommand)]
+        command: TopicCommand,
+    },
+    /// List, describe, delete consumer groups and reset their offsets.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// Produce lines from stdin as records.
+    Produce(cli::produce::ProduceArgs),
+    /// Consume records to stdout.
+    Consume(cli::consume::ConsumeArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -45,6 +61,25 @@ struct ServeArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Serve(a)) => serve(a),
+        None => serve(cli.serve),
+        Some(Command::Topic { command }) => cli::run_topic(command),
+        Some(Command::Group { command }) => cli::run_group(command),
+        Some(Command::Produce(a)) => cli::produce::produce(a),
+        Some(Command::Consume(a)) => cli::consume::consume(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skua: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -52,18 +87,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(a)) => a,
-        None => cli.serve,
-    };
-    match run(args) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("skua: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    run(args)
 }
 
 fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,0 +1,91 @@
+//! The operator CLI: `skua topic|group|produce|consume ...`. It speaks the Kafka protocol to any
+//! broker (skua or Kafka) through the small blocking client in [`client`], negotiating versions
+//! with ApiVersions. Data goes to stdout, progress and errors to stderr; every failure is an
+//! `Err` (the binary prints it and exits non-zero), with Kafka's error code name when the broker
+//! answered one.
+
+pub mod client;
+pub mod consume;
+pub mod group;
+pub mod output;
+pub mod produce;
+pub mod topic;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+/// Output format of the data a command prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Options every CLI command takes.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// Broker to bootstrap from.
+    #[arg(
+        long,
+        short = 'b',
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub bootstrap_server: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TopicCommand {
+    /// Create a topic.
+    Create(topic::CreateArgs),
+    /// List topics.
+    List(topic::ListArgs),
+    /// Show a topic's partitions (leader, replicas, ISR, offsets) and config overrides.
+    Describe(topic::DescribeArgs),
+    /// Delete a topic.
+    Delete(topic::DeleteArgs),
+    /// Set or delete topic config overrides (IncrementalAlterConfigs).
+    AlterConfig(topic::AlterConfigArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List consumer groups (asks every broker).
+    List(group::ListArgs),
+    /// Show a group's state, members, committed offsets and lag.
+    Describe(group::DescribeArgs),
+    /// Move a group's committed offsets (dry run unless --execute).
+    ResetOffsets(group::ResetArgs),
+    /// Delete a group (it must have no members).
+    Delete(group::DeleteArgs),
+}
+
+pub fn run_topic(cmd: TopicCommand) -> anyhow::Result<()> {
+    match cmd {
+        TopicCommand::Create(a) => topic::create(a),
+        TopicCommand::List(a) => topic::list(a),
+        TopicCommand::Describe(a) => topic::describe(a),
+        TopicCommand::Delete(a) => topic::delete(a),
+        TopicCommand::AlterConfig(a) => topic::alter_config(a),
+    }
+}
+
+pub fn run_group(cmd: GroupCommand) -> anyhow::Result<()> {
+    match cmd {
+        GroupCommand::List(a) => group::list(a),
+        GroupCommand::Describe(a) => group::describe(a),
+        GroupCommand::ResetOffsets(a) => group::reset_offsets(a),
+        GroupCommand::Delete(a) => group::delete(a),
+    }
+}
+
+/// Split `k=v`.
+pub fn parse_kv(s: &str) -> anyhow::Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => anyhow::bail!("expected NAME=VALUE, got {s:?}"),
+    }
+}

@@ -22,6 +22,6 @@ CMD ["./compat-tests/run.sh", "target/release/skua"]
 FROM debian:bookworm-slim AS broker
 COPY --from=build /src/target/release/skua /usr/local/bin/skua
 VOLUME /data
-EXPOSE 9092
+EXPOSE 9092 9644
 ENTRYPOINT ["/usr/local/bin/skua", "serve", "--data-dir", "/data"]
-CMD ["--listen", "0.0.0.0:9092", "--advertise", "localhost:9092"]
+CMD ["--listen", "0.0.0.0:9092", "--advertise", "localhost:9092", "--metrics-listen", "0.0.0.0:9644"]

@@ -102,6 +102,9 @@ class Broker:
     def start(self):
         os.makedirs(self.data, exist_ok=True)
         cmd = [self.binary, "serve", "--listen", self.addr, "--data-dir", self.data] + self.extra
+        if "--metrics-listen" not in self.extra:
+            # Brokers run side by side: the default metrics port would collide.
+            cmd += ["--metrics-listen", "off"]
         logf = open(self.log, "a")
         logf.write(f"\n===== start #{self.starts + 1}: {' '.join(cmd)}\n")
         logf.flush()

@@ -58,7 +58,12 @@ struct ServeArgs {
     /// Set one Kafka config, e.g. --set num.partitions=3 (repeatable; wins over --config).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics, or `off`.
+    #[arg(long, value_name = "HOST:PORT|off", default_value = DEFAULT_METRICS_LISTEN)]
+    metrics_listen: Option<String>,
 }
+
+const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9644";
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -98,11 +103,22 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         config_file: args.config,
         sets: args.set,
     })?;
+    let metrics_listen = args
+        .metrics_listen
+        .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let result = runtime.block_on(async move {
-        let server = Server::bind(config).await?;
+        // Bound first: a taken metrics port fails the start before the data dir is opened.
+        let metrics = match metrics_listen.as_str() {
+            "off" => None,
+            addr => Some(skua::metrics::http::bind(addr).await?),
+        };
+        let mut server = Server::bind(config).await?;
+        if let Some(l) = metrics {
+            server = server.with_metrics(l);
+        }
         server.run(shutdown_signal()).await
     });
     // Everything is flushed and closed by now; don't wait on idle blocking-pool threads.

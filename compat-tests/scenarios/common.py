@@ -251,7 +251,8 @@ class OwnBroker:
         import rawproto
         with open(self.log, "a") as lf:
             self.proc = subprocess.Popen([env("SKUA_BIN"), "serve", "--listen", self.addr, "--data-dir", self.dir]
-                                         + self.args, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         + self.args
+                                         + ([] if "--metrics-listen" in self.args else ["--metrics-listen", "off"]), stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

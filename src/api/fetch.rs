@@ -11,6 +11,7 @@
 //! session gets FETCH_SESSION_ID_NOT_FOUND.
 
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,6 +155,17 @@ fn aborted_transactions(
         .collect()
 }
 
+/// Add the bytes returned to each partition's `bytes_out`. `wanted` is in response order:
+/// grouped by topic, partitions in request order, as `gather` builds the response.
+fn count_bytes_out(wanted: &[Wanted], topics: &[FetchableTopicResponse]) {
+    let returned = topics.iter().flat_map(|t| t.partitions.iter());
+    for (w, pd) in wanted.iter().zip(returned) {
+        if let (Some(p), Some(records)) = (&w.partition, &pd.records) {
+            p.stats.bytes_out.fetch_add(records.len() as u64, Relaxed);
+        }
+    }
+}
+
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: FetchRequest = req.decode(ApiKey::Fetch)?;
@@ -238,6 +250,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 || notified.is_empty()
                 || tokio::time::Instant::now() >= deadline;
             if done {
+                count_bytes_out(&wanted, &topics);
                 let resp = FetchResponse::default()
                     .with_throttle_time_ms(0)
                     .with_error_code(0)

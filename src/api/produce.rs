@@ -3,6 +3,7 @@
 //! the appended bytes are fsynced (group commit, bounded by the request's timeout_ms).
 //! v13 names topics by id. One partition's error never fails the others.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,6 +143,11 @@ fn append_partition(
         }
         Ok(info) => {
             partition.appended.notify_waiters();
+            let stats = &partition.stats;
+            stats.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+            stats
+                .records_in
+                .fetch_add(header.records_count.max(0) as u64, Relaxed);
             let resp = PartitionProduceResponse::default()
                 .with_index(data.index)
                 .with_error_code(0)

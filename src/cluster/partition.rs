@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{watch, Notify};
 
 use crate::log::{LogError, PartitionLog};
+use crate::metrics::{self, PartitionStats};
 
 /// Durability progress published to waiting producers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Partition {
     pub appended: Notify,
     sync: Mutex<SyncState>,
     durable: watch::Sender<Durable>,
+    /// Produce/fetch traffic counters (metrics).
+    pub stats: PartitionStats,
 }
 
 impl Partition {
@@ -61,6 +64,7 @@ impl Partition {
                 failed: false,
             })
             .0,
+            stats: PartitionStats::default(),
         })
     }
 
@@ -123,7 +127,17 @@ impl Partition {
         loop {
             let plan = self.log().sync_plan();
             let end = plan.end_offset;
-            let res = tokio::task::spawn_blocking(move || plan.execute()).await;
+            let res = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let r = plan.execute();
+                if !plan.is_empty() {
+                    metrics::global()
+                        .fsync_group_commit
+                        .observe(started.elapsed());
+                }
+                r
+            })
+            .await;
             let ok = matches!(res, Ok(Ok(())));
             if ok {
                 let mut log = self.log();

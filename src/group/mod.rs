@@ -289,6 +289,11 @@ impl GroupCoordinator {
         self.offsets.get(group_id, topic, partition).cloned()
     }
 
+    /// Every committed offset as (group, topic, partition, offset), in key order (metrics).
+    pub fn committed_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> + '_ {
+        self.offsets.iter()
+    }
+
     /// Number of committed offsets across all groups.
     pub fn num_offsets(&self) -> usize {
         self.offsets.len()

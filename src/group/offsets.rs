@@ -95,6 +95,17 @@ impl OffsetStore {
         }
     }
 
+    /// Every committed offset as (group, topic, partition, offset), in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> + '_ {
+        self.by_group.iter().flat_map(|(g, topics)| {
+            topics.iter().flat_map(move |(t, parts)| {
+                parts
+                    .iter()
+                    .map(move |(p, c)| (g.as_str(), t.as_str(), *p, c.offset))
+            })
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.by_group
             .values()

@@ -7,8 +7,9 @@
 //! undecodable bodies) closes this connection with a log line; other connections are
 //! unaffected. ApiVersions at an unknown version is answered (UNSUPPORTED_VERSION, v0 form).
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
@@ -21,6 +22,7 @@ const POOL_UNIT_MAX: u64 = u32::MAX as u64;
 
 use crate::api::{self, api_versions, Reply, Request};
 use crate::cluster::Broker;
+use crate::metrics;
 use crate::protocol::{decode_header, frame_size, peek_header, FrameError};
 
 /// Why the reader stopped.
@@ -121,23 +123,27 @@ pub async fn serve(
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let depth = broker.config.queued_max_requests.max(1);
-    let (tx, mut rx) = mpsc::channel::<(Reply, Option<OwnedSemaphorePermit>)>(depth);
+    let (tx, mut rx) = mpsc::channel::<(Reply, Option<OwnedSemaphorePermit>, Timing)>(depth);
 
     let writer = tokio::spawn(async move {
         let mut wr = BufWriter::with_capacity(64 * 1024, wr);
         // The permit (the request's share of queued.max.request.bytes) is released once its
         // response is written: until then the request's bytes may still be referenced.
-        while let Some((reply, _permit)) = rx.recv().await {
+        while let Some((reply, _permit, timing)) = rx.recv().await {
             let bytes = match reply {
                 Reply::Now(b) => b,
                 Reply::Later(fut) => match fut.await {
                     Ok(b) => b,
                     Err(e) => {
+                        timing.failed();
                         tracing::warn!("closing connection: {e}");
                         break;
                     }
                 },
-                Reply::None => continue,
+                Reply::None => {
+                    timing.done(None);
+                    continue;
+                }
             };
             if wr.write_all(&bytes).await.is_err() {
                 break;
@@ -145,6 +151,7 @@ pub async fn serve(
             if rx.is_empty() && wr.flush().await.is_err() {
                 break;
             }
+            timing.done(Some(&bytes));
         }
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
@@ -166,13 +173,17 @@ pub async fn serve(
             },
         };
         let (frame, permit) = frame;
+        let timing = Timing::start(&frame);
         match handle_frame(&broker, frame, &client_host).await {
             Ok(reply) => {
-                if tx.send((reply, permit)).await.is_err() {
+                if tx.send((reply, permit, timing)).await.is_err() {
                     break Stop::Eof;
                 }
             }
-            Err(e) => break Stop::Bad(e),
+            Err(e) => {
+                timing.failed();
+                break Stop::Bad(e);
+            }
         }
     };
     match &stop {
@@ -183,6 +194,45 @@ pub async fn serve(
     }
     drop(tx);
     let _ = writer.await;
+}
+
+/// Metrics of one request: its API and when it was read.
+struct Timing {
+    key: i16,
+    version: i16,
+    started: Instant,
+}
+
+impl Timing {
+    fn start(frame: &Bytes) -> Timing {
+        let (key, version) = peek_header(frame)
+            .map(|p| (p.api_key, p.api_version))
+            .unwrap_or((-1, -1));
+        Timing {
+            key,
+            version,
+            started: Instant::now(),
+        }
+    }
+
+    /// The response was written (or, for acks=0, not needed).
+    fn done(self, response: Option<&[u8]>) {
+        if let Some(api) = metrics::global().api(self.key) {
+            api.requests.fetch_add(1, Relaxed);
+            if response.is_some_and(|r| top_level_error(self.key, self.version, r)) {
+                api.errors.fetch_add(1, Relaxed);
+            }
+            api.latency.observe(self.started.elapsed());
+        }
+    }
+
+    /// No response: the request closes the connection.
+    fn failed(self) {
+        if let Some(api) = metrics::global().api(self.key) {
+            api.requests.fetch_add(1, Relaxed);
+            api.errors.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 /// Decode the header, route, and produce a reply. Err closes the connection.
@@ -216,4 +266,99 @@ async fn handle_frame(
         client_host: Arc::clone(client_host),
     };
     api::dispatch(broker, key, req).await
+}
+
+/// Whether an encoded response (size prefix included) carries a non-zero top-level error
+/// code. Only the APIs whose top-level error code sits at a fixed place near the start of the
+/// body are looked at (a two-byte read); the others count as no error.
+fn top_level_error(key: i16, version: i16, response: &[u8]) -> bool {
+    let Ok(api) = ApiKey::try_from(key) else {
+        return false;
+    };
+    // Offset of error_code in the body: first, or after throttle_time_ms.
+    let at = match (api, version) {
+        (ApiKey::ApiVersions, _) | (ApiKey::OffsetDelete, _) | (ApiKey::FindCoordinator, 0) => 0,
+        (ApiKey::JoinGroup, 0..=1)
+        | (ApiKey::SyncGroup, 0)
+        | (ApiKey::Heartbeat, 0)
+        | (ApiKey::LeaveGroup, 0)
+        | (ApiKey::ListGroups, 0) => 0,
+        (ApiKey::Fetch, 7..)
+        | (ApiKey::FindCoordinator, 1..=3)
+        | (ApiKey::JoinGroup, _)
+        | (ApiKey::SyncGroup, _)
+        | (ApiKey::Heartbeat, _)
+        | (ApiKey::LeaveGroup, _)
+        | (ApiKey::ListGroups, _)
+        | (ApiKey::InitProducerId, _)
+        | (ApiKey::AddOffsetsToTxn, _)
+        | (ApiKey::EndTxn, _)
+        | (ApiKey::ListTransactions, _) => 4,
+        _ => return false,
+    };
+    // Correlation id, plus an empty tagged-field section in flexible headers (ApiVersions
+    // always answers with a v0 header).
+    let header = match api {
+        ApiKey::ApiVersions => 4,
+        _ if api.response_header_version(version) >= 1 => 5,
+        _ => 4,
+    };
+    let pos = 4 + header + at;
+    response
+        .get(pos..pos + 2)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .is_some_and(|b| i16::from_be_bytes(b) != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_error;
+    use crate::api;
+    use crate::protocol::encode_response;
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::{Encodable, HeaderVersion};
+
+    fn check<R: Encodable + HeaderVersion + Default>(key: ApiKey, set: impl Fn(R, i16) -> R) {
+        let Some(e) = api::supported(key) else {
+            panic!("{key:?} not served");
+        };
+        for v in e.min..=e.max {
+            let ok = encode_response(7, v, &R::default()).unwrap();
+            assert!(!top_level_error(key as i16, v, &ok), "{key:?} v{v} ok");
+            let err = encode_response(7, v, &set(R::default(), 15)).unwrap();
+            assert!(top_level_error(key as i16, v, &err), "{key:?} v{v} error");
+        }
+    }
+
+    #[test]
+    fn top_level_error_codes_are_found_in_every_served_version() {
+        check::<ApiVersionsResponse>(ApiKey::ApiVersions, |r, c| r.with_error_code(c));
+        check::<HeartbeatResponse>(ApiKey::Heartbeat, |r, c| r.with_error_code(c));
+        check::<JoinGroupResponse>(ApiKey::JoinGroup, |r, c| r.with_error_code(c));
+        check::<SyncGroupResponse>(ApiKey::SyncGroup, |r, c| r.with_error_code(c));
+        check::<LeaveGroupResponse>(ApiKey::LeaveGroup, |r, c| r.with_error_code(c));
+        check::<ListGroupsResponse>(ApiKey::ListGroups, |r, c| r.with_error_code(c));
+        check::<InitProducerIdResponse>(ApiKey::InitProducerId, |r, c| r.with_error_code(c));
+        check::<AddOffsetsToTxnResponse>(ApiKey::AddOffsetsToTxn, |r, c| r.with_error_code(c));
+        check::<EndTxnResponse>(ApiKey::EndTxn, |r, c| r.with_error_code(c));
+        check::<ListTransactionsResponse>(ApiKey::ListTransactions, |r, c| r.with_error_code(c));
+        check::<OffsetDeleteResponse>(ApiKey::OffsetDelete, |r, c| r.with_error_code(c));
+    }
+
+    #[test]
+    fn fetch_and_find_coordinator_errors_are_found_where_they_are_top_level() {
+        for v in 7..=18 {
+            let r = FetchResponse::default().with_error_code(15);
+            assert!(top_level_error(1, v, &encode_response(1, v, &r).unwrap()));
+            let r = FetchResponse::default();
+            assert!(!top_level_error(1, v, &encode_response(1, v, &r).unwrap()));
+        }
+        for v in 0..=3 {
+            let r = FindCoordinatorResponse::default().with_error_code(15);
+            assert!(top_level_error(10, v, &encode_response(1, v, &r).unwrap()));
+        }
+        // v4+ answers per key: no top-level error.
+        let r = FindCoordinatorResponse::default();
+        assert!(!top_level_error(10, 4, &encode_response(1, 4, &r).unwrap()));
+    }
 }

@@ -23,6 +23,7 @@ use crate::cluster::{Broker, Partition};
 use crate::group::types::{Outcome, Record, Request, RequestId, Response, TimerKey, TimerOp};
 use crate::group::{GroupCoordinator, UuidMemberIds};
 use crate::log::AppendOrigin;
+use crate::metrics::CommittedOffsetRow;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -42,6 +43,8 @@ enum Msg {
         coordinator_epoch: i32,
         done: oneshot::Sender<anyhow::Result<()>>,
     },
+    /// A snapshot of every committed offset (read-only; for consumer-group lag metrics).
+    CommittedOffsets(oneshot::Sender<Vec<CommittedOffsetRow>>),
 }
 
 /// Cheap to clone; how API handlers reach the coordinator.
@@ -92,6 +95,15 @@ impl GroupHandle {
             .map_err(|_| anyhow::anyhow!("group coordinator stopped"))?;
         rx.await
             .map_err(|_| anyhow::anyhow!("group coordinator stopped"))?
+    }
+}
+
+impl GroupHandle {
+    /// Every committed offset now; None if the coordinator has stopped.
+    pub async fn committed_offsets(&self) -> Option<Vec<CommittedOffsetRow>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::CommittedOffsets(tx)).ok()?;
+        rx.await.ok()
     }
 }
 
@@ -377,6 +389,18 @@ async fn run(
                             let _ = done.send(Err(e));
                         }
                     }
+                }
+                Some(Msg::CommittedOffsets(reply)) => {
+                    let rows = coordinator
+                        .committed_offsets()
+                        .map(|(group, topic, partition, offset)| CommittedOffsetRow {
+                            group: group.to_string(),
+                            topic: topic.to_string(),
+                            partition,
+                            offset,
+                        })
+                        .collect();
+                    let _ = reply.send(rows);
                 }
             },
             _ = async {

@@ -17,12 +17,15 @@ use tokio::task::JoinSet;
 use crate::api::now_ms;
 use crate::cluster::Broker;
 use crate::config::BrokerConfig;
+use crate::metrics;
 
 /// A running broker (used by `main` and by tests that start one in-process).
 pub struct Server {
     pub broker: Arc<Broker>,
     pub local_addr: SocketAddr,
     listener: TcpListener,
+    /// The `/metrics` endpoint's listener, if enabled (see [`Server::with_metrics`]).
+    metrics: Option<TcpListener>,
 }
 
 impl Server {
@@ -44,7 +47,15 @@ impl Server {
             broker,
             local_addr,
             listener,
+            metrics: None,
         })
+    }
+
+    /// Serve `/metrics` on this (already bound, see [`metrics::http::bind`]) listener while
+    /// the broker runs.
+    pub fn with_metrics(mut self, listener: TcpListener) -> Server {
+        self.metrics = Some(listener);
+        self
     }
 
     /// Serve until `stop` resolves; then shut down cleanly.
@@ -53,10 +64,21 @@ impl Server {
             broker,
             listener,
             local_addr,
+            metrics: metrics_listener,
         } = self;
         tracing::info!(%local_addr, cluster_id = %broker.cluster_id, node_id = broker.config.node_id, "skua listening");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut background = spawn_background(Arc::clone(&broker), shutdown_rx.clone());
+        if let Some(l) = metrics_listener {
+            if let Ok(addr) = l.local_addr() {
+                tracing::info!(%addr, "serving metrics at /metrics");
+            }
+            background.spawn(metrics::http::serve(
+                l,
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            ));
+        }
         let limit = Arc::new(Semaphore::new(
             broker.config.max_connections.min(Semaphore::MAX_PERMITS),
         ));
@@ -103,8 +125,10 @@ impl Server {
             let b = Arc::clone(&broker);
             let rx = shutdown_rx.clone();
             let pool = pool.clone();
+            let counted = metrics::ConnectionGuard::open();
             conns.spawn(async move {
                 connection::serve(b, stream, rx, pool).await;
+                drop(counted);
                 drop(permit);
             });
         }
@@ -266,9 +290,16 @@ fn flush_sweep(broker: &Broker) {
             if log.config().flush_ms == i64::MAX {
                 continue;
             }
+            let before = log.flushed_offset();
+            let started = std::time::Instant::now();
             match log.maybe_flush(now) {
                 Ok(()) => {
                     let flushed = log.flushed_offset();
+                    if flushed != before {
+                        metrics::global()
+                            .fsync_flush_policy
+                            .observe(started.elapsed());
+                    }
                     drop(log);
                     p.publish_flushed(flushed);
                 }

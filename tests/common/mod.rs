@@ -21,6 +21,9 @@ pub struct Broker {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub args: Vec<String>,
+    /// Port of the `/metrics` endpoint; None starts the broker with `--metrics-listen off`
+    /// (the default port would collide between brokers of parallel tests).
+    pub metrics_port: Option<u16>,
 }
 
 /// A free port below the ephemeral range (32768+), so that no outgoing connection of another
@@ -48,6 +51,7 @@ impl Broker {
             dir,
             _tmp: Some(tmp),
             args: extra.iter().map(|s| s.to_string()).collect(),
+            metrics_port: None,
         };
         b.spawn();
         b
@@ -60,9 +64,45 @@ impl Broker {
             dir: dir.to_path_buf(),
             _tmp: None,
             args: extra.iter().map(|s| s.to_string()).collect(),
+            metrics_port: None,
         };
         b.spawn();
         b
+    }
+
+    /// Start with the metrics endpoint on a free port.
+    pub fn start_with_metrics(extra: &[&str]) -> Broker {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut b = Broker {
+            child: None,
+            port: free_port(),
+            dir,
+            _tmp: Some(tmp),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            metrics_port: Some(free_port()),
+        };
+        b.spawn();
+        b
+    }
+
+    /// GET `path` from the metrics endpoint: (status line, body).
+    pub fn http_get(&self, path: &str) -> (String, String) {
+        let port = self.metrics_port.expect("started with metrics");
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        (head.lines().next().unwrap().to_string(), body.to_string())
+    }
+
+    /// Scrape `/metrics`.
+    pub fn scrape(&self) -> String {
+        let (status, body) = self.http_get("/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        body
     }
 
     /// Start the binary and wait until it answers ApiVersions on its port. If it exits at
@@ -74,6 +114,11 @@ impl Broker {
                 .arg(format!("127.0.0.1:{}", self.port))
                 .arg("--data-dir")
                 .arg(&self.dir)
+                .arg("--metrics-listen")
+                .arg(match self.metrics_port {
+                    Some(p) => format!("127.0.0.1:{p}"),
+                    None => "off".to_string(),
+                })
                 .args(
                     self.args
                         .iter()

@@ -138,7 +138,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "starting $BROKER_BIN --listen $BROKERS --data-dir $DATA"
-"$BROKER_BIN" --listen "$BROKERS" --data-dir "$DATA" >"$WORK/broker.log" 2>&1 &
+"$BROKER_BIN" --listen "$BROKERS" --data-dir "$DATA" --metrics-listen off >"$WORK/broker.log" 2>&1 &
 BROKER_PID=$!
 for i in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
@@ -284,7 +284,7 @@ printf '%s\n' "bench --brokers \$BROKERS ${args[*]}" >>"$CMDS"
 GDATA=$WORK/gdata
 rm -rf "$GDATA"
 GPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BROKER_BIN" --listen "127.0.0.1:$GPORT" --data-dir "$GDATA" --set group.initial.rebalance.delay.ms=0 2>"$WORK/gbroker.log" &
+"$BROKER_BIN" --listen "127.0.0.1:$GPORT" --data-dir "$GDATA" --metrics-listen off --set group.initial.rebalance.delay.ms=0 2>"$WORK/gbroker.log" &
 GPID=$!
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$GPORT") 2>/dev/null && break; sleep 0.1; done
 GROUPS_OUT=$WORK/groups.jsonl

@@ -7,17 +7,13 @@
 //! Durability of group records: appended like an acks=1 produce (in the page cache before the
 //! answer, so a committed offset survives `kill -9`; fsynced per the topic's flush policy).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use kafka_protocol::records::{
-    Compression, Record as KRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
-};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::internal_topic::{self, Timers};
 use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
 use crate::group::types::{Outcome, Record, Request, RequestId, Response, TimerKey, TimerOp};
@@ -144,60 +140,30 @@ fn replay_partition(
     p: &Arc<Partition>,
     now: i64,
 ) -> anyhow::Result<usize> {
-    let mut offset = p.log().log_start_offset();
-    let mut count = 0;
-    loop {
-        let end = p.log().log_end_offset();
-        if offset >= end {
-            return Ok(count);
-        }
-        let plan = p.log().read(offset, 1 << 20, true)?;
-        let mut bytes = plan.execute()?;
-        if bytes.is_empty() {
-            return Ok(count);
-        }
-        while !bytes.is_empty() {
-            let set = RecordBatchDecoder::decode(&mut bytes)
-                .map_err(|e| anyhow::anyhow!("{OFFSETS_TOPIC}-{}: {e}", p.index))?;
-            for r in set.records {
-                if r.offset < offset {
-                    continue;
-                }
-                offset = r.offset + 1;
-                count += 1;
-                let res = if r.control {
-                    // A transaction marker: commit or discard the producer's pending offsets.
-                    match r.key.as_deref().and_then(marker_type) {
-                        Some(commit) => {
-                            coordinator.replay_marker(r.producer_id, commit, p.index);
-                            Ok(())
-                        }
-                        None => continue,
-                    }
-                } else if let Some(key) = &r.key {
-                    if r.transactional {
-                        coordinator.replay_transactional(
-                            now,
-                            r.producer_id,
-                            key,
-                            r.value.as_deref(),
-                        )
-                    } else {
-                        coordinator.replay(now, key, r.value.as_deref())
-                    }
-                } else {
-                    continue;
-                };
-                if let Err(e) = res {
-                    tracing::warn!(
-                        partition = p.index,
-                        offset = r.offset,
-                        "skipping record: {e}"
-                    );
-                }
+    internal_topic::replay_partition(OFFSETS_TOPIC, p, |r| {
+        let res = if r.control {
+            // A transaction marker: commit or discard the producer's pending offsets.
+            if let Some(commit) = r.key.as_deref().and_then(marker_type) {
+                coordinator.replay_marker(r.producer_id, commit, p.index);
             }
+            Ok(())
+        } else if let Some(key) = &r.key {
+            if r.transactional {
+                coordinator.replay_transactional(now, r.producer_id, key, r.value.as_deref())
+            } else {
+                coordinator.replay(now, key, r.value.as_deref())
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(e) = res {
+            tracing::warn!(
+                partition = p.index,
+                offset = r.offset,
+                "skipping record: {e}"
+            );
         }
-    }
+    })
 }
 
 /// The type of a control record key (version i16, type i16): Some(true) for COMMIT,
@@ -208,45 +174,6 @@ fn marker_type(key: &[u8]) -> Option<bool> {
         [0, 0, 0, 0] => Some(false),
         _ => None,
     }
-}
-
-/// Encode records for one partition as one v2 batch.
-/// Records of a transaction (TxnOffsetCommit) go in a transactional batch of their producer.
-fn encode_batch(
-    records: &[&Record],
-    producer: Option<(i64, i16)>,
-    now: i64,
-) -> anyhow::Result<BytesMut> {
-    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
-    let krecords: Vec<KRecord> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| KRecord {
-            transactional: producer.is_some(),
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: now,
-            key: Some(r.key.clone()),
-            value: r.value.clone(),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &krecords,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )?;
-    Ok(buf)
 }
 
 fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -> bool {
@@ -270,7 +197,12 @@ fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -
             ok = false;
             continue;
         };
-        let res = encode_batch(&recs, producer, now).and_then(|mut buf| {
+        let res = internal_topic::encode_batch(
+            recs.iter().map(|r| (&r.key, r.value.as_ref())),
+            producer,
+            now,
+        )
+        .and_then(|mut buf| {
             let epoch = p.leader_epoch;
             // Transactional offsets carry the producer's id and epoch (checked, and the
             // transaction tracked, by the log) but no client sequence.
@@ -314,36 +246,12 @@ fn append_marker(
     Ok((Arc::clone(p), info.last_offset + 1))
 }
 
-/// Armed timers: one deadline per key, ordered by deadline.
-#[derive(Default)]
-struct Timers {
-    by_key: HashMap<TimerKey, i64>,
-    by_deadline: BTreeSet<(i64, TimerKey)>,
-}
-
-impl Timers {
-    fn apply(&mut self, ops: Vec<TimerOp>) {
-        for op in ops {
-            match op {
-                TimerOp::Set { key, deadline_ms } => {
-                    self.cancel(&key);
-                    self.by_deadline.insert((deadline_ms, key.clone()));
-                    self.by_key.insert(key, deadline_ms);
-                }
-                TimerOp::Cancel { key } => self.cancel(&key),
-            }
+fn apply_timers(timers: &mut Timers<TimerKey>, ops: Vec<TimerOp>) {
+    for op in ops {
+        match op {
+            TimerOp::Set { key, deadline_ms } => timers.set(key, deadline_ms),
+            TimerOp::Cancel { key } => timers.cancel(&key),
         }
-    }
-
-    fn cancel(&mut self, key: &TimerKey) {
-        if let Some(d) = self.by_key.remove(key) {
-            self.by_deadline.remove(&(d, key.clone()));
-        }
-    }
-
-    /// The earliest armed timer.
-    fn next(&self) -> Option<(TimerKey, i64)> {
-        self.by_deadline.first().map(|(d, k)| (k.clone(), *d))
     }
 }
 
@@ -354,7 +262,7 @@ async fn run(
     loaded: Outcome,
 ) {
     let mut waiting: HashMap<RequestId, oneshot::Sender<Response>> = HashMap::new();
-    let mut timers = Timers::default();
+    let mut timers: Timers<TimerKey> = Timers::default();
     let mut next_id: RequestId = 0;
     deliver(loaded, &partitions, &mut waiting, &mut timers);
     loop {
@@ -423,7 +331,7 @@ fn deliver(
     outcome: Outcome,
     partitions: &[Arc<Partition>],
     waiting: &mut HashMap<RequestId, oneshot::Sender<Response>>,
-    timers: &mut Timers,
+    timers: &mut Timers<TimerKey>,
 ) {
     let appended =
         outcome.records.is_empty() || append_records(partitions, &outcome.records, now_ms());
@@ -437,5 +345,5 @@ fn deliver(
             let _ = tx.send(resp);
         }
     }
-    timers.apply(outcome.timers);
+    apply_timers(timers, outcome.timers);
 }

@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod group_runtime;
+pub mod internal_topic;
 pub mod txn_runtime;
 
 use std::net::SocketAddr;

@@ -19,18 +19,14 @@
 //! Durability of transaction records: like group records, appended to the page cache before
 //! the answer (survives `kill -9`), fsynced per the topic's flush policy.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use kafka_protocol::records::{
-    Compression, Record as KRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
-};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::internal_topic::{self, Timers};
 use crate::api::now_ms;
 use crate::cluster::producer_ids::ProducerIdBlocks;
 use crate::cluster::{Broker, Partition};
@@ -155,72 +151,18 @@ fn replay_partition(
     p: &Arc<Partition>,
     now: i64,
 ) -> anyhow::Result<usize> {
-    let mut offset = p.log().log_start_offset();
-    let mut count = 0;
-    loop {
-        let end = p.log().log_end_offset();
-        if offset >= end {
-            return Ok(count);
+    internal_topic::replay_partition(TXN_TOPIC, p, |r| {
+        let Some(key) = r.key.as_ref().filter(|_| !r.control) else {
+            return;
+        };
+        if let Err(e) = coordinator.replay(now, key, r.value.as_deref()) {
+            tracing::warn!(
+                partition = p.index,
+                offset = r.offset,
+                "skipping record: {e:?}"
+            );
         }
-        let plan = p.log().read(offset, 1 << 20, true)?;
-        let mut bytes = plan.execute()?;
-        if bytes.is_empty() {
-            return Ok(count);
-        }
-        while !bytes.is_empty() {
-            let set = RecordBatchDecoder::decode(&mut bytes)
-                .map_err(|e| anyhow::anyhow!("{TXN_TOPIC}-{}: {e}", p.index))?;
-            for r in set.records {
-                if r.offset < offset || r.control {
-                    continue;
-                }
-                offset = r.offset + 1;
-                if let Some(key) = &r.key {
-                    if let Err(e) = coordinator.replay(now, key, r.value.as_deref()) {
-                        tracing::warn!(
-                            partition = p.index,
-                            offset = r.offset,
-                            "skipping record: {e:?}"
-                        );
-                    }
-                    count += 1;
-                }
-            }
-        }
-    }
-}
-
-/// Encode records for one partition as one v2 batch.
-fn encode_batch(records: &[&Record], now: i64) -> anyhow::Result<BytesMut> {
-    let krecords: Vec<KRecord> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| KRecord {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: now,
-            key: Some(r.key.clone()),
-            value: r.value.clone(),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &krecords,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )?;
-    Ok(buf)
+    })
 }
 
 fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -> bool {
@@ -238,7 +180,12 @@ fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -
             ok = false;
             continue;
         };
-        let res = encode_batch(&recs, now).and_then(|mut buf| {
+        let res = internal_topic::encode_batch(
+            recs.iter().map(|r| (&r.key, r.value.as_ref())),
+            None,
+            now,
+        )
+        .and_then(|mut buf| {
             let epoch = p.leader_epoch;
             p.log()
                 .append(&mut buf, epoch, now)
@@ -255,44 +202,12 @@ fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -
     ok
 }
 
-/// Armed timers: one deadline per key, ordered by deadline.
-#[derive(Default)]
-struct Timers {
-    by_key: HashMap<TimerKey, i64>,
-    by_deadline: BTreeSet<(i64, TimerKey)>,
-}
-
-impl Timers {
-    fn apply(&mut self, ops: Vec<TimerOp>) {
-        for op in ops {
-            match op {
-                TimerOp::Set { key, deadline_ms } => {
-                    self.cancel(&key);
-                    self.by_deadline.insert((deadline_ms, key.clone()));
-                    self.by_key.insert(key, deadline_ms);
-                }
-                TimerOp::Cancel { key } => self.cancel(&key),
-            }
-        }
-    }
-
-    fn cancel(&mut self, key: &TimerKey) {
-        if let Some(d) = self.by_key.remove(key) {
-            self.by_deadline.remove(&(d, key.clone()));
-        }
-    }
-
-    fn next(&self) -> Option<(TimerKey, i64)> {
-        self.by_deadline.first().map(|(d, k)| (k.clone(), *d))
-    }
-}
-
 struct Runtime {
     broker: Arc<Broker>,
     partitions: Vec<Arc<Partition>>,
     self_tx: mpsc::UnboundedSender<Msg>,
     waiting: HashMap<RequestId, oneshot::Sender<Response>>,
-    timers: Timers,
+    timers: Timers<TimerKey>,
     /// InitProducerId requests with a transactional id, not answered yet.
     txn_inits: std::collections::HashSet<RequestId>,
     /// Transactional ids of EndTxn requests not answered yet.
@@ -425,7 +340,12 @@ impl Runtime {
                 }
             }
         }
-        self.timers.apply(outcome.timers);
+        for op in outcome.timers {
+            match op {
+                TimerOp::Set { key, deadline_ms } => self.timers.set(key, deadline_ms),
+                TimerOp::Cancel { key } => self.timers.cancel(&key),
+            }
+        }
         for m in outcome.markers {
             let broker = Arc::clone(&self.broker);
             let done = self.self_tx.clone();

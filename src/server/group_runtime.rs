@@ -18,7 +18,6 @@ use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
 use crate::group::types::{Outcome, Record, Request, RequestId, Response, TimerKey, TimerOp};
 use crate::group::{GroupCoordinator, UuidMemberIds};
-use crate::log::AppendOrigin;
 use crate::metrics::CommittedOffsetRow;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -177,48 +176,10 @@ fn marker_type(key: &[u8]) -> Option<bool> {
 }
 
 fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -> bool {
-    // One batch per (partition, producer); a partition's batches keep the records' order.
-    type BatchKey = (i32, Option<(i64, i16)>);
-    let mut by_partition: Vec<(BatchKey, Vec<&Record>)> = Vec::new();
-    for r in records {
-        let key = (r.partition, r.producer);
-        match by_partition.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(r),
-            None => by_partition.push((key, vec![r])),
-        }
-    }
-    let mut ok = true;
-    for ((index, producer), recs) in by_partition {
-        let Some(p) = usize::try_from(index).ok().and_then(|i| partitions.get(i)) else {
-            tracing::error!(
-                partition = index,
-                "group record for a partition that does not exist"
-            );
-            ok = false;
-            continue;
-        };
-        let res = internal_topic::encode_batch(
-            recs.iter().map(|r| (&r.key, r.value.as_ref())),
-            producer,
-            now,
-        )
-        .and_then(|mut buf| {
-            let epoch = p.leader_epoch;
-            // Transactional offsets carry the producer's id and epoch (checked, and the
-            // transaction tracked, by the log) but no client sequence.
-            p.log()
-                .append_from(&mut buf, epoch, now, AppendOrigin::Coordinator)
-                .map_err(anyhow::Error::from)
-        });
-        match res {
-            Ok(_) => p.appended.notify_waiters(),
-            Err(e) => {
-                tracing::error!(partition = index, "cannot append group records: {e}");
-                ok = false;
-            }
-        }
-    }
-    ok
+    let emitted = records
+        .iter()
+        .map(|r| (r.partition, r.producer, &r.key, r.value.as_ref()));
+    internal_topic::append_records(OFFSETS_TOPIC, partitions, emitted, now)
 }
 
 /// Append a commit/abort marker for `producer_id` to one `__consumer_offsets` partition.

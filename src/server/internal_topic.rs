@@ -13,6 +13,7 @@ use kafka_protocol::records::{
 };
 
 use crate::cluster::Partition;
+use crate::log::AppendOrigin;
 
 /// Feed every record of `p`, from its log start to its log end, to `apply` in offset order
 /// (control records included). Returns how many records were read.
@@ -85,6 +86,53 @@ pub fn encode_batch<'a>(
         },
     )?;
     Ok(buf)
+}
+
+/// One record a coordinator emitted: (partition, producer of a transactional record, key, value).
+pub type Emitted<'a> = (i32, Option<(i64, i16)>, &'a Bytes, Option<&'a Bytes>);
+
+/// Append a coordinator's records to its internal topic: one batch per (partition, producer),
+/// each partition's batches in the records' order, appended as the coordinator (a
+/// transactional batch's producer epoch is checked and its transaction tracked by the log, no
+/// client sequence). False if any partition could not take its records.
+pub fn append_records<'a>(
+    topic: &str,
+    partitions: &[Arc<Partition>],
+    records: impl Iterator<Item = Emitted<'a>>,
+    now: i64,
+) -> bool {
+    type BatchKey = (i32, Option<(i64, i16)>);
+    type KeyValue<'b> = (&'b Bytes, Option<&'b Bytes>);
+    let mut batches: Vec<(BatchKey, Vec<KeyValue<'a>>)> = Vec::new();
+    for (partition, producer, key, value) in records {
+        let k = (partition, producer);
+        match batches.iter_mut().find(|(bk, _)| *bk == k) {
+            Some((_, v)) => v.push((key, value)),
+            None => batches.push((k, vec![(key, value)])),
+        }
+    }
+    let mut ok = true;
+    for ((index, producer), recs) in batches {
+        let Some(p) = usize::try_from(index).ok().and_then(|i| partitions.get(i)) else {
+            tracing::error!(partition = index, "{topic} has no such partition");
+            ok = false;
+            continue;
+        };
+        let res = encode_batch(recs.into_iter(), producer, now).and_then(|mut buf| {
+            let epoch = p.leader_epoch;
+            p.log()
+                .append_from(&mut buf, epoch, now, AppendOrigin::Coordinator)
+                .map_err(anyhow::Error::from)
+        });
+        match res {
+            Ok(_) => p.appended.notify_waiters(),
+            Err(e) => {
+                tracing::error!(partition = index, "cannot append to {topic}: {e}");
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// Armed timers: at most one deadline per key, ordered by deadline.

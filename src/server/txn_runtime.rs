@@ -166,40 +166,10 @@ fn replay_partition(
 }
 
 fn append_records(partitions: &[Arc<Partition>], records: &[Record], now: i64) -> bool {
-    let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
-    for r in records {
-        by_partition.entry(r.partition).or_default().push(r);
-    }
-    let mut ok = true;
-    for (index, recs) in by_partition {
-        let Some(p) = usize::try_from(index).ok().and_then(|i| partitions.get(i)) else {
-            tracing::error!(
-                partition = index,
-                "transaction record for a missing partition"
-            );
-            ok = false;
-            continue;
-        };
-        let res = internal_topic::encode_batch(
-            recs.iter().map(|r| (&r.key, r.value.as_ref())),
-            None,
-            now,
-        )
-        .and_then(|mut buf| {
-            let epoch = p.leader_epoch;
-            p.log()
-                .append(&mut buf, epoch, now)
-                .map_err(anyhow::Error::from)
-        });
-        match res {
-            Ok(_) => p.appended.notify_waiters(),
-            Err(e) => {
-                tracing::error!(partition = index, "cannot append transaction records: {e}");
-                ok = false;
-            }
-        }
-    }
-    ok
+    let emitted = records
+        .iter()
+        .map(|r| (r.partition, None, &r.key, r.value.as_ref()));
+    internal_topic::append_records(TXN_TOPIC, partitions, emitted, now)
 }
 
 struct Runtime {

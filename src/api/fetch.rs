@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
@@ -42,7 +42,8 @@ struct Wanted {
     index: i32,
     fetch_offset: i64,
     partition_max_bytes: usize,
-    current_leader_epoch: i32,
+    /// A follower's epoch of its last fetched batch (-1: none), for divergence.
+    last_fetched_epoch: i32,
 }
 
 fn empty_partition(index: i32, code: i16) -> PartitionData {
@@ -62,7 +63,7 @@ fn gather(
     wanted: &[Wanted],
     skeleton: &[FetchableTopicResponse],
     max_bytes: usize,
-    read_committed: bool,
+    reader: Reader,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut topics: Vec<FetchableTopicResponse> = skeleton.to_vec();
     let mut total = 0usize;
@@ -73,62 +74,83 @@ fn gather(
                 any_error = true;
                 empty_partition(w.index, w.error)
             }
-            Some(p) => {
-                let leader_epoch = p.leader_epoch;
-                if w.current_leader_epoch >= 0 && w.current_leader_epoch != leader_epoch {
-                    any_error = true;
-                    let code = if w.current_leader_epoch > leader_epoch {
-                        ResponseError::UnknownLeaderEpoch.code()
-                    } else {
-                        ResponseError::FencedLeaderEpoch.code()
-                    };
-                    empty_partition(w.index, code)
-                } else {
-                    let limit = w.partition_max_bytes.min(max_bytes.saturating_sub(total));
-                    let (plan, hw, lso, log_start) = {
-                        let log = p.log();
-                        let hw = log.high_watermark();
-                        let lso = log.last_stable_offset();
-                        // read_committed stops at the last stable offset.
-                        let plan = if read_committed {
-                            log.read_upto(w.fetch_offset, limit, total == 0, lso)
-                        } else {
-                            log.read(w.fetch_offset, limit, total == 0)
-                        };
-                        (plan, hw, lso, log.log_start_offset())
-                    };
-                    let read = plan.and_then(|plan| plan.execute());
-                    match read {
-                        Ok(records) => {
-                            total += records.len();
-                            let aborted = read_committed
-                                .then(|| aborted_transactions(p, w.fetch_offset, &records, lso));
-                            PartitionData::default()
-                                .with_partition_index(w.index)
-                                .with_error_code(0)
-                                .with_high_watermark(hw)
-                                .with_last_stable_offset(lso)
-                                .with_log_start_offset(log_start)
-                                .with_aborted_transactions(aborted)
-                                .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
-                                .with_records(Some(records))
-                        }
-                        Err(e) => {
-                            any_error = true;
-                            empty_partition(w.index, log_error_code(&e))
-                                .with_high_watermark(hw)
-                                .with_last_stable_offset(lso)
-                                .with_log_start_offset(log_start)
-                        }
-                    }
-                }
-            }
+            Some(p) => read_partition(p, w, max_bytes, &mut total, &mut any_error, reader),
         };
         if let Some(t) = topics.get_mut(w.topic_idx) {
             t.partitions.push(pd);
         }
     }
     (topics, total, any_error)
+}
+
+/// Who is fetching: a consumer reads below the high watermark (read_committed: below the
+/// last stable offset); a follower replica reads up to the log end offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Consumer { read_committed: bool },
+    Follower,
+}
+
+/// One partition's data for a fetch. A follower whose last fetched epoch diverges from the
+/// leader's log gets `diverging_epoch` (KIP-320) and no records.
+fn read_partition(
+    p: &Arc<Partition>,
+    w: &Wanted,
+    max_bytes: usize,
+    total: &mut usize,
+    any_error: &mut bool,
+    reader: Reader,
+) -> PartitionData {
+    let limit = w.partition_max_bytes.min(max_bytes.saturating_sub(*total));
+    let read_committed = reader == Reader::Consumer { read_committed: true };
+    let (plan, hw, lso, log_start, diverging) = {
+        let log = p.log();
+        let hw = log.high_watermark();
+        let lso = log.last_stable_offset();
+        let diverging = (reader == Reader::Follower && w.last_fetched_epoch >= 0)
+            .then(|| log.end_offset_for_epoch(w.last_fetched_epoch))
+            .filter(|&(epoch, end)| epoch != w.last_fetched_epoch || end < w.fetch_offset);
+        let plan = match (reader, diverging) {
+            (_, Some(_)) => Ok(crate::log::ReadPlan::empty()),
+            (Reader::Follower, None) => log.read(w.fetch_offset, limit, *total == 0),
+            // read_committed stops at the last stable offset, the others at the HW.
+            (Reader::Consumer { read_committed }, None) => {
+                let upto = if read_committed { lso } else { hw };
+                log.read_upto(w.fetch_offset, limit, *total == 0, upto)
+            }
+        };
+        (plan, hw, lso, log.log_start_offset(), diverging)
+    };
+    let read = plan.and_then(|plan| plan.execute());
+    match read {
+        Ok(records) => {
+            *total += records.len();
+            let aborted =
+                read_committed.then(|| aborted_transactions(p, w.fetch_offset, &records, lso));
+            let mut pd = PartitionData::default()
+                .with_partition_index(w.index)
+                .with_error_code(0)
+                .with_high_watermark(hw)
+                .with_last_stable_offset(lso)
+                .with_log_start_offset(log_start)
+                .with_aborted_transactions(aborted)
+                .with_preferred_read_replica(kafka_protocol::messages::BrokerId(-1))
+                .with_records(Some(records));
+            if let Some((epoch, end_offset)) = diverging {
+                pd.diverging_epoch = EpochEndOffset::default()
+                    .with_epoch(epoch)
+                    .with_end_offset(end_offset);
+            }
+            pd
+        }
+        Err(e) => {
+            *any_error = true;
+            empty_partition(w.index, log_error_code(&e))
+                .with_high_watermark(hw)
+                .with_last_stable_offset(lso)
+                .with_log_start_offset(log_start)
+        }
+    }
 }
 
 /// The aborted transactions a read_committed consumer needs to filter `records` (read from
@@ -206,16 +228,16 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 .with_topic_id(ft.topic_id),
         );
         for fp in &ft.partitions {
-            let partition = topic.as_ref().and_then(|t| {
-                usize::try_from(fp.partition)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i))
-                    .cloned()
-            });
-            let error = match (&topic, &partition) {
-                (None, _) => unknown,
-                (Some(_), None) => ResponseError::UnknownTopicOrPartition.code(),
-                _ => 0,
+            // Only the leader serves fetches (consumers and followers alike).
+            let resolved = match &topic {
+                None => Err(unknown),
+                Some(t) => t
+                    .leader(fp.partition, fp.current_leader_epoch)
+                    .cloned(),
+            };
+            let (partition, error) = match resolved {
+                Ok(p) => (Some(p), 0),
+                Err(code) => (None, code),
             };
             wanted.push(Wanted {
                 topic_idx: ti,
@@ -224,13 +246,35 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 index: fp.partition,
                 fetch_offset: fp.fetch_offset,
                 partition_max_bytes: fp.partition_max_bytes.max(0) as usize,
-                current_leader_epoch: fp.current_leader_epoch,
+                last_fetched_epoch: fp.last_fetched_epoch,
             });
         }
     }
     let max_bytes = (body.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
     let min_bytes = body.min_bytes.max(0) as usize;
-    let read_committed = body.isolation_level == 1;
+    // A replica's fetch: replica_id (v < 15) or replica_state (v15+) names a broker.
+    let replica_id = if version >= 15 {
+        body.replica_state.replica_id.0
+    } else {
+        body.replica_id.0
+    };
+    let reader = if replica_id >= 0 {
+        let now = super::now_ms();
+        for w in &wanted {
+            if let Some(p) = &w.partition {
+                match p.on_follower_fetch(replica_id, w.fetch_offset, now) {
+                    Ok(Some(proposal)) => broker.propose_isr(p, proposal),
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(topic = %p.topic, partition = p.index, replica_id, "follower fetch: {e:?}"),
+                }
+            }
+        }
+        Reader::Follower
+    } else {
+        Reader::Consumer {
+            read_committed: body.isolation_level == 1,
+        }
+    };
     let max_wait = Duration::from_millis(body.max_wait_ms.max(0) as u64);
     Ok(Reply::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
@@ -244,7 +288,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             for n in notified.iter_mut() {
                 n.as_mut().enable();
             }
-            let (topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, read_committed);
+            let (topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, reader);
             let done = total >= min_bytes
                 || any_error
                 || notified.is_empty()

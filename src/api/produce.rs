@@ -1,6 +1,9 @@
-//! Produce (key 0), v3–13: validate each partition's batch, append it (offsets assigned in
-//! place), wake fetches; acks=0 sends nothing, acks=1 answers after the append, acks=-1 after
-//! the appended bytes are fsynced (group commit, bounded by the request's timeout_ms).
+//! Produce (key 0), v3–13: validate each partition's batch, append it as the partition's
+//! leader (offsets assigned in place), wake fetches; acks=0 sends nothing, acks=1 answers
+//! after the append, acks=-1 once the appended bytes are committed: fsynced here and below
+//! the high watermark, i.e. on every in-sync replica (bounded by the request's timeout_ms).
+//! acks=-1 needs an ISR of at least min.insync.replicas before the append
+//! (NOT_ENOUGH_REPLICAS) and after it (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
 //! v13 names topics by id. One partition's error never fails the others.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,7 +18,9 @@ use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
 use super::{now_ms, ApiEntry, Reply, Request};
+use crate::cluster::partition::{CommitError, LeaderAppendError};
 use crate::cluster::{Broker, Partition, Topic};
+use crate::log::AppendOrigin;
 use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 use crate::protocol::{encode_response, FrameError};
 
@@ -68,29 +73,10 @@ fn append_partition(
     acks: i16,
     now: i64,
 ) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
-    let Some(partition) = usize::try_from(data.index)
-        .ok()
-        .and_then(|i| topic.partitions.get(i))
-    else {
-        return (
-            error_response(
-                data.index,
-                ResponseError::UnknownTopicOrPartition.code(),
-                None,
-            ),
-            None,
-        );
+    let partition = match topic.leader(data.index, -1) {
+        Ok(p) => p,
+        Err(code) => return (error_response(data.index, code, None), None),
     };
-    if acks == -1 && broker.config.min_insync_replicas(&topic.configs) > 1 {
-        return (
-            error_response(
-                data.index,
-                ResponseError::NotEnoughReplicas.code(),
-                Some("min.insync.replicas exceeds the 1 in-sync replica of a single node".into()),
-            ),
-            None,
-        );
-    }
     let Some(records) = data.records.as_ref() else {
         return (
             error_response(
@@ -126,28 +112,19 @@ fn append_partition(
             return (error_response(data.index, code, Some(why.into())), None);
         }
     }
+    let min_insync = (acks == -1).then(|| broker.config.min_insync_replicas(&topic.configs));
     let mut bytes = records.to_vec();
-    let res = partition
-        .log()
-        .append(&mut bytes, partition.leader_epoch, now);
+    let res = partition.append_as_leader(&mut bytes, now, AppendOrigin::Client, min_insync);
     match res {
-        Ok(info) if info.duplicate => {
-            // Kafka answers a retried batch with the offsets it got the first time.
-            let resp = PartitionProduceResponse::default()
-                .with_index(data.index)
-                .with_error_code(0)
-                .with_base_offset(info.base_offset)
-                .with_log_append_time_ms(info.log_append_time)
-                .with_log_start_offset(info.log_start_offset);
-            (resp, Some((Arc::clone(partition), info.last_offset + 1)))
-        }
         Ok(info) => {
-            partition.appended.notify_waiters();
-            let stats = &partition.stats;
-            stats.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
-            stats
-                .records_in
-                .fetch_add(header.records_count.max(0) as u64, Relaxed);
+            if !info.duplicate {
+                let stats = &partition.stats;
+                stats.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+                stats
+                    .records_in
+                    .fetch_add(header.records_count.max(0) as u64, Relaxed);
+            }
+            // A retried batch is answered with the offsets it got the first time (Kafka).
             let resp = PartitionProduceResponse::default()
                 .with_index(data.index)
                 .with_error_code(0)
@@ -158,10 +135,14 @@ fn append_partition(
         }
         Err(e) => {
             tracing::debug!(topic = %topic.name, partition = data.index, "produce rejected: {e}");
-            (
-                error_response(data.index, log_error_code(&e), Some(e.to_string())),
-                None,
-            )
+            let code = match &e {
+                LeaderAppendError::NotLeader => ResponseError::NotLeaderOrFollower.code(),
+                LeaderAppendError::NotEnoughReplicas { .. } => {
+                    ResponseError::NotEnoughReplicas.code()
+                }
+                LeaderAppendError::Log(e) => log_error_code(e),
+            };
+            (error_response(data.index, code, Some(e.to_string())), None)
         }
     }
 }
@@ -172,7 +153,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let acks = body.acks;
     let now = now_ms();
     let mut topics = Vec::with_capacity(body.topic_data.len());
-    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64, i32)> = Vec::new();
     for td in &body.topic_data {
         let topic = if version >= 13 {
             broker.topic_by_id(&td.topic_id)
@@ -203,10 +184,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 ),
                 (Some(t), _) => append_partition(broker, t, pd, acks, now),
             };
-            if let (Some((p, end)), -1) = (r.1, acks) {
+            if let (Some((p, end)), -1, Some(t)) = (r.1, acks, &topic) {
                 // Start the fsync now; only the wait is left to the in-order reply.
                 p.request_durable(end);
-                to_sync.push((topics.len(), parts.len(), p, end));
+                let min_insync = broker.config.min_insync_replicas(&t.configs);
+                to_sync.push((topics.len(), parts.len(), p, end, min_insync));
             }
             parts.push(r.0);
         }
@@ -227,16 +209,21 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     }
     let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
     Ok(Reply::Later(Box::pin(async move {
-        let waits = to_sync.iter().map(|(_, _, p, end)| {
+        let waits = to_sync.iter().map(|(_, _, p, end, _)| {
             let p = Arc::clone(p);
             let end = *end;
-            async move { tokio::time::timeout(timeout, p.await_durable(end)).await }
+            async move { tokio::time::timeout(timeout, p.await_committed(end)).await }
         });
         let results = futures::future::join_all(waits).await;
-        for ((ti, pi, _, _), r) in to_sync.iter().zip(results) {
+        for ((ti, pi, p, _, min_insync), r) in to_sync.iter().zip(results) {
             let code = match r {
+                // Kafka: committed, but the ISR shrank below min.insync.replicas meanwhile.
+                Ok(Ok(())) if !p.has_enough_replicas(*min_insync) => {
+                    ResponseError::NotEnoughReplicasAfterAppend.code()
+                }
                 Ok(Ok(())) => continue,
-                Ok(Err(e)) => log_error_code(&e),
+                Ok(Err(CommitError::Log(e))) => log_error_code(&e),
+                Ok(Err(CommitError::NotLeader)) => ResponseError::NotLeaderOrFollower.code(),
                 Err(_) => ResponseError::RequestTimedOut.code(),
             };
             if let Some(p) = topics

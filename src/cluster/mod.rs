@@ -13,6 +13,8 @@
 //! request keeps using a partition even while its topic is being deleted.
 
 pub mod admin;
+pub mod controller_rpc;
+pub mod legacy;
 pub mod partition;
 pub mod producer_ids;
 pub mod txn_partitions;
@@ -64,12 +66,125 @@ impl From<std::io::Error> for TopicError {
     }
 }
 
+/// A partition as the metadata has it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartitionMeta {
+    /// -1: no leader now.
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    pub adding_replicas: Vec<i32>,
+    pub removing_replicas: Vec<i32>,
+    /// Replicas on brokers that are fenced or gone.
+    pub offline_replicas: Vec<i32>,
+}
+
+/// One partition of a topic: its metadata and, if this node hosts a replica, the replica.
+pub struct PartitionSlot {
+    pub index: i32,
+    pub meta: PartitionMeta,
+    pub replica: Option<Arc<Partition>>,
+}
+
+/// A topic as this node sees it: every partition from the metadata, with the replicas hosted
+/// here. Replaced whole (a new `Arc`) when the metadata changes.
 pub struct Topic {
     pub name: String,
     pub id: Uuid,
-    pub partitions: Vec<Arc<Partition>>,
+    pub partitions: Vec<PartitionSlot>,
     pub configs: BTreeMap<String, String>,
     pub internal: bool,
+}
+
+/// NOT_LEADER_OR_FOLLOWER
+const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+/// UNKNOWN_TOPIC_OR_PARTITION
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+impl Topic {
+    pub fn slot(&self, index: i32) -> Option<&PartitionSlot> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+
+    /// The replica of partition `index` hosted here, if any (whatever its role).
+    pub fn replica(&self, index: i32) -> Option<&Arc<Partition>> {
+        self.slot(index).and_then(|s| s.replica.as_ref())
+    }
+
+    /// The replica of partition `index` if this node leads it, else Kafka's error code:
+    /// UNKNOWN_TOPIC_OR_PARTITION for no such partition, NOT_LEADER_OR_FOLLOWER for one led
+    /// elsewhere, FENCED/UNKNOWN_LEADER_EPOCH for a `current_leader_epoch` (-1: none) that
+    /// is older/newer than ours.
+    pub fn leader(&self, index: i32, current_leader_epoch: i32) -> Result<&Arc<Partition>, i16> {
+        let slot = self.slot(index).ok_or(UNKNOWN_TOPIC_OR_PARTITION)?;
+        match &slot.replica {
+            Some(p) => p.check_leader(current_leader_epoch).map(|()| p).map_err(|e| e.code()),
+            None => {
+                partition::check_epoch(current_leader_epoch, slot.meta.leader_epoch)
+                    .map_err(|e| e.code())?;
+                Err(NOT_LEADER_OR_FOLLOWER)
+            }
+        }
+    }
+
+    /// The replicas hosted here.
+    pub fn hosted(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.partitions.iter().filter_map(|s| s.replica.as_ref())
+    }
+}
+
+/// A broker of the cluster, as Metadata lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    pub id: i32,
+    pub host: String,
+    pub port: u16,
+    pub rack: Option<String>,
+    pub fenced: bool,
+}
+
+/// The cluster's brokers and its active controller.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Registered brokers by id (fenced ones included, marked).
+    pub brokers: Vec<BrokerInfo>,
+    /// The active controller's node id, -1 if none is known.
+    pub controller_id: i32,
+}
+
+impl ClusterView {
+    pub fn broker(&self, id: i32) -> Option<&BrokerInfo> {
+        self.brokers.iter().find(|b| b.id == id)
+    }
+
+    /// Unfenced brokers (what Metadata lists).
+    pub fn live(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers.iter().filter(|b| !b.fenced)
+    }
+}
+
+/// A topic as the metadata image defines it (input of [`Broker::apply_topics`]).
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub id: Uuid,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: Vec<PartitionMeta>,
+}
+
+/// What changed for this node's replicas after [`Broker::apply_topics`].
+#[derive(Default)]
+pub struct LocalDelta {
+    /// Replicas that became (or stay, with a new epoch) leaders.
+    pub leaders: Vec<Arc<Partition>>,
+    /// Replicas that became followers, with their leader (-1: none now).
+    pub followers: Vec<(Arc<Partition>, i32)>,
+    /// Replicas no longer hosted (deleted topic, reassigned away).
+    pub removed: Vec<Arc<Partition>>,
 }
 
 #[derive(Default)]
@@ -83,14 +198,23 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub cluster_id: String,
     topics: RwLock<Topics>,
-    /// Serializes topic creation and deletion (slow path, disk work).
+    cluster: RwLock<Arc<ClusterView>>,
+    /// Serializes metadata application (slow path, disk work).
     admin: std::sync::Mutex<()>,
+    /// The way to the active controller (set by the server before it accepts clients).
+    pub controller: std::sync::OnceLock<Arc<dyn controller_rpc::ControllerChannel>>,
     /// The group coordinator, once its runtime has started.
     pub groups: std::sync::OnceLock<crate::server::group_runtime::GroupHandle>,
     /// The transaction coordinator, once its runtime has started.
     pub txns: std::sync::OnceLock<crate::server::txn_runtime::TxnHandle>,
     /// Partitions each transactional producer may write now (set by the transaction runtime).
     pub txn_partitions: txn_partitions::TxnPartitions,
+    /// ISR changes leaders propose, for the runtime that sends them to the controller.
+    pub isr_proposals: std::sync::OnceLock<
+        tokio::sync::mpsc::UnboundedSender<(Arc<Partition>, crate::replica::IsrProposal)>,
+    >,
+    /// This broker's epoch (the index of its registration), -1 until registered.
+    pub broker_epoch: std::sync::atomic::AtomicI64,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -146,17 +270,8 @@ fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     crate::log::storage::write_atomic(&crate::log::OsStorage, dir, name, contents)
 }
 
-/// The text of a topic's metadata file.
-fn topic_properties(id: Uuid, partitions: i32, configs: &BTreeMap<String, String>) -> String {
-    let mut text = format!("topic.id={id}\npartitions={partitions}\n");
-    for (k, v) in configs {
-        text.push_str(&format!("config.{k}={v}\n"));
-    }
-    text
-}
-
 /// A cluster id like Kafka's: 16 random bytes, URL-safe base64 without padding (22 chars).
-fn new_cluster_id() -> String {
+pub fn new_cluster_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = Uuid::new_v4().into_bytes();
     let mut out = String::with_capacity(22);
@@ -177,136 +292,63 @@ fn new_cluster_id() -> String {
 }
 
 impl Broker {
-    /// Open the data directory: cluster id, topics, and every partition log (with recovery).
-    pub fn open(config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
+    /// Open the data directory of a node of cluster `cluster_id` (agreed through the
+    /// controller quorum). `meta.properties` records the cluster and node ids; a data
+    /// directory of another cluster or node is refused, as Kafka does.
+    pub fn open(config: BrokerConfig, cluster_id: &str) -> anyhow::Result<Arc<Broker>> {
         let dir = config.data_dir.clone();
-        fs::create_dir_all(dir.join("meta").join("topics"))?;
+        fs::create_dir_all(&dir)?;
         let meta_path = dir.join("meta.properties");
-        let cluster_id = match read_properties(&meta_path) {
-            Ok(props) => props
-                .into_iter()
-                .find(|(k, _)| k == "cluster.id")
-                .map(|(_, v)| v)
-                .ok_or_else(|| anyhow::anyhow!("{} has no cluster.id", meta_path.display()))?,
+        match read_properties(&meta_path) {
+            Ok(props) => {
+                let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                if let Some(existing) = get("cluster.id") {
+                    if existing != cluster_id {
+                        anyhow::bail!(
+                            "{} belongs to cluster {existing}, but the controller quorum's cluster is {cluster_id}",
+                            meta_path.display()
+                        );
+                    }
+                }
+                if let Some(node) = get("node.id").and_then(|n| n.parse::<i32>().ok()) {
+                    if node != config.node_id {
+                        anyhow::bail!(
+                            "{} belongs to node {node}, but this is node {}",
+                            meta_path.display(),
+                            config.node_id
+                        );
+                    }
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = new_cluster_id();
                 let text = format!(
-                    "#skua metadata\nversion=1\ncluster.id={id}\nnode.id={}\n",
+                    "#skua metadata\nversion=1\ncluster.id={cluster_id}\nnode.id={}\n",
                     config.node_id
                 );
                 write_atomic(&meta_path, text.as_bytes())?;
-                id
             }
             Err(e) => return Err(e.into()),
-        };
-        let broker = Broker {
+        }
+        Ok(Arc::new(Broker {
             config,
-            cluster_id,
+            cluster_id: cluster_id.to_string(),
             topics: RwLock::new(Topics::default()),
+            cluster: RwLock::new(Arc::new(ClusterView {
+                brokers: Vec::new(),
+                controller_id: -1,
+            })),
             admin: std::sync::Mutex::new(()),
+            controller: std::sync::OnceLock::new(),
             groups: std::sync::OnceLock::new(),
             txns: std::sync::OnceLock::new(),
             txn_partitions: txn_partitions::TxnPartitions::default(),
-        };
-        broker.load_topics()?;
-        Ok(Arc::new(broker))
-    }
-
-    fn topics_dir(&self) -> PathBuf {
-        self.config.data_dir.join("meta").join("topics")
+            isr_proposals: std::sync::OnceLock::new(),
+            broker_epoch: std::sync::atomic::AtomicI64::new(-1),
+        }))
     }
 
     fn partition_dir(&self, topic: &str, p: i32) -> PathBuf {
         self.config.data_dir.join(format!("{topic}-{p}"))
-    }
-
-    fn load_topics(&self) -> anyhow::Result<()> {
-        let now = now_ms();
-        let mut loaded = Topics::default();
-        for entry in fs::read_dir(self.topics_dir())? {
-            let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("properties") {
-                if path.extension().and_then(|e| e.to_str()) == Some("tmp") {
-                    let _ = fs::remove_file(&path);
-                }
-                continue;
-            }
-            let Some(name) = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .map(str::to_string)
-            else {
-                continue;
-            };
-            let props = read_properties(&path)?;
-            let mut id = None;
-            let mut count = 0i32;
-            let mut configs = BTreeMap::new();
-            for (k, v) in props {
-                match k.as_str() {
-                    "topic.id" => id = Uuid::parse_str(&v).ok(),
-                    "partitions" => count = v.parse().unwrap_or(0),
-                    _ => {
-                        if let Some(c) = k.strip_prefix("config.") {
-                            configs.insert(c.to_string(), v);
-                        }
-                    }
-                }
-            }
-            let id =
-                id.ok_or_else(|| anyhow::anyhow!("{} has no valid topic.id", path.display()))?;
-            if count < 1 {
-                anyhow::bail!("{} has no valid partition count", path.display());
-            }
-            let log_config = self.config.log_config(&configs);
-            let mut partitions = Vec::with_capacity(count as usize);
-            for p in 0..count {
-                let log =
-                    PartitionLog::open(&self.partition_dir(&name, p), log_config.clone(), now)?;
-                partitions.push(Partition::new(&name, p, log));
-            }
-            tracing::info!(topic = %name, partitions = count, "loaded topic");
-            loaded.by_id.insert(id, name.clone());
-            loaded.by_name.insert(
-                name.clone(),
-                Arc::new(Topic {
-                    internal: name.starts_with("__"),
-                    name,
-                    id,
-                    partitions,
-                    configs,
-                }),
-            );
-        }
-        // Partition directories of no topic: a creation or deletion cut short by a crash.
-        for entry in fs::read_dir(&self.config.data_dir)? {
-            let entry = entry?;
-            if !entry.file_type()?.is_dir() {
-                continue;
-            }
-            let fname = entry.file_name().to_string_lossy().to_string();
-            if fname == "meta" {
-                continue;
-            }
-            // A directory beyond its topic's partition count is left by a CreatePartitions
-            // cut short before its commit.
-            let owner = fname
-                .rsplit_once('-')
-                .map(|(t, p)| (t, p.parse::<usize>().ok()));
-            let orphan = fname.ends_with("-delete")
-                || owner.is_none_or(|(t, p)| {
-                    loaded
-                        .by_name
-                        .get(t)
-                        .is_none_or(|topic| p.is_some_and(|p| p >= topic.partitions.len()))
-                });
-            if orphan {
-                tracing::warn!(dir = %fname, "removing partition directory of no topic");
-                fs::remove_dir_all(entry.path())?;
-            }
-        }
-        *lock_write(&self.topics) = loaded;
-        Ok(())
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -318,13 +360,12 @@ impl Broker {
         t.by_id.get(id).and_then(|n| t.by_name.get(n)).cloned()
     }
 
+    /// The replica of `topic`-`p` hosted here, whatever its role.
     pub fn partition(&self, topic: &str, p: i32) -> Option<Arc<Partition>> {
-        let t = lock_read(&self.topics);
-        let topic = t.by_name.get(topic)?;
-        usize::try_from(p)
-            .ok()
-            .and_then(|i| topic.partitions.get(i))
-            .cloned()
+        lock_read(&self.topics)
+            .by_name
+            .get(topic)
+            .and_then(|t| t.replica(p).cloned())
     }
 
     /// All topics, sorted by name.
@@ -334,169 +375,187 @@ impl Broker {
         v
     }
 
-    /// Check everything CreateTopics checks, without creating.
-    pub fn validate_new_topic(
-        &self,
-        name: &str,
-        num_partitions: i32,
-        replication_factor: i16,
-        configs: &BTreeMap<String, Option<String>>,
-    ) -> Result<i32, TopicError> {
-        validate_topic_name(name)?;
-        let t = lock_read(&self.topics);
-        if t.by_name.contains_key(name) {
-            return Err(TopicError::AlreadyExists(name.to_string()));
+    /// Queue an ISR change a leader wants (sent to the controller by the broker runtime).
+    pub fn propose_isr(&self, p: &Arc<Partition>, proposal: crate::replica::IsrProposal) {
+        if let Some(tx) = self.isr_proposals.get() {
+            let _ = tx.send((Arc::clone(p), proposal));
         }
-        let norm = name.replace('.', "_");
-        if let Some(other) = t.by_name.keys().find(|k| k.replace('.', "_") == norm) {
-            return Err(TopicError::InvalidName(format!(
-                "Topic '{name}' collides with existing topic: {other}"
-            )));
-        }
-        drop(t);
-        let n = if num_partitions == -1 {
-            self.config.num_partitions
-        } else {
-            num_partitions
-        };
-        if n < 1 {
-            return Err(TopicError::InvalidPartitions(num_partitions));
-        }
-        if replication_factor != -1 && replication_factor != 1 {
-            return Err(TopicError::InvalidReplicationFactor(replication_factor));
-        }
-        for (k, v) in configs {
-            validate_topic_config(k, v.as_deref())?;
-        }
-        Ok(n)
     }
 
-    /// Create a topic; returns it. Partition dirs first, then the metadata file (the commit).
-    pub fn create_topic(
-        &self,
-        name: &str,
-        num_partitions: i32,
-        replication_factor: i16,
-        configs: BTreeMap<String, Option<String>>,
-    ) -> Result<Arc<Topic>, TopicError> {
+    /// The cluster's brokers and active controller.
+    pub fn cluster(&self) -> Arc<ClusterView> {
+        Arc::clone(&lock_read(&self.cluster))
+    }
+
+    pub fn set_cluster(&self, view: ClusterView) {
+        *lock_write(&self.cluster) = Arc::new(view);
+    }
+
+    /// Make this node's topics and replicas what the metadata says: open (or create) the
+    /// log of every partition with a replica here, give each its role, and drop (delete
+    /// from disk) the replicas no longer assigned here. Blocking (disk work).
+    pub fn apply_topics(&self, specs: Vec<TopicSpec>, now: i64) -> LocalDelta {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let n = self.validate_new_topic(name, num_partitions, replication_factor, &configs)?;
-        let configs: BTreeMap<String, String> = configs
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        let id = Uuid::new_v4();
-        let log_config = self.config.log_config(&configs);
-        let now = now_ms();
-        let mut partitions = Vec::with_capacity(n as usize);
-        for p in 0..n {
-            let dir = self.partition_dir(name, p);
-            if dir.exists() {
-                fs::remove_dir_all(&dir)?;
+        let me = self.config.node_id;
+        let old = std::mem::take(&mut *lock_write(&self.topics));
+        let mut delta = LocalDelta::default();
+        let mut next = Topics::default();
+        for spec in specs {
+            let previous = old.by_name.get(&spec.name).filter(|t| t.id == spec.id);
+            let log_config = self.config.log_config(&spec.configs);
+            let mut slots = Vec::with_capacity(spec.partitions.len());
+            for (i, meta) in spec.partitions.into_iter().enumerate() {
+                let index = i as i32;
+                let prev = previous.and_then(|t| t.slot(index));
+                let replica = if meta.replicas.contains(&me) {
+                    let existing = prev.and_then(|s| s.replica.clone());
+                    let replica = match existing {
+                        Some(r) => {
+                            if prev.is_some_and(|s| s.meta.partition_epoch == meta.partition_epoch && s.meta.leader_epoch == meta.leader_epoch && s.meta.replicas == meta.replicas && s.meta.isr == meta.isr) {
+                                slots.push(PartitionSlot { index, meta, replica: Some(r) });
+                                continue;
+                            }
+                            r.log().set_config(log_config.clone());
+                            Some(r)
+                        }
+                        None => self.host_replica(&spec.name, spec.id, index, &log_config, now),
+                    };
+                    if let Some(r) = &replica {
+                        self.give_role(r, &meta, now, &mut delta);
+                    }
+                    replica
+                } else {
+                    if let Some(r) = prev.and_then(|s| s.replica.clone()) {
+                        r.stop();
+                        delta.removed.push(r);
+                    }
+                    None
+                };
+                slots.push(PartitionSlot { index, meta, replica });
+            }
+            // Partitions of the old topic beyond the new count cannot exist (counts only
+            // grow); a topic recreated under the same name has a new id and is handled below.
+            next.by_id.insert(spec.id, spec.name.clone());
+            next.by_name.insert(
+                spec.name.clone(),
+                Arc::new(Topic {
+                    internal: spec.name.starts_with("__"),
+                    name: spec.name,
+                    id: spec.id,
+                    partitions: slots,
+                    configs: spec.configs,
+                }),
+            );
+        }
+        for (name, topic) in &old.by_name {
+            let kept = next.by_name.get(name).is_some_and(|t| t.id == topic.id);
+            if !kept {
+                for r in topic.hosted() {
+                    r.stop();
+                    delta.removed.push(Arc::clone(r));
+                }
+            }
+        }
+        *lock_write(&self.topics) = next;
+        for r in &delta.removed {
+            self.remove_replica_dir(r);
+        }
+        delta
+    }
+
+    fn give_role(&self, r: &Arc<Partition>, meta: &PartitionMeta, now: i64, delta: &mut LocalDelta) {
+        if meta.leader == self.config.node_id {
+            match r.become_leader(meta.leader_epoch, meta.partition_epoch, &meta.replicas, &meta.isr, now) {
+                Ok(()) => delta.leaders.push(Arc::clone(r)),
+                Err(e) => tracing::error!(topic = %r.topic, partition = r.index, "cannot become leader: {e}"),
+            }
+        } else {
+            r.become_follower(meta.leader, meta.leader_epoch);
+            delta.followers.push((Arc::clone(r), meta.leader));
+        }
+    }
+
+    /// Open (or create) the log of a replica now assigned here. A directory left by an
+    /// earlier topic of the same name (another topic id in `partition.metadata`) is
+    /// removed first.
+    fn host_replica(
+        &self,
+        topic: &str,
+        id: Uuid,
+        index: i32,
+        log_config: &crate::log::LogConfig,
+        now: i64,
+    ) -> Option<Arc<Partition>> {
+        let dir = self.partition_dir(topic, index);
+        let opened = (|| -> anyhow::Result<PartitionLog> {
+            let marker = dir.join(PARTITION_METADATA);
+            match fs::read_to_string(&marker) {
+                Ok(text) if parse_partition_metadata(&text) == Some(id) => {}
+                Ok(_) => {
+                    tracing::warn!(dir = %dir.display(), "replacing the log of an earlier topic of the same name");
+                    fs::remove_dir_all(&dir)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
             let log = PartitionLog::open(&dir, log_config.clone(), now)?;
-            partitions.push(Partition::new(name, p, log));
-        }
-        write_atomic(
-            &self.topics_dir().join(format!("{name}.properties")),
-            topic_properties(id, n, &configs).as_bytes(),
-        )?;
-        let topic = Arc::new(Topic {
-            name: name.to_string(),
-            id,
-            partitions,
-            configs,
-            internal: name.starts_with("__"),
-        });
-        let mut t = lock_write(&self.topics);
-        t.by_id.insert(id, name.to_string());
-        t.by_name.insert(name.to_string(), Arc::clone(&topic));
-        tracing::info!(topic = name, partitions = n, %id, "created topic");
-        Ok(topic)
-    }
-
-    /// Replace a topic's config overrides (AlterConfigs, IncrementalAlterConfigs): `change`
-    /// computes the new overrides from the current ones, under the admin lock so that
-    /// concurrent alters of one topic do not lose updates. Every resulting override is
-    /// validated; unless `validate_only`, the metadata file is rewritten atomically (the
-    /// commit), the topic's `Arc` in the map is replaced by one with the new configs and the
-    /// same partitions (requests holding the old one finish with it), and each partition log
-    /// gets its new `LogConfig` at once. Returns the new overrides.
-    pub fn alter_topic_configs<F>(
-        &self,
-        name: &str,
-        validate_only: bool,
-        change: F,
-    ) -> Result<BTreeMap<String, String>, TopicError>
-    where
-        F: FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
-    {
-        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let topic = self.topic(name).ok_or(TopicError::Unknown)?;
-        let configs = change(&topic.configs)?;
-        for (k, v) in &configs {
-            validate_topic_config(k, Some(v))?;
-            if v.contains(['\n', '\r']) {
-                return Err(TopicError::InvalidConfig(ConfigError::Invalid {
-                    name: k.clone(),
-                    value: v.clone(),
-                    reason: "line breaks are not allowed".into(),
-                }));
+            if !marker.exists() {
+                write_atomic(&marker, partition_metadata(id).as_bytes())?;
+            }
+            Ok(log)
+        })();
+        match opened {
+            Ok(log) => Some(Partition::new(topic, index, self.config.node_id, log)),
+            Err(e) => {
+                tracing::error!(topic, partition = index, "cannot host replica: {e:#}");
+                None
             }
         }
-        if validate_only || configs == topic.configs {
-            return Ok(configs);
-        }
-        write_atomic(
-            &self.topics_dir().join(format!("{name}.properties")),
-            topic_properties(topic.id, topic.partitions.len() as i32, &configs).as_bytes(),
-        )?;
-        let log_config = self.config.log_config(&configs);
-        let updated = Arc::new(Topic {
-            name: topic.name.clone(),
-            id: topic.id,
-            partitions: topic.partitions.clone(),
-            configs: configs.clone(),
-            internal: topic.internal,
-        });
-        lock_write(&self.topics)
-            .by_name
-            .insert(name.to_string(), updated);
-        for p in &topic.partitions {
-            p.log().set_config(log_config.clone());
-        }
-        tracing::info!(topic = name, ?configs, "altered topic configs");
-        Ok(configs)
     }
 
-    /// Delete a topic: metadata file first (the commit), then its directories.
-    pub fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
-        if !self.config.delete_topic_enable {
-            return Err(TopicError::DeletionDisabled);
+    /// Delete the directory of a replica no longer hosted (renamed first, like Kafka's
+    /// `-delete` directories, so a crash midway leaves nothing that looks like a live log).
+    fn remove_replica_dir(&self, r: &Partition) {
+        let dir = self.partition_dir(&r.topic, r.index);
+        let doomed = self.config.data_dir.join(format!(
+            "{}-{}.{}-delete",
+            r.topic,
+            r.index,
+            Uuid::new_v4().simple()
+        ));
+        if let Err(e) = fs::rename(&dir, &doomed).and_then(|_| fs::remove_dir_all(&doomed)) {
+            tracing::warn!(dir = %dir.display(), "could not remove the replica: {e}");
+        } else {
+            tracing::info!(topic = %r.topic, partition = r.index, "removed replica");
         }
+    }
+
+    /// Remove partition directories of no hosted replica (left by a crash, or by a topic
+    /// deleted while this node was down). Called once the metadata is caught up.
+    pub fn remove_stray_dirs(&self) -> std::io::Result<()> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let topic = self.topic(name).ok_or(TopicError::Unknown)?;
-        let meta = self.topics_dir().join(format!("{name}.properties"));
-        fs::remove_file(&meta)?;
-        fs::File::open(self.topics_dir())?.sync_all()?;
-        {
-            let mut t = lock_write(&self.topics);
-            t.by_name.remove(name);
-            t.by_id.remove(&topic.id);
-        }
-        for p in &topic.partitions {
-            let dir = self.partition_dir(name, p.index);
-            let doomed = self.config.data_dir.join(format!(
-                "{name}-{}.{}-delete",
-                p.index,
-                topic.id.simple()
-            ));
-            if let Err(e) = fs::rename(&dir, &doomed).and_then(|_| fs::remove_dir_all(&doomed)) {
-                tracing::warn!(dir = %dir.display(), "could not remove deleted partition: {e}");
+        let topics = lock_read(&self.topics);
+        for entry in fs::read_dir(&self.config.data_dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let fname = entry.file_name().to_string_lossy().to_string();
+            if fname == "meta" || fname.starts_with("__cluster_metadata") {
+                continue;
+            }
+            let hosted = fname.rsplit_once('-').is_some_and(|(t, p)| {
+                p.parse::<i32>()
+                    .ok()
+                    .and_then(|p| topics.by_name.get(t).and_then(|t| t.replica(p)))
+                    .is_some()
+            });
+            if !hosted {
+                tracing::warn!(dir = %fname, "removing partition directory of no hosted replica");
+                fs::remove_dir_all(entry.path())?;
             }
         }
-        tracing::info!(topic = name, "deleted topic");
-        Ok(topic)
+        Ok(())
     }
 
     /// Flush and close every log (clean shutdown). A partition still referenced elsewhere
@@ -504,10 +563,8 @@ impl Broker {
     pub fn shutdown(&self) {
         let topics = std::mem::take(&mut *lock_write(&self.topics));
         for (_, topic) in topics.by_name {
-            let partitions = match Arc::try_unwrap(topic) {
-                Ok(t) => t.partitions,
-                Err(shared) => shared.partitions.clone(),
-            };
+            let partitions: Vec<Arc<Partition>> = topic.hosted().cloned().collect();
+            drop(topic);
             for p in partitions {
                 let (name, index) = (p.topic.clone(), p.index);
                 let res = match Arc::try_unwrap(p) {
@@ -520,4 +577,17 @@ impl Broker {
             }
         }
     }
+}
+
+/// Kafka's per-partition `partition.metadata` file: which topic id the directory holds.
+const PARTITION_METADATA: &str = "partition.metadata";
+
+fn partition_metadata(id: Uuid) -> String {
+    format!("version: 0\ntopic_id: {}\n", id)
+}
+
+fn parse_partition_metadata(text: &str) -> Option<Uuid> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("topic_id:"))
+        .and_then(|v| Uuid::parse_str(v.trim()).ok())
 }

@@ -1,17 +1,28 @@
-//! One partition hosted by this node: its log behind a mutex, the notification that wakes
-//! waiting fetches on append, and the group-commit syncer that makes acks=all durable.
+//! One partition replica hosted by this node: its log behind a mutex, its role (leader or
+//! follower, with the leader's replica state), the notification that wakes waiting fetches,
+//! the high watermark published to acks=all producers, and the group-commit syncer.
 //!
-//! Group commit: an acks=all produce appends, then waits until `flushed >= its end offset`.
-//! At most one fsync runs per partition at a time; appends that land while it runs are
-//! covered by the next one, so concurrent producers share fsyncs. An fsync error takes the
-//! partition offline (KAFKA_STORAGE_ERROR) — it is never retried and pretended.
+//! Roles follow the metadata image: the broker runtime calls [`Partition::become_leader`] /
+//! [`Partition::become_follower`] when the image changes. A leader keeps a
+//! [`LeaderState`] (followers' progress, ISR, high watermark) that the produce path and
+//! follower fetches update; the high watermark it computes is written into the log (which
+//! is in managed-HW mode) and published on `committed` for acks=all producers.
+//!
+//! Group commit: an acks=all produce appends, then waits until `flushed >= its end offset`
+//! and the high watermark passed it. At most one fsync runs per partition at a time; appends
+//! that land while it runs are covered by the next one, so concurrent producers share fsyncs.
+//! An fsync error takes the partition offline (KAFKA_STORAGE_ERROR) — never retried.
+//!
+//! Lock order: `role` before `log` (never the other way round).
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{watch, Notify};
 
-use crate::log::{LogError, PartitionLog};
+use crate::log::{AppendInfo, AppendOrigin, LogError, PartitionLog};
 use crate::metrics::{self, PartitionStats};
+use crate::replica::{IsrProposal, LeaderState};
 
 /// Durability progress published to waiting producers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,36 +37,69 @@ struct SyncState {
     requested: i64,
 }
 
+/// What this node is for the partition.
+#[derive(Debug)]
+pub enum Role {
+    Leader(Box<LeaderState>),
+    /// Replicating from `leader` (-1: the partition has no leader now).
+    Follower {
+        leader: i32,
+    },
+    /// Hosted but neither (being deleted, or the node is shutting down).
+    Stopped,
+}
+
+/// Why a request for this partition is refused, with Kafka's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleError {
+    /// NOT_LEADER_OR_FOLLOWER (6).
+    NotLeader,
+    /// FENCED_LEADER_EPOCH (74): the client's epoch is older.
+    FencedLeaderEpoch,
+    /// UNKNOWN_LEADER_EPOCH (76): the client's epoch is newer than ours.
+    UnknownLeaderEpoch,
+}
+
+impl RoleError {
+    pub fn code(self) -> i16 {
+        match self {
+            RoleError::NotLeader => 6,
+            RoleError::FencedLeaderEpoch => 74,
+            RoleError::UnknownLeaderEpoch => 76,
+        }
+    }
+}
+
 pub struct Partition {
     pub topic: String,
     pub index: i32,
-    pub leader_epoch: i32,
+    /// The node hosting this replica.
+    pub local_id: i32,
+    leader_epoch: AtomicI32,
+    role: Mutex<Role>,
     log: Mutex<PartitionLog>,
-    /// Woken (notify_waiters) after every append.
+    /// Woken (notify_waiters) after every append and every high-watermark move.
     pub appended: Notify,
     sync: Mutex<SyncState>,
     durable: watch::Sender<Durable>,
+    /// The high watermark, for acks=all waiters.
+    committed: watch::Sender<i64>,
     /// Produce/fetch traffic counters (metrics).
     pub stats: PartitionStats,
 }
 
 impl Partition {
-    /// Host a partition as its leader with epoch 0 (the only epoch a single node has): as
-    /// Kafka does on becoming leader, the epoch starts at the log end offset unless known.
-    pub fn new(topic: &str, index: i32, mut log: PartitionLog) -> Arc<Partition> {
-        let leader_epoch = 0;
-        if let Err(e) = log.assign_leader_epoch(leader_epoch) {
-            tracing::error!(
-                topic,
-                partition = index,
-                "cannot record the leader epoch: {e}"
-            );
-        }
+    /// Host a replica; it has no role until the metadata gives it one.
+    pub fn new(topic: &str, index: i32, local_id: i32, mut log: PartitionLog) -> Arc<Partition> {
+        log.set_high_watermark_managed(true);
         let flushed = log.flushed_offset();
+        let hw = log.high_watermark();
         Arc::new(Partition {
             topic: topic.to_string(),
             index,
-            leader_epoch,
+            local_id,
+            leader_epoch: AtomicI32::new(-1),
+            role: Mutex::new(Role::Stopped),
             log: Mutex::new(log),
             appended: Notify::new(),
             sync: Mutex::new(SyncState::default()),
@@ -64,6 +108,7 @@ impl Partition {
                 failed: false,
             })
             .0,
+            committed: watch::channel(hw).0,
             stats: PartitionStats::default(),
         })
     }
@@ -75,6 +120,265 @@ impl Partition {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// Lock the role (before the log, if both are needed).
+    pub fn role(&self) -> MutexGuard<'_, Role> {
+        match self.role.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The leader epoch this replica knows (from the metadata).
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        matches!(*self.role(), Role::Leader(_))
+    }
+
+    /// Check that this replica leads the partition, and the client's `current_leader_epoch`
+    /// (-1 = not given) against ours, as Kafka does for Produce/Fetch/ListOffsets.
+    pub fn check_leader(&self, current_leader_epoch: i32) -> Result<(), RoleError> {
+        let leader = self.is_leader();
+        check_epoch(current_leader_epoch, self.leader_epoch())?;
+        if leader {
+            Ok(())
+        } else {
+            Err(RoleError::NotLeader)
+        }
+    }
+
+    /// Become leader in `leader_epoch` (from the metadata): the epoch starts at the log end
+    /// offset unless already known, followers' progress starts unknown.
+    #[allow(clippy::too_many_arguments)]
+    pub fn become_leader(
+        &self,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        replicas: &[i32],
+        isr: &[i32],
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let mut role = self.role();
+        if let Role::Leader(state) = &mut *role {
+            if self.leader_epoch() == leader_epoch {
+                // Same epoch: only the ISR or the replica set changed.
+                state.on_partition_update(isr.to_vec(), partition_epoch, replicas.to_vec());
+                return Ok(());
+            }
+        }
+        let mut log = self.log();
+        log.assign_leader_epoch(leader_epoch)?;
+        let state = LeaderState::new(
+            self.local_id,
+            leader_epoch,
+            partition_epoch,
+            replicas.to_vec(),
+            isr.to_vec(),
+            log.log_end_offset(),
+            log.high_watermark(),
+            now_ms,
+        );
+        let hw = state.high_watermark();
+        log.set_high_watermark(hw);
+        drop(log);
+        self.leader_epoch.store(leader_epoch, Ordering::Release);
+        *role = Role::Leader(Box::new(state));
+        drop(role);
+        self.publish_high_watermark(hw);
+        Ok(())
+    }
+
+    /// Become a follower of `leader` in `leader_epoch`.
+    pub fn become_follower(&self, leader: i32, leader_epoch: i32) {
+        let mut role = self.role();
+        self.leader_epoch.store(leader_epoch, Ordering::Release);
+        *role = Role::Follower { leader };
+        drop(role);
+        // Waiting acks=all producers and fetches re-check and fail over.
+        self.appended.notify_waiters();
+    }
+
+    /// Stop serving (deleted or reassigned away).
+    pub fn stop(&self) {
+        *self.role() = Role::Stopped;
+        self.appended.notify_waiters();
+    }
+
+    /// Append a producer's (or a coordinator's) batches as the leader: refused unless this
+    /// replica leads (NOT_LEADER_OR_FOLLOWER), and for acks=all (`min_insync` given) unless
+    /// the ISR has at least `min_insync` members (NOT_ENOUGH_REPLICAS). The role is held
+    /// across the append so that a leadership change never interleaves with it.
+    pub fn append_as_leader(
+        &self,
+        records: &mut [u8],
+        now_ms: i64,
+        origin: AppendOrigin,
+        min_insync: Option<i32>,
+    ) -> Result<AppendInfo, LeaderAppendError> {
+        let mut role = self.role();
+        let Role::Leader(state) = &mut *role else {
+            return Err(LeaderAppendError::NotLeader);
+        };
+        if let Some(min) = min_insync {
+            if !state.check_enough_replicas(min) {
+                return Err(LeaderAppendError::NotEnoughReplicas {
+                    isr: state.isr().len(),
+                    min,
+                });
+            }
+        }
+        let mut log = self.log();
+        let info = log
+            .append_from(records, self.leader_epoch(), now_ms, origin)
+            .map_err(LeaderAppendError::Log)?;
+        let moved = state.on_local_append(log.log_end_offset());
+        if let Some(hw) = moved {
+            log.set_high_watermark(hw);
+        }
+        drop(log);
+        drop(role);
+        if let Some(hw) = moved {
+            self.publish_high_watermark(hw);
+        }
+        if !info.duplicate {
+            self.appended.notify_waiters();
+        }
+        Ok(info)
+    }
+
+    /// Write a transaction marker as the leader (see [`PartitionLog::append_control`]).
+    pub fn append_control_as_leader(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LeaderAppendError> {
+        let mut role = self.role();
+        let Role::Leader(state) = &mut *role else {
+            return Err(LeaderAppendError::NotLeader);
+        };
+        let mut log = self.log();
+        let info = log
+            .append_control(
+                producer_id,
+                producer_epoch,
+                commit,
+                coordinator_epoch,
+                self.leader_epoch(),
+                now_ms,
+            )
+            .map_err(LeaderAppendError::Log)?;
+        let moved = state.on_local_append(log.log_end_offset());
+        if let Some(hw) = moved {
+            log.set_high_watermark(hw);
+        }
+        drop(log);
+        drop(role);
+        if let Some(hw) = moved {
+            self.publish_high_watermark(hw);
+        }
+        self.appended.notify_waiters();
+        Ok(info)
+    }
+
+    /// The ISR still has `min_insync` members (acks=all after the append; else
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+    pub fn has_enough_replicas(&self, min_insync: i32) -> bool {
+        self.with_leader(|s| s.check_enough_replicas(min_insync))
+            .unwrap_or(false)
+    }
+
+    /// The leader's view after a local append of everything below `log_end_offset`: a
+    /// high watermark that moved is written into the log and published.
+    pub fn on_local_append(&self, log_end_offset: i64) {
+        let moved = match &mut *self.role() {
+            Role::Leader(state) => state.on_local_append(log_end_offset),
+            _ => None,
+        };
+        if let Some(hw) = moved {
+            self.log().set_high_watermark(hw);
+            self.publish_high_watermark(hw);
+        }
+    }
+
+    /// A follower fetched at `fetch_offset`: update its progress; returns an ISR change
+    /// to propose to the controller, if any. Err if this replica no longer leads.
+    pub fn on_follower_fetch(
+        &self,
+        replica_id: i32,
+        fetch_offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<IsrProposal>, RoleError> {
+        let mut role = self.role();
+        let Role::Leader(state) = &mut *role else {
+            return Err(RoleError::NotLeader);
+        };
+        let (leo, log_start) = {
+            let log = self.log();
+            (log.log_end_offset(), log.log_start_offset())
+        };
+        let outcome = state
+            .on_follower_fetch(replica_id, fetch_offset, leo, log_start, now_ms)
+            .map_err(|_| RoleError::NotLeader)?;
+        if let Some(hw) = outcome.new_high_watermark {
+            self.log().set_high_watermark(hw);
+            drop(role);
+            self.publish_high_watermark(hw);
+        }
+        Ok(outcome.propose_isr)
+    }
+
+    /// Followers out of sync for `replica.lag.time.max.ms`: the ISR shrink to propose.
+    pub fn check_isr_shrink(&self, now_ms: i64, lag_max_ms: i64) -> Option<IsrProposal> {
+        let mut role = self.role();
+        let Role::Leader(state) = &mut *role else {
+            return None;
+        };
+        let leo = self.log().log_end_offset();
+        state.check_isr_shrink(now_ms, lag_max_ms, leo)
+    }
+
+    /// Run `f` on the leader state, if leader.
+    pub fn with_leader<R>(&self, f: impl FnOnce(&mut LeaderState) -> R) -> Option<R> {
+        match &mut *self.role() {
+            Role::Leader(state) => Some(f(state)),
+            _ => None,
+        }
+    }
+
+    /// The ISR as the leader sees it (its maximal ISR), or None when not leader.
+    pub fn isr(&self) -> Option<Vec<i32>> {
+        self.with_leader(|s| s.isr().to_vec())
+    }
+
+    /// Publish a new high watermark (followers: the leader's, from fetch responses).
+    pub fn publish_high_watermark(&self, hw: i64) {
+        self.committed.send_if_modified(|cur| {
+            if hw > *cur {
+                *cur = hw;
+                true
+            } else {
+                false
+            }
+        });
+        self.appended.notify_waiters();
+    }
+
+    /// A follower's high watermark after a fetch response (truncation may lower it).
+    pub fn set_follower_high_watermark(&self, hw: i64) {
+        let hw = {
+            let mut log = self.log();
+            log.set_high_watermark(hw);
+            log.high_watermark()
+        };
+        self.committed.send_replace(hw);
+        self.appended.notify_waiters();
     }
 
     fn sync_state(&self) -> MutexGuard<'_, SyncState> {
@@ -123,6 +427,29 @@ impl Partition {
         }
     }
 
+    /// Wait until everything below `end_offset` is committed: fsynced here and below the
+    /// high watermark (every in-sync replica has it). Err(NotLeader) when this replica
+    /// stops leading first (the write may or may not survive: the client retries).
+    pub async fn await_committed(self: &Arc<Self>, end_offset: i64) -> Result<(), CommitError> {
+        self.await_durable(end_offset)
+            .await
+            .map_err(CommitError::Log)?;
+        let mut rx = self.committed.subscribe();
+        loop {
+            if *rx.borrow_and_update() >= end_offset {
+                return Ok(());
+            }
+            if !self.is_leader() {
+                return Err(CommitError::NotLeader);
+            }
+            let notified = self.appended.notified();
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return Err(CommitError::NotLeader) },
+                _ = notified => {}
+            }
+        }
+    }
+
     async fn sync_loop(self: Arc<Self>) {
         loop {
             let plan = self.log().sync_plan();
@@ -160,9 +487,39 @@ impl Partition {
         }
     }
 
-    /// Publish a flush done elsewhere (flush policy, shutdown) to waiting producers.
+    /// Publish a flush done elsewhere (flush policy, shutdown, a follower's fsync).
     pub fn publish_flushed(&self, flushed: i64) {
         self.durable
             .send_modify(|d| d.flushed_offset = d.flushed_offset.max(flushed));
+    }
+}
+
+/// Why a leader append was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderAppendError {
+    #[error("This server is not the leader for that topic-partition.")]
+    NotLeader,
+    #[error("The ISR has {isr} replica(s), fewer than min.insync.replicas={min}.")]
+    NotEnoughReplicas { isr: usize, min: i32 },
+    #[error("{0}")]
+    Log(LogError),
+}
+
+/// Why an acks=all wait ended without the records committed.
+#[derive(Debug)]
+pub enum CommitError {
+    Log(LogError),
+    /// This replica stopped leading (NOT_LEADER_OR_FOLLOWER).
+    NotLeader,
+}
+
+/// Kafka's check of a client's `current_leader_epoch` (-1: not given) against ours.
+pub fn check_epoch(requested: i32, ours: i32) -> Result<(), RoleError> {
+    if requested < 0 || requested == ours {
+        Ok(())
+    } else if requested > ours {
+        Err(RoleError::UnknownLeaderEpoch)
+    } else {
+        Err(RoleError::FencedLeaderEpoch)
     }
 }

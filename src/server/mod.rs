@@ -2,11 +2,18 @@
 //! cleaner, time-based flush), and clean shutdown (stop accepting, let connections finish
 //! their in-flight requests, flush and close every log).
 
+pub mod broker_runtime;
 pub mod connection;
+pub mod controller_runtime;
 pub mod group_runtime;
 pub mod internal_topic;
+pub mod metadata;
+pub mod peer;
+pub mod raft;
+pub mod replica_fetcher;
 pub mod txn_runtime;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +23,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::api::now_ms;
-use crate::cluster::Broker;
+use crate::cluster::controller_rpc::{ControllerRequest, ControllerResponse, NewTopic};
+use crate::cluster::{Broker, LocalDelta};
 use crate::config::BrokerConfig;
 use crate::metrics;
+use metadata::MetadataStore;
+use raft::{MetaRaft, RaftSettings};
+use replica_fetcher::ReplicaFetchers;
 
 /// A running broker (used by `main` and by tests that start one in-process).
 pub struct Server {
@@ -27,28 +38,200 @@ pub struct Server {
     listener: TcpListener,
     /// The `/metrics` endpoint's listener, if enabled (see [`Server::with_metrics`]).
     metrics: Option<TcpListener>,
+    cluster: ClusterParts,
+}
+
+/// The quorum member and the cluster tasks of a running node.
+struct ClusterParts {
+    raft: Arc<MetaRaft>,
+    fetchers: Arc<ReplicaFetchers>,
+    tasks: JoinSet<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The group and transaction coordinators, following the leadership of their internal
+/// topics' partitions.
+#[derive(Clone)]
+pub struct Coordinators {
+    pub groups: group_runtime::GroupHandle,
+    pub txns: txn_runtime::TxnHandle,
+}
+
+impl Coordinators {
+    /// Load the coordinators of partitions this node now leads, unload the others.
+    pub async fn follow(&self, delta: &LocalDelta) {
+        for p in &delta.leaders {
+            match p.topic.as_str() {
+                group_runtime::OFFSETS_TOPIC => {
+                    self.groups.load_partition(p.index, p.leader_epoch()).await
+                }
+                txn_runtime::TXN_TOPIC => self.txns.load_partition(p.index, p.leader_epoch()).await,
+                _ => {}
+            }
+        }
+        let lost = delta
+            .followers
+            .iter()
+            .map(|(p, _)| p)
+            .chain(delta.removed.iter());
+        for p in lost {
+            match p.topic.as_str() {
+                group_runtime::OFFSETS_TOPIC => self.groups.unload_partition(p.index).await,
+                txn_runtime::TXN_TOPIC => self.txns.unload_partition(p.index).await,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The controller state machine's settings from the broker config.
+pub fn controller_config(config: &BrokerConfig) -> crate::controller::ControllerConfig {
+    crate::controller::ControllerConfig {
+        node_id: config.node_id,
+        default_replication_factor: config.default_replication_factor,
+        num_partitions: config.num_partitions,
+        min_insync_replicas: config.min_insync_replicas,
+        unclean_leader_election_enable: config.unclean_leader_election_enable,
+        broker_session_timeout_ms: config.broker_session_timeout_ms,
+        auto_leader_rebalance_enable: config.auto_leader_rebalance_enable,
+        leader_imbalance_per_broker_percentage: config.leader_imbalance_per_broker_percentage,
+        leader_imbalance_check_interval_ms: config.leader_imbalance_check_interval_ms,
+        delete_topic_enable: config.delete_topic_enable,
+    }
+}
+
+/// The cluster id recorded in a data directory's `meta.properties`, if any (a node that
+/// ran before the quorum existed keeps its id when it forms the cluster).
+fn recorded_cluster_id(config: &BrokerConfig) -> Option<String> {
+    crate::config::read_properties(&config.data_dir.join("meta.properties"))
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "cluster.id")
+        .map(|(_, v)| v)
+}
+
+/// The quorum's voters as raft wants them; a lone node is a quorum of itself.
+fn raft_settings(config: &BrokerConfig) -> RaftSettings {
+    let mut voters: BTreeMap<u64, String> = config
+        .controller_quorum_voters
+        .iter()
+        .map(|(id, addr)| (*id as u64, addr.clone()))
+        .collect();
+    if voters.is_empty() {
+        voters.insert(config.node_id as u64, "local".to_string());
+    }
+    let mut settings = RaftSettings::new(
+        config.node_id as u64,
+        config.controller_listen.clone(),
+        voters,
+        config.data_dir.join("__cluster_metadata-0"),
+    );
+    settings.snapshot_every_logs = config.metadata_log_max_snapshot_interval_entries;
+    settings
 }
 
 impl Server {
-    /// Open the data directory (recovering logs) and bind the listener.
+    /// Join (or form) the controller quorum, open the data directory for the cluster it
+    /// agrees on, register this broker and wait until it serves its replicas; then bind the
+    /// listener.
     pub async fn bind(config: BrokerConfig) -> anyhow::Result<Server> {
         let addr = format!("{}:{}", config.listen_host, config.listen_port);
-        let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
-        // Groups are replayed from __consumer_offsets before anyone can connect.
-        let groups = group_runtime::start(&broker)?;
-        let _ = broker.groups.set(groups);
-        // Then transactions (their markers may complete pending offsets in groups).
-        let txns = txn_runtime::start(&broker)?;
-        let _ = broker.txns.set(txns);
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let local_addr = listener.local_addr()?;
+        std::fs::create_dir_all(&config.data_dir)?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let store = MetadataStore::new();
+        let (rpc, requests) = controller_runtime::channel();
+        let raft = Arc::new(
+            MetaRaft::start(
+                raft_settings(&config),
+                Arc::clone(&store) as Arc<dyn raft::MetadataApplier>,
+                Arc::new(rpc),
+            )
+            .await?,
+        );
+        tasks.spawn(controller_runtime::run(
+            config.clone(),
+            Arc::clone(&raft),
+            Arc::clone(&store),
+            requests,
+            recorded_cluster_id(&config),
+            shutdown_rx.clone(),
+        ));
+        let cluster_id = wait_for_cluster_id(&store).await;
+        let broker = {
+            let config = config.clone();
+            let id = cluster_id.clone();
+            tokio::task::spawn_blocking(move || Broker::open(config, &id)).await??
+        };
+        let (processed_tx, processed_rx) = watch::channel(0u64);
+        let channel = controller_runtime::RaftChannel {
+            raft: Arc::clone(&raft),
+            processed: processed_rx.clone(),
+            timeout: Duration::from_secs(30),
+        };
+        let _ = broker.controller.set(Arc::new(channel));
+        let fetchers = ReplicaFetchers::new(Arc::clone(&broker), shutdown_rx.clone());
+        let groups = group_runtime::start(&broker, group_runtime::LoadMode::OnDemand)?;
+        let _ = broker.groups.set(groups.clone());
+        let txns = txn_runtime::start(&broker, txn_runtime::LoadMode::OnDemand)?;
+        let _ = broker.txns.set(txns.clone());
+        tasks.spawn(broker_runtime::follow_images(
+            Arc::clone(&broker),
+            Arc::clone(&store),
+            raft.leader_watch(),
+            Arc::clone(&fetchers),
+            Coordinators { groups, txns },
+            processed_tx,
+            shutdown_rx.clone(),
+        ));
+        let (isr_tx, isr_rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = broker.isr_proposals.set(isr_tx);
+        tasks.spawn(broker_runtime::isr_changes(
+            Arc::clone(&broker),
+            isr_rx,
+            shutdown_rx.clone(),
+        ));
+        import_legacy_topics(&broker).await?;
+        let incarnation = uuid::Uuid::new_v4();
+        broker_runtime::register(&broker, incarnation).await;
+        broker_runtime::heartbeat_once(&broker, &store).await;
+        tasks.spawn(broker_runtime::heartbeats(
+            Arc::clone(&broker),
+            Arc::clone(&store),
+            incarnation,
+            shutdown_rx.clone(),
+        ));
+        wait_until_serving(&broker, &store, processed_rx).await;
+        let internal = create_internal_topics(Arc::clone(&broker), shutdown_rx.clone());
+        if config.controller_quorum_voters.len() <= 1 {
+            // A lone node can create them right away: have them before the first client.
+            if tokio::time::timeout(Duration::from_secs(10), internal)
+                .await
+                .is_err()
+            {
+                tracing::warn!("internal topics not created within 10 s");
+            }
+        } else {
+            tasks.spawn(internal);
+        }
+        if let Err(e) = broker.remove_stray_dirs() {
+            tracing::warn!("cannot remove stray partition directories: {e}");
+        }
         Ok(Server {
             broker,
             local_addr,
             listener,
             metrics: None,
+            cluster: ClusterParts {
+                raft,
+                fetchers,
+                tasks,
+                shutdown: shutdown_tx,
+            },
         })
     }
 
@@ -66,6 +249,7 @@ impl Server {
             listener,
             local_addr,
             metrics: metrics_listener,
+            cluster,
         } = self;
         tracing::info!(%local_addr, cluster_id = %broker.cluster_id, node_id = broker.config.node_id, "skua listening");
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -145,10 +329,167 @@ impl Server {
             conns.abort_all();
         }
         background.abort_all();
+        let _ = cluster.shutdown.send(true);
+        cluster.fetchers.stop_all();
+        let mut cluster_tasks = cluster.tasks;
+        cluster_tasks.abort_all();
+        cluster.raft.shutdown().await;
         let b = Arc::clone(&broker);
         tokio::task::spawn_blocking(move || b.shutdown()).await?;
         tracing::info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// Wait until the active controller has given the cluster its id.
+async fn wait_for_cluster_id(store: &MetadataStore) -> String {
+    let mut images = store.subscribe();
+    let mut waited = 0u64;
+    loop {
+        if let Some(id) = images.borrow_and_update().cluster_id() {
+            return id.to_string();
+        }
+        tokio::select! {
+            _ = images.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                waited += 5;
+                tracing::info!("waiting for the controller quorum to form ({waited} s)");
+            }
+        }
+    }
+}
+
+/// Import the topics of a data directory from before the quorum (see `cluster/legacy.rs`).
+async fn import_legacy_topics(broker: &Broker) -> anyhow::Result<()> {
+    let dir = broker.config.data_dir.clone();
+    let topics = crate::cluster::legacy::legacy_topics(&dir)?;
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let Some(channel) = broker.controller.get() else {
+        return Ok(());
+    };
+    tracing::info!(topics = topics.len(), "importing the topics of this data directory into the cluster metadata");
+    let req = ControllerRequest::ImportTopics {
+        broker_id: broker.config.node_id,
+        topics,
+        next_producer_id: crate::cluster::legacy::legacy_next_producer_id(&dir),
+    };
+    let reply = channel.call(req).await?;
+    match reply.response {
+        ControllerResponse::Imported => {
+            crate::cluster::legacy::retire_legacy_topics(&dir)?;
+            Ok(())
+        }
+        other => anyhow::bail!("the controller refused the import: {other:?}"),
+    }
+}
+
+/// Wait (bounded) until this broker is unfenced and has applied the metadata that says so,
+/// so that the partitions it leads are served from the first client request on.
+async fn wait_until_serving(
+    broker: &Broker,
+    store: &MetadataStore,
+    mut processed: watch::Receiver<u64>,
+) {
+    let me = broker.config.node_id;
+    let mut images = store.subscribe();
+    let unfenced = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let index = {
+                let img = images.borrow_and_update();
+                img.broker(me)
+                    .filter(|b| !b.fenced)
+                    .map(|_| img.last_applied_index())
+            };
+            if let Some(index) = index {
+                return index;
+            }
+            if images.changed().await.is_err() {
+                return 0;
+            }
+        }
+    })
+    .await;
+    match unfenced {
+        Ok(index) => {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(10),
+                processed.wait_for(|p| *p >= index),
+            )
+            .await;
+        }
+        Err(_) => tracing::warn!("still fenced after 30 s; serving anyway"),
+    }
+}
+
+/// Create `__consumer_offsets` and `__transaction_state` once the cluster can hold them
+/// (their replication factor is capped at the number of controller voters), retrying
+/// until they exist.
+async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let cfg = &broker.config;
+    let voters = cfg.controller_quorum_voters.len().max(1) as i16;
+    let offsets_rf = cfg.offsets_topic_replication_factor.min(voters);
+    let txn_rf = cfg.transaction_state_log_replication_factor.min(voters);
+    let wanted = [
+        (
+            group_runtime::OFFSETS_TOPIC,
+            cfg.offsets_topic_num_partitions,
+            offsets_rf,
+            cfg.offsets_topic_segment_bytes,
+            None,
+        ),
+        (
+            txn_runtime::TXN_TOPIC,
+            cfg.transaction_state_log_num_partitions,
+            txn_rf,
+            cfg.transaction_state_log_segment_bytes,
+            Some(cfg.transaction_state_log_min_isr.min(i32::from(txn_rf))),
+        ),
+    ];
+    loop {
+        let mut missing = Vec::new();
+        for (name, partitions, rf, segment_bytes, min_isr) in &wanted {
+            if broker.topic(name).is_some() {
+                continue;
+            }
+            let mut configs = BTreeMap::new();
+            // Compacted, as in Kafka: the latest record per key is kept, never deleted by age.
+            configs.insert("cleanup.policy".to_string(), Some("compact".to_string()));
+            configs.insert("segment.bytes".to_string(), Some(segment_bytes.to_string()));
+            if let Some(m) = min_isr {
+                configs.insert("min.insync.replicas".to_string(), Some(m.to_string()));
+            }
+            missing.push(NewTopic {
+                name: name.to_string(),
+                num_partitions: *partitions,
+                replication_factor: *rf,
+                assignments: None,
+                configs,
+            });
+        }
+        if missing.is_empty() {
+            return;
+        }
+        if let Some(channel) = broker.controller.get() {
+            let req = ControllerRequest::CreateTopics {
+                topics: missing,
+                validate_only: false,
+            };
+            match channel.call(req).await {
+                Ok(reply) => tracing::debug!("internal topics: {:?}", reply.response),
+                Err(e) => tracing::debug!("internal topics not created yet: {e}"),
+            }
+        }
+        if broker.topic(group_runtime::OFFSETS_TOPIC).is_some()
+            && broker.topic(txn_runtime::TXN_TOPIC).is_some()
+        {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 
@@ -218,7 +559,7 @@ fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> Joi
 fn retention_sweep(broker: &Broker) {
     let now = now_ms();
     for topic in broker.all_topics() {
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             let mut log = p.log();
             if let Err(e) = log.roll_if_due(now) {
                 tracing::error!(topic = %topic.name, partition = p.index, "segment roll failed: {e}");
@@ -241,7 +582,7 @@ fn retention_sweep(broker: &Broker) {
 /// reading the log and writing the cleaned segments happen without it.
 fn cleaner_sweep(broker: &Broker) {
     for topic in broker.all_topics() {
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             let plan = match p.log().plan_cleaning(now_ms()) {
                 Ok(Some(plan)) => plan,
                 Ok(None) => continue,
@@ -274,7 +615,7 @@ fn producer_expiry_sweep(broker: &Broker) {
     let now = now_ms();
     let expiration = broker.config.producer_id_expiration_ms;
     for topic in broker.all_topics() {
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             let n = p.log().expire_producers(now, expiration);
             if n > 0 {
                 tracing::debug!(topic = %topic.name, partition = p.index, producers = n, "expired producer state");
@@ -286,7 +627,7 @@ fn producer_expiry_sweep(broker: &Broker) {
 fn flush_sweep(broker: &Broker) {
     let now = now_ms();
     for topic in broker.all_topics() {
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             let mut log = p.log();
             if log.config().flush_ms == i64::MAX {
                 continue;

@@ -1,0 +1,329 @@
+//! The broker side of the cluster: this node's life as a member (registration with the
+//! active controller, heartbeats that keep it unfenced), and its reaction to every new
+//! metadata image — host the replicas assigned here, give each its role, point the replica
+//! fetchers at the leaders, load or unload the group and transaction coordinators of the
+//! internal topics' partitions it leads — plus the ISR changes its leaders propose.
+//!
+//! Like Kafka's BrokerLifecycleManager: a broker registers (fenced), heartbeats every
+//! `broker.heartbeat.interval.ms` with the metadata offset it has applied, and is unfenced
+//! once that offset reaches its registration. A heartbeat answered "fenced" or "unknown
+//! broker epoch" makes it register again.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::metadata::MetadataStore;
+use super::replica_fetcher::ReplicaFetchers;
+use crate::api::now_ms;
+use crate::cluster::controller_rpc::{
+    AlterIsr, ControllerRequest, ControllerResponse, PartitionResult,
+};
+use crate::cluster::image::MetadataImage;
+use crate::cluster::records::Endpoint;
+use crate::cluster::{
+    Broker, BrokerInfo, ClusterView, LocalDelta, Partition, PartitionMeta, TopicSpec,
+};
+use crate::replica::IsrProposal;
+
+/// The listener name brokers advertise to clients and to each other.
+pub const BROKER_LISTENER: &str = "PLAINTEXT";
+
+/// The topics and brokers of an image, as the broker applies them.
+pub fn specs_of(image: &MetadataImage) -> (Vec<TopicSpec>, ClusterView) {
+    let live = |id: i32| image.is_live(id);
+    let specs = image
+        .topics()
+        .map(|t| TopicSpec {
+            name: t.name.clone(),
+            id: t.id,
+            configs: image.topic_configs(&t.name).clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| PartitionMeta {
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    partition_epoch: p.partition_epoch,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    adding_replicas: p.adding_replicas.clone(),
+                    removing_replicas: p.removing_replicas.clone(),
+                    offline_replicas: p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|r| !live(*r))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let brokers = image
+        .brokers()
+        .filter_map(|b| {
+            let ep = b
+                .listeners
+                .iter()
+                .find(|e| e.name == BROKER_LISTENER)
+                .or_else(|| b.listeners.first())?;
+            Some(BrokerInfo {
+                id: b.id,
+                host: ep.host.clone(),
+                port: ep.port,
+                rack: b.rack.clone(),
+                fenced: b.fenced,
+            })
+        })
+        .collect();
+    (
+        specs,
+        ClusterView {
+            brokers,
+            controller_id: -1,
+        },
+    )
+}
+
+/// Apply `image` to the broker (blocking: opens and deletes logs), then re-point fetchers
+/// and coordinators. Returns the delta.
+pub fn apply_image(
+    broker: &Arc<Broker>,
+    image: &MetadataImage,
+    controller_id: i32,
+    fetchers: &ReplicaFetchers,
+) -> LocalDelta {
+    let (specs, mut view) = specs_of(image);
+    view.controller_id = controller_id;
+    broker.set_cluster(view);
+    let delta = broker.apply_topics(specs, now_ms());
+    for p in &delta.removed {
+        fetchers.remove(p);
+    }
+    for p in &delta.leaders {
+        fetchers.remove(p);
+    }
+    for (p, leader) in &delta.followers {
+        fetchers.add(p, *leader);
+    }
+    delta
+}
+
+/// Follow the image: apply each new one, and tell `processed` which index is applied.
+pub async fn follow_images(
+    broker: Arc<Broker>,
+    store: Arc<MetadataStore>,
+    mut leader: watch::Receiver<Option<u64>>,
+    fetchers: Arc<ReplicaFetchers>,
+    coordinators: super::Coordinators,
+    processed: watch::Sender<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut images = store.subscribe();
+    loop {
+        let image = Arc::clone(&images.borrow_and_update());
+        let controller_id = leader.borrow_and_update().map_or(-1, |l| l as i32);
+        let b = Arc::clone(&broker);
+        let f = Arc::clone(&fetchers);
+        let img = Arc::clone(&image);
+        let delta =
+            tokio::task::spawn_blocking(move || apply_image(&b, &img, controller_id, &f)).await;
+        if let Ok(delta) = delta {
+            coordinators.follow(&delta).await;
+        }
+        processed.send_replace(image.last_applied_index());
+        tokio::select! {
+            r = images.changed() => if r.is_err() { return },
+            r = leader.changed() => if r.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// This node's broker endpoint as registered.
+pub fn endpoints(broker: &Broker) -> Vec<Endpoint> {
+    vec![Endpoint {
+        name: BROKER_LISTENER.to_string(),
+        host: broker.config.advertised_host.clone(),
+        port: broker.config.advertised_port,
+    }]
+}
+
+/// Register with the active controller (retrying until it answers); returns the epoch.
+pub async fn register(broker: &Broker, incarnation: uuid::Uuid) -> i64 {
+    let Some(channel) = broker.controller.get() else {
+        return -1;
+    };
+    loop {
+        let req = ControllerRequest::RegisterBroker {
+            broker_id: broker.config.node_id,
+            incarnation_id: incarnation,
+            listeners: endpoints(broker),
+            rack: broker.config.broker_rack.clone(),
+        };
+        match channel.call(req).await {
+            Ok(reply) => match reply.response {
+                ControllerResponse::Registered { broker_epoch } => {
+                    broker.broker_epoch.store(broker_epoch, Ordering::Release);
+                    tracing::info!(broker_epoch, "registered with the controller");
+                    return broker_epoch;
+                }
+                other => tracing::warn!("registration refused: {other:?}"),
+            },
+            Err(e) => tracing::info!("waiting for the controller to register: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One heartbeat right after registering, so a starting broker is unfenced at once.
+pub async fn heartbeat_once(broker: &Broker, store: &MetadataStore) {
+    let Some(channel) = broker.controller.get() else {
+        return;
+    };
+    let req = ControllerRequest::Heartbeat {
+        broker_id: broker.config.node_id,
+        broker_epoch: broker.broker_epoch.load(Ordering::Acquire),
+        metadata_offset: store.image().last_applied_index(),
+        want_shutdown: false,
+    };
+    if let Err(e) = channel.call(req).await {
+        tracing::debug!("first heartbeat failed: {e}");
+    }
+}
+
+/// Heartbeat every `broker.heartbeat.interval.ms`; register again if the controller no
+/// longer knows this incarnation's epoch.
+pub async fn heartbeats(
+    broker: Arc<Broker>,
+    store: Arc<MetadataStore>,
+    incarnation: uuid::Uuid,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(10) as u64);
+    let Some(channel) = broker.controller.get().cloned() else {
+        return;
+    };
+    let mut fenced_logged = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let epoch = broker.broker_epoch.load(Ordering::Acquire);
+        let req = ControllerRequest::Heartbeat {
+            broker_id: broker.config.node_id,
+            broker_epoch: epoch,
+            metadata_offset: store.image().last_applied_index(),
+            want_shutdown: false,
+        };
+        match channel.call(req).await {
+            Ok(reply) => match reply.response {
+                ControllerResponse::Heartbeat { fenced, .. } => {
+                    if fenced_logged != Some(fenced) {
+                        tracing::info!(fenced, "broker heartbeat");
+                        fenced_logged = Some(fenced);
+                    }
+                }
+                ControllerResponse::Error { error_code, message } => {
+                    tracing::warn!(error_code, ?message, "heartbeat refused; registering again");
+                    register(&broker, incarnation).await;
+                }
+                other => tracing::warn!("unexpected heartbeat answer: {other:?}"),
+            },
+            Err(e) => tracing::debug!("heartbeat failed: {e}"),
+        }
+    }
+}
+
+/// Send the ISR changes leaders propose to the controller (batched), and check every led
+/// partition for followers out of sync for `replica.lag.time.max.ms`.
+pub async fn isr_changes(
+    broker: Arc<Broker>,
+    mut proposals: mpsc::UnboundedReceiver<(Arc<Partition>, IsrProposal)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let lag = broker.config.replica_lag_time_max_ms;
+    let check_every = Duration::from_millis((lag / 2).clamp(50, 5000) as u64);
+    let mut tick = tokio::time::interval(check_every);
+    let mut inflight: JoinSet<()> = JoinSet::new();
+    loop {
+        let mut batch: Vec<(Arc<Partition>, IsrProposal)> = Vec::new();
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            Some(p) = proposals.recv() => batch.push(p),
+            _ = tick.tick() => {
+                let now = now_ms();
+                for t in broker.all_topics() {
+                    for p in t.hosted() {
+                        if let Some(proposal) = p.check_isr_shrink(now, lag) {
+                            batch.push((Arc::clone(p), proposal));
+                        }
+                    }
+                }
+            }
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => continue,
+        }
+        while let Ok(p) = proposals.try_recv() {
+            batch.push(p);
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let b = Arc::clone(&broker);
+        inflight.spawn(async move { send_isr_changes(&b, batch).await });
+    }
+}
+
+async fn send_isr_changes(broker: &Broker, batch: Vec<(Arc<Partition>, IsrProposal)>) {
+    let Some(channel) = broker.controller.get() else {
+        return;
+    };
+    let mut items = Vec::with_capacity(batch.len());
+    for (p, proposal) in &batch {
+        let Some(topic) = broker.topic(&p.topic) else {
+            continue;
+        };
+        items.push(AlterIsr {
+            topic_id: topic.id,
+            partition: p.index,
+            leader_epoch: proposal.leader_epoch,
+            partition_epoch: proposal.partition_epoch,
+            new_isr: proposal.isr.clone(),
+        });
+        tracing::info!(topic = %p.topic, partition = p.index, isr = ?proposal.isr, "proposing ISR change");
+    }
+    let req = ControllerRequest::AlterPartition {
+        broker_id: broker.config.node_id,
+        broker_epoch: broker.broker_epoch.load(Ordering::Acquire),
+        partitions: items,
+    };
+    let results: Vec<PartitionResult> = match channel.call(req).await {
+        Ok(reply) => match reply.response {
+            ControllerResponse::Partitions(r) => r,
+            other => {
+                tracing::warn!("AlterPartition refused: {other:?}");
+                Vec::new()
+            }
+        },
+        Err(e) => {
+            tracing::warn!("AlterPartition failed: {e}");
+            Vec::new()
+        }
+    };
+    for (p, _) in &batch {
+        let result = results
+            .iter()
+            .find(|r| r.topic == p.topic && r.partition == p.index);
+        p.with_leader(|s| match result {
+            Some(r) if r.error_code == 0 => {
+                s.on_proposal_result(Ok((r.isr.clone(), r.partition_epoch)))
+            }
+            Some(r) => s.on_proposal_result(Err(r.error_code)),
+            None => s.on_proposal_result(Err(-1)),
+        });
+    }
+}

@@ -1,8 +1,7 @@
 //! AlterConfigs (key 33): replace all dynamic config overrides of a TOPIC resource with the
 //! given set (a config left out returns to its default), validated against the topic configs'
-//! names, types and ranges; `validate_only` checks without applying. Applied overrides are
-//! persisted in the topic's metadata file and reach the partition logs at once
-//! ([`Broker::alter_topic_configs`]).
+//! names, types and ranges by the active controller; `validate_only` checks without applying.
+//! Applied overrides are metadata records; every broker applies them to its partition logs.
 //!
 //! BROKER resources: no broker config can be changed at runtime here, so any config in such a
 //! resource is refused with Kafka's answer for non-dynamic configs (INVALID_REQUEST,
@@ -10,10 +9,9 @@
 //! IncrementalAlterConfigs (resource once per request, config names once per resource, the
 //! broker id, Kafka's error messages) live here.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey};
 use kafka_protocol::protocol::StrBytes;
@@ -21,7 +19,9 @@ use kafka_protocol::ResponseError;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::errors::topic_error_code;
-use super::{ApiEntry, Request};
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::ConfigOp;
+use crate::cluster::records::ConfigResource;
 use crate::cluster::{validate_topic_name, Broker, TopicError};
 use crate::config::ConfigError;
 use crate::protocol::FrameError;
@@ -122,65 +122,106 @@ pub(super) fn check_topic_name(name: &str) -> Result<(), ApiError> {
     validate_topic_name(name).map_err(topic_api_error)
 }
 
-fn alter_one(
+/// What to do for one resource: answered here, or a topic's new overrides for the
+/// controller.
+pub(super) enum Plan {
+    Done(Result<(), ApiError>),
+    Topic(String, Vec<ConfigOp>),
+}
+
+fn plan_one(
     broker: &Broker,
     r: &kafka_protocol::messages::alter_configs_request::AlterConfigsResource,
-    validate_only: bool,
-) -> Result<(), ApiError> {
-    check_configs(
+) -> Plan {
+    if let Err(e) = check_configs(
         r.configs
             .iter()
             .map(|c| (c.name.as_str(), c.value.is_none())),
-    )?;
+    ) {
+        return Plan::Done(Err(e));
+    }
     let name = r.resource_name.as_str();
     match r.resource_type {
         RESOURCE_TOPIC => {
-            check_topic_name(name)?;
-            let new: BTreeMap<String, String> = r
+            if let Err(e) = check_topic_name(name) {
+                return Plan::Done(Err(e));
+            }
+            // AlterConfigs replaces every override: the ones given are the new set.
+            let ops = r
                 .configs
                 .iter()
                 .filter_map(|c| {
-                    c.value
-                        .as_ref()
-                        .map(|v| (c.name.as_str().to_string(), v.as_str().to_string()))
+                    c.value.as_ref().map(|v| ConfigOp {
+                        name: c.name.as_str().to_string(),
+                        op: 0,
+                        value: Some(v.as_str().to_string()),
+                    })
                 })
                 .collect();
-            broker
-                .alter_topic_configs(name, validate_only, |_| Ok(new))
-                .map(drop)
-                .map_err(topic_api_error)
+            Plan::Topic(name.to_string(), ops)
         }
-        RESOURCE_BROKER => alter_broker(broker, name, r.configs.iter().map(|c| c.name.as_str())),
-        other => Err(invalid_request(format!("Unknown resource type {other}"))),
+        RESOURCE_BROKER => Plan::Done(alter_broker(
+            broker,
+            name,
+            r.configs.iter().map(|c| c.name.as_str()),
+        )),
+        other => Plan::Done(Err(invalid_request(format!("Unknown resource type {other}")))),
     }
 }
 
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+/// Carry out a plan: a topic's change goes through the controller.
+pub(super) async fn execute(
+    broker: &Arc<Broker>,
+    plan: Plan,
+    replace: bool,
+    validate_only: bool,
+) -> (i16, Option<String>) {
+    match plan {
+        Plan::Done(r) => r.err().unwrap_or((0, None)),
+        Plan::Topic(name, ops) => {
+            broker
+                .alter_configs(ConfigResource::Topic(name), ops, replace, validate_only)
+                .await
+        }
+    }
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: AlterConfigsRequest = req.decode(ApiKey::AlterConfigs)?;
     let dups = duplicate_resources(
         body.resources
             .iter()
             .map(|r| (r.resource_type, r.resource_name.as_str())),
     );
-    let responses = body
+    let plans: Vec<(i8, StrBytes, Plan)> = body
         .resources
         .iter()
         .map(|r| {
-            let res = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
-                Err(invalid_request("Each resource must appear at most once."))
+            let plan = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
+                Plan::Done(Err(invalid_request("Each resource must appear at most once.")))
             } else {
-                alter_one(broker, r, body.validate_only)
+                plan_one(broker, r)
             };
-            let (code, message) = res.err().unwrap_or((0, None));
-            AlterConfigsResourceResponse::default()
-                .with_error_code(code)
-                .with_error_message(message.map(StrBytes::from_string))
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone())
+            (r.resource_type, r.resource_name.clone(), plan)
         })
         .collect();
-    let resp = AlterConfigsResponse::default()
-        .with_throttle_time_ms(0)
-        .with_responses(responses);
-    req.respond(&resp)
+    let broker = Arc::clone(broker);
+    let validate_only = body.validate_only;
+    Ok(Reply::Later(Box::pin(async move {
+        let mut responses = Vec::with_capacity(plans.len());
+        for (resource_type, resource_name, plan) in plans {
+            let (code, message) = execute(&broker, plan, true, validate_only).await;
+            responses.push(
+                AlterConfigsResourceResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(message.map(StrBytes::from_string))
+                    .with_resource_type(resource_type)
+                    .with_resource_name(resource_name),
+            );
+        }
+        let resp = AlterConfigsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_responses(responses);
+        req.respond(&resp)
+    })))
 }

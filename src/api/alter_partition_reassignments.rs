@@ -1,13 +1,12 @@
-//! AlterPartitionReassignments (key 45), v0–1. A single node can only "reassign" a
-//! partition to the replica set it already has, `[node_id]`: that completes at once (NONE).
-//! Any other replica set is INVALID_REPLICA_ASSIGNMENT with Kafka's validation messages;
-//! cancelling (null replicas) is NO_REASSIGNMENT_IN_PROGRESS since none ever runs; unknown
-//! topics and partitions are UNKNOWN_TOPIC_OR_PARTITION with Kafka's messages.
+//! AlterPartitionReassignments (key 45), v0–1: move a partition to a new replica set, as
+//! Kafka's controller does — the target replicas are added (they catch up as followers),
+//! and once all are in the ISR the replica set becomes the target, leadership moves if the
+//! leader is not in it, and the removed replicas delete their logs. Null replicas cancel
+//! (NO_REASSIGNMENT_IN_PROGRESS if none runs); invalid sets are INVALID_REPLICA_ASSIGNMENT;
+//! unknown topics and partitions are UNKNOWN_TOPIC_OR_PARTITION, with Kafka's messages.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use kafka_protocol::messages::alter_partition_reassignments_request::ReassignablePartition;
 use kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
 };
@@ -15,10 +14,9 @@ use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, ApiKey,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
 
-use super::{ApiEntry, Request};
-use crate::cluster::admin::validate_assignment;
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::ControllerRequest;
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 
@@ -28,62 +26,70 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     max: 1,
 };
 
-fn reassign(broker: &Broker, topic: &str, p: &ReassignablePartition) -> (i16, Option<String>) {
-    let unknown = ResponseError::UnknownTopicOrPartition.code();
-    let Some(t) = broker.topic(topic) else {
-        return (
-            unknown,
-            Some(format!("Unable to find a topic named {topic}.")),
-        );
-    };
-    let index = p.partition_index;
-    if usize::try_from(index).map_or(true, |i| i >= t.partitions.len()) {
-        return (
-            unknown,
-            Some(format!("Unable to find partition {topic}:{index}.")),
-        );
-    }
-    let Some(replicas) = &p.replicas else {
-        return (ResponseError::NoReassignmentInProgress.code(), None);
-    };
-    let replicas: Vec<i32> = replicas.iter().map(|b| b.0).collect();
-    match validate_assignment(broker.config.node_id, &replicas, None) {
-        Ok(()) => (0, None),
-        Err(m) => (ResponseError::InvalidReplicaAssignment.code(), Some(m)),
-    }
-}
-
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: AlterPartitionReassignmentsRequest =
         req.decode(ApiKey::AlterPartitionReassignments)?;
-    let responses = body
+    let asked: Vec<(String, i32, Option<Vec<i32>>)> = body
         .topics
         .iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let (code, message) = reassign(broker, t.name.0.as_str(), p);
-                    ReassignablePartitionResponse::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                        .with_error_message(message.map(StrBytes::from_string))
-                })
-                .collect();
-            ReassignableTopicResponse::default()
-                .with_name(t.name.clone())
-                .with_partitions(partitions)
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                (
+                    t.name.0.as_str().to_string(),
+                    p.partition_index,
+                    p.replicas
+                        .as_ref()
+                        .map(|r| r.iter().map(|b| b.0).collect()),
+                )
+            })
         })
         .collect();
-    let mut resp = AlterPartitionReassignmentsResponse::default()
-        .with_throttle_time_ms(0)
-        .with_error_code(0)
-        .with_error_message(None)
-        .with_responses(responses);
-    if version >= 1 {
-        resp.allow_replication_factor_change = body.allow_replication_factor_change;
-    }
-    req.respond(&resp)
+    let broker = Arc::clone(broker);
+    Ok(Reply::Later(Box::pin(async move {
+        let answer = broker
+            .partition_request(ControllerRequest::AlterReassignments {
+                reassignments: asked,
+            })
+            .await;
+        let (code, message, results) = match answer {
+            Ok(r) => (0, None, r),
+            Err((code, m)) => (code, Some(m), Vec::new()),
+        };
+        let responses = body
+            .topics
+            .iter()
+            .map(|t| {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let r = results
+                            .iter()
+                            .find(|r| r.topic == t.name.0.as_str() && r.partition == p.partition_index);
+                        let (c, m) = match r {
+                            Some(r) => (r.error_code, r.message.clone()),
+                            None => (code, message.clone()),
+                        };
+                        ReassignablePartitionResponse::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(c)
+                            .with_error_message(m.map(StrBytes::from_string))
+                    })
+                    .collect();
+                ReassignableTopicResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(partitions)
+            })
+            .collect();
+        let mut resp = AlterPartitionReassignmentsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_error_code(0)
+            .with_error_message(None)
+            .with_responses(responses);
+        if version >= 1 {
+            resp.allow_replication_factor_change = body.allow_replication_factor_change;
+        }
+        req.respond(&resp)
+    })))
 }

@@ -1,5 +1,6 @@
-//! CreateTopics (key 19): name, partitions, replication factor (-1 or 1 on a single node),
-//! replica assignments (only this node), topic configs, validate_only.
+//! CreateTopics (key 19): name, partitions, replication factor (-1: the defaults), replica
+//! assignments, topic configs, validate_only — decided by the active controller (placement
+//! over the live brokers, INVALID_REPLICATION_FACTOR above their count).
 //! v5+ answers with the topic's effective configs; v7+ with its id.
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,9 +16,9 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::errors::topic_error_code;
-use super::{ApiEntry, Request};
-use crate::cluster::{Broker, TopicError};
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::NewTopic;
+use crate::cluster::Broker;
 use crate::config::TOPIC_CONFIGS;
 use crate::protocol::FrameError;
 
@@ -76,39 +77,9 @@ fn result(name: &CreatableTopic, code: i16, message: Option<String>) -> Creatabl
         .with_topic_id(Uuid::nil())
 }
 
-fn create_one(
-    broker: &Broker,
-    t: &CreatableTopic,
-    validate_only: bool,
-) -> Result<CreatableTopicResult, TopicError> {
-    let name = t.name.0.as_str();
-    let mut partitions = t.num_partitions;
-    let mut rf = t.replication_factor;
-    if !t.assignments.is_empty() {
-        if t.num_partitions != -1 || t.replication_factor != -1 {
-            return Err(TopicError::InvalidRequest(
-                "Both numPartitions or replicationFactor and replicasAssignments were set.".into(),
-            ));
-        }
-        let n = t.assignments.len() as i32;
-        let mut seen = vec![false; t.assignments.len()];
-        for a in &t.assignments {
-            let idx = usize::try_from(a.partition_index)
-                .ok()
-                .filter(|&i| i < seen.len());
-            let only_me = a.broker_ids.len() == 1 && a.broker_ids[0].0 == broker.config.node_id;
-            match idx {
-                Some(i) if only_me && !seen[i] => seen[i] = true,
-                _ => {
-                    return Err(TopicError::InvalidReplicaAssignment {
-                        node_id: broker.config.node_id,
-                    })
-                }
-            }
-        }
-        partitions = n;
-        rf = 1;
-    }
+/// The request's topic as the controller takes it. Explicit assignments must name every
+/// partition 0..n exactly once (else INVALID_REPLICA_ASSIGNMENT), and exclude the counts.
+fn new_topic(t: &CreatableTopic) -> Result<NewTopic, (i16, String)> {
     let configs: BTreeMap<String, Option<String>> = t
         .configs
         .iter()
@@ -119,57 +90,103 @@ fn create_one(
             )
         })
         .collect();
-    let (n, id, overrides) = if validate_only {
-        let n = broker.validate_new_topic(name, partitions, rf, &configs)?;
-        let o = configs
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        (n, Uuid::nil(), o)
-    } else {
-        let topic = broker.create_topic(name, partitions, rf, configs)?;
-        (
-            topic.partitions.len() as i32,
-            topic.id,
-            topic.configs.clone(),
-        )
-    };
-    Ok(CreatableTopicResult::default()
-        .with_name(t.name.clone())
-        .with_error_code(0)
-        .with_topic_id(id)
-        .with_num_partitions(n)
-        .with_replication_factor(1)
-        .with_configs(Some(effective_configs(broker, &overrides))))
+    let mut assignments = None;
+    if !t.assignments.is_empty() {
+        if t.num_partitions != -1 || t.replication_factor != -1 {
+            return Err((
+                ResponseError::InvalidRequest.code(),
+                "Both numPartitions or replicationFactor and replicasAssignments were set."
+                    .into(),
+            ));
+        }
+        let mut by_index: Vec<Option<Vec<i32>>> = vec![None; t.assignments.len()];
+        for a in &t.assignments {
+            let slot = usize::try_from(a.partition_index)
+                .ok()
+                .and_then(|i| by_index.get_mut(i));
+            match slot {
+                Some(s) if s.is_none() => {
+                    *s = Some(a.broker_ids.iter().map(|b| b.0).collect());
+                }
+                _ => {
+                    return Err((
+                        ResponseError::InvalidReplicaAssignment.code(),
+                        "Partitions should be a consecutive 0-based integer sequence.".into(),
+                    ))
+                }
+            }
+        }
+        assignments = Some(by_index.into_iter().flatten().collect());
+    }
+    Ok(NewTopic {
+        name: t.name.0.as_str().to_string(),
+        num_partitions: t.num_partitions,
+        replication_factor: t.replication_factor,
+        assignments,
+        configs,
+    })
 }
 
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: CreateTopicsRequest = req.decode(ApiKey::CreateTopics)?;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &body.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
     }
-    let mut results = Vec::with_capacity(body.topics.len());
+    // Answers decided here (duplicates, malformed assignments) by request position; the
+    // rest go to the controller in one request.
+    let mut early: Vec<Option<CreatableTopicResult>> = Vec::with_capacity(body.topics.len());
+    let mut asked = Vec::new();
     for t in &body.topics {
         if counts.get(t.name.0.as_str()).copied().unwrap_or(0) > 1 {
-            results.push(result(
+            early.push(Some(result(
                 t,
                 ResponseError::InvalidRequest.code(),
                 Some(format!(
                     "Create topics request contains duplicate topic name {}",
                     t.name.0.as_str()
                 )),
-            ));
+            )));
             continue;
         }
-        let r = match create_one(broker, t, body.validate_only) {
-            Ok(r) => r,
-            Err(e) => result(t, topic_error_code(&e), Some(e.to_string())),
-        };
-        results.push(r);
+        match new_topic(t) {
+            Ok(nt) => {
+                early.push(None);
+                asked.push(nt);
+            }
+            Err((code, message)) => early.push(Some(result(t, code, Some(message)))),
+        }
     }
-    let resp = CreateTopicsResponse::default()
-        .with_throttle_time_ms(0)
-        .with_topics(results);
-    req.respond(&resp)
+    let broker = Arc::clone(broker);
+    let validate_only = body.validate_only;
+    Ok(Reply::Later(Box::pin(async move {
+        let mut answers = if asked.is_empty() {
+            Vec::new()
+        } else {
+            broker.create_topics(asked, validate_only).await
+        }
+        .into_iter();
+        let mut results = Vec::with_capacity(body.topics.len());
+        for (t, e) in body.topics.iter().zip(early) {
+            let r = match e {
+                Some(r) => r,
+                None => match answers.next() {
+                    Some(a) if a.error_code == 0 => CreatableTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_error_code(0)
+                        .with_topic_id(a.topic_id)
+                        .with_num_partitions(a.num_partitions)
+                        .with_replication_factor(a.replication_factor)
+                        .with_configs(Some(effective_configs(&broker, &a.configs))),
+                    Some(a) => result(t, a.error_code, a.message),
+                    None => result(t, ResponseError::UnknownServerError.code(), None),
+                },
+            };
+            results.push(r);
+        }
+        let resp = CreateTopicsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_topics(results);
+        req.respond(&resp)
+    })))
 }

@@ -31,6 +31,7 @@ pub fn error_code(e: &DeleteRecordsError) -> i16 {
         DeleteRecordsError::UnknownTopicOrPartition => {
             ResponseError::UnknownTopicOrPartition.code()
         }
+        DeleteRecordsError::NotLeader(code) => *code,
         DeleteRecordsError::InternalTopic(_) => ResponseError::InvalidTopicException.code(),
         DeleteRecordsError::PolicyViolation(_) => ResponseError::PolicyViolation.code(),
         DeleteRecordsError::Log(e) => log_error_code(e),

@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::errors::topic_error_code;
-use super::{ApiEntry, Request};
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::TopicRef;
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 
@@ -20,63 +19,92 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     max: 6,
 };
 
-fn delete_named(broker: &Broker, name: &str, requested_id: Option<Uuid>) -> DeletableTopicResult {
-    let topic_name = Some(TopicName(StrBytes::from_string(name.to_string())));
-    let id = broker
-        .topic(name)
-        .map(|t| t.id)
-        .or(requested_id)
-        .unwrap_or(Uuid::nil());
-    let (code, message) = match broker.delete_topic(name) {
-        Ok(_) => (0, None),
-        Err(e) => (topic_error_code(&e), Some(e.to_string())),
-    };
+fn result(name: Option<String>, id: Uuid, code: i16, message: Option<String>) -> DeletableTopicResult {
     DeletableTopicResult::default()
-        .with_name(topic_name)
+        .with_name(name.map(|n| TopicName(StrBytes::from_string(n))))
         .with_topic_id(id)
         .with_error_code(code)
         .with_error_message(message.map(StrBytes::from_string))
 }
 
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: DeleteTopicsRequest = req.decode(ApiKey::DeleteTopics)?;
-    let mut results = Vec::new();
+    // (request position, the name/id asked) — v1–5 name topics, v6+ by name or id.
+    let mut asked: Vec<TopicRef> = Vec::new();
+    let mut early: Vec<Option<DeletableTopicResult>> = Vec::new();
     if req.version < 6 {
         for n in &body.topic_names {
-            results.push(delete_named(broker, n.0.as_str(), None));
+            asked.push(TopicRef::Name(n.0.as_str().to_string()));
+            early.push(None);
         }
     } else {
         for t in &body.topics {
             match (&t.name, t.topic_id.is_nil()) {
-                (Some(n), _) => results.push(delete_named(broker, n.0.as_str(), None)),
-                (None, false) => match broker.topic_by_id(&t.topic_id) {
-                    Some(topic) => {
-                        results.push(delete_named(broker, &topic.name, Some(t.topic_id)))
-                    }
-                    None => results.push(
-                        DeletableTopicResult::default()
-                            .with_name(None)
-                            .with_topic_id(t.topic_id)
-                            .with_error_code(ResponseError::UnknownTopicId.code())
-                            .with_error_message(Some(StrBytes::from_static_str(
-                                "This server does not host this topic ID.",
-                            ))),
-                    ),
-                },
-                (None, true) => results.push(
-                    DeletableTopicResult::default()
-                        .with_name(None)
-                        .with_topic_id(t.topic_id)
-                        .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(StrBytes::from_static_str(
-                            "Neither topic name nor id were specified.",
-                        ))),
-                ),
+                (Some(n), _) => {
+                    asked.push(TopicRef::Name(n.0.as_str().to_string()));
+                    early.push(None);
+                }
+                (None, false) => {
+                    asked.push(TopicRef::Id(t.topic_id));
+                    early.push(None);
+                }
+                (None, true) => early.push(Some(result(
+                    None,
+                    t.topic_id,
+                    ResponseError::InvalidRequest.code(),
+                    Some("Neither topic name nor id were specified.".into()),
+                ))),
             }
         }
     }
-    let resp = DeleteTopicsResponse::default()
-        .with_throttle_time_ms(0)
-        .with_responses(results);
-    req.respond(&resp)
+    if !broker.config.delete_topic_enable {
+        let code = ResponseError::TopicDeletionDisabled.code();
+        let results = asked
+            .iter()
+            .map(|r| match r {
+                TopicRef::Name(n) => result(Some(n.clone()), Uuid::nil(), code, None),
+                TopicRef::Id(id) => result(None, *id, code, None),
+            })
+            .collect::<Vec<_>>();
+        let resp = DeleteTopicsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_responses(results);
+        return req.respond(&resp).map(Reply::Now);
+    }
+    let broker = Arc::clone(broker);
+    Ok(Reply::Later(Box::pin(async move {
+        let refs = asked.clone();
+        let mut answers = if refs.is_empty() {
+            Vec::new()
+        } else {
+            broker.delete_topics(refs).await
+        }
+        .into_iter()
+        .zip(asked);
+        let mut results = Vec::new();
+        for e in early {
+            let r = match e {
+                Some(r) => r,
+                None => match answers.next() {
+                    Some((a, asked)) => {
+                        let name = match &asked {
+                            TopicRef::Name(n) => Some(n.clone()),
+                            TopicRef::Id(_) => (!a.name.is_empty()).then(|| a.name.clone()),
+                        };
+                        let id = match asked {
+                            TopicRef::Id(id) => id,
+                            TopicRef::Name(_) => a.topic_id,
+                        };
+                        result(name, id, a.error_code, a.message)
+                    }
+                    None => result(None, Uuid::nil(), ResponseError::UnknownServerError.code(), None),
+                },
+            };
+            results.push(r);
+        }
+        let resp = DeleteTopicsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_responses(results);
+        req.respond(&resp)
+    })))
 }

@@ -1,9 +1,10 @@
-//! DescribeCluster (key 60), v0–2: this node as the only broker and as the controller (as a
-//! KRaft broker answers, the controller id is an alive broker), the cluster id, and the
+//! DescribeCluster (key 60), v0–2: the cluster's live brokers (v2 with
+//! `include_fenced_brokers`: the fenced ones too, marked), the active controller's id, the
+//! cluster id, and the
 //! cluster authorized operations when asked (all of them: there are no ACLs), else
 //! Kafka's default i32::MIN. v1+ names the endpoint type: a broker serves `1` (brokers);
 //! asking it for controllers (2) is MISMATCHED_ENDPOINT_TYPE, any other type
-//! UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST at v0). v2 reports fencing (never).
+//! UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST at v0).
 
 use std::sync::Arc;
 
@@ -52,17 +53,43 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .with_error_message(Some(StrBytes::from_string(message)));
         return req.respond(&resp);
     }
-    let node = broker.config.node_id;
+    let cluster = broker.cluster();
+    let mut brokers: Vec<DescribeClusterBroker> = cluster
+        .brokers
+        .iter()
+        .filter(|b| !b.fenced || (version >= 2 && body.include_fenced_brokers))
+        .map(|b| {
+            let mut d = DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(StrBytes::from_string));
+            if version >= 2 {
+                d.is_fenced = b.fenced;
+            }
+            d
+        })
+        .collect();
+    if brokers.is_empty() {
+        brokers.push(
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(broker.config.node_id))
+                .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
+                .with_port(i32::from(broker.config.advertised_port))
+                .with_rack(None),
+        );
+    }
+    let controller_id = if cluster.controller_id >= 0 {
+        cluster.controller_id
+    } else {
+        broker.config.node_id
+    };
     let resp = DescribeClusterResponse::default()
         .with_throttle_time_ms(0)
         .with_error_code(0)
         .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
-        .with_controller_id(BrokerId(node))
-        .with_brokers(vec![DescribeClusterBroker::default()
-            .with_broker_id(BrokerId(node))
-            .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
-            .with_port(i32::from(broker.config.advertised_port))
-            .with_rack(None)])
+        .with_controller_id(BrokerId(controller_id))
+        .with_brokers(brokers)
         .with_cluster_authorized_operations(if body.include_cluster_authorized_operations {
             CLUSTER_OPERATIONS
         } else {

@@ -45,8 +45,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let mut topics = Vec::new();
     let describe = |t: &crate::cluster::Topic, wanted: Option<&[i32]>| {
         let partitions: Vec<DescribeLogDirsPartition> = t
-            .partitions
-            .iter()
+            .hosted()
             .filter(|p| wanted.is_none_or(|w| w.contains(&p.index)))
             .map(|p| {
                 DescribeLogDirsPartition::default()

@@ -41,17 +41,13 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .partition_indexes
             .iter()
             .map(|&index| {
-                let Some(p) = topic.as_ref().and_then(|tp| {
-                    usize::try_from(index)
-                        .ok()
-                        .and_then(|i| tp.partitions.get(i))
-                        .cloned()
-                }) else {
-                    return partition_error(
-                        index,
-                        ResponseError::UnknownTopicOrPartition.code(),
-                        None,
-                    );
+                let p = match &topic {
+                    None => Err(ResponseError::UnknownTopicOrPartition.code()),
+                    Some(tp) => tp.leader(index, -1).cloned(),
+                };
+                let p = match p {
+                    Ok(p) => p,
+                    Err(code) => return partition_error(index, code, None),
                 };
                 let log = p.log();
                 if log.is_offline() {

@@ -1,21 +1,22 @@
-//! ElectLeaders (key 43), v0–2. On a single node every partition already has its preferred
-//! (and only) leader, so each named partition answers ELECTION_NOT_NEEDED, as Kafka's
-//! controller does for a partition led by its preferred replica (and, for an unclean
-//! election, for any partition with a leader). Unknown topics and partitions are
-//! UNKNOWN_TOPIC_OR_PARTITION with Kafka's messages. A null topic list means every
+//! ElectLeaders (key 43), v0–2: preferred (move leadership to the first replica when it is in
+//! sync) or unclean (elect any live replica of a partition without a leader), decided by the
+//! active controller with Kafka's codes: ELECTION_NOT_NEEDED for a partition already led by
+//! its preferred replica (or, unclean, for any partition with a leader),
+//! PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE; unknown topics and
+//! partitions are UNKNOWN_TOPIC_OR_PARTITION with Kafka's messages. A null topic list means every
 //! partition; as in Kafka, partitions needing no election are then left out, so each topic
 //! answers with an empty list. An unknown election type fails the whole request with
 //! INVALID_REQUEST.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{ApiKey, ElectLeadersRequest, ElectLeadersResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::{ApiEntry, Request};
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::ControllerRequest;
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 
@@ -35,30 +36,7 @@ fn partition(index: i32, code: i16, message: Option<String>) -> PartitionResult 
         .with_error_message(message.map(StrBytes::from_string))
 }
 
-/// The outcome of electing a leader for one partition here.
-fn elect(broker: &Broker, topic: &str, index: i32) -> PartitionResult {
-    let Some(t) = broker.topic(topic) else {
-        return partition(
-            index,
-            ResponseError::UnknownTopicOrPartition.code(),
-            Some(format!("No such topic as {topic}")),
-        );
-    };
-    if usize::try_from(index).map_or(true, |i| i >= t.partitions.len()) {
-        return partition(
-            index,
-            ResponseError::UnknownTopicOrPartition.code(),
-            Some(format!("No such partition as {topic}-{index}")),
-        );
-    }
-    partition(
-        index,
-        ResponseError::ElectionNotNeeded.code(),
-        Some("Leader election not needed for topic partition.".into()),
-    )
-}
-
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: ElectLeadersRequest = req.decode(ApiKey::ElectLeaders)?;
     if body.election_type != PREFERRED && body.election_type != UNCLEAN {
         let message = format!("Unknown election type {}", body.election_type);
@@ -81,35 +59,92 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         let resp = ElectLeadersResponse::default()
             .with_error_code(code)
             .with_replica_election_results(results);
-        return req.respond(&resp);
+        return req.respond(&resp).map(Reply::Now);
     }
-    let results = match &body.topic_partitions {
-        None => broker
+    let unclean = body.election_type == UNCLEAN;
+    let asked: Option<Vec<(String, i32)>> = body.topic_partitions.as_ref().map(|topics| {
+        topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|&p| (t.topic.0.as_str().to_string(), p)))
+            .collect()
+    });
+    let broker = Arc::clone(broker);
+    Ok(Reply::Later(Box::pin(async move {
+        let req_partitions = asked.clone();
+        let answer = broker
+            .partition_request(ControllerRequest::ElectLeaders {
+                unclean,
+                partitions: req_partitions,
+            })
+            .await;
+        let (error_code, results) = match answer {
+            Err((code, message)) => {
+                // The whole request failed (no controller in time): every partition says so.
+                let results = body
+                    .topic_partitions
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        ReplicaElectionResult::default()
+                            .with_topic(t.topic.clone())
+                            .with_partition_result(
+                                t.partitions
+                                    .iter()
+                                    .map(|&p| partition(p, code, Some(message.clone())))
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                (code, results)
+            }
+            Ok(results) => (0, group_results(&broker, asked.is_none(), results, &body)),
+        };
+        let resp = ElectLeadersResponse::default()
+            .with_throttle_time_ms(0)
+            .with_error_code(error_code)
+            .with_replica_election_results(results);
+        req.respond(&resp)
+    })))
+}
+
+/// The controller's per-partition results grouped by topic in request order. For a null
+/// topic list (every partition) Kafka lists only the partitions that were elected, with
+/// every topic present.
+fn group_results(
+    broker: &Broker,
+    all: bool,
+    results: Vec<crate::cluster::controller_rpc::PartitionResult>,
+    body: &ElectLeadersRequest,
+) -> Vec<ReplicaElectionResult> {
+    let mut by_topic: Vec<(String, Vec<PartitionResult>)> = if all {
+        broker
             .all_topics()
             .iter()
-            .map(|t| {
-                ReplicaElectionResult::default()
-                    .with_topic(TopicName(StrBytes::from_string(t.name.clone())))
-                    .with_partition_result(vec![])
-            })
-            .collect(),
-        Some(topics) => topics
-            .iter()
-            .map(|t| {
-                ReplicaElectionResult::default()
-                    .with_topic(t.topic.clone())
-                    .with_partition_result(
-                        t.partitions
-                            .iter()
-                            .map(|&p| elect(broker, t.topic.0.as_str(), p))
-                            .collect(),
-                    )
-            })
-            .collect(),
+            .map(|t| (t.name.clone(), Vec::new()))
+            .collect()
+    } else {
+        let mut v: Vec<(String, Vec<PartitionResult>)> = Vec::new();
+        for t in body.topic_partitions.iter().flatten() {
+            if !v.iter().any(|(n, _)| n == t.topic.0.as_str()) {
+                v.push((t.topic.0.as_str().to_string(), Vec::new()));
+            }
+        }
+        v
     };
-    let resp = ElectLeadersResponse::default()
-        .with_throttle_time_ms(0)
-        .with_error_code(0)
-        .with_replica_election_results(results);
-    req.respond(&resp)
+    for r in results {
+        if all && r.error_code != 0 {
+            continue;
+        }
+        if let Some((_, list)) = by_topic.iter_mut().find(|(n, _)| *n == r.topic) {
+            list.push(partition(r.partition, r.error_code, r.message));
+        }
+    }
+    by_topic
+        .into_iter()
+        .map(|(name, list)| {
+            ReplicaElectionResult::default()
+                .with_topic(TopicName(StrBytes::from_string(name)))
+                .with_partition_result(list)
+        })
+        .collect()
 }

@@ -3,8 +3,9 @@
 //! LIST-type configs (else INVALID_CONFIG, "Can't APPEND to key ... because its type is not
 //! LIST.", as Kafka's controller answers). APPEND adds the items not already present to the
 //! current value (the override, else the effective default); SUBTRACT removes items.
-//! All operations of a resource apply together or not at all, under the broker's admin lock
-//! ([`Broker::alter_topic_configs`]); `validate_only` checks without applying.
+//! The new set of overrides is computed from the current one and handed to the active
+//! controller, which validates it and writes it whole (all operations of a resource apply
+//! together or not at all); `validate_only` checks without applying.
 //!
 //! BROKER resources are refused as in AlterConfigs (no dynamic broker configs here);
 //! BROKER_LOGGER is not supported.
@@ -12,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
@@ -24,11 +24,12 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::alter_configs::{
-    alter_broker, check_configs, check_topic_name, duplicate_resources, invalid_request,
-    topic_api_error, ApiError,
+    alter_broker, check_configs, check_topic_name, duplicate_resources, execute,
+    invalid_request, topic_api_error, ApiError, Plan,
 };
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
-use super::{ApiEntry, Request};
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::ConfigOp;
 use crate::cluster::{Broker, TopicError};
 use crate::config::{topic_config_def, ConfigType};
 use crate::protocol::FrameError;
@@ -105,68 +106,88 @@ fn apply_ops(
     Ok(new)
 }
 
-fn alter_one(
-    broker: &Broker,
-    r: &AlterConfigsResource,
-    validate_only: bool,
-) -> Result<(), ApiError> {
-    check_configs(r.configs.iter().map(|c| {
+fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
+    if let Err(e) = check_configs(r.configs.iter().map(|c| {
         (
             c.name.as_str(),
             c.config_operation != DELETE && c.value.is_none(),
         )
-    }))?;
+    })) {
+        return Plan::Done(Err(e));
+    }
     let name = r.resource_name.as_str();
     match r.resource_type {
         RESOURCE_TOPIC => {
-            check_topic_name(name)?;
-            let mut op_error = None;
-            let res = broker.alter_topic_configs(name, validate_only, |current| {
-                apply_ops(broker, current, &r.configs).map_err(|e| {
-                    op_error = Some(e);
-                    TopicError::InvalidRequest(String::new())
-                })
-            });
-            match (res, op_error) {
-                (_, Some(e)) => Err(e),
-                (Ok(_), None) => Ok(()),
-                (Err(e), None) => Err(topic_api_error(e)),
+            if let Err(e) = check_topic_name(name) {
+                return Plan::Done(Err(e));
+            }
+            let Some(topic) = broker.topic(name) else {
+                return Plan::Done(Err(topic_api_error(TopicError::Unknown)));
+            };
+            // The new set of overrides, computed from the current one; the controller
+            // validates and replaces it.
+            match apply_ops(broker, &topic.configs, &r.configs) {
+                Ok(new) => Plan::Topic(
+                    name.to_string(),
+                    new.into_iter()
+                        .map(|(name, value)| ConfigOp {
+                            name,
+                            op: 0,
+                            value: Some(value),
+                        })
+                        .collect(),
+                ),
+                Err(e) => Plan::Done(Err(e)),
             }
         }
-        RESOURCE_BROKER => alter_broker(broker, name, r.configs.iter().map(|c| c.name.as_str())),
-        RESOURCE_BROKER_LOGGER => Err(invalid_request(
-            "Broker loggers are not configurable on this broker.",
+        RESOURCE_BROKER => Plan::Done(alter_broker(
+            broker,
+            name,
+            r.configs.iter().map(|c| c.name.as_str()),
         )),
-        other => Err(invalid_request(format!("Unknown resource type {other}"))),
+        RESOURCE_BROKER_LOGGER => Plan::Done(Err(invalid_request(
+            "Broker loggers are not configurable on this broker.",
+        ))),
+        other => Plan::Done(Err(invalid_request(format!("Unknown resource type {other}")))),
     }
 }
 
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: IncrementalAlterConfigsRequest = req.decode(ApiKey::IncrementalAlterConfigs)?;
     let dups = duplicate_resources(
         body.resources
             .iter()
             .map(|r| (r.resource_type, r.resource_name.as_str())),
     );
-    let responses = body
+    let plans: Vec<(i8, StrBytes, Plan)> = body
         .resources
         .iter()
         .map(|r| {
-            let res = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
-                Err(invalid_request("Each resource must appear at most once."))
+            let plan = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
+                Plan::Done(Err(invalid_request("Each resource must appear at most once.")))
             } else {
-                alter_one(broker, r, body.validate_only)
+                plan_one(broker, r)
             };
-            let (code, message) = res.err().unwrap_or((0, None));
-            AlterConfigsResourceResponse::default()
-                .with_error_code(code)
-                .with_error_message(message.map(StrBytes::from_string))
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone())
+            (r.resource_type, r.resource_name.clone(), plan)
         })
         .collect();
-    let resp = IncrementalAlterConfigsResponse::default()
-        .with_throttle_time_ms(0)
-        .with_responses(responses);
-    req.respond(&resp)
+    let broker = Arc::clone(broker);
+    let validate_only = body.validate_only;
+    Ok(Reply::Later(Box::pin(async move {
+        let mut responses = Vec::with_capacity(plans.len());
+        for (resource_type, resource_name, plan) in plans {
+            let (code, message) = execute(&broker, plan, true, validate_only).await;
+            responses.push(
+                AlterConfigsResourceResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(message.map(StrBytes::from_string))
+                    .with_resource_type(resource_type)
+                    .with_resource_name(resource_name),
+            );
+        }
+        let resp = IncrementalAlterConfigsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_responses(responses);
+        req.respond(&resp)
+    })))
 }

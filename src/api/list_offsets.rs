@@ -52,7 +52,7 @@ fn lookup(
     timestamp: i64,
     read_committed: bool,
 ) -> ListOffsetsPartitionResponse {
-    let epoch = p.leader_epoch;
+    let epoch = p.leader_epoch();
     let log = p.log();
     let fetchable = if read_committed {
         log.last_stable_offset()
@@ -90,32 +90,21 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .partitions
             .iter()
             .map(|rp| {
-                let p = topic.as_ref().and_then(|t| {
-                    usize::try_from(rp.partition_index)
-                        .ok()
-                        .and_then(|i| t.partitions.get(i))
-                        .cloned()
-                });
-                let Some(p) = p else {
-                    return answer(
-                        rp.partition_index,
-                        ResponseError::UnknownTopicOrPartition.code(),
-                        -1,
-                        -1,
-                        -1,
-                    );
+                // Only the leader answers (Kafka: NOT_LEADER_OR_FOLLOWER elsewhere), after
+                // the client's current leader epoch (v4+) is checked.
+                let epoch = if version >= 4 {
+                    rp.current_leader_epoch
+                } else {
+                    -1
                 };
-                if version >= 4
-                    && rp.current_leader_epoch >= 0
-                    && rp.current_leader_epoch != p.leader_epoch
-                {
-                    let code = if rp.current_leader_epoch > p.leader_epoch {
-                        ResponseError::UnknownLeaderEpoch.code()
-                    } else {
-                        ResponseError::FencedLeaderEpoch.code()
-                    };
-                    return answer(rp.partition_index, code, -1, -1, -1);
-                }
+                let p = match &topic {
+                    None => Err(ResponseError::UnknownTopicOrPartition.code()),
+                    Some(t) => t.leader(rp.partition_index, epoch).cloned(),
+                };
+                let p = match p {
+                    Ok(p) => p,
+                    Err(code) => return answer(rp.partition_index, code, -1, -1, -1),
+                };
                 let mut r = lookup(
                     &p,
                     rp.partition_index,

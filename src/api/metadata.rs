@@ -17,7 +17,8 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::errors::topic_error_code;
-use super::{ApiEntry, Request};
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::controller_rpc::NewTopic;
 use crate::cluster::{validate_topic_name, Broker, Topic};
 use crate::protocol::FrameError;
 
@@ -36,20 +37,30 @@ const TOPIC_OPERATIONS: i32 =
 pub const CLUSTER_OPERATIONS: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
-fn describe_topic(broker: &Broker, t: &Topic, with_ops: bool) -> MetadataResponseTopic {
-    let node = BrokerId(broker.config.node_id);
+fn ids(v: &[i32]) -> Vec<BrokerId> {
+    v.iter().map(|&b| BrokerId(b)).collect()
+}
+
+fn describe_topic(t: &Topic, with_ops: bool) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
         .map(|p| {
+            let m = &p.meta;
+            // Kafka: a partition without a leader is LEADER_NOT_AVAILABLE (still listed).
+            let code = if m.leader < 0 {
+                ResponseError::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             MetadataResponsePartition::default()
-                .with_error_code(0)
+                .with_error_code(code)
                 .with_partition_index(p.index)
-                .with_leader_id(node)
-                .with_leader_epoch(p.leader_epoch)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
-                .with_offline_replicas(vec![])
+                .with_leader_id(BrokerId(m.leader))
+                .with_leader_epoch(m.leader_epoch)
+                .with_replica_nodes(ids(&m.replicas))
+                .with_isr_nodes(ids(&m.isr))
+                .with_offline_replicas(ids(&m.offline_replicas))
         })
         .collect();
     let mut topic = MetadataResponseTopic::default()
@@ -71,7 +82,13 @@ fn error_topic(name: Option<&str>, id: Uuid, code: i16) -> MetadataResponseTopic
         .with_topic_id(id)
 }
 
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
+/// What to answer for one requested topic: known now, to auto-create, or an error.
+enum Wanted {
+    Ready(MetadataResponseTopic),
+    Create(String),
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: MetadataRequest = req.decode(ApiKey::Metadata)?;
     let allow_create =
@@ -81,10 +98,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         None => true,
         Some(t) => version == 0 && t.is_empty(),
     };
-    let mut topics = Vec::new();
+    let mut wanted = Vec::new();
     if all {
         for t in broker.all_topics() {
-            topics.push(describe_topic(broker, &t, with_ops));
+            wanted.push(Wanted::Ready(describe_topic(&t, with_ops)));
         }
     } else {
         for rt in body.topics.iter().flatten() {
@@ -96,56 +113,138 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                 .filter(|n| !n.is_empty() || rt.topic_id.is_nil());
             let entry = match name {
                 None => match broker.topic_by_id(&rt.topic_id) {
-                    Some(t) => describe_topic(broker, &t, with_ops),
-                    None => error_topic(None, rt.topic_id, ResponseError::UnknownTopicId.code()),
+                    Some(t) => Wanted::Ready(describe_topic(&t, with_ops)),
+                    None => Wanted::Ready(error_topic(
+                        None,
+                        rt.topic_id,
+                        ResponseError::UnknownTopicId.code(),
+                    )),
                 },
                 Some(name) => match broker.topic(&name) {
-                    Some(t) => describe_topic(broker, &t, with_ops),
+                    Some(t) => Wanted::Ready(describe_topic(&t, with_ops)),
                     None => {
                         if let Err(e) = validate_topic_name(&name) {
-                            error_topic(Some(&name), Uuid::nil(), topic_error_code(&e))
+                            Wanted::Ready(error_topic(
+                                Some(&name),
+                                Uuid::nil(),
+                                topic_error_code(&e),
+                            ))
                         } else if allow_create {
-                            match broker.create_topic(&name, -1, -1, BTreeMap::new()) {
-                                Ok(t) => describe_topic(broker, &t, with_ops),
-                                Err(crate::cluster::TopicError::AlreadyExists(_)) => {
-                                    match broker.topic(&name) {
-                                        Some(t) => describe_topic(broker, &t, with_ops),
-                                        None => error_topic(
-                                            Some(&name),
-                                            Uuid::nil(),
-                                            ResponseError::LeaderNotAvailable.code(),
-                                        ),
-                                    }
-                                }
-                                Err(e) => {
-                                    error_topic(Some(&name), Uuid::nil(), topic_error_code(&e))
-                                }
-                            }
+                            Wanted::Create(name)
                         } else {
-                            error_topic(
+                            Wanted::Ready(error_topic(
                                 Some(&name),
                                 Uuid::nil(),
                                 ResponseError::UnknownTopicOrPartition.code(),
-                            )
+                            ))
                         }
                     }
                 },
             };
-            topics.push(entry);
+            wanted.push(entry);
         }
     }
-    let node = broker.config.node_id;
+    let include_cluster_ops = (8..=10).contains(&version) && body.include_cluster_authorized_operations;
+    let to_create: Vec<NewTopic> = wanted
+        .iter()
+        .filter_map(|w| match w {
+            Wanted::Create(name) => Some(NewTopic {
+                name: name.clone(),
+                num_partitions: -1,
+                replication_factor: -1,
+                assignments: None,
+                configs: BTreeMap::new(),
+            }),
+            Wanted::Ready(_) => None,
+        })
+        .collect();
+    let broker = Arc::clone(broker);
+    let answer = move |broker: &Broker, wanted: Vec<Wanted>, req: &Request| {
+        let topics = wanted
+            .into_iter()
+            .map(|w| match w {
+                Wanted::Ready(t) => t,
+                // Created (or being created): describe what this node knows now; a topic
+                // not yet here is LEADER_NOT_AVAILABLE, which clients retry (as in Kafka).
+                Wanted::Create(name) => match broker.topic(&name) {
+                    Some(t) => describe_topic(&t, with_ops),
+                    None => error_topic(
+                        Some(&name),
+                        Uuid::nil(),
+                        ResponseError::LeaderNotAvailable.code(),
+                    ),
+                },
+            })
+            .collect();
+        respond(broker, req, topics, include_cluster_ops)
+    };
+    if to_create.is_empty() {
+        return answer(&broker, wanted, &req).map(Reply::Now);
+    }
+    Ok(Reply::Later(Box::pin(async move {
+        let results = broker.create_topics(to_create, false).await;
+        // A name that cannot be created (e.g. a replication factor the cluster cannot
+        // hold yet) is answered with the controller's error.
+        let failed: BTreeMap<String, i16> = results
+            .into_iter()
+            .filter(|r| r.error_code != 0 && r.error_code != ResponseError::TopicAlreadyExists.code())
+            .map(|r| (r.name, r.error_code))
+            .collect();
+        let wanted = wanted
+            .into_iter()
+            .map(|w| match w {
+                Wanted::Create(name) if failed.contains_key(&name) && broker.topic(&name).is_none() => {
+                    let code = failed.get(&name).copied().unwrap_or_default();
+                    Wanted::Ready(error_topic(Some(&name), Uuid::nil(), code))
+                }
+                other => other,
+            })
+            .collect();
+        answer(&broker, wanted, &req)
+    })))
+}
+
+fn respond(
+    broker: &Broker,
+    req: &Request,
+    topics: Vec<MetadataResponseTopic>,
+    include_cluster_ops: bool,
+) -> Result<Bytes, FrameError> {
+    let cluster = broker.cluster();
+    let mut brokers: Vec<MetadataResponseBroker> = cluster
+        .live()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        })
+        .collect();
+    if brokers.is_empty() {
+        // Not registered yet (start-up): at least this node.
+        brokers.push(
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(broker.config.node_id))
+                .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
+                .with_port(i32::from(broker.config.advertised_port))
+                .with_rack(None),
+        );
+    }
+    // Kafka (KRaft) tells clients a random live broker as "controller"; the active
+    // controller's id is what admin tools expect when it is also a broker.
+    let controller_id = if cluster.broker(cluster.controller_id).is_some() {
+        cluster.controller_id
+    } else {
+        brokers.first().map_or(-1, |b| b.node_id.0)
+    };
     let mut resp = MetadataResponse::default()
         .with_throttle_time_ms(0)
-        .with_brokers(vec![MetadataResponseBroker::default()
-            .with_node_id(BrokerId(node))
-            .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
-            .with_port(broker.config.advertised_port as i32)
-            .with_rack(None)])
+        .with_brokers(brokers)
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
-        .with_controller_id(BrokerId(node))
+        .with_controller_id(BrokerId(controller_id))
         .with_topics(topics);
-    if (8..=10).contains(&version) && body.include_cluster_authorized_operations {
+    if include_cluster_ops {
         resp.cluster_authorized_operations = CLUSTER_OPERATIONS;
     }
     req.respond(&resp)

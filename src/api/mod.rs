@@ -154,9 +154,9 @@ pub async fn dispatch(
 ) -> Result<Reply, FrameError> {
     match key {
         ApiKey::ApiVersions => api_versions::handle(req).map(Reply::Now),
-        ApiKey::Metadata => metadata::handle(broker, req).map(Reply::Now),
-        ApiKey::CreateTopics => create_topics::handle(broker, req).map(Reply::Now),
-        ApiKey::DeleteTopics => delete_topics::handle(broker, req).map(Reply::Now),
+        ApiKey::Metadata => metadata::handle(broker, req),
+        ApiKey::CreateTopics => create_topics::handle(broker, req),
+        ApiKey::DeleteTopics => delete_topics::handle(broker, req),
         ApiKey::Produce => produce::handle(broker, req),
         ApiKey::Fetch => fetch::handle(broker, req),
         ApiKey::ListOffsets => list_offsets::handle(broker, req).map(Reply::Now),
@@ -180,21 +180,17 @@ pub async fn dispatch(
         ApiKey::DescribeTransactions => describe_transactions::handle(broker, req),
         ApiKey::ListTransactions => list_transactions::handle(broker, req),
         ApiKey::DescribeConfigs => describe_configs::handle(broker, req).map(Reply::Now),
-        ApiKey::AlterConfigs => alter_configs::handle(broker, req).map(Reply::Now),
-        ApiKey::IncrementalAlterConfigs => {
-            incremental_alter_configs::handle(broker, req).map(Reply::Now)
-        }
-        ApiKey::CreatePartitions => create_partitions::handle(broker, req).map(Reply::Now),
+        ApiKey::AlterConfigs => alter_configs::handle(broker, req),
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(broker, req),
+        ApiKey::CreatePartitions => create_partitions::handle(broker, req),
         ApiKey::DeleteRecords => delete_records::handle(broker, req).map(Reply::Now),
         ApiKey::DescribeCluster => describe_cluster::handle(broker, req).map(Reply::Now),
         ApiKey::DescribeLogDirs => describe_log_dirs::handle(broker, req).map(Reply::Now),
         ApiKey::OffsetForLeaderEpoch => {
             offset_for_leader_epoch::handle(broker, req).map(Reply::Now)
         }
-        ApiKey::ElectLeaders => elect_leaders::handle(broker, req).map(Reply::Now),
-        ApiKey::AlterPartitionReassignments => {
-            alter_partition_reassignments::handle(broker, req).map(Reply::Now)
-        }
+        ApiKey::ElectLeaders => elect_leaders::handle(broker, req),
+        ApiKey::AlterPartitionReassignments => alter_partition_reassignments::handle(broker, req),
         ApiKey::ListPartitionReassignments => {
             list_partition_reassignments::handle(broker, req).map(Reply::Now)
         }

@@ -37,12 +37,8 @@ fn answer(partition: i32, code: i16, epoch: i32, end_offset: i64) -> EpochEndOff
 /// The answer for one partition hosted here.
 pub fn end_offset(p: &Partition, current_leader_epoch: i32, leader_epoch: i32) -> EpochEndOffset {
     let error = |code| answer(p.index, code, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET);
-    if current_leader_epoch >= 0 && current_leader_epoch != p.leader_epoch {
-        return error(if current_leader_epoch > p.leader_epoch {
-            ResponseError::UnknownLeaderEpoch.code()
-        } else {
-            ResponseError::FencedLeaderEpoch.code()
-        });
+    if let Err(e) = p.check_leader(current_leader_epoch) {
+        return error(e.code());
     }
     let log = p.log();
     if log.is_offline() {
@@ -62,14 +58,25 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                 .partitions
                 .iter()
                 .map(
-                    |rp| match broker.partition(t.topic.0.as_str(), rp.partition) {
-                        Some(p) => end_offset(&p, rp.current_leader_epoch, rp.leader_epoch),
-                        None => answer(
-                            rp.partition,
-                            ResponseError::UnknownTopicOrPartition.code(),
-                            UNDEFINED_EPOCH,
-                            UNDEFINED_EPOCH_OFFSET,
-                        ),
+                    |rp| {
+                        let topic = broker.topic(t.topic.0.as_str());
+                        match topic.as_ref().map(|t| t.leader(rp.partition, -1)) {
+                            Some(Ok(p)) => {
+                                end_offset(p, rp.current_leader_epoch, rp.leader_epoch)
+                            }
+                            Some(Err(code)) => answer(
+                                rp.partition,
+                                code,
+                                UNDEFINED_EPOCH,
+                                UNDEFINED_EPOCH_OFFSET,
+                            ),
+                            None => answer(
+                                rp.partition,
+                                ResponseError::UnknownTopicOrPartition.code(),
+                                UNDEFINED_EPOCH,
+                                UNDEFINED_EPOCH_OFFSET,
+                            ),
+                        }
                     },
                 )
                 .collect();

@@ -1,57 +1,29 @@
-//! Partition administration beyond create/delete topic: CreatePartitions (adding partitions
-//! to a topic) and DeleteRecords (advancing a partition's log start offset).
-//!
-//! Adding partitions follows the same commit protocol as creating a topic: the new
-//! partition directories are created first, then the topic's `meta/topics/<topic>.properties`
-//! is rewritten atomically with the new count (the commit point), then the in-memory topic is
-//! replaced by one with the extra partitions. A crash before the rewrite leaves directories
-//! beyond the persisted count, which the next start removes (see `load_topics`).
-//!
-//! Concurrency: serialized with topic creation and deletion by the broker's admin mutex.
+//! Administration through the active controller (CreateTopics, DeleteTopics,
+//! CreatePartitions, configs, elections, reassignments: each a [`ControllerRequest`] whose
+//! effect is in this node's metadata when the call returns), and DeleteRecords (advancing a
+//! partition's log start offset on its leader; followers follow it through replication).
 
-use std::fs;
 use std::sync::Arc;
 
-use super::{lock_write, now_ms, write_atomic, Broker, Partition, Topic, TopicError};
-use crate::log::{LogError, PartitionLog};
+use super::controller_rpc::{
+    CallError, ConfigOp, ControllerRequest, ControllerResponse, NewPartitions, NewTopic,
+    PartitionResult, TopicRef, TopicResult, NOT_CONTROLLER,
+};
+use super::records::ConfigResource;
+use super::Broker;
+use crate::log::LogError;
 
-/// Why adding partitions was refused, each with Kafka's error code and message.
-#[derive(Debug, thiserror::Error)]
-pub enum PartitionsError {
-    #[error("This server does not host this topic.")]
-    UnknownTopic,
-    /// INVALID_PARTITIONS (37).
-    #[error("{0}")]
-    InvalidPartitions(String),
-    /// INVALID_REPLICA_ASSIGNMENT (39).
-    #[error("{0}")]
-    InvalidReplicaAssignment(String),
-    /// KAFKA_STORAGE_ERROR (56).
-    #[error("storage error: {0}")]
-    Storage(String),
-}
-
-impl From<LogError> for PartitionsError {
-    fn from(e: LogError) -> Self {
-        PartitionsError::Storage(e.to_string())
-    }
-}
-impl From<std::io::Error> for PartitionsError {
-    fn from(e: std::io::Error) -> Self {
-        PartitionsError::Storage(e.to_string())
-    }
-}
-impl From<TopicError> for PartitionsError {
-    fn from(e: TopicError) -> Self {
-        PartitionsError::Storage(e.to_string())
-    }
-}
+/// REQUEST_TIMED_OUT
+const REQUEST_TIMED_OUT: i16 = 7;
 
 /// Why DeleteRecords failed for one partition.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteRecordsError {
     #[error("This server does not host this topic-partition.")]
     UnknownTopicOrPartition,
+    /// NOT_LEADER_OR_FOLLOWER (6) and the leader-epoch codes.
+    #[error("This server is not the leader for that topic-partition.")]
+    NotLeader(i16),
     /// INVALID_TOPIC_EXCEPTION (17): internal topics are never truncated by clients.
     #[error("Cannot delete records of internal topic {0}")]
     InternalTopic(String),
@@ -62,120 +34,103 @@ pub enum DeleteRecordsError {
     Log(#[from] LogError),
 }
 
-/// Kafka's checks of a manual replica assignment on this single-node cluster: a non-empty
-/// list naming only registered brokers (this node), each once, with the topic's replication
-/// factor (1) when given.
-pub fn validate_assignment(
-    node_id: i32,
-    replicas: &[i32],
-    replication_factor: Option<usize>,
-) -> Result<(), String> {
-    if replicas.is_empty() {
-        return Err("The manual partition assignment includes an empty replica list.".into());
+/// A whole-call failure as (error code, message).
+fn call_error(e: CallError) -> (i16, String) {
+    match e {
+        CallError::Timeout(m) => (REQUEST_TIMED_OUT, m),
+        CallError::Unavailable(m) => (NOT_CONTROLLER, m),
     }
-    let mut sorted = replicas.to_vec();
-    sorted.sort_unstable();
-    let mut prev = None;
-    for &b in &sorted {
-        if b != node_id {
-            return Err(format!(
-                "The manual partition assignment includes broker {b}, but no such broker is registered."
-            ));
-        }
-        if prev == Some(b) {
-            return Err(format!(
-                "The manual partition assignment includes the broker {b} more than once."
-            ));
-        }
-        prev = Some(b);
-    }
-    if let Some(rf) = replication_factor {
-        if sorted.len() != rf {
-            return Err(format!(
-                "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {rf} replica(s).",
-                sorted.len()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The text of a topic's metadata file.
-fn topic_properties(topic: &Topic, partitions: usize) -> String {
-    let mut text = format!("topic.id={}\npartitions={partitions}\n", topic.id);
-    for (k, v) in &topic.configs {
-        text.push_str(&format!("config.{k}={v}\n"));
-    }
-    text
 }
 
 impl Broker {
-    /// Grow `name` to `count` partitions (CreatePartitions). `assignments`, when given, must
-    /// hold one replica list per new partition, each `[node_id]`. With `validate_only`
-    /// everything is checked and nothing changes. Returns the (new) topic.
-    pub fn create_partitions(
-        &self,
-        name: &str,
-        count: i32,
-        assignments: Option<&[Vec<i32>]>,
+    async fn ask(&self, req: ControllerRequest) -> Result<ControllerResponse, (i16, String)> {
+        let Some(channel) = self.controller.get() else {
+            return Err((NOT_CONTROLLER, "no controller channel".into()));
+        };
+        let reply = channel.call(req).await.map_err(call_error)?;
+        match reply.response {
+            ControllerResponse::Error {
+                error_code,
+                message,
+            } => Err((error_code, message.unwrap_or_default())),
+            other => Ok(other),
+        }
+    }
+
+    /// CreateTopics through the controller: one result per topic, in order.
+    pub async fn create_topics(
+        self: &Arc<Self>,
+        topics: Vec<NewTopic>,
         validate_only: bool,
-    ) -> Result<Arc<Topic>, PartitionsError> {
-        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let topic = self.topic(name).ok_or(PartitionsError::UnknownTopic)?;
-        let current = topic.partitions.len() as i32;
-        if count == current {
-            return Err(PartitionsError::InvalidPartitions(format!(
-                "Topic already has {current} partition(s)."
-            )));
+    ) -> Vec<TopicResult> {
+        let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+        let req = ControllerRequest::CreateTopics {
+            topics,
+            validate_only,
+        };
+        topic_results(self.ask(req).await, names)
+    }
+
+    /// DeleteTopics through the controller.
+    pub async fn delete_topics(self: &Arc<Self>, topics: Vec<TopicRef>) -> Vec<TopicResult> {
+        let names = topics
+            .iter()
+            .map(|t| match t {
+                TopicRef::Name(n) => n.clone(),
+                TopicRef::Id(_) => String::new(),
+            })
+            .collect();
+        topic_results(self.ask(ControllerRequest::DeleteTopics { topics }).await, names)
+    }
+
+    /// CreatePartitions through the controller.
+    pub async fn create_partitions(
+        self: &Arc<Self>,
+        topics: Vec<NewPartitions>,
+        validate_only: bool,
+    ) -> Vec<TopicResult> {
+        let names = topics.iter().map(|t| t.name.clone()).collect();
+        let req = ControllerRequest::CreatePartitions {
+            topics,
+            validate_only,
+        };
+        topic_results(self.ask(req).await, names)
+    }
+
+    /// Alter one resource's configs through the controller: (error code, message).
+    pub async fn alter_configs(
+        self: &Arc<Self>,
+        resource: ConfigResource,
+        ops: Vec<ConfigOp>,
+        replace: bool,
+        validate_only: bool,
+    ) -> (i16, Option<String>) {
+        let req = ControllerRequest::AlterConfigs {
+            resource,
+            ops,
+            replace,
+            validate_only,
+        };
+        match self.ask(req).await {
+            Ok(ControllerResponse::Config {
+                error_code,
+                message,
+            }) => (error_code, message),
+            Ok(other) => (NOT_CONTROLLER, Some(format!("unexpected answer {other:?}"))),
+            Err((code, m)) => (code, Some(m)),
         }
-        if count < current {
-            return Err(PartitionsError::InvalidPartitions(format!(
-                "The topic {name} currently has {current} partition(s); {count} would not be an increase."
-            )));
+    }
+
+    /// A partition-level controller request (elections, reassignments): the results, or a
+    /// whole-call error.
+    pub async fn partition_request(
+        self: &Arc<Self>,
+        req: ControllerRequest,
+    ) -> Result<Vec<PartitionResult>, (i16, String)> {
+        match self.ask(req).await? {
+            ControllerResponse::Partitions(r) => Ok(r),
+            other => Err((NOT_CONTROLLER, format!("unexpected answer {other:?}"))),
         }
-        let additional = count - current;
-        if let Some(a) = assignments {
-            if a.len() as i32 != additional {
-                return Err(PartitionsError::InvalidReplicaAssignment(format!(
-                    "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
-                    a.len()
-                )));
-            }
-            for replicas in a {
-                validate_assignment(self.config.node_id, replicas, Some(1))
-                    .map_err(PartitionsError::InvalidReplicaAssignment)?;
-            }
-        }
-        if validate_only {
-            return Ok(topic);
-        }
-        let log_config = self.config.log_config(&topic.configs);
-        let now = now_ms();
-        let mut partitions = topic.partitions.clone();
-        for p in current..count {
-            let dir = self.partition_dir(name, p);
-            if dir.exists() {
-                fs::remove_dir_all(&dir)?;
-            }
-            let log = PartitionLog::open(&dir, log_config.clone(), now)?;
-            partitions.push(Partition::new(name, p, log));
-        }
-        write_atomic(
-            &self.topics_dir().join(format!("{name}.properties")),
-            topic_properties(&topic, partitions.len()).as_bytes(),
-        )?;
-        let grown = Arc::new(Topic {
-            name: topic.name.clone(),
-            id: topic.id,
-            partitions,
-            configs: topic.configs.clone(),
-            internal: topic.internal,
-        });
-        lock_write(&self.topics)
-            .by_name
-            .insert(name.to_string(), Arc::clone(&grown));
-        tracing::info!(topic = name, from = current, to = count, "added partitions");
-        Ok(grown)
     }
 
     /// Advance the log start offset of `topic`-`partition` to `offset` (-1: the high
@@ -190,11 +145,11 @@ impl Broker {
         let t = self
             .topic(topic)
             .ok_or(DeleteRecordsError::UnknownTopicOrPartition)?;
-        let p = usize::try_from(partition)
-            .ok()
-            .and_then(|i| t.partitions.get(i))
-            .cloned()
-            .ok_or(DeleteRecordsError::UnknownTopicOrPartition)?;
+        let p = match t.leader(partition, -1) {
+            Ok(p) => Arc::clone(p),
+            Err(3) => return Err(DeleteRecordsError::UnknownTopicOrPartition),
+            Err(code) => return Err(DeleteRecordsError::NotLeader(code)),
+        };
         if t.internal {
             return Err(DeleteRecordsError::InternalTopic(topic.to_string()));
         }
@@ -224,4 +179,31 @@ impl Broker {
         log.advance_log_start_offset(target)?;
         Ok(log.log_start_offset())
     }
+}
+
+/// Per-topic results in request order; a whole-call error becomes every topic's.
+fn topic_results(
+    answer: Result<ControllerResponse, (i16, String)>,
+    names: Vec<String>,
+) -> Vec<TopicResult> {
+    match answer {
+        Ok(ControllerResponse::Topics(r)) => r,
+        Ok(other) => fail_all(names, NOT_CONTROLLER, format!("unexpected answer {other:?}")),
+        Err((code, message)) => fail_all(names, code, message),
+    }
+}
+
+fn fail_all(names: Vec<String>, error_code: i16, message: String) -> Vec<TopicResult> {
+    names
+        .into_iter()
+        .map(|name| TopicResult {
+            name,
+            topic_id: uuid::Uuid::nil(),
+            error_code,
+            message: Some(message.clone()),
+            num_partitions: -1,
+            replication_factor: -1,
+            configs: Default::default(),
+        })
+        .collect()
 }

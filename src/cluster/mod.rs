@@ -215,6 +215,8 @@ pub struct Broker {
     >,
     /// This broker's epoch (the index of its registration), -1 until registered.
     pub broker_epoch: std::sync::atomic::AtomicI64,
+    /// Producer ids for the transaction coordinator, in blocks from the controller.
+    pub producer_ids: producer_ids::ProducerIdPool,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -344,6 +346,7 @@ impl Broker {
             txn_partitions: txn_partitions::TxnPartitions::default(),
             isr_proposals: std::sync::OnceLock::new(),
             broker_epoch: std::sync::atomic::AtomicI64::new(-1),
+            producer_ids: producer_ids::ProducerIdPool::default(),
         }))
     }
 

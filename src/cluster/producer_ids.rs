@@ -1,74 +1,79 @@
-//! Producer id allocation that survives restarts (Kafka's controller hands out blocks of
-//! producer ids and records each block; skua does the same in one file).
+//! Producer ids for this broker's transaction coordinator, in blocks handed out by the
+//! active controller (Kafka's AllocateProducerIds: each block is a `ProducerIds` metadata
+//! record, so no id is ever handed out twice across the cluster, even after a crash —
+//! the rest of a block is simply skipped).
 //!
-//! On-disk: `meta/producer-id-block`, the decimal text of the first id NOT yet reserved,
-//! replaced atomically (tmp, fsync, rename, fsync dir) BEFORE any id of a new block is handed
-//! out. After a crash the next block starts at that value, so no id is ever handed out twice,
-//! at the price of skipping the rest of a block (as in Kafka).
+//! The pool keeps the current block and prefetches the next one when 90% of it is used
+//! (a broker task asks the controller; see `server/mod.rs`). With no id at hand,
+//! [`ProducerIdPool::allocate`] returns None and InitProducerId answers
+//! COORDINATOR_LOAD_IN_PROGRESS, which clients retry — as Kafka's RPCProducerIdManager.
 //!
-//! Not synchronized: the transaction coordinator's runtime owns it.
+//! Concurrency: one short mutex; `wanted` wakes the fetching task.
 
-use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// Ids reserved per file write (Kafka's PRODUCER_ID_BLOCK_SIZE).
+use tokio::sync::Notify;
+
+/// Ids per block (Kafka's PRODUCER_ID_BLOCK_SIZE).
 pub const BLOCK_SIZE: i64 = 1000;
 
-const FILE: &str = "producer-id-block";
-
-#[derive(Debug)]
-pub struct ProducerIdBlocks {
-    dir: PathBuf,
+#[derive(Debug, Default)]
+struct PoolState {
     next: i64,
-    /// First id beyond the reserved block.
+    /// First id beyond the current block (next == end: exhausted).
     end: i64,
+    prefetched: Option<(i64, i64)>,
 }
 
-impl ProducerIdBlocks {
-    /// Open (or start) the allocator in `meta_dir`. A missing file starts at 0; an unreadable
-    /// one is an error (handing out ids again would break fencing and deduplication).
-    pub fn open(meta_dir: &Path) -> std::io::Result<ProducerIdBlocks> {
-        let path = meta_dir.join(FILE);
-        let next = match std::fs::read_to_string(&path) {
-            Ok(s) => s.trim().parse::<i64>().map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e),
-        };
-        if next < 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}: negative producer id {next}", path.display()),
-            ));
-        }
-        Ok(ProducerIdBlocks {
-            dir: meta_dir.to_path_buf(),
-            next,
-            end: next,
-        })
+#[derive(Debug, Default)]
+pub struct ProducerIdPool {
+    state: Mutex<PoolState>,
+    /// Notified when a new block should be fetched.
+    pub wanted: Notify,
+}
+
+impl ProducerIdPool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next producer id; reserves (and persists) a new block when the current one is used up.
-    pub fn allocate(&mut self) -> std::io::Result<i64> {
-        if self.next >= self.end {
-            let end = self
-                .next
-                .checked_add(BLOCK_SIZE)
-                .ok_or_else(|| std::io::Error::other("producer ids exhausted"))?;
-            crate::log::storage::write_atomic(
-                &crate::log::OsStorage,
-                &self.dir,
-                FILE,
-                format!("{end}\n").as_bytes(),
-            )?;
-            self.end = end;
+    /// The next id, or None if no block is at hand yet.
+    pub fn allocate(&self) -> Option<i64> {
+        let mut st = self.lock();
+        if st.next >= st.end {
+            if let Some((first, count)) = st.prefetched.take() {
+                st.next = first;
+                st.end = first + count;
+            }
         }
-        let id = self.next;
-        self.next += 1;
-        Ok(id)
+        let id = (st.next < st.end).then(|| {
+            st.next += 1;
+            st.next - 1
+        });
+        let low = st.end - st.next <= BLOCK_SIZE / 10;
+        let need = low && st.prefetched.is_none();
+        drop(st);
+        if need || id.is_none() {
+            self.wanted.notify_one();
+        }
+        id
+    }
+
+    /// Whether a block should be fetched now.
+    pub fn needs_block(&self) -> bool {
+        let st = self.lock();
+        st.prefetched.is_none() && st.end - st.next <= BLOCK_SIZE / 10
+    }
+
+    /// A block from the controller.
+    pub fn add_block(&self, first: i64, count: i64) {
+        let mut st = self.lock();
+        if st.next >= st.end {
+            st.next = first;
+            st.end = first + count;
+        } else {
+            st.prefetched = Some((first, count));
+        }
     }
 }
 
@@ -77,26 +82,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_never_reused_across_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut a = ProducerIdBlocks::open(dir.path()).unwrap();
-        assert_eq!(a.allocate().unwrap(), 0);
-        assert_eq!(a.allocate().unwrap(), 1);
-        // A restart (or crash) skips to the next block.
-        let mut b = ProducerIdBlocks::open(dir.path()).unwrap();
-        assert_eq!(b.allocate().unwrap(), BLOCK_SIZE);
-        for i in 1..BLOCK_SIZE {
-            assert_eq!(b.allocate().unwrap(), BLOCK_SIZE + i);
-        }
-        assert_eq!(b.allocate().unwrap(), 2 * BLOCK_SIZE);
-        let mut c = ProducerIdBlocks::open(dir.path()).unwrap();
-        assert_eq!(c.allocate().unwrap(), 3 * BLOCK_SIZE);
-    }
-
-    #[test]
-    fn a_corrupt_block_file_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE), "garbage").unwrap();
-        assert!(ProducerIdBlocks::open(dir.path()).is_err());
+    fn ids_come_from_blocks_in_order_and_run_out() {
+        let pool = ProducerIdPool::default();
+        assert_eq!(pool.allocate(), None);
+        assert!(pool.needs_block());
+        pool.add_block(5000, 3);
+        assert_eq!(pool.allocate(), Some(5000));
+        assert!(pool.needs_block());
+        pool.add_block(9000, 2);
+        assert!(!pool.needs_block());
+        assert_eq!(pool.allocate(), Some(5001));
+        assert_eq!(pool.allocate(), Some(5002));
+        assert_eq!(pool.allocate(), Some(9000));
+        assert_eq!(pool.allocate(), Some(9001));
+        assert_eq!(pool.allocate(), None);
     }
 }

@@ -214,7 +214,7 @@ fn partition_rows(broker: &Broker) -> Vec<PartitionRow> {
     let mut rows = Vec::new();
     for topic in broker.all_topics() {
         let name: Arc<str> = topic.name.as_str().into();
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             let log = p.log();
             rows.push(PartitionRow {
                 topic: Arc::clone(&name),

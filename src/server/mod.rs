@@ -206,6 +206,10 @@ impl Server {
             shutdown_rx.clone(),
         ));
         wait_until_serving(&broker, &store, processed_rx).await;
+        tasks.spawn(fetch_producer_ids(
+            Arc::clone(&broker),
+            shutdown_rx.clone(),
+        ));
         let internal = create_internal_topics(Arc::clone(&broker), shutdown_rx.clone());
         if config.controller_quorum_voters.len() <= 1 {
             // A lone node can create them right away: have them before the first client.
@@ -488,6 +492,41 @@ async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiv
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Keep the producer id pool stocked with blocks from the controller.
+async fn fetch_producer_ids(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if broker.producer_ids.needs_block() {
+            let req = ControllerRequest::AllocateProducerIds {
+                broker_id: broker.config.node_id,
+                broker_epoch: broker
+                    .broker_epoch
+                    .load(std::sync::atomic::Ordering::Acquire),
+            };
+            let answer = match broker.controller.get() {
+                Some(c) => c.call(req).await.map(|r| r.response),
+                None => return,
+            };
+            match answer {
+                Ok(ControllerResponse::ProducerIds { first_id, count }) => {
+                    broker.producer_ids.add_block(first_id, count);
+                    continue;
+                }
+                Ok(other) => tracing::warn!("no producer ids from the controller: {other:?}"),
+                Err(e) => tracing::debug!("no producer ids from the controller yet: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = broker.producer_ids.wanted.notified() => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -22,13 +22,13 @@ use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::peer::PeerClient;
+use super::peer::{PeerConfig, PeerConnection};
 use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
 
@@ -128,7 +128,7 @@ async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let backoff = Duration::from_millis(broker.config.replica_fetch_backoff_ms.max(10) as u64);
-    let mut client: Option<PeerClient> = None;
+    let mut client: Option<PeerConnection> = None;
     loop {
         if *shutdown.borrow() {
             return;
@@ -155,8 +155,16 @@ async fn run(
             tokio::time::sleep(backoff).await;
             continue;
         };
-        if client.is_none() {
-            match PeerClient::connect(&endpoint, Duration::from_secs(5)).await {
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            let config = PeerConfig {
+                client_id: format!("skua-replica-fetcher-{}", broker.config.node_id),
+                connect_timeout: Duration::from_secs(5),
+                request_timeout: Duration::from_millis(
+                    broker.config.replica_fetch_wait_max_ms.max(0) as u64,
+                ) + Duration::from_secs(10),
+                ..PeerConfig::default()
+            };
+            match PeerConnection::connect(&endpoint, config).await {
                 Ok(c) => client = Some(c),
                 Err(e) => {
                     tracing::debug!(leader, %endpoint, "replica fetcher cannot connect: {e}");
@@ -166,11 +174,9 @@ async fn run(
             }
         }
         let (request, sent) = build_request(&broker, &due);
-        let timeout = Duration::from_millis(broker.config.replica_fetch_wait_max_ms.max(0) as u64)
-            + Duration::from_secs(10);
-        let Some(c) = client.as_mut() else { continue };
+        let Some(c) = client.clone() else { continue };
         let response = tokio::select! {
-            r = c.send::<FetchRequest, FetchResponse>(ApiKey::Fetch, FETCH_VERSION, &request, timeout) => r,
+            r = c.send(FETCH_VERSION, &request) => r,
             _ = shutdown.changed() => return,
         };
         match response {

@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod group_runtime;
 pub mod internal_topic;
+pub mod raft;
 pub mod txn_runtime;
 
 use std::net::SocketAddr;

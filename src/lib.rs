@@ -4,7 +4,8 @@
 //! `log` (the partition log store; no tokio), `cluster` (topics and partitions of this node),
 //! `server` (tokio: listener, connections, dispatch), `api` (one file per Kafka API),
 //! `config` (typed configuration with Kafka's names), `group` and `txn` (the group and
-//! transaction coordinators as pure state machines; no tokio).
+//! transaction coordinators as pure state machines; no tokio), `replica` (leader and follower
+//! replica state: ISR, high watermark, fetcher decisions; no tokio).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -16,5 +17,6 @@ pub mod group;
 pub mod log;
 pub mod metrics;
 pub mod protocol;
+pub mod replica;
 pub mod server;
 pub mod txn;

@@ -1,0 +1,405 @@
+//! The metadata quorum's glue to openraft (0.9): a durable raft log, a state machine that feeds
+//! committed entries to the integrator's [`MetadataApplier`], and a TCP network over the
+//! controller listener. Consensus itself is openraft's; nothing here decides who leads or what
+//! is committed.
+//!
+//! ## Cluster formation
+//! [`MetaRaft::start`] forms the cluster with no other step. On every start it calls openraft's
+//! `initialize` with the full voter set (ids only, see `types.rs`); openraft accepts it only on
+//! a pristine node (empty log, zero vote) and refuses it otherwise, which we ignore. Every voter
+//! doing this with the same voter set is safe (openraft's cluster-formation docs: the same
+//! membership on several nodes is safe, the entry at index 0 is identical everywhere and the
+//! vote decides who leads). So any majority of fresh voters forms the quorum, whichever starts
+//! first. The voter set is fixed at formation; there is no reconfiguration here.
+//!
+//! Log indexes: 0 is the initial membership, 1 the first leader's blank entry; application
+//! entries start at 2. A new leader always commits a blank entry first.
+//!
+//! ## Durability
+//! An entry is acknowledged to raft (counts toward the quorum) only once fsynced; vote and
+//! committed index are replaced atomically and fsynced on change; snapshots are fsynced before
+//! the log they cover is purged. See `segments.rs`, `log_store.rs` and `state_machine.rs`.
+//! `write` returns once the entry is committed by a quorum and applied by the local applier.
+//! A `write` that fails with `Timeout` (or loses leadership while waiting) may still commit
+//! later: callers must treat it as unknown, not as failed.
+//!
+//! ## Directory layout (`dir`, e.g. `<data_dir>/__cluster_metadata-0`)
+//! `*.raftlog` segments, `raft-state.json`, `raft-snapshot.bin`.
+//!
+//! ## Concurrency
+//! Everything runs on the caller's tokio runtime: openraft's core and state-machine tasks, the
+//! listener, one task per connection and per request, a leader-watch task. The applier is
+//! called from openraft's state-machine task, one entry at a time, in log order; it must not
+//! block for long (it holds up applying and snapshotting).
+
+mod log_store;
+mod network;
+mod segments;
+mod server;
+mod state_machine;
+pub mod types;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::future::BoxFuture;
+use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::{Config, ServerState, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::log::storage::OsStorage;
+use log_store::LogStore;
+use network::{NetworkFactory, Peers};
+use state_machine::StateMachine;
+use types::{NodeId, Payload, Raft};
+
+/// Applies committed metadata entries; implemented by the integrator (the metadata image).
+pub trait MetadataApplier: Send + Sync + 'static {
+    /// Apply one committed entry (its log index, its payload bytes), in log order.
+    fn apply(&self, index: u64, payload: &[u8]);
+    /// Serialize the applied state (for a raft snapshot), with the index it covers.
+    fn snapshot(&self) -> (u64, Vec<u8>);
+    /// Replace the applied state by a snapshot's.
+    fn restore(&self, index: u64, data: &[u8]) -> anyhow::Result<()>;
+}
+
+/// Serves application RPCs (broker → controller) arriving on the controller listener.
+pub trait AppRpcHandler: Send + Sync + 'static {
+    /// Answer one request. Runs concurrently with other requests.
+    fn handle(&self, req: Vec<u8>) -> BoxFuture<'_, Vec<u8>>;
+}
+
+/// Default minimum election timeout (the maximum is twice it).
+pub const DEFAULT_ELECTION_TIMEOUT_MIN_MS: u64 = 1000;
+/// Default leader heartbeat interval (also the AppendEntries RPC timeout).
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 200;
+/// Default: build a snapshot every this many applied entries.
+pub const DEFAULT_SNAPSHOT_EVERY_LOGS: u64 = 10_000;
+/// Default time a `write` waits to be committed and applied.
+pub const DEFAULT_WRITE_TIMEOUT_MS: u64 = 5_000;
+/// Default frame limit on the controller listener.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// Entries per log segment file.
+const SEGMENT_MAX_ENTRIES: usize = 4096;
+/// Snapshot chunk size on the wire (JSON-encoded, so frames are a few times larger).
+const SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
+
+/// How to run this node's member of the quorum.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    /// Kafka `node.id`.
+    pub node_id: NodeId,
+    /// Controller listener `host:port` to bind; `None` = a single voter without network.
+    pub listen: Option<String>,
+    /// `controller.quorum.voters`: every voter's id → the `host:port` this node reaches it at.
+    pub voters: BTreeMap<NodeId, String>,
+    /// The quorum's directory (`<data_dir>/__cluster_metadata-0`).
+    pub dir: PathBuf,
+    pub election_timeout_min_ms: u64,
+    pub heartbeat_interval_ms: u64,
+    /// Snapshot policy: a snapshot every this many entries (then the log before it is purged,
+    /// keeping up to `min(this, 1000)` entries for followers slightly behind).
+    pub snapshot_every_logs: u64,
+    pub write_timeout_ms: u64,
+    pub max_frame_bytes: usize,
+}
+
+impl RaftSettings {
+    /// Settings with the defaults above.
+    pub fn new(
+        node_id: NodeId,
+        listen: Option<String>,
+        voters: BTreeMap<NodeId, String>,
+        dir: PathBuf,
+    ) -> RaftSettings {
+        RaftSettings {
+            node_id,
+            listen,
+            voters,
+            dir,
+            election_timeout_min_ms: DEFAULT_ELECTION_TIMEOUT_MIN_MS,
+            heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            snapshot_every_logs: DEFAULT_SNAPSHOT_EVERY_LOGS,
+            write_timeout_ms: DEFAULT_WRITE_TIMEOUT_MS,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+        }
+    }
+
+    fn raft_config(&self) -> anyhow::Result<Config> {
+        let election_min = self.election_timeout_min_ms.max(2);
+        let keep = self.snapshot_every_logs.clamp(1, 1000);
+        let config = Config {
+            cluster_name: "skua-metadata".into(),
+            election_timeout_min: election_min,
+            election_timeout_max: election_min * 2,
+            heartbeat_interval: self.heartbeat_interval_ms.max(1),
+            install_snapshot_timeout: election_min.max(1000),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_logs.max(1)),
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
+            max_in_snapshot_log_to_keep: keep,
+            ..Default::default()
+        };
+        config.validate().context("controller quorum timeouts")
+    }
+}
+
+/// Why a [`MetaRaft::write`] did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// This node is not the leader; `leader` is the one it knows of, if any.
+    #[error("not the metadata quorum leader (leader: {leader:?})")]
+    NotLeader { leader: Option<NodeId> },
+    /// Not committed and applied within the write timeout; it may still commit later.
+    #[error("metadata write timed out (it may still commit)")]
+    Timeout,
+    /// The raft node stopped (storage error, shutdown).
+    #[error("metadata quorum stopped: {0}")]
+    Fatal(String),
+}
+
+/// A running member of the metadata quorum.
+pub struct MetaRaft {
+    node_id: NodeId,
+    raft: Raft,
+    voters: BTreeMap<NodeId, String>,
+    peers: Arc<Peers>,
+    app: Arc<dyn AppRpcHandler>,
+    local_addr: Option<SocketAddr>,
+    leader_rx: watch::Receiver<Option<NodeId>>,
+    applied_next: Arc<AtomicU64>,
+    write_timeout: Duration,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl MetaRaft {
+    /// Open the quorum's directory, bind the controller listener, start raft, and form the
+    /// cluster if it is new (see the module notes).
+    pub async fn start(
+        settings: RaftSettings,
+        applier: Arc<dyn MetadataApplier>,
+        app: Arc<dyn AppRpcHandler>,
+    ) -> anyhow::Result<MetaRaft> {
+        let node_id = settings.node_id;
+        anyhow::ensure!(
+            settings.voters.contains_key(&node_id),
+            "node {node_id} is not in controller.quorum.voters ({:?})",
+            settings.voters.keys().collect::<Vec<_>>()
+        );
+        anyhow::ensure!(
+            settings.listen.is_some() || settings.voters.len() == 1,
+            "a quorum of {} voters needs a controller listener",
+            settings.voters.len()
+        );
+        let config = Arc::new(settings.raft_config()?);
+        let listener = match &settings.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on {addr} (controller listener of node {node_id})")
+            })?),
+            None => None,
+        };
+        let local_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+
+        let dir = settings.dir.clone();
+        let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
+            let storage = Arc::new(OsStorage);
+            let log = LogStore::open(storage.clone(), &dir, SEGMENT_MAX_ENTRIES)
+                .with_context(|| format!("opening the metadata log in {}", dir.display()))?;
+            let sm = StateMachine::open(storage, &dir, applier)
+                .with_context(|| format!("restoring the metadata snapshot in {}", dir.display()))?;
+            anyhow::Ok((log, sm))
+        })
+        .await??;
+        let applied_next = state_machine.applied_next();
+
+        let backoff = Duration::from_millis((settings.heartbeat_interval_ms * 2).clamp(50, 500));
+        let peers = Arc::new(Peers::new(
+            node_id,
+            &settings.voters,
+            settings.max_frame_bytes,
+            backoff,
+        ));
+        let network = NetworkFactory {
+            peers: peers.clone(),
+        };
+        let raft = Raft::new(node_id, config, network, log_store, state_machine)
+            .await
+            .context("starting the metadata quorum")?;
+
+        let mut tasks = Vec::new();
+        if let Some(listener) = listener {
+            let handler = server::Handler {
+                raft: raft.clone(),
+                app: app.clone(),
+                max_frame_bytes: settings.max_frame_bytes,
+            };
+            tasks.push(tokio::spawn(server::serve(listener, handler)));
+        }
+        let (leader_tx, leader_rx) = watch::channel(None);
+        tasks.push(tokio::spawn(watch_leader(raft.clone(), leader_tx)));
+
+        let meta = MetaRaft {
+            node_id,
+            raft,
+            voters: settings.voters,
+            peers,
+            app,
+            local_addr,
+            leader_rx,
+            applied_next,
+            write_timeout: Duration::from_millis(settings.write_timeout_ms),
+            tasks: Mutex::new(tasks),
+        };
+        meta.form_cluster().await?;
+        Ok(meta)
+    }
+
+    /// `initialize` with every voter; refused (and ignored) unless this node is pristine.
+    async fn form_cluster(&self) -> anyhow::Result<()> {
+        let members: BTreeSet<NodeId> = self.voters.keys().copied().collect();
+        match self.raft.initialize(members).await {
+            Ok(()) => {
+                tracing::info!(node_id = self.node_id, voters = ?self.voters.keys().collect::<Vec<_>>(), "formed a new metadata quorum");
+                Ok(())
+            }
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("initializing the metadata quorum: {e}")),
+        }
+    }
+
+    /// Append `payload` to the metadata log through the leader (this node); returns its log
+    /// index once it is committed and applied here.
+    pub async fn write(&self, payload: Vec<u8>) -> Result<u64, WriteError> {
+        let res =
+            tokio::time::timeout(self.write_timeout, self.raft.client_write(Payload(payload)));
+        match res.await {
+            Err(_) => Err(WriteError::Timeout),
+            Ok(Ok(resp)) => Ok(resp.log_id.index),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Err(WriteError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Ok(Err(RaftError::APIError(e))) => Err(WriteError::Fatal(e.to_string())),
+            Ok(Err(RaftError::Fatal(e))) => Err(WriteError::Fatal(e.to_string())),
+        }
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The leader this node knows of.
+    pub fn current_leader(&self) -> Option<NodeId> {
+        *self.leader_rx.borrow()
+    }
+
+    /// Whether this node is the leader (the active controller) right now.
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.node_id)
+    }
+
+    /// Changes of the known leader (`None` while there is none).
+    pub fn leader_watch(&self) -> watch::Receiver<Option<NodeId>> {
+        self.leader_rx.clone()
+    }
+
+    /// Index of the last entry applied here (0 when none: index 0 is the initial membership,
+    /// which carries no application data).
+    pub fn last_applied(&self) -> u64 {
+        self.applied_next.load(Ordering::Acquire).saturating_sub(1)
+    }
+
+    /// `controller.quorum.voters` as given at start.
+    pub fn voters(&self) -> &BTreeMap<NodeId, String> {
+        &self.voters
+    }
+
+    /// The bound controller listener address, if any.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// Send an application request to voter `target` (this node included) and wait at most
+    /// `timeout` for its answer.
+    pub async fn call_app(
+        &self,
+        target: NodeId,
+        req: Vec<u8>,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<u8>> {
+        if target == self.node_id {
+            return tokio::time::timeout(timeout, self.app.handle(req))
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!("local application request timed out after {timeout:?}")
+                });
+        }
+        match self
+            .peers
+            .call(target, wire::Request::App(Payload(req)), timeout)
+            .await?
+        {
+            wire::Response::App(p) => Ok(p.0),
+            _ => {
+                anyhow::bail!("node {target} answered an application request with a raft response")
+            }
+        }
+    }
+
+    /// Stop raft, the listener and every connection.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "metadata quorum shutdown");
+        }
+        let tasks: Vec<JoinHandle<()>> = match self.tasks.lock() {
+            Ok(mut t) => t.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        self.peers.close().await;
+    }
+}
+
+impl Drop for MetaRaft {
+    fn drop(&mut self) {
+        if let Ok(tasks) = self.tasks.lock() {
+            for t in tasks.iter() {
+                t.abort();
+            }
+        }
+    }
+}
+
+/// Mirror openraft's metrics into the leader watch until raft stops.
+async fn watch_leader(raft: Raft, tx: watch::Sender<Option<NodeId>>) {
+    let mut metrics = raft.metrics();
+    loop {
+        let leader = metrics.borrow_and_update().current_leader;
+        tx.send_if_modified(|cur| {
+            let changed = *cur != leader;
+            *cur = leader;
+            changed
+        });
+        if metrics.changed().await.is_err() {
+            break;
+        }
+    }
+    tx.send_if_modified(|cur| cur.take().is_some());
+}
+
+#[cfg(test)]
+mod tests;

@@ -44,6 +44,9 @@ struct Wanted {
     partition_max_bytes: usize,
     /// A follower's epoch of its last fetched batch (-1: none), for divergence.
     last_fetched_epoch: i32,
+    /// A follower's log start offset.
+    log_start_offset: i64,
+    current_leader_epoch: i32,
 }
 
 fn empty_partition(index: i32, code: i16) -> PartitionData {
@@ -210,7 +213,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         return encode_response(correlation_id, version, &resp).map(Reply::Now);
     }
     let mut skeleton = Vec::with_capacity(body.topics.len());
-    let mut wanted = Vec::new();
+    let mut wanted: Vec<Wanted> = Vec::new();
     for (ti, ft) in body.topics.iter().enumerate() {
         let topic = if version >= 13 {
             broker.topic_by_id(&ft.topic_id)
@@ -247,6 +250,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 fetch_offset: fp.fetch_offset,
                 partition_max_bytes: fp.partition_max_bytes.max(0) as usize,
                 last_fetched_epoch: fp.last_fetched_epoch,
+                log_start_offset: fp.log_start_offset,
+                current_leader_epoch: fp.current_leader_epoch,
             });
         }
     }
@@ -260,12 +265,27 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     };
     let reader = if replica_id >= 0 {
         let now = super::now_ms();
-        for w in &wanted {
-            if let Some(p) = &w.partition {
-                match p.on_follower_fetch(replica_id, w.fetch_offset, now) {
-                    Ok(Some(proposal)) => broker.propose_isr(p, proposal),
-                    Ok(None) => {}
-                    Err(e) => tracing::debug!(topic = %p.topic, partition = p.index, replica_id, "follower fetch: {e:?}"),
+        let broker_epoch = if version >= 15 {
+            body.replica_state.replica_epoch
+        } else {
+            -1
+        };
+        for w in wanted.iter_mut() {
+            let Some(p) = &w.partition else { continue };
+            match p.on_follower_fetch(
+                replica_id,
+                broker_epoch,
+                w.fetch_offset,
+                w.log_start_offset,
+                w.current_leader_epoch >= 0,
+                now,
+            ) {
+                Ok(Some(proposal)) => broker.propose_isr(p, proposal),
+                Ok(None) => {}
+                Err(code) => {
+                    tracing::debug!(topic = %p.topic, partition = p.index, replica_id, code, "follower fetch refused");
+                    w.partition = None;
+                    w.error = code;
                 }
             }
         }

@@ -112,9 +112,8 @@ fn append_partition(
             return (error_response(data.index, code, Some(why.into())), None);
         }
     }
-    let min_insync = (acks == -1).then(|| broker.config.min_insync_replicas(&topic.configs));
     let mut bytes = records.to_vec();
-    let res = partition.append_as_leader(&mut bytes, now, AppendOrigin::Client, min_insync);
+    let res = partition.append_as_leader(&mut bytes, now, AppendOrigin::Client, acks == -1);
     match res {
         Ok(info) => {
             if !info.duplicate {
@@ -153,7 +152,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let acks = body.acks;
     let now = now_ms();
     let mut topics = Vec::with_capacity(body.topic_data.len());
-    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64, i32)> = Vec::new();
+    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     for td in &body.topic_data {
         let topic = if version >= 13 {
             broker.topic_by_id(&td.topic_id)
@@ -184,11 +183,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 ),
                 (Some(t), _) => append_partition(broker, t, pd, acks, now),
             };
-            if let (Some((p, end)), -1, Some(t)) = (r.1, acks, &topic) {
+            if let (Some((p, end)), -1) = (r.1, acks) {
                 // Start the fsync now; only the wait is left to the in-order reply.
                 p.request_durable(end);
-                let min_insync = broker.config.min_insync_replicas(&t.configs);
-                to_sync.push((topics.len(), parts.len(), p, end, min_insync));
+                to_sync.push((topics.len(), parts.len(), p, end));
             }
             parts.push(r.0);
         }
@@ -209,19 +207,19 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     }
     let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
     Ok(Reply::Later(Box::pin(async move {
-        let waits = to_sync.iter().map(|(_, _, p, end, _)| {
+        let waits = to_sync.iter().map(|(_, _, p, end)| {
             let p = Arc::clone(p);
             let end = *end;
             async move { tokio::time::timeout(timeout, p.await_committed(end)).await }
         });
         let results = futures::future::join_all(waits).await;
-        for ((ti, pi, p, _, min_insync), r) in to_sync.iter().zip(results) {
+        for ((ti, pi, _, _), r) in to_sync.iter().zip(results) {
             let code = match r {
+                Ok(Ok(())) => continue,
                 // Kafka: committed, but the ISR shrank below min.insync.replicas meanwhile.
-                Ok(Ok(())) if !p.has_enough_replicas(*min_insync) => {
+                Ok(Err(CommitError::NotEnoughReplicasAfterAppend)) => {
                     ResponseError::NotEnoughReplicasAfterAppend.code()
                 }
-                Ok(Ok(())) => continue,
                 Ok(Err(CommitError::Log(e))) => log_error_code(&e),
                 Ok(Err(CommitError::NotLeader)) => ResponseError::NotLeaderOrFollower.code(),
                 Err(_) => ResponseError::RequestTimedOut.code(),

@@ -414,7 +414,8 @@ impl Broker {
                     let existing = prev.and_then(|s| s.replica.clone());
                     let replica = match existing {
                         Some(r) => {
-                            if prev.is_some_and(|s| s.meta.partition_epoch == meta.partition_epoch && s.meta.leader_epoch == meta.leader_epoch && s.meta.replicas == meta.replicas && s.meta.isr == meta.isr) {
+                            let same_configs = previous.is_some_and(|t| t.configs == spec.configs);
+                            if same_configs && prev.is_some_and(|s| s.meta == meta) {
                                 slots.push(PartitionSlot { index, meta, replica: Some(r) });
                                 continue;
                             }
@@ -424,7 +425,7 @@ impl Broker {
                         None => self.host_replica(&spec.name, spec.id, index, &log_config, now),
                     };
                     if let Some(r) = &replica {
-                        self.give_role(r, &meta, now, &mut delta);
+                        self.give_role(r, &meta, &spec.configs, now, &mut delta);
                     }
                     replica
                 } else {
@@ -466,9 +467,31 @@ impl Broker {
         delta
     }
 
-    fn give_role(&self, r: &Arc<Partition>, meta: &PartitionMeta, now: i64, delta: &mut LocalDelta) {
+    fn give_role(
+        &self,
+        r: &Arc<Partition>,
+        meta: &PartitionMeta,
+        configs: &BTreeMap<String, String>,
+        now: i64,
+        delta: &mut LocalDelta,
+    ) {
         if meta.leader == self.config.node_id {
-            match r.become_leader(meta.leader_epoch, meta.partition_epoch, &meta.replicas, &meta.isr, now) {
+            let config = crate::replica::LeaderConfig {
+                min_insync_replicas: self.config.min_insync_replicas(configs),
+                replica_lag_time_max_ms: self.config.replica_lag_time_max_ms,
+            };
+            let broker_epoch = self
+                .broker_epoch
+                .load(std::sync::atomic::Ordering::Acquire);
+            match r.become_leader(
+                meta.leader_epoch,
+                meta.partition_epoch,
+                &meta.replicas,
+                &meta.isr,
+                config,
+                broker_epoch,
+                now,
+            ) {
                 Ok(()) => delta.leaders.push(Arc::clone(r)),
                 Err(e) => tracing::error!(topic = %r.topic, partition = r.index, "cannot become leader: {e}"),
             }

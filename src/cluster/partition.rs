@@ -22,7 +22,10 @@ use tokio::sync::{watch, Notify};
 
 use crate::log::{AppendInfo, AppendOrigin, LogError, PartitionLog};
 use crate::metrics::{self, PartitionStats};
-use crate::replica::{IsrProposal, LeaderState};
+use crate::replica::{
+    AcksAllStatus, CommittedPartitionState, FollowerFetch, IsrProposal, LeaderConfig, LeaderInit,
+    LeaderState, PartitionUpdate,
+};
 
 /// Durability progress published to waiting producers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +85,7 @@ pub struct Partition {
     pub appended: Notify,
     sync: Mutex<SyncState>,
     durable: watch::Sender<Durable>,
-    /// The high watermark, for acks=all waiters.
+    /// The high watermark, published.
     committed: watch::Sender<i64>,
     /// Produce/fetch traffic counters (metrics).
     pub stats: PartitionStats,
@@ -152,7 +155,8 @@ impl Partition {
     }
 
     /// Become leader in `leader_epoch` (from the metadata): the epoch starts at the log end
-    /// offset unless already known, followers' progress starts unknown.
+    /// offset unless already known, followers' progress starts unknown. The same epoch
+    /// again only updates the replica set and ISR (an AlterPartition or reassignment applied).
     #[allow(clippy::too_many_arguments)]
     pub fn become_leader(
         &self,
@@ -160,28 +164,44 @@ impl Partition {
         partition_epoch: i32,
         replicas: &[i32],
         isr: &[i32],
+        config: LeaderConfig,
+        broker_epoch: i64,
         now_ms: i64,
     ) -> Result<(), LogError> {
         let mut role = self.role();
         if let Role::Leader(state) = &mut *role {
             if self.leader_epoch() == leader_epoch {
-                // Same epoch: only the ISR or the replica set changed.
-                state.on_partition_update(isr.to_vec(), partition_epoch, replicas.to_vec());
+                let leo = self.log().log_end_offset();
+                state.set_config(config, now_ms);
+                let update = PartitionUpdate {
+                    leader_epoch,
+                    partition_epoch,
+                    replicas: replicas.to_vec(),
+                    isr: isr.to_vec(),
+                };
+                let moved = state.on_partition_update(&update, leo, now_ms);
+                drop(role);
+                if let Some(hw) = moved {
+                    self.log().set_high_watermark(hw);
+                    self.publish_high_watermark(hw);
+                }
                 return Ok(());
             }
         }
         let mut log = self.log();
         log.assign_leader_epoch(leader_epoch)?;
-        let state = LeaderState::new(
-            self.local_id,
+        let state = LeaderState::new(LeaderInit {
+            local_id: self.local_id,
+            local_broker_epoch: broker_epoch,
             leader_epoch,
             partition_epoch,
-            replicas.to_vec(),
-            isr.to_vec(),
-            log.log_end_offset(),
-            log.high_watermark(),
+            replicas: replicas.to_vec(),
+            isr: isr.to_vec(),
+            log_end_offset: log.log_end_offset(),
+            high_watermark: log.high_watermark(),
+            config,
             now_ms,
-        );
+        });
         let hw = state.high_watermark();
         log.set_high_watermark(hw);
         drop(log);
@@ -209,25 +229,25 @@ impl Partition {
     }
 
     /// Append a producer's (or a coordinator's) batches as the leader: refused unless this
-    /// replica leads (NOT_LEADER_OR_FOLLOWER), and for acks=all (`min_insync` given) unless
-    /// the ISR has at least `min_insync` members (NOT_ENOUGH_REPLICAS). The role is held
+    /// replica leads (NOT_LEADER_OR_FOLLOWER), and for acks=all unless the ISR has at least
+    /// `min.insync.replicas` members (NOT_ENOUGH_REPLICAS). The role is held
     /// across the append so that a leadership change never interleaves with it.
     pub fn append_as_leader(
         &self,
         records: &mut [u8],
         now_ms: i64,
         origin: AppendOrigin,
-        min_insync: Option<i32>,
+        acks_all: bool,
     ) -> Result<AppendInfo, LeaderAppendError> {
         let mut role = self.role();
         let Role::Leader(state) = &mut *role else {
             return Err(LeaderAppendError::NotLeader);
         };
-        if let Some(min) = min_insync {
-            if !state.check_enough_replicas(min) {
+        if acks_all {
+            if let Err(e) = state.check_enough_replicas_for_append() {
                 return Err(LeaderAppendError::NotEnoughReplicas {
-                    isr: state.isr().len(),
-                    min,
+                    isr: e.isr_size,
+                    min: e.min_isr,
                 });
             }
         }
@@ -235,7 +255,7 @@ impl Partition {
         let info = log
             .append_from(records, self.leader_epoch(), now_ms, origin)
             .map_err(LeaderAppendError::Log)?;
-        let moved = state.on_local_append(log.log_end_offset());
+        let moved = state.on_local_append(log.log_end_offset(), now_ms);
         if let Some(hw) = moved {
             log.set_high_watermark(hw);
         }
@@ -274,7 +294,7 @@ impl Partition {
                 now_ms,
             )
             .map_err(LeaderAppendError::Log)?;
-        let moved = state.on_local_append(log.log_end_offset());
+        let moved = state.on_local_append(log.log_end_offset(), now_ms);
         if let Some(hw) = moved {
             log.set_high_watermark(hw);
         }
@@ -287,18 +307,11 @@ impl Partition {
         Ok(info)
     }
 
-    /// The ISR still has `min_insync` members (acks=all after the append; else
-    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND).
-    pub fn has_enough_replicas(&self, min_insync: i32) -> bool {
-        self.with_leader(|s| s.check_enough_replicas(min_insync))
-            .unwrap_or(false)
-    }
-
     /// The leader's view after a local append of everything below `log_end_offset`: a
     /// high watermark that moved is written into the log and published.
-    pub fn on_local_append(&self, log_end_offset: i64) {
+    pub fn on_local_append(&self, log_end_offset: i64, now_ms: i64) {
         let moved = match &mut *self.role() {
-            Role::Leader(state) => state.on_local_append(log_end_offset),
+            Role::Leader(state) => state.on_local_append(log_end_offset, now_ms),
             _ => None,
         };
         if let Some(hw) = moved {
@@ -308,40 +321,64 @@ impl Partition {
     }
 
     /// A follower fetched at `fetch_offset`: update its progress; returns an ISR change
-    /// to propose to the controller, if any. Err if this replica no longer leads.
+    /// to propose to the controller, if any. Err (a Fetch error code) if this replica no
+    /// longer leads or the fetcher is not a replica.
     pub fn on_follower_fetch(
         &self,
         replica_id: i32,
+        broker_epoch: i64,
         fetch_offset: i64,
+        follower_log_start_offset: i64,
+        request_has_leader_epoch: bool,
         now_ms: i64,
-    ) -> Result<Option<IsrProposal>, RoleError> {
+    ) -> Result<Option<IsrProposal>, i16> {
         let mut role = self.role();
         let Role::Leader(state) = &mut *role else {
-            return Err(RoleError::NotLeader);
+            return Err(RoleError::NotLeader.code());
         };
-        let (leo, log_start) = {
-            let log = self.log();
-            (log.log_end_offset(), log.log_start_offset())
-        };
+        let leo = self.log().log_end_offset();
         let outcome = state
-            .on_follower_fetch(replica_id, fetch_offset, leo, log_start, now_ms)
-            .map_err(|_| RoleError::NotLeader)?;
+            .on_follower_fetch(FollowerFetch {
+                replica_id,
+                broker_epoch,
+                fetch_offset,
+                log_start_offset: follower_log_start_offset,
+                leader_log_end_offset: leo,
+                now_ms,
+            })
+            .map_err(|e| e.error_code(request_has_leader_epoch))?;
+        drop(role);
         if let Some(hw) = outcome.new_high_watermark {
             self.log().set_high_watermark(hw);
-            drop(role);
             self.publish_high_watermark(hw);
         }
         Ok(outcome.propose_isr)
     }
 
     /// Followers out of sync for `replica.lag.time.max.ms`: the ISR shrink to propose.
-    pub fn check_isr_shrink(&self, now_ms: i64, lag_max_ms: i64) -> Option<IsrProposal> {
+    pub fn check_isr_shrink(&self, now_ms: i64) -> Option<IsrProposal> {
         let mut role = self.role();
         let Role::Leader(state) = &mut *role else {
             return None;
         };
         let leo = self.log().log_end_offset();
-        state.check_isr_shrink(now_ms, lag_max_ms, leo)
+        state.check_isr_shrink(now_ms, leo)
+    }
+
+    /// The controller's answer to an ISR proposal; returns the proposal to send again, if
+    /// the error calls for it.
+    pub fn on_proposal_result(
+        &self,
+        sequence: u64,
+        result: Result<CommittedPartitionState, i16>,
+        now_ms: i64,
+    ) -> Option<IsrProposal> {
+        let outcome = self.with_leader(|s| s.on_proposal_result(sequence, result, now_ms))?;
+        if let Some(hw) = outcome.new_high_watermark {
+            self.log().set_high_watermark(hw);
+            self.publish_high_watermark(hw);
+        }
+        outcome.resend
     }
 
     /// Run `f` on the leader state, if leader.
@@ -428,24 +465,24 @@ impl Partition {
     }
 
     /// Wait until everything below `end_offset` is committed: fsynced here and below the
-    /// high watermark (every in-sync replica has it). Err(NotLeader) when this replica
-    /// stops leading first (the write may or may not survive: the client retries).
+    /// high watermark (every in-sync replica has it), with the ISR still at least
+    /// `min.insync.replicas` (else NOT_ENOUGH_REPLICAS_AFTER_APPEND). Err(NotLeader) when
+    /// this replica stops leading first (the write may or may not survive: clients retry).
     pub async fn await_committed(self: &Arc<Self>, end_offset: i64) -> Result<(), CommitError> {
         self.await_durable(end_offset)
             .await
             .map_err(CommitError::Log)?;
-        let mut rx = self.committed.subscribe();
         loop {
-            if *rx.borrow_and_update() >= end_offset {
-                return Ok(());
-            }
-            if !self.is_leader() {
-                return Err(CommitError::NotLeader);
-            }
             let notified = self.appended.notified();
-            tokio::select! {
-                r = rx.changed() => if r.is_err() { return Err(CommitError::NotLeader) },
-                _ = notified => {}
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.with_leader(|s| s.check_acks_all(end_offset)) {
+                None => return Err(CommitError::NotLeader),
+                Some(AcksAllStatus::Acknowledged) => return Ok(()),
+                Some(AcksAllStatus::NotEnoughReplicasAfterAppend) => {
+                    return Err(CommitError::NotEnoughReplicasAfterAppend)
+                }
+                Some(AcksAllStatus::Waiting) => notified.await,
             }
         }
     }
@@ -500,7 +537,7 @@ pub enum LeaderAppendError {
     #[error("This server is not the leader for that topic-partition.")]
     NotLeader,
     #[error("The ISR has {isr} replica(s), fewer than min.insync.replicas={min}.")]
-    NotEnoughReplicas { isr: usize, min: i32 },
+    NotEnoughReplicas { isr: usize, min: usize },
     #[error("{0}")]
     Log(LogError),
 }
@@ -511,6 +548,8 @@ pub enum CommitError {
     Log(LogError),
     /// This replica stopped leading (NOT_LEADER_OR_FOLLOWER).
     NotLeader,
+    /// Committed, but the ISR shrank below min.insync.replicas meanwhile.
+    NotEnoughReplicasAfterAppend,
 }
 
 /// Kafka's check of a client's `current_leader_epoch` (-1: not given) against ours.

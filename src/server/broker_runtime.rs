@@ -27,7 +27,7 @@ use crate::cluster::records::Endpoint;
 use crate::cluster::{
     Broker, BrokerInfo, ClusterView, LocalDelta, Partition, PartitionMeta, TopicSpec,
 };
-use crate::replica::IsrProposal;
+use crate::replica::{CommittedPartitionState, IsrProposal};
 
 /// The listener name brokers advertise to clients and to each other.
 pub const BROKER_LISTENER: &str = "PLAINTEXT";
@@ -259,7 +259,7 @@ pub async fn isr_changes(
                 let now = now_ms();
                 for t in broker.all_topics() {
                     for p in t.hosted() {
-                        if let Some(proposal) = p.check_isr_shrink(now, lag) {
+                        if let Some(proposal) = p.check_isr_shrink(now) {
                             batch.push((Arc::clone(p), proposal));
                         }
                     }
@@ -287,14 +287,15 @@ async fn send_isr_changes(broker: &Broker, batch: Vec<(Arc<Partition>, IsrPropos
         let Some(topic) = broker.topic(&p.topic) else {
             continue;
         };
+        let new_isr = proposal.new_isr_ids();
+        tracing::info!(topic = %p.topic, partition = p.index, isr = ?new_isr, "proposing ISR change");
         items.push(AlterIsr {
             topic_id: topic.id,
             partition: p.index,
             leader_epoch: proposal.leader_epoch,
             partition_epoch: proposal.partition_epoch,
-            new_isr: proposal.isr.clone(),
+            new_isr,
         });
-        tracing::info!(topic = %p.topic, partition = p.index, isr = ?proposal.isr, "proposing ISR change");
     }
     let req = ControllerRequest::AlterPartition {
         broker_id: broker.config.node_id,
@@ -314,16 +315,23 @@ async fn send_isr_changes(broker: &Broker, batch: Vec<(Arc<Partition>, IsrPropos
             Vec::new()
         }
     };
-    for (p, _) in &batch {
+    let now = now_ms();
+    for (p, proposal) in batch {
         let result = results
             .iter()
             .find(|r| r.topic == p.topic && r.partition == p.index);
-        p.with_leader(|s| match result {
-            Some(r) if r.error_code == 0 => {
-                s.on_proposal_result(Ok((r.isr.clone(), r.partition_epoch)))
-            }
-            Some(r) => s.on_proposal_result(Err(r.error_code)),
-            None => s.on_proposal_result(Err(-1)),
-        });
+        let outcome = match result {
+            Some(r) if r.error_code == 0 => Ok(CommittedPartitionState {
+                leader_epoch: r.leader_epoch,
+                partition_epoch: r.partition_epoch,
+                isr: r.isr.clone(),
+            }),
+            Some(r) => Err(r.error_code),
+            // No answer (the call failed): REQUEST_TIMED_OUT, retried below.
+            None => Err(7),
+        };
+        if let Some(again) = p.on_proposal_result(proposal.sequence, outcome, now) {
+            broker.propose_isr(&p, again);
+        }
     }
 }

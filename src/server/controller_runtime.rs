@@ -147,7 +147,7 @@ async fn activate(
         tracing::debug!("not active yet: {e}");
         return None;
     }
-    let controller = Controller::new(super::controller_config(config), now_ms());
+    let controller = Controller::new(super::controller_config(config), now_ms() as u64);
     let image = store.image();
     if image.cluster_id().is_none() {
         let id = legacy_cluster_id.unwrap_or_else(crate::cluster::new_cluster_id);
@@ -184,12 +184,20 @@ async fn decide(
     request: ControllerRequest,
 ) -> ControllerReply {
     let image = store.image();
-    let (response, records) = c.handle(&image, request, now_ms());
+    let (mut response, records, after) =
+        super::controller_dispatch::decide(c, &image, request, now_ms());
     if records.is_empty() {
         return ControllerReply { response, index: 0 };
     }
     match write(raft, store, records).await {
-        Ok(index) => ControllerReply { response, index },
+        Ok(index) => {
+            if let super::controller_dispatch::After::RegisteredAtIndex = after {
+                response = ControllerResponse::Registered {
+                    broker_epoch: index as i64,
+                };
+            }
+            ControllerReply { response, index }
+        }
         Err(e) => {
             tracing::warn!("controller write failed: {e}");
             not_controller(&format!("the metadata write failed: {e}"))

@@ -4,6 +4,7 @@
 
 pub mod broker_runtime;
 pub mod connection;
+pub mod controller_dispatch;
 pub mod controller_runtime;
 pub mod group_runtime;
 pub mod internal_topic;

@@ -5,6 +5,9 @@
 pub mod connection;
 pub mod group_runtime;
 pub mod internal_topic;
+pub mod peer;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod txn_runtime;
 
 use std::net::SocketAddr;

@@ -12,6 +12,8 @@ pub mod metadata;
 pub mod peer;
 pub mod raft;
 pub mod replica_fetcher;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod txn_runtime;
 
 use std::collections::BTreeMap;

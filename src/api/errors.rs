@@ -21,6 +21,8 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::TransactionCoordinatorFenced(_) => {
             ResponseError::TransactionCoordinatorFenced.code()
         }
+        // Only a replica fetcher's append can fail so; Kafka has no wire code for it.
+        LogError::UnexpectedOffset { .. } => ResponseError::UnknownServerError.code(),
     }
 }
 

@@ -54,7 +54,10 @@
 //! handles and sizes; [`CleanPlan::execute`] reads and writes without the lock (non-active
 //! segments never change, and a retained handle of a segment deleted meanwhile stays
 //! readable); [`PartitionLog::finish_cleaning`] swaps under the lock, skipping any segment
-//! that retention removed in between. The key map holds every distinct key of the dirty
+//! that retention removed in between, and discarding the whole pass if the log was truncated
+//! since it was planned (`replica.rs`: truncation may change non-active segments; it also
+//! lowers the checkpoint's dirty offset to the new log end offset, as Kafka's
+//! `maybeTruncateCheckpoint`, and `truncate_fully_and_start_at` removes the checkpoint). The key map holds every distinct key of the dirty
 //! part in memory (Kafka bounds it with `log.cleaner.dedupe.buffer.size`; skua does not yet).
 
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +67,7 @@ use std::sync::Arc;
 
 use super::index::SegmentIndex;
 use super::partition::PartitionLog;
+use super::plan::Generation;
 use super::records::{self, RecordView};
 use super::segment::{
     file_name, BatchReader, Scan, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
@@ -185,6 +189,8 @@ pub struct CleanPlan {
     aborted: HashMap<i64, Vec<(i64, i64)>>,
     /// The checkpoint when the pass was planned.
     prior: Checkpoint,
+    /// The log's truncation generation when the pass was planned.
+    generation: Generation,
 }
 
 /// A cleaned segment waiting to be swapped in.
@@ -204,6 +210,7 @@ pub struct CleanResult {
     prior: Checkpoint,
     checkpoint: Checkpoint,
     pub stats: CleanStats,
+    generation: Generation,
 }
 
 impl PartitionLog {
@@ -291,6 +298,7 @@ impl PartitionLog {
             dirty_end,
             aborted,
             prior: checkpoint,
+            generation: self.generation.now(),
         }))
     }
 
@@ -298,6 +306,18 @@ impl PartitionLog {
     /// the partition lock; a few renames and fsyncs per rewritten segment.
     pub fn finish_cleaning(&mut self, result: CleanResult) -> Result<CleanStats, LogError> {
         self.check_online()?;
+        if !result.generation.is_current() {
+            // Truncated meanwhile: the segments read may have changed; try again later.
+            for rw in &result.rewritten {
+                let _ = self
+                    .storage
+                    .remove_file(&self.dir.join(cleaned_name(rw.base)));
+            }
+            return Ok(CleanStats {
+                segments_rewritten: 0,
+                ..result.stats
+            });
+        }
         let active_base = self.active().base_offset;
         let mut stats = result.stats;
         if !result.rewritten.is_empty() {
@@ -400,6 +420,43 @@ impl PartitionLog {
         let written = seg.rewrite_index_files();
         self.segments.insert(rw.base, seg);
         written
+    }
+}
+
+impl PartitionLog {
+    /// The log was truncated to `end_offset`: segments at or after it are dirty again, and
+    /// segments no longer in the log leave the checkpoint (Kafka's `maybeTruncateCheckpoint`).
+    /// Rewritten only if that changes it; lowering the dirty offset is safe at any time.
+    pub(super) fn truncate_cleaner_checkpoint(&self, end_offset: i64) -> io::Result<()> {
+        let Some(bytes) = read_whole(self.storage.as_ref(), &self.dir.join(CHECKPOINT_FILE))?
+        else {
+            return Ok(());
+        };
+        let old = String::from_utf8(bytes)
+            .ok()
+            .and_then(|t| Checkpoint::parse(&t))
+            .unwrap_or_default();
+        let mut new = old.clone();
+        new.dirty_offset = new.dirty_offset.min(end_offset);
+        new.segments
+            .retain(|base, _| *base < end_offset && self.segments.contains_key(base));
+        if new == old {
+            return Ok(());
+        }
+        write_atomic(
+            self.storage.as_ref(),
+            &self.dir,
+            CHECKPOINT_FILE,
+            new.encode().as_bytes(),
+        )
+    }
+
+    /// The log starts over: nothing was cleaned.
+    pub(super) fn remove_cleaner_checkpoint(&self) -> io::Result<()> {
+        match self.storage.remove_file(&self.dir.join(CHECKPOINT_FILE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -592,6 +649,7 @@ impl CleanPlan {
             prior: self.prior.clone(),
             checkpoint,
             stats,
+            generation: self.generation.clone(),
         })
     }
 

@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Replaced atomically (tmp, fsync, rename, fsync dir) whenever it changes: a new epoch's
-//! first batch, a truncation of the log end (recovery), or a log start offset moving past an
-//! entry (retention, DeleteRecords). If the file is missing or unreadable when the log is
+//! first batch (a follower writes it *before* the batch, as Kafka does, so an entry is never
+//! missing for data on disk; one past the log end is dropped on open), a truncation of the
+//! log end (recovery, `truncate_to`), a log start offset moving past an entry (retention,
+//! DeleteRecords), or `truncate_fully_and_start_at` (cleared). If the file is missing or unreadable when the log is
 //! opened, it is rebuilt from the batch headers (each batch carries its partition leader
 //! epoch).
 //!
@@ -69,6 +71,43 @@ impl LeaderEpochCache {
         self.entries.retain(|&(_, o)| o < start_offset);
         self.entries.push((epoch, start_offset));
         true
+    }
+
+    /// Record the epoch of a batch a follower copied from its leader, starting at
+    /// `start_offset` (Kafka's `LeaderEpochFileCache.assign`): every entry with a newer
+    /// epoch, or starting at or after `start_offset`, is removed, so a stale entry left at
+    /// the log end by a leadership that appended nothing gives way even to an older epoch;
+    /// then the epoch is added unless the last remaining entry is that epoch already (Kafka
+    /// would re-add it at `start_offset`, forgetting where it really began). Returns whether
+    /// anything changed.
+    pub fn assign_replicated(&mut self, epoch: i32, start_offset: i64) -> bool {
+        if epoch < 0 || start_offset < 0 {
+            return false;
+        }
+        let before = self.entries.len();
+        self.entries
+            .retain(|&(e, o)| e <= epoch && o < start_offset);
+        let mut changed = self.entries.len() != before;
+        if self.latest_epoch() != Some(epoch) {
+            self.entries.push((epoch, start_offset));
+            changed = true;
+        }
+        changed
+    }
+
+    /// Forget every entry (the log starts over).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Kafka's `epochForOffset`: the epoch of the last entry starting at or before
+    /// `offset`.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|&&(_, o)| o <= offset)
+            .map(|&(e, _)| e)
     }
 
     /// Drop entries starting at or after `end_offset` (the log was truncated there).
@@ -223,7 +262,7 @@ impl super::PartitionLog {
     }
 
     /// Save the cache after a change; a failed write takes the partition offline.
-    fn persist_leader_epochs(&mut self) -> Result<(), super::LogError> {
+    pub(super) fn persist_leader_epochs(&mut self) -> Result<(), super::LogError> {
         match self.leader_epochs.write(self.storage.as_ref(), &self.dir) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.fail(e)),
@@ -265,6 +304,17 @@ impl super::PartitionLog {
     /// The (epoch, start offset) entries of the leader-epoch cache.
     pub fn leader_epoch_entries(&self) -> Vec<(i32, i64)> {
         self.leader_epochs.entries().to_vec()
+    }
+
+    /// The newest leader epoch in the cache (a follower's `last_fetched_epoch`), if any.
+    pub fn latest_leader_epoch(&self) -> Option<i32> {
+        self.leader_epochs.latest_epoch()
+    }
+
+    /// The leader epoch `offset` was written in, by the cache: the epoch of the last entry
+    /// starting at or before it (Kafka's `epochForOffset`; no bound by the log end offset).
+    pub fn leader_epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        self.leader_epochs.epoch_for_offset(offset)
     }
 }
 
@@ -318,6 +368,27 @@ mod tests {
         // A newer epoch at an offset an entry already claims replaces it (truncated log).
         assert!(c.assign(3, 10));
         assert_eq!(c.entries(), &[(0, 0), (3, 10)]);
+    }
+
+    #[test]
+    fn assign_replicated_follows_kafkas_cache() {
+        let mut c = cache(&[(0, 0), (2, 10)]);
+        assert!(!c.assign_replicated(2, 15), "same epoch, later offset");
+        assert!(c.assign_replicated(3, 20));
+        assert_eq!(c.entries(), &[(0, 0), (2, 10), (3, 20)]);
+        // A stale entry at the log end (leader that appended nothing) gives way to an older
+        // epoch the new leader's log has there.
+        assert!(c.assign_replicated(2, 20));
+        assert_eq!(c.entries(), &[(0, 0), (2, 10)]);
+        assert!(c.assign_replicated(2, 5));
+        assert_eq!(c.entries(), &[(0, 0), (2, 5)]);
+        assert!(!c.assign_replicated(-1, 30));
+        assert_eq!(c.epoch_for_offset(4), Some(0));
+        assert_eq!(c.epoch_for_offset(5), Some(2));
+        assert_eq!(c.epoch_for_offset(1000), Some(2));
+        assert_eq!(cache(&[(1, 5)]).epoch_for_offset(4), None);
+        c.clear();
+        assert_eq!(c.entries(), &[]);
     }
 
     #[test]

@@ -27,11 +27,19 @@
 //!   rebuilt from the batch headers when missing.
 //! * `<offset>.snapshot` — producer state (idempotence, open transactions) as of that
 //!   offset, written on roll and clean close, newest two kept (format in `snapshot.rs`).
+//! * `high-watermark` — the high watermark as decimal text, replaced atomically by
+//!   `checkpoint_high_watermark` and on close (Kafka's replication-offset-checkpoint, one
+//!   per partition; `high_watermark.rs`).
+//! * `segments-with-gaps` — the segments a follower filled with a compacted leader's
+//!   batches, whose offsets may skip (`replica.rs`); recovery accepts gaps only there and
+//!   in the segments the cleaner checkpoint lists.
 //!
 //! # Invariants
 //!
 //! Offsets are assigned consecutively: a batch's base offset is the previous batch's last
-//! offset + 1, and segments are deleted whole, oldest first, never the active (last) one.
+//! offset + 1 (except in cleaned segments and in segments a follower filled from a
+//! compacted leader, where they only increase). Retention deletes segments whole, oldest
+//! first, never the active (last) one; only truncation (`replica.rs`) removes the newest.
 //! Within a segment, relative offsets fit in i32 and file positions in u32 (a roll happens
 //! before either would overflow). `log_start_offset <= log_end_offset`; the first segment
 //! contains `log_start_offset` or the log is empty.
@@ -61,13 +69,15 @@
 //!
 //! `PartitionLog` is not synchronized; the caller wraps it in a mutex. Reads and fsyncs are
 //! *planned* under that lock ([`ReadPlan`], [`SyncPlan`]) and executed without it, on shared
-//! `Arc` file handles: bytes below a snapshot of the segment size never change, and a deleted
-//! segment's open handle stays readable.
+//! `Arc` file handles: bytes below a snapshot of the segment size never change (until a
+//! truncation, which makes every plan taken before it stale), and a deleted segment's open
+//! handle stays readable.
 //!
 //! All file access goes through [`storage::Storage`] so tests can inject faults.
 
 mod cleaner;
 mod control;
+mod high_watermark;
 mod index;
 mod leader_epoch;
 mod partition;
@@ -75,6 +85,7 @@ mod plan;
 mod producer_state;
 mod records;
 mod recovery;
+mod replica;
 mod segment;
 mod snapshot;
 pub mod storage;
@@ -242,9 +253,15 @@ pub enum LogError {
     /// A record without a key produced to a topic whose cleanup.policy includes compact.
     #[error("Compacted topic cannot accept message without key")]
     KeylessRecordInCompactedTopic,
+    /// A follower append whose batches do not continue the log: a base offset below the log
+    /// end offset, or not above the previous batch's last offset (Kafka's
+    /// UnexpectedAppendOffsetException / OffsetsOutOfOrderException). The replica fetcher's
+    /// business, never a client's.
+    #[error("unexpected offset {got} in a follower append (expected at least {expected})")]
+    UnexpectedOffset { expected: i64, got: i64 },
 }
 
-/// The outcome of a successful [`PartitionLog::append`].
+/// The outcome of a successful [`PartitionLog::append`] (or `append_as_follower`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
     /// Offset of the first record appended.

@@ -10,14 +10,16 @@
 //!
 //! Opening and recovery live in `recovery.rs`; timestamp lookups in `timestamps.rs`;
 //! transaction markers, the last stable offset, producer snapshots and their recovery in
-//! `transactions.rs`.
+//! `transactions.rs`; follower appends and truncation in `replica.rs`; the high watermark in
+//! `high_watermark.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::plan::{ReadPlan, SyncPlan};
+use super::high_watermark::HighWatermark;
+use super::plan::{Generation, ReadPlan, SyncPlan};
 use super::producer_state::{DataBatch, Prepared, ProducerStateManager};
 use super::records;
 use super::recovery::{encode_clean_shutdown, SegmentSummary};
@@ -58,6 +60,12 @@ pub struct PartitionLog {
     pub(super) replayed_batches: u64,
     /// The first offset of each leader epoch (`leader-epoch-checkpoint`).
     pub(super) leader_epochs: super::leader_epoch::LeaderEpochCache,
+    /// The high watermark and whether it follows the log end offset (`high_watermark.rs`).
+    pub(super) hw: HighWatermark,
+    /// Truncations so far; read, sync and clean plans taken before one are stale.
+    pub(super) generation: Generation,
+    /// Segments whose batches may skip offsets (`segments-with-gaps`, `replica.rs`).
+    pub(super) gapped: BTreeSet<i64>,
 }
 
 /// What validation learned about a produce payload.
@@ -70,7 +78,7 @@ pub(super) struct PayloadSummary {
     pub has_producer_ids: bool,
 }
 
-fn batch_error(e: BatchError) -> LogError {
+pub(super) fn batch_error(e: BatchError) -> LogError {
     match e {
         BatchError::Truncated | BatchError::InvalidLength(_) | BatchError::CorruptCrc => {
             LogError::CorruptMessage(e.to_string())
@@ -322,18 +330,7 @@ impl PartitionLog {
             "offsets assigned differ from validation"
         );
 
-        let interval = self.config.index_interval_bytes;
-        let active = self.active_mut();
-        if active.is_empty() {
-            // segment.ms counts from the first data, not from an idle empty segment's birth.
-            active.rolling_base_ms = now_ms;
-        }
-        if let Err(e) = active.append(records, interval) {
-            return Err(self.fail(e));
-        }
-        self.log_end_offset = next;
-        self.size_bytes += records.len() as u64;
-        self.oldest_unflushed_ms.get_or_insert(now_ms);
+        self.write_to_active(records, next, now_ms)?;
         if self.leader_epochs.is_dirty()
             || self
                 .leader_epochs
@@ -353,6 +350,30 @@ impl PartitionLog {
         })
     }
 
+    /// Append whole batches with their offsets in place to the active segment; `next` is
+    /// the new log end offset.
+    pub(super) fn write_to_active(
+        &mut self,
+        records: &[u8],
+        next: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let interval = self.config.index_interval_bytes;
+        let active = self.active_mut();
+        if active.is_empty() {
+            // segment.ms counts from the first data, not from an idle empty segment's birth.
+            active.rolling_base_ms = now_ms;
+        }
+        if let Err(e) = active.append(records, interval) {
+            return Err(self.fail(e));
+        }
+        self.log_end_offset = next;
+        self.size_bytes += records.len() as u64;
+        self.oldest_unflushed_ms.get_or_insert(now_ms);
+        self.hw.appended();
+        Ok(())
+    }
+
     /// Apply `flush.messages` after an append.
     pub(super) fn flush_if_due(&mut self) -> Result<(), LogError> {
         if self.log_end_offset - self.flushed_offset >= self.config.flush_messages {
@@ -361,7 +382,13 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn needs_roll(&self, payload_len: u64, batches: usize, last_offset: i64, now_ms: i64) -> bool {
+    pub(super) fn needs_roll(
+        &self,
+        payload_len: u64,
+        batches: usize,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> bool {
         let seg = self.active();
         if seg.is_empty() {
             return false;
@@ -379,7 +406,16 @@ impl PartitionLog {
     /// Start a new active segment at the log end offset, snapshotting the producer state
     /// there first (as Kafka does), so recovery replays at most the active segment.
     fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
-        let base = self.log_end_offset;
+        self.roll_at(self.log_end_offset, now_ms)
+    }
+
+    /// [`Self::roll`] with the new segment at `base` (a follower rolls at the offset of the
+    /// batch it appends next, which may lie past a gap, as Kafka does).
+    pub(super) fn roll_at(&mut self, base: i64, now_ms: i64) -> Result<(), LogError> {
+        assert!(
+            base >= self.log_end_offset,
+            "rolling below the log end offset"
+        );
         assert!(base > self.active().base_offset, "rolling an empty segment");
         if let Err(e) = self.take_snapshot() {
             return Err(self.fail(e));
@@ -448,6 +484,7 @@ impl PartitionLog {
                     end,
                     max_bytes,
                     min_one,
+                    self.generation.now(),
                 ));
             }
         }
@@ -459,11 +496,6 @@ impl PartitionLog {
     }
 
     pub fn log_end_offset(&self) -> i64 {
-        self.log_end_offset
-    }
-
-    /// On a single node every appended record is "replicated": the log end offset.
-    pub fn high_watermark(&self) -> i64 {
         self.log_end_offset
     }
 
@@ -509,6 +541,7 @@ impl PartitionLog {
             return SyncPlan {
                 end_offset: self.flushed_offset,
                 files: Vec::new(),
+                generation: self.generation.now(),
             };
         }
         SyncPlan {
@@ -519,10 +552,25 @@ impl PartitionLog {
                 .filter(|s| s.is_dirty())
                 .map(|s| Arc::clone(&s.log))
                 .collect(),
+            generation: self.generation.now(),
         }
     }
 
-    /// Record that a [`SyncPlan`] with this `end_offset` succeeded. Monotonic.
+    /// Record that `plan` was executed successfully: everything below its `end_offset` is
+    /// durable, unless the log was truncated since the plan was made (then the offsets it
+    /// covered may hold new, unsynced data and nothing is recorded). Returns whether it
+    /// counted.
+    pub fn mark_synced(&mut self, plan: &SyncPlan) -> bool {
+        if plan.is_stale() {
+            return false;
+        }
+        self.mark_flushed(plan.end_offset);
+        true
+    }
+
+    /// Record that a [`SyncPlan`] with this `end_offset` succeeded. Monotonic. Only for
+    /// plans made since the last truncation (`truncate_to`, `truncate_fully_and_start_at`);
+    /// [`PartitionLog::mark_synced`] checks that.
     pub fn mark_flushed(&mut self, end_offset: i64) {
         if self.offline {
             return;
@@ -547,7 +595,7 @@ impl PartitionLog {
         if let Err(e) = plan.execute() {
             return Err(self.fail(e));
         }
-        self.mark_flushed(plan.end_offset);
+        self.mark_synced(&plan);
         Ok(())
     }
 
@@ -564,7 +612,7 @@ impl PartitionLog {
 
     /// Delete old non-active segments by `retention.ms` and `retention.bytes` (only when
     /// `cleanup.policy` includes delete) and by the log start offset; returns how many were
-    /// deleted.
+    /// deleted. As in Kafka, only segments wholly below the high watermark go.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
         self.check_online()?;
         let inactive: Vec<&Segment> = self.segments.values().rev().skip(1).rev().collect();
@@ -603,17 +651,21 @@ impl PartitionLog {
                 by_size += 1;
             }
         }
-        let count = by_start.max(by_time).max(by_size);
+        let hw = self.high_watermark();
+        let below_hw = bases.windows(2).take_while(|w| w[1] <= hw).count();
+        let count = by_start.max(by_time).max(by_size).min(below_hw);
         if count > 0 {
             self.delete_oldest(count)?;
         }
         Ok(count)
     }
 
-    /// Move the log start offset forward (DeleteRecords), deleting segments entirely below it.
+    /// Move the log start offset forward (DeleteRecords, or a follower following its
+    /// leader's), deleting segments entirely below it. Not past the high watermark (Kafka's
+    /// OFFSET_OUT_OF_RANGE).
     pub fn advance_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
         self.check_online()?;
-        if offset > self.log_end_offset {
+        if offset > self.high_watermark() {
             return Err(LogError::OffsetOutOfRange {
                 offset,
                 log_start_offset: self.log_start_offset,
@@ -643,7 +695,7 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn persist_log_start_offset(&self, offset: i64) -> io::Result<()> {
+    pub(super) fn persist_log_start_offset(&self, offset: i64) -> io::Result<()> {
         write_atomic(
             self.storage.as_ref(),
             &self.dir,
@@ -694,9 +746,10 @@ impl PartitionLog {
     }
 
     /// Flush everything, fsync the indexes, snapshot the producer state at the log end
-    /// offset, and leave the clean-shutdown marker.
+    /// offset, checkpoint the high watermark, and leave the clean-shutdown marker.
     pub fn close(mut self) -> Result<(), LogError> {
         self.flush()?;
+        self.checkpoint_high_watermark()?;
         for seg in self.segments.values_mut() {
             if let Err(e) = seg.sync_indexes() {
                 return Err(LogError::Io(e));

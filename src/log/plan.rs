@@ -4,9 +4,15 @@
 //! to return, and a snapshot of the segment size: bytes below that snapshot are whole,
 //! validated batches that never change, so the read needs no lock. A [`SyncPlan`] holds the
 //! handles of the segment files with unflushed data; once it succeeded, everything below its
-//! `end_offset` is durable and the caller reports that with `PartitionLog::mark_flushed`.
+//! `end_offset` is durable and the caller reports that with `PartitionLog::mark_synced`.
+//!
+//! Truncation (`replica.rs`) is the one operation that changes bytes below a segment's size:
+//! it bumps the log's [`Generation`] first, and a plan made before that no longer vouches
+//! for what it read or synced: a stale [`ReadPlan`] returns nothing, a stale [`SyncPlan`] is
+//! ignored by `mark_synced`.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -14,6 +20,34 @@ use bytes::{Bytes, BytesMut};
 use super::storage::StorageFile;
 use super::LogError;
 use crate::protocol::batch::{peek_total_size, BATCH_HEADER_LEN};
+
+/// The truncation count of a partition log as of some moment, shared with plans made then.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Generation {
+    counter: Arc<AtomicU64>,
+    at: u64,
+}
+
+impl Generation {
+    /// Whether no truncation happened since this generation was taken.
+    pub fn is_current(&self) -> bool {
+        self.counter.load(Ordering::SeqCst) == self.at
+    }
+
+    /// The current generation of the same log.
+    pub fn now(&self) -> Generation {
+        Generation {
+            counter: Arc::clone(&self.counter),
+            at: self.counter.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Start a truncation: every plan taken before is stale from here on. Called before
+    /// any file changes, so a reader that sees the old count afterwards read old bytes.
+    pub fn bump(&mut self) {
+        self.at = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    }
+}
 
 #[derive(Debug)]
 struct ReadSource {
@@ -24,6 +58,7 @@ struct ReadSource {
     end: u64,
     max_bytes: usize,
     min_one: bool,
+    generation: Generation,
 }
 
 /// A fetch of whole batches from one segment, planned by `PartitionLog::read`.
@@ -43,6 +78,7 @@ impl ReadPlan {
         end: u64,
         max_bytes: usize,
         min_one: bool,
+        generation: Generation,
     ) -> ReadPlan {
         assert!(start <= end, "read plan starts past the segment end");
         ReadPlan {
@@ -52,6 +88,7 @@ impl ReadPlan {
                 end,
                 max_bytes,
                 min_one,
+                generation,
             }),
         }
     }
@@ -65,10 +102,21 @@ impl ReadPlan {
     /// `max_bytes` in total — except that with `min_one` a first batch larger than
     /// `max_bytes` is returned alone and whole. One `pread`, two when that first batch is
     /// larger than what the first read covered.
+    ///
+    /// A plan made before a truncation of the log returns nothing (the bytes it read may be
+    /// gone or replaced); the fetch is simply answered without data.
     pub fn execute(self) -> Result<Bytes, LogError> {
         let Some(s) = self.source else {
             return Ok(Bytes::new());
         };
+        let generation = s.generation.clone();
+        match Self::read(s) {
+            _ if !generation.is_current() => Ok(Bytes::new()),
+            result => result,
+        }
+    }
+
+    fn read(s: ReadSource) -> Result<Bytes, LogError> {
         let available = s.end - s.start;
         let want = if s.min_one {
             s.max_bytes.max(BATCH_HEADER_LEN)
@@ -122,11 +170,12 @@ pub struct SyncPlan {
     /// The log end offset when the plan was made.
     pub end_offset: i64,
     pub(super) files: Vec<Arc<dyn StorageFile>>,
+    pub(super) generation: Generation,
 }
 
 impl SyncPlan {
     /// `sync_data` every segment file that had unflushed bytes. Call without the lock, then
-    /// `mark_flushed(end_offset)` on success, or `mark_offline()` on failure.
+    /// `mark_synced(&plan)` on success, or `mark_offline()` on failure.
     pub fn execute(&self) -> io::Result<()> {
         for file in &self.files {
             file.sync_data()?;
@@ -137,5 +186,10 @@ impl SyncPlan {
     /// Whether there is nothing to fsync.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+
+    /// Whether the log was truncated since the plan was made (then it vouches for nothing).
+    pub fn is_stale(&self) -> bool {
+        !self.generation.is_current()
     }
 }

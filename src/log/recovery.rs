@@ -15,8 +15,9 @@
 //!   failed): walk every batch from position 0 checking length, CRC, and that each batch
 //!   starts right after the previous one (the first at the segment's base offset: skua never
 //!   leaves gaps inside a segment, and the base offset is outside the CRC) — except in
-//!   segments the cleaner checkpoint lists as cleaned, where batches may have been removed
-//!   and base offsets need only increase; truncate the file
+//!   segments the cleaner checkpoint lists as cleaned, where batches may have been removed,
+//!   and in segments `segments-with-gaps` lists (a follower copied a compacted leader's
+//!   batches into them), where base offsets need only increase; truncate the file
 //!   at the first bad batch; rebuild both indexes from the valid batches. A truncated segment
 //!   becomes the last one: every later segment is deleted so offsets stay contiguous. (A gap
 //!   *between* segments, e.g. a segment file removed by hand, is tolerated: reads skip it.)
@@ -39,6 +40,7 @@ use super::cleaner::{Checkpoint, CLEANED_SUFFIX, SWAP_SUFFIX};
 use super::index::{parse_offset_index, parse_time_index, SegmentIndex, NO_TIMESTAMP};
 use super::partition::{PartitionLog, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE};
 use super::producer_state::ProducerStateManager;
+use super::replica::read_gapped_segments;
 use super::segment::{
     file_name, parse_file_name, BatchReader, Scan, Segment, INDEX_SUFFIX, LOG_SUFFIX,
     TIME_INDEX_SUFFIX, VERIFY_CHUNK,
@@ -93,13 +95,21 @@ impl PartitionLog {
             }
         }
 
-        // Segments the cleaner rewrote may have offset gaps between batches.
+        // Segments the cleaner rewrote, or a follower filled from a compacted leader, may
+        // have offset gaps between batches.
         let cleaned = Checkpoint::read(storage.as_ref(), dir)?;
+        let gapped = read_gapped_segments(storage.as_ref(), dir)?;
+        let gaps_allowed: BTreeSet<i64> = cleaned
+            .segments
+            .keys()
+            .chain(gapped.iter())
+            .copied()
+            .collect();
         let segments = load_segments(
             storage.as_ref(),
             dir,
             &bases,
-            &cleaned,
+            &gaps_allowed,
             shutdown.as_ref(),
             &config,
             now_ms,
@@ -119,6 +129,9 @@ impl PartitionLog {
             snapshots: BTreeSet::new(),
             replayed_batches: 0,
             leader_epochs: Default::default(),
+            hw: Default::default(),
+            generation: Default::default(),
+            gapped: BTreeSet::new(),
         };
         if log.segments.is_empty() {
             let base = persisted_start.unwrap_or(0).max(0);
@@ -144,8 +157,13 @@ impl PartitionLog {
             log.storage.sync_dir(dir)?;
         }
         log.flushed_offset = log.log_end_offset;
+        log.gapped = gapped
+            .into_iter()
+            .filter(|b| log.segments.contains_key(b))
+            .collect();
         log.load_producer_state(&names)?;
         log.load_leader_epochs()?;
+        log.load_high_watermark()?;
         Ok(log)
     }
 }
@@ -219,7 +237,7 @@ fn remove_strays(
     Ok(())
 }
 
-fn remove_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> io::Result<()> {
+pub(super) fn remove_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> io::Result<()> {
     for suffix in [
         LOG_SUFFIX,
         INDEX_SUFFIX,
@@ -239,7 +257,7 @@ fn load_segments(
     storage: &dyn Storage,
     dir: &Path,
     bases: &[i64],
-    cleaned: &Checkpoint,
+    gaps_allowed: &BTreeSet<i64>,
     shutdown: Option<&BTreeMap<i64, SegmentSummary>>,
     config: &LogConfig,
     now_ms: i64,
@@ -262,7 +280,7 @@ fn load_segments(
             None if is_last => Check::Full,
             None => Check::Quick,
         };
-        let gaps = cleaned.segments.contains_key(&base);
+        let gaps = gaps_allowed.contains(&base);
         let (seg, truncate) = load_segment(storage, dir, base, (check, gaps), config, now_ms)?;
         if truncate {
             // Later segments go first: a crash in between leaves this one last, so the next

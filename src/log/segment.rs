@@ -4,7 +4,9 @@
 //!
 //! A segment only grows at its end (`size`), by whole batches. Bytes below `size` never
 //! change while the segment is open, which is what lets read plans use them without the
-//! partition lock. File handles are `Arc`s shared with read and sync plans.
+//! partition lock — except for a truncation ([`Segment::plan_cut`], [`Segment::apply_cut`]),
+//! before which the log makes every plan stale. File handles are `Arc`s shared with read
+//! and sync plans.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -189,6 +191,83 @@ impl Segment {
         Ok(())
     }
 
+    /// Plan cutting the segment at `position` (where a batch starts, or `size`): the end
+    /// offset of the kept batches and their indexes exactly as a rebuild of the kept part
+    /// would make them. Reads only the batches from the last kept offset-index entry on.
+    ///
+    /// Why that suffices: an entry and the time entry written with it are made while
+    /// observing one batch, so the time entries made up to kept entry `k` are those naming
+    /// an offset at or before entry `k`'s batch, and the last of them holds the running
+    /// maximum timestamp as of that batch (`index.rs`).
+    pub fn plan_cut(&self, position: u64, interval: u32) -> io::Result<SegmentCut> {
+        let base = self.base_offset;
+        let kept = self
+            .index
+            .offsets
+            .partition_point(|e| u64::from(e.position) < position);
+        let mut index = SegmentIndex::new(base);
+        let mut resume_at = None;
+        if let Some(entry) = kept.checked_sub(1).map(|k| self.index.offsets[k]) {
+            let entry_offset = base + i64::from(entry.relative_offset);
+            index.offsets = self.index.offsets[..kept].to_vec();
+            index.times = self
+                .index
+                .times
+                .iter()
+                .take_while(|t| base + i64::from(t.relative_offset) <= entry_offset)
+                .copied()
+                .collect();
+            if let Some(t) = index.times.last() {
+                index.max_timestamp = t.timestamp;
+                index.max_timestamp_offset = base + i64::from(t.relative_offset);
+            }
+            resume_at = Some(u64::from(entry.position));
+        }
+        let from = resume_at.unwrap_or(0);
+        let mut reader = BatchReader::new(Arc::clone(&self.log), from, position, LOCATE_CHUNK);
+        let (mut sink_o, mut sink_t) = (Vec::new(), Vec::new());
+        let mut next_offset = base;
+        loop {
+            match reader.next_header()? {
+                Scan::Batch(pos, h) => {
+                    if Some(pos) == resume_at {
+                        // Observed when entry `k` was made: only its size still counts.
+                        index.bytes_since_entry = h.total_size() as u64;
+                    } else {
+                        index.observe(pos, &h, interval, &mut sink_o, &mut sink_t);
+                    }
+                    next_offset = h.last_offset() + 1;
+                }
+                Scan::End => break,
+                Scan::Invalid(pos, why) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("invalid batch at position {pos} of segment {base}: {why}"),
+                    ))
+                }
+            }
+        }
+        Ok(SegmentCut {
+            position,
+            next_offset,
+            index,
+        })
+    }
+
+    /// Cut the segment as planned by [`Segment::plan_cut`]: the `.log` file first, fsynced
+    /// (a crash afterwards must not bring the batches back), then the index files (derived,
+    /// not fsynced: recovery rebuilds them if they disagree), then the transaction index.
+    pub fn apply_cut(&mut self, cut: SegmentCut) -> io::Result<()> {
+        self.log.set_len(cut.position)?;
+        self.log.sync_data()?;
+        self.size = cut.position;
+        self.next_offset = cut.next_offset;
+        self.flushed_offset = self.flushed_offset.min(cut.next_offset);
+        self.index = cut.index;
+        self.rewrite_index_files()?;
+        self.txn.truncate_from(cut.next_offset)
+    }
+
     /// fsync the index files if they changed (the log itself is synced through sync plans).
     pub fn sync_indexes(&mut self) -> io::Result<()> {
         if self.index_dirty {
@@ -198,6 +277,16 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// What cutting a segment leaves (see [`Segment::plan_cut`]).
+#[derive(Debug)]
+pub(super) struct SegmentCut {
+    /// File position of the first batch that goes: the new size.
+    pub position: u64,
+    /// Last offset + 1 of the last batch kept, or the base offset if none is.
+    pub next_offset: i64,
+    index: SegmentIndex,
 }
 
 /// Read size when scanning headers to locate an offset.

@@ -19,7 +19,9 @@
 //! dropped, and every batch from S to the log end is replayed (headers only, plus the record
 //! of control batches), re-adding those entries. A crash between a marker and its index
 //! entry therefore neither loses nor duplicates it, and acknowledged idempotent batches stay
-//! deduplicated after `kill -9`. The index files are *not* part of the `SyncPlan` (the hot
+//! deduplicated after `kill -9`. A truncation (`replica.rs`) rebuilds the state the same
+//! way, from the newest snapshot at or below the new log end offset. The index files are
+//! *not* part of the `SyncPlan` (the hot
 //! path fsyncs only `.log` files): what the last snapshot does not cover is re-derived from
 //! the `.log` files, which are the truth. Without a snapshot (or with a corrupt index) the
 //! whole log is replayed from its first segment.
@@ -40,6 +42,7 @@ use super::snapshot::{self, SNAPSHOT_SUFFIX};
 use super::storage::Storage;
 use super::txn_index::{AbortedTxn, TXN_INDEX_SUFFIX};
 use super::{AppendInfo, LogError, ProducerInfo};
+use crate::protocol::batch::BatchHeader;
 
 /// Producer-state snapshots kept on disk.
 const SNAPSHOTS_KEPT: usize = 2;
@@ -63,6 +66,44 @@ fn finish_txn(
     }
     producers.complete_txn(txn);
     Ok(())
+}
+
+/// Apply one stored batch to the producer state without validation (recovery replay, and
+/// follower appends: Kafka's `AppendOrigin.REPLICATION`). Data batches update their
+/// producer's entry; a transaction marker closes the producer's open transaction, indexing
+/// it in `seg` (the segment holding the marker) if aborted. `batch` holds the whole batch
+/// for control batches (their record says COMMIT or ABORT); data batches need only `h`.
+pub(super) fn replay_batch(
+    storage: &dyn Storage,
+    producers: &mut ProducerStateManager,
+    seg: &mut Segment,
+    h: &BatchHeader,
+    batch: Option<&[u8]>,
+) -> io::Result<()> {
+    if h.producer_id < 0 {
+        return Ok(());
+    }
+    if !h.is_control() {
+        producers.replay_data(&DataBatch::new(h, h.base_offset, h.max_timestamp));
+        return Ok(());
+    }
+    let Some(m) = batch.and_then(parse_marker) else {
+        tracing::warn!(dir = %seg.dir.display(), offset = h.base_offset,
+            "ignoring a control batch that is not a transaction marker");
+        return Ok(());
+    };
+    let closed = producers.replay_marker(
+        h.producer_id,
+        h.producer_epoch,
+        m.coordinator_epoch,
+        m.commit,
+        h.base_offset,
+        h.max_timestamp,
+    );
+    match closed {
+        Some(txn) => finish_txn(storage, producers, seg, &txn),
+        None => Ok(()),
+    }
 }
 
 impl PartitionLog {
@@ -188,12 +229,21 @@ impl PartitionLog {
     /// Rebuild producer state on open, after the segments were recovered: load the newest
     /// valid snapshot at or below the log end offset and replay the log from there.
     pub(super) fn load_producer_state(&mut self, names: &[String]) -> Result<(), LogError> {
-        let storage = Arc::clone(&self.storage);
-        let mut offsets: Vec<i64> = names
+        let offsets: Vec<i64> = names
             .iter()
             .filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX))
             .collect();
+        self.rebuild_producer_state(offsets)
+    }
+
+    /// Rebuild producer state from the snapshot files at `offsets` (any order) and the log:
+    /// delete the snapshots above the log end offset, load the newest valid one, drop the
+    /// transaction-index entries at or above its offset and replay the batches from there
+    /// (Kafka's `rebuildProducerState`). On open, and after a truncation.
+    pub(super) fn rebuild_producer_state(&mut self, mut offsets: Vec<i64>) -> Result<(), LogError> {
+        let storage = Arc::clone(&self.storage);
         offsets.sort_unstable();
+        offsets.dedup();
         let mut removed = false;
         // Snapshots above the recovered log end describe data that is gone.
         while let Some(&o) = offsets.last().filter(|&&o| o > self.log_end_offset) {
@@ -238,6 +288,8 @@ impl PartitionLog {
                 seg.txn.truncate_from(start)?;
             } else {
                 seg.txn.clear()?;
+                // Rebuilt from the log below: trustworthy from here on.
+                seg.txn.corrupt = false;
             }
         }
         let first_base = self.segments.keys().next().copied().unwrap_or(0);
@@ -282,29 +334,12 @@ impl PartitionLog {
                     continue;
                 }
                 self.replayed_batches += 1;
-                if h.producer_id < 0 {
-                    continue;
-                }
-                if !h.is_control() {
-                    producers.replay_data(&DataBatch::new(&h, h.base_offset, h.max_timestamp));
-                    continue;
-                }
-                let Some(m) = parse_marker(&seg.read_batch(pos, &h)?) else {
-                    tracing::warn!(dir = %seg.dir.display(), offset = h.base_offset,
-                        "ignoring a control batch that is not a transaction marker");
-                    continue;
+                let control = if h.is_control() && h.producer_id >= 0 {
+                    Some(seg.read_batch(pos, &h)?)
+                } else {
+                    None
                 };
-                let closed = producers.replay_marker(
-                    h.producer_id,
-                    h.producer_epoch,
-                    m.coordinator_epoch,
-                    m.commit,
-                    h.base_offset,
-                    h.max_timestamp,
-                );
-                if let Some(txn) = closed {
-                    finish_txn(storage.as_ref(), producers, seg, &txn)?;
-                }
+                replay_batch(storage.as_ref(), producers, seg, &h, control.as_deref())?;
             }
         }
         Ok(())

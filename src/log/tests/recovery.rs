@@ -351,6 +351,7 @@ fn empty_and_missing_directories() {
             "00000000000000000000.log".to_string(),
             "00000000000000000000.snapshot".to_string(),
             "00000000000000000000.timeindex".to_string(),
+            "high-watermark".to_string(),
             "leader-epoch-checkpoint".to_string(),
         ]
     );

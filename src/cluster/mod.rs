@@ -13,8 +13,10 @@
 //! request keeps using a partition even while its topic is being deleted.
 
 pub mod admin;
+pub mod image;
 pub mod partition;
 pub mod producer_ids;
+pub mod records;
 pub mod txn_partitions;
 
 use std::collections::{BTreeMap, HashMap};

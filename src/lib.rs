@@ -4,7 +4,8 @@
 //! `log` (the partition log store; no tokio), `cluster` (topics and partitions of this node),
 //! `server` (tokio: listener, connections, dispatch), `api` (one file per Kafka API),
 //! `config` (typed configuration with Kafka's names), `group` and `txn` (the group and
-//! transaction coordinators as pure state machines; no tokio).
+//! transaction coordinators as pure state machines; no tokio), `controller` (the cluster
+//! controller's decisions over the metadata image; no tokio).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -12,6 +13,7 @@ pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod controller;
 pub mod group;
 pub mod log;
 pub mod metrics;

@@ -5,7 +5,8 @@
 //! `server` (tokio: listener, connections, dispatch), `api` (one file per Kafka API),
 //! `config` (typed configuration with Kafka's names), `group` and `txn` (the group and
 //! transaction coordinators as pure state machines; no tokio), `replica` (leader and follower
-//! replica state: ISR, high watermark, fetcher decisions; no tokio).
+//! replica state: ISR, high watermark, fetcher decisions; no tokio), `controller` (the cluster
+//! controller's decisions over the metadata image; no tokio).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -13,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod controller;
 pub mod group;
 pub mod log;
 pub mod metrics;

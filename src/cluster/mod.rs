@@ -14,9 +14,11 @@
 
 pub mod admin;
 pub mod controller_rpc;
+pub mod image;
 pub mod legacy;
 pub mod partition;
 pub mod producer_ids;
+pub mod records;
 pub mod txn_partitions;
 
 use std::collections::{BTreeMap, HashMap};

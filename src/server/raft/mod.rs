@@ -87,6 +87,8 @@ pub const DEFAULT_SNAPSHOT_EVERY_LOGS: u64 = 10_000;
 pub const DEFAULT_WRITE_TIMEOUT_MS: u64 = 5_000;
 /// Default frame limit on the controller listener.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// Room left in a frame for what surrounds one entry in an AppendEntries request.
+const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
 /// Entries per log segment file.
 const SEGMENT_MAX_ENTRIES: usize = 4096;
 /// Snapshot chunk size on the wire (JSON-encoded, so frames are a few times larger).
@@ -160,6 +162,9 @@ pub enum WriteError {
     /// Not committed and applied within the write timeout; it may still commit later.
     #[error("metadata write timed out (it may still commit)")]
     Timeout,
+    /// The entry could never be replicated within the controller listener's frame limit.
+    #[error("metadata entry of {bytes} bytes (encoded) is over the limit of {max}")]
+    TooLarge { bytes: usize, max: usize },
     /// The raft node stopped (storage error, shutdown).
     #[error("metadata quorum stopped: {0}")]
     Fatal(String),
@@ -176,6 +181,8 @@ pub struct MetaRaft {
     leader_rx: watch::Receiver<Option<NodeId>>,
     applied_next: Arc<AtomicU64>,
     write_timeout: Duration,
+    max_frame_bytes: usize,
+    check_quorum: CheckQuorum,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -229,7 +236,7 @@ impl MetaRaft {
         let network = NetworkFactory {
             peers: peers.clone(),
         };
-        let raft = Raft::new(node_id, config, network, log_store, state_machine)
+        let raft = Raft::new(node_id, config.clone(), network, log_store, state_machine)
             .await
             .context("starting the metadata quorum")?;
 
@@ -242,8 +249,17 @@ impl MetaRaft {
             };
             tasks.push(tokio::spawn(server::serve(listener, handler)));
         }
+        let check_quorum = CheckQuorum {
+            node_id,
+            single_voter: settings.voters.len() == 1,
+            lease_ms: config.election_timeout_max,
+        };
         let (leader_tx, leader_rx) = watch::channel(None);
-        tasks.push(tokio::spawn(watch_leader(raft.clone(), leader_tx)));
+        tasks.push(tokio::spawn(watch_leader(
+            raft.clone(),
+            check_quorum,
+            leader_tx,
+        )));
 
         let meta = MetaRaft {
             node_id,
@@ -255,6 +271,8 @@ impl MetaRaft {
             leader_rx,
             applied_next,
             write_timeout: Duration::from_millis(settings.write_timeout_ms),
+            max_frame_bytes: settings.max_frame_bytes,
+            check_quorum,
             tasks: Mutex::new(tasks),
         };
         meta.form_cluster().await?;
@@ -277,8 +295,14 @@ impl MetaRaft {
     /// Append `payload` to the metadata log through the leader (this node); returns its log
     /// index once it is committed and applied here.
     pub async fn write(&self, payload: Vec<u8>) -> Result<u64, WriteError> {
-        let res =
-            tokio::time::timeout(self.write_timeout, self.raft.client_write(Payload(payload)));
+        let payload = Payload(payload);
+        // An entry must fit in one AppendEntries frame, with room for the envelope.
+        let bytes = serde_json::to_vec(&payload).map_or(usize::MAX, |v| v.len());
+        let max = self.max_frame_bytes.saturating_sub(ENVELOPE_ALLOWANCE);
+        if bytes > max {
+            return Err(WriteError::TooLarge { bytes, max });
+        }
+        let res = tokio::time::timeout(self.write_timeout, self.raft.client_write(payload));
         match res.await {
             Err(_) => Err(WriteError::Timeout),
             Ok(Ok(resp)) => Ok(resp.log_id.index),
@@ -297,16 +321,17 @@ impl MetaRaft {
         self.node_id
     }
 
-    /// The leader this node knows of.
+    /// The leader this node knows of (see [`CheckQuorum`] for this node's own leadership).
     pub fn current_leader(&self) -> Option<NodeId> {
         *self.leader_rx.borrow()
     }
 
-    /// Whether this node is the leader (the active controller) right now.
+    /// Whether this node is the leader (the active controller) and a quorum acknowledged it
+    /// within the lease.
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        m.state == ServerState::Leader && m.current_leader == Some(self.node_id)
+        let metrics = self.raft.metrics();
+        let leader = self.check_quorum.leader(&metrics.borrow());
+        leader == Some(self.node_id)
     }
 
     /// Changes of the known leader (`None` while there is none).
@@ -384,11 +409,37 @@ impl Drop for MetaRaft {
     }
 }
 
+/// Kafka's check-quorum (KIP-595): openraft 0.9 keeps a leader that is cut off from the other
+/// voters in the leader state until it hears of a higher term. Here, a leader that no quorum
+/// has acknowledged for `lease_ms` (openraft's leader lease, the maximum election timeout, by
+/// when the others may have elected someone else) does not count itself as the leader: its
+/// leader watch shows `None` and `is_leader` is false. Its writes cannot commit anyway. The
+/// metrics are refreshed on every raft tick (1.5 heartbeat intervals), which bounds how stale
+/// this view is.
+#[derive(Debug, Clone, Copy)]
+struct CheckQuorum {
+    node_id: NodeId,
+    single_voter: bool,
+    lease_ms: u64,
+}
+
+impl CheckQuorum {
+    fn leader(&self, m: &openraft::RaftMetrics<NodeId, openraft::BasicNode>) -> Option<NodeId> {
+        if m.current_leader != Some(self.node_id) {
+            return m.current_leader;
+        }
+        let acked = m
+            .millis_since_quorum_ack
+            .is_some_and(|ms| ms <= self.lease_ms);
+        (m.state == ServerState::Leader && (self.single_voter || acked)).then_some(self.node_id)
+    }
+}
+
 /// Mirror openraft's metrics into the leader watch until raft stops.
-async fn watch_leader(raft: Raft, tx: watch::Sender<Option<NodeId>>) {
+async fn watch_leader(raft: Raft, check: CheckQuorum, tx: watch::Sender<Option<NodeId>>) {
     let mut metrics = raft.metrics();
     loop {
-        let leader = metrics.borrow_and_update().current_leader;
+        let leader = check.leader(&metrics.borrow_and_update());
         tx.send_if_modified(|cur| {
             let changed = *cur != leader;
             *cur = leader;

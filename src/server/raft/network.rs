@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
 };
 use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -54,7 +55,7 @@ pub enum CallError {
     #[error("raft network is shut down")]
     Closed,
     #[error("request to node {0}: {1}")]
-    Encode(NodeId, io::Error),
+    Encode(NodeId, wire::EncodeError),
     #[error("node {0} answered with an unexpected response kind")]
     UnexpectedResponse(NodeId),
 }
@@ -388,12 +389,17 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        let entries = rpc.entries.len() as u64;
         match self.call(Request::AppendEntries(rpc), &option).await {
             Ok(Response::AppendEntries(r)) => self.remote(r),
             Ok(_) => Err(self.rpc_error(
                 CallError::UnexpectedResponse(self.target),
                 RPCTypes::AppendEntries,
             )),
+            // openraft sends fewer entries per request after this.
+            Err(CallError::Encode(_, wire::EncodeError::TooLarge { .. })) if entries > 1 => Err(
+                RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(entries / 2)),
+            ),
             Err(e) => Err(self.rpc_error(e, RPCTypes::AppendEntries)),
         }
     }

@@ -425,3 +425,47 @@ async fn a_taken_controller_port_is_a_clear_error() {
     let msg = format!("{err:#}");
     assert!(msg.contains(&format!("cannot listen on {addr}")), "{msg}");
 }
+
+#[tokio::test]
+async fn a_leader_cut_off_from_the_quorum_stops_calling_itself_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_voters, nodes) = start_cluster(3, dir.path(), 10_000).await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    let leader = agreed_leader(&all, None).await;
+    let lead = by_id(&nodes, leader);
+    lead.raft.write(payload(0)).await.unwrap();
+    assert!(lead.raft.is_leader());
+    for node in nodes.iter().filter(|n| n.raft.node_id() != leader) {
+        node.raft.shutdown().await;
+    }
+    // Within the lease (2 x 400 ms) plus a tick or two.
+    let mut watch = lead.raft.leader_watch();
+    tokio::time::timeout(Duration::from_secs(3), watch.wait_for(|l| l.is_none()))
+        .await
+        .expect("the isolated leader still calls itself leader")
+        .unwrap();
+    assert!(!lead.raft.is_leader());
+    let write = tokio::time::timeout(Duration::from_millis(500), lead.raft.write(payload(1))).await;
+    assert!(!matches!(write, Ok(Ok(_))), "{write:?}");
+    lead.raft.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_too_large_for_a_frame_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let voters = BTreeMap::from([(1, "unused:0".to_string())]);
+    let mut s = settings(1, &voters, dir.path(), 10_000);
+    s.max_frame_bytes = 100 * 1024;
+    let raft = MetaRaft::start(s, RecordingApplier::new(), Arc::new(EchoApp(1)))
+        .await
+        .unwrap();
+    let err = raft.write(vec![b'x'; 40 * 1024]).await.unwrap_err();
+    assert_eq!(
+        err,
+        WriteError::TooLarge {
+            bytes: 40 * 1024 + 2,
+            max: 36 * 1024
+        }
+    );
+    raft.shutdown().await;
+}

@@ -49,17 +49,29 @@ pub struct Envelope<T> {
     pub body: T,
 }
 
+/// Why a frame could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("encode: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Encode a whole frame (length prefix included).
-pub fn encode<T: Serialize>(id: u64, body: &T, max_frame_bytes: usize) -> io::Result<Vec<u8>> {
+pub fn encode<T: Serialize>(
+    id: u64,
+    body: &T,
+    max_frame_bytes: usize,
+) -> Result<Vec<u8>, EncodeError> {
     let mut frame = vec![0u8; 4];
-    serde_json::to_writer(&mut frame, &Envelope { id, body })
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("encode: {e}")))?;
+    serde_json::to_writer(&mut frame, &Envelope { id, body })?;
     let len = frame.len() - 4;
     if len > max_frame_bytes {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the limit of {max_frame_bytes}"),
-        ));
+        return Err(EncodeError::TooLarge {
+            len,
+            max: max_frame_bytes,
+        });
     }
     frame[..4].copy_from_slice(&(len as u32).to_be_bytes());
     Ok(frame)

@@ -243,7 +243,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let b = Broker::open(config).unwrap();
+        let b = Broker::open(config, "test-cluster").unwrap();
         (tmp, b)
     }
 

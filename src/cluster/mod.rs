@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use uuid::Uuid;
 
-use crate::config::{read_properties, validate_topic_config, BrokerConfig, ConfigError};
+use crate::config::{read_properties, BrokerConfig, ConfigError};
 use crate::log::{LogError, PartitionLog};
 pub use partition::Partition;
 

@@ -68,7 +68,7 @@ pub struct ReadPlan {
 }
 
 impl ReadPlan {
-    pub(super) fn empty() -> ReadPlan {
+    pub fn empty() -> ReadPlan {
         ReadPlan { source: None }
     }
 

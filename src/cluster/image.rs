@@ -188,16 +188,7 @@ impl MetadataImage {
         }
         self.last_applied_index = index;
         match record {
-            MetadataRecord::ClusterId { cluster_id } => match &self.cluster_id {
-                Some(current) if current != cluster_id => Err(ImageError::ClusterIdMismatch {
-                    current: current.clone(),
-                    record: cluster_id.clone(),
-                }),
-                _ => {
-                    self.cluster_id = Some(cluster_id.clone());
-                    Ok(())
-                }
-            },
+            MetadataRecord::ClusterId { cluster_id } => self.apply_cluster_id(cluster_id),
             MetadataRecord::RegisterBroker {
                 broker_id,
                 incarnation_id,
@@ -240,92 +231,20 @@ impl MetadataImage {
                 Ok(())
             }
             MetadataRecord::Topic { name, topic_id } => self.apply_topic(name, *topic_id),
-            MetadataRecord::Partition {
-                topic_id,
-                partition,
-                replicas,
-                isr,
-                leader,
-                leader_epoch,
-                partition_epoch,
-                adding_replicas,
-                removing_replicas,
-            } => self.apply_partition(
-                *topic_id,
-                *partition,
-                PartitionRegistration {
-                    replicas: replicas.clone(),
-                    isr: isr.clone(),
-                    leader: *leader,
-                    leader_epoch: *leader_epoch,
-                    partition_epoch: *partition_epoch,
-                    adding_replicas: adding_replicas.clone(),
-                    removing_replicas: removing_replicas.clone(),
-                },
-            ),
-            MetadataRecord::PartitionChange {
-                topic_id,
-                partition,
-                leader,
-                isr,
-                replicas,
-                adding_replicas,
-                removing_replicas,
-            } => {
-                let fields = PartitionChangeFields {
-                    leader: *leader,
-                    isr: isr.as_deref(),
-                    replicas: replicas.as_deref(),
-                    adding_replicas: adding_replicas.as_deref(),
-                    removing_replicas: removing_replicas.as_deref(),
-                };
-                self.apply_partition_change(*topic_id, *partition, &fields)
-            }
-            MetadataRecord::RemoveTopic { topic_id } => {
-                let topic = self
-                    .topics
-                    .remove(topic_id)
-                    .ok_or(ImageError::UnknownTopicId(*topic_id))?;
-                self.topic_ids.remove(&topic.name);
-                self.configs
-                    .remove(&ConfigResource::Topic(topic.name.clone()));
-                Ok(())
-            }
+            MetadataRecord::Partition { .. } => self.apply_partition(record),
+            MetadataRecord::PartitionChange { .. } => self.apply_partition_change(record),
+            MetadataRecord::RemoveTopic { topic_id } => self.apply_remove_topic(*topic_id),
             MetadataRecord::Config {
                 resource,
                 name,
                 value,
             } => {
-                match value {
-                    Some(v) => {
-                        self.configs
-                            .entry(resource.clone())
-                            .or_default()
-                            .insert(name.clone(), v.clone());
-                    }
-                    None => {
-                        if let Some(c) = self.configs.get_mut(resource) {
-                            c.remove(name);
-                            if c.is_empty() {
-                                self.configs.remove(resource);
-                            }
-                        }
-                    }
-                }
+                self.apply_config(resource, name, value.as_deref());
                 Ok(())
             }
             MetadataRecord::ProducerIds {
                 next_producer_id, ..
-            } => {
-                if *next_producer_id <= self.next_producer_id {
-                    return Err(ImageError::ProducerIdNotIncreasing {
-                        current: self.next_producer_id,
-                        record: *next_producer_id,
-                    });
-                }
-                self.next_producer_id = *next_producer_id;
-                Ok(())
-            }
+            } => self.apply_producer_ids(*next_producer_id),
         }
     }
 
@@ -395,24 +314,67 @@ impl MetadataImage {
         Ok(())
     }
 
-    fn apply_partition(
+    fn apply_cluster_id(&mut self, cluster_id: &str) -> Result<(), ImageError> {
+        match &self.cluster_id {
+            Some(current) if current != cluster_id => Err(ImageError::ClusterIdMismatch {
+                current: current.clone(),
+                record: cluster_id.to_string(),
+            }),
+            _ => {
+                self.cluster_id = Some(cluster_id.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// The topic of a partition record and the index of the partition, which must exist
+    /// (`new`: or be the next one).
+    fn topic_slot(
         &mut self,
         topic_id: Uuid,
         partition: i32,
-        registration: PartitionRegistration,
-    ) -> Result<(), ImageError> {
+        new: bool,
+    ) -> Result<(&mut TopicImage, usize), ImageError> {
         let topic = self
             .topics
             .get_mut(&topic_id)
             .ok_or(ImageError::UnknownTopicId(topic_id))?;
+        let len = topic.partitions.len();
         let idx = usize::try_from(partition)
             .ok()
-            .filter(|i| *i <= topic.partitions.len())
+            .filter(|i| *i < len || (new && *i == len))
             .ok_or(ImageError::InvalidPartition {
                 topic_id,
                 partition,
             })?;
-        let topic = Arc::make_mut(topic);
+        Ok((Arc::make_mut(topic), idx))
+    }
+
+    fn apply_partition(&mut self, record: &MetadataRecord) -> Result<(), ImageError> {
+        let MetadataRecord::Partition {
+            topic_id,
+            partition,
+            replicas,
+            isr,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            adding_replicas,
+            removing_replicas,
+        } = record
+        else {
+            return Ok(());
+        };
+        let registration = PartitionRegistration {
+            replicas: replicas.clone(),
+            isr: isr.clone(),
+            leader: *leader,
+            leader_epoch: *leader_epoch,
+            partition_epoch: *partition_epoch,
+            adding_replicas: adding_replicas.clone(),
+            removing_replicas: removing_replicas.clone(),
+        };
+        let (topic, idx) = self.topic_slot(*topic_id, *partition, true)?;
         if idx == topic.partitions.len() {
             topic.partitions.push(registration);
         } else {
@@ -421,25 +383,69 @@ impl MetadataImage {
         Ok(())
     }
 
-    fn apply_partition_change(
-        &mut self,
-        topic_id: Uuid,
-        partition: i32,
-        fields: &PartitionChangeFields<'_>,
-    ) -> Result<(), ImageError> {
+    fn apply_partition_change(&mut self, record: &MetadataRecord) -> Result<(), ImageError> {
+        let MetadataRecord::PartitionChange {
+            topic_id,
+            partition,
+            leader,
+            isr,
+            replicas,
+            adding_replicas,
+            removing_replicas,
+        } = record
+        else {
+            return Ok(());
+        };
+        let fields = PartitionChangeFields {
+            leader: *leader,
+            isr: isr.as_deref(),
+            replicas: replicas.as_deref(),
+            adding_replicas: adding_replicas.as_deref(),
+            removing_replicas: removing_replicas.as_deref(),
+        };
+        let (topic, idx) = self.topic_slot(*topic_id, *partition, false)?;
+        topic.partitions[idx] = topic.partitions[idx].merge(&fields);
+        Ok(())
+    }
+
+    fn apply_remove_topic(&mut self, topic_id: Uuid) -> Result<(), ImageError> {
         let topic = self
             .topics
-            .get_mut(&topic_id)
+            .remove(&topic_id)
             .ok_or(ImageError::UnknownTopicId(topic_id))?;
-        let idx = usize::try_from(partition)
-            .ok()
-            .filter(|i| *i < topic.partitions.len())
-            .ok_or(ImageError::InvalidPartition {
-                topic_id,
-                partition,
-            })?;
-        let topic = Arc::make_mut(topic);
-        topic.partitions[idx] = topic.partitions[idx].merge(fields);
+        self.topic_ids.remove(&topic.name);
+        self.configs
+            .remove(&ConfigResource::Topic(topic.name.clone()));
+        Ok(())
+    }
+
+    fn apply_config(&mut self, resource: &ConfigResource, name: &str, value: Option<&str>) {
+        match value {
+            Some(v) => {
+                self.configs
+                    .entry(resource.clone())
+                    .or_default()
+                    .insert(name.to_string(), v.to_string());
+            }
+            None => {
+                if let Some(c) = self.configs.get_mut(resource) {
+                    c.remove(name);
+                    if c.is_empty() {
+                        self.configs.remove(resource);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_producer_ids(&mut self, next_producer_id: i64) -> Result<(), ImageError> {
+        if next_producer_id <= self.next_producer_id {
+            return Err(ImageError::ProducerIdNotIncreasing {
+                current: self.next_producer_id,
+                record: next_producer_id,
+            });
+        }
+        self.next_producer_id = next_producer_id;
         Ok(())
     }
 

@@ -271,7 +271,9 @@ impl Controller {
     ) -> BrokerState {
         let id = req.broker_id;
         let caught_up = req.current_metadata_offset >= req.broker_epoch.max(0) as u64;
-        let has_leaderships = !Self::partitions_where(image, |p| p.leader == id).is_empty();
+        let has_leaderships = image
+            .topics()
+            .any(|t| t.partitions.iter().any(|p| p.leader == id));
         match current {
             BrokerState::Fenced if req.want_shutdown => BrokerState::ShutdownNow,
             BrokerState::Fenced if !req.want_fence && caught_up => BrokerState::Unfenced,

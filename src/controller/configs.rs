@@ -58,10 +58,18 @@ pub struct ConfigResourceResult {
     pub result: Result<(), ApiError>,
 }
 
-/// The declared type of a config of a resource, and its static default.
+/// The declared type of a config of a resource, and its static default (a topic config's
+/// is its broker synonym's when it has none of its own, as Kafka's `LogConfig` defaults are).
 fn def_of(resource: &ConfigResource, name: &str) -> Option<(ConfigType, Option<&'static str>)> {
     match resource {
-        ConfigResource::Topic(_) => topic_config_def(name).map(|d| (d.kind, d.default)),
+        ConfigResource::Topic(_) => topic_config_def(name).map(|d| {
+            let default = d.default.or_else(|| {
+                d.broker_synonym
+                    .and_then(broker_config_def)
+                    .and_then(|b| b.default)
+            });
+            (d.kind, default)
+        }),
         ConfigResource::Broker(_) => broker_config_def(name).map(|d| (d.kind, d.default)),
     }
 }

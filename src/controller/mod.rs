@@ -127,8 +127,9 @@ impl Work {
     /// Decide one record. (Never a `RegisterBroker`: its epoch is the real entry's index.)
     fn push(&mut self, record: MetadataRecord) {
         let index = self.image.last_applied_index();
-        // A record the controller produced always fits the image it was decided on.
-        let _ = self.image.apply(index, &record);
+        // A record the controller decided always fits the image it was decided on.
+        let applied = self.image.apply(index, &record);
+        debug_assert!(applied.is_ok(), "{applied:?} applying {record:?}");
         self.records.push(record);
     }
 }

@@ -181,7 +181,40 @@ impl Controller {
         let part = topic
             .partition(d.partition)
             .ok_or_else(|| ApiError::of(UNKNOWN_TOPIC_OR_PARTITION))?;
-        let name = &topic.name;
+        let new_isr = self.validate_alter_partition(image, &topic.name, part, broker_id, d)?;
+        let record = PartitionChange::new(part, topic_id, d.partition)
+            .election(self.election_for(image, &topic.name))
+            .isr(new_isr)
+            .build(|r| self.is_active(image, r));
+        let current = state(part);
+        let Some(record) = record else {
+            return Ok(current);
+        };
+        let new_leader = match &record {
+            MetadataRecord::PartitionChange { leader, .. } => *leader,
+            _ => None,
+        };
+        work.push(record);
+        if new_leader.is_some_and(|l| l != broker_id) {
+            // The change completed a reassignment that moved the leadership away.
+            return Err(ApiError::of(NEW_LEADER_ELECTED));
+        }
+        Ok(work
+            .image
+            .partition(&topic_id, d.partition)
+            .map(state)
+            .unwrap_or(current))
+    }
+
+    /// Kafka's `validateAlterPartitionData`; the proposed ISR.
+    fn validate_alter_partition(
+        &self,
+        image: &MetadataImage,
+        name: &str,
+        part: &PartitionRegistration,
+        broker_id: i32,
+        d: &AlterPartitionData,
+    ) -> Result<Vec<i32>, ApiError> {
         let p = d.partition;
         if d.leader_epoch > part.leader_epoch || d.partition_epoch > part.partition_epoch {
             return Err(ApiError::new(
@@ -243,27 +276,7 @@ impl Controller {
                 ),
             ));
         }
-        let record = PartitionChange::new(part, topic_id, p)
-            .election(self.election_for(image, name))
-            .isr(new_isr)
-            .build(|r| self.is_active(image, r));
-        let current = state(part);
-        let Some(record) = record else {
-            return Ok(current);
-        };
-        let new_leader = match &record {
-            MetadataRecord::PartitionChange { leader, .. } => *leader,
-            _ => None,
-        };
-        work.push(record);
-        if new_leader.is_some_and(|l| l != broker_id) {
-            return Err(ApiError::of(NEW_LEADER_ELECTED));
-        }
-        Ok(work
-            .image
-            .partition(&topic_id, p)
-            .map(state)
-            .unwrap_or(current))
+        Ok(new_isr)
     }
 
     /// Why a broker may not join an ISR (Kafka's `ineligibleReplicasForIsr`), if it may not.
@@ -453,50 +466,52 @@ impl Controller {
                 }
                 b
             }
-            None => {
-                if !part.is_reassigning() {
-                    return Err(ApiError::of(NO_REASSIGNMENT_IN_PROGRESS));
-                }
-                // Kafka's PartitionReassignmentRevert.
-                let original: Vec<i32> = part
-                    .replicas
-                    .iter()
-                    .copied()
-                    .filter(|r| !part.adding_replicas.contains(r))
-                    .collect();
-                let mut isr: Vec<i32> = part
-                    .isr
-                    .iter()
-                    .copied()
-                    .filter(|r| !part.adding_replicas.contains(r))
-                    .collect();
-                if isr.is_empty() {
-                    let Some(&first) = original.first() else {
-                        return Err(ApiError::new(
-                            INVALID_REPLICA_ASSIGNMENT,
-                            "Invalid replica assignment: addingReplicas contains all replicas.",
-                        ));
-                    };
-                    if !self.unclean_election_enabled(image, topic) {
-                        return Err(ApiError::new(
-                            INVALID_REPLICA_ASSIGNMENT,
-                            format!("Unable to revert partition assignment for {topic}:{p} because it would require an unclean leader election."),
-                        ));
-                    }
-                    isr.push(first);
-                }
-                PartitionChange::new(part, t.id, p)
-                    .election(self.election_for(image, topic))
-                    .isr(isr)
-                    .replicas(original)
-                    .removing(Vec::new())
-                    .adding(Vec::new())
-            }
+            None => self.revert_reassignment(image, topic, t.id, p, part)?,
         };
         if let Some(record) = builder.build(|r| self.is_active(image, r)) {
             work.push(record);
         }
         Ok(())
+    }
+
+    /// Cancel a reassignment (Kafka's `PartitionReassignmentRevert`): back to the replicas
+    /// minus those being added, and the ISR minus them; if that empties the ISR, the first
+    /// original replica, an unclean election only allowed where unclean election is enabled.
+    fn revert_reassignment<'a>(
+        &self,
+        image: &MetadataImage,
+        topic: &str,
+        topic_id: Uuid,
+        p: i32,
+        part: &'a PartitionRegistration,
+    ) -> Result<PartitionChange<'a>, ApiError> {
+        if !part.is_reassigning() {
+            return Err(ApiError::of(NO_REASSIGNMENT_IN_PROGRESS));
+        }
+        let not_adding = |r: &i32| !part.adding_replicas.contains(r);
+        let original: Vec<i32> = part.replicas.iter().copied().filter(not_adding).collect();
+        let mut isr: Vec<i32> = part.isr.iter().copied().filter(not_adding).collect();
+        if isr.is_empty() {
+            let Some(&first) = original.first() else {
+                return Err(ApiError::new(
+                    INVALID_REPLICA_ASSIGNMENT,
+                    "Invalid replica assignment: addingReplicas contains all replicas.",
+                ));
+            };
+            if !self.unclean_election_enabled(image, topic) {
+                return Err(ApiError::new(
+                    INVALID_REPLICA_ASSIGNMENT,
+                    format!("Unable to revert partition assignment for {topic}:{p} because it would require an unclean leader election."),
+                ));
+            }
+            isr.push(first);
+        }
+        Ok(PartitionChange::new(part, topic_id, p)
+            .election(self.election_for(image, topic))
+            .isr(isr)
+            .replicas(original)
+            .removing(Vec::new())
+            .adding(Vec::new()))
     }
 
     /// Kafka's `validateManualPartitionAssignment`.

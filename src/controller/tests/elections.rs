@@ -265,7 +265,7 @@ fn auto_rebalance_moves_leaders_back_to_preferred_replicas_when_due() {
 fn auto_rebalance_does_nothing_when_disabled() {
     let mut c = Cluster::new();
     c.start(&[1, 2]);
-    let t = c.create("t", &[&[1, 2]]);
+    c.create("t", &[&[1, 2]]);
     expire(&mut c, 1);
     c.register(1, None);
     c.heartbeat(1);

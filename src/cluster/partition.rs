@@ -13,6 +13,20 @@ use tokio::sync::{watch, Notify};
 use crate::log::{LogError, PartitionLog};
 use crate::metrics::{self, PartitionStats};
 
+/// Why records appended to a partition could not be confirmed committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// This broker stopped leading the partition; the records may be truncated.
+    #[error("this broker is not the leader of the partition")]
+    NotLeader,
+    /// The in-sync replica set shrank below min.insync.replicas after the append.
+    #[error("fewer in-sync replicas than min.insync.replicas")]
+    NotEnoughReplicas,
+    /// A storage error took the partition offline.
+    #[error("partition is offline after a storage error")]
+    Offline,
+}
+
 /// Durability progress published to waiting producers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Durable {
@@ -120,6 +134,31 @@ impl Partition {
         match res {
             Ok(d) if d.flushed_offset >= end_offset => Ok(()),
             _ => Err(LogError::Offline),
+        }
+    }
+
+    /// Wait until every record below `end_offset` is committed (the high watermark has
+    /// passed it): what the coordinators await before answering a request whose records they
+    /// appended to `__consumer_offsets` / `__transaction_state`, and transaction markers
+    /// before counting as written. On a single node the high watermark is the log end
+    /// offset, so this returns at once after the append. No timeout: callers bound it.
+    pub async fn await_committed(self: &Arc<Self>, end_offset: i64) -> Result<(), CommitError> {
+        loop {
+            let appended = self.appended.notified();
+            tokio::pin!(appended);
+            // Registered before the check, so an append between the check and the wait
+            // is not missed.
+            appended.as_mut().enable();
+            {
+                let log = self.log();
+                if log.is_offline() {
+                    return Err(CommitError::Offline);
+                }
+                if log.high_watermark() >= end_offset {
+                    return Ok(());
+                }
+            }
+            appended.await;
         }
     }
 

@@ -8,6 +8,7 @@ pub mod internal_topic;
 pub mod peer;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod txn_markers;
 pub mod txn_runtime;
 
 use std::net::SocketAddr;
@@ -38,10 +39,10 @@ impl Server {
         let addr = format!("{}:{}", config.listen_host, config.listen_port);
         let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
         // Groups are replayed from __consumer_offsets before anyone can connect.
-        let groups = group_runtime::start(&broker)?;
+        let groups = group_runtime::start(&broker, internal_topic::LoadMode::All)?;
         let _ = broker.groups.set(groups);
         // Then transactions (their markers may complete pending offsets in groups).
-        let txns = txn_runtime::start(&broker)?;
+        let txns = txn_runtime::start(&broker, txn_runtime::TxnOptions::single_node(&broker))?;
         let _ = broker.txns.set(txns);
         let listener = TcpListener::bind(&addr)
             .await

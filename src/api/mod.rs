@@ -40,6 +40,7 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -99,6 +100,7 @@ pub const APIS: &[ApiEntry] = &[
     elect_leaders::VERSIONS,
     alter_partition_reassignments::VERSIONS,
     list_partition_reassignments::VERSIONS,
+    write_txn_markers::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -194,6 +196,7 @@ pub async fn dispatch(
         ApiKey::ListPartitionReassignments => {
             list_partition_reassignments::handle(broker, req).map(Reply::Now)
         }
+        ApiKey::WriteTxnMarkers => write_txn_markers::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -313,6 +316,9 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ListPartitionReassignments => {
             decode_body::<m::ListPartitionReassignmentsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::WriteTxnMarkers => {
+            decode_body::<m::WriteTxnMarkersRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

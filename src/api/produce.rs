@@ -217,10 +217,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             let code = match r {
                 Ok(Ok(())) => continue,
                 // Kafka: committed, but the ISR shrank below min.insync.replicas meanwhile.
-                Ok(Err(CommitError::NotEnoughReplicasAfterAppend)) => {
+                Ok(Err(CommitError::NotEnoughReplicas)) => {
                     ResponseError::NotEnoughReplicasAfterAppend.code()
                 }
-                Ok(Err(CommitError::Log(e))) => log_error_code(&e),
+                Ok(Err(CommitError::Offline)) => ResponseError::KafkaStorageError.code(),
                 Ok(Err(CommitError::NotLeader)) => ResponseError::NotLeaderOrFollower.code(),
                 Err(_) => ResponseError::RequestTimedOut.code(),
             };

@@ -27,6 +27,20 @@ use crate::replica::{
     LeaderState, PartitionUpdate,
 };
 
+/// Why records appended to a partition could not be confirmed committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// This broker stopped leading the partition; the records may be truncated.
+    #[error("this broker is not the leader of the partition")]
+    NotLeader,
+    /// The in-sync replica set shrank below min.insync.replicas after the append.
+    #[error("fewer in-sync replicas than min.insync.replicas")]
+    NotEnoughReplicas,
+    /// A storage error took the partition offline.
+    #[error("partition is offline after a storage error")]
+    Offline,
+}
+
 /// Durability progress published to waiting producers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Durable {
@@ -471,7 +485,7 @@ impl Partition {
     pub async fn await_committed(self: &Arc<Self>, end_offset: i64) -> Result<(), CommitError> {
         self.await_durable(end_offset)
             .await
-            .map_err(CommitError::Log)?;
+            .map_err(|_| CommitError::Offline)?;
         loop {
             let notified = self.appended.notified();
             tokio::pin!(notified);
@@ -480,7 +494,7 @@ impl Partition {
                 None => return Err(CommitError::NotLeader),
                 Some(AcksAllStatus::Acknowledged) => return Ok(()),
                 Some(AcksAllStatus::NotEnoughReplicasAfterAppend) => {
-                    return Err(CommitError::NotEnoughReplicasAfterAppend)
+                    return Err(CommitError::NotEnoughReplicas)
                 }
                 Some(AcksAllStatus::Waiting) => notified.await,
             }
@@ -540,16 +554,6 @@ pub enum LeaderAppendError {
     NotEnoughReplicas { isr: usize, min: usize },
     #[error("{0}")]
     Log(LogError),
-}
-
-/// Why an acks=all wait ended without the records committed.
-#[derive(Debug)]
-pub enum CommitError {
-    Log(LogError),
-    /// This replica stopped leading (NOT_LEADER_OR_FOLLOWER).
-    NotLeader,
-    /// Committed, but the ISR shrank below min.insync.replicas meanwhile.
-    NotEnoughReplicasAfterAppend,
 }
 
 /// Kafka's check of a client's `current_leader_epoch` (-1: not given) against ours.

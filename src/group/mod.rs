@@ -48,6 +48,8 @@ pub mod errors;
 mod join;
 mod membership;
 mod offsets;
+mod partitions;
+pub mod routing;
 mod state;
 mod txn_offsets;
 
@@ -247,6 +249,20 @@ impl GroupCoordinator {
     /// within one session timeout), a rebalance for groups over group.max.size, and the
     /// periodic OffsetsExpiry timer.
     pub fn loaded(&mut self, now_ms: i64) -> Outcome {
+        let mut out = self.groups_loaded(now_ms, |_| true);
+        let interval = self.config.offsets_retention_check_interval_ms;
+        let mut cx = Cx {
+            now_ms,
+            config: &self.config,
+            out: &mut out,
+        };
+        cx.set_timer_in(TimerKey::OffsetsExpiry, interval);
+        out
+    }
+
+    /// Session timers for the members of the groups `select` picks, and a rebalance for
+    /// those over group.max.size (after their records were replayed).
+    fn groups_loaded(&mut self, now_ms: i64, select: impl Fn(&str) -> bool) -> Outcome {
         let mut out = Outcome::default();
         let Self { groups, config, .. } = self;
         let mut cx = Cx {
@@ -254,7 +270,7 @@ impl GroupCoordinator {
             config,
             out: &mut out,
         };
-        for group in groups.values_mut() {
+        for group in groups.values_mut().filter(|g| select(&g.group_id)) {
             let sessions: Vec<(String, i64)> = group
                 .members()
                 .map(|m| (m.member_id.clone(), i64::from(m.session_timeout_ms)))
@@ -266,10 +282,6 @@ impl GroupCoordinator {
                 group.prepare_rebalance(&mut cx);
             }
         }
-        cx.set_timer_in(
-            TimerKey::OffsetsExpiry,
-            config.offsets_retention_check_interval_ms,
-        );
         out
     }
 

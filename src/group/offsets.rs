@@ -194,6 +194,16 @@ impl OffsetStore {
         }
     }
 
+    /// Keep only the groups `keep` selects, committed and pending offsets alike (the others'
+    /// `__consumer_offsets` partition was unloaded).
+    pub fn retain_groups(&mut self, keep: impl Fn(&str) -> bool) {
+        self.by_group.retain(|g, _| keep(g));
+        for groups in self.pending.values_mut() {
+            groups.retain(|g, _| keep(g));
+        }
+        self.pending.retain(|_, g| !g.is_empty());
+    }
+
     /// Drop pending commits of a group (the group was deleted).
     pub fn remove_pending_group(&mut self, group: &str) {
         for groups in self.pending.values_mut() {

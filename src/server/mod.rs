@@ -14,6 +14,7 @@ pub mod raft;
 pub mod replica_fetcher;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod txn_markers;
 pub mod txn_runtime;
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ use super::errors::*;
 use super::partitions::Producer;
 use super::state::{TransactionMetadata, TxnState, NO_PRODUCER_EPOCH};
 use super::types::{ErrorCode, MarkerRequest, Outcome, PartitionsUpdate, TimerOp};
-use super::{timeout_key, TransactionCoordinator, COORDINATOR_EPOCH};
+use super::{timeout_key, TransactionCoordinator};
 
 impl TransactionCoordinator {
     /// EndTxn from the producer (transactions V1: the epoch must be exactly the current one).
@@ -114,7 +114,8 @@ impl TransactionCoordinator {
             producer_id: m.producer_id,
             producer_epoch: m.producer_epoch,
             commit: m.state == TxnState::PrepareCommit,
-            coordinator_epoch: COORDINATOR_EPOCH,
+            coordinator_epoch: self
+                .coordinator_epoch(self.transaction_state_partition(transactional_id)),
             partitions: m.partition_list(),
         });
     }

@@ -9,6 +9,7 @@ use super::types::{DescribedTxn, ErrorCode, Outcome, Request, Response};
 pub const NONE: ErrorCode = 0;
 pub const COORDINATOR_LOAD_IN_PROGRESS: ErrorCode = 14;
 pub const COORDINATOR_NOT_AVAILABLE: ErrorCode = 15;
+pub const NOT_COORDINATOR: ErrorCode = 16;
 pub const INVALID_REQUEST: ErrorCode = 42;
 pub const INVALID_PRODUCER_EPOCH: ErrorCode = 47;
 pub const INVALID_TXN_STATE: ErrorCode = 48;

@@ -48,9 +48,12 @@
 //!
 //! # Concurrency
 //!
-//! One coordinator serves every transactional id (all `__transaction_state` partitions are
-//! local on a single node); it is not synchronized (the runtime owns it). Markers carry
-//! coordinator epoch 0: one node, one coordinator epoch.
+//! One coordinator serves every transactional id of the `__transaction_state` partitions
+//! loaded on this broker (all of them on a single node; in a cluster those it leads, loaded
+//! and unloaded with [`TransactionCoordinator::partition_loaded`] /
+//! [`TransactionCoordinator::unload_partition`]); it is not synchronized (the runtime owns
+//! it). Markers carry the coordinator epoch of their transaction's partition: its leader
+//! epoch, 0 on a single node.
 
 pub mod errors;
 pub mod records;
@@ -60,7 +63,9 @@ pub mod types;
 mod admin;
 mod end;
 mod init;
+mod load;
 mod partitions;
+pub mod routing;
 
 #[cfg(test)]
 mod tests;
@@ -74,8 +79,9 @@ use errors::*;
 use records::TxnValue;
 use types::*;
 
-/// The coordinator epoch written into every marker (Kafka's leader epoch of the
-/// `__transaction_state` partition; a single node never changes it).
+/// The coordinator epoch written into markers of partitions loaded at startup by
+/// [`TransactionCoordinator::loaded`] (a single node's leader epoch, which never changes);
+/// partitions loaded with [`TransactionCoordinator::partition_loaded`] use their leader epoch.
 pub const COORDINATOR_EPOCH: i32 = 0;
 
 /// Kafka's internal topic for group offsets, whose partitions AddOffsetsToTxn adds.
@@ -89,6 +95,9 @@ pub struct TransactionCoordinator {
     config: TxnConfig,
     ids: Box<dyn ProducerIdAllocator>,
     txns: BTreeMap<String, TransactionMetadata>,
+    /// The coordinator epoch of each loaded `__transaction_state` partition (its leader
+    /// epoch); [`COORDINATOR_EPOCH`] for partitions loaded by [`Self::loaded`].
+    coordinator_epochs: BTreeMap<i32, i32>,
 }
 
 impl TransactionCoordinator {
@@ -97,6 +106,7 @@ impl TransactionCoordinator {
             config,
             ids,
             txns: BTreeMap::new(),
+            coordinator_epochs: BTreeMap::new(),
         }
     }
 
@@ -255,8 +265,17 @@ impl TransactionCoordinator {
     /// After replay at startup: markers again for transactions that were completing,
     /// partition sets and timeout timers for ongoing ones, and the periodic expiry timer.
     pub fn loaded(&mut self, now_ms: i64) -> Outcome {
+        let mut out = self.txns_loaded(now_ms, |_| true);
+        let interval = self.config.remove_expired_transaction_cleanup_interval_ms;
+        set_timer(&mut out, TimerKey::ExpireTransactionalIds, now_ms, interval);
+        out
+    }
+
+    /// Markers again for the transactions `select` picks that were completing, partition
+    /// sets and timeout timers for the ongoing ones (after their records were replayed).
+    fn txns_loaded(&mut self, now_ms: i64, select: impl Fn(&str) -> bool) -> Outcome {
         let mut out = Outcome::default();
-        let tids: Vec<String> = self.txns.keys().cloned().collect();
+        let tids: Vec<String> = self.txns.keys().filter(|t| select(t)).cloned().collect();
         for tid in tids {
             let Some(m) = self.txns.get(&tid) else {
                 continue;
@@ -279,8 +298,6 @@ impl TransactionCoordinator {
                 _ => {}
             }
         }
-        let interval = self.config.remove_expired_transaction_cleanup_interval_ms;
-        set_timer(&mut out, TimerKey::ExpireTransactionalIds, now_ms, interval);
         out
     }
 

@@ -6,6 +6,7 @@ mod admin;
 mod join;
 mod membership;
 mod offsets;
+mod partitions;
 mod records;
 mod replay;
 mod static_members;

@@ -8,6 +8,7 @@
 mod admin;
 mod end;
 mod init;
+mod load;
 mod partitions;
 mod records;
 mod restart;
@@ -212,6 +213,14 @@ impl Harness {
         let out = h.coord.loaded(h.now);
         h.apply(&out);
         (h, out)
+    }
+
+    pub fn timer_keys(&self) -> Vec<TimerKey> {
+        self.timers
+            .keys()
+            .filter(|k| !matches!(k, TimerKey::ExpireTransactionalIds))
+            .cloned()
+            .collect()
     }
 
     pub fn state(&self, tid: &str) -> Option<&'static str> {

@@ -165,7 +165,9 @@ fn plan_one(
             name,
             r.configs.iter().map(|c| c.name.as_str()),
         )),
-        other => Plan::Done(Err(invalid_request(format!("Unknown resource type {other}")))),
+        other => Plan::Done(Err(invalid_request(format!(
+            "Unknown resource type {other}"
+        )))),
     }
 }
 
@@ -198,7 +200,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .iter()
         .map(|r| {
             let plan = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
-                Plan::Done(Err(invalid_request("Each resource must appear at most once.")))
+                Plan::Done(Err(invalid_request(
+                    "Each resource must appear at most once.",
+                )))
             } else {
                 plan_one(broker, r)
             };

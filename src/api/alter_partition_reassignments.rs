@@ -38,9 +38,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 (
                     t.name.0.as_str().to_string(),
                     p.partition_index,
-                    p.replicas
-                        .as_ref()
-                        .map(|r| r.iter().map(|b| b.0).collect()),
+                    p.replicas.as_ref().map(|r| r.iter().map(|b| b.0).collect()),
                 )
             })
         })
@@ -64,9 +62,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     .partitions
                     .iter()
                     .map(|p| {
-                        let r = results
-                            .iter()
-                            .find(|r| r.topic == t.name.0.as_str() && r.partition == p.partition_index);
+                        let r = results.iter().find(|r| {
+                            r.topic == t.name.0.as_str() && r.partition == p.partition_index
+                        });
                         let (c, m) = match r {
                             Some(r) => (r.error_code, r.message.clone()),
                             None => (code, message.clone()),

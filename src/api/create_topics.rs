@@ -94,8 +94,7 @@ fn new_topic(t: &CreatableTopic) -> Result<NewTopic, (i16, String)> {
         if t.num_partitions != -1 || t.replication_factor != -1 {
             return Err((
                 ResponseError::InvalidRequest.code(),
-                "Both numPartitions or replicationFactor and replicasAssignments were set."
-                    .into(),
+                "Both numPartitions or replicationFactor and replicasAssignments were set.".into(),
             ));
         }
         let mut by_index: Vec<Option<Vec<i32>>> = vec![None; t.assignments.len()];

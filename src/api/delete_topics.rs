@@ -19,7 +19,12 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     max: 6,
 };
 
-fn result(name: Option<String>, id: Uuid, code: i16, message: Option<String>) -> DeletableTopicResult {
+fn result(
+    name: Option<String>,
+    id: Uuid,
+    code: i16,
+    message: Option<String>,
+) -> DeletableTopicResult {
     DeletableTopicResult::default()
         .with_name(name.map(|n| TopicName(StrBytes::from_string(n))))
         .with_topic_id(id)
@@ -97,7 +102,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                         };
                         result(name, id, a.error_code, a.message)
                     }
-                    None => result(None, Uuid::nil(), ResponseError::UnknownServerError.code(), None),
+                    None => result(
+                        None,
+                        Uuid::nil(),
+                        ResponseError::UnknownServerError.code(),
+                        None,
+                    ),
                 },
             };
             results.push(r);

@@ -65,7 +65,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let asked: Option<Vec<(String, i32)>> = body.topic_partitions.as_ref().map(|topics| {
         topics
             .iter()
-            .flat_map(|t| t.partitions.iter().map(|&p| (t.topic.0.as_str().to_string(), p)))
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|&p| (t.topic.0.as_str().to_string(), p))
+            })
             .collect()
     });
     let broker = Arc::clone(broker);

@@ -105,7 +105,10 @@ fn read_partition(
     reader: Reader,
 ) -> PartitionData {
     let limit = w.partition_max_bytes.min(max_bytes.saturating_sub(*total));
-    let read_committed = reader == Reader::Consumer { read_committed: true };
+    let read_committed = reader
+        == Reader::Consumer {
+            read_committed: true,
+        };
     let (plan, hw, lso, log_start, diverging) = {
         let log = p.log();
         let hw = log.high_watermark();
@@ -234,9 +237,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             // Only the leader serves fetches (consumers and followers alike).
             let resolved = match &topic {
                 None => Err(unknown),
-                Some(t) => t
-                    .leader(fp.partition, fp.current_leader_epoch)
-                    .cloned(),
+                Some(t) => t.leader(fp.partition, fp.current_leader_epoch).cloned(),
             };
             let (partition, error) = match resolved {
                 Ok(p) => (Some(p), 0),

@@ -14,9 +14,9 @@ use kafka_protocol::ResponseError;
 use super::{ApiEntry, Request, COORDINATOR_NOT_AVAILABLE};
 use crate::cluster::{Broker, BrokerInfo};
 use crate::group::partition_for;
+use crate::protocol::FrameError;
 use crate::server::group_runtime::OFFSETS_TOPIC;
 use crate::server::txn_runtime::TXN_TOPIC;
-use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::FindCoordinator,
@@ -31,7 +31,11 @@ const NOT_AVAILABLE: (i16, Option<&str>) = (
 
 /// The coordinator of one key: the leader of its partition of `__consumer_offsets` (groups)
 /// or `__transaction_state` (transactional ids), as Kafka places them. Err((code, message)).
-fn find(broker: &Broker, key: &str, key_type: i8) -> Result<BrokerInfo, (i16, Option<&'static str>)> {
+fn find(
+    broker: &Broker,
+    key: &str,
+    key_type: i8,
+) -> Result<BrokerInfo, (i16, Option<&'static str>)> {
     let topic = match key_type {
         0 if key.is_empty() => {
             return Err((
@@ -59,7 +63,10 @@ fn find(broker: &Broker, key: &str, key_type: i8) -> Result<BrokerInfo, (i16, Op
     } else {
         broker.txns.get().is_some()
     };
-    let t = broker.topic(topic).filter(|_| running).ok_or(NOT_AVAILABLE)?;
+    let t = broker
+        .topic(topic)
+        .filter(|_| running)
+        .ok_or(NOT_AVAILABLE)?;
     let partition = partition_for(key, t.partitions.len() as i32);
     let leader = t.slot(partition).map_or(-1, |s| s.meta.leader);
     broker

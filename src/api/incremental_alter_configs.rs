@@ -24,8 +24,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::alter_configs::{
-    alter_broker, check_configs, check_topic_name, duplicate_resources, execute,
-    invalid_request, topic_api_error, ApiError, Plan,
+    alter_broker, check_configs, check_topic_name, duplicate_resources, execute, invalid_request,
+    topic_api_error, ApiError, Plan,
 };
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
 use super::{ApiEntry, Reply, Request};
@@ -148,7 +148,9 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
         RESOURCE_BROKER_LOGGER => Plan::Done(Err(invalid_request(
             "Broker loggers are not configurable on this broker.",
         ))),
-        other => Plan::Done(Err(invalid_request(format!("Unknown resource type {other}")))),
+        other => Plan::Done(Err(invalid_request(format!(
+            "Unknown resource type {other}"
+        )))),
     }
 }
 
@@ -164,7 +166,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .iter()
         .map(|r| {
             let plan = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
-                Plan::Done(Err(invalid_request("Each resource must appear at most once.")))
+                Plan::Done(Err(invalid_request(
+                    "Each resource must appear at most once.",
+                )))
             } else {
                 plan_one(broker, r)
             };

@@ -48,8 +48,7 @@ fn ongoing(t: &Topic, slots: Vec<&PartitionSlot>) -> Option<OngoingTopicReassign
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
-    let body: ListPartitionReassignmentsRequest =
-        req.decode(ApiKey::ListPartitionReassignments)?;
+    let body: ListPartitionReassignmentsRequest = req.decode(ApiKey::ListPartitionReassignments)?;
     let topics: Vec<OngoingTopicReassignment> = match &body.topics {
         None => broker
             .all_topics()

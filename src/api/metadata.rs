@@ -144,7 +144,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             wanted.push(entry);
         }
     }
-    let include_cluster_ops = (8..=10).contains(&version) && body.include_cluster_authorized_operations;
+    let include_cluster_ops =
+        (8..=10).contains(&version) && body.include_cluster_authorized_operations;
     let to_create: Vec<NewTopic> = wanted
         .iter()
         .filter_map(|w| match w {
@@ -187,13 +188,17 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         // hold yet) is answered with the controller's error.
         let failed: BTreeMap<String, i16> = results
             .into_iter()
-            .filter(|r| r.error_code != 0 && r.error_code != ResponseError::TopicAlreadyExists.code())
+            .filter(|r| {
+                r.error_code != 0 && r.error_code != ResponseError::TopicAlreadyExists.code()
+            })
             .map(|r| (r.name, r.error_code))
             .collect();
         let wanted = wanted
             .into_iter()
             .map(|w| match w {
-                Wanted::Create(name) if failed.contains_key(&name) && broker.topic(&name).is_none() => {
+                Wanted::Create(name)
+                    if failed.contains_key(&name) && broker.topic(&name).is_none() =>
+                {
                     let code = failed.get(&name).copied().unwrap_or_default();
                     Wanted::Ready(error_topic(Some(&name), Uuid::nil(), code))
                 }

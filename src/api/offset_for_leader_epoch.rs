@@ -57,28 +57,21 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             let partitions = t
                 .partitions
                 .iter()
-                .map(
-                    |rp| {
-                        let topic = broker.topic(t.topic.0.as_str());
-                        match topic.as_ref().map(|t| t.leader(rp.partition, -1)) {
-                            Some(Ok(p)) => {
-                                end_offset(p, rp.current_leader_epoch, rp.leader_epoch)
-                            }
-                            Some(Err(code)) => answer(
-                                rp.partition,
-                                code,
-                                UNDEFINED_EPOCH,
-                                UNDEFINED_EPOCH_OFFSET,
-                            ),
-                            None => answer(
-                                rp.partition,
-                                ResponseError::UnknownTopicOrPartition.code(),
-                                UNDEFINED_EPOCH,
-                                UNDEFINED_EPOCH_OFFSET,
-                            ),
+                .map(|rp| {
+                    let topic = broker.topic(t.topic.0.as_str());
+                    match topic.as_ref().map(|t| t.leader(rp.partition, -1)) {
+                        Some(Ok(p)) => end_offset(p, rp.current_leader_epoch, rp.leader_epoch),
+                        Some(Err(code)) => {
+                            answer(rp.partition, code, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)
                         }
-                    },
-                )
+                        None => answer(
+                            rp.partition,
+                            ResponseError::UnknownTopicOrPartition.code(),
+                            UNDEFINED_EPOCH,
+                            UNDEFINED_EPOCH_OFFSET,
+                        ),
+                    }
+                })
                 .collect();
             OffsetForLeaderTopicResult::default()
                 .with_topic(t.topic.clone())

@@ -23,6 +23,7 @@ use kafka_protocol::messages::{ApiKey, WriteTxnMarkersRequest, WriteTxnMarkersRe
 use super::errors::log_error_code;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::partition::CommitError;
+use crate::cluster::partition::LeaderAppendError;
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 use crate::txn::CONSUMER_OFFSETS_TOPIC;
@@ -93,26 +94,27 @@ pub async fn write_marker(
             )
             .await;
     }
-    // The integrator's cluster code must also refuse a partition this broker hosts but does
-    // not lead (NOT_LEADER_OR_FOLLOWER) here.
     let p = broker
-        .partition(topic, partition)
-        .ok_or(UNKNOWN_TOPIC_OR_PARTITION)?;
+        .topic(topic)
+        .ok_or(UNKNOWN_TOPIC_OR_PARTITION)?
+        .leader(partition, -1)?
+        .clone();
     let end = {
-        let mut log = p.log();
-        let info = log
-            .append_control(
+        let info = p
+            .append_control_as_leader(
                 marker.producer_id,
                 marker.producer_epoch,
-                marker.commit,
                 marker.coordinator_epoch,
-                p.leader_epoch,
+                marker.commit,
                 crate::cluster::now_ms(),
             )
-            .map_err(|e| log_error_code(&e))?;
+            .map_err(|e| match e {
+                LeaderAppendError::NotLeader => NOT_LEADER_OR_FOLLOWER,
+                LeaderAppendError::NotEnoughReplicas { .. } => 19, // NOT_ENOUGH_REPLICAS
+                LeaderAppendError::Log(e) => log_error_code(&e),
+            })?;
         info.last_offset + 1
     };
-    p.appended.notify_waiters();
     let wait = async {
         p.await_durable(end).await.map_err(|e| log_error_code(&e))?;
         p.await_committed(end)

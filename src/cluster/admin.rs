@@ -80,7 +80,10 @@ impl Broker {
                 TopicRef::Id(_) => String::new(),
             })
             .collect();
-        topic_results(self.ask(ControllerRequest::DeleteTopics { topics }).await, names)
+        topic_results(
+            self.ask(ControllerRequest::DeleteTopics { topics }).await,
+            names,
+        )
     }
 
     /// CreatePartitions through the controller.
@@ -188,7 +191,11 @@ fn topic_results(
 ) -> Vec<TopicResult> {
     match answer {
         Ok(ControllerResponse::Topics(r)) => r,
-        Ok(other) => fail_all(names, NOT_CONTROLLER, format!("unexpected answer {other:?}")),
+        Ok(other) => fail_all(
+            names,
+            NOT_CONTROLLER,
+            format!("unexpected answer {other:?}"),
+        ),
         Err((code, message)) => fail_all(names, code, message),
     }
 }

@@ -41,7 +41,11 @@ pub fn legacy_topics(data_dir: &Path) -> anyhow::Result<Vec<LegacyTopic>> {
         if path.extension().and_then(|e| e.to_str()) != Some("properties") {
             continue;
         }
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         let mut id = None;

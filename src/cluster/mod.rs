@@ -124,7 +124,10 @@ impl Topic {
     pub fn leader(&self, index: i32, current_leader_epoch: i32) -> Result<&Arc<Partition>, i16> {
         let slot = self.slot(index).ok_or(UNKNOWN_TOPIC_OR_PARTITION)?;
         match &slot.replica {
-            Some(p) => p.check_leader(current_leader_epoch).map(|()| p).map_err(|e| e.code()),
+            Some(p) => p
+                .check_leader(current_leader_epoch)
+                .map(|()| p)
+                .map_err(|e| e.code()),
             None => {
                 partition::check_epoch(current_leader_epoch, slot.meta.leader_epoch)
                     .map_err(|e| e.code())?;
@@ -418,7 +421,11 @@ impl Broker {
                         Some(r) => {
                             let same_configs = previous.is_some_and(|t| t.configs == spec.configs);
                             if same_configs && prev.is_some_and(|s| s.meta == meta) {
-                                slots.push(PartitionSlot { index, meta, replica: Some(r) });
+                                slots.push(PartitionSlot {
+                                    index,
+                                    meta,
+                                    replica: Some(r),
+                                });
                                 continue;
                             }
                             r.log().set_config(log_config.clone());
@@ -437,7 +444,11 @@ impl Broker {
                     }
                     None
                 };
-                slots.push(PartitionSlot { index, meta, replica });
+                slots.push(PartitionSlot {
+                    index,
+                    meta,
+                    replica,
+                });
             }
             // Partitions of the old topic beyond the new count cannot exist (counts only
             // grow); a topic recreated under the same name has a new id and is handled below.
@@ -482,9 +493,7 @@ impl Broker {
                 min_insync_replicas: self.config.min_insync_replicas(configs),
                 replica_lag_time_max_ms: self.config.replica_lag_time_max_ms,
             };
-            let broker_epoch = self
-                .broker_epoch
-                .load(std::sync::atomic::Ordering::Acquire);
+            let broker_epoch = self.broker_epoch.load(std::sync::atomic::Ordering::Acquire);
             match r.become_leader(
                 meta.leader_epoch,
                 meta.partition_epoch,
@@ -495,7 +504,9 @@ impl Broker {
                 now,
             ) {
                 Ok(()) => delta.leaders.push(Arc::clone(r)),
-                Err(e) => tracing::error!(topic = %r.topic, partition = r.index, "cannot become leader: {e}"),
+                Err(e) => {
+                    tracing::error!(topic = %r.topic, partition = r.index, "cannot become leader: {e}")
+                }
             }
         } else {
             r.become_follower(meta.leader, meta.leader_epoch);

@@ -52,12 +52,7 @@ pub fn specs_of(image: &MetadataImage) -> (Vec<TopicSpec>, ClusterView) {
                     isr: p.isr.clone(),
                     adding_replicas: p.adding_replicas.clone(),
                     removing_replicas: p.removing_replicas.clone(),
-                    offline_replicas: p
-                        .replicas
-                        .iter()
-                        .copied()
-                        .filter(|r| !live(*r))
-                        .collect(),
+                    offline_replicas: p.replicas.iter().copied().filter(|r| !live(*r)).collect(),
                 })
                 .collect(),
         })
@@ -228,7 +223,10 @@ pub async fn heartbeats(
                         fenced_logged = Some(fenced);
                     }
                 }
-                ControllerResponse::Error { error_code, message } => {
+                ControllerResponse::Error {
+                    error_code,
+                    message,
+                } => {
                     tracing::warn!(error_code, ?message, "heartbeat refused; registering again");
                     register(&broker, incarnation).await;
                 }

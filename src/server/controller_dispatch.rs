@@ -10,7 +10,7 @@ use crate::cluster::image::MetadataImage;
 use crate::cluster::records::MetadataRecord;
 use crate::controller::{
     AlterConfigOp, AlterPartitionData, AlterPartitionRequest, AlterPartitionTopic, AlterableConfig,
-    ApiError, BrokerRegistrationRequest, CreatableTopic, CreatePartitionsTopic, Controller,
+    ApiError, BrokerRegistrationRequest, Controller, CreatableTopic, CreatePartitionsTopic,
     ElectionType, HeartbeatRequest, ImportedTopic, IncrementalAlterResource, IsrMember,
     ReassignablePartition, ReassignableTopic, TopicPartitions, TopicPartitionsResult, TopicRef,
 };
@@ -147,7 +147,11 @@ pub fn decide(
                     }
                 })
                 .collect();
-            (ControllerResponse::Topics(results), r.records, After::Answer)
+            (
+                ControllerResponse::Topics(results),
+                r.records,
+                After::Answer,
+            )
         }
         ControllerRequest::DeleteTopics { topics } => {
             let asked: Vec<TopicRef> = topics
@@ -174,7 +178,11 @@ pub fn decide(
                     }
                 })
                 .collect();
-            (ControllerResponse::Topics(results), r.records, After::Answer)
+            (
+                ControllerResponse::Topics(results),
+                r.records,
+                After::Answer,
+            )
         }
         ControllerRequest::CreatePartitions {
             topics,
@@ -205,7 +213,11 @@ pub fn decide(
                     }
                 })
                 .collect();
-            (ControllerResponse::Topics(results), r.records, After::Answer)
+            (
+                ControllerResponse::Topics(results),
+                r.records,
+                After::Answer,
+            )
         }
         ControllerRequest::AlterPartition {
             broker_id,
@@ -236,7 +248,11 @@ pub fn decide(
             });
             let r = c.elect_leaders(image, election, grouped.as_deref());
             let results = flatten(image, r.response);
-            (ControllerResponse::Partitions(results), r.records, After::Answer)
+            (
+                ControllerResponse::Partitions(results),
+                r.records,
+                After::Answer,
+            )
         }
         ControllerRequest::AlterReassignments { reassignments } => {
             let mut topics: Vec<ReassignableTopic> = Vec::new();
@@ -255,7 +271,11 @@ pub fn decide(
             }
             let r = c.alter_partition_reassignments(image, &topics);
             let results = flatten(image, r.response);
-            (ControllerResponse::Partitions(results), r.records, After::Answer)
+            (
+                ControllerResponse::Partitions(results),
+                r.records,
+                After::Answer,
+            )
         }
         ControllerRequest::AlterConfigs {
             resource,
@@ -427,4 +447,3 @@ fn flatten(image: &MetadataImage, results: Vec<TopicPartitionsResult>) -> Vec<Pa
     }
     out
 }
-

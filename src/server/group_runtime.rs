@@ -21,7 +21,7 @@
 //! lose is ever shown. A failed append or commit answers the Kafka way
 //! ([`AppendError::coordinator_code`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,21 +183,9 @@ pub fn start(broker: &Arc<Broker>, mode: LoadMode) -> anyhow::Result<GroupHandle
     let topic = match (broker.topic(OFFSETS_TOPIC), mode) {
         (Some(t), _) => Some(t),
         (None, LoadMode::OnDemand) => None,
-        (None, LoadMode::All) => {
-            let mut configs = BTreeMap::new();
-            // Compacted, as in Kafka: the latest record per key is kept, never deleted by age.
-            configs.insert("cleanup.policy".to_string(), Some("compact".to_string()));
-            configs.insert(
-                "segment.bytes".to_string(),
-                Some(cfg.offsets_topic_segment_bytes.to_string()),
-            );
-            Some(broker.create_topic(
-                OFFSETS_TOPIC,
-                cfg.offsets_topic_num_partitions,
-                1,
-                configs,
-            )?)
-        }
+        // Internal topics are created through the controller (server/mod.rs); until
+        // then nothing is loaded here.
+        (None, LoadMode::All) => None,
     };
     let mut group_config = cfg.group_config();
     if let Some(t) = &topic {
@@ -209,11 +197,11 @@ pub fn start(broker: &Arc<Broker>, mode: LoadMode) -> anyhow::Result<GroupHandle
     let now = now_ms();
     if let (LoadMode::All, Some(topic)) = (mode, &topic) {
         let mut replayed = 0usize;
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             replayed += internal_topic::replay_partition(OFFSETS_TOPIC, p, |r| {
                 apply_record(&mut coordinator, p.index, r, now)
             })?;
-            served.set_loaded(p.index, p.leader_epoch);
+            served.set_loaded(p.index, p.leader_epoch());
         }
         tracing::info!(records = replayed, "replayed {OFFSETS_TOPIC}");
     }
@@ -487,12 +475,11 @@ impl Runtime {
             let _ = done.send(Err(NOT_LEADER_OR_FOLLOWER));
             return;
         };
-        let appended = p.log().append_control(
+        let appended = p.append_control_as_leader(
             producer_id,
             producer_epoch,
-            commit,
             coordinator_epoch,
-            p.leader_epoch,
+            commit,
             now_ms(),
         );
         let end = match appended {

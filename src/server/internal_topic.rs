@@ -28,7 +28,7 @@ use kafka_protocol::records::{
 };
 
 use crate::api::errors::log_error_code;
-use crate::cluster::partition::CommitError;
+use crate::cluster::partition::{CommitError, LeaderAppendError};
 use crate::cluster::Partition;
 use crate::log::{AppendOrigin, LogError};
 
@@ -170,6 +170,18 @@ const NOT_ENOUGH_REPLICAS: i16 = 19;
 const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
 const KAFKA_STORAGE_ERROR: i16 = 56;
 
+impl From<LeaderAppendError> for AppendError {
+    fn from(e: LeaderAppendError) -> Self {
+        match e {
+            LeaderAppendError::NotLeader => AppendError::Commit(CommitError::NotLeader),
+            LeaderAppendError::NotEnoughReplicas { .. } => {
+                AppendError::Commit(CommitError::NotEnoughReplicas)
+            }
+            LeaderAppendError::Log(e) => AppendError::from(e),
+        }
+    }
+}
+
 impl From<LogError> for AppendError {
     fn from(e: LogError) -> Self {
         let code = log_error_code(&e);
@@ -269,10 +281,7 @@ fn append_batch(
     })?;
     let mut buf = encode_batch(records.into_iter(), producer, now)
         .map_err(|e| AppendError::Log(e.to_string(), UNKNOWN_SERVER_ERROR))?;
-    let info = p
-        .log()
-        .append_from(&mut buf, p.leader_epoch, now, AppendOrigin::Coordinator)?;
-    p.appended.notify_waiters();
+    let info = p.append_as_leader(&mut buf, now, AppendOrigin::Coordinator, false)?;
     Ok((p, info.last_offset + 1))
 }
 
@@ -640,7 +649,12 @@ mod tests {
     async fn appended_records_are_committed_at_once_on_a_single_node() {
         let dir = tempfile::tempdir().unwrap();
         let log = PartitionLog::open(dir.path(), LogConfig::default(), 0).unwrap();
-        let p = Partition::new("__consumer_offsets", 0, log);
+        let p = Partition::new("__consumer_offsets", 0, 1, log);
+        let config = crate::replica::LeaderConfig {
+            min_insync_replicas: 1,
+            replica_lag_time_max_ms: 30_000,
+        };
+        p.become_leader(0, 0, &[1], &[1], config, -1, 0).unwrap();
         let (k1, v1, k2) = (Bytes::from("k1"), Bytes::from("v1"), Bytes::from("k2"));
         let records = vec![(0, None, &k1, Some(&v1)), (0, None, &k2, None)];
         let lookup = |i: i32| (i == 0).then(|| Arc::clone(&p));

@@ -68,13 +68,13 @@ impl MetadataApplier for MetadataStore {
         let mut image = self.lock();
         match decode_batch(payload) {
             Ok(records) => {
-                if let Err(e) = image.apply_batch(index, &records) {
-                    tracing::warn!(index, "metadata batch partly not applied: {e}");
+                for (i, e) in image.apply_batch(index, &records) {
+                    tracing::warn!(index, record = i, "metadata record not applied: {e}");
                 }
             }
             Err(e) => {
                 tracing::error!(index, "undecodable metadata entry skipped: {e}");
-                image.mark_applied(index);
+                image.apply_batch(index, &[]);
             }
         }
         self.publish(&image);
@@ -89,7 +89,9 @@ impl MetadataApplier for MetadataStore {
         let restored = MetadataImage::from_snapshot(data)?;
         let mut image = self.lock();
         *image = restored;
-        image.mark_applied(index);
+        if image.last_applied_index() < index {
+            image.apply_batch(index, &[]);
+        }
         self.publish(&image);
         Ok(())
     }

@@ -65,11 +65,12 @@ impl Coordinators {
     /// Load the coordinators of partitions this node now leads, unload the others.
     pub async fn follow(&self, delta: &LocalDelta) {
         for p in &delta.leaders {
+            // The load runs on the coordinator's task; its outcome is logged there.
             match p.topic.as_str() {
                 group_runtime::OFFSETS_TOPIC => {
-                    self.groups.load_partition(p.index, p.leader_epoch()).await
+                    drop(self.groups.load_partition(p.index, p.leader_epoch()))
                 }
-                txn_runtime::TXN_TOPIC => self.txns.load_partition(p.index, p.leader_epoch()).await,
+                txn_runtime::TXN_TOPIC => drop(self.txns.load_partition(p.index, p.leader_epoch())),
                 _ => {}
             }
         }
@@ -80,10 +81,37 @@ impl Coordinators {
             .chain(delta.removed.iter());
         for p in lost {
             match p.topic.as_str() {
-                group_runtime::OFFSETS_TOPIC => self.groups.unload_partition(p.index).await,
-                txn_runtime::TXN_TOPIC => self.txns.unload_partition(p.index).await,
+                group_runtime::OFFSETS_TOPIC => self.groups.unload_partition(p.index),
+                txn_runtime::TXN_TOPIC => self.txns.unload_partition(p.index),
                 _ => {}
             }
+        }
+    }
+}
+
+/// Where transaction markers go: the leader of each partition, from the metadata.
+struct ClusterRouter(Arc<Broker>);
+
+impl txn_runtime::MarkerRouter for ClusterRouter {
+    fn route(&self, topic: &str, partition: i32) -> txn_runtime::MarkerRoute {
+        use txn_runtime::MarkerRoute;
+        let Some(t) = self.0.topic(topic) else {
+            return MarkerRoute::Gone;
+        };
+        let Some(slot) = t.slot(partition) else {
+            return MarkerRoute::Gone;
+        };
+        let leader = slot.meta.leader;
+        if leader == self.0.config.node_id {
+            return MarkerRoute::Local;
+        }
+        match self.0.cluster().live().find(|b| b.id == leader) {
+            Some(b) => MarkerRoute::Remote {
+                node_id: b.id,
+                host: b.host.clone(),
+                port: b.port,
+            },
+            None => MarkerRoute::Unavailable,
         }
     }
 }
@@ -179,9 +207,16 @@ impl Server {
         };
         let _ = broker.controller.set(Arc::new(channel));
         let fetchers = ReplicaFetchers::new(Arc::clone(&broker), shutdown_rx.clone());
-        let groups = group_runtime::start(&broker, group_runtime::LoadMode::OnDemand)?;
+        let groups = group_runtime::start(&broker, internal_topic::LoadMode::OnDemand)?;
         let _ = broker.groups.set(groups.clone());
-        let txns = txn_runtime::start(&broker, txn_runtime::LoadMode::OnDemand)?;
+        let txns = txn_runtime::start(
+            &broker,
+            txn_runtime::TxnOptions {
+                mode: internal_topic::LoadMode::OnDemand,
+                router: Arc::new(ClusterRouter(Arc::clone(&broker))),
+                producer_ids: None,
+            },
+        )?;
         let _ = broker.txns.set(txns.clone());
         tasks.spawn(broker_runtime::follow_images(
             Arc::clone(&broker),
@@ -210,10 +245,7 @@ impl Server {
             shutdown_rx.clone(),
         ));
         wait_until_serving(&broker, &store, processed_rx).await;
-        tasks.spawn(fetch_producer_ids(
-            Arc::clone(&broker),
-            shutdown_rx.clone(),
-        ));
+        tasks.spawn(fetch_producer_ids(Arc::clone(&broker), shutdown_rx.clone()));
         let internal = create_internal_topics(Arc::clone(&broker), shutdown_rx.clone());
         if config.controller_quorum_voters.len() <= 1 {
             // A lone node can create them right away: have them before the first client.
@@ -377,7 +409,10 @@ async fn import_legacy_topics(broker: &Broker) -> anyhow::Result<()> {
     let Some(channel) = broker.controller.get() else {
         return Ok(());
     };
-    tracing::info!(topics = topics.len(), "importing the topics of this data directory into the cluster metadata");
+    tracing::info!(
+        topics = topics.len(),
+        "importing the topics of this data directory into the cluster metadata"
+    );
     let req = ControllerRequest::ImportTopics {
         broker_id: broker.config.node_id,
         topics,
@@ -421,11 +456,9 @@ async fn wait_until_serving(
     .await;
     match unfenced {
         Ok(index) => {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(10),
-                processed.wait_for(|p| *p >= index),
-            )
-            .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), processed.wait_for(|p| *p >= index))
+                    .await;
         }
         Err(_) => tracing::warn!("still fenced after 30 s; serving anyway"),
     }

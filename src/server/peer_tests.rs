@@ -54,10 +54,20 @@ async fn read_request(s: &mut TcpStream) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_versions_and_metadata_against_the_broker() {
     let server = start_server(&[]).await;
-    server
+    let created = server
         .broker
-        .create_topic("orders", 3, 1, BTreeMap::new())
-        .unwrap();
+        .create_topics(
+            vec![crate::cluster::controller_rpc::NewTopic {
+                name: "orders".into(),
+                num_partitions: 3,
+                replication_factor: 1,
+                assignments: None,
+                configs: BTreeMap::new(),
+            }],
+            false,
+        )
+        .await;
+    assert_eq!(created[0].error_code, 0, "{created:?}");
     let conn = PeerConnection::connect(&server.addr(), PeerConfig::default())
         .await
         .unwrap();
@@ -96,14 +106,34 @@ async fn api_versions_and_metadata_against_the_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_are_matched_to_their_responses() {
     let server = start_server(&[]).await;
-    server
+    let created = server
         .broker
-        .create_topic("a", 1, 1, BTreeMap::new())
-        .unwrap();
-    server
+        .create_topics(
+            vec![crate::cluster::controller_rpc::NewTopic {
+                name: "a".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                assignments: None,
+                configs: BTreeMap::new(),
+            }],
+            false,
+        )
+        .await;
+    assert_eq!(created[0].error_code, 0, "{created:?}");
+    let created = server
         .broker
-        .create_topic("b", 2, 1, BTreeMap::new())
-        .unwrap();
+        .create_topics(
+            vec![crate::cluster::controller_rpc::NewTopic {
+                name: "b".into(),
+                num_partitions: 2,
+                replication_factor: 1,
+                assignments: None,
+                configs: BTreeMap::new(),
+            }],
+            false,
+        )
+        .await;
+    assert_eq!(created[0].error_code, 0, "{created:?}");
     let conn = PeerConnection::connect(&server.addr(), PeerConfig::default())
         .await
         .unwrap();

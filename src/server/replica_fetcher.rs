@@ -183,8 +183,9 @@ async fn run(
             Ok(resp) => {
                 let b = Arc::clone(&broker);
                 let parts = Arc::clone(&partitions);
-                let _ = tokio::task::spawn_blocking(move || handle_response(&b, &parts, sent, resp))
-                    .await;
+                let _ =
+                    tokio::task::spawn_blocking(move || handle_response(&b, &parts, sent, resp))
+                        .await;
             }
             Err(e) => {
                 tracing::debug!(leader, %endpoint, "replica fetch failed: {e}");
@@ -286,10 +287,14 @@ fn apply_partition(
         0 => {}
         OFFSET_OUT_OF_RANGE => {
             let mut log = p.log();
+            // Below the leader's log start: start over there. Ahead of the leader (an
+            // unclean election): keep only what it has committed (its high watermark is at
+            // most its log end offset), and fetch the rest.
             let res = if s.fetch_offset < pd.log_start_offset {
                 log.truncate_fully_and_start_at(pd.log_start_offset)
             } else {
-                log.truncate_to(pd.high_watermark.max(log.high_watermark()))
+                let to = pd.high_watermark.max(log.log_start_offset());
+                log.truncate_to(to)
             };
             return res.map_err(|e| format!("truncation after OFFSET_OUT_OF_RANGE failed: {e}"));
         }
@@ -300,11 +305,8 @@ fn apply_partition(
     if pd.diverging_epoch.epoch >= 0 {
         let diverging = (pd.diverging_epoch.epoch, pd.diverging_epoch.end_offset);
         let local = log.end_offset_for_epoch(pd.diverging_epoch.epoch);
-        let to = crate::replica::truncation_offset_for_diverging(
-            diverging,
-            local,
-            log.log_end_offset(),
-        );
+        let to =
+            crate::replica::truncation_offset_for_diverging(diverging, local, log.log_end_offset());
         tracing::info!(topic = %p.topic, partition = p.index, ?diverging, truncate_to = to, "diverged from the leader: truncating");
         return log
             .truncate_to(to)

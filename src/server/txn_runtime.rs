@@ -28,10 +28,10 @@
 //! when every partition has its marker does the coordinator hear `markers_written` and
 //! persist CompleteCommit/CompleteAbort.
 //!
-//! Producer ids come from a [`ProducerIdAllocator`]: by default [`ProducerIdBlocks`],
+//! Producer ids come from a [`ProducerIdAllocator`]: by default the controller's blocks,
 //! persisted in blocks in the data directory so they survive restarts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +47,6 @@ use super::internal_topic::{
 };
 use super::txn_markers::{MarkerSender, MarkersResult};
 use crate::api::now_ms;
-use crate::cluster::producer_ids::ProducerIdBlocks;
 use crate::cluster::{Broker, Partition};
 use crate::server::group_runtime::OFFSETS_TOPIC;
 use crate::txn::routing::{self, Gate, Scope};
@@ -65,7 +64,6 @@ pub const TXN_TOPIC: &str = "__transaction_state";
 pub const TXN_COMMIT_TIMEOUT: Duration = Duration::from_millis(30_000);
 
 /// COORDINATOR_NOT_AVAILABLE: what a producer id allocation failure answers.
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 
 /// How to start the transaction coordinator.
@@ -183,15 +181,17 @@ impl TxnHandle {
     }
 }
 
-/// The persistent producer id allocator behind the coordinator's seam.
-struct PersistentIds(ProducerIdBlocks);
+/// Producer ids from the blocks the controller hands this broker (see
+/// `cluster/producer_ids.rs`); none at hand yet is COORDINATOR_LOAD_IN_PROGRESS, which
+/// clients retry, as Kafka's RPCProducerIdManager answers.
+struct ClusterIds(Arc<Broker>);
 
-impl ProducerIdAllocator for PersistentIds {
+impl ProducerIdAllocator for ClusterIds {
     fn allocate(&mut self) -> Result<i64, ErrorCode> {
-        self.0.allocate().map_err(|e| {
-            tracing::error!("cannot reserve producer ids: {e}");
-            COORDINATOR_NOT_AVAILABLE
-        })
+        self.0
+            .producer_ids
+            .allocate()
+            .ok_or(COORDINATOR_LOAD_IN_PROGRESS)
     }
 }
 
@@ -201,21 +201,9 @@ pub fn start(broker: &Arc<Broker>, options: TxnOptions) -> anyhow::Result<TxnHan
     let topic = match (broker.topic(TXN_TOPIC), options.mode) {
         (Some(t), _) => Some(t),
         (None, LoadMode::OnDemand) => None,
-        (None, LoadMode::All) => {
-            let mut configs = BTreeMap::new();
-            // Compacted, as in Kafka: the latest record per key is kept, never deleted by age.
-            configs.insert("cleanup.policy".to_string(), Some("compact".to_string()));
-            configs.insert(
-                "segment.bytes".to_string(),
-                Some(cfg.transaction_state_log_segment_bytes.to_string()),
-            );
-            Some(broker.create_topic(
-                TXN_TOPIC,
-                cfg.transaction_state_log_num_partitions,
-                1,
-                configs,
-            )?)
-        }
+        // Internal topics are created through the controller (server/mod.rs); until
+        // then nothing is loaded here.
+        (None, LoadMode::All) => None,
     };
     let mut txn_config = cfg.txn_config();
     if let Some(t) = &topic {
@@ -227,21 +215,19 @@ pub fn start(broker: &Arc<Broker>, options: TxnOptions) -> anyhow::Result<TxnHan
     let partitions = txn_config.transaction_state_partitions;
     let ids = match options.producer_ids {
         Some(ids) => ids,
-        None => Box::new(PersistentIds(ProducerIdBlocks::open(
-            &cfg.data_dir.join("meta"),
-        )?)),
+        None => Box::new(ClusterIds(Arc::clone(broker))),
     };
     let mut coordinator = TransactionCoordinator::new(txn_config, ids);
     let mut served = CoordinatorPartitions::default();
     let now = now_ms();
     if let (LoadMode::All, Some(topic)) = (options.mode, &topic) {
         let mut replayed = 0usize;
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             replayed += internal_topic::replay_partition(TXN_TOPIC, p, |r| {
                 apply_record(&mut coordinator, p.index, r, now)
             })?;
-            served.set_loaded(p.index, p.leader_epoch);
-            coordinator.set_coordinator_epoch(p.index, p.leader_epoch);
+            served.set_loaded(p.index, p.leader_epoch());
+            coordinator.set_coordinator_epoch(p.index, p.leader_epoch());
         }
         tracing::info!(records = replayed, "replayed {TXN_TOPIC}");
     }

@@ -121,7 +121,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Int,
         Some("1"),
         Some(1),
-        "Default replication factor; a single node supports only 1.",
+        "Replication factor of auto-created topics and of CreateTopics with -1.",
     ),
     def(
         "auto.create.topics.enable",
@@ -248,6 +248,161 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some("1"),
         Some(1),
         "Replicas that must acknowledge an acks=all produce.",
+    ),
+    def(
+        "process.roles",
+        List,
+        Some("broker,controller"),
+        None,
+        "broker, controller, or both: what this node runs (a combined node by default).",
+    ),
+    def(
+        "controller.quorum.voters",
+        List,
+        None,
+        None,
+        "The controller quorum, id@host:port,...; unset = a quorum of this node alone.",
+    ),
+    def(
+        "controller.listener.names",
+        List,
+        Some("CONTROLLER"),
+        None,
+        "Listener names (in listeners) used by the controller quorum.",
+    ),
+    def(
+        "broker.rack",
+        Str,
+        None,
+        None,
+        "Rack of this broker; replicas of a partition are spread over racks.",
+    ),
+    def(
+        "broker.heartbeat.interval.ms",
+        Int,
+        Some("2000"),
+        Some(1),
+        "How often a broker heartbeats to the active controller.",
+    ),
+    def(
+        "broker.session.timeout.ms",
+        Int,
+        Some("9000"),
+        Some(1),
+        "A broker without a heartbeat for this long is fenced and loses its leaderships.",
+    ),
+    def(
+        "replica.lag.time.max.ms",
+        Long,
+        Some("30000"),
+        Some(1),
+        "A follower that has not caught up for this long leaves the ISR.",
+    ),
+    def(
+        "replica.fetch.max.bytes",
+        Int,
+        Some("1048576"),
+        Some(0),
+        "Bytes a follower fetches per partition (at least one batch).",
+    ),
+    def(
+        "replica.fetch.response.max.bytes",
+        Int,
+        Some("10485760"),
+        Some(0),
+        "Bytes a follower fetches per request.",
+    ),
+    def(
+        "replica.fetch.wait.max.ms",
+        Int,
+        Some("500"),
+        Some(0),
+        "How long a follower fetch waits at the leader for new data.",
+    ),
+    def(
+        "replica.fetch.min.bytes",
+        Int,
+        Some("1"),
+        Some(1),
+        "Bytes a follower fetch waits for.",
+    ),
+    def(
+        "replica.fetch.backoff.ms",
+        Int,
+        Some("1000"),
+        Some(0),
+        "Pause after a failed follower fetch.",
+    ),
+    def(
+        "num.replica.fetchers",
+        Int,
+        Some("1"),
+        Some(1),
+        "Fetcher tasks per source broker.",
+    ),
+    def(
+        "replica.fsync.enable",
+        Boolean,
+        Some("true"),
+        None,
+        "A follower fsyncs what it appended before it fetches again, so acks=all means fsynced \
+         on every in-sync replica (false: Kafka's page-cache replication).",
+    ),
+    def(
+        "unclean.leader.election.enable",
+        Boolean,
+        Some("false"),
+        None,
+        "Elect an out-of-sync replica when no in-sync one is alive (may lose data).",
+    ),
+    def(
+        "offsets.topic.replication.factor",
+        Int,
+        Some("3"),
+        Some(1),
+        "Replication factor of __consumer_offsets (capped at the number of controller voters).",
+    ),
+    def(
+        "transaction.state.log.replication.factor",
+        Int,
+        Some("3"),
+        Some(1),
+        "Replication factor of __transaction_state (capped at the number of controller voters).",
+    ),
+    def(
+        "transaction.state.log.min.isr",
+        Int,
+        Some("2"),
+        Some(1),
+        "min.insync.replicas of __transaction_state (capped at its replication factor).",
+    ),
+    def(
+        "auto.leader.rebalance.enable",
+        Boolean,
+        Some("true"),
+        None,
+        "Move leadership back to the preferred replica when it is in sync.",
+    ),
+    def(
+        "leader.imbalance.check.interval.seconds",
+        Long,
+        Some("300"),
+        Some(1),
+        "How often the controller checks for leader imbalance.",
+    ),
+    def(
+        "leader.imbalance.per.broker.percentage",
+        Int,
+        Some("10"),
+        Some(0),
+        "Imbalance per broker above which preferred leaders are elected.",
+    ),
+    def(
+        "metadata.log.max.snapshot.interval.entries",
+        Long,
+        Some("10000"),
+        Some(1),
+        "Metadata log entries between two snapshots of the metadata image.",
     ),
     def(
         "compression.type",
@@ -488,15 +643,9 @@ pub const IGNORED_BROKER_CONFIGS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir",
-    "offsets.topic.replication.factor",
-    "transaction.state.log.replication.factor",
-    "transaction.state.log.min.isr",
     "zookeeper.connect",
     "zookeeper.connection.timeout.ms",
-    "process.roles",
-    "controller.quorum.voters",
     "controller.quorum.bootstrap.servers",
-    "controller.listener.names",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
 ];
@@ -668,11 +817,11 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     ),
     tdef(
         "unclean.leader.election.enable",
-        None,
+        Some("unclean.leader.election.enable"),
         Boolean,
         Some("false"),
         None,
-        "Accepted; a single node never elects.",
+        "Elect an out-of-sync replica when no in-sync one is alive (may lose data).",
     ),
 ];
 
@@ -756,13 +905,18 @@ fn check_value(
     }
 }
 
-/// `PLAINTEXT://host:port` (or bare `host:port`) → (host, port). Only the first listener counts.
+/// `PLAINTEXT://host:port` (or bare `host:port`) → (host, port): the first PLAINTEXT entry;
+/// a `CONTROLLER://` entry (the controller listener, see `controller.listener.names`) is
+/// skipped.
 pub fn parse_listener(s: &str) -> Option<(String, u16)> {
-    let first = s.split(',').next()?.trim();
-    let hostport = match first.split_once("://") {
+    let entry = s.split(',').map(str::trim).find(|e| {
+        e.split_once("://")
+            .is_none_or(|(proto, _)| !proto.eq_ignore_ascii_case("CONTROLLER"))
+    })?;
+    let hostport = match entry.split_once("://") {
         Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
         Some(_) => return None,
-        None => first,
+        None => entry,
     };
     parse_host_port(hostport)
 }
@@ -800,6 +954,118 @@ pub fn parse_properties(text: &str) -> Vec<(String, String)> {
         out.push((k.trim().to_string(), v.trim().to_string()));
     }
     out
+}
+
+/// `process.roles` → (broker, controller).
+fn parse_roles(value: &str) -> Result<(bool, bool), ConfigError> {
+    let (mut broker, mut controller) = (false, false);
+    for role in value.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        match role {
+            "broker" => broker = true,
+            "controller" => controller = true,
+            _ => {
+                return Err(invalid(
+                    "process.roles",
+                    value,
+                    "expected broker, controller, or broker,controller",
+                ))
+            }
+        }
+    }
+    if !broker && !controller {
+        return Err(invalid("process.roles", value, "needs at least one role"));
+    }
+    Ok((broker, controller))
+}
+
+/// `controller.quorum.voters` (`1@host:port,2@host:port`) → node id → host:port.
+pub fn parse_voters(value: &str) -> Result<BTreeMap<i32, String>, ConfigError> {
+    let mut voters = BTreeMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry.split_once('@').and_then(|(id, addr)| {
+            let id: i32 = id.trim().parse().ok().filter(|id| *id >= 0)?;
+            parse_host_port(addr.trim())?;
+            Some((id, addr.trim().to_string()))
+        });
+        let Some((id, addr)) = parsed else {
+            return Err(invalid(
+                "controller.quorum.voters",
+                value,
+                "expected id@host:port,id@host:port,...",
+            ));
+        };
+        if voters.insert(id, addr).is_some() {
+            return Err(invalid(
+                "controller.quorum.voters",
+                value,
+                format!("node {id} is listed twice"),
+            ));
+        }
+    }
+    Ok(voters)
+}
+
+/// The controller listener and the voters. The controller listener comes from
+/// `--controller-listen`, else from the entry of `listeners` named in
+/// `controller.listener.names`, else from this node's own entry in the voters.
+fn controller_settings(
+    overrides: &BTreeMap<String, String>,
+    src: &ConfigSources,
+    node_id: i32,
+    is_controller: bool,
+) -> Result<(Option<String>, BTreeMap<i32, String>), ConfigError> {
+    let voters = match overrides.get("controller.quorum.voters") {
+        Some(v) => parse_voters(v)?,
+        None => BTreeMap::new(),
+    };
+    let names: Vec<String> = overrides
+        .get("controller.listener.names")
+        .map_or("CONTROLLER", |s| s.as_str())
+        .split(',')
+        .map(|n| n.trim().to_ascii_uppercase())
+        .collect();
+    let from_listeners = overrides.get("listeners").and_then(|l| {
+        l.split(',').find_map(|entry| {
+            let (name, rest) = entry.trim().split_once("://")?;
+            names
+                .contains(&name.trim().to_ascii_uppercase())
+                .then(|| rest.trim().to_string())
+        })
+    });
+    let listen = match (&src.controller_listen, from_listeners) {
+        (Some(l), _) => Some(l.clone()),
+        (None, Some(l)) => Some(l),
+        (None, None) => voters.get(&node_id).cloned().filter(|_| voters.len() > 1),
+    };
+    if let Some(l) = &listen {
+        if parse_host_port(l).is_none() {
+            return Err(invalid("--controller-listen", l, "expected HOST:PORT"));
+        }
+    }
+    if is_controller && !voters.is_empty() && !voters.contains_key(&node_id) {
+        return Err(invalid(
+            "controller.quorum.voters",
+            overrides
+                .get("controller.quorum.voters")
+                .map_or("", |s| s.as_str()),
+            format!("this node ({node_id}) has the controller role but is not a voter"),
+        ));
+    }
+    if !is_controller && voters.is_empty() {
+        return Err(invalid(
+            "process.roles",
+            "broker",
+            "a broker-only node needs controller.quorum.voters",
+        ));
+    }
+    if voters.len() > 1 && is_controller && listen.is_none() {
+        return Err(invalid(
+            "--controller-listen",
+            "",
+            "a controller of a multi-node quorum needs a controller listener",
+        ));
+    }
+    Ok((listen, voters))
 }
 
 /// The broker's configuration, typed. Field names are Kafka's with units last.
@@ -855,6 +1121,34 @@ pub struct BrokerConfig {
     pub transaction_partition_verification_enable: bool,
     pub fetch_max_bytes: usize,
     pub connections_max_idle_ms: i64,
+    /// `process.roles`: this node runs the broker.
+    pub process_roles_broker: bool,
+    /// `process.roles`: this node is a controller (a voter of the metadata quorum).
+    pub process_roles_controller: bool,
+    /// `controller.quorum.voters` (node id → host:port); just this node when unset.
+    pub controller_quorum_voters: BTreeMap<i32, String>,
+    /// Where the controller listener binds (`--controller-listen`, or the listener named by
+    /// `controller.listener.names` in `listeners`); None = no network (a quorum of one).
+    pub controller_listen: Option<String>,
+    pub broker_rack: Option<String>,
+    pub broker_heartbeat_interval_ms: i64,
+    pub broker_session_timeout_ms: i64,
+    pub replica_lag_time_max_ms: i64,
+    pub replica_fetch_max_bytes: i32,
+    pub replica_fetch_response_max_bytes: i32,
+    pub replica_fetch_wait_max_ms: i32,
+    pub replica_fetch_min_bytes: i32,
+    pub replica_fetch_backoff_ms: i64,
+    pub num_replica_fetchers: usize,
+    pub replica_fsync_enable: bool,
+    pub unclean_leader_election_enable: bool,
+    pub offsets_topic_replication_factor: i16,
+    pub transaction_state_log_replication_factor: i16,
+    pub transaction_state_log_min_isr: i32,
+    pub auto_leader_rebalance_enable: bool,
+    pub leader_imbalance_check_interval_ms: i64,
+    pub leader_imbalance_per_broker_percentage: i32,
+    pub metadata_log_max_snapshot_interval_entries: u64,
     /// Every explicitly set name → value (for DescribeConfigs sources later).
     pub overrides: BTreeMap<String, String>,
 }
@@ -867,6 +1161,10 @@ pub struct ConfigSources {
     pub data_dir: Option<PathBuf>,
     pub config_file: Option<PathBuf>,
     pub sets: Vec<String>,
+    /// `--node-id` (wins over node.id / broker.id).
+    pub node_id: Option<i32>,
+    /// `--controller-listen HOST:PORT`.
+    pub controller_listen: Option<String>,
 }
 
 impl BrokerConfig {
@@ -981,13 +1279,17 @@ impl BrokerConfig {
             }
         };
         let rf = num("default.replication.factor");
-        if rf != 1 {
+        if rf > i64::from(i16::MAX) {
             return Err(invalid(
                 "default.replication.factor",
                 &rf.to_string(),
-                "a single node supports only 1",
+                "out of the range of a short",
             ));
         }
+        let node_id = src.node_id.map_or(node_id, i64::from);
+        let roles = parse_roles(&get("process.roles").unwrap_or_default())?;
+        let (controller_listen, controller_quorum_voters) =
+            controller_settings(&overrides, src, node_id as i32, roles.1)?;
         let tt = get("log.message.timestamp.type").unwrap_or_default();
         Ok(BrokerConfig {
             listen_host,
@@ -997,7 +1299,7 @@ impl BrokerConfig {
             data_dir,
             node_id: node_id as i32,
             num_partitions: num("num.partitions") as i32,
-            default_replication_factor: 1,
+            default_replication_factor: rf as i16,
             auto_create_topics_enable: boolean("auto.create.topics.enable"),
             delete_topic_enable: boolean("delete.topic.enable"),
             message_max_bytes: num("message.max.bytes") as u32,
@@ -1059,6 +1361,37 @@ impl BrokerConfig {
             },
             fetch_max_bytes: num("fetch.max.bytes") as usize,
             connections_max_idle_ms: num("connections.max.idle.ms"),
+            process_roles_broker: roles.0,
+            process_roles_controller: roles.1,
+            controller_quorum_voters,
+            controller_listen,
+            broker_rack: get("broker.rack").filter(|r| !r.is_empty()),
+            broker_heartbeat_interval_ms: num("broker.heartbeat.interval.ms"),
+            broker_session_timeout_ms: num("broker.session.timeout.ms"),
+            replica_lag_time_max_ms: num("replica.lag.time.max.ms"),
+            replica_fetch_max_bytes: num("replica.fetch.max.bytes") as i32,
+            replica_fetch_response_max_bytes: num("replica.fetch.response.max.bytes") as i32,
+            replica_fetch_wait_max_ms: num("replica.fetch.wait.max.ms") as i32,
+            replica_fetch_min_bytes: num("replica.fetch.min.bytes") as i32,
+            replica_fetch_backoff_ms: num("replica.fetch.backoff.ms"),
+            num_replica_fetchers: num("num.replica.fetchers") as usize,
+            replica_fsync_enable: boolean("replica.fsync.enable"),
+            unclean_leader_election_enable: boolean("unclean.leader.election.enable"),
+            offsets_topic_replication_factor: num("offsets.topic.replication.factor")
+                .min(i64::from(i16::MAX)) as i16,
+            transaction_state_log_replication_factor: num(
+                "transaction.state.log.replication.factor",
+            )
+            .min(i64::from(i16::MAX)) as i16,
+            transaction_state_log_min_isr: num("transaction.state.log.min.isr") as i32,
+            auto_leader_rebalance_enable: boolean("auto.leader.rebalance.enable"),
+            leader_imbalance_check_interval_ms: num("leader.imbalance.check.interval.seconds")
+                .saturating_mul(1000),
+            leader_imbalance_per_broker_percentage: num("leader.imbalance.per.broker.percentage")
+                as i32,
+            metadata_log_max_snapshot_interval_entries: num(
+                "metadata.log.max.snapshot.interval.entries",
+            ) as u64,
             overrides,
         })
     }
@@ -1297,6 +1630,51 @@ mod tests {
             Some(("0.0.0.0".into(), 9093))
         );
         assert_eq!(parse_listener("SSL://x:1"), None);
+    }
+
+    #[test]
+    fn cluster_settings_parse() {
+        let c = BrokerConfig::defaults().unwrap();
+        assert!(c.process_roles_broker && c.process_roles_controller);
+        assert!(c.controller_quorum_voters.is_empty());
+        assert_eq!(c.controller_listen, None);
+        assert_eq!(c.broker_session_timeout_ms, 9000);
+        assert_eq!(c.offsets_topic_replication_factor, 3);
+        assert!(!c.unclean_leader_election_enable);
+        let src = ConfigSources {
+            sets: vec![
+                "controller.quorum.voters=1@127.0.0.1:9093, 2@127.0.0.1:9193,3@[::1]:9293".into(),
+                "default.replication.factor=3".into(),
+            ],
+            node_id: Some(2),
+            controller_listen: Some("127.0.0.1:9193".into()),
+            ..Default::default()
+        };
+        let c = BrokerConfig::from_sources(&src).unwrap();
+        assert_eq!(c.node_id, 2);
+        assert_eq!(c.default_replication_factor, 3);
+        assert_eq!(c.controller_listen.as_deref(), Some("127.0.0.1:9193"));
+        assert_eq!(
+            c.controller_quorum_voters.get(&3).map(String::as_str),
+            Some("[::1]:9293")
+        );
+        // The controller listener from `listeners`, Kafka's way.
+        let c = BrokerConfig::from_sources(&sets(&[
+            "listeners=CONTROLLER://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092",
+            "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193",
+        ]))
+        .unwrap();
+        assert_eq!(c.controller_listen.as_deref(), Some("127.0.0.1:9093"));
+        assert_eq!((c.listen_host.as_str(), c.listen_port), ("127.0.0.1", 9092));
+        for bad in [
+            &["controller.quorum.voters=1@nowhere"][..],
+            &["controller.quorum.voters=1@h:1,1@h:2"],
+            &["controller.quorum.voters=2@h:1,3@h:2"],
+            &["process.roles=observer"],
+            &["process.roles=broker"],
+        ] {
+            assert!(BrokerConfig::from_sources(&sets(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -58,9 +58,16 @@ struct ServeArgs {
     /// Set one Kafka config, e.g. --set num.partitions=3 (repeatable; wins over --config).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
-    /// Serve Prometheus metrics at http://HOST:PORT/metrics, or `off`.
-    #[arg(long, value_name = "HOST:PORT|off", default_value = DEFAULT_METRICS_LISTEN)]
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics, or `off` [default:
+    /// 127.0.0.1:9644, skipped with a warning when that port is taken].
+    #[arg(long, value_name = "HOST:PORT|off")]
     metrics_listen: Option<String>,
+    /// This node's id (node.id), e.g. in a cluster of several.
+    #[arg(long, value_name = "N")]
+    node_id: Option<i32>,
+    /// Where the controller quorum listens (this node's entry of controller.quorum.voters).
+    #[arg(long, value_name = "HOST:PORT")]
+    controller_listen: Option<String>,
 }
 
 const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9644";
@@ -102,7 +109,10 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         config_file: args.config,
         sets: args.set,
+        node_id: args.node_id,
+        controller_listen: args.controller_listen,
     })?;
+    let explicit_metrics = args.metrics_listen.is_some();
     let metrics_listen = args
         .metrics_listen
         .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string());
@@ -113,7 +123,15 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Bound first: a taken metrics port fails the start before the data dir is opened.
         let metrics = match metrics_listen.as_str() {
             "off" => None,
-            addr => Some(skua::metrics::http::bind(addr).await?),
+            addr if explicit_metrics => Some(skua::metrics::http::bind(addr).await?),
+            // The default port may be taken (another broker on this machine): warn, go on.
+            addr => match skua::metrics::http::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!("metrics not served: {e:#} (choose a port with --metrics-listen HOST:PORT, or --metrics-listen off)");
+                    None
+                }
+            },
         };
         let mut server = Server::bind(config).await?;
         if let Some(l) = metrics {

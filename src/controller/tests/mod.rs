@@ -286,3 +286,10 @@ pub(super) fn alter_isr(
     c.commit(&r.records);
     r.response.unwrap()[0].partitions[0].result.clone()
 }
+
+#[test]
+fn the_defaults_are_kafkas_and_match_the_broker_configs() {
+    let from_broker =
+        ControllerConfig::from_broker_config(&crate::config::BrokerConfig::defaults().unwrap());
+    assert_eq!(from_broker, ControllerConfig::default());
+}

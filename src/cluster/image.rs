@@ -483,6 +483,17 @@ impl MetadataImage {
         self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)
     }
 
+    /// A partition's replicas on brokers that are fenced or not registered (Metadata's
+    /// `offline_replicas`).
+    pub fn offline_replicas(&self, partition: &PartitionRegistration) -> Vec<i32> {
+        partition
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.is_live(*r))
+            .collect()
+    }
+
     /// The endpoint a broker advertises for the named listener.
     pub fn broker_endpoint(&self, broker_id: i32, listener: &str) -> Option<&Endpoint> {
         self.brokers

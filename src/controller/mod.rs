@@ -95,6 +95,24 @@ impl Default for ControllerConfig {
     }
 }
 
+impl ControllerConfig {
+    /// The controller settings of a broker configuration.
+    pub fn from_broker_config(c: &crate::config::BrokerConfig) -> ControllerConfig {
+        ControllerConfig {
+            node_id: c.node_id,
+            default_replication_factor: c.default_replication_factor,
+            num_partitions: c.num_partitions,
+            min_insync_replicas: c.min_insync_replicas,
+            unclean_leader_election_enable: c.unclean_leader_election_enable,
+            broker_session_timeout_ms: c.broker_session_timeout_ms,
+            auto_leader_rebalance_enable: c.auto_leader_rebalance_enable,
+            leader_imbalance_per_broker_percentage: c.leader_imbalance_per_broker_percentage,
+            leader_imbalance_check_interval_ms: c.leader_imbalance_check_interval_ms,
+            delete_topic_enable: c.delete_topic_enable,
+        }
+    }
+}
+
 /// The records an operation decided on, and its answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControllerResult<T> {

@@ -82,6 +82,9 @@ pub struct ImportedTopic {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A new partition's (replicas, isr).
+type Assignment = (Vec<i32>, Vec<i32>);
+
 /// A topic config error as Kafka's controller words it.
 pub(crate) fn config_error(e: ConfigError) -> ApiError {
     let message = match e {
@@ -261,7 +264,7 @@ impl Controller {
         work: &Work,
         t: &CreatableTopic,
         num_configs: usize,
-    ) -> Result<Vec<(Vec<i32>, Vec<i32>)>, ApiError> {
+    ) -> Result<Vec<Assignment>, ApiError> {
         if t.replication_factor < -1 || t.replication_factor == 0 {
             return Err(ApiError::new(
                 INVALID_REPLICATION_FACTOR,
@@ -307,7 +310,7 @@ impl Controller {
         work: &Work,
         t: &CreatableTopic,
         num_configs: usize,
-    ) -> Result<Vec<(Vec<i32>, Vec<i32>)>, ApiError> {
+    ) -> Result<Vec<Assignment>, ApiError> {
         if t.replication_factor != -1 {
             return Err(ApiError::new(
                 INVALID_REQUEST,
@@ -324,7 +327,7 @@ impl Controller {
             return Err(too_large());
         }
         let image = &work.image;
-        let mut parts: BTreeMap<i32, (Vec<i32>, Vec<i32>)> = BTreeMap::new();
+        let mut parts: BTreeMap<i32, Assignment> = BTreeMap::new();
         let mut rf = None;
         for (index, replicas) in &t.assignments {
             if parts.contains_key(index) {
@@ -466,7 +469,7 @@ impl Controller {
             return Err(too_large());
         }
         let rf = topic.partitions.first().map_or(0, |p| p.replicas.len());
-        let new: Vec<(Vec<i32>, Vec<i32>)> = match &t.assignments {
+        let new: Vec<Assignment> = match &t.assignments {
             Some(assignments) => {
                 let mut out = Vec::with_capacity(additional);
                 for (i, replicas) in assignments.iter().enumerate() {

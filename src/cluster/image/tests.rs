@@ -208,6 +208,8 @@ fn fence_and_unregister_apply_only_to_the_named_epoch() {
         image.live_brokers().map(|b| b.id).collect::<Vec<_>>(),
         vec![1, 2]
     );
+    let p = image.partition(&tid(1), 0).unwrap().clone();
+    assert_eq!(image.offline_replicas(&p), vec![3]);
     assert!(image
         .apply(
             7,

@@ -46,63 +46,58 @@ pub(super) fn endpoint(id: i32) -> Endpoint {
 
 /// A PartitionChange with only the given fields set.
 pub(super) fn pc(topic_id: Uuid, partition: i32) -> PcBuilder {
-    PcBuilder(MetadataRecord::PartitionChange {
+    PcBuilder {
         topic_id,
         partition,
         leader: None,
         isr: None,
         replicas: None,
-        adding_replicas: None,
-        removing_replicas: None,
-    })
+        adding: None,
+        removing: None,
+    }
 }
 
-pub(super) struct PcBuilder(MetadataRecord);
+pub(super) struct PcBuilder {
+    topic_id: Uuid,
+    partition: i32,
+    leader: Option<i32>,
+    isr: Option<Vec<i32>>,
+    replicas: Option<Vec<i32>>,
+    adding: Option<Vec<i32>>,
+    removing: Option<Vec<i32>>,
+}
 
 impl PcBuilder {
-    fn fields(
-        &mut self,
-    ) -> (
-        &mut Option<i32>,
-        &mut Option<Vec<i32>>,
-        &mut Option<Vec<i32>>,
-        &mut Option<Vec<i32>>,
-        &mut Option<Vec<i32>>,
-    ) {
-        match &mut self.0 {
-            MetadataRecord::PartitionChange {
-                leader,
-                isr,
-                replicas,
-                adding_replicas,
-                removing_replicas,
-                ..
-            } => (leader, isr, replicas, adding_replicas, removing_replicas),
-            _ => unreachable!(),
-        }
-    }
     pub fn leader(mut self, l: i32) -> Self {
-        *self.fields().0 = Some(l);
+        self.leader = Some(l);
         self
     }
     pub fn isr(mut self, v: &[i32]) -> Self {
-        *self.fields().1 = Some(v.to_vec());
+        self.isr = Some(v.to_vec());
         self
     }
     pub fn replicas(mut self, v: &[i32]) -> Self {
-        *self.fields().2 = Some(v.to_vec());
+        self.replicas = Some(v.to_vec());
         self
     }
     pub fn adding(mut self, v: &[i32]) -> Self {
-        *self.fields().3 = Some(v.to_vec());
+        self.adding = Some(v.to_vec());
         self
     }
     pub fn removing(mut self, v: &[i32]) -> Self {
-        *self.fields().4 = Some(v.to_vec());
+        self.removing = Some(v.to_vec());
         self
     }
     pub fn build(self) -> MetadataRecord {
-        self.0
+        MetadataRecord::PartitionChange {
+            topic_id: self.topic_id,
+            partition: self.partition,
+            leader: self.leader,
+            isr: self.isr,
+            replicas: self.replicas,
+            adding_replicas: self.adding,
+            removing_replicas: self.removing,
+        }
     }
 }
 
@@ -290,4 +285,11 @@ pub(super) fn alter_isr(
     let r = c.c.alter_partition(&c.image, &req);
     c.commit(&r.records);
     r.response.unwrap()[0].partitions[0].result.clone()
+}
+
+#[test]
+fn the_defaults_are_kafkas_and_match_the_broker_configs() {
+    let from_broker =
+        ControllerConfig::from_broker_config(&crate::config::BrokerConfig::defaults().unwrap());
+    assert_eq!(from_broker, ControllerConfig::default());
 }

@@ -26,8 +26,11 @@ fn create_err(c: &mut Cluster, t: CreatableTopic) -> ApiError {
     r.response[0].result.clone().unwrap_err()
 }
 
-/// (replicas, isr, leader, leader_epoch, partition_epoch) of each Partition record.
-fn partitions(records: &[MetadataRecord]) -> Vec<(Vec<i32>, Vec<i32>, i32, i32, i32)> {
+/// (replicas, isr, leader, leader_epoch, partition_epoch)
+type PartitionSummary = (Vec<i32>, Vec<i32>, i32, i32, i32);
+
+/// The summary of each Partition record.
+fn partitions(records: &[MetadataRecord]) -> Vec<PartitionSummary> {
     records
         .iter()
         .filter_map(|r| match r {

@@ -9,8 +9,12 @@ mod model;
 mod policy;
 mod producer_recovery;
 mod recovery;
+mod replica;
+mod replica_hw;
+mod replica_model;
 mod timestamps;
 mod transactions;
+mod truncation;
 mod validation;
 
 use std::path::{Path, PathBuf};

@@ -504,7 +504,6 @@ impl Partition {
     async fn sync_loop(self: Arc<Self>) {
         loop {
             let plan = self.log().sync_plan();
-            let end = plan.end_offset;
             let res = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
                 let r = plan.execute();
@@ -513,22 +512,27 @@ impl Partition {
                         .fsync_group_commit
                         .observe(started.elapsed());
                 }
-                r
+                (plan, r)
             })
             .await;
-            let ok = matches!(res, Ok(Ok(())));
-            if ok {
-                let mut log = self.log();
-                log.mark_flushed(end);
-                let flushed = log.flushed_offset();
-                drop(log);
-                self.durable
-                    .send_modify(|d| d.flushed_offset = d.flushed_offset.max(flushed));
-            } else {
-                tracing::error!(topic = %self.topic, partition = self.index, "fsync failed; partition offline: {res:?}");
-                self.log().mark_offline();
-                self.durable.send_modify(|d| d.failed = true);
-            }
+            let ok = match res {
+                Ok((plan, Ok(()))) => {
+                    let mut log = self.log();
+                    // A plan made before a truncation covers nothing now (mark_synced says so).
+                    log.mark_synced(&plan);
+                    let flushed = log.flushed_offset();
+                    drop(log);
+                    self.durable.send_modify(|d| d.flushed_offset = flushed);
+                    true
+                }
+                other => {
+                    let why = other.map(|(_, r)| r.err());
+                    tracing::error!(topic = %self.topic, partition = self.index, "fsync failed; partition offline: {why:?}");
+                    self.log().mark_offline();
+                    self.durable.send_modify(|d| d.failed = true);
+                    false
+                }
+            };
             let mut st = self.sync_state();
             let flushed = self.durable.borrow().flushed_offset;
             if !ok || st.requested <= flushed {
@@ -538,10 +542,10 @@ impl Partition {
         }
     }
 
-    /// Publish a flush done elsewhere (flush policy, shutdown, a follower's fsync).
+    /// Publish the flushed offset after a flush done elsewhere (flush policy, shutdown, a
+    /// follower's fsync) or a truncation (which may lower it).
     pub fn publish_flushed(&self, flushed: i64) {
-        self.durable
-            .send_modify(|d| d.flushed_offset = d.flushed_offset.max(flushed));
+        self.durable.send_modify(|d| d.flushed_offset = flushed);
     }
 }
 

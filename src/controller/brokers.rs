@@ -88,6 +88,25 @@ impl Controller {
         }
     }
 
+    /// Forget a broker's session: its process is known to be gone (a combined node's own
+    /// broker, restarted with the controller), so a new incarnation may register at once
+    /// instead of waiting `broker.session.timeout.ms` for the old session to expire.
+    pub fn expire_session(&mut self, broker_id: i32) {
+        if let Some(s) = self.sessions.get_mut(&broker_id) {
+            s.last_contact_ms = i64::MIN / 4;
+        } else {
+            self.sessions.insert(
+                broker_id,
+                Session {
+                    last_contact_ms: i64::MIN / 4,
+                    metadata_offset: 0,
+                    in_controlled_shutdown: false,
+                    controlled_shutdown_offset: None,
+                },
+            );
+        }
+    }
+
     /// Kafka's `hasValidSession`: unfenced and heard from within the session timeout.
     fn has_valid_session(&self, image: &MetadataImage, broker_id: i32, now_ms: i64) -> bool {
         image.is_live(broker_id)

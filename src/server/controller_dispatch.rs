@@ -58,6 +58,14 @@ pub fn decide(
                 listeners,
                 rack,
             };
+            // This node's own broker registering with its own controller: the previous
+            // incarnation died with the previous controller process, whatever its session.
+            let replaced = image
+                .broker(broker_id)
+                .is_some_and(|b| b.incarnation_id != incarnation_id);
+            if broker_id == c.config().node_id && replaced {
+                c.expire_session(broker_id);
+            }
             let r = c.register_broker(image, &req, now_ms);
             match r.response {
                 Ok(reply) => match reply.broker_epoch {

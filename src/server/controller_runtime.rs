@@ -147,7 +147,10 @@ async fn activate(
         tracing::debug!("not active yet: {e}");
         return None;
     }
-    let controller = Controller::new(super::controller_config(config), now_ms() as u64);
+    let controller = Controller::new(
+        crate::controller::ControllerConfig::from_broker_config(config),
+        rand::random::<u64>(),
+    );
     let image = store.image();
     if image.cluster_id().is_none() {
         let id = legacy_cluster_id.unwrap_or_else(crate::cluster::new_cluster_id);

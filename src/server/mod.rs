@@ -116,22 +116,6 @@ impl txn_runtime::MarkerRouter for ClusterRouter {
     }
 }
 
-/// The controller state machine's settings from the broker config.
-pub fn controller_config(config: &BrokerConfig) -> crate::controller::ControllerConfig {
-    crate::controller::ControllerConfig {
-        node_id: config.node_id,
-        default_replication_factor: config.default_replication_factor,
-        num_partitions: config.num_partitions,
-        min_insync_replicas: config.min_insync_replicas,
-        unclean_leader_election_enable: config.unclean_leader_election_enable,
-        broker_session_timeout_ms: config.broker_session_timeout_ms,
-        auto_leader_rebalance_enable: config.auto_leader_rebalance_enable,
-        leader_imbalance_per_broker_percentage: config.leader_imbalance_per_broker_percentage,
-        leader_imbalance_check_interval_ms: config.leader_imbalance_check_interval_ms,
-        delete_topic_enable: config.delete_topic_enable,
-    }
-}
-
 /// The cluster id recorded in a data directory's `meta.properties`, if any (a node that
 /// ran before the quorum existed keeps its id when it forms the cluster).
 fn recorded_cluster_id(config: &BrokerConfig) -> Option<String> {
@@ -619,6 +603,26 @@ fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> Joi
             }
         });
     }
+    // replica.high.watermark.checkpoint.interval.ms (Kafka's default, 5 s).
+    let b = Arc::clone(&broker);
+    let mut rx = shutdown.clone();
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! { _ = rx.changed() => return, _ = tick.tick() => {} }
+            let b = Arc::clone(&b);
+            let _ = tokio::task::spawn_blocking(move || {
+                for topic in b.all_topics() {
+                    for p in topic.hosted() {
+                        if let Err(e) = p.log().checkpoint_high_watermark() {
+                            tracing::warn!(topic = %topic.name, partition = p.index, "high watermark checkpoint failed: {e}");
+                        }
+                    }
+                }
+            })
+            .await;
+        }
+    });
     let b = broker;
     let mut rx = shutdown;
     set.spawn(async move {

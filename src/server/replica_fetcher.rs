@@ -296,6 +296,10 @@ fn apply_partition(
                 let to = pd.high_watermark.max(log.log_start_offset());
                 log.truncate_to(to)
             };
+            let (flushed, hw) = (log.flushed_offset(), log.high_watermark());
+            drop(log);
+            p.publish_flushed(flushed);
+            p.set_follower_high_watermark(hw);
             return res.map_err(|e| format!("truncation after OFFSET_OUT_OF_RANGE failed: {e}"));
         }
         UNKNOWN_LEADER_EPOCH => return Err("the leader does not know our epoch yet".into()),
@@ -308,9 +312,12 @@ fn apply_partition(
         let to =
             crate::replica::truncation_offset_for_diverging(diverging, local, log.log_end_offset());
         tracing::info!(topic = %p.topic, partition = p.index, ?diverging, truncate_to = to, "diverged from the leader: truncating");
-        return log
-            .truncate_to(to)
-            .map_err(|e| format!("truncation failed: {e}"));
+        let res = log.truncate_to(to);
+        let (flushed, hw) = (log.flushed_offset(), log.high_watermark());
+        drop(log);
+        p.publish_flushed(flushed);
+        p.set_follower_high_watermark(hw);
+        return res.map_err(|e| format!("truncation failed: {e}"));
     }
     let mut appended = false;
     if let Some(records) = pd.records.as_ref().filter(|r| !r.is_empty()) {
@@ -325,17 +332,19 @@ fn apply_partition(
         log.flush().map_err(|e| format!("fsync failed: {e}"))?;
     }
     let leo = log.log_end_offset();
+    if pd.high_watermark >= 0 {
+        log.set_high_watermark(pd.high_watermark.min(leo));
+    }
+    // The log start follows the leader's (DeleteRecords, retention), up to our HW.
     if pd.log_start_offset > log.log_start_offset() {
-        let to = pd.log_start_offset.min(leo);
+        let to = pd.log_start_offset.min(log.high_watermark());
         if let Err(e) = log.advance_log_start_offset(to) {
             tracing::warn!(topic = %p.topic, partition = p.index, "cannot follow the leader's log start offset: {e}");
         }
     }
-    let flushed = log.flushed_offset();
+    let (flushed, hw) = (log.flushed_offset(), log.high_watermark());
     drop(log);
     p.publish_flushed(flushed);
-    if pd.high_watermark >= 0 {
-        p.set_follower_high_watermark(pd.high_watermark.min(leo));
-    }
+    p.set_follower_high_watermark(hw);
     Ok(())
 }

@@ -29,34 +29,30 @@
 //!
 //! Concurrency: every method takes `&self` (children behind mutexes), so a test may share the
 //! cluster with a producer thread.
+//!
+//! Files: this one starts and signals processes and cuts the network; `cluster/views.rs` reads
+//! Metadata and waits; `cluster/clients.rs` sends requests (raw and rdkafka) and checks logs.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::produce_response::PartitionProduceResponse;
-use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, MetadataRequest, MetadataResponse, ProduceRequest, ResponseHeader,
-    TopicName,
-};
-use kafka_protocol::protocol::{Decodable, Request, StrBytes};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-
+use super::free_port;
 use super::proxy::{socket_owner, Classifier, CutMode, Proxy};
-use super::{free_port, Client};
+
+mod clients;
+mod views;
+
+// Not every test binary that includes `common` uses them.
+#[allow(unused_imports)]
+pub use clients::{call, topic_name, verify_log, Acks, Feeder};
+#[allow(unused_imports)]
+pub use views::{PartitionState, View};
 
 /// Kafka error codes the cluster tests name.
 pub mod code {
@@ -71,16 +67,24 @@ pub mod code {
 }
 
 /// Settings every test cluster runs with: failure detection in seconds, not Kafka's
-/// production defaults, and internal topics replicated like user topics.
+/// production defaults (internal topics are replicated as in `internal_topic_sets`).
 pub const FAST_FAILOVER: &[&str] = &[
     "broker.session.timeout.ms=3000",
     "broker.heartbeat.interval.ms=500",
     "replica.lag.time.max.ms=3000",
-    "offsets.topic.replication.factor=3",
-    "transaction.state.log.replication.factor=3",
-    "transaction.state.log.min.isr=2",
     "group.initial.rebalance.delay.ms=0",
 ];
+
+/// The internal topics of an `n`-node cluster replicated like production ones: replication
+/// factor min(n, 3), and two in-sync replicas for the transaction log when there are three.
+pub fn internal_topic_sets(n: usize) -> Vec<String> {
+    let rf = n.min(3);
+    vec![
+        format!("offsets.topic.replication.factor={rf}"),
+        format!("transaction.state.log.replication.factor={rf}"),
+        format!("transaction.state.log.min.isr={}", rf.min(2)),
+    ]
+}
 
 /// How long a cluster may take to form (three release processes on two busy cores).
 const FORM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -88,40 +92,6 @@ const FORM_TIMEOUT: Duration = Duration::from_secs(60);
 pub const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 const LOG_TAIL_LINES: usize = 80;
-
-/// One partition as a node's Metadata shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionState {
-    pub error_code: i16,
-    pub leader: i32,
-    pub leader_epoch: i32,
-    pub replicas: Vec<i32>,
-    pub isr: Vec<i32>,
-    pub offline: Vec<i32>,
-}
-
-/// One node's Metadata answer.
-#[derive(Clone, Debug)]
-pub struct View {
-    /// The node that answered.
-    pub from: i32,
-    pub controller_id: i32,
-    pub cluster_id: Option<String>,
-    /// (node id, "host:port"), sorted by id.
-    pub brokers: Vec<(i32, String)>,
-    /// topic -> (error code, partitions sorted by index).
-    pub topics: HashMap<String, (i16, Vec<PartitionState>)>,
-}
-
-impl View {
-    pub fn broker_ids(&self) -> Vec<i32> {
-        self.brokers.iter().map(|b| b.0).collect()
-    }
-
-    pub fn partition(&self, topic: &str, p: i32) -> Option<&PartitionState> {
-        self.topics.get(topic)?.1.get(usize::try_from(p).ok()?)
-    }
-}
 
 struct Node {
     id: i32,
@@ -159,12 +129,15 @@ pub fn skua_bin() -> PathBuf {
 }
 
 impl Cluster {
-    /// Start `n` nodes with `FAST_FAILOVER` plus `extra_sets` (`name=value`, later wins) and
+    /// Start `n` nodes with `FAST_FAILOVER`, `internal_topic_sets(n)` and `extra_sets`
+    /// (`name=value`, later wins) and
     /// wait until every node's Metadata lists all `n` brokers and a controller. Picks new
     /// ports and starts over (at most 3 times) if a node dies at start because its port
     /// was taken meanwhile.
     pub fn start(n: usize, extra_sets: &[&str]) -> Cluster {
+        let internal = internal_topic_sets(n);
         let mut sets: Vec<&str> = FAST_FAILOVER.to_vec();
+        sets.extend(internal.iter().map(String::as_str));
         sets.extend_from_slice(extra_sets);
         for attempt in 0..3 {
             let c = Cluster::spawn(n, &sets);
@@ -364,6 +337,8 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);
+        // Log files, not terminals: no colour codes.
+        cmd.env("NO_COLOR", "1");
         if let Ok(filter) = std::env::var("SKUA_CLUSTER_LOG") {
             cmd.env("RUST_LOG", filter);
         }
@@ -530,8 +505,6 @@ impl Cluster {
         }
     }
 
-    // ---- views ----
-
     /// Nodes that are running, not paused and not isolated.
     pub fn reachable(&self) -> Vec<i32> {
         let isolated = self.isolated.lock().unwrap().clone();
@@ -545,459 +518,6 @@ impl Cluster {
             .map(|n| n.id)
             .collect()
     }
-
-    /// Node `id`'s Metadata (v12), asked on its real listener; `topics` None = all topics.
-    pub fn view_from(&self, id: i32, topics: Option<&[&str]>) -> Result<View, String> {
-        let req = MetadataRequest::default()
-            .with_topics(topics.map(|ts| {
-                ts.iter()
-                    .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
-                    .collect()
-            }))
-            .with_allow_auto_topic_creation(false);
-        let r: MetadataResponse = call(&self.direct_addr(id), 12, &req, Duration::from_secs(5))
-            .map_err(|e| format!("node {id}: Metadata: {e}"))?;
-        let mut brokers: Vec<(i32, String)> = r
-            .brokers
-            .iter()
-            .map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port)))
-            .collect();
-        brokers.sort();
-        let topics = r
-            .topics
-            .iter()
-            .map(|t| {
-                let mut parts: Vec<(i32, PartitionState)> = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.partition_index,
-                            PartitionState {
-                                error_code: p.error_code,
-                                leader: p.leader_id.0,
-                                leader_epoch: p.leader_epoch,
-                                replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
-                                isr: p.isr_nodes.iter().map(|b| b.0).collect(),
-                                offline: p.offline_replicas.iter().map(|b| b.0).collect(),
-                            },
-                        )
-                    })
-                    .collect();
-                parts.sort_by_key(|p| p.0);
-                let name = t.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
-                (
-                    name,
-                    (t.error_code, parts.into_iter().map(|p| p.1).collect()),
-                )
-            })
-            .collect();
-        Ok(View {
-            from: id,
-            controller_id: r.controller_id.0,
-            cluster_id: r.cluster_id.map(|s| s.to_string()),
-            brokers,
-            topics,
-        })
-    }
-
-    /// Metadata from every reachable node (an error if one does not answer).
-    pub fn views(&self, topics: Option<&[&str]>) -> Result<Vec<View>, String> {
-        let ids = self.reachable();
-        if ids.is_empty() {
-            return Err("no reachable node".into());
-        }
-        ids.into_iter().map(|i| self.view_from(i, topics)).collect()
-    }
-
-    /// Metadata from the first reachable node that answers.
-    pub fn view(&self, topics: Option<&[&str]>) -> Result<View, String> {
-        let mut last = "no reachable node".to_string();
-        for i in self.reachable() {
-            match self.view_from(i, topics) {
-                Ok(v) => return Ok(v),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-
-    pub fn partition(&self, topic: &str, p: i32) -> Option<PartitionState> {
-        self.view(Some(&[topic])).ok()?.partition(topic, p).cloned()
-    }
-
-    /// The partition's leader as a reachable node sees it (None: unknown or no leader).
-    pub fn leader_of(&self, topic: &str, p: i32) -> Option<i32> {
-        self.partition(topic, p)
-            .map(|s| s.leader)
-            .filter(|&l| l >= 0)
-    }
-
-    pub fn isr_of(&self, topic: &str, p: i32) -> Option<Vec<i32>> {
-        self.partition(topic, p).map(|s| s.isr)
-    }
-
-    pub fn replicas_of(&self, topic: &str, p: i32) -> Option<Vec<i32>> {
-        self.partition(topic, p).map(|s| s.replicas)
-    }
-
-    /// The active controller as a reachable node sees it.
-    pub fn controller_id(&self) -> Option<i32> {
-        self.view(Some(&[]))
-            .ok()
-            .map(|v| v.controller_id)
-            .filter(|&c| c >= 0)
-    }
-
-    // ---- waits ----
-
-    /// Poll `f` every 100 ms until it returns Ok, at most `timeout`; panics with `what` and
-    /// `f`'s last error, or at once if a node exits unexpectedly.
-    pub fn wait_for<T>(
-        &self,
-        what: &str,
-        timeout: Duration,
-        mut f: impl FnMut(&Cluster) -> Result<T, String>,
-    ) -> T {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Err(e) = self.check_alive() {
-                panic!("while waiting for {what}: {e}");
-            }
-            let last = match f(self) {
-                Ok(v) => return v,
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                panic!("timed out after {timeout:?} waiting for {what}; last: {last}");
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    fn wait_formed(&self) -> Result<(), String> {
-        let want = self.ids();
-        let deadline = Instant::now() + FORM_TIMEOUT;
-        loop {
-            self.check_alive()?;
-            let last = match self.views(Some(&[])) {
-                Ok(vs) => match vs.iter().find(|v| v.broker_ids() != want) {
-                    None if vs.iter().all(|v| v.controller_id > 0) => return Ok(()),
-                    None => "no controller yet".to_string(),
-                    Some(v) => format!("node {} lists brokers {:?}", v.from, v.broker_ids()),
-                },
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                return Err(format!("not formed within {FORM_TIMEOUT:?}: {last}"));
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Wait until every reachable node lists exactly the brokers `ids`.
-    pub fn wait_for_brokers(&self, ids: &[i32]) -> View {
-        let mut want = ids.to_vec();
-        want.sort();
-        self.wait_for(&format!("brokers {want:?}"), WAIT, |c| {
-            let vs = c.views(Some(&[]))?;
-            match vs.iter().find(|v| v.broker_ids() != want) {
-                None => Ok(vs.into_iter().next().unwrap()),
-                Some(v) => Err(format!("node {} lists {:?}", v.from, v.broker_ids())),
-            }
-        })
-    }
-
-    /// Wait until every reachable node names the same active controller satisfying `ok`.
-    pub fn wait_for_controller(&self, ok: impl Fn(i32) -> bool) -> i32 {
-        self.wait_for("an agreed active controller", WAIT, |c| {
-            let vs = c.views(Some(&[]))?;
-            let ids: BTreeSet<i32> = vs.iter().map(|v| v.controller_id).collect();
-            match ids.iter().next() {
-                Some(&id) if ids.len() == 1 && id > 0 && ok(id) => Ok(id),
-                _ => Err(format!("controller ids {ids:?}")),
-            }
-        })
-    }
-
-    /// Wait until every reachable node shows the same state of `topic`-`p` satisfying `ok`.
-    pub fn wait_partition(
-        &self,
-        what: &str,
-        topic: &str,
-        p: i32,
-        timeout: Duration,
-        ok: impl Fn(&PartitionState) -> bool,
-    ) -> PartitionState {
-        self.wait_for(&format!("{topic}-{p}: {what}"), timeout, |c| {
-            let vs = c.views(Some(&[topic]))?;
-            let states: Vec<(i32, Option<&PartitionState>)> =
-                vs.iter().map(|v| (v.from, v.partition(topic, p))).collect();
-            let first = states[0].1;
-            if states.iter().all(|s| s.1 == first) {
-                if let Some(s) = first.filter(|s| ok(s)) {
-                    return Ok(s.clone());
-                }
-            }
-            Err(format!("views {states:?}"))
-        })
-    }
-
-    /// Wait until the reachable nodes agree on a reachable leader of `topic`-`p`.
-    pub fn wait_for_leader(&self, topic: &str, p: i32) -> i32 {
-        let live = self.reachable();
-        self.wait_partition("a reachable leader", topic, p, WAIT, |s| {
-            live.contains(&s.leader)
-        })
-        .leader
-    }
-
-    /// Wait until the reachable nodes agree on a reachable leader other than `old`.
-    pub fn wait_for_leader_change(&self, topic: &str, p: i32, old: i32) -> i32 {
-        let live = self.reachable();
-        self.wait_partition(&format!("a leader other than {old}"), topic, p, WAIT, |s| {
-            s.leader != old && live.contains(&s.leader)
-        })
-        .leader
-    }
-
-    /// Wait until the reachable nodes agree that the ISR of `topic`-`p` is the set `isr`.
-    pub fn wait_isr(&self, topic: &str, p: i32, isr: &[i32]) -> PartitionState {
-        let want: BTreeSet<i32> = isr.iter().copied().collect();
-        self.wait_partition(&format!("isr {want:?}"), topic, p, WAIT, |s| {
-            s.isr.iter().copied().collect::<BTreeSet<_>>() == want && s.leader >= 0
-        })
-    }
-
-    /// Wait until every partition of `topic` has a reachable leader and a full ISR
-    /// (= its replicas) on every reachable node.
-    pub fn wait_healthy(&self, topic: &str) -> Vec<PartitionState> {
-        let live = self.reachable();
-        self.wait_for(&format!("{topic} fully replicated"), WAIT, |c| {
-            let vs = c.views(Some(&[topic]))?;
-            let first = vs[0].topics.get(topic).cloned();
-            for v in &vs {
-                let t = v.topics.get(topic);
-                let ok = t.is_some_and(|(e, ps)| {
-                    *e == code::NONE
-                        && !ps.is_empty()
-                        && ps.iter().all(|s| {
-                            live.contains(&s.leader)
-                                && sorted(&s.isr) == sorted(&s.replicas)
-                                && s.offline.is_empty()
-                        })
-                });
-                if !ok || t != first.as_ref() {
-                    return Err(format!("node {}: {:?}", v.from, t));
-                }
-            }
-            Ok(first.map(|t| t.1).unwrap_or_default())
-        })
-    }
-
-    // ---- requests ----
-
-    /// CreateTopics v7 sent to the active controller if known, else to any reachable node,
-    /// moving on to another node on NOT_CONTROLLER: the topic's result.
-    pub fn create_topic_raw(
-        &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: &[(&str, &str)],
-    ) -> CreatableTopicResult {
-        let req = CreateTopicsRequest::default()
-            .with_timeout_ms(15000)
-            .with_topics(vec![CreatableTopic::default()
-                .with_name(topic_name(name))
-                .with_num_partitions(partitions)
-                .with_replication_factor(replication_factor)
-                .with_configs(
-                    configs
-                        .iter()
-                        .map(|(k, v)| {
-                            CreatableTopicConfig::default()
-                                .with_name(StrBytes::from_string(k.to_string()))
-                                .with_value(Some(StrBytes::from_string(v.to_string())))
-                        })
-                        .collect(),
-                )]);
-        self.wait_for(&format!("CreateTopics {name}"), WAIT, |c| {
-            let mut order = c.reachable();
-            if let Some(ctl) = c.controller_id() {
-                order.sort_by_key(|&i| i != ctl);
-            }
-            let mut last = "no reachable node".to_string();
-            for id in order {
-                match call(&c.direct_addr(id), 7, &req, Duration::from_secs(20)) {
-                    Ok(r) => {
-                        let t = r.topics.into_iter().next().ok_or("no topic in response")?;
-                        if t.error_code != code::NOT_CONTROLLER {
-                            return Ok(t);
-                        }
-                        last = format!("node {id}: NOT_CONTROLLER");
-                    }
-                    Err(e) => last = format!("node {id}: {e}"),
-                }
-            }
-            Err(last)
-        })
-    }
-
-    /// Create a topic (asserting success) and wait until it is fully replicated.
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: &[(&str, &str)],
-    ) -> Vec<PartitionState> {
-        let r = self.create_topic_raw(name, partitions, replication_factor, configs);
-        assert_eq!(
-            r.error_code,
-            code::NONE,
-            "create {name}: {:?}",
-            r.error_message
-        );
-        let states = self.wait_healthy(name);
-        assert_eq!(states.len(), partitions as usize, "{name}: {states:?}");
-        states
-    }
-
-    /// An rdkafka config with the advertised addresses of the reachable nodes and timeouts
-    /// short enough for failover tests.
-    pub fn client_config(&self) -> ClientConfig {
-        let skip: Vec<i32> = self
-            .ids()
-            .into_iter()
-            .filter(|i| !self.reachable().contains(i))
-            .collect();
-        let mut cfg = ClientConfig::new();
-        cfg.set("bootstrap.servers", self.bootstrap_except(&skip))
-            .set("topic.metadata.refresh.interval.ms", "1000")
-            .set("socket.timeout.ms", "10000")
-            .set("reconnect.backoff.max.ms", "500")
-            .set("retry.backoff.max.ms", "500");
-        cfg
-    }
-
-    /// Every record of `topic`-`p` from offset 0 up to its high watermark, read with an
-    /// rdkafka consumer through the advertised addresses: (offset, value).
-    pub fn read_partition(&self, topic: &str, p: i32) -> Vec<(i64, Vec<u8>)> {
-        let c: BaseConsumer = self
-            .client_config()
-            .set("group.id", "cluster-test-reader")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "100")
-            .create()
-            .expect("consumer");
-        let (low, high) = c
-            .fetch_watermarks(topic, p, Duration::from_secs(20))
-            .unwrap_or_else(|e| panic!("watermarks of {topic}-{p}: {e}"));
-        assert_eq!(low, 0, "{topic}-{p}: log start offset");
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-        c.assign(&tpl).unwrap();
-        let mut out: Vec<(i64, Vec<u8>)> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while out.last().map_or(0, |r| r.0 + 1) < high {
-            assert!(
-                Instant::now() < deadline,
-                "{topic}-{p}: read {} records up to offset {:?} of high watermark {high} in 60 s",
-                out.len(),
-                out.last().map(|r| r.0)
-            );
-            match c.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => out.push((m.offset(), m.payload().unwrap_or(&[]).to_vec())),
-                Some(Err(e)) => eprintln!("{topic}-{p}: consumer: {e}"),
-                None => {}
-            }
-        }
-        out
-    }
-
-    /// A raw acks/timeout Produce v9 of `records` to `topic`-`p` at `addr`; the partition's
-    /// answer, or an error when no answer came within `wait`.
-    pub fn produce_raw(
-        &self,
-        addr: &str,
-        topic: &str,
-        p: i32,
-        records: Bytes,
-        acks: i16,
-        timeout_ms: i32,
-        wait: Duration,
-    ) -> Result<PartitionProduceResponse, String> {
-        let req = ProduceRequest::default()
-            .with_acks(acks)
-            .with_timeout_ms(timeout_ms)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic_name(topic))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(p)
-                    .with_records(Some(records))])]);
-        let r = call(addr, 9, &req, wait)?;
-        r.responses
-            .into_iter()
-            .next()
-            .and_then(|t| t.partition_responses.into_iter().next())
-            .ok_or_else(|| "no partition in the Produce response".to_string())
-    }
-}
-
-fn sorted(v: &[i32]) -> Vec<i32> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
-
-pub fn topic_name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
-/// One request/response on a fresh connection to `addr`, without panicking: connect within
-/// 2 s, answer within `wait`.
-pub fn call<R: Request>(
-    addr: &str,
-    version: i16,
-    req: &R,
-    wait: Duration,
-) -> Result<R::Response, String> {
-    let sa: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
-    let stream = TcpStream::connect_timeout(&sa, Duration::from_secs(2))
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(wait))
-        .and_then(|_| stream.set_write_timeout(Some(wait)))
-        .map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let mut c = Client {
-        stream,
-        correlation: 0,
-    };
-    let (corr, frame) = c.encode_request(version, req);
-    c.stream
-        .write_all(&frame)
-        .map_err(|e| format!("send to {addr}: {e}"))?;
-    let mut frame = c
-        .read_frame()
-        .ok_or_else(|| format!("no answer from {addr} within {wait:?} (or closed)"))?;
-    let key = ApiKey::try_from(R::KEY).map_err(|_| "api key")?;
-    let header = ResponseHeader::decode(&mut frame, key.response_header_version(version))
-        .map_err(|e| format!("{addr}: header: {e}"))?;
-    if header.correlation_id != corr {
-        return Err(format!(
-            "{addr}: correlation {} != {corr}",
-            header.correlation_id
-        ));
-    }
-    let resp = R::Response::decode(&mut frame, version).map_err(|e| format!("{addr}: {e}"))?;
-    if frame.remaining() != 0 {
-        return Err(format!("{addr}: {key:?} v{version}: trailing bytes"));
-    }
-    Ok(resp)
 }
 
 impl Drop for Cluster {

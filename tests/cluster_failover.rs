@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::batch;
-use common::cluster::{code, Cluster, Feeder};
+use common::cluster::{code, produce_raw, Cluster, Feeder};
 use kafka_protocol::records::Compression;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -70,17 +70,16 @@ fn isolated_leader_cannot_acknowledge_and_truncates_to_the_new_leader_after_heal
     // A write sent straight to the cut-off leader: its followers cannot fetch it and the
     // controller cannot shrink the ISR for it, so acks=all is never satisfied.
     let divergent = batch(5, "divergent", 1_700_000_000_000, Compression::None);
-    let r = c
-        .produce_raw(
-            &c.direct_addr(old),
-            topic,
-            0,
-            divergent,
-            -1,
-            4000,
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("the isolated leader must answer at its timeout: {e}"));
+    let r = produce_raw(
+        &c.direct_addr(old),
+        topic,
+        0,
+        divergent,
+        -1,
+        4000,
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("the isolated leader must answer at its timeout: {e}"));
     assert!(
         [
             code::REQUEST_TIMED_OUT,

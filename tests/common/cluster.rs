@@ -50,7 +50,7 @@ mod views;
 
 // Not every test binary that includes `common` uses them.
 #[allow(unused_imports)]
-pub use clients::{call, topic_name, verify_log, Acks, Feeder};
+pub use clients::{call, produce_raw, topic_name, verify_log, Acked, Acks, Feeder};
 #[allow(unused_imports)]
 pub use views::{PartitionState, View};
 

@@ -228,46 +228,23 @@ impl Cluster {
             },
         )
     }
-
-    /// A raw acks/timeout Produce v9 of `records` to `topic`-`p` at `addr`; the partition's
-    /// answer, or an error when no answer came within `wait`.
-    pub fn produce_raw(
-        &self,
-        addr: &str,
-        topic: &str,
-        p: i32,
-        records: Bytes,
-        acks: i16,
-        timeout_ms: i32,
-        wait: Duration,
-    ) -> Result<PartitionProduceResponse, String> {
-        let req = ProduceRequest::default()
-            .with_acks(acks)
-            .with_timeout_ms(timeout_ms)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic_name(topic))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(p)
-                    .with_records(Some(records))])]);
-        let r = call(addr, 9, &req, wait)?;
-        r.responses
-            .into_iter()
-            .next()
-            .and_then(|t| t.partition_responses.into_iter().next())
-            .ok_or_else(|| "no partition in the Produce response".to_string())
-    }
 }
 
 /// The delivery reports of an rdkafka producer: acknowledged (partition, offset, value) and
 /// failed (partition, value, error).
 #[derive(Clone, Default)]
 pub struct Acks {
-    acked: Arc<Mutex<Vec<(i32, i64, Vec<u8>)>>>,
-    failed: Arc<Mutex<Vec<(i32, Vec<u8>, String)>>>,
+    acked: Arc<Mutex<Vec<Acked>>>,
+    failed: Arc<Mutex<Vec<Failed>>>,
 }
 
+/// An acknowledged record: (partition, offset, value).
+pub type Acked = (i32, i64, Vec<u8>);
+/// A record whose delivery failed: (partition, value, error).
+pub type Failed = (i32, Vec<u8>, String);
+
 impl Acks {
-    pub fn acked(&self) -> Vec<(i32, i64, Vec<u8>)> {
+    pub fn acked(&self) -> Vec<Acked> {
         self.acked.lock().unwrap().clone()
     }
 
@@ -275,7 +252,7 @@ impl Acks {
         self.acked.lock().unwrap().len()
     }
 
-    pub fn failures(&self) -> Vec<(i32, Vec<u8>, String)> {
+    pub fn failures(&self) -> Vec<Failed> {
         self.failed.lock().unwrap().clone()
     }
 
@@ -307,6 +284,33 @@ impl ProducerContext for Acks {
 
 pub fn topic_name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
+}
+
+/// A raw acks/timeout Produce v9 of `records` to `topic`-`p` at `addr`; the partition's
+/// answer, or an error when no answer came within `wait`.
+pub fn produce_raw(
+    addr: &str,
+    topic: &str,
+    p: i32,
+    records: Bytes,
+    acks: i16,
+    timeout_ms: i32,
+    wait: Duration,
+) -> Result<PartitionProduceResponse, String> {
+    let req = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(timeout_ms)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic_name(topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(p)
+                .with_records(Some(records))])]);
+    let r = call(addr, 9, &req, wait)?;
+    r.responses
+        .into_iter()
+        .next()
+        .and_then(|t| t.partition_responses.into_iter().next())
+        .ok_or_else(|| "no partition in the Produce response".to_string())
 }
 
 /// One request/response on a fresh connection to `addr`, without panicking: connect within
@@ -439,7 +443,7 @@ impl Feeder {
 
 /// Each partition holds exactly the records sent to it, in send order, at offsets 0..; every
 /// acknowledgement names the offset its record is at.
-pub fn verify_log(c: &Cluster, topic: &str, sent: &[Vec<u64>], acked: &[(i32, i64, Vec<u8>)]) {
+pub fn verify_log(c: &Cluster, topic: &str, sent: &[Vec<u64>], acked: &[Acked]) {
     let mut logs = Vec::new();
     for (p, want) in sent.iter().enumerate() {
         let log = c.read_partition(topic, p as i32);

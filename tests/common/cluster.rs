@@ -105,6 +105,34 @@ struct Node {
     starts: Mutex<u32>,
 }
 
+impl Node {
+    /// The issue-8 command line of this node (after the binary).
+    fn command_line(&self, inbound: &Proxy, voters: &[String], sets: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--node-id".into(),
+            self.id.to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.broker_port),
+            "--controller-listen".into(),
+            format!("127.0.0.1:{}", self.controller_port),
+            "--data-dir".into(),
+            self.data_dir.display().to_string(),
+            "--metrics-listen".into(),
+            "off".into(),
+            "--advertise".into(),
+            inbound.addr().to_string(),
+            "--set".into(),
+            format!("controller.quorum.voters={}", voters.join(",")),
+        ];
+        for s in sets {
+            args.push("--set".into());
+            args.push(s.to_string());
+        }
+        args
+    }
+}
+
 pub struct Cluster {
     tmp: tempfile::TempDir,
     bin: PathBuf,
@@ -154,6 +182,15 @@ impl Cluster {
 
     /// Create the nodes and proxies and start every process, without waiting.
     pub fn spawn(n: usize, sets: &[&str]) -> Cluster {
+        let c = Cluster::layout(n, sets);
+        for i in c.ids() {
+            c.start_node(i);
+        }
+        c
+    }
+
+    /// Create the nodes (ports, data dirs, command lines) and proxies; start no process.
+    pub fn layout(n: usize, sets: &[&str]) -> Cluster {
         assert!(n >= 1);
         let tmp = tempfile::tempdir().expect("tempdir");
         let pids: Arc<Mutex<HashMap<u32, i32>>> = Arc::default();
@@ -186,6 +223,7 @@ impl Cluster {
             .iter()
             .map(|&i| {
                 let (bp, cp) = ports[i as usize - 1];
+                // Its own entry is its own listener; a peer's is the link proxy to that peer.
                 let voters: Vec<String> = ids
                     .iter()
                     .map(|&j| {
@@ -193,42 +231,22 @@ impl Cluster {
                         format!("{j}@127.0.0.1:{port}")
                     })
                     .collect();
-                let data_dir = tmp.path().join(format!("node-{i}"));
-                let mut args: Vec<String> = vec![
-                    "serve".into(),
-                    "--node-id".into(),
-                    i.to_string(),
-                    "--listen".into(),
-                    format!("127.0.0.1:{bp}"),
-                    "--controller-listen".into(),
-                    format!("127.0.0.1:{cp}"),
-                    "--data-dir".into(),
-                    data_dir.display().to_string(),
-                    "--metrics-listen".into(),
-                    "off".into(),
-                    "--advertise".into(),
-                    inbound[i as usize - 1].addr().to_string(),
-                    "--set".into(),
-                    format!("controller.quorum.voters={}", voters.join(",")),
-                ];
-                for s in sets {
-                    args.push("--set".into());
-                    args.push(s.to_string());
-                }
-                Node {
+                let mut node = Node {
                     id: i,
                     broker_port: bp,
                     controller_port: cp,
                     log_path: tmp.path().join(format!("node-{i}.log")),
-                    data_dir,
-                    args,
+                    data_dir: tmp.path().join(format!("node-{i}")),
+                    args: Vec::new(),
                     child: Mutex::new(None),
                     paused: AtomicBool::new(false),
                     starts: Mutex::new(0),
-                }
+                };
+                node.args = node.command_line(&inbound[i as usize - 1], &voters, sets);
+                node
             })
             .collect();
-        let c = Cluster {
+        Cluster {
             tmp,
             bin: skua_bin(),
             nodes,
@@ -237,11 +255,7 @@ impl Cluster {
             pids,
             isolated: Mutex::default(),
             isolation_mode: CutMode::Blackhole,
-        };
-        for &i in &ids {
-            c.start_node(i);
         }
-        c
     }
 
     fn node(&self, id: i32) -> &Node {

@@ -246,6 +246,11 @@ impl Proxy {
         self.lock().all
     }
 
+    /// The current cut of the connections of `source` (a cut of every connection aside).
+    pub fn source_cut(&self, source: i32) -> Option<CutMode> {
+        self.lock().sources.get(&source).copied()
+    }
+
     /// Hold every byte (nothing dropped) until [`Proxy::resume`].
     pub fn pause(&self) {
         self.change(|st| st.paused = true);

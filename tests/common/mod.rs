@@ -2,6 +2,9 @@
 //! and a blocking raw-protocol client built on the kafka-protocol crate.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,571 @@
+"""Real clients against the three-node cluster (issue 8), started by the runner (see clusterlib.py).
+
+Every topic here is replicated on every node with min.insync.replicas=2. Scenarios:
+
+  roundtrip_<client>        confluent, kafka-python, aiokafka, kafkajs, kcat: metadata lists the
+                            three brokers and each partition's three replicas, all in sync; 300
+                            keyed records with a header, acks=all, to 3 partitions; acked offsets
+                            contiguous from 0 per partition; a read-back through the cluster
+                            (the client's own consumer where it has one, and confluent-kafka)
+                            returns exactly them
+  leader_kill_<client>      confluent, kafka-python, aiokafka, kafkajs: an idempotent acks=all
+                            producer writes; the leader of partition 0 is killed (kill -9) with
+                            records in flight; the client follows the new leader (its metadata
+                            shows it) and keeps producing; the node is restarted and rejoins the
+                            ISR; every record is acknowledged and the log holds each exactly once,
+                            in produce order
+  leader_kill_kcat          kcat -L shows the new leader after the kill and the broker gone from
+                            the broker list; kcat -P/-C work through the new leader
+  group_coordinator_kill    confluent: a group consumer commits as it goes; the broker of the
+                            group's coordinator (FindCoordinator) is killed; the consumer keeps
+                            consuming while more records arrive: every record consumed, none that
+                            was committed consumed again, final committed offsets = end offsets
+  txn_coordinator_kill      confluent: a transaction is open with records written when the
+                            broker of its coordinator (FindCoordinator) is killed; its commit
+                            completes or it aborts cleanly; read_committed shows exactly the
+                            committed transactions, LSO = high watermark afterwards
+"""
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+import clusterlib as cl
+import txnlib
+from common import (COMPAT_DIR, Fail, check, check_offsets_contiguous, confluent_read, eq, eq_records, main,
+                    short, topic_name, wait_until)
+
+NPART = 3
+KAFKAJS_HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafkajs", "helper.js")
+
+
+def records(tag, n, start=0):
+    """n keyed records with a header; record i goes to partition i % NPART, value `tag-i`."""
+    return [{"key": b"k-%d" % i, "value": b"%s-%06d" % (tag.encode(), i), "partition": i % NPART,
+             "headers": [("seq", str(i).encode())]} for i in range(start, start + n)]
+
+
+def by_partition(recs):
+    out = {p: [] for p in range(NPART)}
+    for r in recs:
+        out[r["partition"]].append(r)
+    return out
+
+
+def check_acked_offsets(recs, acked, what):
+    """acked[i] = (partition, offset) of recs[i]: per partition 0.. in send order."""
+    per = {p: [] for p in range(NPART)}
+    for r, (p, off) in zip(recs, acked):
+        eq(p, r["partition"], f"{what}: partition of the ack of {r['value']}")
+        per[p].append(off)
+    for p, offs in per.items():
+        eq(offs, list(range(len(offs))), f"{what}: acked offsets on partition {p}")
+
+
+def check_log(topic, recs, what, headers=True):
+    """The topic (read with confluent-kafka through the cluster) holds exactly `recs`, each once,
+    in send order per partition, at offsets 0.."""
+    got = confluent_read(topic, list(range(NPART)), len(recs), bootstrap=cl.boot_cluster(), timeout=60)
+    for p, exp in by_partition(recs).items():
+        check_offsets_contiguous(got[p], f"{what}: partition {p}")
+        actual = [(x["key"], x["value"]) + ((x["headers"] or [],) if headers else ()) for x in got[p]]
+        expected = [(r["key"], r["value"]) + ((r["headers"],) if headers else ()) for r in exp]
+        eq_records(actual, expected, f"{what}: partition {p}")
+
+
+def check_client_metadata(brokers, partitions, what):
+    """brokers: node ids the client sees; partitions: {p: (leader, replicas, isr)}."""
+    ids = cl.node_ids()
+    eq(sorted(brokers), ids, f"{what}: brokers in the client's metadata")
+    eq(sorted(partitions), list(range(NPART)), f"{what}: partitions")
+    for p, (leader, replicas, isr) in sorted(partitions.items()):
+        eq(sorted(replicas), ids, f"{what}: replicas of partition {p}")
+        eq(sorted(isr), ids, f"{what}: isr of partition {p}")
+        check(leader in ids, f"{what}: partition {p} has leader {leader}")
+
+
+def cf_metadata(topic):
+    md = AdminClient({"bootstrap.servers": cl.boot_cluster()}).list_topics(topic, timeout=15)
+    parts = {p: (pm.leader, list(pm.replicas), list(pm.isrs)) for p, pm in md.topics[topic].partitions.items()}
+    return list(md.brokers), parts
+
+
+def cf_producer(**extra):
+    conf = {"bootstrap.servers": cl.boot_cluster(), "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+            "message.timeout.ms": 120000, "request.timeout.ms": 10000, "topic.metadata.refresh.interval.ms": 1000,
+            "retry.backoff.max.ms": 500, "reconnect.backoff.max.ms": 500}
+    conf.update(extra)
+    return Producer(conf)
+
+
+# ----------------------------------------------------------------------------- kafkajs
+
+def js_cluster(ops, retries=30, timeout=150, background=False):
+    """Run kafkajs/helper.js with every node as a seed broker; returns its result list (or, with
+    background=True, the Popen: pass it to js_result)."""
+    spec = {"brokers": cl.boot_cluster().split(","), "ops": ops, "retries": retries}
+    env = dict(os.environ, NODE_PATH=os.path.join(COMPAT_DIR, "node_modules"), KAFKAJS_NO_PARTITIONER_WARNING="1")
+    p = subprocess.Popen(["node", KAFKAJS_HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=COMPAT_DIR, env=env)
+    p.stdin.write(json.dumps(spec))
+    p.stdin.close()
+    p.stdin = None  # communicate() must not touch it again
+    return p if background else js_result(p, timeout)
+
+
+def js_result(p, timeout=150):
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise Fail(f"kafkajs helper did not finish within {timeout}s; stderr: {err.strip()[-600:]}")
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    if not lines:
+        raise Fail(f"kafkajs helper exit {p.returncode}, no result; stderr: {err.strip()[-600:]}")
+    res = json.loads(lines[-1])
+    for r in res:
+        if "fatal" in r or "error" in r:
+            raise Fail(f"kafkajs: {short(r.get('fatal') or r.get('error'), 600)}")
+    return [r["ok"] for r in res]
+
+
+def js_records(recs):
+    b64 = base64.b64encode
+    return [{"key": b64(r["key"]).decode(), "value": b64(r["value"]).decode(), "partition": r["partition"],
+             "headers": [[k, b64(v).decode()] for k, v in r["headers"]]} for r in recs]
+
+
+def js_produce_op(topic, recs, chunk=50):
+    return {"op": "produce", "topic": topic, "records": js_records(recs), "acks": -1, "chunk": chunk,
+            "producer": {"idempotent": True, "maxInFlightRequests": 1}}
+
+
+def js_metadata(topic):
+    md = js_cluster([{"op": "fetchTopicMetadata", "topics": [topic]}, {"op": "describeCluster"}])
+    parts = {pm["partitionId"]: (pm["leader"], pm["replicas"], pm["isr"]) for pm in md[0]["topics"][0]["partitions"]}
+    return [b["nodeId"] for b in md[1]["brokers"]], parts
+
+
+def js_check_sends(sends, recs, what):
+    """Every send() of the chunks succeeded; the first base offset reported per partition is 0."""
+    firsts = {}
+    for send in sends:
+        for m in send:
+            check(m["errorCode"] == 0, f"{what}: send result {m}")
+            firsts.setdefault(m["partition"], int(m["baseOffset"]))
+    eq(firsts, {p: 0 for p in by_partition(recs) if by_partition(recs)[p]}, f"{what}: first base offsets")
+
+
+# ----------------------------------------------------------------------------- roundtrip
+
+def roundtrip_confluent():
+    t = topic_name("cl-rt-cf")
+    cl.create_topic(t, NPART)
+    check_client_metadata(*cf_metadata(t), "confluent")
+    recs = records("cf", 300)
+    acked = txnlib.cf_send(cf_producer(), t, recs)
+    check_acked_offsets(recs, acked, "confluent")
+    check_log(t, recs, "confluent")
+
+
+def roundtrip_kpython():
+    import kpython
+    from kafka.admin import KafkaAdminClient
+    t = topic_name("cl-rt-kp")
+    cl.create_topic(t, NPART)
+    a = KafkaAdminClient(bootstrap_servers=cl.boot_cluster(), request_timeout_ms=15000)
+    try:
+        cluster = a.describe_cluster()
+        brokers = [b["broker_id"] for b in cluster["brokers"]]
+        check(not any(b["is_fenced"] for b in cluster["brokers"]), f"kafka-python: fenced brokers in {cluster}")
+        desc = [d for d in a.describe_topics([t]) if d["name"] == t][0]
+        parts = {pm["partition_index"]: (pm["leader_id"], pm["replica_nodes"], pm["isr_nodes"])
+                 for pm in desc["partitions"]}
+    finally:
+        a.close()
+    check_client_metadata(brokers, parts, "kafka-python")
+    recs = records("kp", 300)
+    p = kpython.producer(bootstrap=cl.boot_cluster(), enable_idempotence=True)
+    metas = kpython.send_all(p, t, recs, timeout=60)
+    p.close()
+    check_acked_offsets(recs, [(m.partition, m.offset) for m in metas], "kafka-python")
+    got = kpython.kp_read(t, list(range(NPART)), len(recs), bootstrap=cl.boot_cluster(), timeout=60)
+    for part, exp in by_partition(recs).items():
+        eq_records([(x["offset"], x["key"], x["value"], x["headers"]) for x in got[part]],
+                   [(i, r["key"], r["value"], r["headers"]) for i, r in enumerate(exp)],
+                   f"kafka-python consumer, partition {part}")
+    check_log(t, recs, "kafka-python")
+
+
+def roundtrip_aiokafka():
+    import aiok
+    from aiokafka.admin import AIOKafkaAdminClient
+    t = topic_name("cl-rt-aio")
+    cl.create_topic(t, NPART)
+    recs = records("aio", 300)
+
+    async def run():
+        a = AIOKafkaAdminClient(bootstrap_servers=cl.boot_cluster(), request_timeout_ms=15000)
+        await a.start()
+        try:
+            desc = (await a.describe_topics([t]))[0]
+            cluster = await a.describe_cluster()
+        finally:
+            await a.close()
+        parts = {pm["partition"]: (pm["leader"], pm["replicas"], pm["isr"]) for pm in desc["partitions"]}
+        check_client_metadata([b["node_id"] for b in cluster["brokers"]], parts, "aiokafka")
+        p = aiok.producer(bootstrap_servers=cl.boot_cluster(), enable_idempotence=True)
+        await p.start()
+        try:
+            metas = await aiok.send_all(p, t, recs)
+        finally:
+            await p.stop()
+        got = await aiok.aio_read(t, list(range(NPART)), len(recs), timeout=60, bootstrap_servers=cl.boot_cluster())
+        return metas, got
+    metas, got = asyncio.run(run())
+    check_acked_offsets(recs, [(m.partition, m.offset) for m in metas], "aiokafka")
+    for part, exp in by_partition(recs).items():
+        eq_records([(x["offset"], x["key"], x["value"], x["headers"]) for x in got[part]],
+                   [(i, r["key"], r["value"], r["headers"]) for i, r in enumerate(exp)],
+                   f"aiokafka consumer, partition {part}")
+    check_log(t, recs, "aiokafka")
+
+
+def roundtrip_kafkajs():
+    t = topic_name("cl-rt-js")
+    cl.create_topic(t, NPART)
+    check_client_metadata(*js_metadata(t), "kafkajs")
+    recs = records("js", 300)
+    sends = js_cluster([js_produce_op(t, recs)])[0]
+    js_check_sends(sends, recs, "kafkajs")
+    check_log(t, recs, "kafkajs")
+
+
+def kcat_run(args, stdin=None, timeout=60):
+    cmd = ["kcat", "-b", cl.boot_cluster()] + args
+    try:
+        p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Fail(f"`{' '.join(cmd)}` did not finish within {timeout}s")
+    if p.returncode != 0:
+        raise Fail(f"`{' '.join(cmd)}` exit {p.returncode}: {p.stderr.decode(errors='replace').strip()[-400:]}")
+    return p.stdout.decode()
+
+
+def kcat_metadata(topic):
+    md = json.loads(kcat_run(["-L", "-J", "-t", topic]))
+    parts = {pm["partition"]: (pm["leader"], [r["id"] for r in pm["replicas"]], [r["id"] for r in pm["isrs"]])
+             for pm in md["topics"][0]["partitions"]}
+    return [b["id"] for b in md["brokers"]], parts
+
+
+def kcat_produce(topic, p, lines):
+    kcat_run(["-P", "-t", topic, "-p", str(p), "-K", ":", "-X", "linger.ms=20", "-X", "acks=all",
+              "-X", "enable.idempotence=true", "-X", "message.timeout.ms=60000"], stdin="".join(lines).encode())
+
+
+def kcat_consume(topic, p):
+    return kcat_run(["-C", "-t", topic, "-p", str(p), "-o", "beginning", "-e", "-q", "-f", "%k|%s|%o\\n"])
+
+
+def roundtrip_kcat():
+    t = topic_name("cl-rt-kcat")
+    cl.create_topic(t, NPART)
+    check_client_metadata(*kcat_metadata(t), "kcat")
+    listing = kcat_run(["-L"])
+    check(f"{len(cl.node_ids())} brokers:" in listing, f"kcat -L: {short(listing, 300)}")
+    for n in cl.nodes():
+        check(f"broker {n['id']} at {n['addr']}" in listing, f"kcat -L lists broker {n['id']}: {short(listing, 400)}")
+    for p in range(NPART):
+        kcat_produce(t, p, [f"key-{p}-{i}:value {p} {i}\n" for i in range(100)])
+    for p in range(NPART):
+        eq(kcat_consume(t, p), "".join(f"key-{p}-{i}|value {p} {i}|{i}\n" for i in range(100)),
+           f"kcat -C partition {p}")
+
+
+# ----------------------------------------------------------------------------- leader kill
+
+def leader_kill_confluent():
+    t = topic_name("cl-lk-cf")
+    cl.create_topic(t, NPART)
+    recs = records("cf", 1500)
+    p = cf_producer()
+    acked = txnlib.cf_send(p, t, recs[:300], what="before the kill")
+    leader = cl.leader_of(t, 0)
+    # 900 more queued, the leader killed while they are in flight
+    reports = txnlib.cf_send(p, t, recs[300:1200], flush=False)
+    p.poll(0.05)
+    new = cl.fail_over(leader, t, 0)
+    left = p.flush(120)
+    check(left == 0, f"{left} records undelivered 120 s after the kill of node {leader}")
+    for i, rep in enumerate(reports):
+        check(rep is not None and rep[0] is None, f"record {300 + i} after the kill: {rep}")
+    acked += [(part, off) for _, part, off in reports]
+    if new is not None:
+        wait_until(lambda: p.list_topics(t, timeout=10).topics[t].partitions[0].leader == new, 30,
+                   f"the producer's metadata to show leader {new}")
+    cl.restore(leader)
+    cl.wait_healthy(t, NPART)
+    acked += txnlib.cf_send(p, t, recs[1200:], what="after the restart")
+    check_acked_offsets(recs, acked, "confluent")
+    check_log(t, recs, "confluent")
+
+
+def leader_kill_kpython():
+    import kpython
+    t = topic_name("cl-lk-kp")
+    cl.create_topic(t, NPART)
+    recs = records("kp", 1500)
+    p = kpython.producer(bootstrap=cl.boot_cluster(), enable_idempotence=True, retries=1_000_000,
+                         request_timeout_ms=10000, delivery_timeout_ms=120000, metadata_max_age_ms=2000,
+                         max_block_ms=60000)
+    metas = kpython.send_all(p, t, recs[:300], timeout=60)
+    leader = cl.leader_of(t, 0)
+    futs = [p.send(t, key=r["key"], value=r["value"], headers=r["headers"], partition=r["partition"])
+            for r in recs[300:1200]]
+    new = cl.fail_over(leader, t, 0)
+    p.flush(120)
+    metas += [f.get(timeout=120) for f in futs]
+    if new is not None:
+        p._metadata.request_update()
+        wait_until(lambda: p._metadata.leader_for_partition(kpython.TopicPartition(t, 0)) == new, 30,
+                   f"kafka-python's metadata to show leader {new}")
+    cl.restore(leader)
+    cl.wait_healthy(t, NPART)
+    metas += kpython.send_all(p, t, recs[1200:], timeout=60)
+    p.close()
+    check_acked_offsets(recs, [(m.partition, m.offset) for m in metas], "kafka-python")
+    check_log(t, recs, "kafka-python")
+
+
+def leader_kill_aiokafka():
+    import aiok
+    t = topic_name("cl-lk-aio")
+    cl.create_topic(t, NPART)
+    recs = records("aio", 1500)
+
+    async def run():
+        p = aiok.producer(bootstrap_servers=cl.boot_cluster(), enable_idempotence=True, request_timeout_ms=60000,
+                          metadata_max_age_ms=2000)
+        await p.start()
+        try:
+            metas = await aiok.send_all(p, t, recs[:300])
+            leader = cl.leader_of(t, 0)
+            futs = [await p.send(t, key=r["key"], value=r["value"], headers=r["headers"], partition=r["partition"])
+                    for r in recs[300:1200]]
+            new = await asyncio.to_thread(cl.fail_over, leader, t, 0)
+            metas += [await asyncio.wait_for(f, 120) for f in futs]
+            if new is not None:
+                eq(p.client.cluster.leader_for_partition(aiok.TopicPartition(t, 0)), new,
+                   "aiokafka's metadata: leader of partition 0 after sending through it")
+            await asyncio.to_thread(cl.restore, leader)
+            await asyncio.to_thread(cl.wait_healthy, t, NPART)
+            metas += await aiok.send_all(p, t, recs[1200:])
+            return metas
+        finally:
+            await p.stop()
+    metas = asyncio.run(run())
+    check_acked_offsets(recs, [(m.partition, m.offset) for m in metas], "aiokafka")
+    check_log(t, recs, "aiokafka")
+
+
+def high_watermarks(topic):
+    c = Consumer({"bootstrap.servers": cl.boot_cluster(), "group.id": "compat-unused", "enable.auto.commit": False})
+    try:
+        return [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1] for p in range(NPART)]
+    finally:
+        c.close()
+
+
+def leader_kill_kafkajs():
+    t = topic_name("cl-lk-js")
+    cl.create_topic(t, NPART)
+    recs = records("js", 1500)
+    proc = js_cluster([js_produce_op(t, recs, chunk=30)], background=True)
+    try:
+        # kill once a fifth is in the log, while the producer is mid-stream
+        wait_until(lambda: sum(high_watermarks(t)) >= 300 or proc.poll() is not None, 60,
+                   "300 records from kafkajs")
+        check(proc.poll() is None, "kafkajs finished before the kill (the stream was too short)")
+        leader = cl.leader_of(t, 0)
+        new = cl.fail_over(leader, t, 0)
+        sends = js_result(proc, 150)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    js_check_sends(sends, recs, "kafkajs")
+    cl.restore(leader)
+    cl.wait_healthy(t, NPART)
+    brokers, parts = js_metadata(t)
+    eq(sorted(brokers), cl.node_ids(), "kafkajs metadata after the restart: brokers")
+    check_log(t, recs, "kafkajs")
+
+
+def leader_kill_kcat():
+    t = topic_name("cl-lk-kcat")
+    cl.create_topic(t, NPART)
+    kcat_produce(t, 0, [f"a{i}:before {i}\n" for i in range(50)])
+    leader = cl.leader_of(t, 0)
+    new = cl.fail_over(leader, t, 0)
+    if new is not None:
+        def moved():
+            brokers, parts = kcat_metadata(t)
+            return leader not in brokers and parts[0][0] == new
+        wait_until(moved, 30, f"kcat -L to show leader {new} and broker {leader} gone")
+    kcat_produce(t, 0, [f"b{i}:after {i}\n" for i in range(50)])
+    want = "".join(f"a{i}|before {i}|{i}\n" for i in range(50)) + "".join(
+        f"b{i}|after {i}|{50 + i}\n" for i in range(50))
+    eq(kcat_consume(t, 0), want, "kcat -C partition 0 through the new leader")
+    cl.restore(leader)
+    cl.wait_healthy(t, NPART)
+    eq(sorted(kcat_metadata(t)[0]), cl.node_ids(), "kcat -L brokers after the restart")
+
+
+# ----------------------------------------------------------------------------- coordinators
+
+def group_coordinator_kill():
+    t = topic_name("cl-gc")
+    cl.create_topic(t, NPART)
+    group = "compat-cl-group-" + t[-10:]
+    first = records("g", 300)
+    txnlib.cf_send(cf_producer(), t, first)
+    c = Consumer({"bootstrap.servers": cl.boot_cluster(), "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "session.timeout.ms": 10000, "heartbeat.interval.ms": 500,
+                  "topic.metadata.refresh.interval.ms": 1000, "fetch.wait.max.ms": 100})
+    c.subscribe([t])
+    seen = {}          # (partition, offset) -> value, first delivery
+    committed = {p: 0 for p in range(NPART)}   # last successful commit per partition
+    state = {"since_commit": 0}
+
+    def commit():
+        try:
+            for tp in c.commit(asynchronous=False) or []:
+                if tp.error is None and tp.offset >= 0:
+                    committed[tp.partition] = max(committed[tp.partition], tp.offset)
+        except KafkaException:
+            pass  # no coordinator for a moment: the next commit carries these offsets too
+        state["since_commit"] = 0
+
+    def consume_until(n, timeout, what):
+        deadline = time.monotonic() + timeout
+        while len(seen) < n:
+            check(time.monotonic() < deadline, f"{what}: consumed {len(seen)} of {n} records within {timeout}s")
+            for m in c.consume(num_messages=50, timeout=0.2):
+                if m.error():
+                    raise Fail(f"consumer error: {m.error()}")
+                key = (m.partition(), m.offset())
+                if key in seen:
+                    check(m.offset() >= committed[m.partition()],
+                          f"record at partition {m.partition()} offset {m.offset()} delivered again after offset "
+                          f"{committed[m.partition()]} was committed")
+                    eq(m.value(), seen[key], f"value at partition {m.partition()} offset {m.offset()}")
+                else:
+                    seen[key] = m.value()
+                state["since_commit"] += 1
+            if state["since_commit"] >= 20:
+                commit()
+
+    try:
+        consume_until(150, 60, "before the kill")
+        commit()
+        coord = cl.find_coordinator(group, cl.COORDINATOR_GROUP)
+        cl.fail_over(coord)
+        second = records("g", 300, start=300)
+        txnlib.cf_send(cf_producer(), t, second, what="produce after the kill")
+        consume_until(600, 90, "after the kill")
+        commit()
+        cl.restore(coord)
+        wait_until(lambda: (commit() or True) and all(committed[p] == 200 for p in range(NPART)), 30,
+                   f"commits of 200 per partition (committed {committed})")
+    finally:
+        c.close()
+    want = {(r["partition"], i): r["value"] for p, rs in by_partition(first + second).items()
+            for i, r in enumerate(rs)}
+    eq(len(seen), len(want), "distinct records consumed")
+    eq(seen, want, "the record at each (partition, offset)")
+    got = txnlib.cf_committed(cl.boot_cluster(), group, [(t, p) for p in range(NPART)])
+    eq(got, {(t, p): 200 for p in range(NPART)}, "the group's committed offsets (OffsetFetch)")
+
+
+def txn_coordinator_kill():
+    t = topic_name("cl-tc")
+    cl.create_topic(t, 2)
+    tps = [(t, 0), (t, 1)]
+    tid = txnlib.txid("cluster")
+    p = txnlib.cf_txn_producer(cl.boot_cluster(), tid, extra={"transaction.timeout.ms": 60000,
+                                                               "message.timeout.ms": 60000,
+                                                               "topic.metadata.refresh.interval.ms": 1000})
+
+    def txn(tag):
+        return [{"partition": i % 2, "key": b"%s-%d" % (tag, i), "value": b"%s-v%d" % (tag, i)} for i in range(10)]
+
+    committed = []
+    p.begin_transaction()
+    txnlib.cf_send(p, t, txn(b"one"), what="transaction 1")
+    p.commit_transaction(30)
+    committed += txn(b"one")
+
+    p.begin_transaction()
+    txnlib.cf_send(p, t, txn(b"two"), what="transaction 2")
+    coord = cl.find_coordinator(tid, cl.COORDINATOR_TXN)
+    cl.fail_over(coord)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            p.commit_transaction(60)
+            committed += txn(b"two")
+            outcome = "committed"
+            break
+        except KafkaException as e:
+            err = txnlib.kerr(e)
+            if err.retriable() and time.monotonic() < deadline:
+                continue  # the client's contract: call commit_transaction again
+            check(err.txn_requires_abort(), f"commit after the coordinator's kill: {txnlib.errdesc(err)} "
+                                            f"(neither committed nor abortable)")
+            p.abort_transaction(60)
+            outcome = "aborted"
+            break
+
+    p.begin_transaction()
+    txnlib.cf_send(p, t, txn(b"three"), what="transaction 3")
+    p.commit_transaction(60)
+    committed += txn(b"three")
+    cl.restore(coord)
+
+    # every transaction is finished: LSO = HW; read_committed shows exactly the committed ones
+    wait_until(lambda: txnlib.end_offsets(cl.boot_cluster(), tps, txnlib.RC) ==
+               txnlib.end_offsets(cl.boot_cluster(), tps, txnlib.RU), 30,
+               f"LSO = high watermark (transaction 2 {outcome})")
+    got = txnlib.cf_read(cl.boot_cluster(), tps, txnlib.RC, len(committed), timeout=60)
+    for part in range(2):
+        eq([(r["key"], r["value"]) for r in got[(t, part)]],
+           [(r["key"], r["value"]) for r in committed if r["partition"] == part],
+           f"read_committed partition {part} (transaction 2 {outcome})")
+    ru = txnlib.cf_read(cl.boot_cluster(), tps, txnlib.RU, 30, timeout=60)
+    eq(sum(len(v) for v in ru.values()), 30, "read_uncommitted: every data record of the three transactions")
+
+
+SCENARIOS = {
+    "roundtrip_confluent": roundtrip_confluent,
+    "roundtrip_kafka-python": roundtrip_kpython,
+    "roundtrip_aiokafka": roundtrip_aiokafka,
+    "roundtrip_kafkajs": roundtrip_kafkajs,
+    "roundtrip_kcat": roundtrip_kcat,
+    "leader_kill_confluent": leader_kill_confluent,
+    "leader_kill_kafka-python": leader_kill_kpython,
+    "leader_kill_aiokafka": leader_kill_aiokafka,
+    "leader_kill_kafkajs": leader_kill_kafkajs,
+    "leader_kill_kcat": leader_kill_kcat,
+    "group_coordinator_kill": group_coordinator_kill,
+    "txn_coordinator_kill": txn_coordinator_kill,
+}
+
+if __name__ == "__main__":
+    main(SCENARIOS)

@@ -1,10 +1,11 @@
-//! The `skua` binary: `skua` / `skua serve` runs the broker; `skua topic|group|produce|consume`
-//! is the operator CLI (src/cli), which speaks the Kafka protocol to any broker.
+//! The `skua` binary: `skua` / `skua serve` runs the broker;
+//! `skua topic|group|cluster|produce|consume` is the operator CLI (src/cli), which speaks the
+//! Kafka protocol to any broker.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use skua::cli::{self, GroupCommand, TopicCommand};
+use skua::cli::{self, ClusterCommand, GroupCommand, TopicCommand};
 use skua::config::{BrokerConfig, ConfigSources};
 use skua::server::Server;
 
@@ -34,6 +35,11 @@ enum Command {
     Group {
         #[command(subcommand)]
         command: GroupCommand,
+    },
+    /// Describe the cluster: brokers, controller, unhealthy partitions.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
     },
     /// Produce lines from stdin as records.
     Produce(cli::produce::ProduceArgs),
@@ -79,6 +85,7 @@ fn main() -> std::process::ExitCode {
         None => serve(cli.serve),
         Some(Command::Topic { command }) => cli::run_topic(command),
         Some(Command::Group { command }) => cli::run_group(command),
+        Some(Command::Cluster { command }) => cli::run_cluster(command),
         Some(Command::Produce(a)) => cli::produce::produce(a),
         Some(Command::Consume(a)) => cli::consume::consume(a),
     };

@@ -146,6 +146,7 @@ fn dead_broker_fails_with_clear_message() {
         &["topic", "list"][..],
         &["topic", "create", "x"],
         &["group", "list"],
+        &["cluster", "describe"],
         &["consume", "x", "--max-messages", "1"],
     ] {
         let o = skua_at(&addr, args, "");
@@ -489,6 +490,63 @@ fn alter_config_round_trip() {
     let o = skua(&b, &["topic", "alter-config", "cfg"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("nothing to change"), "{}", o.stderr);
+}
+
+#[test]
+fn cluster_describe_shows_the_single_node_as_broker_and_controller() {
+    let b = Broker::start(&[]);
+    ok(&b, &["topic", "create", "orders", "--partitions", "3"]);
+    ok(
+        &b,
+        &[
+            "topic",
+            "create",
+            "strict",
+            "--config",
+            "min.insync.replicas=2",
+        ],
+    );
+    let described = b.client().call(
+        0,
+        &kafka_protocol::messages::DescribeClusterRequest::default(),
+    );
+    assert_eq!(described.error_code, 0);
+    let cluster_id = described.cluster_id.as_str().to_string();
+    assert!(!cluster_id.is_empty());
+    let addr = b.addr();
+    let w = addr.len().max("HOST:PORT".len());
+    // One broker, its own controller; one partition under min ISR (ISR [1] < 2), none
+    // under-replicated or offline. Partitions: 3 + 1 of the topics above, and the 50 + 50 of
+    // __consumer_offsets and __transaction_state (both created at start).
+    assert_eq!(
+        ok(&b, &["cluster", "describe"]),
+        format!(
+            "cluster id: {cluster_id}\n\
+             controller: 1\n\
+             partitions: 104\n\
+             under-replicated partitions: 0\n\
+             under-min-isr partitions: 1\n\
+             offline partitions: 0\n\
+             \n\
+             BROKER  {:<w$}  RACK  STATUS\n\
+             1       {:<w$}  -     active\n\
+             \n\
+             TOPIC   PARTITION  LEADER  REPLICAS  ISR  MIN-ISR  STATUS\n\
+             strict  0          1       1         1    2        under-min-isr\n",
+            "HOST:PORT", addr
+        )
+    );
+    assert_eq!(
+        ok(&b, &["cluster", "describe", "--output", "json"]),
+        format!(
+            "{{\"cluster_id\":\"{cluster_id}\",\"controller\":1,\"brokers\":[\
+             {{\"id\":1,\"host\":\"127.0.0.1\",\"port\":{},\"rack\":null,\"fenced\":false}}],\
+             \"partitions\":104,\"under_replicated\":[],\"under_min_isr\":[\
+             {{\"topic\":\"strict\",\"partition\":0,\"leader\":1,\"replicas\":[1],\"isr\":[1],\
+             \"min_isr\":2}}],\"offline\":[]}}\n",
+            b.port
+        )
+    );
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! The operator CLI: `skua topic|group|produce|consume ...`. It speaks the Kafka protocol to any
-//! broker (skua or Kafka) through the small blocking client in [`client`], negotiating versions
-//! with ApiVersions. Data goes to stdout, progress and errors to stderr; every failure is an
-//! `Err` (the binary prints it and exits non-zero), with Kafka's error code name when the broker
-//! answered one.
+//! The operator CLI: `skua topic|group|cluster|produce|consume ...`. It speaks the Kafka
+//! protocol to any broker (skua or Kafka) through the small blocking client in [`client`],
+//! negotiating versions with ApiVersions. Data goes to stdout, progress and errors to stderr;
+//! every failure is an `Err` (the binary prints it and exits non-zero), with Kafka's error code
+//! name when the broker answered one.
 
 pub mod client;
+pub mod cluster;
 pub mod consume;
 pub mod group;
 pub mod output;
@@ -63,6 +64,13 @@ pub enum GroupCommand {
     Delete(group::DeleteArgs),
 }
 
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Show the cluster id, brokers, active controller, and partitions that are
+    /// under-replicated, under min ISR or offline.
+    Describe(cluster::DescribeArgs),
+}
+
 pub fn run_topic(cmd: TopicCommand) -> anyhow::Result<()> {
     match cmd {
         TopicCommand::Create(a) => topic::create(a),
@@ -79,6 +87,12 @@ pub fn run_group(cmd: GroupCommand) -> anyhow::Result<()> {
         GroupCommand::Describe(a) => group::describe(a),
         GroupCommand::ResetOffsets(a) => group::reset_offsets(a),
         GroupCommand::Delete(a) => group::delete(a),
+    }
+}
+
+pub fn run_cluster(cmd: ClusterCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClusterCommand::Describe(a) => cluster::describe(a),
     }
 }
 

@@ -221,6 +221,9 @@ impl Partition {
         drop(log);
         self.leader_epoch.store(leader_epoch, Ordering::Release);
         *role = Role::Leader(Box::new(state));
+        crate::metrics::global()
+            .leader_elections
+            .fetch_add(1, Ordering::Relaxed);
         drop(role);
         self.publish_high_watermark(hw);
         Ok(())

@@ -112,6 +112,11 @@ pub struct Metrics {
     /// fsyncs of the flush policy's `flush.ms` sweep (those that `flush.messages` triggers
     /// inside an append are not timed: the log does not read the clock).
     pub fsync_flush_policy: AtomicHistogram,
+    /// ISR shrinks / expands of partitions led here, as committed by the controller.
+    pub isr_shrinks: AtomicU64,
+    pub isr_expands: AtomicU64,
+    /// Times this broker became leader of a partition (a new leader epoch).
+    pub leader_elections: AtomicU64,
 }
 
 impl Metrics {
@@ -129,6 +134,9 @@ impl Metrics {
             connections_accepted: AtomicU64::new(0),
             fsync_group_commit: AtomicHistogram::new(FSYNC_BUCKETS),
             fsync_flush_policy: AtomicHistogram::new(FSYNC_BUCKETS),
+            isr_shrinks: AtomicU64::new(0),
+            isr_expands: AtomicU64::new(0),
+            leader_elections: AtomicU64::new(0),
         }
     }
 
@@ -471,6 +479,89 @@ impl Scrape {
     }
 }
 
+impl Scrape {
+    /// Replication: partitions led here that are under-replicated (ISR smaller than the
+    /// replica set) or under min ISR, partitions without a leader, each led partition's
+    /// largest follower lag, ISR changes, elections, and whether this node is the active
+    /// controller.
+    fn encode_replication(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (mut under, mut under_min, mut offline, mut led) = (0i64, 0i64, 0i64, 0i64);
+        let mut lags: Vec<([(&str, String); 2], i64)> = Vec::new();
+        for t in self.broker.all_topics() {
+            for slot in &t.partitions {
+                if slot.meta.leader < 0 {
+                    offline += 1;
+                }
+                let Some(p) = &slot.replica else { continue };
+                let state = p.with_leader(|s| {
+                    let lag = s
+                        .replicas()
+                        .iter()
+                        .filter_map(|r| s.follower_lag(*r))
+                        .max()
+                        .unwrap_or(0);
+                    (s.is_under_replicated(), s.is_under_min_isr(), lag)
+                });
+                if let Some((u, m, lag)) = state {
+                    led += 1;
+                    under += i64::from(u);
+                    under_min += i64::from(m);
+                    lags.push(([("topic", t.name.clone()), ("partition", slot.index.to_string())], lag));
+                }
+            }
+        }
+        let gauges: [(&str, &str, i64); 5] = [
+            ("skua_leader_partitions", "Partitions this broker leads.", led),
+            (
+                "skua_under_replicated_partitions",
+                "Partitions led here whose ISR is smaller than their replica set.",
+                under,
+            ),
+            (
+                "skua_under_min_isr_partitions",
+                "Partitions led here whose ISR is smaller than min.insync.replicas.",
+                under_min,
+            ),
+            (
+                "skua_offline_partitions",
+                "Partitions without a leader, as this broker's metadata has them.",
+                offline,
+            ),
+            (
+                "skua_active_controller",
+                "1 if this node is the active controller, else 0.",
+                i64::from(self.broker.cluster().controller_id == self.broker.config.node_id),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+                .encode_gauge(&v)?;
+        }
+        family(
+            enc,
+            "skua_partition_replica_max_lag",
+            "Largest follower lag (leader log end offset minus the follower's), by partition led here.",
+            None,
+            MetricType::Gauge,
+            lags,
+        )?;
+        let m = global();
+        for (name, help, v) in [
+            ("skua_isr_shrinks", "ISR shrinks of partitions led here.", &m.isr_shrinks),
+            ("skua_isr_expands", "ISR expansions of partitions led here.", &m.isr_expands),
+            (
+                "skua_leader_elections",
+                "Times this broker became leader of a partition.",
+                &m.leader_elections,
+            ),
+        ] {
+            enc.encode_descriptor(name, help, None, MetricType::Counter)?
+                .encode_counter::<NoLabelSet, _, u64>(&v.load(Relaxed), None)?;
+        }
+        Ok(())
+    }
+}
+
 impl Collector for Scrape {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         self.encode_requests(&mut enc)?;
@@ -478,6 +569,7 @@ impl Collector for Scrape {
         let rows = partition_rows(&self.broker);
         self.encode_topics(&mut enc, &rows)?;
         self.encode_partitions(&mut enc, &rows)?;
+        self.encode_replication(&mut enc)?;
         self.encode_lag(&mut enc, &rows)
     }
 }

@@ -328,6 +328,13 @@ async fn send_isr_changes(broker: &Broker, batch: Vec<(Arc<Partition>, IsrPropos
             // No answer (the call failed): REQUEST_TIMED_OUT, retried below.
             None => Err(7),
         };
+        if outcome.is_ok() {
+            let counter = match proposal.change {
+                crate::replica::IsrChange::Shrink { .. } => &crate::metrics::global().isr_shrinks,
+                crate::replica::IsrChange::Expand { .. } => &crate::metrics::global().isr_expands,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(again) = p.on_proposal_result(proposal.sequence, outcome, now) {
             broker.propose_isr(&p, again);
         }

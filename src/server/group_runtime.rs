@@ -572,7 +572,7 @@ impl Runtime {
         for r in &records {
             apply_record(&mut self.coordinator, partition, r, now);
         }
-        tracing::info!(
+        tracing::debug!(
             partition,
             leader_epoch,
             records = records.len(),

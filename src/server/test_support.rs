@@ -15,6 +15,8 @@ pub struct TestServer {
     pub broker: Arc<Broker>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Kept so the data directory lives as long as the server.
+    #[allow(dead_code)]
     pub dir: tempfile::TempDir,
 }
 

@@ -742,7 +742,7 @@ impl Runtime {
         note_epochs(&self.broker, c, |t| {
             c.transaction_state_partition(t) == partition
         });
-        tracing::info!(
+        tracing::debug!(
             partition,
             leader_epoch,
             records = records.len(),

@@ -1,10 +1,7 @@
 //! Replication: follower appends of a leader's batches, truncation, starting over.
 
-use std::sync::Arc;
-
 use super::*;
 use crate::log::producer_state::ProducerStateManager;
-use crate::log::storage::{FaultyStorage, Storage};
 use crate::log::{AppendInfo, LogError};
 use crate::protocol::batch::{set_base_offset, set_partition_leader_epoch};
 

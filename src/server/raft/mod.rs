@@ -281,6 +281,10 @@ impl MetaRaft {
 
     /// `initialize` with every voter; refused (and ignored) unless this node is pristine.
     async fn form_cluster(&self) -> anyhow::Result<()> {
+        // A node with a log was formed before: openraft would refuse (and log an error).
+        if self.raft.metrics().borrow().last_log_index.is_some() {
+            return Ok(());
+        }
         let members: BTreeSet<NodeId> = self.voters.keys().copied().collect();
         match self.raft.initialize(members).await {
             Ok(()) => {

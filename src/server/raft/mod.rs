@@ -91,7 +91,7 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
 const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
 /// Entries per log segment file.
 const SEGMENT_MAX_ENTRIES: usize = 4096;
-/// Snapshot chunk size on the wire (JSON-encoded, so frames are a few times larger).
+/// Largest snapshot chunk on the wire (JSON-encoded, so frames are a few times larger).
 const SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
 
 /// How to run this node's member of the quorum.
@@ -145,7 +145,9 @@ impl RaftSettings {
             heartbeat_interval: self.heartbeat_interval_ms.max(1),
             install_snapshot_timeout: election_min.max(1000),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_logs.max(1)),
-            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
+            // A chunk travels as a JSON array of byte values (up to 4 bytes each).
+            snapshot_max_chunk_size: ((self.max_frame_bytes / 5) as u64)
+                .clamp(4096, SNAPSHOT_CHUNK_BYTES),
             max_in_snapshot_log_to_keep: keep,
             ..Default::default()
         };
@@ -370,16 +372,7 @@ impl MetaRaft {
                     anyhow::anyhow!("local application request timed out after {timeout:?}")
                 });
         }
-        match self
-            .peers
-            .call(target, wire::Request::App(Payload(req)), timeout)
-            .await?
-        {
-            wire::Response::App(p) => Ok(p.0),
-            _ => {
-                anyhow::bail!("node {target} answered an application request with a raft response")
-            }
-        }
+        call_app_remote(&self.peers, target, req, timeout).await
     }
 
     /// Stop raft, the listener and every connection.
@@ -432,6 +425,53 @@ impl CheckQuorum {
             .millis_since_quorum_ack
             .is_some_and(|ms| ms <= self.lease_ms);
         (m.state == ServerState::Leader && (self.single_voter || acked)).then_some(self.node_id)
+    }
+}
+
+/// A client of the controller listener for a node that is not a voter (a broker-only node):
+/// application RPCs to any voter, over the same connections and framing as [`MetaRaft`].
+pub struct AppClient {
+    peers: Peers,
+}
+
+impl AppClient {
+    /// `voters` is `controller.quorum.voters` (id → `host:port` as this node reaches it).
+    pub fn new(voters: &BTreeMap<NodeId, String>, max_frame_bytes: usize) -> AppClient {
+        // No voter has id u64::MAX (Kafka node ids are i32), so every voter is a peer.
+        let backoff = Duration::from_millis(DEFAULT_HEARTBEAT_INTERVAL_MS);
+        AppClient {
+            peers: Peers::new(NodeId::MAX, voters, max_frame_bytes, backoff),
+        }
+    }
+
+    /// Send an application request to voter `target`; wait at most `timeout`.
+    pub async fn call(
+        &self,
+        target: NodeId,
+        req: Vec<u8>,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<u8>> {
+        call_app_remote(&self.peers, target, req, timeout).await
+    }
+
+    /// Close the connections.
+    pub async fn close(&self) {
+        self.peers.close().await;
+    }
+}
+
+async fn call_app_remote(
+    peers: &Peers,
+    target: NodeId,
+    req: Vec<u8>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<u8>> {
+    match peers
+        .call(target, wire::Request::App(Payload(req)), timeout)
+        .await?
+    {
+        wire::Response::App(p) => Ok(p.0),
+        _ => anyhow::bail!("node {target} answered an application request with a raft response"),
     }
 }
 

@@ -135,7 +135,19 @@ impl RaftSettings {
         }
     }
 
+    /// Check the settings and turn them into openraft's config.
     fn raft_config(&self) -> anyhow::Result<Config> {
+        let node_id = self.node_id;
+        anyhow::ensure!(
+            self.voters.contains_key(&node_id),
+            "node {node_id} is not in controller.quorum.voters ({:?})",
+            self.voters.keys().collect::<Vec<_>>()
+        );
+        anyhow::ensure!(
+            self.listen.is_some() || self.voters.len() == 1,
+            "a quorum of {} voters needs a controller listener",
+            self.voters.len()
+        );
         let election_min = self.election_timeout_min_ms.max(2);
         let keep = self.snapshot_every_logs.clamp(1, 1000);
         let config = Config {
@@ -153,6 +165,22 @@ impl RaftSettings {
         };
         config.validate().context("controller quorum timeouts")
     }
+}
+
+/// Open (recover) the log and the state machine, restoring the stored snapshot.
+async fn open_storage(
+    dir: PathBuf,
+    applier: Arc<dyn MetadataApplier>,
+) -> anyhow::Result<(LogStore, StateMachine)> {
+    tokio::task::spawn_blocking(move || {
+        let storage = Arc::new(OsStorage);
+        let log = LogStore::open(storage.clone(), &dir, SEGMENT_MAX_ENTRIES)
+            .with_context(|| format!("opening the metadata log in {}", dir.display()))?;
+        let sm = StateMachine::open(storage, &dir, applier)
+            .with_context(|| format!("restoring the metadata snapshot in {}", dir.display()))?;
+        anyhow::Ok((log, sm))
+    })
+    .await?
 }
 
 /// Why a [`MetaRaft::write`] did not go through.
@@ -197,16 +225,6 @@ impl MetaRaft {
         app: Arc<dyn AppRpcHandler>,
     ) -> anyhow::Result<MetaRaft> {
         let node_id = settings.node_id;
-        anyhow::ensure!(
-            settings.voters.contains_key(&node_id),
-            "node {node_id} is not in controller.quorum.voters ({:?})",
-            settings.voters.keys().collect::<Vec<_>>()
-        );
-        anyhow::ensure!(
-            settings.listen.is_some() || settings.voters.len() == 1,
-            "a quorum of {} voters needs a controller listener",
-            settings.voters.len()
-        );
         let config = Arc::new(settings.raft_config()?);
         let listener = match &settings.listen {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
@@ -216,19 +234,15 @@ impl MetaRaft {
         };
         let local_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let dir = settings.dir.clone();
-        let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
-            let storage = Arc::new(OsStorage);
-            let log = LogStore::open(storage.clone(), &dir, SEGMENT_MAX_ENTRIES)
-                .with_context(|| format!("opening the metadata log in {}", dir.display()))?;
-            let sm = StateMachine::open(storage, &dir, applier)
-                .with_context(|| format!("restoring the metadata snapshot in {}", dir.display()))?;
-            anyhow::Ok((log, sm))
-        })
-        .await??;
+        let (log_store, state_machine) = open_storage(settings.dir.clone(), applier).await?;
         let applied_next = state_machine.applied_next();
 
-        let backoff = Duration::from_millis((settings.heartbeat_interval_ms * 2).clamp(50, 500));
+        let backoff = Duration::from_millis(
+            settings
+                .heartbeat_interval_ms
+                .saturating_mul(2)
+                .clamp(50, 500),
+        );
         let peers = Arc::new(Peers::new(
             node_id,
             &settings.voters,
@@ -277,7 +291,10 @@ impl MetaRaft {
             check_quorum,
             tasks: Mutex::new(tasks),
         };
-        meta.form_cluster().await?;
+        if let Err(e) = meta.form_cluster().await {
+            meta.shutdown().await;
+            return Err(e);
+        }
         Ok(meta)
     }
 
@@ -323,7 +340,7 @@ impl MetaRaft {
         self.node_id
     }
 
-    /// The leader this node knows of (see [`CheckQuorum`] for this node's own leadership).
+    /// The leader this node knows of (this node itself only while a quorum acknowledges it).
     pub fn current_leader(&self) -> Option<NodeId> {
         *self.leader_rx.borrow()
     }
@@ -375,7 +392,8 @@ impl MetaRaft {
         call_app_remote(&self.peers, target, req, timeout).await
     }
 
-    /// Stop raft, the listener and every connection.
+    /// Stop raft, the listener and every connection. Call it before opening the same directory
+    /// again (dropping a `MetaRaft` stops its tasks too, but without waiting for them).
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata quorum shutdown");

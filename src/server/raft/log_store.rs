@@ -183,16 +183,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let to_err = |e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e);
         {
             let mut memory = self.memory().map_err(to_err)?;
-            let mut next = Self::last_log_id(&memory).map_or(0, |l| l.index + 1);
-            for entry in &entries {
-                if entry.log_id.index != next {
+            let next = Self::last_log_id(&memory).map_or(0, |l| l.index + 1);
+            for (expected, entry) in (next..).zip(&entries) {
+                if entry.log_id.index != expected {
                     return Err(to_err(io::Error::other(format!(
                         "raft log append at {} does not follow {}",
                         entry.log_id.index,
-                        next.saturating_sub(1)
+                        expected.saturating_sub(1)
                     ))));
                 }
-                next += 1;
             }
             for entry in &entries {
                 memory.entries.insert(entry.log_id.index, entry.clone());

@@ -91,7 +91,7 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
 const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
 /// Entries per log segment file.
 const SEGMENT_MAX_ENTRIES: usize = 4096;
-/// Snapshot chunk size on the wire (JSON-encoded, so frames are a few times larger).
+/// Largest snapshot chunk on the wire (JSON-encoded, so frames are a few times larger).
 const SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
 
 /// How to run this node's member of the quorum.
@@ -135,7 +135,19 @@ impl RaftSettings {
         }
     }
 
+    /// Check the settings and turn them into openraft's config.
     fn raft_config(&self) -> anyhow::Result<Config> {
+        let node_id = self.node_id;
+        anyhow::ensure!(
+            self.voters.contains_key(&node_id),
+            "node {node_id} is not in controller.quorum.voters ({:?})",
+            self.voters.keys().collect::<Vec<_>>()
+        );
+        anyhow::ensure!(
+            self.listen.is_some() || self.voters.len() == 1,
+            "a quorum of {} voters needs a controller listener",
+            self.voters.len()
+        );
         let election_min = self.election_timeout_min_ms.max(2);
         let keep = self.snapshot_every_logs.clamp(1, 1000);
         let config = Config {
@@ -145,12 +157,30 @@ impl RaftSettings {
             heartbeat_interval: self.heartbeat_interval_ms.max(1),
             install_snapshot_timeout: election_min.max(1000),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_logs.max(1)),
-            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
+            // A chunk travels as a JSON array of byte values (up to 4 bytes each).
+            snapshot_max_chunk_size: ((self.max_frame_bytes / 5) as u64)
+                .clamp(4096, SNAPSHOT_CHUNK_BYTES),
             max_in_snapshot_log_to_keep: keep,
             ..Default::default()
         };
         config.validate().context("controller quorum timeouts")
     }
+}
+
+/// Open (recover) the log and the state machine, restoring the stored snapshot.
+async fn open_storage(
+    dir: PathBuf,
+    applier: Arc<dyn MetadataApplier>,
+) -> anyhow::Result<(LogStore, StateMachine)> {
+    tokio::task::spawn_blocking(move || {
+        let storage = Arc::new(OsStorage);
+        let log = LogStore::open(storage.clone(), &dir, SEGMENT_MAX_ENTRIES)
+            .with_context(|| format!("opening the metadata log in {}", dir.display()))?;
+        let sm = StateMachine::open(storage, &dir, applier)
+            .with_context(|| format!("restoring the metadata snapshot in {}", dir.display()))?;
+        anyhow::Ok((log, sm))
+    })
+    .await?
 }
 
 /// Why a [`MetaRaft::write`] did not go through.
@@ -195,16 +225,6 @@ impl MetaRaft {
         app: Arc<dyn AppRpcHandler>,
     ) -> anyhow::Result<MetaRaft> {
         let node_id = settings.node_id;
-        anyhow::ensure!(
-            settings.voters.contains_key(&node_id),
-            "node {node_id} is not in controller.quorum.voters ({:?})",
-            settings.voters.keys().collect::<Vec<_>>()
-        );
-        anyhow::ensure!(
-            settings.listen.is_some() || settings.voters.len() == 1,
-            "a quorum of {} voters needs a controller listener",
-            settings.voters.len()
-        );
         let config = Arc::new(settings.raft_config()?);
         let listener = match &settings.listen {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
@@ -214,19 +234,15 @@ impl MetaRaft {
         };
         let local_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let dir = settings.dir.clone();
-        let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
-            let storage = Arc::new(OsStorage);
-            let log = LogStore::open(storage.clone(), &dir, SEGMENT_MAX_ENTRIES)
-                .with_context(|| format!("opening the metadata log in {}", dir.display()))?;
-            let sm = StateMachine::open(storage, &dir, applier)
-                .with_context(|| format!("restoring the metadata snapshot in {}", dir.display()))?;
-            anyhow::Ok((log, sm))
-        })
-        .await??;
+        let (log_store, state_machine) = open_storage(settings.dir.clone(), applier).await?;
         let applied_next = state_machine.applied_next();
 
-        let backoff = Duration::from_millis((settings.heartbeat_interval_ms * 2).clamp(50, 500));
+        let backoff = Duration::from_millis(
+            settings
+                .heartbeat_interval_ms
+                .saturating_mul(2)
+                .clamp(50, 500),
+        );
         let peers = Arc::new(Peers::new(
             node_id,
             &settings.voters,
@@ -275,7 +291,10 @@ impl MetaRaft {
             check_quorum,
             tasks: Mutex::new(tasks),
         };
-        meta.form_cluster().await?;
+        if let Err(e) = meta.form_cluster().await {
+            meta.shutdown().await;
+            return Err(e);
+        }
         Ok(meta)
     }
 
@@ -325,7 +344,7 @@ impl MetaRaft {
         self.node_id
     }
 
-    /// The leader this node knows of (see [`CheckQuorum`] for this node's own leadership).
+    /// The leader this node knows of (this node itself only while a quorum acknowledges it).
     pub fn current_leader(&self) -> Option<NodeId> {
         *self.leader_rx.borrow()
     }
@@ -374,19 +393,11 @@ impl MetaRaft {
                     anyhow::anyhow!("local application request timed out after {timeout:?}")
                 });
         }
-        match self
-            .peers
-            .call(target, wire::Request::App(Payload(req)), timeout)
-            .await?
-        {
-            wire::Response::App(p) => Ok(p.0),
-            _ => {
-                anyhow::bail!("node {target} answered an application request with a raft response")
-            }
-        }
+        call_app_remote(&self.peers, target, req, timeout).await
     }
 
-    /// Stop raft, the listener and every connection.
+    /// Stop raft, the listener and every connection. Call it before opening the same directory
+    /// again (dropping a `MetaRaft` stops its tasks too, but without waiting for them).
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata quorum shutdown");
@@ -436,6 +447,53 @@ impl CheckQuorum {
             .millis_since_quorum_ack
             .is_some_and(|ms| ms <= self.lease_ms);
         (m.state == ServerState::Leader && (self.single_voter || acked)).then_some(self.node_id)
+    }
+}
+
+/// A client of the controller listener for a node that is not a voter (a broker-only node):
+/// application RPCs to any voter, over the same connections and framing as [`MetaRaft`].
+pub struct AppClient {
+    peers: Peers,
+}
+
+impl AppClient {
+    /// `voters` is `controller.quorum.voters` (id → `host:port` as this node reaches it).
+    pub fn new(voters: &BTreeMap<NodeId, String>, max_frame_bytes: usize) -> AppClient {
+        // No voter has id u64::MAX (Kafka node ids are i32), so every voter is a peer.
+        let backoff = Duration::from_millis(DEFAULT_HEARTBEAT_INTERVAL_MS);
+        AppClient {
+            peers: Peers::new(NodeId::MAX, voters, max_frame_bytes, backoff),
+        }
+    }
+
+    /// Send an application request to voter `target`; wait at most `timeout`.
+    pub async fn call(
+        &self,
+        target: NodeId,
+        req: Vec<u8>,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<u8>> {
+        call_app_remote(&self.peers, target, req, timeout).await
+    }
+
+    /// Close the connections.
+    pub async fn close(&self) {
+        self.peers.close().await;
+    }
+}
+
+async fn call_app_remote(
+    peers: &Peers,
+    target: NodeId,
+    req: Vec<u8>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<u8>> {
+    match peers
+        .call(target, wire::Request::App(Payload(req)), timeout)
+        .await?
+    {
+        wire::Response::App(p) => Ok(p.0),
+        _ => anyhow::bail!("node {target} answered an application request with a raft response"),
     }
 }
 

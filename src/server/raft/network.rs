@@ -375,6 +375,8 @@ impl PeerClient {
             .await
     }
 
+    // openraft's own error type, returned as openraft's RaftNetwork methods require.
+    #[allow(clippy::result_large_err)]
     fn remote<T, E: std::error::Error>(
         &self,
         r: Result<T, RaftError<NodeId, E>>,

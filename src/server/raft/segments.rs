@@ -211,38 +211,8 @@ impl Disk {
                 dir_changed = true;
                 continue;
             }
-            let file = self.storage.open(&path, OpenMode::Existing)?;
-            let bytes = read_whole(self.storage.as_ref(), &path)?.unwrap_or_default();
-            let mut seg = Segment {
-                first_index,
-                path: path.clone(),
-                file,
-                offsets: Vec::new(),
-                len: 0,
-            };
-            let mut pos = 0usize;
-            while pos < bytes.len() {
-                match decode_frame(&bytes, pos) {
-                    Some((entry, size)) if entry.log_id.index == seg.next_index() => {
-                        seg.offsets.push(pos as u64);
-                        entries.push(entry);
-                        pos += size;
-                    }
-                    _ => {
-                        tracing::warn!(
-                            segment = %path.display(),
-                            offset = pos,
-                            size = bytes.len(),
-                            "truncating a torn or corrupt raft log tail"
-                        );
-                        seg.file.set_len(pos as u64)?;
-                        seg.file.sync_data()?;
-                        cut = true;
-                        break;
-                    }
-                }
-            }
-            seg.len = pos as u64;
+            let (seg, torn) = self.scan_segment(first_index, &path, &mut entries)?;
+            cut = torn;
             if seg.offsets.is_empty() {
                 // Nothing usable in it: a segment created just before a crash, or cut to 0.
                 self.storage.remove_file(&path)?;
@@ -256,6 +226,50 @@ impl Disk {
             self.storage.sync_dir(&self.dir)?;
         }
         Ok(entries)
+    }
+
+    /// Read one segment's frames into `entries`; cut the file at the first bad one. Returns
+    /// the segment and whether it was cut.
+    fn scan_segment(
+        &self,
+        first_index: u64,
+        path: &Path,
+        entries: &mut Vec<Entry>,
+    ) -> io::Result<(Segment, bool)> {
+        let file = self.storage.open(path, OpenMode::Existing)?;
+        let bytes = read_whole(self.storage.as_ref(), path)?.unwrap_or_default();
+        let mut seg = Segment {
+            first_index,
+            path: path.to_path_buf(),
+            file,
+            offsets: Vec::new(),
+            len: 0,
+        };
+        let mut pos = 0usize;
+        let mut cut = false;
+        while pos < bytes.len() {
+            match decode_frame(&bytes, pos) {
+                Some((entry, size)) if entry.log_id.index == seg.next_index() => {
+                    seg.offsets.push(pos as u64);
+                    entries.push(entry);
+                    pos += size;
+                }
+                _ => {
+                    tracing::warn!(
+                        segment = %path.display(),
+                        offset = pos,
+                        size = bytes.len(),
+                        "truncating a torn or corrupt raft log tail"
+                    );
+                    seg.file.set_len(pos as u64)?;
+                    seg.file.sync_data()?;
+                    cut = true;
+                    break;
+                }
+            }
+        }
+        seg.len = pos as u64;
+        Ok((seg, cut))
     }
 
     /// Persist the vote / committed / purged state atomically.

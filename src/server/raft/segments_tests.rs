@@ -1,3 +1,5 @@
+//! Recovery, truncation and purge of the raft log segments, on real files.
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 

@@ -362,6 +362,12 @@ async fn a_lagging_follower_is_sent_a_snapshot_and_restores_it() {
         by_id(&nodes, leader).raft.write(payload(i)).await.unwrap();
     }
     let leader_applied = by_id(&nodes, leader).applier.applied();
+    // Snapshots are built and the log purged in the background: wait until the entries after
+    // the follower's last one are gone, so only a snapshot can catch it up.
+    let follower_last = leader_applied[0].0;
+    let mut metrics = by_id(&nodes, leader).raft.raft.metrics();
+    let purged = metrics.wait_for(|m| m.purged.is_some_and(|p| p.index > follower_last + 1));
+    tokio::time::timeout(WAIT, purged).await.unwrap().unwrap();
 
     let restarted = start_node(f, &voters, dir.path(), every).await;
     let at_start = restarted.applier.restores();
@@ -381,7 +387,7 @@ async fn a_lagging_follower_is_sent_a_snapshot_and_restores_it() {
 #[tokio::test]
 async fn call_app_reaches_the_target_nodes_handler() {
     let dir = tempfile::tempdir().unwrap();
-    let (_voters, nodes) = start_cluster(3, dir.path(), 10_000).await;
+    let (voters, nodes) = start_cluster(3, dir.path(), 10_000).await;
     let t = Duration::from_secs(2);
     let n1 = &nodes[0].raft;
     assert_eq!(
@@ -403,6 +409,10 @@ async fn call_app_reaches_the_target_nodes_handler() {
     for (i, a) in answers.into_iter().enumerate() {
         assert_eq!(a.unwrap(), vec![b'2', b':', b'a' + i as u8]);
     }
+    // A broker-only node reaches the voters the same way.
+    let client = AppClient::new(&voters, DEFAULT_MAX_FRAME_BYTES);
+    assert_eq!(client.call(3, b"b".to_vec(), t).await.unwrap(), b"3:b");
+    client.close().await;
     for node in &nodes {
         node.raft.shutdown().await;
     }

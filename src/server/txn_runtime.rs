@@ -817,3 +817,7 @@ impl Runtime {
         tracing::info!(partition, ?was, "unloaded {TXN_TOPIC}");
     }
 }
+
+#[cfg(test)]
+#[path = "txn_runtime_tests.rs"]
+mod tests;

@@ -81,6 +81,11 @@ pub async fn write_marker(
     topic: &str,
     partition: i32,
 ) -> Result<(), i16> {
+    // The integrator's cluster code must also refuse a partition this broker hosts but does
+    // not lead (NOT_LEADER_OR_FOLLOWER) here.
+    let p = broker
+        .partition(topic, partition)
+        .ok_or(UNKNOWN_TOPIC_OR_PARTITION)?;
     if topic == CONSUMER_OFFSETS_TOPIC {
         let groups = broker.groups.get().ok_or(NOT_LEADER_OR_FOLLOWER)?;
         return groups
@@ -93,11 +98,6 @@ pub async fn write_marker(
             )
             .await;
     }
-    // The integrator's cluster code must also refuse a partition this broker hosts but does
-    // not lead (NOT_LEADER_OR_FOLLOWER) here.
-    let p = broker
-        .partition(topic, partition)
-        .ok_or(UNKNOWN_TOPIC_OR_PARTITION)?;
     let end = {
         let mut log = p.log();
         let info = log

@@ -77,8 +77,11 @@ fn marker(
         .with_topics(topics)
 }
 
-/// Send markers; per marker, (producer id, [(topic, partition, error)]) in answer order.
-fn write(c: &mut Client, markers: Vec<WritableTxnMarker>) -> Vec<(i64, Vec<(String, i32, i16)>)> {
+/// Per marker of an answer: (producer id, [(topic, partition, error)]).
+type Answer = Vec<(i64, Vec<(String, i32, i16)>)>;
+
+/// Send markers; the answer in its order.
+fn write(c: &mut Client, markers: Vec<WritableTxnMarker>) -> Answer {
     let req = WriteTxnMarkersRequest::default().with_markers(markers);
     let r: WriteTxnMarkersResponse = c.call(1, &req);
     r.markers

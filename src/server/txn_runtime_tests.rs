@@ -215,7 +215,10 @@ impl MarkerRouter for MovingLeader {
 
 /// A peer that answers every WriteTxnMarkers with NOT_LEADER_OR_FOLLOWER and records
 /// (producer id, coordinator epoch, partitions) of what it got.
-async fn not_leader_peer(seen: Arc<Mutex<Vec<(i64, i32, Vec<i32>)>>>) -> u16 {
+/// (producer id, coordinator epoch, partitions) of each WriteTxnMarkers a fake peer got.
+type Seen = Arc<Mutex<Vec<(i64, i32, Vec<i32>)>>>;
+
+async fn not_leader_peer(seen: Seen) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {

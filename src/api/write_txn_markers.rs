@@ -82,6 +82,11 @@ pub async fn write_marker(
     topic: &str,
     partition: i32,
 ) -> Result<(), i16> {
+    let p = broker
+        .topic(topic)
+        .ok_or(UNKNOWN_TOPIC_OR_PARTITION)?
+        .leader(partition, -1)?
+        .clone();
     if topic == CONSUMER_OFFSETS_TOPIC {
         let groups = broker.groups.get().ok_or(NOT_LEADER_OR_FOLLOWER)?;
         return groups
@@ -94,11 +99,6 @@ pub async fn write_marker(
             )
             .await;
     }
-    let p = broker
-        .topic(topic)
-        .ok_or(UNKNOWN_TOPIC_OR_PARTITION)?
-        .leader(partition, -1)?
-        .clone();
     let end = {
         let info = p
             .append_control_as_leader(

@@ -569,6 +569,49 @@ impl Broker {
         }
     }
 
+    /// Test seam: create a topic led by this node alone, without a controller (the unit
+    /// tests of the coordinator runtimes run a bare broker).
+    #[cfg(test)]
+    pub fn create_topic_here(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, Option<String>>,
+    ) -> Arc<Topic> {
+        let me = self.config.node_id;
+        let mut specs: Vec<TopicSpec> = self
+            .all_topics()
+            .iter()
+            .map(|t| TopicSpec {
+                name: t.name.clone(),
+                id: t.id,
+                configs: t.configs.clone(),
+                partitions: t.partitions.iter().map(|s| s.meta.clone()).collect(),
+            })
+            .collect();
+        specs.push(TopicSpec {
+            name: name.to_string(),
+            id: Uuid::new_v4(),
+            configs: configs
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect(),
+            partitions: (0..partitions)
+                .map(|_| PartitionMeta {
+                    leader: me,
+                    replicas: vec![me],
+                    isr: vec![me],
+                    ..PartitionMeta::default()
+                })
+                .collect(),
+        });
+        self.apply_topics(specs, now_ms());
+        match self.topic(name) {
+            Some(t) => t,
+            None => panic!("topic {name} was not created"),
+        }
+    }
+
     /// Remove partition directories of no hosted replica (left by a crash, or by a topic
     /// deleted while this node was down). Called once the metadata is caught up.
     pub fn remove_stray_dirs(&self) -> std::io::Result<()> {

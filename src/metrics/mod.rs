@@ -506,12 +506,22 @@ impl Scrape {
                     led += 1;
                     under += i64::from(u);
                     under_min += i64::from(m);
-                    lags.push(([("topic", t.name.clone()), ("partition", slot.index.to_string())], lag));
+                    lags.push((
+                        [
+                            ("topic", t.name.clone()),
+                            ("partition", slot.index.to_string()),
+                        ],
+                        lag,
+                    ));
                 }
             }
         }
         let gauges: [(&str, &str, i64); 5] = [
-            ("skua_leader_partitions", "Partitions this broker leads.", led),
+            (
+                "skua_leader_partitions",
+                "Partitions this broker leads.",
+                led,
+            ),
             (
                 "skua_under_replicated_partitions",
                 "Partitions led here whose ISR is smaller than their replica set.",
@@ -547,8 +557,16 @@ impl Scrape {
         )?;
         let m = global();
         for (name, help, v) in [
-            ("skua_isr_shrinks", "ISR shrinks of partitions led here.", &m.isr_shrinks),
-            ("skua_isr_expands", "ISR expansions of partitions led here.", &m.isr_expands),
+            (
+                "skua_isr_shrinks",
+                "ISR shrinks of partitions led here.",
+                &m.isr_shrinks,
+            ),
+            (
+                "skua_isr_expands",
+                "ISR expansions of partitions led here.",
+                &m.isr_expands,
+            ),
             (
                 "skua_leader_elections",
                 "Times this broker became leader of a partition.",

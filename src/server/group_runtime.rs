@@ -632,3 +632,7 @@ fn apply_timers(timers: &mut Timers<TimerKey>, ops: Vec<TimerOp>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "group_runtime_tests.rs"]
+mod tests;

@@ -15,7 +15,6 @@
 //! run on their own tasks when they cannot complete at once.
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -314,13 +313,11 @@ impl PendingCommit {
     }
 
     /// Resolves once every wait is committed (no timeout: see [`when_committed`]).
-    pub fn committed(self) -> impl Future<Output = Result<(), AppendError>> + Send + 'static {
-        async move {
-            for (_, p, end) in &self.waits {
-                p.await_committed(*end).await?;
-            }
-            Ok(())
+    pub async fn committed(self) -> Result<(), AppendError> {
+        for (_, p, end) in &self.waits {
+            p.await_committed(*end).await?;
         }
+        Ok(())
     }
 }
 

@@ -15,9 +15,7 @@ pub struct TestServer {
     pub broker: Arc<Broker>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    /// Kept so the data directory lives as long as the server.
-    #[allow(dead_code)]
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 /// The config of a test broker: an ephemeral loopback port, data in `dir`, no initial
@@ -51,7 +49,7 @@ pub async fn start_server(sets: &[&str]) -> TestServer {
         broker,
         stop: Some(tx),
         task: Some(task),
-        dir,
+        _dir: dir,
     }
 }
 

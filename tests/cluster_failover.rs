@@ -5,9 +5,6 @@
 //! once, at its acknowledged offset, in produce order, and that nothing unacknowledged by the
 //! cluster (a divergent write) survives.
 //!
-//! Until the cluster integration lands these are ignored; run them with
-//! `cargo test --release --test cluster_failover -- --ignored`, or delete the `#[ignore]`
-//! lines (`sed -i '/needs the cluster integration (issue 8)/d' tests/cluster_*.rs`).
 
 mod common;
 
@@ -25,7 +22,6 @@ fn values(tag: &str, n: usize) -> Vec<Vec<u8>> {
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn acks_all_records_survive_repeated_kill_9_of_the_partition_leader() {
     let c = Cluster::start(3, &[]);
     let topic = "failover";
@@ -56,7 +52,6 @@ fn acks_all_records_survive_repeated_kill_9_of_the_partition_leader() {
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn isolated_leader_cannot_acknowledge_and_truncates_to_the_new_leader_after_heal() {
     let c = Cluster::start(3, &[]);
     let topic = "isolated";
@@ -131,7 +126,6 @@ fn isolated_leader_cannot_acknowledge_and_truncates_to_the_new_leader_after_heal
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn full_cluster_restart_keeps_every_record_and_committed_offset() {
     let c = Cluster::start(3, &[]);
     let topic = "restart-all";
@@ -186,7 +180,6 @@ fn full_cluster_restart_keeps_every_record_and_committed_offset() {
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn rolling_restart_under_continuous_produce_loses_no_acknowledged_record() {
     let c = Cluster::start(3, &[]);
     let topic = "rolling";

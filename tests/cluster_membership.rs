@@ -3,9 +3,6 @@
 //! follower leaving and rejoining the ISR (stopped, or paused so that only replica lag can
 //! drop it), and the active controller killed.
 //!
-//! Until the cluster integration lands these are ignored; run them with
-//! `cargo test --release --test cluster_membership -- --ignored`, or delete the `#[ignore]`
-//! lines (`sed -i '/needs the cluster integration (issue 8)/d' tests/cluster_*.rs`).
 
 mod common;
 
@@ -30,7 +27,6 @@ fn without(ids: &[i32], gone: i32) -> Vec<i32> {
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn three_nodes_form_a_cluster_and_every_node_lists_every_broker_and_partition() {
     let c = Cluster::start(3, &[]);
     let want: Vec<(i32, String)> = c.ids().iter().map(|&i| (i, c.advertised_addr(i))).collect();
@@ -97,7 +93,6 @@ fn three_nodes_form_a_cluster_and_every_node_lists_every_broker_and_partition() 
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn replication_factor_above_the_broker_count_is_invalid_replication_factor() {
     let c = Cluster::start(3, &["default.replication.factor=3"]);
     let r = c.create_topic_raw("rf-four", 1, 4, &[]);
@@ -122,7 +117,6 @@ fn replication_factor_above_the_broker_count_is_invalid_replication_factor() {
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn a_stopped_follower_leaves_the_isr_and_rejoins_after_catching_up() {
     let c = Cluster::start(3, &["replica.lag.time.max.ms=2000"]);
     let t = "follower-stop";
@@ -156,7 +150,6 @@ fn a_stopped_follower_leaves_the_isr_and_rejoins_after_catching_up() {
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn a_paused_follower_is_dropped_from_the_isr_by_replica_lag_and_rejoins_after_resume() {
     // A session timeout far beyond the test: only the leader's replica-lag check can drop
     // the silent follower from the ISR.
@@ -198,7 +191,6 @@ fn a_paused_follower_is_dropped_from_the_isr_by_replica_lag_and_rejoins_after_re
 }
 
 #[test]
-#[ignore = "needs the cluster integration (issue 8)"]
 fn killing_the_active_controller_elects_another_and_topics_can_still_be_created() {
     let c = Cluster::start(3, &[]);
     let old = c.wait_for_controller(|_| true);

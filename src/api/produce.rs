@@ -71,6 +71,7 @@ fn append_partition(
     topic: &Topic,
     data: &PartitionProduceData,
     acks: i16,
+    coordinated_here: bool,
     now: i64,
 ) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
     let partition = match topic.leader(data.index, -1) {
@@ -93,7 +94,10 @@ fn append_partition(
     };
     // KIP-890 verification: a transactional batch goes only to a partition of the producer's
     // ongoing transaction (else the transaction could hang here unknown to its coordinator).
+    // The view is the local coordinator's, so only transactions coordinated here are checked
+    // (Kafka asks a remote coordinator with AddPartitionsToTxn verify_only: not done yet).
     if broker.config.transaction_partition_verification_enable
+        && coordinated_here
         && header.is_transactional()
         && !header.is_control()
         && header.producer_id >= 0
@@ -146,11 +150,26 @@ fn append_partition(
     }
 }
 
+/// Whether this broker coordinates `transactional_id` (leads its `__transaction_state`
+/// partition), so that its view of the producer's transaction is authoritative.
+fn coordinated_here(broker: &Broker, transactional_id: &str) -> bool {
+    let Some(t) = broker.topic(crate::server::txn_runtime::TXN_TOPIC) else {
+        return true;
+    };
+    let p = crate::group::partition_for(transactional_id, t.partitions.len() as i32);
+    t.slot(p)
+        .is_none_or(|s| s.meta.leader == broker.config.node_id)
+}
+
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: ProduceRequest = req.decode(ApiKey::Produce)?;
     let acks = body.acks;
     let now = now_ms();
+    let coordinated_here = body
+        .transactional_id
+        .as_ref()
+        .is_none_or(|tid| coordinated_here(broker, tid.as_str()));
     let mut topics = Vec::with_capacity(body.topic_data.len());
     let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     for td in &body.topic_data {
@@ -181,7 +200,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     ),
                     None,
                 ),
-                (Some(t), _) => append_partition(broker, t, pd, acks, now),
+                (Some(t), _) => append_partition(broker, t, pd, acks, coordinated_here, now),
             };
             if let (Some((p, end)), -1) = (r.1, acks) {
                 // Start the fsync now; only the wait is left to the in-order reply.

@@ -222,6 +222,9 @@ pub struct Broker {
     pub broker_epoch: std::sync::atomic::AtomicI64,
     /// Producer ids for the transaction coordinator, in blocks from the controller.
     pub producer_ids: producer_ids::ProducerIdPool,
+    /// Set when a controlled shutdown began: heartbeats ask the controller to move
+    /// leaderships away.
+    pub shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -352,6 +355,7 @@ impl Broker {
             isr_proposals: std::sync::OnceLock::new(),
             broker_epoch: std::sync::atomic::AtomicI64::new(-1),
             producer_ids: producer_ids::ProducerIdPool::default(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 

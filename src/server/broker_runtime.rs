@@ -190,6 +190,43 @@ pub async fn heartbeat_once(broker: &Broker, store: &MetadataStore) {
     }
 }
 
+/// Kafka's controlled shutdown: heartbeat with `want_shutdown` until the controller has
+/// moved this broker's leaderships away and says it may stop (bounded: 10 s), so clients
+/// fail over at once instead of after `broker.session.timeout.ms`.
+pub async fn controlled_shutdown(broker: &Broker, store: &MetadataStore) {
+    let Some(channel) = broker.controller.get() else {
+        return;
+    };
+    broker.shutting_down.store(true, Ordering::Release);
+    let every =
+        Duration::from_millis(broker.config.broker_heartbeat_interval_ms.clamp(10, 500) as u64);
+    let done = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let req = ControllerRequest::Heartbeat {
+                broker_id: broker.config.node_id,
+                broker_epoch: broker.broker_epoch.load(Ordering::Acquire),
+                metadata_offset: store.image().last_applied_index(),
+                want_shutdown: true,
+            };
+            if let Ok(reply) = channel.call(req).await {
+                if let ControllerResponse::Heartbeat {
+                    should_shutdown: true,
+                    ..
+                } = reply.response
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+    .await;
+    match done {
+        Ok(()) => tracing::info!("controlled shutdown: leaderships moved to other brokers"),
+        Err(_) => tracing::warn!("controlled shutdown not confirmed within 10 s; stopping anyway"),
+    }
+}
+
 /// Heartbeat every `broker.heartbeat.interval.ms`; register again if the controller no
 /// longer knows this incarnation's epoch.
 pub async fn heartbeats(
@@ -213,7 +250,7 @@ pub async fn heartbeats(
             broker_id: broker.config.node_id,
             broker_epoch: epoch,
             metadata_offset: store.image().last_applied_index(),
-            want_shutdown: false,
+            want_shutdown: broker.shutting_down.load(Ordering::Acquire),
         };
         match channel.call(req).await {
             Ok(reply) => match reply.response {

@@ -48,6 +48,7 @@ pub struct Server {
 /// The quorum member and the cluster tasks of a running node.
 struct ClusterParts {
     raft: Arc<MetaRaft>,
+    store: Arc<MetadataStore>,
     fetchers: Arc<ReplicaFetchers>,
     tasks: JoinSet<()>,
     shutdown: watch::Sender<bool>,
@@ -252,6 +253,7 @@ impl Server {
             metrics: None,
             cluster: ClusterParts {
                 raft,
+                store,
                 fetchers,
                 tasks,
                 shutdown: shutdown_tx,
@@ -343,6 +345,9 @@ impl Server {
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         drop(listener);
+        if broker.config.controller_quorum_voters.len() > 1 {
+            broker_runtime::controlled_shutdown(&broker, &cluster.store).await;
+        }
         let _ = shutdown_tx.send(true);
         let drained = tokio::time::timeout(Duration::from_secs(10), async {
             while conns.join_next().await.is_some() {}

@@ -975,6 +975,15 @@ fn parse_roles(value: &str) -> Result<(bool, bool), ConfigError> {
     if !broker && !controller {
         return Err(invalid("process.roles", value, "needs at least one role"));
     }
+    if !(broker && controller) {
+        // Broker-only nodes would need the metadata log replicated to non-voters, and
+        // controller-only nodes a broker-less server: neither exists yet.
+        return Err(invalid(
+            "process.roles",
+            value,
+            "only broker,controller (a combined node) is supported so far",
+        ));
+    }
     Ok((broker, controller))
 }
 

@@ -229,7 +229,15 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let waits = to_sync.iter().map(|(_, _, p, end)| {
             let p = Arc::clone(p);
             let end = *end;
-            async move { tokio::time::timeout(timeout, p.await_committed(end)).await }
+            async move {
+                tokio::time::timeout(timeout, async {
+                    p.await_durable(end)
+                        .await
+                        .map_err(|_| CommitError::Offline)?;
+                    p.await_committed(end).await
+                })
+                .await
+            }
         });
         let results = futures::future::join_all(waits).await;
         for ((ti, pi, _, _), r) in to_sync.iter().zip(results) {

@@ -481,19 +481,18 @@ impl Partition {
         }
     }
 
-    /// Wait until everything below `end_offset` is committed: fsynced here and below the
-    /// high watermark (every in-sync replica has it), with the ISR still at least
-    /// `min.insync.replicas` (else NOT_ENOUGH_REPLICAS_AFTER_APPEND). Err(NotLeader) when
-    /// this replica stops leading first (the write may or may not survive: clients retry).
+    /// Wait until everything below `end_offset` is committed: below the high watermark
+    /// (every in-sync replica has it), with the ISR still at least `min.insync.replicas`
+    /// (else NOT_ENOUGH_REPLICAS_AFTER_APPEND). Err(NotLeader) when this replica stops
+    /// leading first (the write may or may not survive: clients retry). acks=all producers
+    /// also [`Partition::await_durable`] (fsynced here); coordinators' own records do not.
     pub async fn await_committed(self: &Arc<Self>, end_offset: i64) -> Result<(), CommitError> {
-        self.await_durable(end_offset)
-            .await
-            .map_err(|_| CommitError::Offline)?;
         loop {
             let notified = self.appended.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.with_leader(|s| s.check_acks_all(end_offset)) {
+                None if self.log().is_offline() => return Err(CommitError::Offline),
                 None => return Err(CommitError::NotLeader),
                 Some(AcksAllStatus::Acknowledged) => return Ok(()),
                 Some(AcksAllStatus::NotEnoughReplicasAfterAppend) => {

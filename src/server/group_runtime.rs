@@ -4,9 +4,8 @@
 //! wait until they are committed, send its responses, arm or cancel its timers.
 //!
 //! Coordinator partitions: the task serves the groups of the `__consumer_offsets`
-//! partitions loaded here ([`CoordinatorPartitions`]). With [`LoadMode::All`] (a single node)
-//! it creates the topic if needed and replays every partition before the listener accepts
-//! anyone. With [`LoadMode::OnDemand`] (a cluster member) it starts empty and the broker calls
+//! partitions loaded here ([`CoordinatorPartitions`]). With [`LoadMode::All`] (tests) it
+//! replays every hosted partition of an existing topic at start. With [`LoadMode::OnDemand`] (a cluster member) it starts empty and the broker calls
 //! [`GroupHandle::load_partition`] / [`GroupHandle::unload_partition`] as it gains and loses
 //! leadership of partitions: a load reads the partition on a blocking task and replays it on
 //! this one; requests for its groups meanwhile get COORDINATOR_LOAD_IN_PROGRESS, requests
@@ -176,8 +175,8 @@ impl GroupHandle {
     }
 }
 
-/// Start the group coordinator. [`LoadMode::All`]: create `__consumer_offsets` if missing
-/// and replay every partition first (a single node). [`LoadMode::OnDemand`]: nothing loaded.
+/// Start the group coordinator. [`LoadMode::All`]: replay every hosted partition of an existing topic
+/// first. [`LoadMode::OnDemand`]: nothing loaded.
 pub fn start(broker: &Arc<Broker>, mode: LoadMode) -> anyhow::Result<GroupHandle> {
     let cfg = &broker.config;
     let topic = match (broker.topic(OFFSETS_TOPIC), mode) {

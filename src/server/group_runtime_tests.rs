@@ -174,8 +174,9 @@ async fn requests_during_a_load_get_coordinator_load_in_progress() {
 async fn a_load_replays_what_an_earlier_coordinator_wrote() {
     let (_dir, broker) = open_broker(&[]).await;
     let (a, b) = (group_in(0, "a"), group_in(2, "b"));
+    create_offsets_topic(&broker);
     {
-        // A single node: creates the topic and loads everything.
+        // Load everything at start, then write.
         let first = start(&broker, LoadMode::All).unwrap();
         assert_eq!(commit_error(first.submit(commit(&a, 7)).await), 0);
         assert_eq!(commit_error(first.submit(commit(&b, 8)).await), 0);

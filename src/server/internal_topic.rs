@@ -34,11 +34,10 @@ use crate::log::{AppendOrigin, LogError};
 /// How a coordinator runtime starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadMode {
-    /// A single node: create the internal topic if needed and load every partition of it
-    /// before the listener accepts anyone.
+    /// Load every hosted partition of the (existing) internal topic at start (tests).
     All,
-    /// A cluster member: start with nothing loaded; the broker loads and unloads
-    /// partitions as it gains and loses their leadership.
+    /// Every broker: start with nothing loaded; the broker loads and unloads partitions as
+    /// it gains and loses their leadership (a single node too, through the same path).
     OnDemand,
 }
 

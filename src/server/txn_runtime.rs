@@ -5,10 +5,10 @@
 //! each producer may write ([`crate::cluster::txn_partitions`]), send its responses and write
 //! its transaction markers; timers are armed or cancelled at once.
 //!
-//! Coordinator partitions, as in group_runtime.rs: [`LoadMode::All`] creates
-//! `__transaction_state` if needed and replays every partition before the listener accepts
-//! anyone (transactions that were in PrepareCommit or PrepareAbort get their markers written
-//! again); [`LoadMode::OnDemand`] starts empty and the broker calls
+//! Coordinator partitions, as in group_runtime.rs: [`LoadMode::All`] (tests) replays every
+//! hosted partition of an existing `__transaction_state` at start (transactions that were in
+//! PrepareCommit or PrepareAbort get their markers written again); [`LoadMode::OnDemand`]
+//! (every broker) starts empty and the broker calls
 //! [`TxnHandle::load_partition`] / [`TxnHandle::unload_partition`] on leadership changes.
 //! The partition's leader epoch is the coordinator epoch its markers carry. Requests for a
 //! transactional id of a partition being loaded get COORDINATOR_LOAD_IN_PROGRESS, of one not

@@ -54,6 +54,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             Ok(r) => (0, None, r),
             Err((code, m)) => (code, Some(m), Vec::new()),
         };
+        // The controller answers every asked partition in request order (a partition may be
+        // named twice): results are taken by position.
+        let mut results = results.into_iter();
         let responses = body
             .topics
             .iter()
@@ -62,10 +65,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     .partitions
                     .iter()
                     .map(|p| {
-                        let r = results.iter().find(|r| {
-                            r.topic == t.name.0.as_str() && r.partition == p.partition_index
-                        });
-                        let (c, m) = match r {
+                        let r = results.next();
+                        let (c, m) = match &r {
                             Some(r) => (r.error_code, r.message.clone()),
                             None => (code, message.clone()),
                         };

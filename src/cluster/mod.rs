@@ -192,7 +192,7 @@ pub struct LocalDelta {
     pub removed: Vec<Arc<Partition>>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Topics {
     by_name: HashMap<String, Arc<Topic>>,
     by_id: HashMap<Uuid, String>,
@@ -409,7 +409,8 @@ impl Broker {
     pub fn apply_topics(&self, specs: Vec<TopicSpec>, now: i64) -> LocalDelta {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let me = self.config.node_id;
-        let old = std::mem::take(&mut *lock_write(&self.topics));
+        // Readers keep seeing the current topics until the new map replaces it whole.
+        let old = lock_read(&self.topics).clone();
         let mut delta = LocalDelta::default();
         let mut next = Topics::default();
         for spec in specs {

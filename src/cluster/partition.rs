@@ -73,7 +73,7 @@ pub enum RoleError {
     NotLeader,
     /// FENCED_LEADER_EPOCH (74): the client's epoch is older.
     FencedLeaderEpoch,
-    /// UNKNOWN_LEADER_EPOCH (76): the client's epoch is newer than ours.
+    /// UNKNOWN_LEADER_EPOCH (75): the client's epoch is newer than ours.
     UnknownLeaderEpoch,
 }
 
@@ -82,7 +82,7 @@ impl RoleError {
         match self {
             RoleError::NotLeader => 6,
             RoleError::FencedLeaderEpoch => 74,
-            RoleError::UnknownLeaderEpoch => 76,
+            RoleError::UnknownLeaderEpoch => 75,
         }
     }
 }

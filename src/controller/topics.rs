@@ -441,7 +441,11 @@ impl Controller {
         let topic = work
             .image
             .topic(&t.name)
-            .ok_or_else(|| ApiError::of(UNKNOWN_TOPIC_OR_PARTITION))?
+            // Kafka's CreatePartitions answers an unknown topic without a message.
+            .ok_or(ApiError {
+                code: UNKNOWN_TOPIC_OR_PARTITION,
+                message: None,
+            })?
             .clone();
         let current = topic.partitions.len() as i32;
         if t.count == current {

@@ -77,6 +77,9 @@ pub fn channel() -> (ControllerRpc, mpsc::UnboundedReceiver<Pending>) {
     (ControllerRpc { tx }, rx)
 }
 
+/// How long one attempt to reach the active controller may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How often the active controller runs its timers.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -227,7 +230,11 @@ impl ControllerChannel for RaftChannel {
             let mut leader_rx = raft.leader_watch();
             loop {
                 if let Some(leader) = raft.current_leader() {
-                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    // One attempt is bounded well below the deadline: a controller that
+                    // stopped answering (paused, cut off) is replaced by a new one meanwhile.
+                    let left = deadline
+                        .saturating_duration_since(tokio::time::Instant::now())
+                        .min(ATTEMPT_TIMEOUT);
                     match raft.call_app(leader, bytes.clone(), left).await {
                         Ok(answer) => match decode::<ControllerReply>(&answer) {
                             Ok(reply) if is_not_controller(&reply) => {}

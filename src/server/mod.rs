@@ -65,13 +65,18 @@ pub struct Coordinators {
 impl Coordinators {
     /// Load the coordinators of partitions this node now leads, unload the others.
     pub async fn follow(&self, delta: &LocalDelta) {
+        let mut loads = Vec::new();
         for p in &delta.leaders {
-            // The load runs on the coordinator's task; its outcome is logged there.
+            // The loads run on the coordinators' tasks (their outcome is logged there); they
+            // are awaited below, bounded, so that the metadata counts as processed — and a
+            // starting broker serves — once its coordinators are loaded.
             match p.topic.as_str() {
                 group_runtime::OFFSETS_TOPIC => {
-                    drop(self.groups.load_partition(p.index, p.leader_epoch()))
+                    loads.push(self.groups.load_partition(p.index, p.leader_epoch()))
                 }
-                txn_runtime::TXN_TOPIC => drop(self.txns.load_partition(p.index, p.leader_epoch())),
+                txn_runtime::TXN_TOPIC => {
+                    loads.push(self.txns.load_partition(p.index, p.leader_epoch()))
+                }
                 _ => {}
             }
         }
@@ -85,6 +90,15 @@ impl Coordinators {
                 group_runtime::OFFSETS_TOPIC => self.groups.unload_partition(p.index),
                 txn_runtime::TXN_TOPIC => self.txns.unload_partition(p.index),
                 _ => {}
+            }
+        }
+        if !loads.is_empty() {
+            let all = futures::future::join_all(loads);
+            if tokio::time::timeout(Duration::from_secs(30), all)
+                .await
+                .is_err()
+            {
+                tracing::warn!("coordinator loads still running after 30 s");
             }
         }
     }

@@ -34,7 +34,7 @@ use crate::cluster::{Broker, Partition};
 
 const FETCH_VERSION: i16 = 12;
 const OFFSET_OUT_OF_RANGE: i16 = 1;
-const UNKNOWN_LEADER_EPOCH: i16 = 76;
+const UNKNOWN_LEADER_EPOCH: i16 = 75;
 
 struct Fetched {
     partition: Arc<Partition>,

@@ -486,7 +486,11 @@ impl Controller {
         part: &'a PartitionRegistration,
     ) -> Result<PartitionChange<'a>, ApiError> {
         if !part.is_reassigning() {
-            return Err(ApiError::of(NO_REASSIGNMENT_IN_PROGRESS));
+            // Kafka answers a cancel with nothing to cancel without a message.
+            return Err(ApiError {
+                code: NO_REASSIGNMENT_IN_PROGRESS,
+                message: None,
+            });
         }
         let not_adding = |r: &i32| !part.adding_replicas.contains(r);
         let original: Vec<i32> = part.replicas.iter().copied().filter(not_adding).collect();

@@ -9,7 +9,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::cluster::{call, code, Cluster};
+use common::cluster::{call, code, produce_raw, Cluster};
+use kafka_protocol::records::Compression;
 use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
 
 fn values(tag: &str, n: usize) -> Vec<Vec<u8>> {
@@ -168,6 +169,12 @@ fn a_paused_follower_is_dropped_from_the_isr_by_replica_lag_and_rejoins_after_re
     c.produce_acked(t, 0, &values("a", 50));
 
     c.pause(follower);
+    // As in Kafka, a follower that has everything the leader has stays in sync even when
+    // silent: the leader's log must move on (an acks=1 write) for the lag to count.
+    let more = common::batch(5, "during-pause", 1_700_000_000_000, Compression::None);
+    let r = produce_raw(&c.direct_addr(st.leader), t, 0, more, 1, 5000, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("acks=1 write during the pause: {e}"));
+    assert_eq!((r.error_code, r.base_offset), (0, 50));
     let shrunk = c.wait_isr_within(
         t,
         0,
@@ -181,13 +188,13 @@ fn a_paused_follower_is_dropped_from_the_isr_by_replica_lag_and_rejoins_after_re
         "the paused broker is not fenced (its session has not expired)"
     );
     let b = c.produce_acked(t, 0, &values("b", 50));
-    assert_eq!(b[0].0, 50);
+    assert_eq!(b[0].0, 55);
 
     c.resume(follower);
     let back = c.wait_isr(t, 0, &[1, 2, 3]);
     assert_eq!(back.leader, st.leader);
     assert_eq!(back.leader_epoch, st.leader_epoch, "no leader change");
-    c.wait_high_watermark(t, 0, 100);
+    c.wait_high_watermark(t, 0, 105);
 }
 
 #[test]

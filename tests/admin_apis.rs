@@ -556,8 +556,14 @@ fn offset_for_leader_epoch_every_version() {
     // starts at the log end offset: epoch 0 still ends at 6.
     assert_eq!(epoch_end(&mut c, 4, "epochs", 0, -1, 0), (0, 0, 6));
     let text = std::fs::read_to_string(&cp).unwrap();
-    assert!(text.starts_with("0\n") && text.contains("\n0 0\n"), "{text}");
-    assert!(text.trim_end().ends_with(" 6"), "a newer epoch from offset 6: {text}");
+    assert!(
+        text.starts_with("0\n") && text.contains("\n0 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with(" 6"),
+        "a newer epoch from offset 6: {text}"
+    );
 }
 
 fn elect(

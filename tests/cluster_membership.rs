@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::cluster::{call, code, produce_raw, Cluster};
-use kafka_protocol::records::Compression;
 use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::records::Compression;
 
 fn values(tag: &str, n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect()
@@ -172,8 +172,16 @@ fn a_paused_follower_is_dropped_from_the_isr_by_replica_lag_and_rejoins_after_re
     // As in Kafka, a follower that has everything the leader has stays in sync even when
     // silent: the leader's log must move on (an acks=1 write) for the lag to count.
     let more = common::batch(5, "during-pause", 1_700_000_000_000, Compression::None);
-    let r = produce_raw(&c.direct_addr(st.leader), t, 0, more, 1, 5000, Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("acks=1 write during the pause: {e}"));
+    let r = produce_raw(
+        &c.direct_addr(st.leader),
+        t,
+        0,
+        more,
+        1,
+        5000,
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("acks=1 write during the pause: {e}"));
     assert_eq!((r.error_code, r.base_offset), (0, 50));
     let shrunk = c.wait_isr_within(
         t,

@@ -510,16 +510,23 @@ def main():
     if not scenarios and not want_sigterm:
         print("no scenario matches the filter", file=sys.stderr)
         return 2
+    # SKUA_COMPAT_SKIP=client/scenario,...: known failures under investigation, reported as
+    # SKIP (never as PASS) so that they stay visible in every run's summary.
+    known = {k.strip() for k in os.environ.get("SKUA_COMPAT_SKIP", "").split(",") if k.strip()}
+    skipped = 0
+    for c, _, n in [s for s in scenarios if f"{s[0]}/{s[2]}" in known]:
+        print(f"SKIP {c}/{n}: known failure under investigation (SKUA_COMPAT_SKIP)", flush=True)
+        skipped += 1
+    scenarios = [s for s in scenarios if f"{s[0]}/{s[2]}" not in known]
     # the cluster scenarios run only against a binary with cluster support; otherwise SKIP
     cluster_scens = [s for s in scenarios if s[1] in CLUSTER_FILES]
-    skipped = 0
     if cluster_scens:
         supported, why = cluster_support(binary)
         print(f"# cluster scenarios: {'on' if supported else 'off'} ({why})", file=sys.stderr, flush=True)
         if not supported:
             for c, _, n in cluster_scens:
                 print(f"SKIP {c}/{n}: {why}", flush=True)
-            skipped = len(cluster_scens)
+            skipped += len(cluster_scens)
             scenarios = [s for s in scenarios if s[1] not in CLUSTER_FILES]
             cluster_scens = []
             if not scenarios and not want_sigterm:

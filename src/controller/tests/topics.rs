@@ -505,7 +505,10 @@ fn create_partitions_refuses_what_kafka_refuses() {
         ),
         (
             grow("x", 3, None),
-            ApiError::of(UNKNOWN_TOPIC_OR_PARTITION),
+            ApiError {
+                code: UNKNOWN_TOPIC_OR_PARTITION,
+                message: None,
+            },
         ),
         (
             grow("t", 20_000, None),

@@ -118,9 +118,31 @@ pub async fn follow_images(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut images = store.subscribe();
+    // Until this incarnation is registered and unfenced, the image still shows the previous
+    // incarnation's roles (a restarted node "leads" until the controller fences it): act on
+    // none of them, as a Kafka broker waits for its registration before it serves.
+    let mut started = false;
     loop {
         let image = Arc::clone(&images.borrow_and_update());
         let controller_id = leader.borrow_and_update().map_or(-1, |l| l as i32);
+        if !started {
+            let epoch = broker.broker_epoch.load(Ordering::Acquire);
+            started = epoch >= 0
+                && image
+                    .broker(broker.config.node_id)
+                    .is_some_and(|b| b.epoch == epoch && !b.fenced);
+        }
+        if !started {
+            processed.send_replace(image.last_applied_index());
+            tokio::select! {
+                r = images.changed() => if r.is_err() { return },
+                r = leader.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+                // The registration sets the epoch without a new image: look again soon.
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+            continue;
+        }
         let b = Arc::clone(&broker);
         let f = Arc::clone(&fetchers);
         let img = Arc::clone(&image);

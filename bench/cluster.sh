@@ -134,13 +134,18 @@ cmd() {
 
 node_alive() { [ -n "${PID[$1]}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
 
+# start_node N [restart]: start node N; a restart is listed with the commands as such.
 start_node() {
     local n=$1
     local args=(serve --node-id "$n" --listen "127.0.0.1:${PORT[$n]}" --controller-listen "127.0.0.1:${CPORT[$n]}"
         --data-dir "$CWORK/data$n" --metrics-listen off --set "controller.quorum.voters=$VOTERS" "${EXTRA[@]}")
     "$SKUA" "${args[@]}" >>"$CWORK/$LOGTAG-node$n.log" 2>&1 &
     PID[$n]=$!
-    cmd "$SKUA ${args[*]} ${2:-}"
+    if [ "${2:-}" = restart ]; then
+        cmd "skua serve ...   # the killed node again, with its own command line from above"
+    else
+        cmd "$SKUA ${args[*]}"
+    fi
     local i
     for i in $(seq 1 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$n]}") 2>/dev/null; then return 0; fi
@@ -384,7 +389,8 @@ failover_rep() {
             break
         fi
         [ "$try" = 8 ] && { log "no topic with a fitting leader after 8 tries; killing leader $leader anyway"; break; }
-        delete_topic "$topic"
+        # Not a step of the measurement: not listed with the commands.
+        "$BENCH" --brokers "$BOOT" --mode delete --topic "$topic" >/dev/null
     done
     local dur=$(( FO_PRE + session_ms / 1000 + 15 ))
     local args=(--mode latency --topic "$topic" --no-create --acks all --rate "$FO_RATE" --linger-ms 0
@@ -430,7 +436,7 @@ failover_rep() {
     log "restarting node $leader"
     local t_restart
     t_restart=$(date +%s%N)
-    start_node "$leader" "# restart of the killed node"
+    start_node "$leader" restart
     wait_healthy
     local rejoin_ms=$(( ($(date +%s%N) - t_restart) / 1000000 ))
     python3 - "$dump" "$out" "$setting" "$case" "$session_ms" "$rep" "$leader" "$ctrl" "${new_leader:-?}" "$meta_ms" \

@@ -364,9 +364,27 @@ def summarise_cluster(results):
 
 
 def normalise_commands(commands):
-    """Drop repetition/attempt suffixes and repeated lines, keeping the first occurrence's order."""
-    out, seen = [], set()
+    """Drop repetition/attempt suffixes and repeated lines, keeping the first occurrence's order.
+    A topic created and deleted with nothing in between (cluster.sh trying placements until a
+    leader fits) is not a step of the measurement and is left out."""
+    created = re.compile(r"topic create (\S+)")
+    deleted = re.compile(r"--mode delete --topic (\S+)$")
+    kept = []
     for c in commands:
+        d = deleted.search(c)
+        m = created.search(kept[-1]) if kept and d else None
+        if m and m[1] == d[1]:
+            kept.pop()
+            continue
+        # A restart of a killed node: its command line is the one it was started with.
+        if re.search(r"serve .*# restart of the killed node$", c):
+            c = "skua serve ...   # the killed node again, with its own command line from above"
+        kept.append(c)
+    out, seen = [], set()
+    for c in kept:
+        c = c.strip()
+        if c.startswith("#"):
+            seen = set()  # a new section (cluster.sh's comment lines) lists its steps again
         c = re.sub(r"-r\d+(-a\d+)?\b", "-rN", c)
         c = re.sub(r"-a\d+\b", "", c)
         c = c.replace(os.getcwd() + "/", "")
@@ -538,6 +556,7 @@ def main():
     ap.add_argument("--probe")
     ap.add_argument("--note", default="")
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--date", help="date of the run (default: now), to re-render a stored run")
     a = ap.parse_args()
     if not a.results and not a.cluster_results:
         ap.error("--results or --cluster-results (or both)")
@@ -547,7 +566,7 @@ def main():
     s, by = summarise(results)
     cs, cby = summarise_cluster(cresults)
     mach = machine(a.data_dir)
-    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    date = a.date or datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     commit = git_commit()
     librdkafka = next((r.get("librdkafka") for r in results + cresults if r.get("librdkafka")), "?")
 

@@ -1,7 +1,6 @@
 //! Tests of the peer client against an in-process broker and against fake peers that
 //! misbehave (silence, oversized frames, unknown correlation ids, garbled bodies, closing).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::BufMut;
@@ -12,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::server::test_support::start_server;
+use crate::server::test_support::{create_topic, start_server};
 
 fn metadata_for(topic: &str) -> MetadataRequest {
     MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
@@ -54,20 +53,7 @@ async fn read_request(s: &mut TcpStream) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_versions_and_metadata_against_the_broker() {
     let server = start_server(&[]).await;
-    let created = server
-        .broker
-        .create_topics(
-            vec![crate::cluster::controller_rpc::NewTopic {
-                name: "orders".into(),
-                num_partitions: 3,
-                replication_factor: 1,
-                assignments: None,
-                configs: BTreeMap::new(),
-            }],
-            false,
-        )
-        .await;
-    assert_eq!(created[0].error_code, 0, "{created:?}");
+    create_topic(&server.broker, "orders", 3).await;
     let conn = PeerConnection::connect(&server.addr(), PeerConfig::default())
         .await
         .unwrap();
@@ -106,34 +92,8 @@ async fn api_versions_and_metadata_against_the_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_are_matched_to_their_responses() {
     let server = start_server(&[]).await;
-    let created = server
-        .broker
-        .create_topics(
-            vec![crate::cluster::controller_rpc::NewTopic {
-                name: "a".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                assignments: None,
-                configs: BTreeMap::new(),
-            }],
-            false,
-        )
-        .await;
-    assert_eq!(created[0].error_code, 0, "{created:?}");
-    let created = server
-        .broker
-        .create_topics(
-            vec![crate::cluster::controller_rpc::NewTopic {
-                name: "b".into(),
-                num_partitions: 2,
-                replication_factor: 1,
-                assignments: None,
-                configs: BTreeMap::new(),
-            }],
-            false,
-        )
-        .await;
-    assert_eq!(created[0].error_code, 0, "{created:?}");
+    create_topic(&server.broker, "a", 1).await;
+    create_topic(&server.broker, "b", 2).await;
     let conn = PeerConnection::connect(&server.addr(), PeerConfig::default())
         .await
         .unwrap();

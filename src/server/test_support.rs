@@ -68,3 +68,20 @@ impl TestServer {
         }
     }
 }
+
+/// Create a topic (replication factor 1) through the controller, asserting it worked.
+pub async fn create_topic(broker: &Arc<Broker>, name: &str, partitions: i32) {
+    let created = broker
+        .create_topics(
+            vec![crate::cluster::controller_rpc::NewTopic {
+                name: name.into(),
+                num_partitions: partitions,
+                replication_factor: 1,
+                assignments: None,
+                configs: std::collections::BTreeMap::new(),
+            }],
+            false,
+        )
+        .await;
+    assert_eq!(created[0].error_code, 0, "{created:?}");
+}

@@ -14,7 +14,7 @@ use kafka_protocol::messages::{ApiKey, WriteTxnMarkersRequest, WriteTxnMarkersRe
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::server::test_support::{start_server, test_config};
+use crate::server::test_support::{create_topic, start_server, test_config};
 use crate::txn::types::DescribedTxn;
 
 const PARTITIONS: i32 = 4;
@@ -264,19 +264,7 @@ async fn not_leader_peer(seen: Seen) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markers_reach_partitions_led_by_another_broker() {
     let leader = start_server(&[]).await;
-    leader
-        .broker
-        .create_topics(
-            vec![crate::cluster::controller_rpc::NewTopic {
-                name: "t".into(),
-                num_partitions: 2,
-                replication_factor: 1,
-                assignments: None,
-                configs: BTreeMap::new(),
-            }],
-            false,
-        )
-        .await;
+    create_topic(&leader.broker, "t", 2).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead_port = dead.local_addr().unwrap().port();
@@ -321,19 +309,7 @@ async fn markers_reach_partitions_led_by_another_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fenced_marker_is_abandoned() {
     let leader = start_server(&[]).await;
-    leader
-        .broker
-        .create_topics(
-            vec![crate::cluster::controller_rpc::NewTopic {
-                name: "t".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                assignments: None,
-                configs: BTreeMap::new(),
-            }],
-            false,
-        )
-        .await;
+    create_topic(&leader.broker, "t", 1).await;
     let (_dir, broker) = open_broker().await;
     let router = MovingLeader {
         calls: AtomicUsize::new(2),

@@ -9,8 +9,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::cluster::{call, code, produce_raw, Cluster};
-use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
+use common::cluster::{call, code, produce_raw, topic_name, Cluster};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, FetchRequest, FetchResponse,
+    ProduceRequest, ProduceResponse,
+};
 use kafka_protocol::records::Compression;
 
 fn values(tag: &str, n: usize) -> Vec<Vec<u8>> {
@@ -91,6 +96,93 @@ fn three_nodes_form_a_cluster_and_every_node_lists_every_broker_and_partition() 
         BTreeSet::from([1, 2, 3]),
         "leaders spread: {states:?}"
     );
+
+    // KIP-951: a non-leader answers NOT_LEADER_OR_FOLLOWER with the current leader and epoch,
+    // and the leader's advertised endpoint (Produce v10+, Fetch v16+).
+    let leader = states[0].leader;
+    let other = *c.ids().iter().find(|&&i| i != leader).unwrap();
+    let (host, port) = c
+        .advertised_addr(leader)
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.parse::<i32>().unwrap()))
+        .unwrap();
+    let produce = |version: i16| -> ProduceResponse {
+        let req = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic_name("spread"))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(common::batch(
+                        2,
+                        "hint",
+                        1_700_000_000_000,
+                        Compression::None,
+                    )))])]);
+        call(&c.direct_addr(other), version, &req, Duration::from_secs(5)).unwrap()
+    };
+    let r = produce(10);
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!(pr.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(
+        (
+            pr.current_leader.leader_id.0,
+            pr.current_leader.leader_epoch
+        ),
+        (leader, 0)
+    );
+    let eps: Vec<(i32, String, i32)> = r
+        .node_endpoints
+        .iter()
+        .map(|e| (e.node_id.0, e.host.to_string(), e.port))
+        .collect();
+    assert_eq!(eps, vec![(leader, host.clone(), port)]);
+    // v9 has no such fields: the same answer without them.
+    let r = produce(9);
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!(pr.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(pr.current_leader.leader_id.0, -1);
+    assert!(r.node_endpoints.is_empty());
+
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(topic_id(&c, "spread"))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    let r: FetchResponse = call(&c.direct_addr(other), 16, &fetch, Duration::from_secs(5)).unwrap();
+    let pd = &r.responses[0].partitions[0];
+    assert_eq!(pd.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(
+        (
+            pd.current_leader.leader_id.0,
+            pd.current_leader.leader_epoch
+        ),
+        (leader, 0)
+    );
+    let eps: Vec<(i32, String, i32)> = r
+        .node_endpoints
+        .iter()
+        .map(|e| (e.node_id.0, e.host.to_string(), e.port))
+        .collect();
+    assert_eq!(eps, vec![(leader, host, port)]);
+}
+
+/// The topic id of `topic`, from Metadata.
+fn topic_id(c: &Cluster, topic: &str) -> uuid::Uuid {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::MetadataRequest;
+    let req = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(Some(topic_name(topic)))
+    ]));
+    let r: kafka_protocol::messages::MetadataResponse =
+        call(&c.direct_addr(c.ids()[0]), 12, &req, Duration::from_secs(5)).unwrap();
+    r.topics[0].topic_id
 }
 
 #[test]

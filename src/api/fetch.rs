@@ -9,6 +9,8 @@
 //! Fetch sessions (KIP-227): sessionless — full requests are answered in full with
 //! session_id 0 (which tells clients no session was created); an incremental request naming a
 //! session gets FETCH_SESSION_ID_NOT_FOUND.
+//! A partition led elsewhere carries the current leader (v12+) and the response its endpoint
+//! (v16+), as KIP-951 has it.
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -17,12 +19,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
+    PartitionData,
 };
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
+use super::leader_hints::LeaderHints;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::{Broker, Partition};
 use crate::protocol::batch::BatchIter;
@@ -194,6 +198,48 @@ fn count_bytes_out(wanted: &[Wanted], topics: &[FetchableTopicResponse]) {
     }
 }
 
+/// KIP-951: partitions answered NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH carry the
+/// current leader (a tagged field from v12), and the response the leaders' endpoints (v16+).
+fn add_leader_hints(broker: &Broker, version: i16, resp: &mut FetchResponse) {
+    let mut hints = LeaderHints::new(broker);
+    for t in resp.responses.iter_mut() {
+        if !t
+            .partitions
+            .iter()
+            .any(|p| LeaderHints::wanted(p.error_code))
+        {
+            continue;
+        }
+        let topic = if version >= 13 {
+            broker.topic_by_id(&t.topic_id)
+        } else {
+            broker.topic(t.topic.0.as_str())
+        };
+        for p in t.partitions.iter_mut() {
+            if let Some((leader, epoch)) =
+                hints.hint(topic.as_deref(), p.partition_index, p.error_code)
+            {
+                p.current_leader = LeaderIdAndEpoch::default()
+                    .with_leader_id(kafka_protocol::messages::BrokerId(leader))
+                    .with_leader_epoch(epoch);
+            }
+        }
+    }
+    if version >= 16 {
+        resp.node_endpoints = hints
+            .endpoints()
+            .into_iter()
+            .map(|b| {
+                NodeEndpoint::default()
+                    .with_node_id(kafka_protocol::messages::BrokerId(b.id))
+                    .with_host(b.host.clone().into())
+                    .with_port(i32::from(b.port))
+                    .with_rack(b.rack.clone().map(Into::into))
+            })
+            .collect();
+    }
+}
+
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: FetchRequest = req.decode(ApiKey::Fetch)?;
@@ -297,6 +343,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         }
     };
     let max_wait = Duration::from_millis(body.max_wait_ms.max(0) as u64);
+    let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
@@ -316,11 +363,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 || tokio::time::Instant::now() >= deadline;
             if done {
                 count_bytes_out(&wanted, &topics);
-                let resp = FetchResponse::default()
+                let mut resp = FetchResponse::default()
                     .with_throttle_time_ms(0)
                     .with_error_code(0)
                     .with_session_id(0)
                     .with_responses(topics);
+                if any_error {
+                    add_leader_hints(&broker, version, &mut resp);
+                }
                 return encode_response(correlation_id, version, &resp);
             }
             tokio::select! {

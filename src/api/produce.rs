@@ -4,19 +4,23 @@
 //! the high watermark, i.e. on every in-sync replica (bounded by the request's timeout_ms).
 //! acks=-1 needs an ISR of at least min.insync.replicas before the append
 //! (NOT_ENOUGH_REPLICAS) and after it (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
-//! v13 names topics by id. One partition's error never fails the others.
+//! v13 names topics by id. One partition's error never fails the others. A partition led
+//! elsewhere carries the current leader and its endpoint (KIP-951, v10+).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ApiKey, BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
+use super::leader_hints::LeaderHints;
 use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::partition::{CommitError, LeaderAppendError};
 use crate::cluster::{Broker, Partition, Topic};
@@ -161,6 +165,47 @@ fn coordinated_here(broker: &Broker, transactional_id: &str) -> bool {
         .is_none_or(|s| s.meta.leader == broker.config.node_id)
 }
 
+/// KIP-951 (v10+): partitions answered NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH carry the
+/// current leader, and the response the leaders' endpoints.
+fn add_leader_hints(broker: &Broker, version: i16, resp: &mut ProduceResponse) {
+    if version < 10 {
+        return;
+    }
+    let mut hints = LeaderHints::new(broker);
+    for t in resp.responses.iter_mut() {
+        if !t
+            .partition_responses
+            .iter()
+            .any(|p| LeaderHints::wanted(p.error_code))
+        {
+            continue;
+        }
+        let topic = if version >= 13 {
+            broker.topic_by_id(&t.topic_id)
+        } else {
+            broker.topic(t.name.0.as_str())
+        };
+        for p in t.partition_responses.iter_mut() {
+            if let Some((leader, epoch)) = hints.hint(topic.as_deref(), p.index, p.error_code) {
+                p.current_leader = LeaderIdAndEpoch::default()
+                    .with_leader_id(BrokerId(leader))
+                    .with_leader_epoch(epoch);
+            }
+        }
+    }
+    resp.node_endpoints = hints
+        .endpoints()
+        .into_iter()
+        .map(|b| {
+            NodeEndpoint::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(b.host.clone().into())
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(Into::into))
+        })
+        .collect();
+}
+
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: ProduceRequest = req.decode(ApiKey::Produce)?;
@@ -221,10 +266,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     }
     let correlation_id = req.header.correlation_id;
     if to_sync.is_empty() {
-        let resp = ProduceResponse::default().with_responses(topics);
+        let mut resp = ProduceResponse::default().with_responses(topics);
+        add_leader_hints(broker, version, &mut resp);
         return encode_response(correlation_id, version, &resp).map(Reply::Now);
     }
     let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
+    let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
         let waits = to_sync.iter().map(|(_, _, p, end)| {
             let p = Arc::clone(p);
@@ -259,7 +306,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 p.base_offset = -1;
             }
         }
-        let resp = ProduceResponse::default().with_responses(topics);
+        let mut resp = ProduceResponse::default().with_responses(topics);
+        add_leader_hints(&broker, version, &mut resp);
         encode_response(correlation_id, version, &resp)
     })))
 }

@@ -187,7 +187,12 @@ fn topic_id(c: &Cluster, topic: &str) -> uuid::Uuid {
 
 #[test]
 fn replication_factor_above_the_broker_count_is_invalid_replication_factor() {
-    let c = Cluster::start(3, &["default.replication.factor=3"]);
+    // Three fetchers per source broker: the partitions followed from one leader are spread
+    // over them, and each is replicated (acks=all needs every ISR member).
+    let c = Cluster::start(
+        3,
+        &["default.replication.factor=3", "num.replica.fetchers=3"],
+    );
     let r = c.create_topic_raw("rf-four", 1, 4, &[]);
     assert_eq!(r.error_code, code::INVALID_REPLICATION_FACTOR, "{r:?}");
     let r = c.create_topic_raw("rf-zero", 1, 0, &[]);
@@ -203,9 +208,20 @@ fn replication_factor_above_the_broker_count_is_invalid_replication_factor() {
         }
     }
     // -1 takes default.replication.factor.
-    let states = c.create_topic("rf-default", 2, -1, &[]);
+    let states = c.create_topic("rf-default", 6, -1, &[]);
     for s in &states {
         assert_eq!(sorted(&s.replicas), vec![1, 2, 3], "{s:?}");
+    }
+    for p in 0..6 {
+        let vals = values(&format!("p{p}-"), 20);
+        let acked = c.produce_acked("rf-default", p, &vals);
+        assert_eq!(acked.len(), 20);
+        assert_eq!(c.read_partition("rf-default", p), acked, "partition {p}");
+        assert_eq!(
+            sorted(&c.isr_of("rf-default", p).unwrap()),
+            vec![1, 2, 3],
+            "partition {p}: every replica kept up"
+        );
     }
 }
 

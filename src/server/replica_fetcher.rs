@@ -50,10 +50,11 @@ struct FetcherTask {
     handle: JoinHandle<()>,
 }
 
-/// Every fetcher task of this broker, by source broker.
+/// Every fetcher task of this broker, by source broker and fetcher id
+/// (`num.replica.fetchers` per source broker).
 pub struct ReplicaFetchers {
     broker: Arc<Broker>,
-    tasks: Mutex<HashMap<i32, FetcherTask>>,
+    tasks: Mutex<HashMap<(i32, usize), FetcherTask>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -76,8 +77,9 @@ impl ReplicaFetchers {
         if leader < 0 || leader == self.broker.config.node_id {
             return;
         }
+        let fetcher = fetcher_id(&p.topic, p.index, self.broker.config.num_replica_fetchers);
         let mut tasks = lock(&self.tasks);
-        let task = tasks.entry(leader).or_insert_with(|| {
+        let task = tasks.entry((leader, fetcher)).or_insert_with(|| {
             let partitions: Assignment = Arc::default();
             let wake = Arc::new(Notify::new());
             let handle = tokio::spawn(run(
@@ -119,7 +121,18 @@ impl ReplicaFetchers {
     }
 }
 
-/// One source broker's fetch loop.
+/// Which of the `n` fetchers of a source broker follows `topic`-`index`: as Kafka, a hash
+/// of the topic and the partition, so that a partition keeps its fetcher.
+fn fetcher_id(topic: &str, index: i32, n: usize) -> usize {
+    // Java's String.hashCode, as Kafka's AbstractFetcherManager spreads partitions.
+    let h = topic
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    let h = h.wrapping_mul(31).wrapping_add(index);
+    (h.unsigned_abs() as usize) % n.max(1)
+}
+
+/// One source broker's fetch loop (one of its `num.replica.fetchers`).
 async fn run(
     broker: Arc<Broker>,
     leader: i32,
@@ -347,4 +360,22 @@ fn apply_partition(
     p.publish_flushed(flushed);
     p.set_follower_high_watermark(hw);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fetcher_id;
+
+    #[test]
+    fn partitions_spread_over_the_fetchers_as_kafka_hashes_them() {
+        // Kafka: abs(31 * "t".hashCode() + p) % n, "t".hashCode() = 116.
+        assert_eq!(fetcher_id("t", 0, 3), (31 * 116) % 3);
+        assert_eq!(fetcher_id("t", 1, 3), (31 * 116 + 1) % 3);
+        let used: std::collections::BTreeSet<usize> =
+            (0..12).map(|p| fetcher_id("orders", p, 4)).collect();
+        assert_eq!(used.len(), 4, "{used:?}");
+        assert!((0..100).all(|p| fetcher_id("orders", p, 1) == 0));
+        // A name whose hash overflows stays in range.
+        assert!(fetcher_id(&"z".repeat(100), i32::MAX, 7) < 7);
+    }
 }

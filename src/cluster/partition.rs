@@ -398,6 +398,33 @@ impl Partition {
         outcome.resend
     }
 
+    /// As leader, tell the ISR logic which followers' brokers may join the ISR (Kafka's
+    /// KIP-841: registered, unfenced, at their current broker epoch); `status` maps a replica
+    /// id to its broker's status in the metadata image. Publishes the high watermark if an
+    /// ineligible follower no longer holds it back.
+    pub fn set_broker_statuses(
+        &self,
+        status: impl Fn(i32) -> crate::replica::BrokerStatus,
+        now_ms: i64,
+    ) {
+        let moved = self.with_leader(|s| {
+            let followers: Vec<i32> = s
+                .replicas()
+                .iter()
+                .copied()
+                .filter(|&r| r != self.local_id)
+                .collect();
+            followers
+                .into_iter()
+                .filter_map(|r| s.set_broker_status(r, status(r), now_ms))
+                .max()
+        });
+        if let Some(Some(hw)) = moved {
+            self.log().set_high_watermark(hw);
+            self.publish_high_watermark(hw);
+        }
+    }
+
     /// Run `f` on the leader state, if leader.
     pub fn with_leader<R>(&self, f: impl FnOnce(&mut LeaderState) -> R) -> Option<R> {
         match &mut *self.role() {

@@ -27,7 +27,7 @@ use crate::cluster::records::Endpoint;
 use crate::cluster::{
     Broker, BrokerInfo, ClusterView, LocalDelta, Partition, PartitionMeta, TopicSpec,
 };
-use crate::replica::{CommittedPartitionState, IsrProposal};
+use crate::replica::{BrokerStatus, CommittedPartitionState, IsrProposal};
 
 /// The listener name brokers advertise to clients and to each other.
 pub const BROKER_LISTENER: &str = "PLAINTEXT";
@@ -94,7 +94,20 @@ pub fn apply_image(
     let (specs, mut view) = specs_of(image);
     view.controller_id = controller_id;
     broker.set_cluster(view);
-    let delta = broker.apply_topics(specs, now_ms());
+    let now = now_ms();
+    let delta = broker.apply_topics(specs, now);
+    // KIP-841: only registered, unfenced brokers at their current epoch may join an ISR.
+    let status = |id: i32| match image.broker(id) {
+        Some(b) if !b.fenced => BrokerStatus::Alive {
+            broker_epoch: b.epoch,
+        },
+        _ => BrokerStatus::Ineligible,
+    };
+    for t in broker.all_topics() {
+        for p in t.hosted() {
+            p.set_broker_statuses(status, now);
+        }
+    }
     for p in &delta.removed {
         fetchers.remove(p);
     }

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::cluster::{call, code, produce_raw, Cluster};
+use common::cluster::{call, code, produce_raw, topic_name, Cluster};
 use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::records::Compression;
 
@@ -240,4 +240,84 @@ fn killing_the_active_controller_elects_another_and_topics_can_still_be_created(
     for s in &states {
         assert_eq!(sorted(&s.replicas), vec![1, 2, 3], "{s:?}");
     }
+}
+
+/// Produce v`version` of one batch to `topic`-0 at node `at`: (partition answer, endpoints).
+fn produce_to(
+    c: &Cluster,
+    at: i32,
+    topic: &str,
+    version: i16,
+) -> (
+    kafka_protocol::messages::produce_response::PartitionProduceResponse,
+    Vec<(i32, String)>,
+) {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic_name(topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(common::batch(3, "x", 0, Compression::None)))])]);
+    let r: ProduceResponse = call(&c.direct_addr(at), version, &req, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("Produce v{version} to node {at}: {e}"));
+    let endpoints = r
+        .node_endpoints
+        .iter()
+        .map(|e| (e.node_id.0, format!("{}:{}", e.host.as_str(), e.port)))
+        .collect();
+    let part = r.responses[0].partition_responses[0].clone();
+    (part, endpoints)
+}
+
+#[test]
+fn produce_to_a_follower_names_the_current_leader_and_its_endpoint_from_v10() {
+    let c = Cluster::start(3, &[]);
+    let t = "moved";
+    c.create_topic(t, 1, 3, &[("min.insync.replicas", "2")]);
+    let st = c.wait_isr(t, 0, &[1, 2, 3]);
+    let (leader, follower, other) = (st.leader, st.replicas[1], st.replicas[2]);
+
+    // Kafka 3.7+ (KIP-951): NOT_LEADER_OR_FOLLOWER with the leader, its epoch and endpoint.
+    let (r, endpoints) = produce_to(&c, follower, t, 12);
+    assert_eq!(r.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(r.base_offset, -1);
+    assert_eq!(
+        (r.current_leader.leader_id.0, r.current_leader.leader_epoch),
+        (leader, st.leader_epoch)
+    );
+    assert_eq!(endpoints, vec![(leader, c.advertised_addr(leader))]);
+    // Before v10 the fields do not exist: the answer is the error alone.
+    let (r, endpoints) = produce_to(&c, follower, t, 9);
+    assert_eq!(r.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(
+        (r.current_leader.leader_id.0, r.current_leader.leader_epoch),
+        (-1, -1)
+    );
+    assert!(endpoints.is_empty(), "{endpoints:?}");
+    // The leader itself takes the write and names no one.
+    let (r, endpoints) = produce_to(&c, leader, t, 12);
+    assert_eq!((r.error_code, r.base_offset), (code::NONE, 0));
+    assert_eq!(r.current_leader.leader_id.0, -1);
+    assert!(endpoints.is_empty(), "{endpoints:?}");
+
+    // After the leader's kill the remaining follower names the elected one.
+    c.kill9(leader);
+    let new = c.wait_for_leader_change(t, 0, leader);
+    assert_eq!(new, follower, "the next replica in order leads");
+    let epoch = c.partition(t, 0).map(|s| s.leader_epoch);
+    let (r, endpoints) = produce_to(&c, other, t, 12);
+    assert_eq!(r.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(
+        (
+            r.current_leader.leader_id.0,
+            Some(r.current_leader.leader_epoch)
+        ),
+        (new, epoch)
+    );
+    assert!(epoch > Some(st.leader_epoch), "{epoch:?}");
+    assert_eq!(endpoints, vec![(new, c.advertised_addr(new))]);
 }

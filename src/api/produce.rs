@@ -4,15 +4,20 @@
 //! the high watermark, i.e. on every in-sync replica (bounded by the request's timeout_ms).
 //! acks=-1 needs an ISR of at least min.insync.replicas before the append
 //! (NOT_ENOUGH_REPLICAS) and after it (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
-//! v13 names topics by id. One partition's error never fails the others.
+//! v13 names topics by id. One partition's error never fails the others. v10+ (KIP-951): a
+//! partition answered NOT_LEADER_OR_FOLLOWER carries the leader this node knows, and the
+//! response the endpoints of those leaders, so that clients move without a Metadata round trip.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ApiKey, BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
@@ -221,9 +226,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     }
     let correlation_id = req.header.correlation_id;
     if to_sync.is_empty() {
-        let resp = ProduceResponse::default().with_responses(topics);
+        let mut resp = ProduceResponse::default().with_responses(topics);
+        add_current_leaders(broker, version, &mut resp);
         return encode_response(correlation_id, version, &resp).map(Reply::Now);
     }
+    let broker = Arc::clone(broker);
     let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
     Ok(Reply::Later(Box::pin(async move {
         let waits = to_sync.iter().map(|(_, _, p, end)| {
@@ -259,7 +266,48 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 p.base_offset = -1;
             }
         }
-        let resp = ProduceResponse::default().with_responses(topics);
+        let mut resp = ProduceResponse::default().with_responses(topics);
+        add_current_leaders(&broker, version, &mut resp);
         encode_response(correlation_id, version, &resp)
     })))
+}
+
+/// KIP-951 (v10+, as Kafka 3.7+): each partition answered NOT_LEADER_OR_FOLLOWER gets the
+/// leader and leader epoch of this node's metadata (-1 when it knows none), and the response
+/// the endpoint of each such leader that is registered and unfenced.
+fn add_current_leaders(broker: &Broker, version: i16, resp: &mut ProduceResponse) {
+    if version < 10 {
+        return;
+    }
+    let cluster = broker.cluster();
+    let mut endpoints = BTreeMap::new();
+    for t in &mut resp.responses {
+        let topic = if version >= 13 {
+            broker.topic_by_id(&t.topic_id)
+        } else {
+            broker.topic(t.name.0.as_str())
+        };
+        for p in &mut t.partition_responses {
+            if p.error_code != ResponseError::NotLeaderOrFollower.code() {
+                continue;
+            }
+            let (leader, epoch) = topic
+                .as_ref()
+                .and_then(|t| t.slot(p.index))
+                .map_or((-1, -1), |s| (s.meta.leader, s.meta.leader_epoch));
+            p.current_leader = LeaderIdAndEpoch::default()
+                .with_leader_id(BrokerId(leader))
+                .with_leader_epoch(epoch);
+            if let Some(b) = cluster.live().find(|b| b.id == leader) {
+                endpoints.entry(b.id).or_insert_with(|| {
+                    NodeEndpoint::default()
+                        .with_node_id(BrokerId(b.id))
+                        .with_host(StrBytes::from_string(b.host.clone()))
+                        .with_port(i32::from(b.port))
+                        .with_rack(b.rack.clone().map(StrBytes::from_string))
+                });
+            }
+        }
+    }
+    resp.node_endpoints = endpoints.into_values().collect();
 }

@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use common::cluster::{call, code, produce_raw, topic_name, Cluster};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     BrokerId, DescribeClusterRequest, DescribeClusterResponse, FetchRequest, FetchResponse,
-    ProduceRequest, ProduceResponse,
 };
 use kafka_protocol::records::Compression;
 
@@ -97,8 +95,8 @@ fn three_nodes_form_a_cluster_and_every_node_lists_every_broker_and_partition() 
         "leaders spread: {states:?}"
     );
 
-    // KIP-951: a non-leader answers NOT_LEADER_OR_FOLLOWER with the current leader and epoch,
-    // and the leader's advertised endpoint (Produce v10+, Fetch v16+).
+    // KIP-951: a non-leader answers a Fetch (v16) NOT_LEADER_OR_FOLLOWER with the current
+    // leader and epoch, and the leader's advertised endpoint (Produce: see below).
     let leader = states[0].leader;
     let other = *c.ids().iter().find(|&&i| i != leader).unwrap();
     let (host, port) = c
@@ -106,45 +104,6 @@ fn three_nodes_form_a_cluster_and_every_node_lists_every_broker_and_partition() 
         .rsplit_once(':')
         .map(|(h, p)| (h.to_string(), p.parse::<i32>().unwrap()))
         .unwrap();
-    let produce = |version: i16| -> ProduceResponse {
-        let req = ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic_name("spread"))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(common::batch(
-                        2,
-                        "hint",
-                        1_700_000_000_000,
-                        Compression::None,
-                    )))])]);
-        call(&c.direct_addr(other), version, &req, Duration::from_secs(5)).unwrap()
-    };
-    let r = produce(10);
-    let pr = &r.responses[0].partition_responses[0];
-    assert_eq!(pr.error_code, code::NOT_LEADER_OR_FOLLOWER);
-    assert_eq!(
-        (
-            pr.current_leader.leader_id.0,
-            pr.current_leader.leader_epoch
-        ),
-        (leader, 0)
-    );
-    let eps: Vec<(i32, String, i32)> = r
-        .node_endpoints
-        .iter()
-        .map(|e| (e.node_id.0, e.host.to_string(), e.port))
-        .collect();
-    assert_eq!(eps, vec![(leader, host.clone(), port)]);
-    // v9 has no such fields: the same answer without them.
-    let r = produce(9);
-    let pr = &r.responses[0].partition_responses[0];
-    assert_eq!(pr.error_code, code::NOT_LEADER_OR_FOLLOWER);
-    assert_eq!(pr.current_leader.leader_id.0, -1);
-    assert!(r.node_endpoints.is_empty());
-
     let fetch = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(0)
@@ -348,4 +307,84 @@ fn killing_the_active_controller_elects_another_and_topics_can_still_be_created(
     for s in &states {
         assert_eq!(sorted(&s.replicas), vec![1, 2, 3], "{s:?}");
     }
+}
+
+/// Produce v`version` of one batch to `topic`-0 at node `at`: (partition answer, endpoints).
+fn produce_to(
+    c: &Cluster,
+    at: i32,
+    topic: &str,
+    version: i16,
+) -> (
+    kafka_protocol::messages::produce_response::PartitionProduceResponse,
+    Vec<(i32, String)>,
+) {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic_name(topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(common::batch(3, "x", 0, Compression::None)))])]);
+    let r: ProduceResponse = call(&c.direct_addr(at), version, &req, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("Produce v{version} to node {at}: {e}"));
+    let endpoints = r
+        .node_endpoints
+        .iter()
+        .map(|e| (e.node_id.0, format!("{}:{}", e.host.as_str(), e.port)))
+        .collect();
+    let part = r.responses[0].partition_responses[0].clone();
+    (part, endpoints)
+}
+
+#[test]
+fn produce_to_a_follower_names_the_current_leader_and_its_endpoint_from_v10() {
+    let c = Cluster::start(3, &[]);
+    let t = "moved";
+    c.create_topic(t, 1, 3, &[("min.insync.replicas", "2")]);
+    let st = c.wait_isr(t, 0, &[1, 2, 3]);
+    let (leader, follower, other) = (st.leader, st.replicas[1], st.replicas[2]);
+
+    // Kafka 3.7+ (KIP-951): NOT_LEADER_OR_FOLLOWER with the leader, its epoch and endpoint.
+    let (r, endpoints) = produce_to(&c, follower, t, 12);
+    assert_eq!(r.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(r.base_offset, -1);
+    assert_eq!(
+        (r.current_leader.leader_id.0, r.current_leader.leader_epoch),
+        (leader, st.leader_epoch)
+    );
+    assert_eq!(endpoints, vec![(leader, c.advertised_addr(leader))]);
+    // Before v10 the fields do not exist: the answer is the error alone.
+    let (r, endpoints) = produce_to(&c, follower, t, 9);
+    assert_eq!(r.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(
+        (r.current_leader.leader_id.0, r.current_leader.leader_epoch),
+        (-1, -1)
+    );
+    assert!(endpoints.is_empty(), "{endpoints:?}");
+    // The leader itself takes the write and names no one.
+    let (r, endpoints) = produce_to(&c, leader, t, 12);
+    assert_eq!((r.error_code, r.base_offset), (code::NONE, 0));
+    assert_eq!(r.current_leader.leader_id.0, -1);
+    assert!(endpoints.is_empty(), "{endpoints:?}");
+
+    // After the leader's kill the remaining follower names the elected one.
+    c.kill9(leader);
+    let new = c.wait_for_leader_change(t, 0, leader);
+    assert_eq!(new, follower, "the next replica in order leads");
+    let epoch = c.partition(t, 0).map(|s| s.leader_epoch);
+    let (r, endpoints) = produce_to(&c, other, t, 12);
+    assert_eq!(r.error_code, code::NOT_LEADER_OR_FOLLOWER);
+    assert_eq!(
+        (
+            r.current_leader.leader_id.0,
+            Some(r.current_leader.leader_epoch)
+        ),
+        (new, epoch)
+    );
+    assert!(epoch > Some(st.leader_epoch), "{epoch:?}");
+    assert_eq!(endpoints, vec![(new, c.advertised_addr(new))]);
 }

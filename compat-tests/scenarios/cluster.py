@@ -153,10 +153,14 @@ def js_metadata(topic):
     return [b["nodeId"] for b in md[1]["brokers"]], parts
 
 
-def js_check_sends(sends, recs, what):
-    """Every send() of the chunks succeeded; the first base offset reported per partition is 0."""
+def js_check_sends(sends, recs, what, chunk=50):
+    """Every send() of the chunks succeeded, with a result for each partition it wrote to; the
+    first base offset reported per partition is 0."""
     firsts = {}
-    for send in sends:
+    for i, send in enumerate(sends):
+        want = sorted({r["partition"] for r in recs[i * chunk:(i + 1) * chunk]})
+        eq(sorted(m["partition"] for m in send), want,
+           f"{what}: partitions in the result of send #{i} (records {i * chunk}..{(i + 1) * chunk - 1}): {send}")
         for m in send:
             check(m["errorCode"] == 0, f"{what}: send result {m}")
             firsts.setdefault(m["partition"], int(m["baseOffset"]))
@@ -363,8 +367,17 @@ def leader_kill_aiokafka():
             new = await asyncio.to_thread(cl.fail_over, leader, t, 0)
             metas += [await asyncio.wait_for(f, 120) for f in futs]
             if new is not None:
-                eq(p.client.cluster.leader_for_partition(aiok.TopicPartition(t, 0)), new,
-                   "aiokafka's metadata: leader of partition 0 after sending through it")
+                # Every record may have been acknowledged by the old leader before the kill, and
+                # the periodic refresh (metadata_max_age_ms) may have run before the election:
+                # like Kafka, the cluster promises the new leader in the next Metadata, not in a
+                # client's cache at a given moment. Ask for it, as the other clients' checks do.
+                tp = aiok.TopicPartition(t, 0)
+                deadline = time.monotonic() + 30
+                while p.client.cluster.leader_for_partition(tp) != new:
+                    check(time.monotonic() < deadline, f"aiokafka's metadata: leader of partition 0 is "
+                          f"{p.client.cluster.leader_for_partition(tp)} 30 s after the election of {new}")
+                    await p.client.force_metadata_update()
+                    await asyncio.sleep(0.2)
             await asyncio.to_thread(cl.restore, leader)
             await asyncio.to_thread(cl.wait_healthy, t, NPART)
             metas += await aiok.send_all(p, t, recs[1200:])
@@ -384,11 +397,28 @@ def high_watermarks(topic):
         c.close()
 
 
+def single_partition_rounds(recs, per):
+    """recs reordered into runs of `per` records of one partition (p0, p1, p2, p0, ...), each
+    partition's records in their original order."""
+    parts = by_partition(recs)
+    out = []
+    for i in range(0, max(len(v) for v in parts.values()), per):
+        for p in range(NPART):
+            out += parts[p][i:i + per]
+    return out
+
+
 def leader_kill_kafkajs():
     t = topic_name("cl-lk-js")
     cl.create_topic(t, NPART)
-    recs = records("js", 1500)
-    proc = js_cluster([js_produce_op(t, recs, chunk=30)], background=True)
+    # Each send() writes to one partition. kafkajs 2.2.4 loses records when a send() spans
+    # partitions of several leaders and a partition's leader moves to a broker that already
+    # answered that send() (sendMessages.js keeps the answers per broker across retries, and a
+    # broker with an answer is not asked again): the send resolves without that partition and its
+    # sequence numbers are reused by the next send. That is a client bug (it happens against Kafka
+    # alike; the partitions check in js_check_sends reports it), not what this scenario is about.
+    recs = single_partition_rounds(records("js", 1500), 10)
+    proc = js_cluster([js_produce_op(t, recs, chunk=10)], background=True)
     try:
         # kill once a fifth is in the log, while the producer is mid-stream
         wait_until(lambda: sum(high_watermarks(t)) >= 300 or proc.poll() is not None, 60,
@@ -400,7 +430,7 @@ def leader_kill_kafkajs():
     finally:
         if proc.poll() is None:
             proc.kill()
-    js_check_sends(sends, recs, "kafkajs")
+    js_check_sends(sends, recs, "kafkajs", chunk=10)
     cl.restore(leader)
     cl.wait_healthy(t, NPART)
     brokers, parts = js_metadata(t)

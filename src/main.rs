@@ -140,6 +140,14 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
                 }
             },
         };
+        if config.is_controller_only() {
+            // Kafka's dedicated controller: the controller listener only.
+            if metrics.is_some() {
+                tracing::info!("metrics are not served by a controller-only node");
+            }
+            let node = skua::server::controller_node::ControllerNode::start(config).await?;
+            return node.run(shutdown_signal()).await;
+        }
         let mut server = Server::bind(config).await?;
         if let Some(l) = metrics {
             server = server.with_metrics(l);

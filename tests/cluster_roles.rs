@@ -120,7 +120,10 @@ fn three_controllers_and_two_brokers_serve_clients_and_survive_kills() {
     }
     // Replication factor 3 cannot be placed on two brokers.
     let r = c.create_topic_raw("roles-rf3", 1, 3, &[]);
-    assert_eq!(r.error_code, common::cluster::code::INVALID_REPLICATION_FACTOR);
+    assert_eq!(
+        r.error_code,
+        common::cluster::code::INVALID_REPLICATION_FACTOR
+    );
 
     let first = values("a", 20);
     assert_eq!(c.produce_acked("roles-a", 0, &first), at_offsets(0, &first));
@@ -182,10 +185,7 @@ fn refuses_to_start(id: i32, listen_controller: bool, sets: &[&str], words: &[&s
     for s in sets {
         cmd.args(["--set", s]);
     }
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .expect("run skua serve");
+    let out = cmd.stdin(Stdio::null()).output().expect("run skua serve");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{sets:?} started: {stderr}");
     for w in words {

@@ -173,7 +173,7 @@ fn raft_settings(config: &BrokerConfig) -> RaftSettings {
 /// `host:port` as other nodes reach it: a wildcard host is replaced by `advertised_host`.
 fn learner_address(listen: &str, advertised_host: &str) -> String {
     match listen.rsplit_once(':') {
-        Some((host, port)) if matches!(host, "" | "0.0.0.0" | "[::]" | "::") => {
+        Some(("" | "0.0.0.0" | "[::]" | "::", port)) => {
             format!("{advertised_host}:{port}")
         }
         _ => listen.to_string(),
@@ -811,5 +811,17 @@ fn flush_sweep(broker: &Broker) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod roles_tests {
+    use super::learner_address;
+
+    #[test]
+    fn a_learner_is_reached_at_its_advertised_host_when_it_binds_a_wildcard() {
+        assert_eq!(learner_address("0.0.0.0:9093", "10.0.0.4"), "10.0.0.4:9093");
+        assert_eq!(learner_address("[::]:9093", "b4"), "b4:9093");
+        assert_eq!(learner_address("10.0.0.4:9093", "x"), "10.0.0.4:9093");
     }
 }

@@ -975,15 +975,6 @@ fn parse_roles(value: &str) -> Result<(bool, bool), ConfigError> {
     if !broker && !controller {
         return Err(invalid("process.roles", value, "needs at least one role"));
     }
-    if !(broker && controller) {
-        // Broker-only nodes would need the metadata log replicated to non-voters, and
-        // controller-only nodes a broker-less server: neither exists yet.
-        return Err(invalid(
-            "process.roles",
-            value,
-            "only broker,controller (a combined node) is supported so far",
-        ));
-    }
     Ok((broker, controller))
 }
 
@@ -1021,7 +1012,7 @@ fn controller_settings(
     overrides: &BTreeMap<String, String>,
     src: &ConfigSources,
     node_id: i32,
-    is_controller: bool,
+    (is_broker, is_controller): (bool, bool),
 ) -> Result<(Option<String>, BTreeMap<i32, String>), ConfigError> {
     let voters = match overrides.get("controller.quorum.voters") {
         Some(v) => parse_voters(v)?,
@@ -1044,20 +1035,35 @@ fn controller_settings(
     let listen = match (&src.controller_listen, from_listeners) {
         (Some(l), _) => Some(l.clone()),
         (None, Some(l)) => Some(l),
-        (None, None) => voters.get(&node_id).cloned().filter(|_| voters.len() > 1),
+        // A lone combined voter needs no network; a controller-only one serves brokers.
+        (None, None) => voters
+            .get(&node_id)
+            .cloned()
+            .filter(|_| voters.len() > 1 || !is_broker),
     };
     if let Some(l) = &listen {
         if parse_host_port(l).is_none() {
             return Err(invalid("--controller-listen", l, "expected HOST:PORT"));
         }
     }
+    let voters_text = overrides
+        .get("controller.quorum.voters")
+        .map_or("", |s| s.as_str());
+    // Kafka's rules (KafkaConfig): a controller is a voter, a broker-only node is not.
     if is_controller && !voters.is_empty() && !voters.contains_key(&node_id) {
         return Err(invalid(
             "controller.quorum.voters",
-            overrides
-                .get("controller.quorum.voters")
-                .map_or("", |s| s.as_str()),
+            voters_text,
             format!("this node ({node_id}) has the controller role but is not a voter"),
+        ));
+    }
+    if is_controller && !is_broker && voters.is_empty() {
+        return Err(invalid(
+            "process.roles",
+            "controller",
+            format!(
+                "a controller-only node needs controller.quorum.voters, with its own id ({node_id})"
+            ),
         ));
     }
     if !is_controller && voters.is_empty() {
@@ -1067,11 +1073,29 @@ fn controller_settings(
             "a broker-only node needs controller.quorum.voters",
         ));
     }
-    if voters.len() > 1 && is_controller && listen.is_none() {
+    if !is_controller && voters.contains_key(&node_id) {
+        return Err(invalid(
+            "controller.quorum.voters",
+            voters_text,
+            format!(
+                "this node ({node_id}) is broker-only (process.roles=broker) but is listed as a voter"
+            ),
+        ));
+    }
+    if !is_controller && listen.is_none() {
+        // The leader replicates the metadata log to a broker-only node (a raft learner) by
+        // connecting to it: it needs an endpoint of its own.
         return Err(invalid(
             "--controller-listen",
             "",
-            "a controller of a multi-node quorum needs a controller listener",
+            "a broker-only node needs a controller listener (--controller-listen HOST:PORT or a CONTROLLER:// entry in listeners): the metadata log is replicated to it there",
+        ));
+    }
+    if (voters.len() > 1 || !is_broker) && is_controller && listen.is_none() {
+        return Err(invalid(
+            "--controller-listen",
+            "",
+            "a controller of a multi-node quorum (or a controller-only node) needs a controller listener",
         ));
     }
     Ok((listen, voters))
@@ -1177,6 +1201,24 @@ pub struct ConfigSources {
 }
 
 impl BrokerConfig {
+    /// `process.roles=controller`: a voter of the metadata quorum that serves no Kafka client
+    /// API and is never a broker.
+    pub fn is_controller_only(&self) -> bool {
+        self.process_roles_controller && !self.process_roles_broker
+    }
+
+    /// `process.roles=broker`: not a voter; follows the metadata log as a raft learner.
+    pub fn is_broker_only(&self) -> bool {
+        self.process_roles_broker && !self.process_roles_controller
+    }
+
+    /// A combined node that is the whole quorum (the plain `skua` single node).
+    pub fn is_lone_node(&self) -> bool {
+        self.process_roles_broker
+            && self.process_roles_controller
+            && self.controller_quorum_voters.len() <= 1
+    }
+
     /// Defaults only (listen 127.0.0.1:9092, data in ./data).
     pub fn defaults() -> Result<BrokerConfig, ConfigError> {
         Self::from_sources(&ConfigSources::default())
@@ -1298,7 +1340,7 @@ impl BrokerConfig {
         let node_id = src.node_id.map_or(node_id, i64::from);
         let roles = parse_roles(&get("process.roles").unwrap_or_default())?;
         let (controller_listen, controller_quorum_voters) =
-            controller_settings(&overrides, src, node_id as i32, roles.1)?;
+            controller_settings(&overrides, src, node_id as i32, roles)?;
         let tt = get("log.message.timestamp.type").unwrap_or_default();
         Ok(BrokerConfig {
             listen_host,
@@ -1684,6 +1726,82 @@ mod tests {
         ] {
             assert!(BrokerConfig::from_sources(&sets(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    fn roles_config(
+        roles: &str,
+        node_id: i32,
+        listen: Option<&str>,
+    ) -> Result<BrokerConfig, String> {
+        BrokerConfig::from_sources(&ConfigSources {
+            sets: vec![
+                format!("process.roles={roles}"),
+                "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293"
+                    .into(),
+            ],
+            node_id: Some(node_id),
+            controller_listen: listen.map(str::to_string),
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn controller_only_node_must_be_a_voter() {
+        let c = roles_config("controller", 2, None).unwrap();
+        assert!(c.is_controller_only() && !c.is_broker_only() && !c.is_lone_node());
+        // Its controller listener defaults to its own voters entry.
+        assert_eq!(c.controller_listen.as_deref(), Some("127.0.0.1:9193"));
+        let e = roles_config("controller", 4, Some("127.0.0.1:9393")).unwrap_err();
+        assert!(e.contains("not a voter"), "{e}");
+        // A lone controller-only node (no voters) would control nothing.
+        let e = BrokerConfig::from_sources(&sets(&["process.roles=controller"])).unwrap_err();
+        assert!(e.to_string().contains("controller-only"), "{e}");
+        // One voter: still a network endpoint, brokers must reach it.
+        let c = BrokerConfig::from_sources(&ConfigSources {
+            sets: vec![
+                "process.roles=controller".into(),
+                "controller.quorum.voters=1@127.0.0.1:9093".into(),
+            ],
+            node_id: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.controller_listen.as_deref(), Some("127.0.0.1:9093"));
+    }
+
+    #[test]
+    fn broker_only_node_must_not_be_a_voter() {
+        let c = roles_config("broker", 4, Some("127.0.0.1:9393")).unwrap();
+        assert!(c.is_broker_only() && !c.is_controller_only() && !c.is_lone_node());
+        assert_eq!(c.controller_quorum_voters.len(), 3);
+        let e = roles_config("broker", 2, Some("127.0.0.1:9193")).unwrap_err();
+        assert!(e.contains("broker-only") && e.contains("voter"), "{e}");
+        // The raft learner endpoint is required.
+        let e = roles_config("broker", 4, None).unwrap_err();
+        assert!(e.contains("controller listener"), "{e}");
+        // Without voters it would have no quorum to follow.
+        let e = BrokerConfig::from_sources(&ConfigSources {
+            sets: vec!["process.roles=broker".into()],
+            controller_listen: Some("127.0.0.1:9393".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("controller.quorum.voters"), "{e}");
+    }
+
+    #[test]
+    fn combined_node_must_be_a_voter() {
+        let c = roles_config("broker,controller", 3, None).unwrap();
+        assert!(!c.is_broker_only() && !c.is_controller_only() && !c.is_lone_node());
+        let c = roles_config(" controller , broker ", 1, None).unwrap();
+        assert!(c.process_roles_broker && c.process_roles_controller);
+        let e = roles_config("broker,controller", 4, Some("127.0.0.1:9393")).unwrap_err();
+        assert!(e.contains("not a voter"), "{e}");
+        let e = roles_config("", 1, None).unwrap_err();
+        assert!(e.contains("at least one role"), "{e}");
+        // The plain single node is unchanged.
+        assert!(BrokerConfig::defaults().unwrap().is_lone_node());
     }
 
     #[test]

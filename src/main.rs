@@ -127,6 +127,12 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(async move {
+        if config.is_controller_only() {
+            // Kafka's dedicated controller: the controller listener only (no client
+            // listener, no metrics endpoint: its metrics are a broker's).
+            let node = skua::server::controller_node::ControllerNode::start(config).await?;
+            return node.run(shutdown_signal()).await;
+        }
         // Bound first: a taken metrics port fails the start before the data dir is opened.
         let metrics = match metrics_listen.as_str() {
             "off" => None,

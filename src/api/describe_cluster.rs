@@ -79,10 +79,15 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                 .with_rack(None),
         );
     }
-    let controller_id = if cluster.controller_id >= 0 {
+    // As Metadata: the active controller when it is also a broker, else (a controller-only
+    // node, unknown to clients) a live broker, as Kafka (KRaft) answers.
+    let me = broker.config.node_id;
+    let controller_id = if cluster.broker(cluster.controller_id).is_some() {
         cluster.controller_id
+    } else if brokers.iter().any(|b| b.broker_id.0 == me) {
+        me
     } else {
-        broker.config.node_id
+        brokers.first().map_or(me, |b| b.broker_id.0)
     };
     let resp = DescribeClusterResponse::default()
         .with_throttle_time_ms(0)

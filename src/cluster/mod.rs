@@ -271,7 +271,7 @@ fn lock_write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 /// Write a file atomically (tmp, fsync, rename, fsync dir) through the log's storage seam.
-fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

@@ -5,6 +5,7 @@
 pub mod broker_runtime;
 pub mod connection;
 pub mod controller_dispatch;
+pub mod controller_node;
 pub mod controller_runtime;
 pub mod group_runtime;
 pub mod internal_topic;
@@ -141,7 +142,9 @@ fn recorded_cluster_id(config: &BrokerConfig) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// The quorum's voters as raft wants them; a lone node is a quorum of itself.
+/// The quorum's voters as raft wants them; a lone node is a quorum of itself. A broker-only
+/// node is a learner, reached at its controller listener's address (with the advertised host
+/// when that listener binds a wildcard address).
 fn raft_settings(config: &BrokerConfig) -> RaftSettings {
     let mut voters: BTreeMap<u64, String> = config
         .controller_quorum_voters
@@ -158,7 +161,23 @@ fn raft_settings(config: &BrokerConfig) -> RaftSettings {
         config.data_dir.join("__cluster_metadata-0"),
     );
     settings.snapshot_every_logs = config.metadata_log_max_snapshot_interval_entries;
+    if config.is_broker_only() {
+        settings.learner_addr = config
+            .controller_listen
+            .as_deref()
+            .map(|l| learner_address(l, &config.advertised_host));
+    }
     settings
+}
+
+/// `host:port` as other nodes reach it: a wildcard host is replaced by `advertised_host`.
+fn learner_address(listen: &str, advertised_host: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some(("" | "0.0.0.0" | "[::]" | "::", port)) => {
+            format!("{advertised_host}:{port}")
+        }
+        _ => listen.to_string(),
+    }
 }
 
 impl Server {
@@ -184,14 +203,20 @@ impl Server {
             )
             .await?,
         );
-        tasks.spawn(controller_runtime::run(
-            config.clone(),
-            Arc::clone(&raft),
-            Arc::clone(&store),
-            requests,
-            recorded_cluster_id(&config),
-            shutdown_rx.clone(),
-        ));
+        if config.process_roles_controller {
+            tasks.spawn(controller_runtime::run(
+                config.clone(),
+                Arc::clone(&raft),
+                Arc::clone(&store),
+                requests,
+                recorded_cluster_id(&config),
+                shutdown_rx.clone(),
+            ));
+        } else {
+            // A learner never leads: controller requests reaching it are answered
+            // NOT_CONTROLLER (the runtime's end of the channel is gone).
+            drop(requests);
+        }
         let cluster_id = wait_for_cluster_id(&store).await;
         let broker = {
             let config = config.clone();
@@ -246,7 +271,7 @@ impl Server {
         wait_until_serving(&broker, &store, processed_rx).await;
         tasks.spawn(fetch_producer_ids(Arc::clone(&broker), shutdown_rx.clone()));
         let internal = create_internal_topics(Arc::clone(&broker), shutdown_rx.clone());
-        if config.controller_quorum_voters.len() <= 1 {
+        if config.is_lone_node() {
             // A lone node can create them right away: have them before the first client.
             if tokio::time::timeout(Duration::from_secs(10), internal)
                 .await
@@ -359,7 +384,11 @@ impl Server {
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         drop(listener);
-        if broker.config.controller_quorum_voters.len() > 1 {
+        // Kafka's controlled shutdown, whenever another broker may take over this one's
+        // leaderships (a lone node has none to hand them to).
+        let me = broker.config.node_id;
+        let other_brokers = cluster.store.image().brokers().any(|b| b.id != me);
+        if !broker.config.is_lone_node() || other_brokers {
             broker_runtime::controlled_shutdown(&broker, &cluster.store).await;
         }
         let _ = shutdown_tx.send(true);
@@ -467,14 +496,30 @@ async fn wait_until_serving(
     }
 }
 
+/// The replication factors of `__consumer_offsets` and `__transaction_state`. On combined
+/// nodes (every voter is also a broker) they are capped at the number of voters, so that a
+/// single node or a small combined cluster works with Kafka's defaults. A broker-only node
+/// does as Kafka does: the configured factor, and the topic is created once that many
+/// brokers are registered (see `create_internal_topics`).
+fn internal_replication_factors(cfg: &BrokerConfig) -> (i16, i16) {
+    let cap = if cfg.process_roles_controller {
+        cfg.controller_quorum_voters.len().max(1) as i16
+    } else {
+        i16::MAX
+    };
+    (
+        cfg.offsets_topic_replication_factor.min(cap),
+        cfg.transaction_state_log_replication_factor.min(cap),
+    )
+}
+
 /// Create `__consumer_offsets` and `__transaction_state` once the cluster can hold them
-/// (their replication factor is capped at the number of controller voters), retrying
-/// until they exist.
+/// (enough registered brokers for their replication factor, see
+/// `internal_replication_factors`), retrying until they exist.
 async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let cfg = &broker.config;
-    let voters = cfg.controller_quorum_voters.len().max(1) as i16;
-    let offsets_rf = cfg.offsets_topic_replication_factor.min(voters);
-    let txn_rf = cfg.transaction_state_log_replication_factor.min(voters);
+    let (offsets_rf, txn_rf) = internal_replication_factors(cfg);
+    let mut waiting_logged = false;
     let wanted = [
         (
             group_runtime::OFFSETS_TOPIC,
@@ -515,7 +560,24 @@ async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiv
         if missing.is_empty() {
             return;
         }
-        if let Some(channel) = broker.controller.get() {
+        let needed = missing
+            .iter()
+            .map(|t| usize::try_from(t.replication_factor).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let registered = broker.cluster().live().count();
+        if registered < needed {
+            // Kafka: "internal topic creation will fail until the cluster size meets this
+            // replication factor requirement".
+            if !waiting_logged {
+                tracing::info!(
+                    registered,
+                    needed,
+                    "internal topics wait for enough registered brokers"
+                );
+                waiting_logged = true;
+            }
+        } else if let Some(channel) = broker.controller.get() {
             let req = ControllerRequest::CreateTopics {
                 topics: missing,
                 validate_only: false,
@@ -749,5 +811,17 @@ fn flush_sweep(broker: &Broker) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod roles_tests {
+    use super::learner_address;
+
+    #[test]
+    fn a_learner_is_reached_at_its_advertised_host_when_it_binds_a_wildcard() {
+        assert_eq!(learner_address("0.0.0.0:9093", "10.0.0.4"), "10.0.0.4:9093");
+        assert_eq!(learner_address("[::]:9093", "b4"), "b4:9093");
+        assert_eq!(learner_address("10.0.0.4:9093", "x"), "10.0.0.4:9093");
     }
 }

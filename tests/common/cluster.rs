@@ -93,8 +93,30 @@ pub const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 const LOG_TAIL_LINES: usize = 80;
 
+/// A node's `process.roles`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `broker,controller` (the default; no `process.roles` on the command line).
+    Combined,
+    /// `controller`: a voter with no broker listener.
+    Controller,
+    /// `broker`: a raft learner, not in the voters.
+    Broker,
+}
+
+impl Role {
+    pub fn is_broker(self) -> bool {
+        self != Role::Controller
+    }
+
+    pub fn is_controller(self) -> bool {
+        self != Role::Broker
+    }
+}
+
 struct Node {
     id: i32,
+    role: Role,
     broker_port: u16,
     controller_port: u16,
     data_dir: PathBuf,
@@ -125,6 +147,11 @@ impl Node {
             "--set".into(),
             format!("controller.quorum.voters={}", voters.join(",")),
         ];
+        match self.role {
+            Role::Combined => {}
+            Role::Controller => args.extend(["--set".into(), "process.roles=controller".into()]),
+            Role::Broker => args.extend(["--set".into(), "process.roles=broker".into()]),
+        }
         for s in sets {
             args.push("--set".into());
             args.push(s.to_string());
@@ -163,12 +190,23 @@ impl Cluster {
     /// ports and starts over (at most 3 times) if a node dies at start because its port
     /// was taken meanwhile.
     pub fn start(n: usize, extra_sets: &[&str]) -> Cluster {
-        let internal = internal_topic_sets(n);
+        Cluster::start_roles(&vec![Role::Combined; n], extra_sets)
+    }
+
+    /// [`Cluster::start`] with each node's role (node i has `roles[i - 1]`); the voters are
+    /// the nodes with the controller role, the internal topics are replicated as for the
+    /// number of broker nodes, and the cluster counts as formed once every broker node lists
+    /// exactly the broker nodes.
+    pub fn start_roles(roles: &[Role], extra_sets: &[&str]) -> Cluster {
+        let internal = internal_topic_sets(roles.iter().filter(|r| r.is_broker()).count());
         let mut sets: Vec<&str> = FAST_FAILOVER.to_vec();
         sets.extend(internal.iter().map(String::as_str));
         sets.extend_from_slice(extra_sets);
         for attempt in 0..3 {
-            let c = Cluster::spawn(n, &sets);
+            let c = Cluster::layout_roles(roles, &sets);
+            for i in c.ids() {
+                c.start_node(i);
+            }
             match c.wait_formed() {
                 Ok(()) => return c,
                 Err(e) if e.contains("in use") && attempt < 2 => {
@@ -191,7 +229,14 @@ impl Cluster {
 
     /// Create the nodes (ports, data dirs, command lines) and proxies; start no process.
     pub fn layout(n: usize, sets: &[&str]) -> Cluster {
+        Cluster::layout_roles(&vec![Role::Combined; n], sets)
+    }
+
+    /// [`Cluster::layout`] with each node's role: links go only to controller nodes.
+    pub fn layout_roles(roles: &[Role], sets: &[&str]) -> Cluster {
+        let n = roles.len();
         assert!(n >= 1);
+        assert!(roles.iter().any(|r| r.is_controller()), "no voter");
         let tmp = tempfile::tempdir().expect("tempdir");
         let pids: Arc<Mutex<HashMap<u32, i32>>> = Arc::default();
         let ids: Vec<i32> = (1..=n as i32).collect();
@@ -211,9 +256,15 @@ impl Cluster {
             .iter()
             .map(|(b, _)| Proxy::start_with(addr(*b), Some(classify.clone())))
             .collect();
+        let role = |i: i32| roles[i as usize - 1];
+        let controllers: Vec<i32> = ids
+            .iter()
+            .copied()
+            .filter(|&j| role(j).is_controller())
+            .collect();
         let mut links = HashMap::new();
         for &i in &ids {
-            for &j in &ids {
+            for &j in &controllers {
                 if i != j {
                     links.insert((i, j), Proxy::start(addr(ports[j as usize - 1].1)));
                 }
@@ -224,7 +275,9 @@ impl Cluster {
             .map(|&i| {
                 let (bp, cp) = ports[i as usize - 1];
                 // Its own entry is its own listener; a peer's is the link proxy to that peer.
-                let voters: Vec<String> = ids
+                // (A broker-only node's own controller listener is its raft learner endpoint,
+                // which the leader reaches directly.)
+                let voters: Vec<String> = controllers
                     .iter()
                     .map(|&j| {
                         let port = if i == j { cp } else { links[&(i, j)].port() };
@@ -233,6 +286,7 @@ impl Cluster {
                     .collect();
                 let mut node = Node {
                     id: i,
+                    role: role(i),
                     broker_port: bp,
                     controller_port: cp,
                     log_path: tmp.path().join(format!("node-{i}.log")),
@@ -266,6 +320,22 @@ impl Cluster {
 
     pub fn ids(&self) -> Vec<i32> {
         self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    /// The nodes with the broker role (they serve Kafka clients).
+    pub fn broker_ids(&self) -> Vec<i32> {
+        let brokers = self.nodes.iter().filter(|n| n.role.is_broker());
+        brokers.map(|n| n.id).collect()
+    }
+
+    /// The nodes with the controller role (the voters).
+    pub fn controller_ids(&self) -> Vec<i32> {
+        let voters = self.nodes.iter().filter(|n| n.role.is_controller());
+        voters.map(|n| n.id).collect()
+    }
+
+    pub fn role(&self, id: i32) -> Role {
+        self.node(id).role
     }
 
     pub fn dir(&self) -> &Path {
@@ -305,9 +375,9 @@ impl Cluster {
         self.bootstrap_except(&[])
     }
 
-    /// The advertised addresses of every node but `skip`.
+    /// The advertised addresses of every broker node but `skip`.
     pub fn bootstrap_except(&self, skip: &[i32]) -> String {
-        self.ids()
+        self.broker_ids()
             .into_iter()
             .filter(|i| !skip.contains(i))
             .map(|i| self.advertised_addr(i))
@@ -465,6 +535,31 @@ impl Cluster {
         Ok(())
     }
 
+    /// The running controller node whose log says it is the active controller now (its last
+    /// "active controller" line not followed by "no longer the active controller"), if
+    /// exactly one is.
+    pub fn active_controller_from_logs(&self) -> Option<i32> {
+        let active: Vec<i32> = self
+            .controller_ids()
+            .into_iter()
+            .filter(|&id| self.is_running(id))
+            .filter(|&id| {
+                let text = std::fs::read_to_string(&self.node(id).log_path).unwrap_or_default();
+                // Only this process's lines (the log is appended to across restarts).
+                let current = text.rsplit("===== start #").next().unwrap_or("");
+                current
+                    .lines()
+                    .rev()
+                    .find(|l| l.contains("active controller"))
+                    .is_some_and(|l| !l.contains("no longer the active controller"))
+            })
+            .collect();
+        match active[..] {
+            [id] => Some(id),
+            _ => None,
+        }
+    }
+
     /// The last `lines` lines of node `id`'s log.
     pub fn log_tail(&self, id: i32, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.node(id).log_path).unwrap_or_default();
@@ -519,13 +614,14 @@ impl Cluster {
         }
     }
 
-    /// Nodes that are running, not paused and not isolated.
+    /// Broker nodes that are running, not paused and not isolated.
     pub fn reachable(&self) -> Vec<i32> {
         let isolated = self.isolated.lock().unwrap().clone();
         self.nodes
             .iter()
             .filter(|n| {
-                n.child.lock().unwrap().is_some()
+                n.role.is_broker()
+                    && n.child.lock().unwrap().is_some()
                     && !n.paused.load(Ordering::SeqCst)
                     && !isolated.contains(&n.id)
             })

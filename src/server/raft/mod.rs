@@ -12,6 +12,16 @@
 //! vote decides who leads). So any majority of fresh voters forms the quorum, whichever starts
 //! first. The voter set is fixed at formation; there is no reconfiguration here.
 //!
+//! ## Learners (broker-only nodes)
+//! A node started with [`RaftSettings::learner_addr`] is not a voter: it never initializes,
+//! never votes, never counts for commit. It binds its own endpoint (the controller listener
+//! address) and asks the voters, with a [`wire::Request::AddLearner`], until the leader has
+//! added it with openraft's `add_learner(id, BasicNode { addr }, blocking = false)`; a voter
+//! that is not the leader answers with the leader it knows. The leader then replicates the
+//! metadata log to it like to any follower (snapshots included), reaching it through the
+//! address in the membership. Once its own id is in its membership it stops asking (it asks
+//! again if its address changed). It learns the leader from the AppendEntries it receives.
+//!
 //! Log indexes: 0 is the initial membership, 1 the first leader's blank entry; application
 //! entries start at 2. A new leader always commits a blank entry first.
 //!
@@ -112,6 +122,9 @@ pub struct RaftSettings {
     pub snapshot_every_logs: u64,
     pub write_timeout_ms: u64,
     pub max_frame_bytes: usize,
+    /// `Some(addr)`: this node is a learner (a broker-only node), not in `voters`, and the
+    /// leader reaches it at `addr` (see the module notes).
+    pub learner_addr: Option<String>,
 }
 
 impl RaftSettings {
@@ -132,22 +145,35 @@ impl RaftSettings {
             snapshot_every_logs: DEFAULT_SNAPSHOT_EVERY_LOGS,
             write_timeout_ms: DEFAULT_WRITE_TIMEOUT_MS,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            learner_addr: None,
         }
     }
 
     /// Check the settings and turn them into openraft's config.
     fn raft_config(&self) -> anyhow::Result<Config> {
         let node_id = self.node_id;
-        anyhow::ensure!(
-            self.voters.contains_key(&node_id),
-            "node {node_id} is not in controller.quorum.voters ({:?})",
-            self.voters.keys().collect::<Vec<_>>()
-        );
-        anyhow::ensure!(
-            self.listen.is_some() || self.voters.len() == 1,
-            "a quorum of {} voters needs a controller listener",
-            self.voters.len()
-        );
+        if self.learner_addr.is_some() {
+            anyhow::ensure!(
+                !self.voters.contains_key(&node_id) && !self.voters.is_empty(),
+                "a learner ({node_id}) follows voters and is not one of them ({:?})",
+                self.voters.keys().collect::<Vec<_>>()
+            );
+            anyhow::ensure!(
+                self.listen.is_some(),
+                "a learner needs a listener: the leader replicates to it"
+            );
+        } else {
+            anyhow::ensure!(
+                self.voters.contains_key(&node_id),
+                "node {node_id} is not in controller.quorum.voters ({:?})",
+                self.voters.keys().collect::<Vec<_>>()
+            );
+            anyhow::ensure!(
+                self.listen.is_some() || self.voters.len() == 1,
+                "a quorum of {} voters needs a controller listener",
+                self.voters.len()
+            );
+        }
         let election_min = self.election_timeout_min_ms.max(2);
         let keep = self.snapshot_every_logs.clamp(1, 1000);
         let config = Config {
@@ -213,6 +239,8 @@ pub struct MetaRaft {
     write_timeout: Duration,
     max_frame_bytes: usize,
     check_quorum: CheckQuorum,
+    /// A learner (broker-only node): never a voter, never the leader.
+    learner: bool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -267,7 +295,7 @@ impl MetaRaft {
         }
         let check_quorum = CheckQuorum {
             node_id,
-            single_voter: settings.voters.len() == 1,
+            single_voter: settings.voters.len() == 1 && settings.learner_addr.is_none(),
             lease_ms: config.election_timeout_max,
         };
         let (leader_tx, leader_rx) = watch::channel(None);
@@ -276,6 +304,15 @@ impl MetaRaft {
             check_quorum,
             leader_tx,
         )));
+        if let Some(addr) = &settings.learner_addr {
+            tasks.push(tokio::spawn(join_as_learner(
+                raft.clone(),
+                peers.clone(),
+                node_id,
+                addr.clone(),
+                settings.voters.keys().copied().collect(),
+            )));
+        }
 
         let meta = MetaRaft {
             node_id,
@@ -289,8 +326,13 @@ impl MetaRaft {
             write_timeout: Duration::from_millis(settings.write_timeout_ms),
             max_frame_bytes: settings.max_frame_bytes,
             check_quorum,
+            learner: settings.learner_addr.is_some(),
             tasks: Mutex::new(tasks),
         };
+        if meta.learner {
+            tracing::info!(node_id, voters = ?meta.voters.keys().collect::<Vec<_>>(), "following the metadata quorum as a learner");
+            return Ok(meta);
+        }
         if let Err(e) = meta.form_cluster().await {
             meta.shutdown().await;
             return Err(e);
@@ -342,6 +384,18 @@ impl MetaRaft {
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
         self.node_id
+    }
+
+    /// Whether this node follows the quorum as a learner (a broker-only node).
+    pub fn is_learner(&self) -> bool {
+        self.learner
+    }
+
+    /// Whether node `id` is in this node's view of the membership (voter or learner).
+    pub fn in_membership(&self, id: NodeId) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.membership_config.membership().get_node(&id).is_some()
     }
 
     /// The leader this node knows of (this node itself only while a quorum acknowledges it).
@@ -494,6 +548,68 @@ async fn call_app_remote(
     {
         wire::Response::App(p) => Ok(p.0),
         _ => anyhow::bail!("node {target} answered an application request with a raft response"),
+    }
+}
+
+/// How often a learner that is not in the membership yet asks again.
+const JOIN_RETRY: Duration = Duration::from_millis(500);
+
+/// A learner's loop: until its own id (with `addr`) is in its membership, ask the leader
+/// (the last one a voter named, else each voter in turn) to add it.
+async fn join_as_learner(
+    raft: Raft,
+    peers: Arc<Peers>,
+    node_id: NodeId,
+    addr: String,
+    voters: Vec<NodeId>,
+) {
+    let mut metrics = raft.metrics();
+    let mut hint: Option<NodeId> = None;
+    let mut logged = false;
+    loop {
+        let joined = {
+            let m = metrics.borrow_and_update();
+            let node = m.membership_config.membership().get_node(&node_id).cloned();
+            node.is_some_and(|n| n.addr == addr)
+        };
+        if joined {
+            if !logged {
+                tracing::info!(node_id, %addr, "in the metadata quorum's membership as a learner");
+                logged = true;
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let targets: Vec<NodeId> = hint.into_iter().chain(voters.iter().copied()).collect();
+        for target in targets {
+            let request = wire::Request::AddLearner {
+                node_id,
+                addr: addr.clone(),
+            };
+            match peers.call(target, request, Duration::from_secs(6)).await {
+                Ok(wire::Response::AddLearner(Ok(()))) => {
+                    hint = Some(target);
+                    break;
+                }
+                Ok(wire::Response::AddLearner(Err(wire::AddLearnerError::NotLeader {
+                    leader: Some(l),
+                }))) if l != target => {
+                    hint = Some(l);
+                    break;
+                }
+                Ok(wire::Response::AddLearner(Err(e))) => {
+                    tracing::debug!(target, "add learner: {e}")
+                }
+                Ok(_) => tracing::debug!(target, "add learner: unexpected answer"),
+                Err(e) => tracing::debug!(target, "add learner: {e}"),
+            }
+        }
+        tokio::select! {
+            r = metrics.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(JOIN_RETRY) => {}
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! The client side of the controller listener: one multiplexed TCP connection per peer, used
 //! by openraft (`RaftNetworkFactory` / `RaftNetwork`) and by `MetaRaft::call_app`.
 //!
-//! Peers are resolved through the local `controller.quorum.voters` map given at start, never
-//! through the addresses in the raft membership (which are empty; see `types.rs`): each node
-//! may know a peer by a different address (a proxy in the fault-injection tests).
+//! Voters are resolved through the local `controller.quorum.voters` map given at start, never
+//! through the addresses in the raft membership (which are empty for voters; see `types.rs`):
+//! each node may know a peer by a different address (a proxy in the fault-injection tests).
+//! A learner (a broker-only node) is in no voters map: it is resolved through the address it
+//! gave when it joined, which the membership carries (learned in `new_client`).
 //!
 //! ## Connections
 //! A connection is opened on first use and replaced when it fails. It has a writer task (frames
@@ -40,7 +42,7 @@ use super::wire::{self, Request, Response};
 /// Why a call to a peer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    #[error("node {0} is not in controller.quorum.voters")]
+    #[error("node {0} is neither in controller.quorum.voters nor a known learner")]
     UnknownTarget(NodeId),
     #[error("cannot connect to node {target} at {addr}: {source}")]
     Connect {
@@ -180,11 +182,17 @@ impl Drop for ForgetOnDrop<'_> {
     }
 }
 
-/// The connections of this node to the other voters.
+/// One peer's connection slot.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Conn>>>>;
+
+/// The connections of this node to the other voters (and, on the leader, to the learners).
 pub struct Peers {
     self_id: NodeId,
-    addrs: BTreeMap<NodeId, String>,
-    slots: BTreeMap<NodeId, tokio::sync::Mutex<Option<Arc<Conn>>>>,
+    /// The voters (from `controller.quorum.voters`): their addresses are never replaced.
+    voters: BTreeMap<NodeId, String>,
+    /// Learners' addresses, from the membership.
+    learners: Mutex<BTreeMap<NodeId, String>>,
+    slots: Mutex<BTreeMap<NodeId, Slot>>,
     next_id: AtomicU64,
     max_frame_bytes: usize,
     closed: AtomicBool,
@@ -199,24 +207,54 @@ impl Peers {
         max_frame_bytes: usize,
         backoff: Duration,
     ) -> Peers {
-        let addrs: BTreeMap<NodeId, String> = voters
+        let voters: BTreeMap<NodeId, String> = voters
             .iter()
             .filter(|(id, _)| **id != self_id)
             .map(|(id, a)| (*id, a.clone()))
             .collect();
-        let slots = addrs
-            .keys()
-            .map(|id| (*id, tokio::sync::Mutex::new(None)))
-            .collect();
         Peers {
             self_id,
-            addrs,
-            slots,
+            voters,
+            learners: Mutex::new(BTreeMap::new()),
+            slots: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             max_frame_bytes,
             closed: AtomicBool::new(false),
             backoff,
         }
+    }
+
+    /// Remember where learner `id` listens (from the membership). A voter's address always
+    /// comes from the local voters map; a changed learner address drops its connection.
+    pub fn learn(&self, id: NodeId, addr: &str) {
+        if id == self.self_id || self.voters.contains_key(&id) || addr.is_empty() {
+            return;
+        }
+        let Ok(mut learners) = self.learners.lock() else {
+            return;
+        };
+        if learners.get(&id).is_some_and(|a| a == addr) {
+            return;
+        }
+        learners.insert(id, addr.to_string());
+        drop(learners);
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.remove(&id);
+        }
+    }
+
+    /// The address of `target`, voter or learner.
+    fn addr_of(&self, target: NodeId) -> Option<String> {
+        if let Some(a) = self.voters.get(&target) {
+            return Some(a.clone());
+        }
+        self.learners.lock().ok()?.get(&target).cloned()
+    }
+
+    /// The connection slot of `target` (created on first use).
+    fn slot(&self, target: NodeId) -> Option<Slot> {
+        let mut slots = self.slots.lock().ok()?;
+        Some(Arc::clone(slots.entry(target).or_default()))
     }
 
     /// Send `request` to `target` and wait for its response, at most `timeout`.
@@ -270,14 +308,10 @@ impl Peers {
         if self.closed.load(Ordering::Acquire) {
             return Err(CallError::Closed);
         }
-        let slot = self
-            .slots
-            .get(&target)
-            .ok_or(CallError::UnknownTarget(target))?;
         let addr = self
-            .addrs
-            .get(&target)
+            .addr_of(target)
             .ok_or(CallError::UnknownTarget(target))?;
+        let slot = self.slot(target).ok_or(CallError::Closed)?;
         let mut guard = slot.lock().await;
         if let Some(conn) = guard.as_ref() {
             if !conn.pending.is_closed() {
@@ -303,7 +337,8 @@ impl Peers {
     }
 
     async fn drop_connection(&self, target: NodeId, conn: &Arc<Conn>) {
-        if let Some(slot) = self.slots.get(&target) {
+        let slot = self.slots.lock().ok().and_then(|s| s.get(&target).cloned());
+        if let Some(slot) = slot {
             let mut guard = slot.lock().await;
             if guard.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
                 tracing::debug!(target, "dropping a silent controller connection");
@@ -316,7 +351,11 @@ impl Peers {
     /// Close every connection; later calls fail with [`CallError::Closed`].
     pub async fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        for slot in self.slots.values() {
+        let slots: Vec<Slot> = match self.slots.lock() {
+            Ok(s) => s.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        for slot in slots {
             *slot.lock().await = None;
         }
     }
@@ -330,7 +369,8 @@ pub struct NetworkFactory {
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
-    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> PeerClient {
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        self.peers.learn(target, &node.addr);
         PeerClient {
             target,
             peers: self.peers.clone(),

@@ -1,5 +1,6 @@
 //! The server side of the controller listener: accepts connections from peers (and brokers),
-//! hands raft RPCs to openraft and application RPCs to the [`AppRpcHandler`].
+//! hands raft RPCs to openraft and application RPCs to the [`AppRpcHandler`]; adds a
+//! broker-only node that asks to follow the metadata log as a learner.
 //!
 //! Each connection reads frames in a loop and serves each request in a task of its own (at
 //! most `MAX_IN_FLIGHT` per connection; reading stops while that many are running), so a slow
@@ -8,22 +9,27 @@
 //! not decode closes the connection. There is no authentication: the controller listener
 //! belongs on a trusted network, like Kafka's PLAINTEXT controller listener.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use super::types::{Payload, Raft};
-use super::wire::{self, Request, Response};
+use super::types::{NodeId, Payload, Raft};
+use super::wire::{self, AddLearnerError, Request, Response};
 use super::AppRpcHandler;
 
 /// Requests served concurrently on one connection.
 const MAX_IN_FLIGHT: usize = 64;
 /// Connections served at once; more wait in the accept queue.
 const MAX_CONNECTIONS: usize = 256;
+/// How long adding a learner may take to commit.
+const LEARNER_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a connection handler needs.
 #[derive(Clone)]
@@ -106,5 +112,47 @@ async fn handle(handler: &Handler, request: Request) -> Response {
             Response::InstallSnapshot(handler.raft.install_snapshot(req).await)
         }
         Request::App(req) => Response::App(Payload(handler.app.handle(req.0).await)),
+        Request::AddLearner { node_id, addr } => {
+            Response::AddLearner(add_learner(&handler.raft, node_id, addr).await)
+        }
+    }
+}
+
+/// Add a broker-only node as a learner (or record its new address), on the leader.
+async fn add_learner(raft: &Raft, node_id: NodeId, addr: String) -> Result<(), AddLearnerError> {
+    let membership = raft.metrics().borrow().membership_config.clone();
+    let membership = membership.membership();
+    if membership.voter_ids().any(|v| v == node_id) {
+        return Err(AddLearnerError::Refused(format!(
+            "node {node_id} is a voter of the metadata quorum, not a learner"
+        )));
+    }
+    let known = membership.get_node(&node_id).map(|n| n.addr.clone());
+    let node = BasicNode { addr: addr.clone() };
+    let write = async {
+        match known {
+            // AddNodes never replaces a node: a learner that moved is set anew.
+            Some(old) if old != addr => {
+                let nodes = BTreeMap::from([(node_id, node)]);
+                raft.change_membership(ChangeMembers::SetNodes(nodes), true)
+                    .await
+            }
+            _ => raft.add_learner(node_id, node, false).await,
+        }
+    };
+    match tokio::time::timeout(LEARNER_WRITE_TIMEOUT, write).await {
+        Err(_) => Err(AddLearnerError::Refused(
+            "the membership change timed out".into(),
+        )),
+        Ok(Ok(_)) => {
+            tracing::info!(node_id, %addr, "broker-only node follows the metadata log as a learner");
+            Ok(())
+        }
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(AddLearnerError::NotLeader {
+                leader: f.leader_id,
+            })
+        }
+        Ok(Err(e)) => Err(AddLearnerError::Refused(e.to_string())),
     }
 }

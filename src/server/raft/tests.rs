@@ -479,3 +479,80 @@ async fn a_write_too_large_for_a_frame_is_refused() {
     );
     raft.shutdown().await;
 }
+
+/// Start node `id` as a learner of `voters`, listening (and reached) at `addr`.
+async fn start_learner(id: u64, voters: &BTreeMap<u64, String>, addr: &str, dir: &Path) -> Node {
+    let mut s = RaftSettings::new(
+        id,
+        Some(addr.to_string()),
+        voters.clone(),
+        dir.join(format!("node-{id}")),
+    );
+    s.election_timeout_min_ms = 400;
+    s.heartbeat_interval_ms = 100;
+    s.write_timeout_ms = 3000;
+    s.learner_addr = Some(addr.to_string());
+    let applier = RecordingApplier::new();
+    let raft = MetaRaft::start(s, applier.clone(), Arc::new(EchoApp(id)))
+        .await
+        .unwrap();
+    Node { raft, applier }
+}
+
+#[tokio::test]
+async fn a_learner_follows_the_log_and_the_leader_but_never_counts_for_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (voters, nodes) = start_cluster(3, dir.path(), 10_000).await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    let leader = agreed_leader(&all, None).await;
+    let first = by_id(&nodes, leader).raft.write(payload(0)).await.unwrap();
+
+    let addr = free_addrs(1).remove(0);
+    let learner = start_learner(4, &voters, &addr, dir.path()).await;
+    assert!(learner.raft.is_learner());
+    // It asks a voter, the leader adds it, and it gets what was written before it came.
+    assert_eq!(agreed_leader(&[&learner], None).await, leader);
+    assert_eq!(
+        learner.applier.wait_applied(1).await,
+        vec![(first, payload(0))]
+    );
+    assert!(by_id(&nodes, leader).raft.in_membership(4));
+    assert!(!learner.raft.is_leader());
+    // Its application requests reach the leader.
+    let answer = learner
+        .raft
+        .call_app(leader, b"hi".to_vec(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(answer, format!("{leader}:hi").into_bytes());
+
+    // The leader stops: another voter is elected and the learner follows it.
+    by_id(&nodes, leader).raft.shutdown().await;
+    let rest: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| n.raft.node_id() != leader)
+        .collect();
+    let new = agreed_leader(&rest, Some(leader)).await;
+    assert_eq!(agreed_leader(&[&learner], Some(leader)).await, new);
+    let second = by_id(&nodes, new).raft.write(payload(1)).await.unwrap();
+    assert_eq!(
+        learner.applier.wait_applied(2).await,
+        vec![(first, payload(0)), (second, payload(1))]
+    );
+
+    // With one voter left of three, nothing commits: the learner is no substitute.
+    let other = rest.iter().find(|n| n.raft.node_id() != new).unwrap();
+    other.raft.shutdown().await;
+    let third = by_id(&nodes, new).raft.write(payload(2)).await;
+    assert!(
+        matches!(
+            third,
+            Err(WriteError::Timeout) | Err(WriteError::NotLeader { .. })
+        ),
+        "{third:?}"
+    );
+    assert_eq!(learner.applier.applied().len(), 2);
+    assert!(!learner.raft.is_leader());
+    by_id(&nodes, new).raft.shutdown().await;
+    learner.raft.shutdown().await;
+}

@@ -4,7 +4,9 @@
 //! - `Node` is openraft's `BasicNode`. Its address is deliberately left empty in the membership:
 //!   every voter initializes the cluster with the same (id-only) membership, so the entry at
 //!   index 0 is identical on every node, and peers are found through the local
-//!   `controller.quorum.voters` map (see `network.rs`), never through the membership.
+//!   `controller.quorum.voters` map (see `network.rs`), never through the membership. A learner
+//!   (a broker-only node, added by `add_learner`) is the exception: it is in no voters map, so
+//!   its entry carries the address the leader reaches it at.
 //! - The application data of a normal entry is [`Payload`]: opaque bytes (the integrator puts a
 //!   serde_json `Vec<MetadataRecord>` in it). The response of an applied entry is its log index.
 //!

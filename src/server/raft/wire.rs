@@ -29,6 +29,25 @@ pub enum Request {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// An application request, handed to the node's `AppRpcHandler`.
     App(Payload),
+    /// A broker-only node asks to follow the metadata log as a raft learner reachable at
+    /// `addr`; the leader adds it (openraft `add_learner`, non-blocking), another voter
+    /// answers with the leader it knows.
+    AddLearner {
+        node_id: NodeId,
+        addr: String,
+    },
+}
+
+/// Why an [`Request::AddLearner`] was not done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AddLearnerError {
+    /// Ask the leader (if this voter knows one).
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader { leader: Option<NodeId> },
+    /// Refused for good (the id is a voter's) or failed for now (a membership change in
+    /// progress, a timeout): the learner asks again later either way.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The answer to a [`Request`] of the same kind.
@@ -40,6 +59,7 @@ pub enum Response {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     App(Payload),
+    AddLearner(Result<(), AddLearnerError>),
 }
 
 /// A request or response with the id that pairs them.

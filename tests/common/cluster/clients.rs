@@ -101,7 +101,7 @@ impl Cluster {
     /// short enough for failover tests.
     pub fn client_config(&self) -> ClientConfig {
         let skip: Vec<i32> = self
-            .ids()
+            .broker_ids()
             .into_iter()
             .filter(|i| !self.reachable().contains(i))
             .collect();

@@ -176,7 +176,7 @@ impl Cluster {
     }
 
     pub(super) fn wait_formed(&self) -> Result<(), String> {
-        let want = self.ids();
+        let want = self.broker_ids();
         let deadline = Instant::now() + FORM_TIMEOUT;
         loop {
             self.check_alive()?;

@@ -112,6 +112,11 @@ async function run(kafka, admin, producers, op) {
     case 'createPartitions':
       await admin.createPartitions({ topicPartitions: op.topicPartitions, validateOnly: !!op.validateOnly })
       return true
+    case 'alterPartitionReassignments':
+      await admin.alterPartitionReassignments({ topics: op.topics, timeout: 15000 })
+      return true
+    case 'listPartitionReassignments':
+      return await admin.listPartitionReassignments({ topics: op.topics || null, timeout: 15000 })
     case 'deleteTopicRecords':
       await admin.deleteTopicRecords({ topic: op.topic, partitions: op.partitions })
       return true

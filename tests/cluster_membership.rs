@@ -307,6 +307,28 @@ fn killing_the_active_controller_elects_another_and_topics_can_still_be_created(
     for s in &states {
         assert_eq!(sorted(&s.replicas), vec![1, 2, 3], "{s:?}");
     }
+
+    // The active controller stops (controlled shutdown fences it at once): from then on no
+    // node names it to clients, even before the quorum has elected another, or librdkafka's
+    // admin requests wait for a controller that is not in the broker list until they time out.
+    let ctl = c.wait_for_controller(|_| true);
+    c.stop(ctl);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let mut seen = 0;
+    while std::time::Instant::now() < until {
+        for v in c.views(Some(&[])).unwrap_or_default() {
+            assert!(
+                v.broker_ids().contains(&v.controller_id),
+                "node {}: controller {} is not among the brokers {:?}",
+                v.from,
+                v.controller_id,
+                v.broker_ids()
+            );
+            seen += 1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(seen > 0, "no node answered Metadata after the stop");
 }
 
 /// Produce v`version` of one batch to `topic`-0 at node `at`: (partition answer, endpoints).

@@ -596,8 +596,9 @@ def admin_reassign_elect():
     ids = sorted(cl.node_ids())
     check(len(ids) >= 3, f"needs three nodes, has {ids}")
     t = topic_name("cl-adm")
-    # librdkafka's debug log stays in the scenario's log (kept when it fails): one run in about
-    # fifteen here saw elect_leaders unanswered for 40 s, not reproduced since.
+    # librdkafka's admin debug log stays in the scenario's log (kept when it fails). It showed
+    # why elect_leaders once waited "for controller" until it timed out: Metadata named the
+    # stopped active controller, absent from its broker list (fixed: a live broker is named).
     a = AdminClient({"bootstrap.servers": cl.boot_cluster(), "debug": "admin,protocol,broker,metadata"})
     a.create_topics([NewTopic(t, num_partitions=1, replication_factor=2, config={"min.insync.replicas": "1"})],
                     operation_timeout=15, request_timeout=20)[t].result(timeout=30)

@@ -79,16 +79,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                 .with_rack(None),
         );
     }
-    // As Metadata: the active controller when it is also a broker, else (a controller-only
-    // node, unknown to clients) a live broker, as Kafka (KRaft) answers.
-    let me = broker.config.node_id;
-    let controller_id = if cluster.broker(cluster.controller_id).is_some() {
-        cluster.controller_id
-    } else if brokers.iter().any(|b| b.broker_id.0 == me) {
-        me
-    } else {
-        brokers.first().map_or(me, |b| b.broker_id.0)
-    };
+    let controller_id = cluster.client_controller_id(broker.config.node_id);
     let resp = DescribeClusterResponse::default()
         .with_throttle_time_ms(0)
         .with_error_code(0)

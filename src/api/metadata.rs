@@ -236,18 +236,7 @@ fn respond(
                 .with_rack(None),
         );
     }
-    // Kafka (KRaft) tells clients a random live broker as "controller"; the active
-    // controller's id is what admin tools expect when it is also a broker. Otherwise (a
-    // controller-only node, which clients cannot reach) this broker, which forwards
-    // controller requests: it is alive, it answered.
-    let me = broker.config.node_id;
-    let controller_id = if cluster.broker(cluster.controller_id).is_some() {
-        cluster.controller_id
-    } else if brokers.iter().any(|b| b.node_id.0 == me) {
-        me
-    } else {
-        brokers.first().map_or(-1, |b| b.node_id.0)
-    };
+    let controller_id = cluster.client_controller_id(broker.config.node_id);
     let mut resp = MetadataResponse::default()
         .with_throttle_time_ms(0)
         .with_brokers(brokers)

@@ -170,6 +170,23 @@ impl ClusterView {
     pub fn live(&self) -> impl Iterator<Item = &BrokerInfo> {
         self.brokers.iter().filter(|b| !b.fenced)
     }
+
+    /// The "controller" clients are told about (Metadata, DescribeCluster). Kafka (KRaft)
+    /// names a random live broker, since every broker forwards controller requests; here the
+    /// active controller when it is a live broker (what admin tools expect), else `me` when
+    /// live, else the first live broker (-1: none). Never a fenced, stopped or controller-only
+    /// node: a client told such an id waits for a broker it cannot find (librdkafka's admin
+    /// requests then time out "waiting for controller").
+    pub fn client_controller_id(&self, me: i32) -> i32 {
+        let live = |id: i32| self.live().any(|b| b.id == id);
+        if live(self.controller_id) {
+            self.controller_id
+        } else if live(me) {
+            me
+        } else {
+            self.live().map(|b| b.id).min().unwrap_or(-1)
+        }
+    }
 }
 
 /// A topic as the metadata image defines it (input of [`Broker::apply_topics`]).

@@ -253,7 +253,11 @@ mod tests {
         let good = compress(LZ4, b"hello hello hello", 1).unwrap();
         let broken = compress(LZ4, b"hello hello hello", 0).unwrap();
         let at = lz4_hc_at(&good).unwrap();
-        assert_eq!(good[at], (xxh32(&good[4..at], 0) >> 8) as u8, "lz4 crate agrees");
+        assert_eq!(
+            good[at],
+            (xxh32(&good[4..at], 0) >> 8) as u8,
+            "lz4 crate agrees"
+        );
         assert_ne!(good[at], broken[at]);
         assert_eq!(good[..at], broken[..at]);
         // liblz4 refuses the broken checksum; decompress repairs it.

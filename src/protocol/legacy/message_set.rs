@@ -165,7 +165,9 @@ pub fn up_convert(set: &[u8], topic_log_append_time: bool) -> Result<Vec<u8>, Co
     };
     let magic = first.magic;
     if outer.iter().any(|m| m.magic != magic) {
-        return Err(ConvertError::Invalid("message set mixes magic values".into()));
+        return Err(ConvertError::Invalid(
+            "message set mixes magic values".into(),
+        ));
     }
     let check_ts = |m: &Message| {
         if m.log_append_time() && !topic_log_append_time {
@@ -203,7 +205,9 @@ pub fn up_convert(set: &[u8], topic_log_append_time: bool) -> Result<Vec<u8>, Co
     let inner_bytes = codec::decompress(c, payload, DECOMPRESS_LIMIT)?;
     let inner = read_messages(&inner_bytes)?;
     if inner.is_empty() {
-        return Err(ConvertError::Invalid("compressed wrapper holds no message".into()));
+        return Err(ConvertError::Invalid(
+            "compressed wrapper holds no message".into(),
+        ));
     }
     let mut records = Vec::with_capacity(inner.len());
     for m in &inner {
@@ -260,7 +264,12 @@ fn put_varbytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
 /// none has one), as Kafka's MemoryRecordsBuilder.
 pub fn build_v2_batch(records: &[PlainRecord], codec: u8) -> Result<Vec<u8>, ConvertError> {
     let base_ts = records.first().map_or(-1, |r| r.timestamp);
-    let max_ts = records.iter().map(|r| r.timestamp).max().unwrap_or(-1).max(-1);
+    let max_ts = records
+        .iter()
+        .map(|r| r.timestamp)
+        .max()
+        .unwrap_or(-1)
+        .max(-1);
     let mut section = Vec::new();
     let mut body = Vec::new();
     for (i, r) in records.iter().enumerate() {
@@ -275,7 +284,8 @@ pub fn build_v2_batch(records: &[PlainRecord], codec: u8) -> Result<Vec<u8>, Con
         section.extend_from_slice(&body);
     }
     let section = codec::compress(codec, &section, 2)?;
-    let count = i32::try_from(records.len()).map_err(|_| ConvertError::Invalid("too many records".into()))?;
+    let count = i32::try_from(records.len())
+        .map_err(|_| ConvertError::Invalid("too many records".into()))?;
     let mut out = Vec::with_capacity(BATCH_HEADER_LEN + section.len());
     out.extend_from_slice(&0i64.to_be_bytes()); // base offset
     let length = i32::try_from(BATCH_HEADER_LEN - 12 + section.len())
@@ -386,7 +396,8 @@ fn v2_records<'a>(
     let mut out = Vec::with_capacity((count.max(0) as usize).min(section.len() / 7 + 1));
     for _ in 0..count {
         let len = read_varint(&mut r)?;
-        let len = usize::try_from(len).map_err(|_| ConvertError::Corrupt("record length".into()))?;
+        let len =
+            usize::try_from(len).map_err(|_| ConvertError::Corrupt("record length".into()))?;
         let mut rec = Reader::new(r.take(len)?);
         rec.i8()?; // attributes
         let ts_delta = read_varint(&mut rec)?;
@@ -427,7 +438,13 @@ pub fn down_convert(
         let section = batch.get(BATCH_HEADER_LEN..).unwrap_or(&[]);
         let section = codec::decompress(c, section, DECOMPRESS_LIMIT)?;
         let log_append = h.is_log_append_time().then_some(h.max_timestamp);
-        let records = v2_records(&section, h.records_count, h.base_offset, h.base_timestamp, log_append)?;
+        let records = v2_records(
+            &section,
+            h.records_count,
+            h.base_offset,
+            h.base_timestamp,
+            log_append,
+        )?;
         let ts_bit = if log_append.is_some() && magic == 1 {
             LOG_APPEND_TIME_BIT
         } else {
@@ -438,7 +455,15 @@ pub fn down_convert(
                 if !fits(out.len(), message_size(magic, r.key, r.value), limit) {
                     return Ok(out);
                 }
-                write_message(&mut out, r.offset, magic, ts_bit, r.timestamp, r.key, r.value);
+                write_message(
+                    &mut out,
+                    r.offset,
+                    magic,
+                    ts_bit,
+                    r.timestamp,
+                    r.key,
+                    r.value,
+                );
             }
         } else if let (Some(first), Some(last)) = (records.first(), records.last()) {
             let mut inner = Vec::new();
@@ -448,7 +473,15 @@ pub fn down_convert(
                 } else {
                     r.offset
                 };
-                write_message(&mut inner, inner_offset, magic, ts_bit, r.timestamp, r.key, r.value);
+                write_message(
+                    &mut inner,
+                    inner_offset,
+                    magic,
+                    ts_bit,
+                    r.timestamp,
+                    r.key,
+                    r.value,
+                );
             }
             let wrapped = codec::compress(c, &inner, magic)?;
             if !fits(out.len(), message_size(magic, None, Some(&wrapped)), limit) {

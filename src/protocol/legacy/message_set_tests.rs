@@ -44,8 +44,14 @@ fn magic0_uncompressed_set_becomes_one_v2_batch_without_timestamps() {
     let batch = up_convert(&set, false).unwrap();
     let h = BatchHeader::parse(&batch).unwrap();
     assert!(verify_crc(&batch));
-    assert_eq!((h.records_count, h.last_offset_delta, h.compression()), (3, 2, 0));
-    assert_eq!((h.base_timestamp, h.max_timestamp, h.producer_id), (-1, -1, -1));
+    assert_eq!(
+        (h.records_count, h.last_offset_delta, h.compression()),
+        (3, 2, 0)
+    );
+    assert_eq!(
+        (h.base_timestamp, h.max_timestamp, h.producer_id),
+        (-1, -1, -1)
+    );
     assert_eq!(
         decode(&batch),
         vec![
@@ -88,7 +94,12 @@ fn bad_message_sets_get_kafkas_errors() {
     let last = bad_crc.len() - 1;
     bad_crc[last] ^= 1;
     assert_eq!(up_convert(&bad_crc, false).unwrap_err().code(), 2);
-    assert_eq!(up_convert(&good[..good.len() - 1], false).unwrap_err().code(), 2);
+    assert_eq!(
+        up_convert(&good[..good.len() - 1], false)
+            .unwrap_err()
+            .code(),
+        2
+    );
     let inner = msg(1, 0, 5, None, Some(b"v"));
     let two = [wrapper(1, GZIP, 5, &inner), wrapper(1, GZIP, 5, &inner)].concat();
     assert_eq!(up_convert(&two, false).unwrap_err().code(), 87);
@@ -210,7 +221,10 @@ fn log_append_time_batches_carry_the_append_time_in_magic1() {
     set_log_append_time(&mut b, 777);
     let set = down_convert(&b, 1, 0, 1 << 20).unwrap();
     for m in read_messages(&set).unwrap() {
-        assert_eq!((m.timestamp, m.attributes & LOG_APPEND_TIME_BIT), (777, LOG_APPEND_TIME_BIT));
+        assert_eq!(
+            (m.timestamp, m.attributes & LOG_APPEND_TIME_BIT),
+            (777, LOG_APPEND_TIME_BIT)
+        );
     }
     let _ = Compression::None;
 }

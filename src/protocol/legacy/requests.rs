@@ -81,7 +81,11 @@ pub fn fetch(body: &[u8], version: i16) -> Result<FetchRequest> {
                     .with_partition_max_bytes(partition_max_bytes),
             );
         }
-        topics.push(FetchTopic::default().with_topic(topic).with_partitions(parts));
+        topics.push(
+            FetchTopic::default()
+                .with_topic(topic)
+                .with_partitions(parts),
+        );
     }
     r.finish()?;
     Ok(FetchRequest::default()
@@ -117,7 +121,11 @@ pub fn list_offsets(body: &[u8]) -> Result<(ListOffsetsRequest, Vec<i32>)> {
                     .with_timestamp(timestamp),
             );
         }
-        topics.push(ListOffsetsTopic::default().with_name(name).with_partitions(parts));
+        topics.push(
+            ListOffsetsTopic::default()
+                .with_name(name)
+                .with_partitions(parts),
+        );
     }
     r.finish()?;
     let req = ListOffsetsRequest::default()
@@ -202,7 +210,11 @@ pub fn create_topics(body: &[u8]) -> Result<CreateTopicsRequest> {
         for _ in 0..nc {
             let name = r.string()?;
             let value = r.nullable_string()?;
-            configs.push(CreatableTopicConfig::default().with_name(name).with_value(value));
+            configs.push(
+                CreatableTopicConfig::default()
+                    .with_name(name)
+                    .with_value(value),
+            );
         }
         topics.push(
             CreatableTopic::default()

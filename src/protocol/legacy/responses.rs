@@ -56,7 +56,11 @@ pub fn fetch(correlation_id: i32, version: i16, resp: &FetchResponse) -> Bytes {
 
 /// ListOffsets v0: topics[name, partitions[index, error, offsets[]]]; `offsets` holds each
 /// partition's old-style offset list, in response order.
-pub fn list_offsets(correlation_id: i32, resp: &ListOffsetsResponse, offsets: &[Vec<i64>]) -> Bytes {
+pub fn list_offsets(
+    correlation_id: i32,
+    resp: &ListOffsetsResponse,
+    offsets: &[Vec<i64>],
+) -> Bytes {
     let mut w = Writer::new();
     let mut lists = offsets.iter();
     w.count(resp.topics.len());
@@ -84,7 +88,9 @@ pub fn create_topics(correlation_id: i32, version: i16, resp: &CreateTopicsRespo
         w.string(t.name.0.as_str());
         w.i16(t.error_code);
         if version >= 1 {
-            w.nullable_string(t.error_message.as_deref());
+            // Kafka's default is null (the crate's is ""): null on success.
+            let message = t.error_message.as_deref().filter(|_| t.error_code != 0);
+            w.nullable_string(message);
         }
     }
     w.into_frame(correlation_id)
@@ -112,7 +118,7 @@ pub fn describe_configs(correlation_id: i32, resp: &DescribeConfigsResponse) -> 
     w.count(resp.results.len());
     for r in &resp.results {
         w.i16(r.error_code);
-        w.nullable_string(r.error_message.as_deref());
+        w.nullable_string(r.error_message.as_deref().filter(|_| r.error_code != 0));
         w.i8(r.resource_type);
         w.string(r.resource_name.as_str());
         w.count(r.configs.len());

@@ -560,5 +560,5 @@ fn fetch_v0_to_v3_down_converts_to_the_versions_magic() {
     assert_eq!(decode_records(&fetch_v2_batches(&mut c, "nodown")).len(), 1);
 }
 
-#[path = "legacy_versions_admin.rs"]
+#[path = "legacy_versions/admin.rs"]
 mod admin;

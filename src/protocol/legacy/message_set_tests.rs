@@ -16,8 +16,11 @@ fn wrapper(magic: i8, c: u8, ts: i64, inner: &[u8]) -> Vec<u8> {
     out
 }
 
-/// (timestamp, key, value, offset) of every record of a v2 batch.
-fn decode(batch: &[u8]) -> Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>, i64)> {
+/// (timestamp, key, value, offset) of a record.
+type Decoded = (i64, Option<Vec<u8>>, Option<Vec<u8>>, i64);
+
+/// Every record of a v2 batch.
+fn decode(batch: &[u8]) -> Vec<Decoded> {
     let mut b = bytes::Bytes::copy_from_slice(batch);
     let set = RecordBatchDecoder::decode(&mut b).unwrap();
     set.records

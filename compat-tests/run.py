@@ -43,6 +43,8 @@ CLIENTS = [
     ("aiokafka", "aiok.py"),
     ("kafkajs", "kafkajs.py"),
     ("raw", "raw.py"),
+    ("sarama", "sarama.py"),
+    ("kafka-go", "kafkago.py"),
     ("confluent", "crash.py"),
     ("kcat", "txn_kcat.py"),
     ("confluent", "txn.py"),

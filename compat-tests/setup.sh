@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the compat suite needs, idempotently, into local folders:
 #   kcat (Debian 12's 1.7.1 on librdkafka 2.0.2, an old client on purpose) via apt,
+#   Debian 12's Go clients (sarama 1.22, kafka-go 0.2.1: old protocol versions on purpose) via apt,
+#     and compat-tests/.work/go/bin/{sarama,kafkago}-compat built from compat-tests/go/ against them,
 #   compat-tests/.venv (confluent-kafka, kafka-python, aiokafka + codec libraries) via pip,
 #   compat-tests/node_modules (kafkajs + pure-JS codecs, from package.json / package-lock.json) via npm.
 # Needs: Debian 12 (root or sudo for apt), python3 (3.11) with venv, node 20 and npm.
@@ -11,6 +13,9 @@ cd "$DIR"
 # ---- apt: kcat, and python3-venv where Debian's python3 lacks ensurepip ----
 APT_PKGS=()
 command -v kcat >/dev/null 2>&1 || APT_PKGS+=(kcat)
+command -v go >/dev/null 2>&1 || APT_PKGS+=(golang-go)
+[[ -d /usr/share/gocode/src/github.com/Shopify/sarama ]] || APT_PKGS+=(golang-github-shopify-sarama-dev)
+[[ -d /usr/share/gocode/src/github.com/segmentio/kafka-go ]] || APT_PKGS+=(golang-github-segmentio-kafka-go-dev)
 if [[ ! -x .venv/bin/python ]] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
   APT_PKGS+=(python3-venv)
 fi
@@ -22,6 +27,18 @@ if [[ ${#APT_PKGS[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PKGS[@]}" >/dev/null
 fi
 kcat -V 2>/dev/null | grep "^Version" | sed "s/^/setup: kcat /" || true
+
+# ---- go: the sarama and kafka-go programs, built in GOPATH mode against Debian's sources ----
+mkdir -p .work/go/bin
+for prog in sarama kafkago; do
+  exe=".work/go/bin/$prog-compat"
+  if [[ ! -x "$exe" ]] || [[ "go/$prog/main.go" -nt "$exe" ]]; then
+    echo "setup: go build $exe"
+    GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$DIR/.work/go/cache" GOFLAGS= \
+      CGO_CFLAGS="-Wno-deprecated-declarations" go build -o "$exe" "./go/$prog"
+  fi
+done
+echo "setup: $(go version | cut -d' ' -f3), sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev), kafka-go $(dpkg-query -W -f='${Version}' golang-github-segmentio-kafka-go-dev)"
 
 # ---- python ----
 PY_REQS=(

@@ -736,6 +736,14 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "Largest record batch accepted.",
     ),
     tdef(
+        "message.downconversion.enable",
+        Some("log.message.downconversion.enable"),
+        Boolean,
+        Some("true"),
+        None,
+        "Down-convert batches for Fetch v0-3 consumers; false answers them UNSUPPORTED_VERSION.",
+    ),
+    tdef(
         "message.timestamp.type",
         Some("log.message.timestamp.type"),
         Str,

@@ -286,3 +286,38 @@ def batches(data):
         out.append((base, last_delta, count))
         pos += 12 + length
     return out
+
+
+def batch_codecs(data):
+    """The compression codec (attributes & 7: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) of each
+    complete v2 batch in a records blob."""
+    out = []
+    pos = 0
+    while data and pos + 61 <= len(data):
+        length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+        if pos + 12 + length > len(data):
+            break
+        out.append(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
+        pos += 12 + length
+    return out
+
+
+def stored_codecs(addr, topic, partition, offset=0):
+    """The codec of every batch stored in a partition from `offset`, as a raw Fetch v4 returns the
+    batches exactly as the broker keeps them on disk."""
+    s = connect(addr)
+    try:
+        out = []
+        while True:
+            s.sendall(fetch_v4(topic, partition, offset, max_wait_ms=0))
+            _, r = recv_response(s)
+            p = parse_fetch_v4(r)[(topic, partition)]
+            if p["error"] != 0:
+                raise ValueError(f"fetch {topic}[{partition}]@{offset}: error {p['error']}")
+            got = batches(p["records"] or b"")
+            if not got:
+                return out
+            out += batch_codecs(p["records"])
+            offset = got[-1][0] + got[-1][1] + 1
+    finally:
+        s.close()

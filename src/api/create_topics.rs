@@ -1,5 +1,5 @@
-//! CreateTopics (key 19): name, partitions, replication factor (-1: the defaults), replica
-//! assignments, topic configs, validate_only — decided by the active controller (placement
+//! CreateTopics (key 19), v0–7 (v0–1, removed by KIP-896, through protocol/legacy): name,
+//! partitions, replication factor (-1: the defaults), replica assignments, topic configs, validate_only — decided by the active controller (placement
 //! over the live brokers, INVALID_REPLICATION_FACTOR above their count).
 //! v5+ answers with the topic's effective configs; v7+ with its id.
 
@@ -23,7 +23,7 @@ use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::CreateTopics,
-    min: 2,
+    min: 0,
     max: 7,
 };
 
@@ -126,7 +126,20 @@ fn new_topic(t: &CreatableTopic) -> Result<NewTopic, (i16, String)> {
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
-    let body: CreateTopicsRequest = req.decode(ApiKey::CreateTopics)?;
+    // v0–1 were removed by KIP-896: v0 is decoded by hand, v1 has v2's request layout; both
+    // answer in their own (hand-encoded) response layout.
+    let version = req.version;
+    let body: CreateTopicsRequest = match version {
+        0 => crate::protocol::legacy::requests::create_topics(&req.body).map_err(|e| {
+            FrameError::Malformed {
+                api: ApiKey::CreateTopics,
+                version,
+                reason: e.to_string(),
+            }
+        })?,
+        1 => crate::protocol::decode_body(ApiKey::CreateTopics, 2, &mut req.body)?,
+        _ => req.decode(ApiKey::CreateTopics)?,
+    };
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &body.topics {
         *counts.entry(t.name.0.as_str()).or_default() += 1;
@@ -185,6 +198,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let resp = CreateTopicsResponse::default()
             .with_throttle_time_ms(0)
             .with_topics(results);
+        if version < 2 {
+            let corr = req.header.correlation_id;
+            return Ok(crate::protocol::legacy::responses::create_topics(
+                corr, version, &resp,
+            ));
+        }
         req.respond(&resp)
     })))
 }

@@ -1,4 +1,5 @@
-//! DeleteTopics (key 20): by name (v1–5 `topic_names`, v6+ `topics`) or by id (v6+).
+//! DeleteTopics (key 20): by name (v0–5 `topic_names`, v6+ `topics`) or by id (v6+); v0
+//! (removed by KIP-896) answers without a throttle time (protocol/legacy).
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::DeleteTopics,
-    min: 1,
+    min: 0,
     max: 6,
 };
 
@@ -33,7 +34,9 @@ fn result(
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
-    let body: DeleteTopicsRequest = req.decode(ApiKey::DeleteTopics)?;
+    // v0 (removed by KIP-896) has v1's request layout; its response lacks the throttle time.
+    let body: DeleteTopicsRequest =
+        crate::protocol::decode_body(ApiKey::DeleteTopics, req.version.max(1), &mut req.body)?;
     // (request position, the name/id asked) — v1–5 name topics, v6+ by name or id.
     let mut asked: Vec<TopicRef> = Vec::new();
     let mut early: Vec<Option<DeletableTopicResult>> = Vec::new();
@@ -74,7 +77,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let resp = DeleteTopicsResponse::default()
             .with_throttle_time_ms(0)
             .with_responses(results);
-        return req.respond(&resp).map(Reply::Now);
+        return respond(&req, &resp).map(Reply::Now);
     }
     let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
@@ -115,6 +118,16 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let resp = DeleteTopicsResponse::default()
             .with_throttle_time_ms(0)
             .with_responses(results);
-        req.respond(&resp)
+        respond(&req, &resp)
     })))
+}
+
+fn respond(req: &Request, resp: &DeleteTopicsResponse) -> Result<bytes::Bytes, FrameError> {
+    if req.version == 0 {
+        let corr = req.header.correlation_id;
+        return Ok(crate::protocol::legacy::responses::delete_topics(
+            corr, resp,
+        ));
+    }
+    req.respond(resp)
 }

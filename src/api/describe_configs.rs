@@ -30,7 +30,7 @@ use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::DescribeConfigs,
-    min: 1,
+    min: 0,
     max: 4,
 };
 
@@ -199,7 +199,18 @@ fn to_wire(e: Entry, include_synonyms: bool, include_doc: bool) -> DescribeConfi
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
-    let body: DescribeConfigsRequest = req.decode(ApiKey::DescribeConfigs)?;
+    // v0 (removed by KIP-896): no include_synonyms, and `is_default` instead of the source.
+    let body: DescribeConfigsRequest = if req.version == 0 {
+        crate::protocol::legacy::requests::describe_configs(&req.body).map_err(|e| {
+            FrameError::Malformed {
+                api: ApiKey::DescribeConfigs,
+                version: 0,
+                reason: e.to_string(),
+            }
+        })?
+    } else {
+        req.decode(ApiKey::DescribeConfigs)?
+    };
     let results = body
         .resources
         .iter()
@@ -226,6 +237,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let resp = DescribeConfigsResponse::default()
         .with_throttle_time_ms(0)
         .with_results(results);
+    if req.version == 0 {
+        let corr = req.header.correlation_id;
+        return Ok(crate::protocol::legacy::responses::describe_configs(
+            corr, &resp,
+        ));
+    }
     req.respond(&resp)
 }
 

@@ -1,5 +1,11 @@
-//! Fetch (key 1), v4–18: return stored batches as they are (never re-encoded), whole batches
+//! Fetch (key 1), v0–18: return stored batches as they are (never re-encoded), whole batches
 //! only, starting with the batch that contains the fetch offset.
+//!
+//! v0–3 (removed in Kafka 4 by KIP-896, served as Kafka 3.x did) want message sets: v0–1 of
+//! magic 0, v2–3 of magic 1. The batches read are down-converted (protocol/legacy), at most
+//! the partition's byte limit of output, control batches skipped, compressed batches
+//! re-wrapped with their codec (zstd: UNSUPPORTED_COMPRESSION_TYPE); a topic with
+//! `message.downconversion.enable=false` answers UNSUPPORTED_VERSION, as Kafka.
 //!
 //! Limits (KIP-74): each partition gets at most `partition_max_bytes`, the response at most
 //! `max_bytes` (capped by the broker's `fetch.max.bytes`), except that the first batch of the
@@ -30,11 +36,12 @@ use super::leader_hints::LeaderHints;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::{Broker, Partition};
 use crate::protocol::batch::BatchIter;
+use crate::protocol::legacy::{self, message_set};
 use crate::protocol::{encode_response, FrameError};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::Fetch,
-    min: 4,
+    min: 0,
     max: 18,
 };
 
@@ -51,6 +58,41 @@ struct Wanted {
     /// A follower's log start offset.
     log_start_offset: i64,
     current_leader_epoch: i32,
+    /// The topic's `message.downconversion.enable`.
+    down_conversion: bool,
+}
+
+/// A topic's `message.downconversion.enable` (default true).
+fn down_conversion_enabled(broker: &Broker, topic: &crate::cluster::Topic) -> bool {
+    const KEY: &str = "message.downconversion.enable";
+    let value = topic.configs.get(KEY).cloned().or_else(|| {
+        crate::config::topic_config_def(KEY).and_then(|d| broker.config.topic_default(d))
+    });
+    value.is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+}
+
+/// Fetch v0–3: replace each partition's v2 batches by a message set of the version's magic.
+fn down_convert(version: i16, wanted: &[Wanted], topics: &mut [FetchableTopicResponse]) {
+    let magic = if version <= 1 { 0 } else { 1 };
+    let returned = topics.iter_mut().flat_map(|t| t.partitions.iter_mut());
+    for (w, pd) in wanted.iter().zip(returned) {
+        let Some(records) = pd.records.as_ref().filter(|r| !r.is_empty()) else {
+            continue;
+        };
+        if !w.down_conversion {
+            pd.error_code = ResponseError::UnsupportedVersion.code();
+            pd.records = Some(Bytes::new());
+            continue;
+        }
+        match message_set::down_convert(records, magic, w.fetch_offset, w.partition_max_bytes) {
+            Ok(set) => pd.records = Some(Bytes::from(set)),
+            Err(e) => {
+                tracing::debug!(partition = w.index, "down-conversion failed: {e}");
+                pd.error_code = e.code();
+                pd.records = Some(Bytes::new());
+            }
+        }
+    }
 }
 
 fn empty_partition(index: i32, code: i16) -> PartitionData {
@@ -242,7 +284,15 @@ fn add_leader_hints(broker: &Broker, version: i16, resp: &mut FetchResponse) {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
-    let body: FetchRequest = req.decode(ApiKey::Fetch)?;
+    let body: FetchRequest = if version < 4 {
+        legacy::requests::fetch(&req.body, version).map_err(|e| FrameError::Malformed {
+            api: ApiKey::Fetch,
+            version,
+            reason: e.to_string(),
+        })?
+    } else {
+        req.decode(ApiKey::Fetch)?
+    };
     let correlation_id = req.header.correlation_id;
     // Sessionless: no session is ever created, so any named session is unknown, and a
     // session epoch other than INITIAL (0) or FINAL (-1) without a session id is invalid.
@@ -289,6 +339,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 Ok(p) => (Some(p), 0),
                 Err(code) => (None, code),
             };
+            let down_conversion = topic
+                .as_ref()
+                .is_none_or(|t| down_conversion_enabled(broker, t));
             wanted.push(Wanted {
                 topic_idx: ti,
                 partition,
@@ -299,6 +352,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 last_fetched_epoch: fp.last_fetched_epoch,
                 log_start_offset: fp.log_start_offset,
                 current_leader_epoch: fp.current_leader_epoch,
+                down_conversion,
             });
         }
     }
@@ -356,12 +410,15 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             for n in notified.iter_mut() {
                 n.as_mut().enable();
             }
-            let (topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, reader);
+            let (mut topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, reader);
             let done = total >= min_bytes
                 || any_error
                 || notified.is_empty()
                 || tokio::time::Instant::now() >= deadline;
             if done {
+                if version < 4 {
+                    down_convert(version, &wanted, &mut topics);
+                }
                 count_bytes_out(&wanted, &topics);
                 let mut resp = FetchResponse::default()
                     .with_throttle_time_ms(0)
@@ -370,6 +427,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     .with_responses(topics);
                 if any_error {
                     add_leader_hints(&broker, version, &mut resp);
+                }
+                if version < 4 {
+                    return Ok(legacy::responses::fetch(correlation_id, version, &resp));
                 }
                 return encode_response(correlation_id, version, &resp);
             }

@@ -2,6 +2,11 @@
 //! earliest local (-4, v8+: the log start, there is no tiered storage), latest tiered
 //! (-5, v9+: none, so -1), and by timestamp through the time index: the offset of the first
 //! record (not batch) whose timestamp is at or after the requested one.
+//! v0 (removed by KIP-896, still sent by Burrow and old sarama) asks for up to
+//! `max_num_offsets` offsets and gets a list: latest → [high watermark], earliest → [log
+//! start offset], a timestamp → [the offset found by timestamp, else the high watermark].
+//! (Kafka 2.x answered timestamps from segment modification times and could list several
+//! segment base offsets; one offset is what the clients that still send v0 ask for.)
 
 use std::sync::Arc;
 
@@ -15,11 +20,12 @@ use kafka_protocol::ResponseError;
 use super::errors::log_error_code;
 use super::{ApiEntry, Request};
 use crate::cluster::{Broker, Partition};
+use crate::protocol::legacy;
 use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::ListOffsets,
-    min: 1,
+    min: 0,
     max: 10,
 };
 
@@ -82,7 +88,17 @@ fn lookup(
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let version = req.version;
-    let body: ListOffsetsRequest = req.decode(ApiKey::ListOffsets)?;
+    let (body, max_nums): (ListOffsetsRequest, Vec<i32>) = if version == 0 {
+        legacy::requests::list_offsets(&req.body).map_err(|e| FrameError::Malformed {
+            api: ApiKey::ListOffsets,
+            version,
+            reason: e.to_string(),
+        })?
+    } else {
+        (req.decode(ApiKey::ListOffsets)?, Vec::new())
+    };
+    let mut max_nums = max_nums.into_iter();
+    let mut old_style: Vec<Vec<i64>> = Vec::new();
     let mut topics = Vec::with_capacity(body.topics.len());
     for t in &body.topics {
         let topic = broker.topic(t.name.0.as_str());
@@ -101,6 +117,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                     None => Err(ResponseError::UnknownTopicOrPartition.code()),
                     Some(t) => t.leader(rp.partition_index, epoch).cloned(),
                 };
+                // v0: one list per partition, filled below on success.
+                let max = max_nums.next().unwrap_or(0);
+                if version == 0 {
+                    old_style.push(Vec::new());
+                }
                 let p = match p {
                     Ok(p) => p,
                     Err(code) => return answer(rp.partition_index, code, -1, -1, -1),
@@ -111,6 +132,16 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                     rp.timestamp,
                     body.isolation_level == 1,
                 );
+                if version == 0 && r.error_code == 0 && max > 0 {
+                    let offset = if r.offset >= 0 {
+                        r.offset
+                    } else {
+                        lookup(&p, rp.partition_index, LATEST, false).offset
+                    };
+                    if let Some(list) = old_style.last_mut() {
+                        list.push(offset);
+                    }
+                }
                 if version < 4 {
                     r.leader_epoch = -1; // not in the v1–3 schema
                 }
@@ -126,5 +157,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let resp = ListOffsetsResponse::default()
         .with_throttle_time_ms(0)
         .with_topics(topics);
+    if version == 0 {
+        let corr = req.header.correlation_id;
+        return Ok(legacy::responses::list_offsets(corr, &resp, &old_style));
+    }
     req.respond(&resp)
 }

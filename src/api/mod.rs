@@ -220,6 +220,9 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
     }
     let mut body = Bytes::copy_from_slice(frame);
     crate::protocol::decode_header(key, version, &mut body)?;
+    if let Some(legacy) = decode_legacy(key, version, &mut body) {
+        return legacy.map(|()| (key, version));
+    }
     match key {
         ApiKey::Produce => decode_body::<m::ProduceRequest>(key, version, &mut body).map(drop),
         ApiKey::Fetch => decode_body::<m::FetchRequest>(key, version, &mut body).map(drop),
@@ -324,6 +327,31 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;
     Ok((key, version))
+}
+
+/// The removed versions (KIP-896) the handlers decode by hand or as a later version with the
+/// same layout; None for the versions the crate decodes.
+fn decode_legacy(key: ApiKey, version: i16, body: &mut Bytes) -> Option<Result<(), FrameError>> {
+    use crate::protocol::legacy::requests as old;
+    use kafka_protocol::messages as m;
+    let bad = |e: crate::protocol::legacy::LegacyError| FrameError::Malformed {
+        api: key,
+        version,
+        reason: e.to_string(),
+    };
+    let r = match (key, version) {
+        (ApiKey::Produce, 0..=2) => old::produce(body).map(drop).map_err(bad),
+        (ApiKey::Fetch, 0..=3) => old::fetch(body, version).map(drop).map_err(bad),
+        (ApiKey::ListOffsets, 0) => old::list_offsets(body).map(drop).map_err(bad),
+        (ApiKey::OffsetCommit, 0..=1) => old::offset_commit(body, version).map(drop).map_err(bad),
+        (ApiKey::CreateTopics, 0) => old::create_topics(body).map(drop).map_err(bad),
+        (ApiKey::DescribeConfigs, 0) => old::describe_configs(body).map(drop).map_err(bad),
+        (ApiKey::CreateTopics, 1) => decode_body::<m::CreateTopicsRequest>(key, 2, body).map(drop),
+        (ApiKey::DeleteTopics, 0) => decode_body::<m::DeleteTopicsRequest>(key, 1, body).map(drop),
+        (ApiKey::OffsetFetch, 0) => decode_body::<m::OffsetFetchRequest>(key, 1, body).map(drop),
+        _ => return None,
+    };
+    Some(r)
 }
 
 /// Send a request to the group coordinator now (keeping per-connection order) and answer

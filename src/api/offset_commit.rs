@@ -1,4 +1,8 @@
-//! OffsetCommit (key 8), v2–9: committed offsets of a group, checked against its generation.
+//! OffsetCommit (key 8), v0–9: committed offsets of a group, checked against its generation.
+//! v0–1 (removed by KIP-896; v0 stored offsets in ZooKeeper in old Kafka, Kafka 2.x/3.x
+//! kept them with the others) are decoded by hand (protocol/legacy) and committed like v2
+//! with no retention override; v1's per-partition commit timestamp is ignored, as Kafka 2.1+
+//! did. Their response has v2's layout.
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ use crate::protocol::{encode_response, FrameError};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::OffsetCommit,
-    min: 2,
+    min: 0,
     max: 9,
 };
 
@@ -42,7 +46,17 @@ fn by_topic(parts: Vec<(String, i32, i16)>) -> Vec<OffsetCommitResponseTopic> {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
-    let body: OffsetCommitRequest = req.decode(ApiKey::OffsetCommit)?;
+    let body: OffsetCommitRequest = if version < 2 {
+        crate::protocol::legacy::requests::offset_commit(&req.body, version).map_err(|e| {
+            FrameError::Malformed {
+                api: ApiKey::OffsetCommit,
+                version,
+                reason: e.to_string(),
+            }
+        })?
+    } else {
+        req.decode(ApiKey::OffsetCommit)?
+    };
     let mut partitions = Vec::new();
     for t in &body.topics {
         for p in &t.partitions {
@@ -91,7 +105,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             let out = OffsetCommitResponse::default()
                 .with_throttle_time_ms(0)
                 .with_topics(by_topic(parts));
-            encode_response(corr, version, &out)
+            // v0–1 responses are v2's layout (v2 added no response field).
+            encode_response(corr, version.max(2), &out)
         },
     )
 }

@@ -1,4 +1,4 @@
-//! OffsetFetch (key 9), v1–9: one group (v1–7, topics or all of them from v2) or several
+//! OffsetFetch (key 9), v0–9: one group (v0–7, topics or all of them from v2) or several
 //! groups (v8+); require_stable (v7+).
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use crate::protocol::{encode_response, FrameError};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::OffsetFetch,
-    min: 1,
+    min: 0,
     max: 9,
 };
 
@@ -88,7 +88,10 @@ fn multi(g: &OffsetFetchGroupResult) -> OffsetFetchResponseGroup {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
-    let body: OffsetFetchRequest = req.decode(ApiKey::OffsetFetch)?;
+    // v0 (removed by KIP-896: ZooKeeper-stored offsets in old Kafka; Kafka 2.x/3.x answered
+    // it from the same store as v1) has v1's layout both ways.
+    let body: OffsetFetchRequest =
+        crate::protocol::decode_body(ApiKey::OffsetFetch, version.max(1), &mut req.body)?;
     let groups: Vec<OffsetFetchGroup> = if version >= 8 {
         body.groups
             .iter()
@@ -141,7 +144,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     out.error_code = g.error;
                 }
             }
-            encode_response(corr, version, &out)
+            encode_response(corr, version.max(1), &out)
         },
     )
 }

@@ -1,4 +1,4 @@
-//! Produce (key 0), v3–13: validate each partition's batch, append it as the partition's
+//! Produce (key 0), v0–13: validate each partition's batch, append it as the partition's
 //! leader (offsets assigned in place), wake fetches; acks=0 sends nothing, acks=1 answers
 //! after the append, acks=-1 once the appended bytes are committed: fsynced here and below
 //! the high watermark, i.e. on every in-sync replica (bounded by the request's timeout_ms).
@@ -6,10 +6,15 @@
 //! (NOT_ENOUGH_REPLICAS) and after it (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
 //! v13 names topics by id. One partition's error never fails the others. A partition led
 //! elsewhere carries the current leader and its endpoint (KIP-951, v10+).
+//! v0–2 (removed in Kafka 4 by KIP-896, served as Kafka 3.x did) carry message sets of magic
+//! 0/1, up-converted to one v2 batch per partition before the append (protocol/legacy), with
+//! the producer's codec kept; Kafka 4 still advertises v0 so that old librdkafka compresses.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
@@ -25,12 +30,14 @@ use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::partition::{CommitError, LeaderAppendError};
 use crate::cluster::{Broker, Partition, Topic};
 use crate::log::AppendOrigin;
+use crate::log::TimestampType;
 use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
+use crate::protocol::legacy::{self, message_set};
 use crate::protocol::{encode_response, FrameError};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::Produce,
-    min: 3,
+    min: 0,
     max: 13,
 };
 
@@ -77,6 +84,7 @@ fn append_partition(
     acks: i16,
     coordinated_here: bool,
     now: i64,
+    version: i16,
 ) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
     let partition = match topic.leader(data.index, -1) {
         Ok(p) => p,
@@ -91,6 +99,26 @@ fn append_partition(
             ),
             None,
         );
+    };
+    // Produce v0–2 sends magic 0/1 message sets: up-convert to one v2 batch, as Kafka's
+    // LogValidator does (v3+ may hold only v2 batches: INVALID_RECORD below).
+    let converted;
+    let records: &[u8] = if version < 3 && message_set::is_legacy(records) {
+        let lat = partition.log().config().message_timestamp_type == TimestampType::LogAppendTime;
+        match message_set::up_convert(records, lat) {
+            Ok(b) => {
+                converted = b;
+                &converted
+            }
+            Err(e) => {
+                return (
+                    error_response(data.index, e.code(), Some(e.to_string())),
+                    None,
+                )
+            }
+        }
+    } else {
+        records
     };
     let header = match check_single_batch(records) {
         Ok(h) => h,
@@ -208,7 +236,15 @@ fn add_leader_hints(broker: &Broker, version: i16, resp: &mut ProduceResponse) {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
-    let body: ProduceRequest = req.decode(ApiKey::Produce)?;
+    let body: ProduceRequest = if version < 3 {
+        legacy::requests::produce(&req.body).map_err(|e| FrameError::Malformed {
+            api: ApiKey::Produce,
+            version,
+            reason: e.to_string(),
+        })?
+    } else {
+        req.decode(ApiKey::Produce)?
+    };
     let acks = body.acks;
     let now = now_ms();
     let coordinated_here = body
@@ -245,7 +281,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     ),
                     None,
                 ),
-                (Some(t), _) => append_partition(broker, t, pd, acks, coordinated_here, now),
+                (Some(t), _) => {
+                    append_partition(broker, t, pd, acks, coordinated_here, now, version)
+                }
             };
             if let (Some((p, end)), -1) = (r.1, acks) {
                 // Start the fsync now; only the wait is left to the in-order reply.
@@ -268,7 +306,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     if to_sync.is_empty() {
         let mut resp = ProduceResponse::default().with_responses(topics);
         add_leader_hints(broker, version, &mut resp);
-        return encode_response(correlation_id, version, &resp).map(Reply::Now);
+        return encode(correlation_id, version, &resp).map(Reply::Now);
     }
     let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
     let broker = Arc::clone(broker);
@@ -308,6 +346,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         }
         let mut resp = ProduceResponse::default().with_responses(topics);
         add_leader_hints(&broker, version, &mut resp);
-        encode_response(correlation_id, version, &resp)
+        encode(correlation_id, version, &resp)
     })))
+}
+
+/// The response frame: the crate's codec from v3, the hand-written one below.
+fn encode(correlation_id: i32, version: i16, resp: &ProduceResponse) -> Result<Bytes, FrameError> {
+    if version < 3 {
+        return Ok(legacy::responses::produce(correlation_id, version, resp));
+    }
+    encode_response(correlation_id, version, resp)
 }

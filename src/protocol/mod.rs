@@ -7,6 +7,7 @@
 //! allocated.
 
 pub mod batch;
+pub mod legacy;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};

@@ -538,7 +538,8 @@ def main():
 
     work_root = os.path.join(HERE, ".work")
     os.makedirs(work_root, exist_ok=True)
-    for old in sorted(os.listdir(work_root))[:-4]:  # keep the last few runs only
+    # keep the last few runs only (and nothing else there, e.g. setup.sh's go/ build, is touched)
+    for old in sorted(d for d in os.listdir(work_root) if d.startswith("run-"))[:-4]:
         shutil.rmtree(os.path.join(work_root, old), ignore_errors=True)
     workdir = os.path.join(work_root, time.strftime("run-%Y%m%d-%H%M%S") + f"-{os.getpid()}")
     os.makedirs(os.path.join(workdir, "logs"))

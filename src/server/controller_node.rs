@@ -18,8 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::metadata::MetadataStore;
-use super::raft::{self, MetaRaft};
-use super::{controller_runtime, raft_settings, recorded_cluster_id};
+use super::raft::MetaRaft;
+use super::{controller_runtime, recorded_cluster_id, start_quorum};
 use crate::config::BrokerConfig;
 
 /// A running controller-only node.
@@ -41,16 +41,7 @@ impl ControllerNode {
         );
         std::fs::create_dir_all(&config.data_dir)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let store = MetadataStore::new();
-        let (rpc, requests) = controller_runtime::channel();
-        let raft = Arc::new(
-            MetaRaft::start(
-                raft_settings(&config),
-                Arc::clone(&store) as Arc<dyn raft::MetadataApplier>,
-                Arc::new(rpc),
-            )
-            .await?,
-        );
+        let (store, raft, requests) = start_quorum(&config).await?;
         let mut tasks = JoinSet::new();
         tasks.spawn(controller_runtime::run(
             config.clone(),

@@ -27,7 +27,8 @@ use crate::cluster::records::encode_batch;
 use crate::config::BrokerConfig;
 use crate::controller::Controller;
 
-type Pending = (ControllerRequest, oneshot::Sender<ControllerReply>);
+/// A controller request and where its reply goes.
+pub type Pending = (ControllerRequest, oneshot::Sender<ControllerReply>);
 
 /// Hands controller requests arriving over the quorum's network to the runtime task.
 pub struct ControllerRpc {

@@ -170,6 +170,26 @@ fn raft_settings(config: &BrokerConfig) -> RaftSettings {
     settings
 }
 
+/// This node's member of the metadata quorum (voter or learner): the image store it applies
+/// to, the raft handle, and the receiving end of the controller requests raft hands over.
+async fn start_quorum(
+    config: &BrokerConfig,
+) -> anyhow::Result<(
+    Arc<MetadataStore>,
+    Arc<MetaRaft>,
+    tokio::sync::mpsc::UnboundedReceiver<controller_runtime::Pending>,
+)> {
+    let store = MetadataStore::new();
+    let (rpc, requests) = controller_runtime::channel();
+    let raft = MetaRaft::start(
+        raft_settings(config),
+        Arc::clone(&store) as Arc<dyn raft::MetadataApplier>,
+        Arc::new(rpc),
+    )
+    .await?;
+    Ok((store, Arc::new(raft), requests))
+}
+
 /// `host:port` as other nodes reach it: a wildcard host is replaced by `advertised_host`.
 fn learner_address(listen: &str, advertised_host: &str) -> String {
     match listen.rsplit_once(':') {
@@ -193,16 +213,7 @@ impl Server {
         std::fs::create_dir_all(&config.data_dir)?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let store = MetadataStore::new();
-        let (rpc, requests) = controller_runtime::channel();
-        let raft = Arc::new(
-            MetaRaft::start(
-                raft_settings(&config),
-                Arc::clone(&store) as Arc<dyn raft::MetadataApplier>,
-                Arc::new(rpc),
-            )
-            .await?,
-        );
+        let (store, raft, requests) = start_quorum(&config).await?;
         if config.process_roles_controller {
             tasks.spawn(controller_runtime::run(
                 config.clone(),

@@ -511,3 +511,7 @@ pub fn down_convert(
 #[cfg(test)]
 #[path = "message_set_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fuzz_tests.rs"]
+mod fuzz_tests;

@@ -1077,7 +1077,9 @@ fn check_value(
             "expected one of uncompressed, zstd, lz4, snappy, gzip, producer",
         )),
         "compression.gzip.level"
-            if !v.parse::<i32>().is_ok_and(|l| l == -1 || (1..=9).contains(&l)) =>
+            if !v
+                .parse::<i32>()
+                .is_ok_and(|l| l == -1 || (1..=9).contains(&l)) =>
         {
             Err(invalid(name, value, "must be -1 or between 1 and 9"))
         }
@@ -1085,20 +1087,16 @@ fn check_value(
             Err(invalid(name, value, "must be between 1 and 17"))
         }
         "compression.zstd.level"
-            if !v
-                .parse::<i32>()
-                .is_ok_and(|l| (-131_072..=22).contains(&l)) =>
+            if !v.parse::<i32>().is_ok_and(|l| (-131_072..=22).contains(&l)) =>
         {
             Err(invalid(name, value, "must be between -131072 and 22"))
         }
-        "message.format.version" | "log.message.format.version" if !is_metadata_version(v) => {
-            Err(invalid(name, value, "not a Kafka version (e.g. 3.0-IV1, 2.8)"))
+        "message.format.version" | "log.message.format.version" if !is_metadata_version(v) => Err(
+            invalid(name, value, "not a Kafka version (e.g. 3.0-IV1, 2.8)"),
+        ),
+        "remote.storage.enable" if v.eq_ignore_ascii_case("true") => {
+            Err(invalid(name, value, "tiered storage is not supported"))
         }
-        "remote.storage.enable" if v.eq_ignore_ascii_case("true") => Err(invalid(
-            name,
-            value,
-            "tiered storage is not supported",
-        )),
         "leader.replication.throttled.replicas" | "follower.replication.throttled.replicas"
             if !throttled_replicas_valid(v) =>
         {
@@ -1161,7 +1159,11 @@ fn is_metadata_version(v: &str) -> bool {
 
 /// Kafka's ThrottledReplicaListValidator: empty, `*`, or `partition:broker` pairs.
 fn throttled_replicas_valid(v: &str) -> bool {
-    let items: Vec<&str> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let items: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     items == ["*"]
         || items.iter().all(|i| {
             i.split_once(':').is_some_and(|(p, b)| {

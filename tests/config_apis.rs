@@ -725,7 +725,10 @@ fn every_kafka_topic_config_is_accepted_and_described() {
     // Defaults of the no-op ones, as Kafka describes them.
     create(&mut c, "defaults", &[]);
     let r = describe(&mut c, 2, "defaults");
-    assert_eq!(value(&r, "message.format.version").0.as_deref(), Some("3.0-IV1"));
+    assert_eq!(
+        value(&r, "message.format.version").0.as_deref(),
+        Some("3.0-IV1")
+    );
     assert_eq!(value(&r, "compression.zstd.level").0.as_deref(), Some("3"));
     assert_eq!(value(&r, "compression.lz4.level").0.as_deref(), Some("9"));
     assert_eq!(value(&r, "compression.gzip.level").0.as_deref(), Some("-1"));

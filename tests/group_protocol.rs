@@ -556,5 +556,8 @@ fn offset_commit_to_unknown_topic_or_partition() {
         );
         assert_eq!(r.topics[0].partitions[0].error_code, 3, "v{v}");
     }
-    assert_eq!(describe(&mut c, 5, "only-unknown").group_state.as_str(), "Dead");
+    assert_eq!(
+        describe(&mut c, 5, "only-unknown").group_state.as_str(),
+        "Dead"
+    );
 }

@@ -73,7 +73,12 @@ fn encode(records: &[Record], compression: Compression) -> Bytes {
     buf.freeze()
 }
 
-fn produce(c: &mut Client, v: i16, topic: &str, records: Bytes) -> produce_response::PartitionProduceResponse {
+fn produce(
+    c: &mut Client,
+    v: i16,
+    topic: &str,
+    records: Bytes,
+) -> produce_response::PartitionProduceResponse {
     let req = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(5000)
@@ -212,24 +217,26 @@ fn timestamps_out_of_bounds_are_record_errors() {
         Some("One or more records have been rejected due to invalid timestamp")
     );
     // In bounds: accepted. A topic left at the defaults accepts any timestamp.
-    let p = produce(&mut c, 10, "bounded", encode(&[rec(0, Some("a"), now)], Compression::None));
+    let p = produce(
+        &mut c,
+        10,
+        "bounded",
+        encode(&[rec(0, Some("a"), now)], Compression::None),
+    );
     assert_eq!((p.error_code, p.base_offset), (0, 0));
     c.create_topic("unbounded", 1);
     let p = produce(&mut c, 10, "unbounded", encode(&records, Compression::None));
     assert_eq!((p.error_code, p.base_offset), (0, 0));
 }
 
-/// Delivery reports of one producer, by message value.
-#[derive(Clone, Default)]
-struct Reports(Arc<Mutex<Vec<(String, Result<i64, RDKafkaErrorCode>)>>>);
+/// One delivery report: the message value, and its offset or error.
+type Report = (String, Result<i64, RDKafkaErrorCode>);
 
-impl ClientContext for Reports {
-    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
-        if std::env::var("RK_DEBUG").is_ok() {
-            eprintln!("rdkafka {fac}: {msg}");
-        }
-    }
-}
+/// Delivery reports of one producer, in arrival order.
+#[derive(Clone, Default)]
+struct Reports(Arc<Mutex<Vec<Report>>>);
+
+impl ClientContext for Reports {}
 impl ProducerContext for Reports {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
@@ -257,14 +264,17 @@ fn librdkafka_delivery_reports_of_a_rejected_batch() {
     let b = Broker::start(&[]);
     let mut c = b.client();
     c.create_topic_with("rk-compacted", 1, &[("cleanup.policy", "compact")]);
-    c.create_topic_with("rk-bounded", 1, &[("message.timestamp.before.max.ms", "60000")]);
+    c.create_topic_with(
+        "rk-bounded",
+        1,
+        &[("message.timestamp.before.max.ms", "60000")],
+    );
     let reports = Reports::default();
     let p: ThreadedProducer<Reports> = ClientConfig::new()
         .set("bootstrap.servers", b.addr())
         .set("linger.ms", "200")
         .set("enable.idempotence", "false")
         .set("retries", "0")
-        .set("debug", if std::env::var("RK_DEBUG").is_ok() { "msg,protocol" } else { "" })
         .create_with_context(reports.clone())
         .unwrap();
     let now = now_ms();
@@ -303,9 +313,13 @@ fn librdkafka_delivery_reports_of_a_rejected_batch() {
         ]
     );
     // The same producer's valid records still go through.
-    p.send(BaseRecord::<str, str>::to("rk-compacted").key("k").payload("ok"))
-        .map_err(|(e, _)| e)
-        .unwrap();
+    p.send(
+        BaseRecord::<str, str>::to("rk-compacted")
+            .key("k")
+            .payload("ok"),
+    )
+    .map_err(|(e, _)| e)
+    .unwrap();
     p.flush(Duration::from_secs(30)).unwrap();
     let last = reports.0.lock().unwrap().last().cloned();
     assert_eq!(last, Some(("ok".to_string(), Ok(0))));
@@ -389,7 +403,10 @@ fn librdkafka_round_trip_through_a_recompressing_topic() {
         .unwrap();
     let now = now_ms();
     for i in 0..300i64 {
-        let (k, v) = (format!("k{i}"), format!("v{i}-{}", "x".repeat(i as usize % 40)));
+        let (k, v) = (
+            format!("k{i}"),
+            format!("v{i}-{}", "x".repeat(i as usize % 40)),
+        );
         let h = format!("{i}");
         p.send(
             BaseRecord::to("rk-gzip")
@@ -407,7 +424,10 @@ fn librdkafka_round_trip_through_a_recompressing_topic() {
     p.flush(Duration::from_secs(30)).unwrap();
     let raw = fetch_raw(&mut c, "rk-gzip", 0);
     let codecs = stored_codecs(&raw);
-    assert!(!codecs.is_empty() && codecs.iter().all(|&x| x == 1), "{codecs:?}");
+    assert!(
+        !codecs.is_empty() && codecs.iter().all(|&x| x == 1),
+        "{codecs:?}"
+    );
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", b.addr())
         .set("group.id", "rk-gzip-reader")

@@ -11,7 +11,9 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::CorruptMessage(_) => ResponseError::CorruptMessage.code(),
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge.code(),
         LogError::InvalidRecord(_) => ResponseError::InvalidRecord.code(),
-        LogError::RecordErrors { timestamp: true, .. } => ResponseError::InvalidTimestamp.code(),
+        LogError::RecordErrors {
+            timestamp: true, ..
+        } => ResponseError::InvalidTimestamp.code(),
         LogError::RecordErrors { .. } => ResponseError::InvalidRecord.code(),
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
         LogError::Io(_) | LogError::Offline => ResponseError::KafkaStorageError.code(),

@@ -18,7 +18,8 @@ use bytes::Bytes;
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
 use kafka_protocol::messages::{ApiKey, BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -29,8 +30,8 @@ use super::leader_hints::LeaderHints;
 use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::partition::{CommitError, LeaderAppendError};
 use crate::cluster::{Broker, Partition, Topic};
-use crate::log::{AppendOrigin, LogError};
 use crate::log::TimestampType;
+use crate::log::{AppendOrigin, LogError};
 use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 use crate::protocol::legacy::{self, message_set};
 use crate::protocol::{encode_response, FrameError};

@@ -100,8 +100,8 @@ pub use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 pub use cleaner::{CleanPlan, CleanResult, CleanStats};
 pub use leader_epoch::{UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use partition::PartitionLog;
-pub use records::RecordError;
 pub use plan::{ReadPlan, SyncPlan};
+pub use records::RecordError;
 pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};
 
 /// Who is appending (Kafka's `AppendOrigin`); decides how much producer state is checked.
@@ -175,7 +175,10 @@ pub struct LogConfig {
 pub enum TopicCompression {
     #[default]
     Producer,
-    Codec { codec: u8, level: i32 },
+    Codec {
+        codec: u8,
+        level: i32,
+    },
 }
 
 /// `cleanup.policy`: which of retention and compaction apply.

@@ -99,7 +99,12 @@ fn record_errors_failure(errors: Vec<records::RecordError>) -> LogError {
         let first: Vec<String> = errors
             .iter()
             .take(3)
-            .map(|e| format!("RecordError(batchIndex={}, message='{}')", e.batch_index, e.message))
+            .map(|e| {
+                format!(
+                    "RecordError(batchIndex={}, message='{}')",
+                    e.batch_index, e.message
+                )
+            })
             .collect();
         format!(
             "One or more records have been rejected due to {} record errors in total, and only \

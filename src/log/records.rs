@@ -150,7 +150,11 @@ pub(super) fn compress_level(codec: u8, level: i32, data: &[u8]) -> Result<Vec<u
     let io = |e: std::io::Error| format!("compression codec: {e}");
     match codec {
         1 => {
-            let level = if level < 0 { 6 } else { level.clamp(1, 9) as u32 };
+            let level = if level < 0 {
+                6
+            } else {
+                level.clamp(1, 9) as u32
+            };
             let mut enc = flate2::write::GzEncoder::new(
                 Vec::with_capacity(data.len() / 2),
                 flate2::Compression::new(level),

@@ -375,8 +375,14 @@ fn keyless_records_are_rejected_only_in_compacted_topics() {
         else {
             panic!("{err:?}");
         };
-        let dir = log.dir().file_name().unwrap().to_string_lossy().into_owned();
-        let why = format!("Compacted topic cannot accept message without key in topic partition {dir}");
+        let dir = log
+            .dir()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let why =
+            format!("Compacted topic cannot accept message without key in topic partition {dir}");
         assert_eq!(
             errors,
             vec![crate::log::RecordError {

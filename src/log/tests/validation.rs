@@ -229,7 +229,8 @@ fn timestamps_out_of_range_are_record_errors() {
     };
     let tmp2 = tempfile::tempdir().unwrap();
     let mut log = open(&partition_dir(&tmp2), &lat);
-    log.append(&mut encode(&[1, 2], C::None, 10), 0, now).unwrap();
+    log.append(&mut encode(&[1, 2], C::None, 10), 0, now)
+        .unwrap();
     // Defaults (Long.MAX_VALUE): any timestamp.
     let (_t, mut log) = fresh();
     log.append(&mut encode(&[1, i64::MAX / 2], C::None, 10), 0, now)

@@ -409,7 +409,49 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Str,
         Some("producer"),
         None,
-        "Only 'producer' (keep the producer's codec) is supported.",
+        "Codec batches are stored with: uncompressed, gzip, snappy, lz4, zstd, or producer (keep the producer's) (topic: compression.type).",
+    ),
+    def(
+        "compression.gzip.level",
+        Int,
+        Some("-1"),
+        None,
+        "gzip level when the broker compresses: -1 (zlib's default, 6) or 1-9.",
+    ),
+    def(
+        "compression.lz4.level",
+        Int,
+        Some("9"),
+        None,
+        "lz4 level when the broker compresses: 1-17.",
+    ),
+    def(
+        "compression.zstd.level",
+        Int,
+        Some("3"),
+        None,
+        "zstd level when the broker compresses: -131072 to 22.",
+    ),
+    def(
+        "log.message.timestamp.before.max.ms",
+        Long,
+        Some("9223372036854775807"),
+        Some(0),
+        "CreateTime records older than the broker's clock by more than this are rejected (INVALID_TIMESTAMP).",
+    ),
+    def(
+        "log.message.timestamp.after.max.ms",
+        Long,
+        Some("9223372036854775807"),
+        Some(0),
+        "CreateTime records newer than the broker's clock by more than this are rejected (INVALID_TIMESTAMP).",
+    ),
+    def(
+        "log.message.timestamp.difference.max.ms",
+        Long,
+        Some("9223372036854775807"),
+        Some(0),
+        "Deprecated: before/after.max.ms when those are left at their default.",
     ),
     def(
         "log.cleanup.policy",
@@ -693,7 +735,143 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         Str,
         None,
         None,
-        "Only 'producer' is supported.",
+        "uncompressed, gzip, snappy, lz4, zstd, or producer; the broker recompresses batches in another codec.",
+    ),
+    tdef(
+        "compression.gzip.level",
+        Some("compression.gzip.level"),
+        Int,
+        None,
+        None,
+        "gzip level of batches the broker compresses: -1 or 1-9.",
+    ),
+    tdef(
+        "compression.lz4.level",
+        Some("compression.lz4.level"),
+        Int,
+        None,
+        None,
+        "lz4 level of batches the broker compresses: 1-17.",
+    ),
+    tdef(
+        "compression.zstd.level",
+        Some("compression.zstd.level"),
+        Int,
+        None,
+        None,
+        "zstd level of batches the broker compresses: -131072 to 22.",
+    ),
+    tdef(
+        "file.delete.delay.ms",
+        Some("log.segment.delete.delay.ms"),
+        Long,
+        Some("60000"),
+        Some(0),
+        "No-op in skua: deleted segments are removed at once.",
+    ),
+    tdef(
+        "follower.replication.throttled.replicas",
+        None,
+        List,
+        Some(""),
+        None,
+        "No-op in skua (no replication quotas): partition:broker pairs or *.",
+    ),
+    tdef(
+        "leader.replication.throttled.replicas",
+        None,
+        List,
+        Some(""),
+        None,
+        "No-op in skua (no replication quotas): partition:broker pairs or *.",
+    ),
+    tdef(
+        "local.retention.bytes",
+        Some("log.local.retention.bytes"),
+        Long,
+        Some("-2"),
+        Some(-2),
+        "No-op in skua (no tiered storage).",
+    ),
+    tdef(
+        "local.retention.ms",
+        Some("log.local.retention.ms"),
+        Long,
+        Some("-2"),
+        Some(-2),
+        "No-op in skua (no tiered storage).",
+    ),
+    tdef(
+        "message.format.version",
+        Some("log.message.format.version"),
+        Str,
+        Some("3.0-IV1"),
+        None,
+        "Deprecated, no-op: batches are always v2 (magic 2), as in Kafka 3.0+.",
+    ),
+    tdef(
+        "message.timestamp.after.max.ms",
+        Some("log.message.timestamp.after.max.ms"),
+        Long,
+        None,
+        Some(0),
+        "CreateTime records newer than the broker's clock by more than this are rejected.",
+    ),
+    tdef(
+        "message.timestamp.before.max.ms",
+        Some("log.message.timestamp.before.max.ms"),
+        Long,
+        None,
+        Some(0),
+        "CreateTime records older than the broker's clock by more than this are rejected.",
+    ),
+    tdef(
+        "message.timestamp.difference.max.ms",
+        Some("log.message.timestamp.difference.max.ms"),
+        Long,
+        None,
+        Some(0),
+        "Deprecated: before/after.max.ms when those are left at their default.",
+    ),
+    tdef(
+        "preallocate",
+        Some("log.preallocate"),
+        Boolean,
+        Some("false"),
+        None,
+        "No-op in skua: segment files grow as they are written.",
+    ),
+    tdef(
+        "remote.log.copy.disable",
+        None,
+        Boolean,
+        Some("false"),
+        None,
+        "No-op in skua (no tiered storage).",
+    ),
+    tdef(
+        "remote.log.delete.on.disable",
+        None,
+        Boolean,
+        Some("false"),
+        None,
+        "No-op in skua (no tiered storage).",
+    ),
+    tdef(
+        "remote.storage.enable",
+        None,
+        Boolean,
+        Some("false"),
+        None,
+        "Tiered storage: only false is accepted (skua has none).",
+    ),
+    tdef(
+        "segment.jitter.ms",
+        Some("log.roll.jitter.ms"),
+        Long,
+        Some("0"),
+        Some(0),
+        "No-op in skua: segments roll at segment.ms exactly.",
     ),
     tdef(
         "delete.retention.ms",
@@ -893,11 +1071,41 @@ fn check_value(
         {
             Err(invalid(name, value, "expected CreateTime or LogAppendTime"))
         }
-        "compression.type" if v != "producer" => Err(invalid(
+        "compression.type" if compression_codec(v).is_none() => Err(invalid(
             name,
             value,
-            "only 'producer' is supported (the producer's codec is kept)",
+            "expected one of uncompressed, zstd, lz4, snappy, gzip, producer",
         )),
+        "compression.gzip.level"
+            if !v
+                .parse::<i32>()
+                .is_ok_and(|l| l == -1 || (1..=9).contains(&l)) =>
+        {
+            Err(invalid(name, value, "must be -1 or between 1 and 9"))
+        }
+        "compression.lz4.level" if !v.parse::<i32>().is_ok_and(|l| (1..=17).contains(&l)) => {
+            Err(invalid(name, value, "must be between 1 and 17"))
+        }
+        "compression.zstd.level"
+            if !v.parse::<i32>().is_ok_and(|l| (-131_072..=22).contains(&l)) =>
+        {
+            Err(invalid(name, value, "must be between -131072 and 22"))
+        }
+        "message.format.version" | "log.message.format.version" if !is_metadata_version(v) => Err(
+            invalid(name, value, "not a Kafka version (e.g. 3.0-IV1, 2.8)"),
+        ),
+        "remote.storage.enable" if v.eq_ignore_ascii_case("true") => {
+            Err(invalid(name, value, "tiered storage is not supported"))
+        }
+        "leader.replication.throttled.replicas" | "follower.replication.throttled.replicas"
+            if !throttled_replicas_valid(v) =>
+        {
+            Err(invalid(
+                name,
+                value,
+                "expected * or a list of partitionId:brokerId",
+            ))
+        }
         "log.cleanup.policy" | "cleanup.policy" if CleanupPolicy::parse(v).is_none() => Err(
             invalid(name, value, "expected delete, compact, or compact,delete"),
         ),
@@ -911,6 +1119,57 @@ fn check_value(
             .ok_or_else(|| invalid(name, value, "expected PLAINTEXT://host:port")),
         _ => Ok(()),
     }
+}
+
+/// `compression.type` → `None` (keep the producer's codec) or `Some(codec)` as in a batch's
+/// attributes; `Option::None` if the name is not a Kafka compression type.
+pub fn compression_codec(v: &str) -> Option<Option<u8>> {
+    match v.trim() {
+        "producer" => Some(None),
+        "uncompressed" => Some(Some(0)),
+        "gzip" => Some(Some(1)),
+        "snappy" => Some(Some(2)),
+        "lz4" => Some(Some(3)),
+        "zstd" => Some(Some(4)),
+        _ => None,
+    }
+}
+
+/// Kafka's MetadataVersionValidator, loosely: `major.minor[.patch][-IVn]` of a released
+/// line (0.8 to 4.x) with 2 to 4 parts, as `message.format.version` takes.
+fn is_metadata_version(v: &str) -> bool {
+    let (ver, iv) = match v.split_once("-IV") {
+        Some((ver, iv)) => (ver, Some(iv)),
+        None => (v, None),
+    };
+    if iv.is_some_and(|iv| iv.is_empty() || !iv.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    // Kafka's own spellings include four-part 0.x versions such as 0.10.0.0.
+    let parts: Vec<&str> = ver.split('.').collect();
+    if !(2..=4).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    matches!(parts[0], "0" | "1" | "2" | "3" | "4")
+}
+
+/// Kafka's ThrottledReplicaListValidator: empty, `*`, or `partition:broker` pairs.
+fn throttled_replicas_valid(v: &str) -> bool {
+    let items: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    items == ["*"]
+        || items.iter().all(|i| {
+            i.split_once(':').is_some_and(|(p, b)| {
+                p.trim().parse::<u32>().is_ok() && b.trim().parse::<u32>().is_ok()
+            })
+        })
 }
 
 /// `PLAINTEXT://host:port` (or bare `host:port`) → (host, port): the first PLAINTEXT entry;
@@ -1509,6 +1768,29 @@ impl BrokerConfig {
             min_compaction_lag_ms: num("min.compaction.lag.ms", 0),
             max_compaction_lag_ms: num("max.compaction.lag.ms", i64::MAX),
             delete_retention_ms: num("delete.retention.ms", 86_400_000),
+            timestamp_before_max_ms: match num("message.timestamp.before.max.ms", i64::MAX) {
+                i64::MAX => num("message.timestamp.difference.max.ms", i64::MAX),
+                v => v,
+            },
+            timestamp_after_max_ms: match num("message.timestamp.after.max.ms", i64::MAX) {
+                i64::MAX => num("message.timestamp.difference.max.ms", i64::MAX),
+                v => v,
+            },
+            compression: match value("compression.type")
+                .and_then(|v| compression_codec(&v))
+                .flatten()
+            {
+                None => crate::log::TopicCompression::Producer,
+                Some(codec) => crate::log::TopicCompression::Codec {
+                    codec,
+                    level: match codec {
+                        1 => num("compression.gzip.level", -1) as i32,
+                        3 => num("compression.lz4.level", 9) as i32,
+                        4 => num("compression.zstd.level", 3) as i32,
+                        _ => 0,
+                    },
+                },
+            },
             message_timestamp_type: if value("message.timestamp.type").as_deref()
                 == Some("LogAppendTime")
             {

@@ -687,3 +687,69 @@ fn dynamic_retention_ms_deletes_old_segments() {
     let start = log_start_offset(&mut c, "ret");
     assert!(start > 0 && start <= 50, "start {start}");
 }
+
+/// Every topic config of Kafka 3.9's LogConfig is accepted with Kafka's types and ranges and
+/// described with its value, the deprecated and no-op ones included (message.format.version
+/// from old tooling); values out of Kafka's ranges are INVALID_CONFIG.
+#[test]
+fn every_kafka_topic_config_is_accepted_and_described() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    let set: &[(&str, &str)] = &[
+        ("message.format.version", "2.8"),
+        ("message.downconversion.enable", "false"),
+        ("segment.index.bytes", "4096"),
+        ("segment.jitter.ms", "100"),
+        ("file.delete.delay.ms", "1000"),
+        ("preallocate", "true"),
+        ("compression.type", "zstd"),
+        ("compression.gzip.level", "9"),
+        ("compression.lz4.level", "17"),
+        ("compression.zstd.level", "-5"),
+        ("message.timestamp.difference.max.ms", "1000"),
+        ("message.timestamp.before.max.ms", "2000"),
+        ("message.timestamp.after.max.ms", "3000"),
+        ("leader.replication.throttled.replicas", "0:1,1:1"),
+        ("follower.replication.throttled.replicas", "*"),
+        ("remote.storage.enable", "false"),
+        ("local.retention.ms", "-2"),
+        ("local.retention.bytes", "1000"),
+        ("remote.log.copy.disable", "true"),
+        ("remote.log.delete.on.disable", "true"),
+    ];
+    create(&mut c, "all-configs", set);
+    let r = describe(&mut c, 2, "all-configs");
+    for (k, v) in set {
+        assert_eq!(value(&r, k), (Some(v.to_string()), 1), "{k}");
+    }
+    // Defaults of the no-op ones, as Kafka describes them.
+    create(&mut c, "defaults", &[]);
+    let r = describe(&mut c, 2, "defaults");
+    assert_eq!(
+        value(&r, "message.format.version").0.as_deref(),
+        Some("3.0-IV1")
+    );
+    assert_eq!(value(&r, "compression.zstd.level").0.as_deref(), Some("3"));
+    assert_eq!(value(&r, "compression.lz4.level").0.as_deref(), Some("9"));
+    assert_eq!(value(&r, "compression.gzip.level").0.as_deref(), Some("-1"));
+    assert_eq!(value(&r, "local.retention.ms").0.as_deref(), Some("-2"));
+    for (k, v) in [
+        ("message.format.version", "banana"),
+        ("segment.index.bytes", "3"),
+        ("compression.gzip.level", "0"),
+        ("remote.storage.enable", "true"),
+        ("leader.replication.throttled.replicas", "x:y"),
+        ("local.retention.ms", "-3"),
+        ("preallocate", "maybe"),
+    ] {
+        let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(s("bad")))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(vec![CreatableTopicConfig::default()
+                .with_name(s(k))
+                .with_value(Some(s(v)))])]);
+        let r: CreateTopicsResponse = c.call(7, &req);
+        assert_eq!(r.topics[0].error_code, INVALID_CONFIG, "{k}={v}");
+    }
+}

@@ -256,6 +256,7 @@ fn find_coordinator_every_version() {
 fn single_member_lifecycle_every_version() {
     let b = Broker::start(FAST);
     let mut c = b.client();
+    c.create_topic("t", 3);
     for v in 0..=9i16 {
         let group = format!("life-{v}");
         let sv = v.min(5);
@@ -396,6 +397,7 @@ fn second_member_triggers_rebalance() {
 fn list_delete_and_offset_delete_every_version() {
     let b = Broker::start(FAST);
     let mut c = b.client();
+    c.create_topic("t", 3);
     // An empty group with offsets (simple commit), and a live group.
     assert_eq!(commit(&mut c, 9, "simple", -1, "", "t", &[(0, 5)]), vec![0]);
     let j = join(&mut c, 9, "live", None);
@@ -450,6 +452,7 @@ fn list_delete_and_offset_delete_every_version() {
 fn groups_and_offsets_survive_restart_and_kill_9() {
     let mut b = Broker::start(FAST);
     let mut c = b.client();
+    c.create_topic("t", 3);
     let j = join(&mut c, 9, "durable", None);
     let me = j.member_id.as_str().to_string();
     sync(&mut c, 5, "durable", 1, &me, vec![(&me, b"a")]);
@@ -481,5 +484,80 @@ fn groups_and_offsets_survive_restart_and_kill_9() {
     assert!(
         got.contains(&(0, 100)) && got.contains(&(2, 300)),
         "{got:?}"
+    );
+}
+
+/// Kafka 4 answers UNKNOWN_TOPIC_OR_PARTITION for a committed partition the metadata image
+/// does not hold (unknown topic, or an index past the topic's partition count), per partition,
+/// and commits the others; nothing is stored for the unknown ones.
+#[test]
+fn offset_commit_to_unknown_topic_or_partition() {
+    let b = Broker::start(FAST);
+    let mut c = b.client();
+    c.create_topic("known", 2);
+    for v in [2i16, 5, 8, 9] {
+        let group = format!("unk-{v}");
+        let req = OffsetCommitRequest::default()
+            .with_group_id(gid(&group))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(s("known")))
+                    .with_partitions(
+                        [0, 1, 2, -1]
+                            .iter()
+                            .map(|&p| {
+                                OffsetCommitRequestPartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(7)
+                            })
+                            .collect(),
+                    ),
+                OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(s("nosuch")))
+                    .with_partitions(vec![OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(3)]),
+            ]);
+        let r: OffsetCommitResponse = c.call(v, &req);
+        let mut got: Vec<(String, i32, i16)> = r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (t.name.0.to_string(), p.partition_index, p.error_code))
+            })
+            .collect();
+        got.sort();
+        let want: Vec<(String, i32, i16)> = vec![
+            ("known".into(), -1, 3),
+            ("known".into(), 0, 0),
+            ("known".into(), 1, 0),
+            ("known".into(), 2, 3),
+            ("nosuch".into(), 0, 3),
+        ];
+        assert_eq!(got, want, "v{v}");
+        let (err, offs) = fetch_offsets(&mut c, 8, &group, Some("known"));
+        assert_eq!(err, 0);
+        let offs: Vec<(i32, i64)> = offs.iter().map(|(p, o, _)| (*p, *o)).collect();
+        assert_eq!(offs, vec![(0, 7), (1, 7), (2, -1)], "v{v}");
+        // Only unknown partitions: answered without the coordinator, nothing created.
+        let r: OffsetCommitResponse = c.call(
+            v,
+            &OffsetCommitRequest::default()
+                .with_group_id(gid("only-unknown"))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(s("nosuch")))
+                    .with_partitions(vec![OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(3)])]),
+        );
+        assert_eq!(r.topics[0].partitions[0].error_code, 3, "v{v}");
+    }
+    assert_eq!(
+        describe(&mut c, 5, "only-unknown").group_state.as_str(),
+        "Dead"
     );
 }

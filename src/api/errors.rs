@@ -10,9 +10,11 @@ pub fn log_error_code(e: &LogError) -> i16 {
     match e {
         LogError::CorruptMessage(_) => ResponseError::CorruptMessage.code(),
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge.code(),
-        LogError::InvalidRecord(_) | LogError::KeylessRecordInCompactedTopic => {
-            ResponseError::InvalidRecord.code()
-        }
+        LogError::InvalidRecord(_) => ResponseError::InvalidRecord.code(),
+        LogError::RecordErrors {
+            timestamp: true, ..
+        } => ResponseError::InvalidTimestamp.code(),
+        LogError::RecordErrors { .. } => ResponseError::InvalidRecord.code(),
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
         LogError::Io(_) | LogError::Offline => ResponseError::KafkaStorageError.code(),
         LogError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch.code(),
@@ -56,7 +58,13 @@ mod tests {
             10
         );
         assert_eq!(log_error_code(&LogError::InvalidRecord("x".into())), 87);
-        assert_eq!(log_error_code(&LogError::KeylessRecordInCompactedTopic), 87);
+        let rec = |timestamp| LogError::RecordErrors {
+            timestamp,
+            message: String::new(),
+            errors: vec![],
+        };
+        assert_eq!(log_error_code(&rec(false)), 87);
+        assert_eq!(log_error_code(&rec(true)), 32);
         assert_eq!(log_error_code(&LogError::Offline), 56);
         assert_eq!(
             log_error_code(&LogError::OutOfOrderSequence("x".into())),

@@ -3,6 +3,10 @@
 //! kept them with the others) are decoded by hand (protocol/legacy) and committed like v2
 //! with no retention override; v1's per-partition commit timestamp is ignored, as Kafka 2.1+
 //! did. Their response has v2's layout.
+//!
+//! As in Kafka 4, a partition of a topic the metadata image does not hold, or at an index the
+//! topic does not have, is UNKNOWN_TOPIC_OR_PARTITION before the group coordinator sees the
+//! request; when no partition is left the coordinator is not asked at all.
 
 use std::sync::Arc;
 
@@ -24,6 +28,37 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     min: 0,
     max: 9,
 };
+
+/// UNKNOWN_TOPIC_OR_PARTITION
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+/// Split commits into those whose partition exists in the metadata image (the one Metadata
+/// answers from) and the UNKNOWN_TOPIC_OR_PARTITION results of the others. Shared with
+/// TxnOffsetCommit, which Kafka checks the same way.
+pub(super) fn known_partitions(
+    broker: &Broker,
+    parts: Vec<CommitPartition>,
+) -> (Vec<CommitPartition>, Vec<(String, i32, i16)>) {
+    let mut known = Vec::with_capacity(parts.len());
+    let mut unknown = Vec::new();
+    let mut last: Option<(String, Option<Arc<crate::cluster::Topic>>)> = None;
+    for p in parts {
+        let topic = match &last {
+            Some((name, t)) if *name == p.topic => t.clone(),
+            _ => {
+                let t = broker.topic(&p.topic);
+                last = Some((p.topic.clone(), t.clone()));
+                t
+            }
+        };
+        if topic.is_some_and(|t| t.slot(p.partition).is_some()) {
+            known.push(p);
+        } else {
+            unknown.push((p.topic, p.partition, UNKNOWN_TOPIC_OR_PARTITION));
+        }
+    }
+    (known, unknown)
+}
 
 /// Group results by topic in first-seen order.
 fn by_topic(parts: Vec<(String, i32, i16)>) -> Vec<OffsetCommitResponseTopic> {
@@ -73,6 +108,13 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             });
         }
     }
+    let (partitions, unknown) = known_partitions(broker, partitions);
+    if partitions.is_empty() {
+        let out = OffsetCommitResponse::default()
+            .with_throttle_time_ms(0)
+            .with_topics(by_topic(unknown));
+        return encode_response(req.header.correlation_id, version.max(2), &out).map(Reply::Now);
+    }
     let requested: Vec<(String, i32)> = partitions
         .iter()
         .map(|p| (p.topic.clone(), p.partition))
@@ -95,12 +137,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         &req,
         GroupRequest::OffsetCommit(commit),
         move |resp, corr, version| {
-            let parts = match resp {
-                Some(GroupResponse::OffsetCommit { partitions }) => partitions,
-                _ => requested
-                    .into_iter()
-                    .map(|(t, p)| (t, p, COORDINATOR_NOT_AVAILABLE))
-                    .collect(),
+            let mut parts = unknown;
+            match resp {
+                Some(GroupResponse::OffsetCommit { partitions }) => parts.extend(partitions),
+                _ => parts.extend(
+                    requested
+                        .into_iter()
+                        .map(|(t, p)| (t, p, COORDINATOR_NOT_AVAILABLE)),
+                ),
             };
             let out = OffsetCommitResponse::default()
                 .with_throttle_time_ms(0)

@@ -18,7 +18,8 @@ use bytes::Bytes;
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
-    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
 use kafka_protocol::messages::{ApiKey, BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -29,8 +30,8 @@ use super::leader_hints::LeaderHints;
 use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::partition::{CommitError, LeaderAppendError};
 use crate::cluster::{Broker, Partition, Topic};
-use crate::log::AppendOrigin;
 use crate::log::TimestampType;
+use crate::log::{AppendOrigin, LogError};
 use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 use crate::protocol::legacy::{self, message_set};
 use crate::protocol::{encode_response, FrameError};
@@ -177,7 +178,24 @@ fn append_partition(
                 }
                 LeaderAppendError::Log(e) => log_error_code(e),
             };
-            (error_response(data.index, code, Some(e.to_string())), None)
+            let mut resp = error_response(data.index, code, Some(e.to_string()));
+            // KIP-467 (v8+): the records that failed, so that a client fails only those with
+            // this error (librdkafka fails the batch's others with _INVALID_DIFFERENT_RECORD).
+            if let (LeaderAppendError::Log(LogError::RecordErrors { errors, .. }), 8..) =
+                (&e, version)
+            {
+                resp.record_errors = errors
+                    .iter()
+                    .map(|r| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(r.batch_index)
+                            .with_batch_index_error_message(Some(StrBytes::from_string(
+                                r.message.clone(),
+                            )))
+                    })
+                    .collect();
+            }
+            (resp, None)
         }
     }
 }

@@ -4,6 +4,8 @@
 //! epoch (added by AddOffsetsToTxn), else INVALID_TXN_STATE / PRODUCER_FENCED; the group
 //! coordinator then keeps the offsets pending until the transaction's marker. v3+ carries the
 //! consumer's generation and member id (KIP-447) and learns PRODUCER_FENCED.
+//! Partitions the metadata image does not hold are UNKNOWN_TOPIC_OR_PARTITION first, as in
+//! Kafka 4 (see offset_commit).
 
 use std::sync::Arc;
 
@@ -67,6 +69,13 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             });
         }
     }
+    let (partitions, unknown) = super::offset_commit::known_partitions(broker, partitions);
+    if partitions.is_empty() {
+        let out = TxnOffsetCommitResponse::default()
+            .with_throttle_time_ms(0)
+            .with_topics(by_topic(unknown, version));
+        return encode_response(req.header.correlation_id, version, &out).map(Reply::Now);
+    }
     let group_id = body.group_id.0.as_str().to_string();
     let fail_all = |parts: &[CommitPartition], code: i16| -> Vec<(String, i32, i16)> {
         parts
@@ -94,9 +103,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             })
     };
     if let Err(code) = verified {
+        let mut parts = unknown;
+        parts.extend(fail_all(&partitions, code));
         let out = TxnOffsetCommitResponse::default()
             .with_throttle_time_ms(0)
-            .with_topics(by_topic(fail_all(&partitions, code), version));
+            .with_topics(by_topic(parts, version));
         return encode_response(req.header.correlation_id, version, &out).map(Reply::Now);
     }
     let requested = fail_all(&partitions, COORDINATOR_NOT_AVAILABLE);
@@ -123,9 +134,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         &req,
         GroupRequest::TxnOffsetCommit(commit),
         move |resp, corr, version| {
-            let parts = match resp {
-                Some(GroupResponse::TxnOffsetCommit { partitions }) => partitions,
-                _ => requested,
+            let mut parts = unknown;
+            match resp {
+                Some(GroupResponse::TxnOffsetCommit { partitions }) => parts.extend(partitions),
+                _ => parts.extend(requested),
             };
             let out = TxnOffsetCommitResponse::default()
                 .with_throttle_time_ms(0)

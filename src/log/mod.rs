@@ -101,6 +101,7 @@ pub use cleaner::{CleanPlan, CleanResult, CleanStats};
 pub use leader_epoch::{UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use partition::PartitionLog;
 pub use plan::{ReadPlan, SyncPlan};
+pub use records::RecordError;
 pub use storage::{FaultInjector, FaultyStorage, OsStorage, Storage, StorageFile};
 
 /// Who is appending (Kafka's `AppendOrigin`); decides how much producer state is checked.
@@ -158,6 +159,26 @@ pub struct LogConfig {
     /// `delete.retention.ms`: tombstones and transaction markers stay this long after their
     /// segment was first cleaned.
     pub delete_retention_ms: i64,
+    /// `message.timestamp.before.max.ms` (CreateTime only): a record's timestamp may be at
+    /// most this far behind the broker's clock; `i64::MAX` = unchecked.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms` (CreateTime only): ... at most this far ahead.
+    pub timestamp_after_max_ms: i64,
+    /// `compression.type` with its `compression.*.level`: the codec batches are stored with.
+    pub compression: TopicCompression,
+}
+
+/// A topic's `compression.type`: keep the producer's codec, or store every client batch
+/// with this codec (attribute bits 0–2: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) at this
+/// level (`compression.gzip.level` / `.lz4.level` / `.zstd.level`; unused by none/snappy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TopicCompression {
+    #[default]
+    Producer,
+    Codec {
+        codec: u8,
+        level: i32,
+    },
 }
 
 /// `cleanup.policy`: which of retention and compaction apply.
@@ -212,6 +233,9 @@ impl Default for LogConfig {
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
             delete_retention_ms: 86_400_000,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: i64::MAX,
+            compression: TopicCompression::Producer,
         }
     }
 }
@@ -250,9 +274,17 @@ pub enum LogError {
     /// A marker from a transaction coordinator older than the last one seen.
     #[error("transaction coordinator fenced: {0}")]
     TransactionCoordinatorFenced(String),
-    /// A record without a key produced to a topic whose cleanup.policy includes compact.
-    #[error("Compacted topic cannot accept message without key")]
-    KeylessRecordInCompactedTopic,
+    /// Records of a batch that Kafka's LogValidator rejects one by one (KIP-467): a record
+    /// without a key in a compacted topic (INVALID_RECORD), a CreateTime timestamp outside
+    /// `message.timestamp.before/after.max.ms` or a producer-set LogAppendTime
+    /// (INVALID_TIMESTAMP, which wins when both occur). The whole batch fails; `errors`
+    /// names the records (their index in the batch) for the Produce response.
+    #[error("{message}")]
+    RecordErrors {
+        timestamp: bool,
+        message: String,
+        errors: Vec<records::RecordError>,
+    },
     /// A follower append whose batches do not continue the log: a base offset below the log
     /// end offset, or not above the previous batch's last offset (Kafka's
     /// UnexpectedAppendOffsetException / OffsetsOutOfOrderException). The replica fetcher's

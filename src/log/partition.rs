@@ -26,7 +26,7 @@ use super::recovery::{encode_clean_shutdown, SegmentSummary};
 use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::storage::{write_atomic, OpenMode, OsStorage, Storage};
 use super::txn_index::TXN_INDEX_SUFFIX;
-use super::{AppendInfo, AppendOrigin, LogConfig, LogError, TimestampType};
+use super::{AppendInfo, AppendOrigin, LogConfig, LogError, TimestampType, TopicCompression};
 use crate::protocol::batch::{
     peek_total_size, set_base_offset, set_log_append_time, set_partition_leader_epoch, verify_crc,
     BatchError, BatchHeader, BatchIter,
@@ -89,12 +89,79 @@ pub(super) fn batch_error(e: BatchError) -> LogError {
     }
 }
 
+/// Kafka's processRecordErrors: the batch fails with INVALID_TIMESTAMP if any record had a
+/// bad timestamp, else with INVALID_RECORD and a message quoting the first three errors.
+fn record_errors_failure(errors: Vec<records::RecordError>) -> LogError {
+    let timestamp = errors.iter().any(|e| e.code == records::INVALID_TIMESTAMP);
+    let message = if timestamp {
+        "One or more records have been rejected due to invalid timestamp".to_string()
+    } else {
+        let first: Vec<String> = errors
+            .iter()
+            .take(3)
+            .map(|e| {
+                format!(
+                    "RecordError(batchIndex={}, message='{}')",
+                    e.batch_index, e.message
+                )
+            })
+            .collect();
+        format!(
+            "One or more records have been rejected due to {} record errors in total, and only \
+             showing the first three errors at most: [{}]",
+            errors.len(),
+            first.join(", ")
+        )
+    };
+    LogError::RecordErrors {
+        timestamp,
+        message,
+        errors,
+    }
+}
+
+/// The payload with every data batch not in `codec` re-compressed, or `None` when all are
+/// (nothing to do). A re-compressed batch over `max.message.bytes` is MESSAGE_TOO_LARGE, as in
+/// Kafka.
+fn recompress_payload(
+    records: &[u8],
+    codec: u8,
+    level: i32,
+    max_message_bytes: u32,
+) -> Result<Option<Vec<u8>>, LogError> {
+    if BatchIter::new(records)
+        .map_while(Result::ok)
+        .all(|(h, _)| h.compression() == codec || h.is_control())
+    {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(records.len());
+    for item in BatchIter::new(records) {
+        let (header, bytes) = item.map_err(batch_error)?;
+        if header.compression() == codec || header.is_control() {
+            out.extend_from_slice(bytes);
+            continue;
+        }
+        let batch = records::recompress_batch(bytes, &header, codec, level)
+            .map_err(LogError::CorruptMessage)?;
+        if batch.len() > max_message_bytes as usize {
+            return Err(LogError::MessageTooLarge {
+                size: batch.len(),
+                max: max_message_bytes,
+            });
+        }
+        out.extend_from_slice(&batch);
+    }
+    Ok(Some(out))
+}
+
 /// Check every batch of a produce payload before anything is written.
 fn validate_payload(
     records: &[u8],
     max_message_bytes: u32,
     origin: AppendOrigin,
-    compacted: bool,
+    rules: &records::RecordRules,
+    partition: &str,
 ) -> Result<PayloadSummary, LogError> {
     if records.is_empty() {
         return Err(LogError::InvalidRecord("empty record set".into()));
@@ -132,10 +199,10 @@ fn validate_payload(
                 "clients may not write control batches".into(),
             ));
         }
-        if compacted {
-            match records::first_keyless_record(bytes, &header) {
-                Ok(false) => {}
-                Ok(true) => return Err(LogError::KeylessRecordInCompactedTopic),
+        if rules.needed(&header) {
+            match records::record_errors(bytes, &header, rules, partition) {
+                Ok(errors) if errors.is_empty() => {}
+                Ok(errors) => return Err(record_errors_failure(errors)),
                 Err(why) => return Err(LogError::CorruptMessage(why)),
             }
         }
@@ -218,12 +285,40 @@ impl PartitionLog {
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
+        let rules = records::RecordRules {
+            compacted: self.config.cleanup_policy.compact,
+            create_time: self.config.message_timestamp_type == TimestampType::CreateTime,
+            now_ms,
+            before_max_ms: self.config.timestamp_before_max_ms,
+            after_max_ms: self.config.timestamp_after_max_ms,
+        };
+        let name = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let summary = validate_payload(
             records,
             self.config.max_message_bytes,
             origin,
-            self.config.cleanup_policy.compact,
+            &rules,
+            &name,
         )?;
+        // compression.type other than `producer`: batches in another codec are re-compressed
+        // (whole payload copied); batches already in the topic's codec keep the zero-copy path.
+        let mut recompressed;
+        let records: &mut [u8] = match self.config.compression {
+            TopicCompression::Codec { codec, level } => {
+                match recompress_payload(records, codec, level, self.config.max_message_bytes)? {
+                    Some(v) => {
+                        recompressed = v;
+                        &mut recompressed
+                    }
+                    None => records,
+                }
+            }
+            TopicCompression::Producer => records,
+        };
         if records.len() as u64 > u64::from(u32::MAX) {
             return Err(LogError::MessageTooLarge {
                 size: records.len(),

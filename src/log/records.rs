@@ -29,10 +29,13 @@ pub(super) struct RecordView {
     pub start: usize,
     pub end: usize,
     pub offset_delta: i64,
+    pub timestamp_delta: i64,
     /// Byte range of the key, `None` for a null key.
     pub key: Option<(usize, usize)>,
     /// The value is null (a tombstone).
     pub tombstone: bool,
+    /// Length of the value, -1 when null.
+    pub value_len: i64,
 }
 
 /// Read a zigzag varint (up to 64 bits) at `*pos`.
@@ -80,16 +83,18 @@ pub(super) fn parse_records(data: &[u8], count: i32) -> Result<Vec<RecordView>, 
             .ok_or("record extends past the batch")?;
         let body = &data[..end];
         pos += 1; // attributes
-        varint(body, &mut pos)?; // timestamp delta
+        let timestamp_delta = varint(body, &mut pos)?;
         let offset_delta = varint(body, &mut pos)?;
         let key = bytes_field(body, &mut pos)?;
-        let tombstone = bytes_field(body, &mut pos)?.is_none();
+        let value = bytes_field(body, &mut pos)?;
         out.push(RecordView {
             start,
             end,
             offset_delta,
+            timestamp_delta,
             key,
-            tombstone,
+            tombstone: value.is_none(),
+            value_len: value.map_or(-1, |(a, b)| (b - a) as i64),
         });
         pos = end;
     }
@@ -137,16 +142,157 @@ fn compress(codec: u8, data: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out.to_vec())
 }
 
-/// Whether every record of a data batch has a key (Kafka refuses keyless records in
-/// compacted topics). Control batches are not checked.
-pub(super) fn first_keyless_record(batch: &[u8], header: &BatchHeader) -> Result<bool, String> {
-    if header.is_control() {
-        return Ok(false);
+/// Compress `data` with `codec` at `level` (the broker's recompression, KIP-390 levels):
+/// gzip -1 (zlib's default) or 1–9, lz4 1–17 (lz4-java's range; the lz4 frame library tops
+/// out at 12), zstd -131072–22; snappy and none take no level.
+pub(super) fn compress_level(codec: u8, level: i32, data: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let io = |e: std::io::Error| format!("compression codec: {e}");
+    match codec {
+        1 => {
+            let level = if level < 0 {
+                6
+            } else {
+                level.clamp(1, 9) as u32
+            };
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(data.len() / 2),
+                flate2::Compression::new(level),
+            );
+            enc.write_all(data).map_err(io)?;
+            enc.finish().map_err(io)
+        }
+        3 => {
+            let mut enc = lz4::EncoderBuilder::new()
+                .level(level.clamp(1, 12) as u32)
+                .block_mode(lz4::BlockMode::Independent)
+                .build(Vec::with_capacity(data.len() / 2))
+                .map_err(io)?;
+            enc.write_all(data).map_err(io)?;
+            let (out, res) = enc.finish();
+            res.map_err(io)?;
+            Ok(out)
+        }
+        4 => zstd::stream::encode_all(data, level).map_err(io),
+        c => compress(c, data),
     }
+}
+
+/// `batch` with its records re-compressed with `codec` at `level` (Kafka's LogValidator when
+/// the topic's compression.type differs from the producer's): the header is kept (base offset,
+/// last offset delta, timestamps, producer id/epoch/sequence, transactional and control
+/// flags), the codec bits, length and CRC are updated.
+pub(super) fn recompress_batch(
+    batch: &[u8],
+    header: &BatchHeader,
+    codec: u8,
+    level: i32,
+) -> Result<Vec<u8>, String> {
+    let plain = records_section(batch, header)?;
+    let body = compress_level(codec, level, &plain)?;
+    let mut out = Vec::with_capacity(BATCH_HEADER_LEN + body.len());
+    out.extend_from_slice(&batch[..BATCH_HEADER_LEN]);
+    let attributes = (header.attributes & !0x07) | i16::from(codec);
+    out[21..23].copy_from_slice(&attributes.to_be_bytes());
+    out.extend_from_slice(&body);
+    let batch_length = i32::try_from(out.len() - LOG_OVERHEAD).map_err(|_| "batch too large")?;
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// The per-record rules of Kafka's LogValidator that need a look inside a batch: keys in a
+/// compacted topic, and CreateTime timestamps within `message.timestamp.before/after.max.ms`
+/// of the broker's clock (a producer may not claim LogAppendTime either).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RecordRules {
+    pub compacted: bool,
+    /// The topic's `message.timestamp.type` is CreateTime.
+    pub create_time: bool,
+    pub now_ms: i64,
+    pub before_max_ms: i64,
+    pub after_max_ms: i64,
+}
+
+impl RecordRules {
+    /// Whether `header`'s records must be looked at: never for control batches, nor when no
+    /// rule can reject a record (the zero-copy hot path: no decompression, no parsing).
+    pub fn needed(&self, header: &BatchHeader) -> bool {
+        !header.is_control()
+            && (self.compacted
+                || header.is_log_append_time()
+                || (self.create_time
+                    && (self.before_max_ms != i64::MAX || self.after_max_ms != i64::MAX)))
+    }
+}
+
+/// One rejected record (KIP-467): its index in the batch, the error code (INVALID_RECORD or
+/// INVALID_TIMESTAMP) and Kafka's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    pub batch_index: i32,
+    pub code: i16,
+    pub message: String,
+}
+
+pub(super) const INVALID_RECORD: i16 = 87;
+pub(super) const INVALID_TIMESTAMP: i16 = 32;
+
+/// The records of a data batch that `rules` reject, in order (empty: all pass). `partition`
+/// names the topic partition in the messages (`topic-N`), as Kafka's do.
+pub(super) fn record_errors(
+    batch: &[u8],
+    header: &BatchHeader,
+    rules: &RecordRules,
+    partition: &str,
+) -> Result<Vec<RecordError>, String> {
     let data = records_section(batch, header)?;
-    Ok(parse_records(&data, header.records_count)?
-        .iter()
-        .any(|r| r.key.is_none()))
+    let records = parse_records(&data, header.records_count)?;
+    let mut out = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let batch_index = i32::try_from(i).map_err(|_| "too many records")?;
+        if rules.compacted && r.key.is_none() {
+            out.push(RecordError {
+                batch_index,
+                code: INVALID_RECORD,
+                message: format!(
+                    "Compacted topic cannot accept message without key in topic partition {partition}"
+                ),
+            });
+            continue;
+        }
+        let timestamp = header.base_timestamp.wrapping_add(r.timestamp_delta);
+        let offset = header.base_offset.wrapping_add(r.offset_delta);
+        if rules.create_time && timestamp != -1 {
+            let diff = rules.now_ms.wrapping_sub(timestamp);
+            if diff > rules.before_max_ms || diff.wrapping_neg() > rules.after_max_ms {
+                out.push(RecordError {
+                    batch_index,
+                    code: INVALID_TIMESTAMP,
+                    message: format!(
+                        "Timestamp {timestamp} of message with offset {offset} is out of range. \
+                         The timestamp should be within [{}, {}]",
+                        rules.now_ms.wrapping_sub(rules.before_max_ms),
+                        rules.now_ms.wrapping_add(rules.after_max_ms)
+                    ),
+                });
+            }
+        } else if header.is_log_append_time() {
+            let key = r.key.map_or(-1, |(a, b)| (b - a) as i64);
+            out.push(RecordError {
+                batch_index,
+                code: INVALID_TIMESTAMP,
+                message: format!(
+                    "Invalid timestamp type in message DefaultRecord(offset={offset}, \
+                     timestamp={timestamp}, key={key} bytes, value={} bytes). Producer should \
+                     not set timestamp type to LogAppendTime.",
+                    r.value_len
+                ),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// `original` with only `kept` records (byte ranges of the decompressed `data`): header

@@ -283,6 +283,37 @@ impl Client {
         let c = self.send(version, req);
         self.recv::<R>(version, c)
     }
+
+    /// CreateTopics v7 with `configs`; panics unless the topic is created.
+    pub fn create_topic_with(&mut self, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+        use kafka_protocol::messages::create_topics_request::{
+            CreatableTopic, CreatableTopicConfig,
+        };
+        use kafka_protocol::messages::{CreateTopicsRequest, TopicName};
+        let s = |x: &str| StrBytes::from_string(x.to_string());
+        let req = CreateTopicsRequest::default()
+            .with_timeout_ms(5000)
+            .with_topics(vec![CreatableTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_num_partitions(partitions)
+                .with_replication_factor(-1)
+                .with_configs(
+                    configs
+                        .iter()
+                        .map(|(k, v)| {
+                            CreatableTopicConfig::default()
+                                .with_name(s(k))
+                                .with_value(Some(s(v)))
+                        })
+                        .collect(),
+                )]);
+        let r: kafka_protocol::messages::CreateTopicsResponse = self.call(7, &req);
+        assert_eq!(r.topics[0].error_code, 0, "create {topic}: {r:?}");
+    }
+
+    pub fn create_topic(&mut self, topic: &str, partitions: i32) {
+        self.create_topic_with(topic, partitions, &[]);
+    }
 }
 
 /// A record for test batches.

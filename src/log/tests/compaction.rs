@@ -367,13 +367,37 @@ fn keyless_records_are_rejected_only_in_compacted_topics() {
         };
         RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
         let err = log.append(&mut buf.to_vec(), 0, 1_000).unwrap_err();
-        assert!(
-            matches!(err, LogError::KeylessRecordInCompactedTopic),
-            "{err:?}"
+        let LogError::RecordErrors {
+            timestamp: false,
+            message,
+            errors,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        let dir = log
+            .dir()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let why =
+            format!("Compacted topic cannot accept message without key in topic partition {dir}");
+        assert_eq!(
+            errors,
+            vec![crate::log::RecordError {
+                batch_index: 0,
+                code: 87,
+                message: why.clone()
+            }]
         );
         assert_eq!(
-            err.to_string(),
-            "Compacted topic cannot accept message without key"
+            message,
+            format!(
+                "One or more records have been rejected due to 1 record errors in total, and \
+                 only showing the first three errors at most: [RecordError(batchIndex=0, \
+                 message='{why}')]"
+            )
         );
     }
     assert_eq!(log.log_end_offset(), 3);

@@ -247,7 +247,10 @@ fn the_leaders_business_is_not_checked_again() {
     let mut refused = keyless.clone();
     assert!(matches!(
         follower.append(&mut refused, 0, 0),
-        Err(LogError::KeylessRecordInCompactedTopic)
+        Err(LogError::RecordErrors {
+            timestamp: false,
+            ..
+        })
     ));
     set_base_offset(&mut keyless, 31);
     follower.append_as_follower(&keyless, 0).unwrap();

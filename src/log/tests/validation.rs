@@ -161,3 +161,78 @@ fn log_append_time_stamps_batches() {
     assert_eq!(log.offset_for_timestamp(77_777).unwrap(), Some((0, 77_777)));
     assert_eq!(log.max_timestamp(), Some((77_777, 0)));
 }
+
+/// KIP-467: CreateTime timestamps outside `message.timestamp.before/after.max.ms` of the
+/// broker's clock fail the batch with INVALID_TIMESTAMP naming each bad record (in every
+/// codec); nothing is written; in-range batches and unchecked defaults pass.
+#[test]
+fn timestamps_out_of_range_are_record_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        timestamp_before_max_ms: 1_000,
+        timestamp_after_max_ms: 500,
+        ..LogConfig::default()
+    };
+    let mut log = open(&partition_dir(&tmp), &config);
+    let now = 100_000;
+    use kafka_protocol::records::Compression as C;
+    for (i, codec) in [C::None, C::Gzip, C::Snappy, C::Lz4, C::Zstd]
+        .into_iter()
+        .enumerate()
+    {
+        // Records 1 (too old) and 3 (too new) are out of [99_000, 100_500].
+        let mut b = encode(&[99_000, 98_999, 100_500, 100_501], codec, 10);
+        let err = log.append(&mut b, 0, now).unwrap_err();
+        let LogError::RecordErrors {
+            timestamp: true,
+            message,
+            errors,
+        } = err
+        else {
+            panic!("{codec:?}: {err:?}");
+        };
+        assert_eq!(
+            message,
+            "One or more records have been rejected due to invalid timestamp"
+        );
+        let got: Vec<(i32, i16, &str)> = errors
+            .iter()
+            .map(|e| (e.batch_index, e.code, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    1,
+                    32,
+                    "Timestamp 98999 of message with offset 1 is out of range. The timestamp \
+                     should be within [99000, 100500]"
+                ),
+                (
+                    3,
+                    32,
+                    "Timestamp 100501 of message with offset 3 is out of range. The timestamp \
+                     should be within [99000, 100500]"
+                ),
+            ],
+            "{codec:?}"
+        );
+        assert_eq!(log.log_end_offset(), 2 * i as i64, "nothing written");
+        let mut ok = encode(&[99_000, 100_500], codec, 10);
+        log.append(&mut ok, 0, now).unwrap();
+    }
+    assert_eq!(log.log_end_offset(), 10);
+    // LogAppendTime topics stamp the broker's time and check nothing.
+    let lat = LogConfig {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..config
+    };
+    let tmp2 = tempfile::tempdir().unwrap();
+    let mut log = open(&partition_dir(&tmp2), &lat);
+    log.append(&mut encode(&[1, 2], C::None, 10), 0, now)
+        .unwrap();
+    // Defaults (Long.MAX_VALUE): any timestamp.
+    let (_t, mut log) = fresh();
+    log.append(&mut encode(&[1, i64::MAX / 2], C::None, 10), 0, now)
+        .unwrap();
+}

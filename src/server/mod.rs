@@ -557,6 +557,9 @@ async fn create_internal_topics(broker: Arc<Broker>, mut shutdown: watch::Receiv
             // Compacted, as in Kafka: the latest record per key is kept, never deleted by age.
             configs.insert("cleanup.policy".to_string(), Some("compact".to_string()));
             configs.insert("segment.bytes".to_string(), Some(segment_bytes.to_string()));
+            // As Kafka creates them: the coordinators' batches are stored as written, whatever
+            // the broker's compression.type.
+            configs.insert("compression.type".to_string(), Some("producer".to_string()));
             if let Some(m) = min_isr {
                 configs.insert("min.insync.replicas".to_string(), Some(m.to_string()));
             }

@@ -349,7 +349,7 @@ fn commit_and_abort_every_version() {
     let b = Broker::start(&[]);
     let mut c = b.client();
     for v in 0..=5i16 {
-        let (ap, ao, et, tc) = (v, v.min(4), v.min(4), v.min(4));
+        let (ap, ao, et, tc) = (v, v.min(4), v, v);
         let topic = format!("txn-v{v}");
         let group = format!("g-v{v}");
         let id = format!("tx-v{v}");
@@ -402,13 +402,18 @@ fn commit_and_abort_every_version() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        // A second transaction, aborted.
-        let (pid2, epoch2) = (pid, epoch);
+        // A second transaction, aborted (EndTxn v5, transactions V2, bumped the epoch: the
+        // producer's sequences restart at 0).
+        let (pid2, epoch2, seq2) = if et >= 5 {
+            (pid, epoch + 1, 0)
+        } else {
+            (pid, epoch, 3)
+        };
         assert_eq!(
             add_partitions(&mut c, ap, &id, pid2, epoch2, &[(&topic, 0)]),
             vec![(topic.clone(), 0, 0)]
         );
-        let batch = producer_batch(2, "a", pid2, epoch2, 3, true);
+        let batch = producer_batch(2, "a", pid2, epoch2, seq2, true);
         assert_eq!(produce(&mut c, &topic, 0, batch, Some(&id)), (0, 4));
         assert_eq!(end_txn(&mut c, et, &id, pid2, epoch2, false), 0);
         let p = await_stable(&mut c, &topic, 0);

@@ -40,6 +40,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_implicit;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
 
@@ -156,7 +157,7 @@ pub async fn dispatch(
     req: Request,
 ) -> Result<Reply, FrameError> {
     match key {
-        ApiKey::ApiVersions => api_versions::handle(req).map(Reply::Now),
+        ApiKey::ApiVersions => api_versions::handle(broker, req).map(Reply::Now),
         ApiKey::Metadata => metadata::handle(broker, req),
         ApiKey::CreateTopics => create_topics::handle(broker, req),
         ApiKey::DeleteTopics => delete_topics::handle(broker, req),

@@ -80,6 +80,7 @@ async fn add(h: &TxnHandle, tid: &str, (pid, epoch): (i64, i16), parts: &[(&str,
         partitions: parts.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
         verify_only: false,
         version: 3,
+        tv2: false,
     };
     match h.submit(req).await {
         Some(Response::AddPartitions { error, .. }) => error,
@@ -289,7 +290,7 @@ async fn markers_reach_partitions_led_by_another_broker() {
     )
     .await
     .unwrap();
-    assert_eq!(end, Some(Response::EndTxn { error: 0 }));
+    assert_eq!(end, Some(Response::end_txn_error(0)));
     assert_eq!(*seen.lock().unwrap(), vec![(producer.0, 7, vec![0])]);
     let p = leader.broker.partition("t", 0).unwrap();
     assert_eq!(p.log().log_end_offset(), 1, "one control batch");

@@ -72,6 +72,15 @@ impl DescribedTxn {
 impl Response {
     /// The same response with every error set to `error` and its payload dropped, keeping
     /// what identifies it (transactional ids, partitions).
+    /// An EndTxn answer without producer id and epoch (an error, or transactions V1).
+    pub fn end_txn_error(error: ErrorCode) -> Response {
+        Response::EndTxn {
+            error,
+            producer_id: -1,
+            producer_epoch: -1,
+        }
+    }
+
     pub fn with_error(self, error: ErrorCode) -> Response {
         match self {
             Response::InitProducerId { .. } => Response::InitProducerId {
@@ -84,7 +93,7 @@ impl Response {
                 partitions: partitions.into_iter().map(|(tp, _)| (tp, error)).collect(),
             },
             Response::AddOffsets { .. } => Response::AddOffsets { error },
-            Response::EndTxn { .. } => Response::EndTxn { error },
+            Response::EndTxn { .. } => Response::end_txn_error(error),
             Response::Describe { transactions } => Response::Describe {
                 transactions: transactions
                     .iter()
@@ -135,7 +144,7 @@ pub fn error_response(request: &Request, error: ErrorCode) -> Response {
             partitions: partitions.iter().map(|tp| (tp.clone(), error)).collect(),
         },
         Request::AddOffsets { .. } => Response::AddOffsets { error },
-        Request::EndTxn { .. } => Response::EndTxn { error },
+        Request::EndTxn { .. } => Response::end_txn_error(error),
         Request::Describe { transactional_ids } => Response::Describe {
             transactions: transactional_ids
                 .iter()

@@ -17,6 +17,7 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod elect_leaders;
 pub mod end_txn;
@@ -103,6 +104,7 @@ pub const APIS: &[ApiEntry] = &[
     alter_partition_reassignments::VERSIONS,
     list_partition_reassignments::VERSIONS,
     write_txn_markers::VERSIONS,
+    describe_topic_partitions::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -199,6 +201,7 @@ pub async fn dispatch(
             list_partition_reassignments::handle(broker, req).map(Reply::Now)
         }
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(broker, req),
+        ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -324,6 +327,9 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::WriteTxnMarkers => {
             decode_body::<m::WriteTxnMarkersRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeTopicPartitions => {
+            decode_body::<m::DescribeTopicPartitionsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

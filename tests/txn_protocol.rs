@@ -812,3 +812,36 @@ fn transaction_timeout_aborts_and_fences() {
     // The producer was fenced by the abort's epoch bump.
     assert_eq!(end_txn(&mut c, 3, "to-1", pid, epoch, true), 90);
 }
+
+#[test]
+fn list_transactions_v2_filters_by_id_pattern() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    for id in ["orders-1", "orders-2", "payments-1"] {
+        init_ok(&mut c, 5, id, 60_000);
+    }
+    let list = |c: &mut Client, v: i16, pattern: Option<&str>| {
+        let req = ListTransactionsRequest::default()
+            .with_duration_filter(-1)
+            .with_transactional_id_pattern(pattern.map(s));
+        let r: ListTransactionsResponse = c.call(v, &req);
+        let mut ids: Vec<String> = r
+            .transaction_states
+            .iter()
+            .map(|t| t.transactional_id.0.to_string())
+            .collect();
+        ids.sort();
+        (r.error_code, ids)
+    };
+    assert_eq!(
+        list(&mut c, 2, Some("orders-.*")),
+        (0, vec!["orders-1".to_string(), "orders-2".to_string()])
+    );
+    assert_eq!(list(&mut c, 2, Some("orders")), (0, vec![]), "whole id");
+    assert_eq!(list(&mut c, 2, Some("")).1.len(), 3, "empty = no filter");
+    assert_eq!(list(&mut c, 2, None).1.len(), 3);
+    // INVALID_REGULAR_EXPRESSION
+    assert_eq!(list(&mut c, 2, Some("orders-(")), (128, vec![]));
+    // v1 has no pattern field: everything.
+    assert_eq!(list(&mut c, 1, None).1.len(), 3);
+}

@@ -148,6 +148,7 @@ async fn on_demand_coordinator_serves_only_the_partitions_it_loaded() {
         state_filters: vec![],
         producer_id_filters: vec![],
         duration_filter_ms: -1,
+        transactional_id_pattern: None,
     });
     assert_eq!(during.await, Err(14));
     assert!(matches!(list.await, Some(Response::List { error: 14, .. })));

@@ -19,6 +19,7 @@ pub const CONCURRENT_TRANSACTIONS: ErrorCode = 51;
 pub const PRODUCER_FENCED: ErrorCode = 90;
 pub const TRANSACTIONAL_ID_NOT_FOUND: ErrorCode = 105;
 pub const TRANSACTION_ABORTABLE: ErrorCode = 120;
+pub const INVALID_REGULAR_EXPRESSION: ErrorCode = 128;
 
 /// Which request a "fenced" answer goes to; Kafka's KafkaApis rewrites PRODUCER_FENCED to
 /// INVALID_PRODUCER_EPOCH for versions that predate it.

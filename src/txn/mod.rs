@@ -192,11 +192,13 @@ impl TransactionCoordinator {
                 state_filters,
                 producer_id_filters,
                 duration_filter_ms,
+                transactional_id_pattern,
             } => self.list(
                 now_ms,
                 &state_filters,
                 &producer_id_filters,
                 duration_filter_ms,
+                transactional_id_pattern.as_deref(),
             ),
         };
         out.responses.push((id, response));

@@ -69,10 +69,13 @@ pub enum Request {
     },
     /// Empty filters match everything; state names are Kafka's, case-sensitive (as Kafka);
     /// `duration_filter_ms` < 0 = no filter (v0 has none: send -1).
+    /// `transactional_id_pattern` (v2, KIP-1152): a regular expression the whole id must match
+    /// (None or empty: no filter); an invalid one is INVALID_REGULAR_EXPRESSION.
     List {
         state_filters: Vec<String>,
         producer_id_filters: Vec<i64>,
         duration_filter_ms: i64,
+        transactional_id_pattern: Option<String>,
     },
 }
 

@@ -89,6 +89,7 @@ fn end_txn(
     (r.error_code, r.producer_id.0, r.producer_epoch)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn txn_commit(
     c: &mut Client,
     v: i16,

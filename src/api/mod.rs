@@ -356,6 +356,9 @@ fn decode_legacy(key: ApiKey, version: i16, body: &mut Bytes) -> Option<Result<(
         (ApiKey::CreateTopics, 1) => decode_body::<m::CreateTopicsRequest>(key, 2, body).map(drop),
         (ApiKey::DeleteTopics, 0) => decode_body::<m::DeleteTopicsRequest>(key, 1, body).map(drop),
         (ApiKey::OffsetFetch, 0) => decode_body::<m::OffsetFetchRequest>(key, 1, body).map(drop),
+        (ApiKey::DescribeLogDirs, 0) => {
+            decode_body::<m::DescribeLogDirsRequest>(key, 1, body).map(drop)
+        }
         _ => return None,
     };
     Some(r)

@@ -2,7 +2,7 @@
 //! real binary, with requests and responses encoded here by hand from the old schemas (the
 //! kafka-protocol crate has no codecs for them): Produce v0–2 with message sets of magic 0/1
 //! and every legacy codec, Fetch v0–3 with down-conversion, ListOffsets v0, OffsetCommit
-//! v0–1, OffsetFetch v0, CreateTopics v0–1, DeleteTopics v0, DescribeConfigs v0.
+//! v0–1, OffsetFetch v0, CreateTopics v0–1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0.
 
 mod common;
 
@@ -362,6 +362,7 @@ fn api_versions_advertise_the_removed_versions_from_zero() {
     assert_eq!(range(ApiKey::CreateTopics), (0, 7));
     assert_eq!(range(ApiKey::DeleteTopics), (0, 6));
     assert_eq!(range(ApiKey::DescribeConfigs), (0, 4));
+    assert_eq!(range(ApiKey::DescribeLogDirs), (0, 4));
     for k in [
         ApiKey::FindCoordinator,
         ApiKey::JoinGroup,
@@ -562,3 +563,34 @@ fn fetch_v0_to_v3_down_converts_to_the_versions_magic() {
 
 #[path = "legacy_versions/admin.rs"]
 mod admin;
+
+/// DescribeLogDirs v0 (KIP-896): v1's layout, answered in it.
+#[test]
+fn describe_log_dirs_v0() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("ldirs0")))
+            .with_num_partitions(2)
+            .with_replication_factor(1)]);
+    let r: CreateTopicsResponse = c.call(5, &req);
+    assert_eq!(r.topics[0].error_code, 0);
+    // topics: [ldirs0: [1]]
+    let body = W::default().i32(1).str("ldirs0").i32(1).i32(1);
+    let mut r = call_raw(&mut c, 35, 0, &body.0);
+    assert_eq!(r.i32(), 0, "throttle");
+    assert_eq!(r.i32(), 1, "one log dir");
+    assert_eq!(r.i16(), 0);
+    let dir = r.str().unwrap();
+    assert!(dir.starts_with('/'), "{dir}");
+    assert_eq!(r.i32(), 1, "one topic");
+    assert_eq!(r.str().as_deref(), Some("ldirs0"));
+    assert_eq!(r.i32(), 1, "one partition");
+    assert_eq!(r.i32(), 1, "partition 1");
+    assert_eq!(r.i64(), 0, "empty log");
+    assert_eq!(r.i64(), 0, "offset lag");
+    assert_eq!(r.i8(), 0, "not a future replica");
+    r.done();
+}

@@ -110,7 +110,17 @@ fn api_versions_every_version_and_unknown_version() {
                     && k.api_key != ApiKey::AlterReplicaLogDirs as i16),
             "unimplemented APIs are not advertised"
         );
-        assert!(r.supported_features.is_empty(), "no tagged feature fields");
+        // Feature fields (v3+) carry only what is served: transactions V2 (tests/txn_v2.rs).
+        let features: Vec<String> = r
+            .finalized_features
+            .iter()
+            .map(|f| f.name.to_string())
+            .collect();
+        if v >= 3 {
+            assert_eq!(features, vec!["transaction.version".to_string()], "v{v}");
+        } else {
+            assert!(features.is_empty() && r.supported_features.is_empty());
+        }
     }
     // Version 99: UNSUPPORTED_VERSION with the full list, in v0 form.
     let (corr, mut frame) = c.encode_request(4, &ApiVersionsRequest::default());

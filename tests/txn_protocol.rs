@@ -349,7 +349,7 @@ fn commit_and_abort_every_version() {
     let b = Broker::start(&[]);
     let mut c = b.client();
     for v in 0..=5i16 {
-        let (ap, ao, et, tc) = (v, v.min(4), v.min(4), v.min(4));
+        let (ap, ao, et, tc) = (v, v.min(4), v, v);
         let topic = format!("txn-v{v}");
         let group = format!("g-v{v}");
         let id = format!("tx-v{v}");
@@ -402,13 +402,18 @@ fn commit_and_abort_every_version() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        // A second transaction, aborted.
-        let (pid2, epoch2) = (pid, epoch);
+        // A second transaction, aborted (EndTxn v5, transactions V2, bumped the epoch: the
+        // producer's sequences restart at 0).
+        let (pid2, epoch2, seq2) = if et >= 5 {
+            (pid, epoch + 1, 0)
+        } else {
+            (pid, epoch, 3)
+        };
         assert_eq!(
             add_partitions(&mut c, ap, &id, pid2, epoch2, &[(&topic, 0)]),
             vec![(topic.clone(), 0, 0)]
         );
-        let batch = producer_batch(2, "a", pid2, epoch2, 3, true);
+        let batch = producer_batch(2, "a", pid2, epoch2, seq2, true);
         assert_eq!(produce(&mut c, &topic, 0, batch, Some(&id)), (0, 4));
         assert_eq!(end_txn(&mut c, et, &id, pid2, epoch2, false), 0);
         let p = await_stable(&mut c, &topic, 0);
@@ -806,4 +811,37 @@ fn transaction_timeout_aborts_and_fences() {
     assert_eq!(aborted, vec![pid]);
     // The producer was fenced by the abort's epoch bump.
     assert_eq!(end_txn(&mut c, 3, "to-1", pid, epoch, true), 90);
+}
+
+#[test]
+fn list_transactions_v2_filters_by_id_pattern() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    for id in ["orders-1", "orders-2", "payments-1"] {
+        init_ok(&mut c, 5, id, 60_000);
+    }
+    let list = |c: &mut Client, v: i16, pattern: Option<&str>| {
+        let req = ListTransactionsRequest::default()
+            .with_duration_filter(-1)
+            .with_transactional_id_pattern(pattern.map(s));
+        let r: ListTransactionsResponse = c.call(v, &req);
+        let mut ids: Vec<String> = r
+            .transaction_states
+            .iter()
+            .map(|t| t.transactional_id.0.to_string())
+            .collect();
+        ids.sort();
+        (r.error_code, ids)
+    };
+    assert_eq!(
+        list(&mut c, 2, Some("orders-.*")),
+        (0, vec!["orders-1".to_string(), "orders-2".to_string()])
+    );
+    assert_eq!(list(&mut c, 2, Some("orders")), (0, vec![]), "whole id");
+    assert_eq!(list(&mut c, 2, Some("")).1.len(), 3, "empty = no filter");
+    assert_eq!(list(&mut c, 2, None).1.len(), 3);
+    // INVALID_REGULAR_EXPRESSION
+    assert_eq!(list(&mut c, 2, Some("orders-(")), (128, vec![]));
+    // v1 has no pattern field: everything.
+    assert_eq!(list(&mut c, 1, None).1.len(), 3);
 }

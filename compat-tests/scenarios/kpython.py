@@ -327,7 +327,47 @@ def fetch_small_max_bytes():
     check([r["value"] for r in got] == vals, "values differ")
 
 
+def describe_topic_partitions():
+    """KIP-966 DescribeTopicPartitions (kafka-python's describe_topic_partitions): partitions with
+    leader/replicas/ISR, the topic id Metadata gives, pagination with the cursor."""
+    t1, t2 = topic_name("kp_dtp_a"), topic_name("kp_dtp_b")
+    create_topic(t1, 3)
+    create_topic(t2, 2)
+    a = admin_client()
+    try:
+        res = a.describe_topic_partitions([t2, t1])
+        eq([(t["name"], t["error_code"], [p["partition_index"] for p in t["partitions"]]) for t in res["topics"]],
+           sorted([(t1, 0, [0, 1, 2]), (t2, 0, [0, 1])]), "topics sorted by name with every partition")
+        eq(res["next_cursor"], None, "no next cursor")
+        for t in res["topics"]:
+            for p in t["partitions"]:
+                eq((p["error_code"], p["leader_id"], p["replica_nodes"], p["isr_nodes"], p["offline_replicas"]),
+                   (0, 1, [1], [1], []), f"partition {t['name']}-{p['partition_index']}")
+        ids = {t["name"]: str(t["topic_id"]) for t in a.describe_topics([t1, t2])}
+        eq({t["name"]: str(t["topic_id"]) for t in res["topics"]}, ids, "topic ids as Metadata's")
+        # Pages of 2 partitions.
+        pages, cursor = [], None
+        while True:
+            r = a.describe_topic_partitions([t1, t2], response_partition_limit=2, cursor=cursor)
+            pages.append([(t["name"], [p["partition_index"] for p in t["partitions"]]) for t in r["topics"]])
+            cursor = r["next_cursor"]
+            if cursor is None:
+                break
+            check(len(pages) < 6, "pagination does not end")
+        first, second = sorted([t1, t2])
+        n1 = 3 if first == t1 else 2
+        flat = [(n, i) for page in pages for (n, ps) in page for i in ps]
+        eq(flat, [(first, i) for i in range(n1)] + [(second, i) for i in range(5 - n1)], "every partition once, in order")
+        check(all(sum(len(ps) for _, ps in page) <= 2 for page in pages), f"pages above the limit: {pages}")
+        missing = topic_name("kp_dtp_missing")
+        r = a.describe_topic_partitions([missing])
+        eq([(t["name"], t["error_code"]) for t in r["topics"]], [(missing, 3)], "unknown topic")
+    finally:
+        a.close()
+
+
 SCENARIOS = {
+    "describe_topic_partitions": describe_topic_partitions,
     "roundtrip_1000": roundtrip_1000,
     **{f"codec_{c}": codec(c) for c in ["none", "gzip", "snappy", "lz4", "zstd"]},
     "headers_timestamps": headers_timestamps,

@@ -143,6 +143,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 partitions: partitions.clone(),
                 verify_only,
                 version,
+                // Kafka's brokers add partitions for a transactions-V2 producer this way.
+                tv2: version >= 5 && !verify_only,
             })),
             _ => None,
         };

@@ -1,4 +1,5 @@
-//! DescribeLogDirs (key 35), v1–4: the one data directory (absolute path) with the size of
+//! DescribeLogDirs (key 35), v0–4 (v0 has v1's layout — Kafka's JSON: "Version 1 is the same
+//! as version 0" — and is decoded and answered as v1): the one data directory (absolute path) with the size of
 //! every hosted partition (its `.log` bytes), offset lag 0 and no future replicas; all
 //! partitions when the topic list is null, else the requested ones that exist (unknown ones
 //! are left out, as Kafka does). v4 adds the file system's total and usable bytes (statvfs).
@@ -21,7 +22,7 @@ use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::DescribeLogDirs,
-    min: 1,
+    min: 0,
     max: 4,
 };
 
@@ -41,7 +42,8 @@ pub fn disk_space(path: &Path) -> (i64, i64) {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let version = req.version;
-    let body: DescribeLogDirsRequest = req.decode(ApiKey::DescribeLogDirs)?;
+    let body: DescribeLogDirsRequest =
+        crate::protocol::decode_body(ApiKey::DescribeLogDirs, version.max(1), &mut req.body)?;
     let mut topics = Vec::new();
     let describe = |t: &crate::cluster::Topic, wanted: Option<&[i32]>| {
         let partitions: Vec<DescribeLogDirsPartition> = t
@@ -89,5 +91,5 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         .with_throttle_time_ms(0)
         .with_error_code(0)
         .with_results(vec![result]);
-    req.respond(&resp)
+    crate::protocol::encode_response(req.header.correlation_id, version.max(1), &resp)
 }

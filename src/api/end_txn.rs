@@ -1,11 +1,13 @@
-//! EndTxn (key 26), v0–4: commit or abort the producer's transaction. The answer comes once
+//! EndTxn (key 26), v0–5: commit or abort the producer's transaction. The answer comes once
 //! the coordinator persisted PrepareCommit/PrepareAbort; the markers are written to every
 //! partition of the transaction afterwards (CONCURRENT_TRANSACTIONS until they are). v3+
-//! learns PRODUCER_FENCED. v5 (KIP-890 part 2, epoch bump per transaction) is not served.
+//! learns PRODUCER_FENCED. v5 is transactions V2 (KIP-890 part 2): the coordinator bumps the
+//! epoch at every end (the markers carry the new one) and answers the producer id and epoch
+//! to use next (a new producer id at epoch 0 when the epochs ran out); see src/txn/end.rs.
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::{ApiKey, EndTxnRequest, EndTxnResponse};
+use kafka_protocol::messages::{ApiKey, EndTxnRequest, EndTxnResponse, ProducerId};
 
 use super::COORDINATOR_NOT_AVAILABLE;
 use super::{fenced_code, via_txn_coordinator, ApiEntry, Reply, Request};
@@ -16,7 +18,7 @@ use crate::txn::types::{Request as TxnRequest, Response as TxnResponse};
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::EndTxn,
     min: 0,
-    max: 4,
+    max: 5,
 };
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
@@ -29,13 +31,19 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         version: req.version,
     };
     via_txn_coordinator(broker, &req, request, move |resp, corr, version| {
-        let error = match resp {
-            Some(TxnResponse::EndTxn { error }) => error,
-            _ => COORDINATOR_NOT_AVAILABLE,
+        let (error, producer_id, producer_epoch) = match resp {
+            Some(TxnResponse::EndTxn {
+                error,
+                producer_id,
+                producer_epoch,
+            }) => (error, producer_id, producer_epoch),
+            _ => (COORDINATOR_NOT_AVAILABLE, -1, -1),
         };
         let out = EndTxnResponse::default()
             .with_throttle_time_ms(0)
-            .with_error_code(fenced_code(error, version, 2));
+            .with_error_code(fenced_code(error, version, 2))
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(producer_epoch);
         encode_response(corr, version, &out)
     })
 }

@@ -1,6 +1,7 @@
-//! ListTransactions (key 66), v0–1: every transactional id the coordinator knows, filtered by
+//! ListTransactions (key 66), v0–2: every transactional id the coordinator knows, filtered by
 //! state (unknown state names are reported back), producer id, and (v1) by running longer
-//! than `duration_filter` ms. v2's transactional id pattern is not served.
+//! than `duration_filter` ms, and (v2, KIP-1152) by a regular expression the whole
+//! transactional id must match (INVALID_REGULAR_EXPRESSION when it does not compile).
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::txn::types::{Request as TxnRequest, Response as TxnResponse};
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::ListTransactions,
     min: 0,
-    max: 1,
+    max: 2,
 };
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
@@ -35,6 +36,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             body.duration_filter
         } else {
             -1
+        },
+        transactional_id_pattern: if version >= 2 {
+            super::opt_str(&body.transactional_id_pattern)
+        } else {
+            None
         },
     };
     via_txn_coordinator(broker, &req, request, move |resp, corr, version| {

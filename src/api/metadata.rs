@@ -30,7 +30,7 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 /// All topic operations (no ACLs yet): READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
 /// DESCRIBE_CONFIGS, ALTER_CONFIGS as Kafka's AclOperation bit set.
-const TOPIC_OPERATIONS: i32 =
+pub const TOPIC_OPERATIONS: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 /// Cluster operations: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
 /// ALTER_CONFIGS, IDEMPOTENT_WRITE.

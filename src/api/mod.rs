@@ -17,6 +17,7 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod elect_leaders;
 pub mod end_txn;
@@ -40,6 +41,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_implicit;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
 
@@ -102,6 +104,7 @@ pub const APIS: &[ApiEntry] = &[
     alter_partition_reassignments::VERSIONS,
     list_partition_reassignments::VERSIONS,
     write_txn_markers::VERSIONS,
+    describe_topic_partitions::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -156,7 +159,7 @@ pub async fn dispatch(
     req: Request,
 ) -> Result<Reply, FrameError> {
     match key {
-        ApiKey::ApiVersions => api_versions::handle(req).map(Reply::Now),
+        ApiKey::ApiVersions => api_versions::handle(broker, req).map(Reply::Now),
         ApiKey::Metadata => metadata::handle(broker, req),
         ApiKey::CreateTopics => create_topics::handle(broker, req),
         ApiKey::DeleteTopics => delete_topics::handle(broker, req),
@@ -198,6 +201,7 @@ pub async fn dispatch(
             list_partition_reassignments::handle(broker, req).map(Reply::Now)
         }
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(broker, req),
+        ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -324,6 +328,9 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         ApiKey::WriteTxnMarkers => {
             decode_body::<m::WriteTxnMarkersRequest>(key, version, &mut body).map(drop)
         }
+        ApiKey::DescribeTopicPartitions => {
+            decode_body::<m::DescribeTopicPartitionsRequest>(key, version, &mut body).map(drop)
+        }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;
     Ok((key, version))
@@ -349,6 +356,9 @@ fn decode_legacy(key: ApiKey, version: i16, body: &mut Bytes) -> Option<Result<(
         (ApiKey::CreateTopics, 1) => decode_body::<m::CreateTopicsRequest>(key, 2, body).map(drop),
         (ApiKey::DeleteTopics, 0) => decode_body::<m::DeleteTopicsRequest>(key, 1, body).map(drop),
         (ApiKey::OffsetFetch, 0) => decode_body::<m::OffsetFetchRequest>(key, 1, body).map(drop),
+        (ApiKey::DescribeLogDirs, 0) => {
+            decode_body::<m::DescribeLogDirsRequest>(key, 1, body).map(drop)
+        }
         _ => return None,
     };
     Some(r)

@@ -10,6 +10,7 @@
 //! 0/1, up-converted to one v2 batch per partition before the append (protocol/legacy), with
 //! the producer's codec kept; Kafka 4 still advertises v0 so that old librdkafka compresses.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,7 +203,7 @@ fn append_partition(
 
 /// Whether this broker coordinates `transactional_id` (leads its `__transaction_state`
 /// partition), so that its view of the producer's transaction is authoritative.
-fn coordinated_here(broker: &Broker, transactional_id: &str) -> bool {
+pub(super) fn coordinated_here(broker: &Broker, transactional_id: &str) -> bool {
     let Some(t) = broker.topic(crate::server::txn_runtime::TXN_TOPIC) else {
         return true;
     };
@@ -263,6 +264,31 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     } else {
         req.decode(ApiKey::Produce)?
     };
+    // Transactions V2 (KIP-890 part 2): add the partitions to the transaction first.
+    if let Some(adds) = super::txn_implicit::produce_adds(broker, version, &body) {
+        let broker = Arc::clone(broker);
+        return Ok(Reply::Later(Box::pin(async move {
+            let failed = adds.await;
+            match serve(&broker, req, body, &failed)? {
+                Reply::Now(b) => Ok(b),
+                Reply::Later(f) => f.await,
+                // acks=0 is never added for (produce_adds).
+                Reply::None => Ok(Bytes::new()),
+            }
+        })));
+    }
+    serve(broker, req, body, &HashMap::new())
+}
+
+/// Serve a decoded request; `failed`: partitions whose implicit add to the producer's
+/// transaction failed (transactions V2), with their error.
+fn serve(
+    broker: &Arc<Broker>,
+    req: Request,
+    body: ProduceRequest,
+    failed: &HashMap<(String, i32), i16>,
+) -> Result<Reply, FrameError> {
+    let version = req.version;
     let acks = body.acks;
     let now = now_ms();
     let coordinated_here = body
@@ -299,9 +325,17 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     ),
                     None,
                 ),
-                (Some(t), _) => {
-                    append_partition(broker, t, pd, acks, coordinated_here, now, version)
-                }
+                (Some(t), _) => match failed.get(&(t.name.clone(), pd.index)) {
+                    Some(&code) => (
+                        error_response(
+                            pd.index,
+                            code,
+                            Some("Unable to add the partition to the transaction".into()),
+                        ),
+                        None,
+                    ),
+                    None => append_partition(broker, t, pd, acks, coordinated_here, now, version),
+                },
             };
             if let (Some((p, end)), -1) = (r.1, acks) {
                 // Start the fsync now; only the wait is left to the in-order reply.

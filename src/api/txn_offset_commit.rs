@@ -1,11 +1,12 @@
-//! TxnOffsetCommit (key 28), v0–4: offsets committed inside a transaction (the
+//! TxnOffsetCommit (key 28), v0–5: offsets committed inside a transaction (the
 //! `sendOffsetsToTransaction` of consume-transform-produce loops). The group's
 //! `__consumer_offsets` partition must be in the producer's ongoing transaction at its current
 //! epoch (added by AddOffsetsToTxn), else INVALID_TXN_STATE / PRODUCER_FENCED; the group
 //! coordinator then keeps the offsets pending until the transaction's marker. v3+ carries the
-//! consumer's generation and member id (KIP-447) and learns PRODUCER_FENCED.
-//! Partitions the metadata image does not hold are UNKNOWN_TOPIC_OR_PARTITION first, as in
-//! Kafka 4 (see offset_commit).
+//! consumer's generation and member id (KIP-447) and learns PRODUCER_FENCED. v5 is
+//! transactions V2 (KIP-890 part 2): the broker adds the offsets partition to the transaction
+//! itself (see txn_implicit.rs). Partitions the metadata image does not hold are
+//! UNKNOWN_TOPIC_OR_PARTITION first, as in Kafka 4 (see offset_commit).
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use crate::server::group_runtime::OFFSETS_TOPIC;
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::TxnOffsetCommit,
     min: 0,
-    max: 4,
+    max: 5,
 };
 
 fn by_topic(parts: Vec<(String, i32, i16)>, version: i16) -> Vec<TxnOffsetCommitResponseTopic> {
@@ -53,6 +54,52 @@ fn by_topic(parts: Vec<(String, i32, i16)>, version: i16) -> Vec<TxnOffsetCommit
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: TxnOffsetCommitRequest = req.decode(ApiKey::TxnOffsetCommit)?;
+    // v5, transactions V2 (KIP-890 part 2): the group's offsets partition is added to the
+    // transaction here (no AddOffsetsToTxn).
+    let add = (version >= 5)
+        .then(|| {
+            let tid = body.transactional_id.0.as_str();
+            let (pid, epoch) = (body.producer_id.0, body.producer_epoch);
+            super::txn_implicit::offsets_add(broker, tid, body.group_id.0.as_str(), pid, epoch)
+        })
+        .flatten();
+    let Some(add) = add else {
+        return commit(broker, req, body);
+    };
+    let broker = Arc::clone(broker);
+    Ok(Reply::Later(Box::pin(async move {
+        let code = add.await;
+        if code != 0 {
+            let parts = body
+                .topics
+                .iter()
+                .flat_map(|t| {
+                    let name = t.name.0.as_str();
+                    t.partitions
+                        .iter()
+                        .map(move |p| (name.to_string(), p.partition_index, code))
+                })
+                .collect();
+            let out = TxnOffsetCommitResponse::default()
+                .with_throttle_time_ms(0)
+                .with_topics(by_topic(parts, version));
+            return encode_response(req.header.correlation_id, version, &out);
+        }
+        match commit(&broker, req, body)? {
+            Reply::Now(b) => Ok(b),
+            Reply::Later(f) => f.await,
+            Reply::None => Ok(bytes::Bytes::new()),
+        }
+    })))
+}
+
+/// TxnOffsetCommit once the offsets partition is in the transaction (or must be).
+fn commit(
+    broker: &Arc<Broker>,
+    req: Request,
+    body: TxnOffsetCommitRequest,
+) -> Result<Reply, FrameError> {
+    let version = req.version;
     let mut partitions = Vec::new();
     for t in &body.topics {
         for p in &t.partitions {

@@ -607,6 +607,20 @@ impl Runtime {
                         .note_epoch(producer_id, producer_epoch);
                 }
             }
+            if let Response::EndTxn {
+                error: 0,
+                producer_id,
+                producer_epoch,
+            } = resp
+            {
+                // Transactions V2: the epoch the producer continues with (older ones are
+                // fenced on the produce path).
+                if producer_id >= 0 {
+                    self.broker
+                        .txn_partitions
+                        .note_epoch(producer_id, producer_epoch);
+                }
+            }
             let end_txn = self.end_txn_ids.remove(&id);
             let Some(tx) = self.waiting.remove(&id) else {
                 continue;
@@ -617,7 +631,7 @@ impl Runtime {
             // about one fsync and spares that).
             match end_txn {
                 Some(tid)
-                    if matches!(resp, Response::EndTxn { error: 0 })
+                    if matches!(resp, Response::EndTxn { error: 0, .. })
                         && d.markers.iter().any(|m| m.transactional_id == tid) =>
                 {
                     self.parked.entry(tid).or_default().push((tx, resp));

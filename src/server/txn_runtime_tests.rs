@@ -80,6 +80,7 @@ async fn add(h: &TxnHandle, tid: &str, (pid, epoch): (i64, i16), parts: &[(&str,
         partitions: parts.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
         verify_only: false,
         version: 3,
+        tv2: false,
     };
     match h.submit(req).await {
         Some(Response::AddPartitions { error, .. }) => error,
@@ -147,6 +148,7 @@ async fn on_demand_coordinator_serves_only_the_partitions_it_loaded() {
         state_filters: vec![],
         producer_id_filters: vec![],
         duration_filter_ms: -1,
+        transactional_id_pattern: None,
     });
     assert_eq!(during.await, Err(14));
     assert!(matches!(list.await, Some(Response::List { error: 14, .. })));
@@ -289,7 +291,7 @@ async fn markers_reach_partitions_led_by_another_broker() {
     )
     .await
     .unwrap();
-    assert_eq!(end, Some(Response::EndTxn { error: 0 }));
+    assert_eq!(end, Some(Response::end_txn_error(0)));
     assert_eq!(*seen.lock().unwrap(), vec![(producer.0, 7, vec![0])]);
     let p = leader.broker.partition("t", 0).unwrap();
     assert_eq!(p.log().log_end_offset(), 1, "one control batch");

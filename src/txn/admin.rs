@@ -34,14 +34,34 @@ impl TransactionCoordinator {
 
     /// Kafka's listTransactionStates: unknown state names are reported and match nothing;
     /// a duration filter ≥ 0 keeps transactions with `now - start > duration` (as in Kafka,
-    /// that includes ids that never started one, whose start is -1).
+    /// that includes ids that never started one, whose start is -1). A transactional id
+    /// pattern (v2, KIP-1152) must match the whole id (Kafka's `Matcher.matches`); an invalid
+    /// one (or one that compiles beyond [`MAX_PATTERN_BYTES`]) is INVALID_REGULAR_EXPRESSION
+    /// with nothing listed.
     pub(super) fn list(
         &self,
         now_ms: i64,
         state_filters: &[String],
         producer_id_filters: &[i64],
         duration_filter_ms: i64,
+        transactional_id_pattern: Option<&str>,
     ) -> Response {
+        let pattern = match transactional_id_pattern.filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => match regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                .size_limit(MAX_PATTERN_BYTES)
+                .build()
+            {
+                Ok(r) => Some(r),
+                Err(_) => {
+                    return Response::List {
+                        error: INVALID_REGULAR_EXPRESSION,
+                        unknown_state_filters: Vec::new(),
+                        transactions: Vec::new(),
+                    }
+                }
+            },
+        };
         let mut unknown_state_filters = Vec::new();
         let mut states = Vec::new();
         for name in state_filters {
@@ -61,6 +81,7 @@ impl TransactionCoordinator {
                     && (duration_filter_ms < 0
                         || now_ms.saturating_sub(m.start_timestamp_ms) > duration_filter_ms)
             })
+            .filter(|(tid, _)| pattern.as_ref().is_none_or(|r| r.is_match(tid)))
             .map(|(tid, m)| (tid.clone(), m.producer_id, m.state.name().to_string()))
             .collect();
         Response::List {
@@ -87,3 +108,7 @@ impl TransactionCoordinator {
         }
     }
 }
+
+/// The largest compiled transactional id pattern accepted (the regex crate's size limit), so
+/// that a request cannot make the coordinator build a huge automaton.
+const MAX_PATTERN_BYTES: usize = 1 << 20;

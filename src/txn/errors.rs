@@ -19,6 +19,7 @@ pub const CONCURRENT_TRANSACTIONS: ErrorCode = 51;
 pub const PRODUCER_FENCED: ErrorCode = 90;
 pub const TRANSACTIONAL_ID_NOT_FOUND: ErrorCode = 105;
 pub const TRANSACTION_ABORTABLE: ErrorCode = 120;
+pub const INVALID_REGULAR_EXPRESSION: ErrorCode = 128;
 
 /// Which request a "fenced" answer goes to; Kafka's KafkaApis rewrites PRODUCER_FENCED to
 /// INVALID_PRODUCER_EPOCH for versions that predate it.
@@ -72,6 +73,15 @@ impl DescribedTxn {
 impl Response {
     /// The same response with every error set to `error` and its payload dropped, keeping
     /// what identifies it (transactional ids, partitions).
+    /// An EndTxn answer without producer id and epoch (an error, or transactions V1).
+    pub fn end_txn_error(error: ErrorCode) -> Response {
+        Response::EndTxn {
+            error,
+            producer_id: -1,
+            producer_epoch: -1,
+        }
+    }
+
     pub fn with_error(self, error: ErrorCode) -> Response {
         match self {
             Response::InitProducerId { .. } => Response::InitProducerId {
@@ -84,7 +94,7 @@ impl Response {
                 partitions: partitions.into_iter().map(|(tp, _)| (tp, error)).collect(),
             },
             Response::AddOffsets { .. } => Response::AddOffsets { error },
-            Response::EndTxn { .. } => Response::EndTxn { error },
+            Response::EndTxn { .. } => Response::end_txn_error(error),
             Response::Describe { transactions } => Response::Describe {
                 transactions: transactions
                     .iter()
@@ -135,7 +145,7 @@ pub fn error_response(request: &Request, error: ErrorCode) -> Response {
             partitions: partitions.iter().map(|tp| (tp.clone(), error)).collect(),
         },
         Request::AddOffsets { .. } => Response::AddOffsets { error },
-        Request::EndTxn { .. } => Response::EndTxn { error },
+        Request::EndTxn { .. } => Response::end_txn_error(error),
         Request::Describe { transactional_ids } => Response::Describe {
             transactions: transactional_ids
                 .iter()

@@ -74,6 +74,8 @@ impl TransactionCoordinator {
                     last_update_timestamp_ms: now_ms,
                     last_producer_epoch: NO_PRODUCER_EPOCH,
                     previous_producer_id: -1,
+                    client_transaction_version: 0,
+                    next_producer_id: -1,
                 },
                 Err(e) => return init_error(e),
             },
@@ -154,6 +156,8 @@ impl TransactionCoordinator {
             last_update_timestamp_ms: now_ms,
             last_producer_epoch,
             previous_producer_id: current.producer_id,
+            client_transaction_version: current.client_transaction_version,
+            next_producer_id: -1,
         })
     }
 }

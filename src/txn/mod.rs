@@ -3,8 +3,9 @@
 //! the transaction timeout), their administration (DescribeTransactions,
 //! ListTransactions) and the expiry of idle transactional ids, as a pure state machine: no
 //! tokio, no I/O, no clock, no randomness (producer ids come from a [`ProducerIdAllocator`]).
-//! It follows Kafka's TransactionCoordinator for transactions V1 (before KIP-890 part 2: the
-//! epoch is bumped by InitProducerId and by fencing, not by every EndTxn).
+//! It follows Kafka's TransactionCoordinator for transactions V1 (the epoch is bumped by
+//! InitProducerId and by fencing) and V2 (KIP-890 part 2, EndTxn v5: every EndTxn bumps the
+//! epoch too, and brokers add partitions for the producer, see end.rs and partitions.rs).
 //!
 //! # How it is driven
 //!
@@ -145,12 +146,14 @@ impl TransactionCoordinator {
                 partitions,
                 verify_only,
                 version,
+                tv2,
             } => {
                 let producer = (transactional_id.as_str(), producer_id, producer_epoch);
                 if verify_only {
                     self.verify_partitions(producer, &partitions, version)
                 } else {
-                    self.add_partitions_request(now_ms, producer, partitions, version, &mut out)
+                    let add = (partitions, version, tv2);
+                    self.add_partitions_request(now_ms, producer, add, &mut out)
                 }
             }
             Request::AddOffsets {
@@ -171,9 +174,17 @@ impl TransactionCoordinator {
                 version,
             } => {
                 let producer = (transactional_id.as_str(), producer_id, producer_epoch);
-                let error = self.end_txn(now_ms, producer, commit, &mut out);
-                Response::EndTxn {
-                    error: for_version(error, Api::EndTxn, version),
+                if version >= 5 {
+                    let (error, producer_id, producer_epoch) =
+                        self.end_txn_v2(now_ms, producer, commit, &mut out);
+                    Response::EndTxn {
+                        error,
+                        producer_id,
+                        producer_epoch,
+                    }
+                } else {
+                    let error = self.end_txn(now_ms, producer, commit, &mut out);
+                    Response::end_txn_error(for_version(error, Api::EndTxn, version))
                 }
             }
             Request::Describe { transactional_ids } => self.describe(&transactional_ids),
@@ -181,11 +192,13 @@ impl TransactionCoordinator {
                 state_filters,
                 producer_id_filters,
                 duration_filter_ms,
+                transactional_id_pattern,
             } => self.list(
                 now_ms,
                 &state_filters,
                 &producer_id_filters,
                 duration_filter_ms,
+                transactional_id_pattern.as_deref(),
             ),
         };
         out.responses.push((id, response));

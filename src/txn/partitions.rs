@@ -32,15 +32,15 @@ impl TransactionCoordinator {
     }
 
     /// AddPartitionsToTxn (not `verify_only`): the transaction's error on every partition.
+    /// `tv2`: added by a broker for a transactions-V2 client.
     pub(super) fn add_partitions_request(
         &mut self,
         now_ms: i64,
         producer: Producer<'_>,
-        partitions: Vec<TopicPartition>,
-        version: i16,
+        (partitions, version, tv2): (Vec<TopicPartition>, i16, bool),
         out: &mut Outcome,
     ) -> Response {
-        let error = self.add_partitions(now_ms, producer, &partitions, out);
+        let error = self.add_partitions(now_ms, producer, &partitions, tv2, out);
         let error = for_version(error, Api::AddPartitions, version);
         Response::AddPartitions {
             error,
@@ -60,19 +60,22 @@ impl TransactionCoordinator {
     ) -> Response {
         let p = partition_for(group_id, self.config.offsets_topic_partitions);
         let partition = (CONSUMER_OFFSETS_TOPIC.to_string(), p);
-        let error = self.add_partitions(now_ms, producer, &[partition], out);
+        let error = self.add_partitions(now_ms, producer, &[partition], false, out);
         Response::AddOffsets {
             error: for_version(error, Api::AddOffsets, version),
         }
     }
 
     /// Adds partitions to the producer's transaction, starting it if none is open. Returns
-    /// the error for the whole transaction (without the version rewrite of "fenced").
+    /// the error for the whole transaction (without the version rewrite of "fenced"). A
+    /// transaction started or extended by a `tv2` add is marked client transaction version 2
+    /// (Kafka's prepareAddPartitions with the request's transaction version).
     fn add_partitions(
         &mut self,
         now_ms: i64,
         producer: Producer<'_>,
         partitions: &[TopicPartition],
+        tv2: bool,
         out: &mut Outcome,
     ) -> ErrorCode {
         let m = match self.check_producer(producer) {
@@ -93,6 +96,9 @@ impl TransactionCoordinator {
                 let mut next = m.clone();
                 next.partitions.extend(partitions.iter().cloned());
                 next.last_update_timestamp_ms = now_ms;
+                if tv2 {
+                    next.client_transaction_version = 2;
+                }
                 next
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
@@ -101,6 +107,7 @@ impl TransactionCoordinator {
                 next.partitions = partitions.iter().cloned().collect();
                 next.start_timestamp_ms = now_ms;
                 next.last_update_timestamp_ms = now_ms;
+                next.client_transaction_version = if tv2 { 2 } else { 0 };
                 out.timers.push(TimerOp::Set {
                     key: timeout_key(producer.0),
                     deadline_ms: next.timeout_deadline_ms(),

@@ -15,8 +15,8 @@
 //!   fields after every struct), with tagged fields 0 `PreviousProducerId: i64` (-1),
 //!   1 `NextProducerId: i64` (-1) and 2 `ClientTransactionVersion: i16` (0).
 //!
-//! skua writes value v0, as Kafka does until transaction.version ≥ 1 (transactions V2, which
-//! skua does not implement); it reads v0 and v1. An Empty transaction's partitions are
+//! skua writes value v0 for transactions V1 and v1 for a transactions-V2 client (KIP-890
+//! part 2: EndTxn v5, TxnOffsetCommit v5, Produce v12+), as Kafka does; it reads v0 and v1. An Empty transaction's partitions are
 //! written as null (as Kafka), other states' as an array grouped by topic, topics and
 //! partitions sorted. Status ids: Empty 0, Ongoing 1, PrepareCommit 2, PrepareAbort 3,
 //! CompleteCommit 4, CompleteAbort 5, Dead 6, PrepareEpochFence 7. A tombstone (no value)
@@ -85,9 +85,12 @@ pub struct TxnValue {
 }
 
 impl TxnValue {
-    /// The record Kafka would write for this metadata (v1-only fields at their defaults).
+    /// The record Kafka would write for this metadata: v0 for transactions V1 (the v1-only
+    /// fields at their defaults), v1 with the previous/next producer ids and the client
+    /// transaction version for a transactions-V2 client.
     pub fn from_metadata(m: &TransactionMetadata) -> TxnValue {
         let partitions = (m.state != TxnState::Empty).then(|| group_by_topic(&m.partitions));
+        let tv2 = m.client_transaction_version >= 2;
         TxnValue {
             producer_id: m.producer_id,
             producer_epoch: m.producer_epoch,
@@ -96,9 +99,17 @@ impl TxnValue {
             partitions,
             last_update_timestamp_ms: m.last_update_timestamp_ms,
             start_timestamp_ms: m.start_timestamp_ms,
-            previous_producer_id: NO_PRODUCER_ID,
-            next_producer_id: NO_PRODUCER_ID,
-            client_transaction_version: 0,
+            previous_producer_id: if tv2 {
+                m.previous_producer_id
+            } else {
+                NO_PRODUCER_ID
+            },
+            next_producer_id: if tv2 {
+                m.next_producer_id
+            } else {
+                NO_PRODUCER_ID
+            },
+            client_transaction_version: m.client_transaction_version,
         }
     }
 
@@ -122,12 +133,19 @@ impl TxnValue {
             last_update_timestamp_ms: self.last_update_timestamp_ms,
             last_producer_epoch: super::state::NO_PRODUCER_EPOCH,
             previous_producer_id: self.previous_producer_id,
+            client_transaction_version: self.client_transaction_version,
+            next_producer_id: self.next_producer_id,
         }
     }
 
-    /// The version skua writes.
+    /// The version Kafka writes: v1 once the client transaction version is set (transactions
+    /// V2), else v0.
     pub fn encode(&self) -> Bytes {
-        self.encode_version(VALUE_V0)
+        if self.client_transaction_version > 0 {
+            self.encode_version(VALUE_V1)
+        } else {
+            self.encode_version(VALUE_V0)
+        }
     }
 
     /// Encodes as v0 or v1 (v1 writes the tagged fields that differ from their defaults).

@@ -155,6 +155,7 @@ mod tests {
             partitions: vec![("t".into(), 0), ("t".into(), 1)],
             verify_only: false,
             version: 3,
+            tv2: false,
         };
         assert_eq!(
             gate(add, check),

@@ -126,6 +126,13 @@ pub struct TransactionMetadata {
     /// the producer id before the last InitProducerId, so a producer whose epoch ran out can
     /// retry after the id was rotated.
     pub previous_producer_id: i64,
+    /// Kafka's clientTransactionVersion: 2 once the transaction was started or ended by a
+    /// transactions-V2 client (KIP-890 part 2: the epoch is bumped by every EndTxn), else 0.
+    /// Persisted (record v1) as Kafka does.
+    pub client_transaction_version: i16,
+    /// Transactions V2: the producer id the transactional id moves to once the ending
+    /// transaction completes, when its epoch bump exhausted the epochs (-1 otherwise).
+    pub next_producer_id: i64,
 }
 
 impl TransactionMetadata {
@@ -138,6 +145,8 @@ impl TransactionMetadata {
             && self.partitions == other.partitions
             && self.start_timestamp_ms == other.start_timestamp_ms
             && self.last_update_timestamp_ms == other.last_update_timestamp_ms
+            && self.client_transaction_version == other.client_transaction_version
+            && self.next_producer_id == other.next_producer_id
     }
 
     pub fn partition_list(&self) -> Vec<TopicPartition> {

@@ -33,7 +33,10 @@ pub enum Request {
     },
     /// One transaction of an AddPartitionsToTxn request (v4+ batches several: one
     /// `AddPartitions` each). `verify_only` (v4+, sent by brokers, KIP-890) only asks whether
-    /// the partitions are already in the ongoing transaction.
+    /// the partitions are already in the ongoing transaction. `tv2`: added by a broker on
+    /// behalf of a transactions-V2 client (KIP-890 part 2: Produce v12+, TxnOffsetCommit v5,
+    /// or AddPartitionsToTxn v5 from a broker without `verify_only`); a transaction it starts
+    /// is marked client transaction version 2.
     AddPartitions {
         transactional_id: String,
         producer_id: i64,
@@ -41,6 +44,7 @@ pub enum Request {
         partitions: Vec<TopicPartition>,
         verify_only: bool,
         version: i16,
+        tv2: bool,
     },
     /// The coordinator maps `group_id` to its `__consumer_offsets` partition (the same hash
     /// as src/group) and adds that partition to the transaction.
@@ -51,7 +55,8 @@ pub enum Request {
         group_id: String,
         version: i16,
     },
-    /// `version` ≥ 5 (transactions V2, KIP-890 part 2) is not supported: it is treated as V1.
+    /// `version` ≥ 5: transactions V2 (KIP-890 part 2): the epoch is bumped by every EndTxn,
+    /// and retries are recognized by the epoch below the current one.
     EndTxn {
         transactional_id: String,
         producer_id: i64,
@@ -64,10 +69,13 @@ pub enum Request {
     },
     /// Empty filters match everything; state names are Kafka's, case-sensitive (as Kafka);
     /// `duration_filter_ms` < 0 = no filter (v0 has none: send -1).
+    /// `transactional_id_pattern` (v2, KIP-1152): a regular expression the whole id must match
+    /// (None or empty: no filter); an invalid one is INVALID_REGULAR_EXPRESSION.
     List {
         state_filters: Vec<String>,
         producer_id_filters: Vec<i64>,
         duration_filter_ms: i64,
+        transactional_id_pattern: Option<String>,
     },
 }
 
@@ -110,8 +118,13 @@ pub enum Response {
     AddOffsets {
         error: ErrorCode,
     },
+    /// `producer_id`/`producer_epoch` (EndTxn v5): the ones the producer uses next (the
+    /// bumped epoch, or a new producer id at epoch 0 when the epoch ran out); -1/-1 on error
+    /// and for transactions V1.
     EndTxn {
         error: ErrorCode,
+        producer_id: i64,
+        producer_epoch: i16,
     },
     /// In request order.
     Describe {

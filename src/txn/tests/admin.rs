@@ -25,6 +25,7 @@ fn list(h: &mut Harness, states: &[&str], pids: &[i64], duration: i64) -> Respon
         state_filters: states.iter().map(|s| s.to_string()).collect(),
         producer_id_filters: pids.to_vec(),
         duration_filter_ms: duration,
+        transactional_id_pattern: None,
     })
     .0
 }
@@ -183,4 +184,42 @@ fn expired_transactional_id_is_tombstoned() {
     let (new_pid, epoch) = init(&mut h, "idle");
     assert_ne!(new_pid, idle);
     assert_eq!(epoch, 0);
+}
+
+#[test]
+fn list_by_transactional_id_pattern() {
+    let mut h = Harness::new();
+    for tid in ["orders-1", "orders-2", "payments-1", "xorders-1"] {
+        init(&mut h, tid);
+    }
+    let by = |h: &mut Harness, p: Option<&str>| match h
+        .call(Request::List {
+            state_filters: vec![],
+            producer_id_filters: vec![],
+            duration_filter_ms: -1,
+            transactional_id_pattern: p.map(str::to_string),
+        })
+        .0
+    {
+        Response::List {
+            error,
+            transactions,
+            ..
+        } => (
+            error,
+            transactions.into_iter().map(|t| t.0).collect::<Vec<_>>(),
+        ),
+        other => panic!("{other:?}"),
+    };
+    // The whole id must match (Kafka's Matcher.matches).
+    assert_eq!(
+        by(&mut h, Some("orders-.*")),
+        (0, vec!["orders-1".to_string(), "orders-2".to_string()])
+    );
+    assert_eq!(by(&mut h, Some("orders")), (0, vec![]));
+    assert_eq!(by(&mut h, Some(".*-1")).1.len(), 3);
+    assert_eq!(by(&mut h, Some("")).1.len(), 4, "empty: no filter");
+    assert_eq!(by(&mut h, None).1.len(), 4);
+    assert_eq!(by(&mut h, Some("orders-(")), (128, vec![]));
+    assert_eq!(by(&mut h, Some("a|b)")).0, 128);
 }

@@ -19,7 +19,7 @@ fn add_partitions_then_commit_emits_markers_and_completes() {
     assert!(h.open.contains_key(&pid));
     h.advance(100);
     let (r, out) = h.call(end_req("t", pid, epoch, true));
-    assert_eq!(r, Response::EndTxn { error: 0 });
+    assert_eq!(r, Response::end_txn_error(0));
     // PrepareCommit persisted with the partitions (the answer goes out after it).
     let (_, v) = only_record(&out);
     assert_eq!(v.state, TxnState::PrepareCommit);
@@ -77,7 +77,7 @@ fn abort_path() {
     let mut h = Harness::new();
     let (pid, epoch, _) = ongoing(&mut h);
     let (r, out) = h.call(end_req("t", pid, epoch, false));
-    assert_eq!(r, Response::EndTxn { error: 0 });
+    assert_eq!(r, Response::end_txn_error(0));
     assert_eq!(only_record(&out).1.state, TxnState::PrepareAbort);
     assert_eq!(out.markers.len(), 1);
     assert!(!out.markers[0].commit);
@@ -99,7 +99,7 @@ fn end_txn_retry_after_complete_is_ok() {
     h.call(end_req("t", pid, epoch, true));
     h.write_markers();
     let (r, out) = h.call(end_req("t", pid, epoch, true));
-    assert_eq!(r, Response::EndTxn { error: 0 });
+    assert_eq!(r, Response::end_txn_error(0));
     assert!(out.records.is_empty() && out.markers.is_empty());
     // The other direction is not a retry.
     assert_eq!(end_error(&h.call(end_req("t", pid, epoch, false)).0), 48);
@@ -186,7 +186,7 @@ fn end_txn_without_partitions_completes_at_once() {
     add(&mut h, "t", pid, epoch, &[]);
     assert_eq!(h.state("t"), Some("Ongoing"));
     let (r, out) = h.call(end_req("t", pid, epoch, true));
-    assert_eq!(r, Response::EndTxn { error: 0 });
+    assert_eq!(r, Response::end_txn_error(0));
     let states: Vec<TxnState> = decoded(&out)
         .into_iter()
         .map(|(_, v)| v.unwrap().state)

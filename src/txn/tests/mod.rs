@@ -12,6 +12,7 @@ mod load;
 mod partitions;
 mod records;
 mod restart;
+mod tv2;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -246,6 +247,7 @@ pub fn add_req(tid: &str, pid: i64, epoch: i16, partitions: &[(&str, i32)]) -> R
         partitions: tps(partitions),
         verify_only: false,
         version: 3,
+        tv2: false,
     }
 }
 
@@ -311,7 +313,7 @@ pub fn add_error(r: &Response) -> ErrorCode {
 
 pub fn end_error(r: &Response) -> ErrorCode {
     match r {
-        Response::EndTxn { error } => *error,
+        Response::EndTxn { error, .. } => *error,
         other => panic!("expected EndTxn response, got {other:?}"),
     }
 }

@@ -151,6 +151,7 @@ fn verify_req(
         partitions: tps(partitions),
         verify_only: true,
         version,
+        tv2: false,
     }
 }
 

@@ -234,7 +234,7 @@ fn failed_append_turns_answers_into_errors_but_keeps_markers() {
     add(&mut h, "t", pid, epoch, &[("a", 0)]);
     let (_, out) = h.send(end_req("t", pid, epoch, true));
     let failed = out.clone().with_error(COORDINATOR_NOT_AVAILABLE);
-    assert_eq!(failed.responses[0].1, Response::EndTxn { error: 15 });
+    assert_eq!(failed.responses[0].1, Response::end_txn_error(15));
     assert!(failed.records.is_empty());
     assert_eq!(
         (failed.markers, failed.partitions, failed.timers),
@@ -298,6 +298,8 @@ proptest::proptest! {
             last_update_timestamp_ms: start + 1,
             last_producer_epoch: -1,
             previous_producer_id: -1,
+            client_transaction_version: 0,
+            next_producer_id: -1,
         };
         let back = TxnValue::decode(&TxnValue::from_metadata(&m).encode()).unwrap();
         proptest::prop_assert_eq!(back.to_metadata(), m);

@@ -364,6 +364,11 @@ impl GroupCoordinator {
                     _ => Ok(()),
                 };
                 match check {
+                    Ok(()) if self.consumer.contains_key(&g.group_id) => {
+                        let r = self.fetch_group(&g.group_id, g.topics, req.require_stable);
+                        tracing::debug!(group = g.group_id, member = ?g.member, offsets = ?r.offsets.iter().map(|o| (o.partition, o.offset)).collect::<Vec<_>>(), "consumer group offset fetch");
+                        r
+                    }
                     Ok(()) => self.fetch_group(&g.group_id, g.topics, req.require_stable),
                     Err(error) => OffsetFetchGroupResult {
                         group_id: g.group_id,

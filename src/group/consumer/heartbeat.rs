@@ -574,6 +574,17 @@ impl GroupCoordinator {
                 && req.owned.is_some());
         let assignment = (full || reconciled.assigned != member.assigned)
             .then(|| from_assignment(&reconciled.assigned));
+        tracing::debug!(
+            group_id,
+            member_id,
+            request_epoch = req.member_epoch,
+            owned = ?owned,
+            epoch = reconciled.member_epoch,
+            state = ?reconciled.state,
+            assigned = ?reconciled.assigned,
+            revoking = ?reconciled.pending_revocation,
+            "consumer group heartbeat"
+        );
         Ok(ConsumerHeartbeatResult {
             error: NONE,
             error_message: None,

@@ -290,6 +290,13 @@ impl ConsumerGroup {
         use crate::group::errors::*;
         let member = self.members.get(member_id).ok_or(UNKNOWN_MEMBER_ID)?;
         if member_epoch != member.member_epoch {
+            tracing::debug!(
+                group = self.group_id,
+                member_id,
+                member_epoch,
+                expected = member.member_epoch,
+                "offset fetch with a stale member epoch"
+            );
             return Err(STALE_MEMBER_EPOCH);
         }
         Ok(())

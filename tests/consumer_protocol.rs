@@ -78,7 +78,9 @@ fn run(
             for _ in 0..20 {
                 match c.poll(Duration::from_millis(20)) {
                     Some(Ok(m)) => {
-                        seen.entry((m.partition(), m.offset())).or_default().push(*id);
+                        seen.entry((m.partition(), m.offset()))
+                            .or_default()
+                            .push(*id);
                         c.commit_message(&m, CommitMode::Sync).unwrap();
                     }
                     Some(Err(e)) => panic!("consumer error: {e}"),
@@ -118,7 +120,9 @@ fn members_share_partitions_and_consume_exactly_once_across_scale_out_and_in() {
     let c1 = consumer(&b, "g-cp");
     c1.subscribe(&["cp"]).unwrap();
     let mut seen = BTreeMap::new();
-    run(&[(1, &c1)], &mut seen, |a, s| a[0].len() == 6 && s.len() >= 60);
+    run(&[(1, &c1)], &mut seen, |a, s| {
+        a[0].len() == 6 && s.len() >= 60
+    });
 
     // Scale out to two, then three members: partitions are revoked before reassignment.
     let c2 = consumer(&b, "g-cp");
@@ -127,7 +131,11 @@ fn members_share_partitions_and_consume_exactly_once_across_scale_out_and_in() {
     assert!(a[0].is_disjoint(&a[1]));
     let c3 = consumer(&b, "g-cp");
     c3.subscribe(&["cp"]).unwrap();
-    run(&[(1, &c1), (2, &c2), (3, &c3)], &mut seen, split(&[2, 2, 2]));
+    run(
+        &[(1, &c1), (2, &c2), (3, &c3)],
+        &mut seen,
+        split(&[2, 2, 2]),
+    );
     produce(&b, "cp", 300, "b");
     run(&[(1, &c1), (2, &c2), (3, &c3)], &mut seen, |a, s| {
         split(&[2, 2, 2])(a, s) && s.len() == 600
@@ -146,7 +154,10 @@ fn members_share_partitions_and_consume_exactly_once_across_scale_out_and_in() {
         .iter()
         .filter(|(_, by)| by.iter().collect::<BTreeSet<_>>().len() != 1)
         .collect();
-    assert!(shared.is_empty(), "records consumed by two members: {shared:?}");
+    assert!(
+        shared.is_empty(),
+        "records consumed by two members: {shared:?}"
+    );
     let again = seen.values().filter(|by| by.len() != 1).count();
     if again > 0 {
         // librdkafka 2.12.1 was seen (once, under load) re-delivering a retained
@@ -258,7 +269,11 @@ fn raw_heartbeats_errors_and_session_expiry_of_a_dead_member() {
     let mut seen = BTreeMap::new();
     let a = run(&[(1, &rk)], &mut seen, |a, _| a[0].len() == 6);
     assert_eq!(a[0], (0..6).collect::<BTreeSet<i32>>());
-    assert!(t0.elapsed() >= Duration::from_millis(3000), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(3000),
+        "{:?}",
+        t0.elapsed()
+    );
     // The expired member is gone.
     let r: ConsumerGroupHeartbeatResponse = c.call(0, &heartbeat("g-raw", &member, 1));
     assert_eq!(r.error_code, 25);
@@ -281,8 +296,14 @@ fn raw_heartbeats_errors_and_session_expiry_of_a_dead_member() {
     assert_eq!(m.member_epoch, g.assignment_epoch);
     assert_eq!(m.member_type, 1);
     assert_eq!(m.assignment.topic_partitions.len(), 1);
-    assert_eq!(m.assignment.topic_partitions[0].topic_name.0.as_str(), "raw");
-    assert_eq!(m.assignment.topic_partitions[0].partitions, (0..6).collect::<Vec<_>>());
+    assert_eq!(
+        m.assignment.topic_partitions[0].topic_name.0.as_str(),
+        "raw"
+    );
+    assert_eq!(
+        m.assignment.topic_partitions[0].partitions,
+        (0..6).collect::<Vec<_>>()
+    );
     assert_eq!(m.target_assignment, m.assignment);
     assert_eq!(d.groups[1].error_code, 69);
 }
@@ -309,21 +330,29 @@ fn revocation_is_acknowledged_before_reassignment_and_range_is_exact() {
     assert_eq!((r.error_code, r.member_epoch), (0, 2));
     assert_eq!(assigned(&r), BTreeSet::new());
     // a heartbeats at epoch 1 owning 0-5: must revoke 3-5 (range: a gets 0-2), stays at 1.
-    let r: ConsumerGroupHeartbeatResponse =
-        c.call(1, &heartbeat("g-rev", "a", 1).with_topic_partitions(owned(&[0, 1, 2, 3, 4, 5])));
+    let r: ConsumerGroupHeartbeatResponse = c.call(
+        1,
+        &heartbeat("g-rev", "a", 1).with_topic_partitions(owned(&[0, 1, 2, 3, 4, 5])),
+    );
     assert_eq!((r.error_code, r.member_epoch), (0, 1));
     assert_eq!(assigned(&r), [0, 1, 2].into());
     // b still waits: 3-5 are not released.
-    let r: ConsumerGroupHeartbeatResponse =
-        c.call(1, &heartbeat("g-rev", "b", 2).with_topic_partitions(owned(&[])));
+    let r: ConsumerGroupHeartbeatResponse = c.call(
+        1,
+        &heartbeat("g-rev", "b", 2).with_topic_partitions(owned(&[])),
+    );
     assert_eq!((r.error_code, r.member_epoch), (0, 2));
     assert_eq!(r.assignment, None);
     // a acknowledges the revocation: epoch 2; then b receives 3-5.
-    let r: ConsumerGroupHeartbeatResponse =
-        c.call(1, &heartbeat("g-rev", "a", 1).with_topic_partitions(owned(&[0, 1, 2])));
+    let r: ConsumerGroupHeartbeatResponse = c.call(
+        1,
+        &heartbeat("g-rev", "a", 1).with_topic_partitions(owned(&[0, 1, 2])),
+    );
     assert_eq!((r.error_code, r.member_epoch), (0, 2));
-    let r: ConsumerGroupHeartbeatResponse =
-        c.call(1, &heartbeat("g-rev", "b", 2).with_topic_partitions(owned(&[])));
+    let r: ConsumerGroupHeartbeatResponse = c.call(
+        1,
+        &heartbeat("g-rev", "b", 2).with_topic_partitions(owned(&[])),
+    );
     assert_eq!((r.error_code, r.member_epoch), (0, 2));
     assert_eq!(assigned(&r), [3, 4, 5].into());
     // An offset commit with a stale epoch: STALE_MEMBER_EPOCH (113); the current one works.
@@ -351,8 +380,10 @@ fn revocation_is_acknowledged_before_reassignment_and_range_is_exact() {
     // b leaves (epoch -1): a gets everything back at epoch 4 (leave bumps to 3, reassign).
     let r: ConsumerGroupHeartbeatResponse = c.call(1, &heartbeat("g-rev", "b", -1));
     assert_eq!((r.error_code, r.member_epoch), (0, -1));
-    let r: ConsumerGroupHeartbeatResponse =
-        c.call(1, &heartbeat("g-rev", "a", 2).with_topic_partitions(owned(&[0, 1, 2])));
+    let r: ConsumerGroupHeartbeatResponse = c.call(
+        1,
+        &heartbeat("g-rev", "a", 2).with_topic_partitions(owned(&[0, 1, 2])),
+    );
     assert_eq!((r.error_code, r.member_epoch), (0, 3));
     assert_eq!(assigned(&r), (0..6).collect());
 }
@@ -406,7 +437,11 @@ fn commits_and_group_state_survive_kill9_and_a_regex_subscription_picks_up_new_t
     let all: Vec<i32> = (0..6).collect();
     assert_eq!(
         topics,
-        [("re-one".to_string(), all.clone()), ("re-two".to_string(), all)].into()
+        [
+            ("re-one".to_string(), all.clone()),
+            ("re-two".to_string(), all)
+        ]
+        .into()
     );
     drop(c);
 

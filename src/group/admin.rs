@@ -63,9 +63,8 @@ impl GroupCoordinator {
 
     pub(super) fn list(&self, states: &[String], types: &[String]) -> Response {
         let states: Vec<String> = states.iter().map(|s| s.trim().to_lowercase()).collect();
-        let type_ok = |ty: &str| {
-            types.is_empty() || types.iter().any(|t| t.trim().eq_ignore_ascii_case(ty))
-        };
+        let type_ok =
+            |ty: &str| types.is_empty() || types.iter().any(|t| t.trim().eq_ignore_ascii_case(ty));
         let state_ok = |s: &str| states.is_empty() || states.contains(&s.to_lowercase());
         let classic = self
             .groups

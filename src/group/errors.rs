@@ -4,8 +4,8 @@
 //! and when a request is rejected before it reaches the state machine.
 
 use super::types::{
-    ConsumerDescribedGroup, ConsumerHeartbeatResult, DescribedGroup, ErrorCode, JoinResult, LeaveResult, OffsetFetchGroupResult, Outcome, Request,
-    Response, SyncResult,
+    ConsumerDescribedGroup, ConsumerHeartbeatResult, DescribedGroup, ErrorCode, JoinResult,
+    LeaveResult, OffsetFetchGroupResult, Outcome, Request, Response, SyncResult,
 };
 
 pub const NONE: ErrorCode = 0;

@@ -98,8 +98,7 @@ impl MemberIdGenerator for UuidMemberIds {
 
 /// Kafka's `Uuid.toString()`: URL-safe base64 of the 16 bytes, without padding.
 pub fn kafka_uuid_string(bytes: &[u8; 16]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -366,6 +365,11 @@ impl GroupCoordinator {
     /// Every committed offset as (group, topic, partition, offset), in key order (metrics).
     pub fn committed_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> + '_ {
         self.offsets.iter()
+    }
+
+    /// A consumer group (KIP-848), for admin and tests.
+    pub fn consumer_group(&self, group_id: &str) -> Option<&consumer::ConsumerGroup> {
+        self.consumer.get(group_id)
     }
 
     /// Number of committed offsets across all groups.

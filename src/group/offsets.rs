@@ -275,12 +275,7 @@ impl GroupCoordinator {
         out: &mut Outcome,
     ) -> Result<(), ErrorCode> {
         if let Some(g) = self.consumer.get(&req.group_id) {
-            return g.validate_offset_commit(
-                &req.member_id,
-                req.generation_id,
-                false,
-                req.version,
-            );
+            return g.validate_offset_commit(&req.member_id, req.generation_id, false, req.version);
         }
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             // A simple commit creates the group (when its first record is replayed).

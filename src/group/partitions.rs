@@ -76,7 +76,9 @@ impl GroupCoordinator {
                         key: crate::group::consumer::heartbeat_keys::session(&group_id, member_id),
                     });
                     out.timers.push(TimerOp::Cancel {
-                        key: crate::group::consumer::heartbeat_keys::rebalance(&group_id, member_id),
+                        key: crate::group::consumer::heartbeat_keys::rebalance(
+                            &group_id, member_id,
+                        ),
                     });
                 }
             }

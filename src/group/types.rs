@@ -452,7 +452,10 @@ impl MigrationPolicy {
     }
 
     pub fn upgrade_enabled(self) -> bool {
-        matches!(self, MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional)
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
     }
 
     pub fn downgrade_enabled(self) -> bool {

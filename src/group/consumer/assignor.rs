@@ -91,8 +91,10 @@ fn range(members: &[MemberSpec], topics: &[(Uuid, i32)]) -> BTreeMap<String, Ass
         .map(|m| (m.member_id.clone(), Assignment::new()))
         .collect();
     for &(topic, partitions) in topics {
-        let subscribed: Vec<&&MemberSpec> =
-            sorted.iter().filter(|m| m.topics.contains(&topic)).collect();
+        let subscribed: Vec<&&MemberSpec> = sorted
+            .iter()
+            .filter(|m| m.topics.contains(&topic))
+            .collect();
         if subscribed.is_empty() {
             continue;
         }
@@ -228,7 +230,8 @@ fn uniform_heterogeneous(
         out.insert(m.member_id.clone(), kept);
     }
     let load = |out: &BTreeMap<String, Assignment>, id: &str| -> usize {
-        out.get(id).map_or(0, |a| a.values().map(BTreeSet::len).sum())
+        out.get(id)
+            .map_or(0, |a| a.values().map(BTreeSet::len).sum())
     };
     for &(topic, count) in topics {
         for p in 0..count {

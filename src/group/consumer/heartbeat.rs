@@ -10,8 +10,8 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::assignor::{self, MemberSpec};
-use super::records::{self, Assignment, ConsumerKey, TopicMetadata};
 use super::reconcile::reconcile;
+use super::records::{self, Assignment, ConsumerKey, TopicMetadata};
 use super::{
     anchored, ConsumerGroup, Member, MemberState, LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
@@ -218,16 +218,16 @@ impl GroupCoordinator {
                 }
             }
         };
-        Response::ConsumerHeartbeat(result.unwrap_or_else(|(error, msg)| {
-            ConsumerHeartbeatResult {
+        Response::ConsumerHeartbeat(
+            result.unwrap_or_else(|(error, msg)| ConsumerHeartbeatResult {
                 error,
                 error_message: Some(msg),
                 member_id: None,
                 member_epoch: 0,
                 heartbeat_interval_ms: 0,
                 assignment: None,
-            }
-        }))
+            }),
+        )
     }
 
     /// Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid.
@@ -399,7 +399,10 @@ impl GroupCoordinator {
                     m
                 }
                 (None, false) => {
-                    return fail(UNKNOWN_MEMBER_ID, format!("Instance id {instance} is unknown."))
+                    return fail(
+                        UNKNOWN_MEMBER_ID,
+                        format!("Instance id {instance} is unknown."),
+                    )
                 }
                 (Some(existing), false) => {
                     if existing.member_id != member_id {
@@ -723,7 +726,10 @@ impl GroupCoordinator {
             }
             Some(instance) => {
                 let Some(m) = g.static_member(instance) else {
-                    return fail(UNKNOWN_MEMBER_ID, format!("Instance id {instance} is unknown."));
+                    return fail(
+                        UNKNOWN_MEMBER_ID,
+                        format!("Instance id {instance} is unknown."),
+                    );
                 };
                 if m.member_id != req.member_id {
                     return fail(
@@ -833,7 +839,10 @@ impl GroupCoordinator {
     pub(in crate::group) fn on_consumer_timer(&mut self, now_ms: i64, key: TimerKey) -> Outcome {
         let mut out = Outcome::default();
         match key {
-            TimerKey::ConsumerSession { group_id, member_id } => {
+            TimerKey::ConsumerSession {
+                group_id,
+                member_id,
+            } => {
                 let known = self
                     .consumer
                     .get(&group_id)
@@ -843,7 +852,10 @@ impl GroupCoordinator {
                     self.fence_member(&mut out, now_ms, &group_id, &member_id);
                 }
             }
-            TimerKey::ConsumerRebalance { group_id, member_id } => {
+            TimerKey::ConsumerRebalance {
+                group_id,
+                member_id,
+            } => {
                 let due = self.consumer.get(&group_id).is_some_and(|g| {
                     g.members.get(&member_id).is_some_and(|m| {
                         m.state == MemberState::UnrevokedPartitions

@@ -18,8 +18,8 @@
 //! not yet at the assignment epoch, or not Stable), Stable.
 
 pub mod assignor;
-pub mod records;
 pub mod reconcile;
+pub mod records;
 
 mod heartbeat;
 

@@ -1472,6 +1472,36 @@ impl BrokerConfig {
                     }
                 }
                 let policy = get("group.consumer.migration.policy").unwrap_or_default();
+                let bounded = |name: &str, lo: &str, hi: &str| -> Result<(), ConfigError> {
+                    let (v, l, h) = (num(name), num(lo), num(hi));
+                    if v < l || v > h {
+                        return Err(invalid(
+                            name,
+                            &v.to_string(),
+                            format!("must be between {lo} ({l}) and {hi} ({h})"),
+                        ));
+                    }
+                    Ok(())
+                };
+                bounded(
+                    "group.consumer.session.timeout.ms",
+                    "group.consumer.min.session.timeout.ms",
+                    "group.consumer.max.session.timeout.ms",
+                )?;
+                bounded(
+                    "group.consumer.heartbeat.interval.ms",
+                    "group.consumer.min.heartbeat.interval.ms",
+                    "group.consumer.max.heartbeat.interval.ms",
+                )?;
+                if num("group.consumer.heartbeat.interval.ms")
+                    >= num("group.consumer.session.timeout.ms")
+                {
+                    return Err(invalid(
+                        "group.consumer.heartbeat.interval.ms",
+                        &num("group.consumer.heartbeat.interval.ms").to_string(),
+                        "must be less than group.consumer.session.timeout.ms",
+                    ));
+                }
                 ConsumerGroupConfig {
                     session_timeout_ms: num("group.consumer.session.timeout.ms") as i32,
                     min_session_timeout_ms: num("group.consumer.min.session.timeout.ms") as i32,

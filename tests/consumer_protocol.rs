@@ -25,6 +25,7 @@ const FAST: &[&str] = &[
     "group.consumer.heartbeat.interval.ms=300",
     "group.consumer.min.heartbeat.interval.ms=100",
     "group.consumer.session.timeout.ms=4000",
+    "group.consumer.max.heartbeat.interval.ms=15000",
     "group.consumer.min.session.timeout.ms=1000",
 ];
 

@@ -70,7 +70,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     via_coordinator(
         broker,
         &req,
-        GroupRequest::ConsumerHeartbeat(hb),
+        GroupRequest::ConsumerHeartbeat(Box::new(hb)),
         move |resp, corr, version| {
             let mut out = ConsumerGroupHeartbeatResponse::default().with_throttle_time_ms(0);
             match resp {

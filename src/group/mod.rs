@@ -204,7 +204,7 @@ impl GroupCoordinator {
                 group_id,
                 partitions,
             } => Some(self.offset_delete(now_ms, &group_id, partitions, &mut out)),
-            Request::ConsumerHeartbeat(r) => Some(self.consumer_heartbeat(now_ms, r, &mut out)),
+            Request::ConsumerHeartbeat(r) => Some(self.consumer_heartbeat(now_ms, *r, &mut out)),
             Request::ConsumerDescribe { groups, topics } => {
                 Some(self.consumer_describe(groups, topics))
             }

@@ -234,7 +234,7 @@ pub enum Request {
         group_id: String,
         partitions: Vec<(String, i32)>,
     },
-    ConsumerHeartbeat(ConsumerHeartbeat),
+    ConsumerHeartbeat(Box<ConsumerHeartbeat>),
     ConsumerDescribe {
         groups: Vec<String>,
         topics: Arc<TopicsImage>,

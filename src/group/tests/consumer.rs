@@ -70,7 +70,7 @@ fn owning(mut r: ConsumerHeartbeat, parts: &[(u8, &[i32])]) -> ConsumerHeartbeat
 }
 
 fn result(h: &mut Harness, r: ConsumerHeartbeat) -> ConsumerHeartbeatResult {
-    match h.call(Request::ConsumerHeartbeat(r)) {
+    match h.call(Request::ConsumerHeartbeat(Box::new(r))) {
         Response::ConsumerHeartbeat(r) => r,
         other => panic!("not a heartbeat answer: {other:?}"),
     }

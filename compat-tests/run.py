@@ -53,6 +53,7 @@ CLIENTS = [
     ("kafkajs", "txn_kafkajs.py"),
     ("confluent", "configs.py"),
     ("confluent", "admin_apis.py"),
+    ("confluent", "consumer_protocol.py"),
     ("cluster", "cluster.py"),
 ]
 # scenario files that run against the three-node cluster, one scenario at a time
@@ -75,7 +76,12 @@ BROKERS = {
     "main": [],
     "np4": ["--set", "num.partitions=4", "--advertise", "localhost:{port}"],
     "noauto": ["--set", "auto.create.topics.enable=false"],
-    "groups": ["--set", "group.initial.rebalance.delay.ms=0"],
+    "groups": ["--set", "group.initial.rebalance.delay.ms=0",
+               # KIP-848 consumer groups (consumer_protocol.py): fast heartbeats, short sessions
+               "--set", "group.consumer.heartbeat.interval.ms=500",
+               "--set", "group.consumer.min.heartbeat.interval.ms=100",
+               "--set", "group.consumer.session.timeout.ms=6000",
+               "--set", "group.consumer.min.session.timeout.ms=1000"],
 }
 
 # the cluster: three nodes (SKUA_COMPAT_CLUSTER_NODES=1 runs the cluster scenarios against one node,

@@ -554,6 +554,71 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Maximum members of one group (else GROUP_MAX_SIZE_REACHED).",
     ),
     def(
+        "group.consumer.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Some(1),
+        "Session timeout of consumer-protocol (KIP-848) group members.",
+    ),
+    def(
+        "group.consumer.min.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Some(1),
+        "Smallest consumer.session.timeout.ms a group may be configured with.",
+    ),
+    def(
+        "group.consumer.max.session.timeout.ms",
+        Int,
+        Some("60000"),
+        Some(1),
+        "Largest consumer.session.timeout.ms a group may be configured with.",
+    ),
+    def(
+        "group.consumer.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Some(1),
+        "Heartbeat interval given to consumer-protocol group members.",
+    ),
+    def(
+        "group.consumer.min.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Some(1),
+        "Smallest consumer.heartbeat.interval.ms a group may be configured with.",
+    ),
+    def(
+        "group.consumer.max.heartbeat.interval.ms",
+        Int,
+        Some("15000"),
+        Some(1),
+        "Largest consumer.heartbeat.interval.ms a group may be configured with.",
+    ),
+    def(
+        "group.consumer.max.size",
+        Int,
+        Some("2147483647"),
+        Some(1),
+        "Maximum members of one consumer-protocol group (else GROUP_MAX_SIZE_REACHED).",
+    ),
+    def(
+        "group.consumer.assignors",
+        List,
+        Some("org.apache.kafka.coordinator.group.assignor.UniformAssignor,org.apache.kafka.coordinator.group.assignor.RangeAssignor"),
+        None,
+        "Server-side assignors of consumer-protocol groups (uniform, range, or Kafka's class \
+         names); the first is the default.",
+    ),
+    def(
+        "group.consumer.migration.policy",
+        Str,
+        Some("bidirectional"),
+        None,
+        "disabled, upgrade, downgrade or bidirectional (Kafka's online conversion of groups \
+         with members; skua converts only empty groups, which Kafka does whatever the policy).",
+    ),
+    def(
         "offsets.retention.minutes",
         Int,
         Some("10080"),
@@ -1405,6 +1470,8 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     pub group_initial_rebalance_delay_ms: i32,
     pub group_max_size: usize,
+    /// group.consumer.* (KIP-848 consumer groups).
+    pub group_consumer: crate::group::types::ConsumerGroupConfig,
     pub offsets_retention_minutes: i64,
     pub offsets_retention_check_interval_ms: i64,
     pub offset_metadata_max_bytes: usize,
@@ -1650,6 +1717,71 @@ impl BrokerConfig {
             group_max_session_timeout_ms: num("group.max.session.timeout.ms") as i32,
             group_initial_rebalance_delay_ms: num("group.initial.rebalance.delay.ms") as i32,
             group_max_size: num("group.max.size") as usize,
+            group_consumer: {
+                use crate::group::consumer::assignor::assignor_name;
+                use crate::group::types::{ConsumerGroupConfig, MigrationPolicy};
+                let list = get("group.consumer.assignors").unwrap_or_default();
+                let mut assignors = Vec::new();
+                for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    let name = assignor_name(entry).ok_or_else(|| {
+                        invalid("group.consumer.assignors", entry, "unknown assignor")
+                    })?;
+                    if !assignors.iter().any(|a| a == name) {
+                        assignors.push(name.to_string());
+                    }
+                }
+                let policy = get("group.consumer.migration.policy").unwrap_or_default();
+                let bounded = |name: &str, lo: &str, hi: &str| -> Result<(), ConfigError> {
+                    let (v, l, h) = (num(name), num(lo), num(hi));
+                    if v < l || v > h {
+                        return Err(invalid(
+                            name,
+                            &v.to_string(),
+                            format!("must be between {lo} ({l}) and {hi} ({h})"),
+                        ));
+                    }
+                    Ok(())
+                };
+                bounded(
+                    "group.consumer.session.timeout.ms",
+                    "group.consumer.min.session.timeout.ms",
+                    "group.consumer.max.session.timeout.ms",
+                )?;
+                bounded(
+                    "group.consumer.heartbeat.interval.ms",
+                    "group.consumer.min.heartbeat.interval.ms",
+                    "group.consumer.max.heartbeat.interval.ms",
+                )?;
+                if num("group.consumer.heartbeat.interval.ms")
+                    >= num("group.consumer.session.timeout.ms")
+                {
+                    return Err(invalid(
+                        "group.consumer.heartbeat.interval.ms",
+                        &num("group.consumer.heartbeat.interval.ms").to_string(),
+                        "must be less than group.consumer.session.timeout.ms",
+                    ));
+                }
+                ConsumerGroupConfig {
+                    session_timeout_ms: num("group.consumer.session.timeout.ms") as i32,
+                    min_session_timeout_ms: num("group.consumer.min.session.timeout.ms") as i32,
+                    max_session_timeout_ms: num("group.consumer.max.session.timeout.ms") as i32,
+                    heartbeat_interval_ms: num("group.consumer.heartbeat.interval.ms") as i32,
+                    min_heartbeat_interval_ms: num("group.consumer.min.heartbeat.interval.ms")
+                        as i32,
+                    max_heartbeat_interval_ms: num("group.consumer.max.heartbeat.interval.ms")
+                        as i32,
+                    max_size: num("group.consumer.max.size") as usize,
+                    assignors,
+                    migration_policy: MigrationPolicy::parse(&policy).ok_or_else(|| {
+                        invalid(
+                            "group.consumer.migration.policy",
+                            &policy,
+                            "expected disabled, upgrade, downgrade or bidirectional",
+                        )
+                    })?,
+                    overrides: Default::default(),
+                }
+            },
             offsets_retention_minutes: num("offsets.retention.minutes"),
             offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms"),
             offset_metadata_max_bytes: num("offset.metadata.max.bytes") as usize,
@@ -1812,6 +1944,7 @@ impl BrokerConfig {
             offsets_retention_check_interval_ms: self.offsets_retention_check_interval_ms,
             offset_metadata_max_bytes: self.offset_metadata_max_bytes,
             offsets_topic_partitions: self.offsets_topic_num_partitions,
+            consumer: self.group_consumer.clone(),
         }
     }
 

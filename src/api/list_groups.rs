@@ -55,7 +55,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                                 l.group_state = StrBytes::from_string(g.state);
                             }
                             if version >= 5 {
-                                l.group_type = StrBytes::from_static_str("classic");
+                                l.group_type = StrBytes::from_string(g.group_type);
                             }
                             l
                         })

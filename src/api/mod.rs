@@ -7,6 +7,8 @@ pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -105,6 +107,8 @@ pub const APIS: &[ApiEntry] = &[
     list_partition_reassignments::VERSIONS,
     write_txn_markers::VERSIONS,
     describe_topic_partitions::VERSIONS,
+    consumer_group_heartbeat::VERSIONS,
+    consumer_group_describe::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -202,6 +206,8 @@ pub async fn dispatch(
         }
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(broker, req),
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(broker, req),
+        ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat::handle(broker, req),
+        ApiKey::ConsumerGroupDescribe => consumer_group_describe::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }

@@ -97,6 +97,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             .iter()
             .map(|g| OffsetFetchGroup {
                 group_id: g.group_id.0.as_str().to_string(),
+                // v9+: a consumer-protocol member fetching (its epoch is checked).
+                member: g
+                    .member_id
+                    .as_ref()
+                    .map(|m| (m.as_str().to_string(), g.member_epoch)),
                 topics: g.topics.as_ref().map(|ts| {
                     ts.iter()
                         .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
@@ -107,6 +112,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     } else {
         vec![OffsetFetchGroup {
             group_id: body.group_id.0.as_str().to_string(),
+            member: None,
             topics: body.topics.as_ref().map(|ts| {
                 ts.iter()
                     .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))

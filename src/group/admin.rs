@@ -7,8 +7,9 @@ use super::state::GroupState;
 use super::types::{DescribedGroup, DescribedMember, ListedGroup, Outcome, Response};
 use super::GroupCoordinator;
 
-/// The only group type this coordinator has (KIP-848's ListGroups types filter).
+/// The group types of ListGroups' types filter (KIP-848).
 const CLASSIC_GROUP_TYPE: &str = "classic";
+const CONSUMER_GROUP_TYPE: &str = "consumer";
 
 impl GroupCoordinator {
     pub(super) fn describe(&self, group_ids: Vec<String>) -> Response {
@@ -62,21 +63,33 @@ impl GroupCoordinator {
 
     pub(super) fn list(&self, states: &[String], types: &[String]) -> Response {
         let states: Vec<String> = states.iter().map(|s| s.trim().to_lowercase()).collect();
-        let type_ok = types.is_empty()
-            || types
-                .iter()
-                .any(|t| t.trim().eq_ignore_ascii_case(CLASSIC_GROUP_TYPE));
-        let groups = self
+        let type_ok =
+            |ty: &str| types.is_empty() || types.iter().any(|t| t.trim().eq_ignore_ascii_case(ty));
+        let state_ok = |s: &str| states.is_empty() || states.contains(&s.to_lowercase());
+        let classic = self
             .groups
             .values()
-            .filter(|_| type_ok)
-            .filter(|g| states.is_empty() || states.contains(&g.state().name().to_lowercase()))
+            .filter(|_| type_ok(CLASSIC_GROUP_TYPE))
+            .filter(|g| state_ok(g.state().name()))
             .map(|g| ListedGroup {
                 group_id: g.group_id.clone(),
+                group_type: CLASSIC_GROUP_TYPE.to_string(),
                 protocol_type: g.protocol_type.clone().unwrap_or_default(),
                 state: g.state().name().to_string(),
-            })
-            .collect();
+            });
+        let consumer = self
+            .consumer
+            .values()
+            .filter(|_| type_ok(CONSUMER_GROUP_TYPE))
+            .filter(|g| state_ok(g.state().name()))
+            .map(|g| ListedGroup {
+                group_id: g.group_id.clone(),
+                group_type: CONSUMER_GROUP_TYPE.to_string(),
+                protocol_type: CONSUMER_GROUP_TYPE.to_string(),
+                state: g.state().name().to_string(),
+            });
+        let mut groups: Vec<ListedGroup> = classic.chain(consumer).collect();
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         Response::List {
             error: NONE,
             groups,
@@ -92,6 +105,17 @@ impl GroupCoordinator {
     ) -> Response {
         let mut results = Vec::with_capacity(group_ids.len());
         for group_id in group_ids {
+            if let Some(g) = self.consumer.get(&group_id) {
+                let error = if g.members.is_empty() {
+                    self.delete_offsets(now_ms, &group_id, out);
+                    self.delete_consumer_group_records(out, now_ms, &group_id);
+                    NONE
+                } else {
+                    NON_EMPTY_GROUP
+                };
+                results.push((group_id, error));
+                continue;
+            }
             let error = match self.groups.get(&group_id).map(|g| g.state()) {
                 None | Some(GroupState::Dead) => GROUP_ID_NOT_FOUND,
                 Some(GroupState::Empty) => NONE,
@@ -106,6 +130,15 @@ impl GroupCoordinator {
     }
 
     fn delete_empty_group(&mut self, now_ms: i64, group_id: &str, out: &mut Outcome) {
+        self.delete_offsets(now_ms, group_id, out);
+        let key = RecordKey::GroupMetadata {
+            group: group_id.to_string(),
+        };
+        self.emit_and_apply(out, now_ms, key, None);
+    }
+
+    /// A tombstone for every committed offset of the group.
+    pub(super) fn delete_offsets(&mut self, now_ms: i64, group_id: &str, out: &mut Outcome) {
         let partitions: Vec<(String, i32)> = self
             .offsets
             .group(group_id)
@@ -121,9 +154,5 @@ impl GroupCoordinator {
             };
             self.emit_and_apply(out, now_ms, key, None);
         }
-        let key = RecordKey::GroupMetadata {
-            group: group_id.to_string(),
-        };
-        self.emit_and_apply(out, now_ms, key, None);
     }
 }

@@ -4,8 +4,8 @@
 //! and when a request is rejected before it reaches the state machine.
 
 use super::types::{
-    DescribedGroup, ErrorCode, JoinResult, LeaveResult, OffsetFetchGroupResult, Outcome, Request,
-    Response, SyncResult,
+    ConsumerDescribedGroup, ConsumerHeartbeatResult, DescribedGroup, ErrorCode, JoinResult,
+    LeaveResult, OffsetFetchGroupResult, Outcome, Request, Response, SyncResult,
 };
 
 pub const NONE: ErrorCode = 0;
@@ -28,6 +28,12 @@ pub const GROUP_MAX_SIZE_REACHED: ErrorCode = 81;
 pub const FENCED_INSTANCE_ID: ErrorCode = 82;
 pub const UNSTABLE_OFFSET_COMMIT: ErrorCode = 88;
 pub const GROUP_SUBSCRIBED_TO_TOPIC: ErrorCode = 86;
+pub const UNSUPPORTED_VERSION: ErrorCode = 35;
+pub const FENCED_MEMBER_EPOCH: ErrorCode = 110;
+pub const UNRELEASED_INSTANCE_ID: ErrorCode = 111;
+pub const UNSUPPORTED_ASSIGNOR: ErrorCode = 112;
+pub const STALE_MEMBER_EPOCH: ErrorCode = 113;
+pub const INVALID_REGULAR_EXPRESSION: ErrorCode = 128;
 
 impl JoinResult {
     /// A JoinGroup answer carrying only an error (generation -1, no leader, no members).
@@ -65,6 +71,35 @@ impl DescribedGroup {
             state: String::new(),
             protocol_type: String::new(),
             protocol: String::new(),
+            members: Vec::new(),
+        }
+    }
+}
+
+impl ConsumerHeartbeatResult {
+    /// A ConsumerGroupHeartbeat answer carrying only an error.
+    pub fn error(error: ErrorCode) -> ConsumerHeartbeatResult {
+        ConsumerHeartbeatResult {
+            error,
+            error_message: None,
+            member_id: None,
+            member_epoch: 0,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        }
+    }
+}
+
+impl ConsumerDescribedGroup {
+    fn error(group_id: &str, error: ErrorCode) -> ConsumerDescribedGroup {
+        ConsumerDescribedGroup {
+            group_id: group_id.to_string(),
+            error,
+            error_message: None,
+            state: String::new(),
+            group_epoch: 0,
+            assignment_epoch: 0,
+            assignor_name: String::new(),
             members: Vec::new(),
         }
     }
@@ -121,6 +156,15 @@ impl Response {
             Response::OffsetDelete { .. } => Response::OffsetDelete {
                 error,
                 partitions: Vec::new(),
+            },
+            Response::ConsumerHeartbeat(_) => {
+                Response::ConsumerHeartbeat(ConsumerHeartbeatResult::error(error))
+            }
+            Response::ConsumerDescribe { groups } => Response::ConsumerDescribe {
+                groups: groups
+                    .iter()
+                    .map(|g| ConsumerDescribedGroup::error(&g.group_id, error))
+                    .collect(),
             },
         }
     }
@@ -193,6 +237,15 @@ pub fn error_response(request: &Request, error: ErrorCode) -> Response {
         Request::OffsetDelete { .. } => Response::OffsetDelete {
             error,
             partitions: Vec::new(),
+        },
+        Request::ConsumerHeartbeat(_) => {
+            Response::ConsumerHeartbeat(ConsumerHeartbeatResult::error(error))
+        }
+        Request::ConsumerDescribe { groups, .. } => Response::ConsumerDescribe {
+            groups: groups
+                .iter()
+                .map(|g| ConsumerDescribedGroup::error(g, error))
+                .collect(),
         },
     }
 }

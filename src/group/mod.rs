@@ -43,6 +43,7 @@ pub mod types;
 
 mod admin;
 mod classic;
+pub mod consumer;
 mod context;
 pub mod errors;
 mod join;
@@ -76,6 +77,9 @@ use types::*;
 /// client id (the group.instance.id for static members).
 pub trait MemberIdGenerator {
     fn next(&mut self, client_id: &str) -> String;
+    /// A consumer-group member id the coordinator generates (ConsumerGroupHeartbeat v0):
+    /// Kafka's `Uuid.randomUuid().toString()`.
+    fn uuid(&mut self) -> String;
 }
 
 /// The production generator: `client_id-<random uuid>`, like Kafka.
@@ -86,6 +90,29 @@ impl MemberIdGenerator for UuidMemberIds {
     fn next(&mut self, client_id: &str) -> String {
         format!("{client_id}-{}", uuid::Uuid::new_v4())
     }
+
+    fn uuid(&mut self) -> String {
+        kafka_uuid_string(uuid::Uuid::new_v4().as_bytes())
+    }
+}
+
+/// Kafka's `Uuid.toString()`: URL-safe base64 of the 16 bytes, without padding.
+pub fn kafka_uuid_string(bytes: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
 }
 
 /// A group's persistent view (what a GroupMetadata record holds), for admin and tests.
@@ -118,6 +145,11 @@ pub struct GroupCoordinator {
     config: GroupConfig,
     ids: Box<dyn MemberIdGenerator + Send>,
     groups: BTreeMap<String, Group>,
+    /// Consumer groups (KIP-848); a group id is in `groups` or here, never both.
+    consumer: BTreeMap<String, consumer::ConsumerGroup>,
+    /// The topics of the last consumer-group request (session expiry recomputes the
+    /// subscribed topics' metadata with it).
+    last_topics: Option<std::sync::Arc<TopicsImage>>,
     offsets: OffsetStore,
 }
 
@@ -127,12 +159,19 @@ impl GroupCoordinator {
             config,
             ids,
             groups: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            last_topics: None,
             offsets: OffsetStore::default(),
         }
     }
 
     pub fn config(&self) -> &GroupConfig {
         &self.config
+    }
+
+    /// Replace the per-group consumer config overrides (the GROUP config resource).
+    pub fn set_group_overrides(&mut self, overrides: BTreeMap<String, (Option<i32>, Option<i32>)>) {
+        self.config.consumer.overrides = overrides;
     }
 
     /// Handle one request at time `now_ms`. Responses for `id` may be in this Outcome or a
@@ -165,6 +204,10 @@ impl GroupCoordinator {
                 group_id,
                 partitions,
             } => Some(self.offset_delete(now_ms, &group_id, partitions, &mut out)),
+            Request::ConsumerHeartbeat(r) => Some(self.consumer_heartbeat(now_ms, *r, &mut out)),
+            Request::ConsumerDescribe { groups, topics } => {
+                Some(self.consumer_describe(groups, topics))
+            }
         };
         if let Some(r) = response {
             out.responses.push((id, r));
@@ -184,6 +227,9 @@ impl GroupCoordinator {
                 self.expire_offsets(now_ms, &mut out);
                 return out;
             }
+            TimerKey::ConsumerSession { .. } | TimerKey::ConsumerRebalance { .. } => {
+                return self.on_consumer_timer(now_ms, key);
+            }
         };
         let Self { groups, config, .. } = self;
         let Some(group) = groups.get_mut(&group_id) else {
@@ -198,7 +244,7 @@ impl GroupCoordinator {
             TimerKey::Session { member_id, .. } => group.on_session_timer(&mut cx, &member_id),
             TimerKey::Join { .. } => group.on_join_timer(&mut cx),
             TimerKey::Sync { .. } => group.on_sync_timer(&mut cx),
-            TimerKey::OffsetsExpiry => {}
+            _ => {}
         }
         out
     }
@@ -221,9 +267,11 @@ impl GroupCoordinator {
                 Some(v) => {
                     let v = OffsetCommitValue::decode(v)?;
                     // Offsets without a group belong to a simple group (Kafka creates it).
-                    self.groups
-                        .entry(group.clone())
-                        .or_insert_with(|| Group::new(&group, now_ms));
+                    if !self.consumer.contains_key(&group) {
+                        self.groups
+                            .entry(group.clone())
+                            .or_insert_with(|| Group::new(&group, now_ms));
+                    }
                     self.offsets.put(&group, &topic, partition, v.into());
                 }
                 None => self.offsets.remove(&group, &topic, partition),
@@ -231,16 +279,28 @@ impl GroupCoordinator {
             RecordKey::GroupMetadata { group } => match value {
                 Some(v) => {
                     let v = GroupMetadataValue::decode(v)?;
+                    self.consumer.remove(&group);
                     self.groups
                         .insert(group.clone(), Group::from_metadata_value(&group, &v));
                 }
                 None => {
-                    self.offsets.remove_pending_group(&group);
+                    if !self.consumer.contains_key(&group) {
+                        self.offsets.remove_pending_group(&group);
+                    }
                     if let Some(mut g) = self.groups.remove(&group) {
                         g.transition_to(GroupState::Dead, now_ms);
                     }
                 }
             },
+            RecordKey::Consumer(key) => {
+                if value.is_some() {
+                    // A consumer group takes the id over from a classic one.
+                    if let Some(mut g) = self.groups.remove(key.group()) {
+                        g.transition_to(GroupState::Dead, now_ms);
+                    }
+                }
+                self.replay_consumer(key, value)?;
+            }
         }
         Ok(())
     }
@@ -264,6 +324,7 @@ impl GroupCoordinator {
     /// those over group.max.size (after their records were replayed).
     fn groups_loaded(&mut self, now_ms: i64, select: impl Fn(&str) -> bool) -> Outcome {
         let mut out = Outcome::default();
+        self.consumer_groups_loaded(now_ms, &select, &mut out);
         let Self { groups, config, .. } = self;
         let mut cx = Cx {
             now_ms,
@@ -304,6 +365,11 @@ impl GroupCoordinator {
     /// Every committed offset as (group, topic, partition, offset), in key order (metrics).
     pub fn committed_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> + '_ {
         self.offsets.iter()
+    }
+
+    /// A consumer group (KIP-848), for admin and tests.
+    pub fn consumer_group(&self, group_id: &str) -> Option<&consumer::ConsumerGroup> {
+        self.consumer.get(group_id)
     }
 
     /// Number of committed offsets across all groups.
@@ -356,6 +422,15 @@ impl GroupCoordinator {
             || timeout > self.config.max_session_timeout_ms
         {
             return reject(out, INVALID_SESSION_TIMEOUT);
+        }
+        // A consumer group (KIP-848) of this id: an empty one gives the id over to the classic
+        // protocol (Kafka deletes it and creates a classic group); skua does not serve
+        // classic members inside a consumer group with members.
+        if let Some(cg) = self.consumer.get(&req.group_id) {
+            if !cg.members.is_empty() {
+                return reject(out, INCONSISTENT_GROUP_PROTOCOL);
+            }
+            self.delete_consumer_group_records(out, now_ms, &req.group_id);
         }
         let new_member = req.member_id.is_empty();
         let new_group = !self.groups.contains_key(&req.group_id);

@@ -274,6 +274,9 @@ impl GroupCoordinator {
         req: &OffsetCommit,
         out: &mut Outcome,
     ) -> Result<(), ErrorCode> {
+        if let Some(g) = self.consumer.get(&req.group_id) {
+            return g.validate_offset_commit(&req.member_id, req.generation_id, false, req.version);
+        }
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             // A simple commit creates the group (when its first record is replayed).
             return match (req.generation_id < 0, req.version >= 9) {
@@ -350,7 +353,25 @@ impl GroupCoordinator {
         let groups = req
             .groups
             .into_iter()
-            .map(|g| self.fetch_group(&g.group_id, g.topics, req.require_stable))
+            .map(|g| {
+                let check = match (self.consumer.get(&g.group_id), &g.member) {
+                    (Some(cg), Some((member, epoch))) => cg.validate_offset_fetch(member, *epoch),
+                    _ => Ok(()),
+                };
+                match check {
+                    Ok(()) if self.consumer.contains_key(&g.group_id) => {
+                        let r = self.fetch_group(&g.group_id, g.topics, req.require_stable);
+                        tracing::debug!(group = g.group_id, member = ?g.member, offsets = ?r.offsets.iter().map(|o| (o.partition, o.offset)).collect::<Vec<_>>(), "consumer group offset fetch");
+                        r
+                    }
+                    Ok(()) => self.fetch_group(&g.group_id, g.topics, req.require_stable),
+                    Err(error) => OffsetFetchGroupResult {
+                        group_id: g.group_id,
+                        error,
+                        offsets: Vec::new(),
+                    },
+                }
+            })
             .collect();
         Response::OffsetFetch { groups }
     }
@@ -361,10 +382,11 @@ impl GroupCoordinator {
         topics: Option<Vec<(String, Vec<i32>)>>,
         require_stable: bool,
     ) -> OffsetFetchGroupResult {
-        let known = self
-            .groups
-            .get(group_id)
-            .is_some_and(|g| !g.is(GroupState::Dead));
+        let known = self.consumer.contains_key(group_id)
+            || self
+                .groups
+                .get(group_id)
+                .is_some_and(|g| !g.is(GroupState::Dead));
         let stable_error = |topic: &str, partition: i32| {
             if require_stable
                 && self
@@ -428,6 +450,15 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return fail(INVALID_GROUP_ID);
         }
+        if let Some(g) = self.consumer.get(group_id) {
+            // Kafka's ConsumerGroup.validateOffsetDelete accepts any state; offsets of
+            // subscribed topics stay.
+            let subscribed: Vec<bool> = partitions
+                .iter()
+                .map(|(t, _)| g.is_subscribed_to_topic(t))
+                .collect();
+            return self.delete_partition_offsets(now_ms, group_id, partitions, subscribed, out);
+        }
         let Some(group) = self.groups.get(group_id) else {
             return fail(GROUP_ID_NOT_FOUND);
         };
@@ -437,10 +468,25 @@ impl GroupCoordinator {
             _ if !group.uses_consumer_protocol() => return fail(NON_EMPTY_GROUP),
             _ => {}
         }
+        let subscribed: Vec<bool> = partitions
+            .iter()
+            .map(|(t, _)| group.is_subscribed_to_topic(t))
+            .collect();
+        self.delete_partition_offsets(now_ms, group_id, partitions, subscribed, out)
+    }
+
+    fn delete_partition_offsets(
+        &mut self,
+        now_ms: i64,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+        subscribed: Vec<bool>,
+        out: &mut Outcome,
+    ) -> Response {
         let mut results = Vec::with_capacity(partitions.len());
         let mut tombstones = Vec::new();
-        for (topic, partition) in partitions {
-            if group.is_subscribed_to_topic(&topic) {
+        for ((topic, partition), subscribed) in partitions.into_iter().zip(subscribed) {
+            if subscribed {
                 results.push((topic, partition, GROUP_SUBSCRIBED_TO_TOPIC));
                 continue;
             }
@@ -470,6 +516,7 @@ impl GroupCoordinator {
     /// The OffsetsExpiry timer: tombstone expired offsets of every group, delete Empty groups
     /// left without offsets, and re-arm the timer.
     pub(super) fn expire_offsets(&mut self, now_ms: i64, out: &mut Outcome) {
+        self.expire_consumer_group_offsets(now_ms, out);
         let group_ids: Vec<String> = self.groups.keys().cloned().collect();
         for group_id in group_ids {
             let (expired, all_expired) = self.expired_offsets(&group_id, now_ms);
@@ -499,6 +546,54 @@ impl GroupCoordinator {
             super::types::TimerKey::OffsetsExpiry,
             self.config.offsets_retention_check_interval_ms,
         );
+    }
+
+    /// Consumer groups: offsets of topics the group is not subscribed to expire
+    /// offsets.retention.minutes after their commit (Kafka's ConsumerGroup
+    /// offsetExpirationCondition); an empty group left without offsets is deleted.
+    fn expire_consumer_group_offsets(&mut self, now_ms: i64, out: &mut Outcome) {
+        let retention = self.config.offsets_retention_ms;
+        let ids: Vec<String> = self.consumer.keys().cloned().collect();
+        for group_id in ids {
+            let Some(g) = self.consumer.get(&group_id) else {
+                continue;
+            };
+            let mut expired = Vec::new();
+            let mut all = true;
+            for (topic, partitions) in self.offsets.group(&group_id).into_iter().flatten() {
+                if g.is_subscribed_to_topic(topic) {
+                    all = false;
+                    continue;
+                }
+                for (&partition, o) in partitions {
+                    let due = match o.expire_timestamp_ms {
+                        Some(expire) => now_ms >= expire,
+                        None => now_ms.saturating_sub(o.commit_timestamp_ms) >= retention,
+                    };
+                    if due
+                        && !self
+                            .offsets
+                            .has_pending_transactional_offset(&group_id, topic, partition)
+                    {
+                        expired.push((topic.clone(), partition));
+                    } else {
+                        all = false;
+                    }
+                }
+            }
+            let empty = g.members.is_empty();
+            for (topic, partition) in expired {
+                let key = RecordKey::OffsetCommit {
+                    group: group_id.clone(),
+                    topic,
+                    partition,
+                };
+                self.emit_and_apply(out, now_ms, key, None);
+            }
+            if all && empty && !self.offsets.has_open_transactions(&group_id) {
+                self.delete_consumer_group_records(out, now_ms, &group_id);
+            }
+        }
     }
 
     /// Kafka's cleanupExpiredOffsets: the group's expired partitions, and whether every

@@ -63,6 +63,26 @@ impl GroupCoordinator {
                 key: sync_key(&group_id),
             });
         }
+        let consumer: Vec<String> = self
+            .consumer
+            .keys()
+            .filter(|g| partition_for(g, n) == partition)
+            .cloned()
+            .collect();
+        for group_id in consumer {
+            if let Some(g) = self.consumer.remove(&group_id) {
+                for member_id in g.members.keys() {
+                    out.timers.push(TimerOp::Cancel {
+                        key: crate::group::consumer::heartbeat_keys::session(&group_id, member_id),
+                    });
+                    out.timers.push(TimerOp::Cancel {
+                        key: crate::group::consumer::heartbeat_keys::rebalance(
+                            &group_id, member_id,
+                        ),
+                    });
+                }
+            }
+        }
         self.offsets
             .retain_groups(|g| partition_for(g, n) != partition);
         out

@@ -70,6 +70,8 @@ pub enum RecordKey {
     GroupMetadata {
         group: String,
     },
+    /// A consumer-group (KIP-848) record: key versions 3–8.
+    Consumer(super::consumer::records::ConsumerKey),
 }
 
 /// `OffsetCommitValue` (all versions folded into one shape).
@@ -117,6 +119,7 @@ impl RecordKey {
     pub fn group(&self) -> &str {
         match self {
             RecordKey::OffsetCommit { group, .. } | RecordKey::GroupMetadata { group } => group,
+            RecordKey::Consumer(k) => k.group(),
         }
     }
 
@@ -138,6 +141,7 @@ impl RecordKey {
                 w.i16(GROUP_METADATA_KEY_V2);
                 w.string(group);
             }
+            RecordKey::Consumer(k) => k.encode_into(&mut w),
         }
         w.finish()
     }
@@ -153,6 +157,9 @@ impl RecordKey {
             GROUP_METADATA_KEY_V2 => Ok(RecordKey::GroupMetadata {
                 group: r.string("group")?,
             }),
+            v @ 3..=8 => Ok(RecordKey::Consumer(
+                super::consumer::records::ConsumerKey::decode_after_version(v, &mut r)?,
+            )),
             v => Err(RecordError::UnsupportedKeyVersion(v)),
         }
     }
@@ -324,6 +331,11 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn new(buf: &'a [u8], flexible: bool) -> Self {
         Reader { buf, flexible }
+    }
+
+    /// Switch to (or from) the flexible encoding, e.g. after a value's version prefix.
+    pub(crate) fn set_flexible(&mut self, flexible: bool) {
+        self.flexible = flexible;
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
@@ -512,6 +524,11 @@ impl Writer {
 
     pub(crate) fn bytes(&mut self, b: &[u8]) {
         self.length(Some(b.len()), true);
+        self.buf.put_slice(b);
+    }
+
+    /// Bytes as they are (a `uuid` field: 16 bytes).
+    pub(crate) fn raw(&mut self, b: &[u8]) {
         self.buf.put_slice(b);
     }
 

@@ -34,9 +34,12 @@ pub fn scope(request: &Request) -> Scope<'_> {
         Request::OffsetFetch(r) => {
             Scope::Many(r.groups.iter().map(|g| g.group_id.as_str()).collect())
         }
-        Request::Describe { groups } | Request::Delete { groups } => {
+        Request::Describe { groups }
+        | Request::Delete { groups }
+        | Request::ConsumerDescribe { groups, .. } => {
             Scope::Many(groups.iter().map(String::as_str).collect())
         }
+        Request::ConsumerHeartbeat(r) => Scope::One(&r.group_id),
         Request::List { .. } => Scope::All,
     }
 }
@@ -87,6 +90,10 @@ pub fn gate(request: Request, check: impl Fn(&str) -> Option<ErrorCode>) -> Gate
         Request::Delete { mut groups } => {
             groups.retain(|g| handled(g));
             Request::Delete { groups }
+        }
+        Request::ConsumerDescribe { mut groups, topics } => {
+            groups.retain(|g| handled(g));
+            Request::ConsumerDescribe { groups, topics }
         }
         other => return Gate::Pass(other),
     };
@@ -151,6 +158,25 @@ pub fn merge(
             });
             Response::Describe { groups }
         }
+        (Request::ConsumerDescribe { topics, .. }, h) => {
+            let groups = match h {
+                Some(Response::ConsumerDescribe { groups }) => groups,
+                _ => Vec::new(),
+            };
+            let groups = fill(errors, groups, |g, code| {
+                match error_response(
+                    &Request::ConsumerDescribe {
+                        groups: vec![g.into()],
+                        topics: topics.clone(),
+                    },
+                    code,
+                ) {
+                    Response::ConsumerDescribe { groups } => groups.into_iter().next(),
+                    _ => None,
+                }
+            });
+            Response::ConsumerDescribe { groups }
+        }
         (Request::Delete { .. }, h) => {
             let results = match h {
                 Some(Response::Delete { results }) => results,
@@ -184,6 +210,7 @@ mod tests {
                 .iter()
                 .map(|g| OffsetFetchGroup {
                     group_id: g.to_string(),
+                    member: None,
                     topics: None,
                 })
                 .collect(),

@@ -28,6 +28,9 @@ impl GroupCoordinator {
         if req.group_id.is_empty() {
             return Err(INVALID_GROUP_ID);
         }
+        if let Some(g) = self.consumer.get(&req.group_id) {
+            return g.validate_offset_commit(&req.member_id, req.generation_id, true, i16::MAX);
+        }
         let Some(group) = self.groups.get(&req.group_id) else {
             return Ok(());
         };
@@ -122,9 +125,11 @@ impl GroupCoordinator {
                 Some(v),
             ) => {
                 let v = OffsetCommitValue::decode(v)?;
-                self.groups
-                    .entry(group.clone())
-                    .or_insert_with(|| Group::new(&group, now_ms));
+                if !self.consumer.contains_key(&group) {
+                    self.groups
+                        .entry(group.clone())
+                        .or_insert_with(|| Group::new(&group, now_ms));
+                }
                 self.offsets
                     .put_pending(producer_id, &group, &topic, partition, v.into());
                 Ok(())

@@ -4,7 +4,11 @@
 //! carries out each [`Outcome`]: append `records` to `__consumer_offsets`, then send
 //! `responses`, then apply `timers`.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use bytes::Bytes;
+use uuid::Uuid;
 
 /// Identifies one in-flight request inside the runtime; responses may come back in a later
 /// Outcome (a JoinGroup parked until the rebalance completes).
@@ -101,6 +105,8 @@ pub struct TxnOffsetCommit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchGroup {
     pub group_id: String,
+    /// v9+: the member fetching (consumer groups check its epoch); None for admin fetches.
+    pub member: Option<(String, i32)>,
     /// None: every partition the group has an offset for.
     pub topics: Option<Vec<(String, Vec<i32>)>>,
 }
@@ -109,6 +115,99 @@ pub struct OffsetFetchGroup {
 pub struct OffsetFetch {
     pub groups: Vec<OffsetFetchGroup>,
     pub require_stable: bool,
+}
+
+/// A topic as the consumer-group coordinator sees it (from the broker's metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub id: Uuid,
+    pub partitions: i32,
+    pub internal: bool,
+}
+
+/// The cluster's topics when a request was made (the API layer takes it from the broker's
+/// metadata): consumer groups resolve subscriptions and topic ids against it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicsImage {
+    pub by_name: BTreeMap<String, TopicInfo>,
+}
+
+impl TopicsImage {
+    pub fn name_of(&self, id: &Uuid) -> Option<&str> {
+        self.by_name
+            .iter()
+            .find(|(_, t)| t.id == *id)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+/// ConsumerGroupHeartbeat (KIP-848). `None` fields did not change since the last heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerHeartbeat {
+    pub group_id: String,
+    pub member_id: String,
+    /// 0 to join, -1 to leave, -2 for a static member leaving temporarily.
+    pub member_epoch: i32,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    /// -1: unchanged.
+    pub rebalance_timeout_ms: i32,
+    pub subscribed_topic_names: Option<Vec<String>>,
+    /// v1+.
+    pub subscribed_topic_regex: Option<String>,
+    pub server_assignor: Option<String>,
+    /// The partitions the member owns.
+    pub owned: Option<Vec<(Uuid, Vec<i32>)>>,
+    pub client_id: String,
+    pub client_host: String,
+    pub version: i16,
+    pub topics: Arc<TopicsImage>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerHeartbeatResult {
+    pub error: ErrorCode,
+    pub error_message: Option<String>,
+    pub member_id: Option<String>,
+    pub member_epoch: i32,
+    pub heartbeat_interval_ms: i32,
+    /// Sent on full requests and when the member's assigned partitions changed.
+    pub assignment: Option<Vec<(Uuid, Vec<i32>)>>,
+}
+
+/// Partitions of one topic in a ConsumerGroupDescribe answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedTopicPartitions {
+    pub topic_id: Uuid,
+    pub topic_name: String,
+    pub partitions: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerDescribedMember {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub member_epoch: i32,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topic_names: Vec<String>,
+    pub subscribed_topic_regex: Option<String>,
+    pub assignment: Vec<DescribedTopicPartitions>,
+    pub target_assignment: Vec<DescribedTopicPartitions>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerDescribedGroup {
+    pub group_id: String,
+    pub error: ErrorCode,
+    pub error_message: Option<String>,
+    /// Empty, Assigning, Reconciling, Stable.
+    pub state: String,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor_name: String,
+    pub members: Vec<ConsumerDescribedMember>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +233,11 @@ pub enum Request {
     OffsetDelete {
         group_id: String,
         partitions: Vec<(String, i32)>,
+    },
+    ConsumerHeartbeat(Box<ConsumerHeartbeat>),
+    ConsumerDescribe {
+        groups: Vec<String>,
+        topics: Arc<TopicsImage>,
     },
 }
 
@@ -214,6 +318,8 @@ pub struct DescribedGroup {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedGroup {
     pub group_id: String,
+    /// "classic" or "consumer" (ListGroups v5).
+    pub group_type: String,
     pub protocol_type: String,
     pub state: String,
 }
@@ -252,6 +358,10 @@ pub enum Response {
         error: ErrorCode,
         partitions: Vec<(String, i32, ErrorCode)>,
     },
+    ConsumerHeartbeat(ConsumerHeartbeatResult),
+    ConsumerDescribe {
+        groups: Vec<ConsumerDescribedGroup>,
+    },
 }
 
 /// What a timer is for. At most one timer per key is armed; setting a key again replaces it.
@@ -265,6 +375,10 @@ pub enum TimerKey {
     Sync { group_id: String },
     /// Periodic expiry of old offsets (offsets.retention.check.interval.ms).
     OffsetsExpiry,
+    /// Session timeout of a consumer-group (KIP-848) member.
+    ConsumerSession { group_id: String, member_id: String },
+    /// A consumer-group member must revoke its partitions within its rebalance timeout.
+    ConsumerRebalance { group_id: String, member_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,6 +427,87 @@ pub struct GroupConfig {
     pub offset_metadata_max_bytes: usize,
     /// offsets.topic.num.partitions (50)
     pub offsets_topic_partitions: i32,
+    /// Consumer groups (KIP-848): Kafka's group.consumer.* configs.
+    pub consumer: ConsumerGroupConfig,
+}
+
+/// group.consumer.migration.policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationPolicy {
+    Disabled,
+    Upgrade,
+    Downgrade,
+    Bidirectional,
+}
+
+impl MigrationPolicy {
+    pub fn parse(s: &str) -> Option<MigrationPolicy> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Some(MigrationPolicy::Disabled),
+            "upgrade" => Some(MigrationPolicy::Upgrade),
+            "downgrade" => Some(MigrationPolicy::Downgrade),
+            "bidirectional" => Some(MigrationPolicy::Bidirectional),
+            _ => None,
+        }
+    }
+
+    pub fn upgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
+    }
+
+    pub fn downgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional
+        )
+    }
+}
+
+/// Kafka's group.consumer.* broker configs and defaults.
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupConfig {
+    /// group.consumer.session.timeout.ms (45000)
+    pub session_timeout_ms: i32,
+    /// group.consumer.min.session.timeout.ms (45000)
+    pub min_session_timeout_ms: i32,
+    /// group.consumer.max.session.timeout.ms (60000)
+    pub max_session_timeout_ms: i32,
+    /// group.consumer.heartbeat.interval.ms (5000)
+    pub heartbeat_interval_ms: i32,
+    /// group.consumer.min.heartbeat.interval.ms (5000)
+    pub min_heartbeat_interval_ms: i32,
+    /// group.consumer.max.heartbeat.interval.ms (15000)
+    pub max_heartbeat_interval_ms: i32,
+    /// group.consumer.max.size (2147483647)
+    pub max_size: usize,
+    /// group.consumer.assignors as assignor names ("uniform", "range"); the first is the
+    /// default.
+    pub assignors: Vec<String>,
+    /// group.consumer.migration.policy (bidirectional)
+    pub migration_policy: MigrationPolicy,
+    /// Per-group overrides (the GROUP config resource): group id → (session timeout,
+    /// heartbeat interval).
+    pub overrides: BTreeMap<String, (Option<i32>, Option<i32>)>,
+}
+
+impl Default for ConsumerGroupConfig {
+    fn default() -> Self {
+        ConsumerGroupConfig {
+            session_timeout_ms: 45_000,
+            min_session_timeout_ms: 45_000,
+            max_session_timeout_ms: 60_000,
+            heartbeat_interval_ms: 5_000,
+            min_heartbeat_interval_ms: 5_000,
+            max_heartbeat_interval_ms: 15_000,
+            max_size: i32::MAX as usize,
+            assignors: vec!["uniform".to_string(), "range".to_string()],
+            migration_policy: MigrationPolicy::Bidirectional,
+            overrides: BTreeMap::new(),
+        }
+    }
 }
 
 impl Default for GroupConfig {
@@ -326,6 +521,7 @@ impl Default for GroupConfig {
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
             offsets_topic_partitions: 50,
+            consumer: ConsumerGroupConfig::default(),
         }
     }
 }

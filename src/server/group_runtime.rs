@@ -258,7 +258,9 @@ fn group_of(key: &TimerKey) -> Option<&str> {
     match key {
         TimerKey::Session { group_id, .. }
         | TimerKey::Join { group_id }
-        | TimerKey::Sync { group_id } => Some(group_id),
+        | TimerKey::Sync { group_id }
+        | TimerKey::ConsumerSession { group_id, .. }
+        | TimerKey::ConsumerRebalance { group_id, .. } => Some(group_id),
         TimerKey::OffsetsExpiry => None,
     }
 }

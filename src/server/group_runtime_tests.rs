@@ -70,6 +70,7 @@ async fn fetch(h: &GroupHandle, groups: &[&str]) -> Vec<(String, i16, i64)> {
         groups: groups
             .iter()
             .map(|g| OffsetFetchGroup {
+                member: None,
                 group_id: g.to_string(),
                 topics: Some(vec![("orders".into(), vec![0])]),
             })

@@ -3,6 +3,7 @@
 //! generator (`<client_id>-<n>`). Every test asserts responses, emitted records and timers.
 
 mod admin;
+mod consumer;
 mod join;
 mod membership;
 mod offsets;
@@ -29,6 +30,11 @@ impl MemberIdGenerator for CountingIds {
     fn next(&mut self, client_id: &str) -> String {
         self.0 += 1;
         format!("{client_id}-{}", self.0)
+    }
+
+    fn uuid(&mut self) -> String {
+        self.0 += 1;
+        format!("uuid-{}", self.0)
     }
 }
 
@@ -341,12 +347,14 @@ pub fn decode(record: &Record) -> (RecordKey, Option<DecodedValue>) {
         RecordKey::GroupMetadata { .. } => {
             DecodedValue::Group(GroupMetadataValue::decode(v).expect("group value"))
         }
+        RecordKey::Consumer(_) => DecodedValue::Consumer(v.clone()),
     });
     (key, value)
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DecodedValue {
+    Consumer(Bytes),
     Offset(OffsetCommitValue),
     Group(GroupMetadataValue),
 }

@@ -218,6 +218,7 @@ fn offset_fetch_all_partitions() {
     );
     commit(&mut h, commit_req("t", "", -1, &[("orders", 0, 100)]));
     let all = |g: &str| OffsetFetchGroup {
+        member: None,
         group_id: g.into(),
         topics: None,
     };
@@ -247,6 +248,7 @@ fn offset_fetch_all_partitions() {
         ]
     );
     let some = |g: &str| OffsetFetchGroup {
+        member: None,
         group_id: g.into(),
         topics: Some(vec![
             ("orders".into(), vec![0, 9]),

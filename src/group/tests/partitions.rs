@@ -19,7 +19,9 @@ fn groups_with_timers(h: &Harness) -> BTreeSet<String> {
         .filter_map(|k| match k {
             TimerKey::Session { group_id, .. }
             | TimerKey::Join { group_id }
-            | TimerKey::Sync { group_id } => Some(group_id.clone()),
+            | TimerKey::Sync { group_id }
+            | TimerKey::ConsumerSession { group_id, .. }
+            | TimerKey::ConsumerRebalance { group_id, .. } => Some(group_id.clone()),
             TimerKey::OffsetsExpiry => None,
         })
         .collect()

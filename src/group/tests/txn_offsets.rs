@@ -29,6 +29,7 @@ fn txn_commit(group: &str, offsets: &[(&str, i32, i64)]) -> TxnOffsetCommit {
 fn fetch_one(h: &mut Harness, group: &str, require_stable: bool) -> Vec<(i64, ErrorCode)> {
     match h.call(Request::OffsetFetch(OffsetFetch {
         groups: vec![OffsetFetchGroup {
+            member: None,
             group_id: group.into(),
             topics: Some(vec![("orders".into(), vec![0, 1])]),
         }],

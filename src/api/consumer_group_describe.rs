@@ -1,0 +1,128 @@
+//! ConsumerGroupDescribe (key 69), v0–1: consumer groups of the KIP-848 protocol, with each
+//! member's current and target assignment. Groups that are not consumer groups answer
+//! GROUP_ID_NOT_FOUND, as Kafka does.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::consumer_group_describe_response::{
+    Assignment, DescribedGroup, Member, TopicPartitions,
+};
+use kafka_protocol::messages::{
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, GroupId, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::consumer_group_heartbeat::topics_image;
+use super::{via_coordinator, ApiEntry, Reply, Request, COORDINATOR_NOT_AVAILABLE};
+use crate::cluster::Broker;
+use crate::group::types::{
+    DescribedTopicPartitions, Request as GroupRequest, Response as GroupResponse,
+};
+use crate::protocol::{encode_response, FrameError};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::ConsumerGroupDescribe,
+    min: 0,
+    max: 1,
+};
+
+/// Group operations allowed without ACLs: READ, DELETE, DESCRIBE (AclOperation bits).
+const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+/// ConsumerGroupDescribe v1's MemberType of a consumer-protocol member.
+const MEMBER_TYPE_CONSUMER: i8 = 1;
+
+fn assignment(tps: Vec<DescribedTopicPartitions>) -> Assignment {
+    Assignment::default().with_topic_partitions(
+        tps.into_iter()
+            .map(|t| {
+                TopicPartitions::default()
+                    .with_topic_id(t.topic_id)
+                    .with_topic_name(TopicName(StrBytes::from_string(t.topic_name)))
+                    .with_partitions(t.partitions)
+            })
+            .collect(),
+    )
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let body: ConsumerGroupDescribeRequest = req.decode(ApiKey::ConsumerGroupDescribe)?;
+    let groups: Vec<String> = body
+        .group_ids
+        .iter()
+        .map(|g| g.0.as_str().to_string())
+        .collect();
+    let with_ops = body.include_authorized_operations;
+    let asked = groups.clone();
+    via_coordinator(
+        broker,
+        &req,
+        GroupRequest::ConsumerDescribe {
+            groups,
+            topics: topics_image(broker),
+        },
+        move |resp, corr, version| {
+            let s = StrBytes::from_string;
+            let described: Vec<DescribedGroup> = match resp {
+                Some(GroupResponse::ConsumerDescribe { groups }) => groups
+                    .into_iter()
+                    .map(|g| {
+                        let members = g
+                            .members
+                            .into_iter()
+                            .map(|m| {
+                                let mut out = Member::default()
+                                    .with_member_id(s(m.member_id))
+                                    .with_instance_id(m.instance_id.map(s))
+                                    .with_rack_id(m.rack_id.map(s))
+                                    .with_member_epoch(m.member_epoch)
+                                    .with_client_id(s(m.client_id))
+                                    .with_client_host(s(m.client_host))
+                                    .with_subscribed_topic_names(
+                                        m.subscribed_topic_names
+                                            .into_iter()
+                                            .map(|t| TopicName(s(t)))
+                                            .collect(),
+                                    )
+                                    .with_subscribed_topic_regex(m.subscribed_topic_regex.map(s))
+                                    .with_assignment(assignment(m.assignment))
+                                    .with_target_assignment(assignment(m.target_assignment));
+                                if version >= 1 {
+                                    out.member_type = MEMBER_TYPE_CONSUMER;
+                                }
+                                out
+                            })
+                            .collect();
+                        DescribedGroup::default()
+                            .with_error_code(g.error)
+                            .with_error_message(g.error_message.map(s))
+                            .with_group_id(GroupId(s(g.group_id)))
+                            .with_group_state(s(g.state))
+                            .with_group_epoch(g.group_epoch)
+                            .with_assignment_epoch(g.assignment_epoch)
+                            .with_assignor_name(s(g.assignor_name))
+                            .with_members(members)
+                            .with_authorized_operations(if with_ops && g.error == 0 {
+                                GROUP_OPERATIONS
+                            } else {
+                                i32::MIN
+                            })
+                    })
+                    .collect(),
+                _ => asked
+                    .into_iter()
+                    .map(|g| {
+                        DescribedGroup::default()
+                            .with_group_id(GroupId(s(g)))
+                            .with_error_code(COORDINATOR_NOT_AVAILABLE)
+                            .with_authorized_operations(i32::MIN)
+                    })
+                    .collect(),
+            };
+            let out = ConsumerGroupDescribeResponse::default()
+                .with_throttle_time_ms(0)
+                .with_groups(described);
+            encode_response(corr, version, &out)
+        },
+    )
+}

@@ -29,6 +29,9 @@ const LEGACY: &[(i16, i16)] = &[
     (32, 0), // DescribeConfigs v0
 ];
 
+/// Key and value of one record.
+type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A request frame (no size prefix) with a v1 header and `body`.
 fn frame(key: i16, version: i16, body: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
@@ -62,7 +65,7 @@ fn codec_of(i: u8) -> u8 {
 }
 
 /// A valid message set of `magic`, plain or in one `c` wrapper.
-fn message_set(magic: i8, c: u8, recs: &[(Option<Vec<u8>>, Option<Vec<u8>>)]) -> Vec<u8> {
+fn message_set(magic: i8, c: u8, recs: &[Kv]) -> Vec<u8> {
     let mut inner = Vec::new();
     for (i, (k, v)) in recs.iter().enumerate() {
         write_message(
@@ -95,7 +98,7 @@ fn message_set(magic: i8, c: u8, recs: &[(Option<Vec<u8>>, Option<Vec<u8>>)]) ->
     out
 }
 
-fn records() -> impl Strategy<Value = Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>> {
+fn records() -> impl Strategy<Value = Vec<Kv>> {
     vec(
         (
             proptest::option::of(vec(any::<u8>(), 0..16)),

@@ -24,6 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
+use super::metadata::{ids, partition_error};
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::{Broker, Topic};
 use crate::protocol::FrameError;
@@ -39,10 +40,6 @@ const MAX_PARTITIONS: i32 = 2000;
 
 /// Kafka's "authorized operations not requested" value, for topics that do not exist.
 const NO_OPERATIONS: i32 = i32::MIN;
-
-fn ids(v: &[i32]) -> Vec<BrokerId> {
-    v.iter().map(|&b| BrokerId(b)).collect()
-}
 
 fn tname(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
@@ -65,13 +62,8 @@ fn describe(t: &Topic, start: i32, limit: usize) -> DescribeTopicPartitionsRespo
         .take(limit)
         .map(|p| {
             let m = &p.meta;
-            let code = if m.leader < 0 {
-                ResponseError::LeaderNotAvailable.code()
-            } else {
-                0
-            };
             DescribeTopicPartitionsResponsePartition::default()
-                .with_error_code(code)
+                .with_error_code(partition_error(m))
                 .with_partition_index(p.index)
                 .with_leader_id(BrokerId(m.leader))
                 .with_leader_epoch(m.leader_epoch)

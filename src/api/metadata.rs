@@ -37,8 +37,19 @@ pub const TOPIC_OPERATIONS: i32 =
 pub const CLUSTER_OPERATIONS: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
-fn ids(v: &[i32]) -> Vec<BrokerId> {
+/// Broker ids on the wire (replicas, ISR, offline replicas).
+pub(super) fn ids(v: &[i32]) -> Vec<BrokerId> {
     v.iter().map(|&b| BrokerId(b)).collect()
+}
+
+/// A described partition's error: Kafka lists a partition without a leader with
+/// LEADER_NOT_AVAILABLE (Metadata, DescribeTopicPartitions).
+pub(super) fn partition_error(m: &crate::cluster::PartitionMeta) -> i16 {
+    if m.leader < 0 {
+        ResponseError::LeaderNotAvailable.code()
+    } else {
+        0
+    }
 }
 
 fn describe_topic(t: &Topic, with_ops: bool) -> MetadataResponseTopic {
@@ -47,14 +58,8 @@ fn describe_topic(t: &Topic, with_ops: bool) -> MetadataResponseTopic {
         .iter()
         .map(|p| {
             let m = &p.meta;
-            // Kafka: a partition without a leader is LEADER_NOT_AVAILABLE (still listed).
-            let code = if m.leader < 0 {
-                ResponseError::LeaderNotAvailable.code()
-            } else {
-                0
-            };
             MetadataResponsePartition::default()
-                .with_error_code(code)
+                .with_error_code(partition_error(m))
                 .with_partition_index(p.index)
                 .with_leader_id(BrokerId(m.leader))
                 .with_leader_epoch(m.leader_epoch)

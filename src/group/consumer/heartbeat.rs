@@ -770,34 +770,22 @@ impl GroupCoordinator {
         group_id: &str,
         member_id: &str,
     ) {
-        let (g, m) = (group_id.to_string(), member_id.to_string());
-        self.emit_consumer(
-            out,
-            now_ms,
+        // Tombstones for the member's three records, as Kafka removes a member.
+        let (group, member) = (group_id.to_string(), member_id.to_string());
+        let keys = [
             ConsumerKey::CurrentAssignment {
-                group: g.clone(),
-                member: m.clone(),
+                group: group.clone(),
+                member: member.clone(),
             },
-            None,
-        );
-        self.emit_consumer(
-            out,
-            now_ms,
             ConsumerKey::TargetAssignmentMember {
-                group: g.clone(),
-                member: m.clone(),
+                group: group.clone(),
+                member: member.clone(),
             },
-            None,
-        );
-        self.emit_consumer(
-            out,
-            now_ms,
-            ConsumerKey::MemberMetadata {
-                group: g,
-                member: m,
-            },
-            None,
-        );
+            ConsumerKey::MemberMetadata { group, member },
+        ];
+        for key in keys {
+            self.emit_consumer(out, now_ms, key, None);
+        }
     }
 
     fn cancel_member_timers(

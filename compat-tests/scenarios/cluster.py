@@ -36,7 +36,9 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -424,18 +426,23 @@ def leader_kill_kafkajs():
     # sequence numbers are reused by the next send. That is a client bug (it happens against Kafka
     # alike; the partitions check in js_check_sends reports it), not what this scenario is about.
     recs = single_partition_rounds(records("js", 1500), 10)
-    proc = js_cluster([js_produce_op(t, recs, chunk=10)], background=True)
+    # The producer stops after a fifth of the records until the gate file exists, then sends the
+    # rest with a pause between sends: the kill lands mid-stream however fast the machine is.
+    gate = os.path.join(tempfile.mkdtemp(prefix="compat-js-gate-"), "go")
+    op = dict(js_produce_op(t, recs, chunk=10), gate={"after": 300, "file": gate}, pauseMs=15)
+    proc = js_cluster([op], background=True)
     try:
-        # kill once a fifth is in the log, while the producer is mid-stream
         wait_until(lambda: sum(high_watermarks(t)) >= 300 or proc.poll() is not None, 60,
                    "300 records from kafkajs")
-        check(proc.poll() is None, "kafkajs finished before the kill (the stream was too short)")
+        check(proc.poll() is None, "kafkajs exited at the gate")
         leader = cl.leader_of(t, 0)
+        open(gate, "w").close()
         new = cl.fail_over(leader, t, 0)
         sends = js_result(proc, 150)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
+        shutil.rmtree(os.path.dirname(gate), ignore_errors=True)
     js_check_sends(sends, recs, "kafkajs", chunk=10)
     cl.restore(leader)
     cl.wait_healthy(t, NPART)

@@ -9,6 +9,7 @@
 const { Kafka, CompressionTypes, CompressionCodecs, AssignerProtocol, logLevel } = require('kafkajs')
 const SnappyCodec = require('kafkajs-snappy')
 const lz4js = require('lz4js')
+const fs = require('fs')
 const { ZstdCodec } = require('zstd-codec')
 
 // kafkajs ships gzip only; register the others (pure JS: no native build needed).
@@ -79,6 +80,13 @@ async function run(kafka, admin, producers, op) {
       const chunk = op.chunk || op.records.length
       const out = []
       for (let i = 0; i < op.records.length; i += chunk) {
+        // op.gate: {after, file}: once `after` records are sent, wait for `file` to exist (the
+        // scenario creates it when it is ready to inject a fault mid-stream); op.pauseMs: a pause
+        // between sends, so that the rest of the stream outlasts the fault.
+        if (op.gate && i >= op.gate.after) {
+          while (!fs.existsSync(op.gate.file)) await new Promise((r) => setTimeout(r, 20))
+        }
+        if (op.pauseMs && i > 0) await new Promise((r) => setTimeout(r, op.pauseMs))
         const res = await p.send({
           topic: op.topic,
           acks: op.acks === undefined ? -1 : op.acks,

@@ -1847,6 +1847,14 @@ impl BrokerConfig {
     }
 
     /// The broker-level value a topic config falls back to, as a string.
+    /// A broker config's value: the configured one, else its default.
+    pub fn broker_value(&self, name: &str) -> Option<String> {
+        self.overrides
+            .get(name)
+            .cloned()
+            .or_else(|| broker_config_def(name).and_then(|d| d.default.map(str::to_string)))
+    }
+
     pub fn topic_default(&self, def: &TopicConfigDef) -> Option<String> {
         match def.name {
             "segment.ms" => Some(self.log_roll_ms.to_string()),
@@ -1986,6 +1994,42 @@ pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), Conf
 /// The definition of a topic config, if it is one.
 pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// A config of Kafka's GROUP resource (KIP-848's GroupConfig): a per-group override of a broker
+/// `group.consumer.*` setting, bounded by the broker's min/max for it.
+#[derive(Debug)]
+pub struct GroupConfigDef {
+    pub name: &'static str,
+    /// The broker config whose value applies when the group has no override.
+    pub broker_synonym: &'static str,
+    /// The broker configs bounding an override (inclusive).
+    pub min_broker: &'static str,
+    pub max_broker: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every GROUP config served (the consumer-group ones; share groups come with them).
+pub const GROUP_CONFIGS: &[GroupConfigDef] = &[
+    GroupConfigDef {
+        name: "consumer.session.timeout.ms",
+        broker_synonym: "group.consumer.session.timeout.ms",
+        min_broker: "group.consumer.min.session.timeout.ms",
+        max_broker: "group.consumer.max.session.timeout.ms",
+        doc: "The timeout to detect client failures when using the consumer group protocol.",
+    },
+    GroupConfigDef {
+        name: "consumer.heartbeat.interval.ms",
+        broker_synonym: "group.consumer.heartbeat.interval.ms",
+        min_broker: "group.consumer.min.heartbeat.interval.ms",
+        max_broker: "group.consumer.max.heartbeat.interval.ms",
+        doc: "The heartbeat interval given to the members of a consumer group.",
+    },
+];
+
+/// The definition of a GROUP config, if it is one.
+pub fn group_config_def(name: &str) -> Option<&'static GroupConfigDef> {
+    GROUP_CONFIGS.iter().find(|d| d.name == name)
 }
 
 /// The definition of a broker config, if it is one.

@@ -127,6 +127,8 @@ pub(super) fn check_topic_name(name: &str) -> Result<(), ApiError> {
 pub(super) enum Plan {
     Done(Result<(), ApiError>),
     Topic(String, Vec<ConfigOp>),
+    /// A GROUP resource's new overrides (IncrementalAlterConfigs only).
+    Group(String, Vec<ConfigOp>),
 }
 
 fn plan_one(
@@ -183,6 +185,11 @@ pub(super) async fn execute(
         Plan::Topic(name, ops) => {
             broker
                 .alter_configs(ConfigResource::Topic(name), ops, replace, validate_only)
+                .await
+        }
+        Plan::Group(name, ops) => {
+            broker
+                .alter_configs(ConfigResource::Group(name), ops, replace, validate_only)
                 .await
         }
     }

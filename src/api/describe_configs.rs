@@ -38,11 +38,13 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+pub const RESOURCE_GROUP: i8 = 32;
 
 /// ConfigSource ids.
 pub const SOURCE_TOPIC: i8 = 1;
 pub const SOURCE_STATIC_BROKER: i8 = 4;
 pub const SOURCE_DEFAULT: i8 = 5;
+pub const SOURCE_GROUP: i8 = 8;
 
 /// One described config, before it is put on the wire.
 struct Entry {
@@ -125,6 +127,34 @@ fn broker_entries(broker: &Broker) -> Vec<Entry> {
         .collect()
 }
 
+/// A GROUP resource's configs: each override (source GROUP_CONFIG), else the broker's value.
+fn group_entries(
+    broker: &Broker,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Vec<Entry> {
+    crate::config::GROUP_CONFIGS
+        .iter()
+        .map(|d| {
+            let mut synonyms = broker_synonyms(broker, d.broker_synonym);
+            let value = match overrides.get(d.name) {
+                Some(v) => {
+                    synonyms.insert(0, (d.name.to_string(), Some(v.clone()), SOURCE_GROUP));
+                    Some(v.clone())
+                }
+                None => broker.config.broker_value(d.broker_synonym),
+            };
+            Entry {
+                name: d.name,
+                value,
+                read_only: false,
+                kind: ConfigType::Int,
+                doc: d.doc,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
 /// The configs of one resource, or its error code and message.
 fn describe(
     broker: &Broker,
@@ -156,6 +186,8 @@ fn describe(
                 "Broker id must be an integer, but it is: {name}"
             ))),
         },
+        RESOURCE_GROUP if name.is_empty() => Err(invalid("Group name must not be empty.".into())),
+        RESOURCE_GROUP => Ok(group_entries(broker, &broker.group_configs(name))),
         RESOURCE_BROKER_LOGGER => Err(invalid(
             "Unsupported resource type: BROKER_LOGGER (broker loggers are not configurable)".into(),
         )),

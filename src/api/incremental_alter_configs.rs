@@ -27,7 +27,9 @@ use super::alter_configs::{
     alter_broker, check_configs, check_topic_name, duplicate_resources, execute, invalid_request,
     topic_api_error, ApiError, Plan,
 };
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+use super::describe_configs::{
+    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::controller_rpc::ConfigOp;
 use crate::cluster::{Broker, TopicError};
@@ -145,6 +147,25 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
             name,
             r.configs.iter().map(|c| c.name.as_str()),
         )),
+        RESOURCE_GROUP => {
+            if name.is_empty() {
+                return Plan::Done(Err(invalid_request("Group name must not be empty.")));
+            }
+            let current = broker.group_configs(name);
+            match apply_ops(broker, &current, &r.configs) {
+                Ok(new) => Plan::Group(
+                    name.to_string(),
+                    new.into_iter()
+                        .map(|(name, value)| ConfigOp {
+                            name,
+                            op: 0,
+                            value: Some(value),
+                        })
+                        .collect(),
+                ),
+                Err(e) => Plan::Done(Err(e)),
+            }
+        }
         RESOURCE_BROKER_LOGGER => Plan::Done(Err(invalid_request(
             "Broker loggers are not configurable on this broker.",
         ))),

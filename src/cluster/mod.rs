@@ -152,6 +152,10 @@ pub struct BrokerInfo {
     pub fenced: bool,
 }
 
+/// GROUP config overrides: group id → config name → value.
+pub type GroupConfigs =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
 /// The cluster's brokers and its active controller.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterView {
@@ -221,6 +225,8 @@ pub struct Broker {
     pub cluster_id: String,
     topics: RwLock<Topics>,
     cluster: RwLock<Arc<ClusterView>>,
+    /// The GROUP config resources' overrides in the metadata image: group id → name → value.
+    group_configs: RwLock<Arc<GroupConfigs>>,
     /// Serializes metadata application (slow path, disk work).
     admin: std::sync::Mutex<()>,
     /// The way to the active controller (set by the server before it accepts clients).
@@ -364,6 +370,7 @@ impl Broker {
                 brokers: Vec::new(),
                 controller_id: -1,
             })),
+            group_configs: RwLock::new(Arc::new(GroupConfigs::new())),
             admin: std::sync::Mutex::new(()),
             controller: std::sync::OnceLock::new(),
             groups: std::sync::OnceLock::new(),
@@ -418,6 +425,24 @@ impl Broker {
 
     pub fn set_cluster(&self, view: ClusterView) {
         *lock_write(&self.cluster) = Arc::new(view);
+    }
+
+    /// Replace the GROUP config overrides (from the metadata image).
+    pub fn set_group_configs(&self, configs: GroupConfigs) {
+        *lock_write(&self.group_configs) = Arc::new(configs);
+    }
+
+    /// One group's GROUP config overrides (empty when it has none).
+    pub fn group_configs(&self, group: &str) -> std::collections::BTreeMap<String, String> {
+        lock_read(&self.group_configs)
+            .get(group)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every group's GROUP config overrides.
+    pub fn all_group_configs(&self) -> Arc<GroupConfigs> {
+        Arc::clone(&lock_read(&self.group_configs))
     }
 
     /// Make this node's topics and replicas what the metadata says: open (or create) the

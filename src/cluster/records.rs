@@ -105,6 +105,9 @@ pub enum ConfigResource {
     Topic(String),
     /// A broker id; `-1` is the cluster-wide default (Kafka's empty BROKER resource name).
     Broker(i32),
+    /// A group id (Kafka's GROUP resource, KIP-848): per-group overrides of the broker's
+    /// `group.consumer.*` settings. Kept whether or not the group exists, as Kafka does.
+    Group(String),
 }
 
 /// The broker id of a cluster-wide default config resource.

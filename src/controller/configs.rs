@@ -16,7 +16,9 @@ use super::topics::config_error;
 use super::{Controller, ControllerResult, Work};
 use crate::cluster::image::MetadataImage;
 use crate::cluster::records::{ConfigResource, MetadataRecord, CLUSTER_DEFAULT_BROKER};
-use crate::config::{broker_config_def, topic_config_def, validate_topic_config, ConfigType};
+use crate::config::{
+    broker_config_def, group_config_def, topic_config_def, validate_topic_config, ConfigType,
+};
 
 /// IncrementalAlterConfigs' operation (SET 0, DELETE 1, APPEND 2, SUBTRACT 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,7 @@ fn def_of(resource: &ConfigResource, name: &str) -> Option<(ConfigType, Option<&
             (d.kind, default)
         }),
         ConfigResource::Broker(_) => broker_config_def(name).map(|d| (d.kind, d.default)),
+        ConfigResource::Group(_) => group_config_def(name).map(|_| (ConfigType::Int, None)),
     }
 }
 
@@ -255,6 +258,7 @@ impl Controller {
                     ));
                 }
             }
+            ConfigResource::Group(_) => self.check_group_configs(&after)?,
             ConfigResource::Broker(id) => {
                 for r in &records {
                     if let MetadataRecord::Config {
@@ -279,6 +283,53 @@ impl Controller {
         }
         for r in records {
             work.push(r);
+        }
+        Ok(())
+    }
+}
+
+impl Controller {
+    /// A GROUP resource's overrides as Kafka's GroupConfig validates them: known names,
+    /// integers within the broker's `group.consumer.min/max.*` bounds, and a session timeout
+    /// above the heartbeat interval (each side its override or the broker's value).
+    fn check_group_configs(&self, after: &BTreeMap<String, String>) -> Result<(), ApiError> {
+        let invalid = |m: String| Err(ApiError::new(INVALID_CONFIG, m));
+        let mut values = BTreeMap::new();
+        for (k, v) in after {
+            let Some(def) = group_config_def(k) else {
+                return invalid(format!("Unknown group config name: {k}"));
+            };
+            let Ok(n) = v.trim().parse::<i32>() else {
+                return invalid(format!(
+                    "Invalid value {v} for configuration {k}: Not a number of type INT"
+                ));
+            };
+            let (min, max) = if def.name == "consumer.session.timeout.ms" {
+                self.config.group_session_timeout_bounds
+            } else {
+                self.config.group_heartbeat_interval_bounds
+            };
+            if n < min {
+                return invalid(format!(
+                    "{k} must be greater than or equal to {}",
+                    def.min_broker
+                ));
+            }
+            if n > max {
+                return invalid(format!("{k} must be less than or equal to {}", def.max_broker));
+            }
+            values.insert(def.name, n);
+        }
+        if let (Some(s), Some(h)) = (
+            values.get("consumer.session.timeout.ms"),
+            values.get("consumer.heartbeat.interval.ms"),
+        ) {
+            if s <= h {
+                return invalid(
+                    "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"
+                        .to_string(),
+                );
+            }
         }
         Ok(())
     }

@@ -75,6 +75,10 @@ pub struct ControllerConfig {
     pub leader_imbalance_check_interval_ms: i64,
     /// `delete.topic.enable`.
     pub delete_topic_enable: bool,
+    /// The bounds of GROUP config overrides: `group.consumer.{min,max}.session.timeout.ms`
+    /// and `group.consumer.{min,max}.heartbeat.interval.ms`.
+    pub group_session_timeout_bounds: (i32, i32),
+    pub group_heartbeat_interval_bounds: (i32, i32),
 }
 
 impl Default for ControllerConfig {
@@ -91,6 +95,8 @@ impl Default for ControllerConfig {
             leader_imbalance_per_broker_percentage: 10,
             leader_imbalance_check_interval_ms: 300_000,
             delete_topic_enable: true,
+            group_session_timeout_bounds: (45_000, 60_000),
+            group_heartbeat_interval_bounds: (5_000, 15_000),
         }
     }
 }
@@ -109,6 +115,14 @@ impl ControllerConfig {
             leader_imbalance_per_broker_percentage: c.leader_imbalance_per_broker_percentage,
             leader_imbalance_check_interval_ms: c.leader_imbalance_check_interval_ms,
             delete_topic_enable: c.delete_topic_enable,
+            group_session_timeout_bounds: (
+                c.group_consumer.min_session_timeout_ms,
+                c.group_consumer.max_session_timeout_ms,
+            ),
+            group_heartbeat_interval_bounds: (
+                c.group_consumer.min_heartbeat_interval_ms,
+                c.group_consumer.max_heartbeat_interval_ms,
+            ),
         }
     }
 }

@@ -94,6 +94,17 @@ pub fn apply_image(
     let (specs, mut view) = specs_of(image);
     view.controller_id = controller_id;
     broker.set_cluster(view);
+    broker.set_group_configs(
+        image
+            .config_resources()
+            .filter_map(|r| match r {
+                crate::cluster::records::ConfigResource::Group(g) => {
+                    Some((g.clone(), image.configs(r).clone()))
+                }
+                _ => None,
+            })
+            .collect(),
+    );
     let now = now_ms();
     let delta = broker.apply_topics(specs, now);
     // KIP-841: only registered, unfenced brokers at their current epoch may join an ISR.

@@ -1846,7 +1846,6 @@ impl BrokerConfig {
         })
     }
 
-    /// The broker-level value a topic config falls back to, as a string.
     /// A broker config's value: the configured one, else its default.
     pub fn broker_value(&self, name: &str) -> Option<String> {
         self.overrides
@@ -1855,6 +1854,7 @@ impl BrokerConfig {
             .or_else(|| broker_config_def(name).and_then(|d| d.default.map(str::to_string)))
     }
 
+    /// The broker-level value a topic config falls back to, as a string.
     pub fn topic_default(&self, def: &TopicConfigDef) -> Option<String> {
         match def.name {
             "segment.ms" => Some(self.log_roll_ms.to_string()),

@@ -179,12 +179,55 @@ def configs_dynamic_max_message_bytes():
     eq(send(5000), None, "5000 bytes after DELETE")
 
 
+def configs_group():
+    """The GROUP config resource (KIP-848 group configs) through incremental_alter_configs and
+    describe_configs: overrides described with source GROUP_CONFIG, bounded by the broker's
+    group.consumer.min/max.* (defaults: session 45000..60000, heartbeat 5000..15000)."""
+    a = admin()
+    g = "compat-cfg-group-" + topic_name("g")[-8:]
+
+    def inc(*entries):
+        res = ConfigResource(ResourceType.GROUP, g, incremental_configs=list(entries))
+        return a.incremental_alter_configs([res], request_timeout=15)[res]
+
+    c = describe(a, ResourceType.GROUP, g)
+    eq(sorted(c), ["consumer.heartbeat.interval.ms", "consumer.session.timeout.ms"], "group config names")
+    eq((c["consumer.session.timeout.ms"].value, src(c["consumer.session.timeout.ms"])),
+       ("45000", ConfigSource.DEFAULT_CONFIG), "session timeout before any override")
+    eq((c["consumer.heartbeat.interval.ms"].value, src(c["consumer.heartbeat.interval.ms"])),
+       ("5000", ConfigSource.DEFAULT_CONFIG), "heartbeat interval before any override")
+
+    inc(ConfigEntry("consumer.session.timeout.ms", "50000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("consumer.heartbeat.interval.ms", "6000", incremental_operation=AlterConfigOpType.SET)
+        ).result(15)
+    c = describe(a, ResourceType.GROUP, g)
+    eq((c["consumer.session.timeout.ms"].value, src(c["consumer.session.timeout.ms"])),
+       ("50000", ConfigSource.GROUP_CONFIG), "session timeout override")
+    eq((c["consumer.heartbeat.interval.ms"].value, src(c["consumer.heartbeat.interval.ms"])),
+       ("6000", ConfigSource.GROUP_CONFIG), "heartbeat interval override")
+
+    expect_error(inc(ConfigEntry("consumer.session.timeout.ms", "1000", incremental_operation=AlterConfigOpType.SET)),
+                 KafkaError.INVALID_CONFIG, "group.consumer.min.session.timeout.ms", "below the broker's minimum")
+    expect_error(inc(ConfigEntry("consumer.heartbeat.interval.ms", "20000",
+                                 incremental_operation=AlterConfigOpType.SET)),
+                 KafkaError.INVALID_CONFIG, "group.consumer.max.heartbeat.interval.ms", "above the broker's maximum")
+    expect_error(inc(ConfigEntry("consumer.no.such", "1", incremental_operation=AlterConfigOpType.SET)),
+                 KafkaError.INVALID_CONFIG, "consumer.no.such", "unknown group config")
+
+    inc(ConfigEntry("consumer.heartbeat.interval.ms", None, incremental_operation=AlterConfigOpType.DELETE)).result(15)
+    c = describe(a, ResourceType.GROUP, g)
+    eq((c["consumer.heartbeat.interval.ms"].value, src(c["consumer.heartbeat.interval.ms"])),
+       ("5000", ConfigSource.DEFAULT_CONFIG), "heartbeat interval after DELETE")
+    eq(c["consumer.session.timeout.ms"].value, "50000", "the other override kept")
+
+
 SCENARIOS = {
     "configs_describe": configs_describe,
     "configs_alter": configs_alter,
     "configs_incremental": configs_incremental,
     "configs_invalid": configs_invalid,
     "configs_dynamic_max_message_bytes": configs_dynamic_max_message_bytes,
+    "configs_group": configs_group,
 }
 
 if __name__ == "__main__":

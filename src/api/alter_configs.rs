@@ -17,7 +17,7 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
 use super::errors::topic_error_code;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::controller_rpc::ConfigOp;
@@ -127,8 +127,24 @@ pub(super) fn check_topic_name(name: &str) -> Result<(), ApiError> {
 pub(super) enum Plan {
     Done(Result<(), ApiError>),
     Topic(String, Vec<ConfigOp>),
-    /// A GROUP resource's new overrides (IncrementalAlterConfigs only).
+    /// A GROUP resource's new overrides.
     Group(String, Vec<ConfigOp>),
+}
+
+/// AlterConfigs replaces every override: the ones given are the new set.
+fn replacing_ops(
+    r: &kafka_protocol::messages::alter_configs_request::AlterConfigsResource,
+) -> Vec<ConfigOp> {
+    r.configs
+        .iter()
+        .filter_map(|c| {
+            c.value.as_ref().map(|v| ConfigOp {
+                name: c.name.as_str().to_string(),
+                op: 0,
+                value: Some(v.as_str().to_string()),
+            })
+        })
+        .collect()
 }
 
 fn plan_one(
@@ -148,20 +164,13 @@ fn plan_one(
             if let Err(e) = check_topic_name(name) {
                 return Plan::Done(Err(e));
             }
-            // AlterConfigs replaces every override: the ones given are the new set.
-            let ops = r
-                .configs
-                .iter()
-                .filter_map(|c| {
-                    c.value.as_ref().map(|v| ConfigOp {
-                        name: c.name.as_str().to_string(),
-                        op: 0,
-                        value: Some(v.as_str().to_string()),
-                    })
-                })
-                .collect();
-            Plan::Topic(name.to_string(), ops)
+            Plan::Topic(name.to_string(), replacing_ops(r))
         }
+        RESOURCE_GROUP if name.is_empty() => {
+            Plan::Done(Err(invalid_request("Group name must not be empty.")))
+        }
+        // As for a topic, the given overrides replace the group's.
+        RESOURCE_GROUP => Plan::Group(name.to_string(), replacing_ops(r)),
         RESOURCE_BROKER => Plan::Done(alter_broker(
             broker,
             name,

@@ -20,7 +20,7 @@
 //! lose is ever shown. A failed append or commit answers the Kafka way
 //! ([`AppendError::coordinator_code`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ use super::internal_topic::{
     Timers,
 };
 use crate::api::now_ms;
-use crate::cluster::{Broker, Partition};
+use crate::cluster::{Broker, GroupConfigs, Partition};
 use crate::group::routing::{self, Gate, Scope};
 use crate::group::types::{Outcome, Request, RequestId, Response, TimerKey, TimerOp};
 use crate::group::{GroupCoordinator, UuidMemberIds};
@@ -192,6 +192,8 @@ pub fn start(broker: &Arc<Broker>, mode: LoadMode) -> anyhow::Result<GroupHandle
     }
     let partitions = group_config.offsets_topic_partitions;
     let mut coordinator = GroupCoordinator::new(group_config, Box::new(UuidMemberIds));
+    let group_configs = broker.all_group_configs();
+    coordinator.set_group_overrides(overrides_of(&group_configs));
     let mut served = CoordinatorPartitions::default();
     let now = now_ms();
     if let (LoadMode::All, Some(topic)) = (mode, &topic) {
@@ -217,6 +219,7 @@ pub fn start(broker: &Arc<Broker>, mode: LoadMode) -> anyhow::Result<GroupHandle
         timers: Timers::default(),
         next_id: 0,
         last_appended: HashMap::new(),
+        group_configs,
     };
     tokio::spawn(rt.run(rx, loaded));
     Ok(GroupHandle { tx, partitions })
@@ -279,6 +282,29 @@ struct Runtime {
     /// The end offset of this coordinator's last append to each partition: answers that
     /// read a partition's state wait until it is committed.
     last_appended: HashMap<i32, (Arc<Partition>, i64)>,
+    /// The GROUP config overrides the coordinator was last given (the broker's copy changes
+    /// with the metadata image).
+    group_configs: Arc<GroupConfigs>,
+}
+
+/// The consumer-group overrides of the GROUP config resources: group id → (session timeout,
+/// heartbeat interval). Values were validated by the controller; one that does not parse is
+/// ignored (the broker default applies).
+fn overrides_of(configs: &GroupConfigs) -> BTreeMap<String, (Option<i32>, Option<i32>)> {
+    configs
+        .iter()
+        .map(|(group, c)| {
+            let get = |name: &str| c.get(name).and_then(|v| v.parse::<i32>().ok());
+            (
+                group.clone(),
+                (
+                    get("consumer.session.timeout.ms"),
+                    get("consumer.heartbeat.interval.ms"),
+                ),
+            )
+        })
+        .filter(|(_, (s, h))| s.is_some() || h.is_some())
+        .collect()
 }
 
 impl Runtime {
@@ -306,6 +332,7 @@ impl Runtime {
                         let scope: Vec<i32> = group_of(&key)
                             .map(|g| vec![self.coordinator_partition(g)])
                             .unwrap_or_default();
+                        self.refresh_group_configs();
                         let outcome = self.coordinator.on_timer(now_ms(), key);
                         self.deliver(outcome, &scope);
                     }
@@ -314,7 +341,17 @@ impl Runtime {
         }
     }
 
+    /// Give the coordinator the broker's current GROUP config overrides if they changed.
+    fn refresh_group_configs(&mut self) {
+        let now = self.broker.all_group_configs();
+        if !Arc::ptr_eq(&now, &self.group_configs) {
+            self.coordinator.set_group_overrides(overrides_of(&now));
+            self.group_configs = now;
+        }
+    }
+
     fn on_message(&mut self, msg: Msg) {
+        self.refresh_group_configs();
         match msg {
             Msg::Request(req, reply) => self.on_request(req, reply),
             Msg::Marker {

@@ -304,3 +304,160 @@ fn abort_with_nothing_added_bumps_the_epoch() {
         (0, pid, e0 + 4)
     );
 }
+
+/// FindCoordinator v4 for one key (0 group, 1 transaction) at any node: the coordinator's id.
+fn coordinator(c: &common::cluster::Cluster, key: &str, key_type: i8) -> i32 {
+    let req = FindCoordinatorRequest::default()
+        .with_key_type(key_type)
+        .with_coordinator_keys(vec![s(key)]);
+    c.wait_for(
+        &format!("coordinator of {key}"),
+        Duration::from_secs(30),
+        |c| {
+            let addr = c.direct_addr(c.broker_ids()[0]);
+            let r: FindCoordinatorResponse =
+                common::cluster::call(&addr, 4, &req, Duration::from_secs(10))?;
+            let k = r.coordinators.first().ok_or("no coordinator")?;
+            if k.error_code != 0 {
+                return Err(format!("error {}", k.error_code));
+            }
+            Ok(k.node_id.0)
+        },
+    )
+}
+
+/// A cluster: the partition's leader and the group coordinator are not the transaction
+/// coordinator, so the implicit adds (v12 produce, TxnOffsetCommit v5) and the verification of
+/// a transactions-V1 batch (produce v11) go to the coordinator's broker as AddPartitionsToTxn.
+#[test]
+fn in_a_cluster_partition_leaders_add_and_verify_through_a_remote_coordinator() {
+    let c = common::cluster::Cluster::start(3, &[]);
+    c.create_topic("tv2c", 1, 3, &[]);
+    let leader = c.wait_for_leader("tv2c", 0);
+    let pick = |prefix: &str, key_type: i8, avoid: &[i32]| -> (String, i32) {
+        (0..200)
+            .map(|i| format!("{prefix}-{i}"))
+            .map(|k| {
+                let n = coordinator(&c, &k, key_type);
+                (k, n)
+            })
+            .find(|(_, n)| !avoid.contains(n))
+            .expect("a key coordinated elsewhere")
+    };
+    let (tid, txn_node) = pick("txc", 1, &[leader]);
+    let (group, group_node) = pick("gc", 0, &[txn_node]);
+    let mut at_txn = Client::connect(&c.direct_addr(txn_node));
+    let mut at_leader = Client::connect(&c.direct_addr(leader));
+    let mut at_group = Client::connect(&c.direct_addr(group_node));
+
+    // Every broker finalizes transactions V2.
+    for id in c.broker_ids() {
+        let r: ApiVersionsResponse =
+            Client::connect(&c.direct_addr(id)).call(3, &ApiVersionsRequest::default());
+        let finalized: Vec<(String, i16)> = r
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.max_version_level))
+            .collect();
+        assert_eq!(
+            finalized,
+            vec![("transaction.version".into(), 2)],
+            "node {id}"
+        );
+    }
+
+    let (pid, e0) = init(&mut at_txn, &tid);
+    // Produce v12 at the leader adds the partition through the coordinator's broker.
+    let batch = producer_batch(3, "c", pid, e0, 0, true);
+    assert_eq!(produce(&mut at_leader, 12, "tv2c", batch, &tid), (0, 0));
+    let batch = producer_batch(2, "d", pid, e0, 3, true);
+    assert_eq!(produce(&mut at_leader, 12, "tv2c", batch, &tid), (0, 3));
+    // TxnOffsetCommit v5 at the group coordinator adds the offsets partition the same way.
+    assert_eq!(
+        txn_commit(&mut at_group, 5, &tid, &group, pid, e0, "tv2c", 5),
+        0
+    );
+    // The coordinator knows both partitions: its commit writes both markers.
+    assert_eq!(
+        end_txn(&mut at_txn, 5, &tid, pid, e0, true),
+        (0, pid, e0 + 1)
+    );
+    let p = stable(&mut at_leader, "tv2c");
+    assert_eq!(
+        records(&p),
+        vec![
+            (0, e0, false, "c-v0".into()),
+            (1, e0, false, "c-v1".into()),
+            (2, e0, false, "c-v2".into()),
+            (3, e0, false, "d-v0".into()),
+            (4, e0, false, "d-v1".into()),
+            (5, e0 + 1, true, String::new()),
+        ]
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while committed_offset(&mut at_group, &group, "tv2c") != 5 {
+        assert!(Instant::now() < deadline, "offset not committed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The old epoch is fenced at the leader (its producer state has the bumped epoch).
+    let batch = producer_batch(1, "z", pid, e0, 5, true);
+    assert_eq!(produce(&mut at_leader, 12, "tv2c", batch, &tid).0, 47);
+
+    // Transactions V1 (produce v11): a partition not added is refused after the remote
+    // coordinator says so; once added with AddPartitionsToTxn it is accepted.
+    let (tid1, txn1_node) = pick("txv1", 1, &[leader]);
+    let mut at_txn1 = Client::connect(&c.direct_addr(txn1_node));
+    let (pid1, e1) = init(&mut at_txn1, &tid1);
+    let batch = producer_batch(1, "v1", pid1, e1, 0, true);
+    assert_eq!(
+        produce(&mut at_leader, 11, "tv2c", batch.clone(), &tid1).0,
+        48
+    );
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s(&tid1)))
+        .with_v3_and_below_producer_id(ProducerId(pid1))
+        .with_v3_and_below_producer_epoch(e1)
+        .with_v3_and_below_topics(vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(s("tv2c")))
+                .with_partitions(vec![0]),
+        ]);
+    let r: AddPartitionsToTxnResponse = at_txn1.call(3, &add);
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    assert_eq!(produce(&mut at_leader, 11, "tv2c", batch, &tid1), (0, 6));
+    // TxnOffsetCommit v3 at a group coordinator elsewhere: refused until AddOffsetsToTxn
+    // (the remote coordinator verifies), accepted after it.
+    let (group1, group1_node) = pick("gv1", 0, &[txn1_node]);
+    let mut at_group1 = Client::connect(&c.direct_addr(group1_node));
+    assert_eq!(
+        txn_commit(&mut at_group1, 3, &tid1, &group1, pid1, e1, "tv2c", 7),
+        48
+    );
+    let r: AddOffsetsToTxnResponse = at_txn1.call(
+        3,
+        &AddOffsetsToTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(&tid1)))
+            .with_producer_id(ProducerId(pid1))
+            .with_producer_epoch(e1)
+            .with_group_id(GroupId(s(&group1))),
+    );
+    assert_eq!(r.error_code, 0);
+    assert_eq!(
+        txn_commit(&mut at_group1, 3, &tid1, &group1, pid1, e1, "tv2c", 7),
+        0
+    );
+    assert_eq!(end_txn(&mut at_txn1, 4, &tid1, pid1, e1, true).0, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while committed_offset(&mut at_group1, &group1, "tv2c") != 7 {
+        assert!(Instant::now() < deadline, "offset not committed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let p = stable(&mut at_leader, "tv2c");
+    assert_eq!(
+        records(&p)[6..].to_vec(),
+        vec![(6, e1, false, "v1-v0".into()), (7, e1, true, String::new())]
+    );
+}

@@ -30,6 +30,11 @@ Every topic here is replicated on every node with min.insync.replicas=2. Scenari
                             broker of its coordinator (FindCoordinator) is killed; its commit
                             completes or it aborts cleanly; read_committed shows exactly the
                             committed transactions, LSO = high watermark afterwards
+  txn_offsets_across_brokers  confluent: consume-transform-produce offsets with
+                            send_offsets_to_transaction while the transaction coordinator, the
+                            group coordinator and the partition leaders are different brokers
+                            (KIP-890 verification through the remote coordinator): a committed
+                            transaction's records and offsets visible, an aborted one's neither
 """
 
 import asyncio
@@ -595,6 +600,58 @@ def txn_coordinator_kill():
     eq(sum(len(v) for v in ru.values()), 30, "read_uncommitted: every data record of the three transactions")
 
 
+def txn_offsets_across_brokers():
+    t = topic_name("cl-txo")
+    cl.create_topic(t, 2)
+    tps = [(t, 0), (t, 1)]
+    group = "compat-cl-txo-" + t[-10:]
+    gnode = cl.find_coordinator(group, cl.COORDINATOR_GROUP)
+    tid = None
+    for _ in range(100):
+        cand = txnlib.txid("cl-txo")
+        if cl.find_coordinator(cand, cl.COORDINATOR_TXN) != gnode:
+            tid = cand
+            break
+    check(tid is not None, "a transactional id coordinated away from the group's coordinator")
+    tnode = cl.find_coordinator(tid, cl.COORDINATOR_TXN)
+    check(any(cl.leader_of(t, part) != tnode for part in range(2)),
+          "a partition led away from the transaction coordinator")
+    p = txnlib.cf_txn_producer(cl.boot_cluster(), tid)
+    c = Consumer({"bootstrap.servers": cl.boot_cluster(), "group.id": group, "enable.auto.commit": False})
+    meta = c.consumer_group_metadata()
+
+    def txn(tag):
+        return [{"partition": i % 2, "key": b"%s-%d" % (tag, i), "value": b"%s-v%d" % (tag, i)} for i in range(10)]
+
+    p.begin_transaction()
+    txnlib.cf_send(p, t, txn(b"one"), what="transaction 1")
+    p.send_offsets_to_transaction([TopicPartition(t, 0, 11), TopicPartition(t, 1, 12)], meta, 30)
+    p.commit_transaction(30)
+    eq(txnlib.cf_committed(cl.boot_cluster(), group, tps), {(t, 0): 11, (t, 1): 12},
+       "offsets committed with transaction 1")
+
+    p.begin_transaction()
+    txnlib.cf_send(p, t, txn(b"two"), what="transaction 2")
+    p.send_offsets_to_transaction([TopicPartition(t, 0, 21), TopicPartition(t, 1, 22)], meta, 30)
+    p.abort_transaction(30)
+    eq(txnlib.cf_committed(cl.boot_cluster(), group, tps), {(t, 0): 11, (t, 1): 12},
+       "offsets after the aborted transaction 2")
+
+    p.begin_transaction()
+    txnlib.cf_send(p, t, txn(b"three"), what="transaction 3")
+    p.send_offsets_to_transaction([TopicPartition(t, 0, 31), TopicPartition(t, 1, 32)], meta, 30)
+    p.commit_transaction(30)
+    c.close()
+    eq(txnlib.cf_committed(cl.boot_cluster(), group, tps), {(t, 0): 31, (t, 1): 32},
+       "offsets committed with transaction 3")
+    committed = txn(b"one") + txn(b"three")
+    got = txnlib.cf_read(cl.boot_cluster(), tps, txnlib.RC, len(committed), timeout=60)
+    for part in range(2):
+        eq([(r["key"], r["value"]) for r in got[(t, part)]],
+           [(r["key"], r["value"]) for r in committed if r["partition"] == part],
+           f"read_committed partition {part}")
+
+
 # ----------------------------------------------------------------------------- admin
 
 def admin_reassign_elect():
@@ -672,6 +729,7 @@ SCENARIOS = {
     "leader_kill_kcat": leader_kill_kcat,
     "group_coordinator_kill": group_coordinator_kill,
     "txn_coordinator_kill": txn_coordinator_kill,
+    "txn_offsets_across_brokers": txn_offsets_across_brokers,
     "admin_reassign_elect": admin_reassign_elect,
 }
 

@@ -55,14 +55,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let version = req.version;
     let body: TxnOffsetCommitRequest = req.decode(ApiKey::TxnOffsetCommit)?;
     // v5, transactions V2 (KIP-890 part 2): the group's offsets partition is added to the
-    // transaction here (no AddOffsetsToTxn).
-    let add = (version >= 5)
-        .then(|| {
-            let tid = body.transactional_id.0.as_str();
-            let (pid, epoch) = (body.producer_id.0, body.producer_epoch);
-            super::txn_implicit::offsets_add(broker, tid, body.group_id.0.as_str(), pid, epoch)
-        })
-        .flatten();
+    // transaction here (no AddOffsetsToTxn); below v5 a coordinator on another broker is asked
+    // whether AddOffsetsToTxn added it.
+    let tid = body.transactional_id.0.as_str();
+    let (pid, epoch) = (body.producer_id.0, body.producer_epoch);
+    let group = body.group_id.0.as_str();
+    let add = super::txn_implicit::offsets_add(broker, tid, group, pid, epoch, version < 5);
     let Some(add) = add else {
         return commit(broker, req, body);
     };
@@ -130,12 +128,17 @@ fn commit(
             .map(|p| (p.topic.clone(), p.partition, code))
             .collect()
     };
-    // The offsets partition must be in the producer's ongoing transaction.
+    // The offsets partition must be in the producer's ongoing transaction: checked here when
+    // this broker coordinates the transactional id; else its coordinator said so (handle), or
+    // the producer has a transaction open in the offsets partition at this epoch.
     let offsets_partitions = broker
         .topic(OFFSETS_TOPIC)
         .map_or(0, |t| t.partitions.len() as i32);
+    let local = super::produce::coordinated_here(broker, body.transactional_id.0.as_str());
     let verified = if offsets_partitions == 0 {
         Err(COORDINATOR_NOT_AVAILABLE)
+    } else if !local && broker.txn_forward.get().is_some() {
+        Ok(())
     } else {
         let p = crate::group::partition_for(&group_id, offsets_partitions);
         broker

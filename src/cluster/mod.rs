@@ -235,6 +235,9 @@ pub struct Broker {
     pub groups: std::sync::OnceLock<crate::server::group_runtime::GroupHandle>,
     /// The transaction coordinator, once its runtime has started.
     pub txns: std::sync::OnceLock<crate::server::txn_runtime::TxnHandle>,
+    /// The way to transaction coordinators on other brokers (KIP-890 verification and the
+    /// implicit adds of transactions V2), set by a broker of a cluster.
+    pub txn_forward: std::sync::OnceLock<Arc<crate::server::txn_forward::TxnForwarder>>,
     /// Partitions each transactional producer may write now (set by the transaction runtime).
     pub txn_partitions: txn_partitions::TxnPartitions,
     /// ISR changes leaders propose, for the runtime that sends them to the controller.
@@ -375,6 +378,7 @@ impl Broker {
             controller: std::sync::OnceLock::new(),
             groups: std::sync::OnceLock::new(),
             txns: std::sync::OnceLock::new(),
+            txn_forward: std::sync::OnceLock::new(),
             txn_partitions: txn_partitions::TxnPartitions::default(),
             isr_proposals: std::sync::OnceLock::new(),
             broker_epoch: std::sync::atomic::AtomicI64::new(-1),

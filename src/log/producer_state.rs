@@ -455,6 +455,14 @@ impl ProducerStateManager {
         self.ongoing.keys().next().copied()
     }
 
+    /// Whether `producer_id` at `producer_epoch` has a transaction open in this partition
+    /// (Kafka's `hasOngoingTransaction`): its batches here need no verification.
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_some_and(|e| e.epoch == producer_epoch && e.current_txn_first_offset.is_some())
+    }
+
     /// Remove producers idle for at least `expiration_ms` with no open transaction.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();

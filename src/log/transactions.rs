@@ -188,6 +188,11 @@ impl PartitionLog {
         out
     }
 
+    /// Whether the producer at this epoch has a transaction open in this partition.
+    pub fn producer_in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers.in_transaction(producer_id, producer_epoch)
+    }
+
     /// Every producer with state in this partition, by id (DescribeProducers).
     pub fn producers(&self) -> Vec<ProducerInfo> {
         self.producers.infos()

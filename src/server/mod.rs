@@ -15,6 +15,7 @@ pub mod raft;
 pub mod replica_fetcher;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod txn_forward;
 pub mod txn_markers;
 pub mod txn_runtime;
 
@@ -241,6 +242,9 @@ impl Server {
             timeout: Duration::from_secs(30),
         };
         let _ = broker.controller.set(Arc::new(channel));
+        let _ = broker
+            .txn_forward
+            .set(Arc::new(txn_forward::TxnForwarder::new()));
         let fetchers = ReplicaFetchers::new(Arc::clone(&broker), shutdown_rx.clone());
         let groups = group_runtime::start(&broker, internal_topic::LoadMode::OnDemand)?;
         let _ = broker.groups.set(groups.clone());

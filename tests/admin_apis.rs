@@ -527,7 +527,10 @@ fn epoch_end(
         assert_eq!(i32_of(take(4)), partition);
         let epoch = if version >= 1 { i32_of(take(4)) } else { -1 };
         let end = i64::from_be_bytes(take(8).try_into().unwrap());
-        assert!(r.is_empty(), "v{version}: trailing bytes (no throttle time before v2)");
+        assert!(
+            r.is_empty(),
+            "v{version}: trailing bytes (no throttle time before v2)"
+        );
         return (error, epoch, end);
     }
     let r: OffsetForLeaderEpochResponse = c.call(version, &req);

@@ -282,7 +282,10 @@ fn commit_by_topic_id_reads_back_by_id_and_by_name() {
         .iter()
         .map(|(t, ps)| (*t, ps.iter().map(|(p, v)| (*p, v.0)).collect()))
         .collect();
-    assert_eq!(all, [(id, vec![(0, 5), (1, 7)]), (other, vec![(0, 42)])].into());
+    assert_eq!(
+        all,
+        [(id, vec![(0, 5), (1, 7)]), (other, vec![(0, 42)])].into()
+    );
 
     // The same offsets by name, at v9 and at v1.
     for v in [9, 1] {
@@ -404,7 +407,13 @@ fn consumer_group_member_epoch_checks_at_v10() {
     let epoch = r.member_epoch;
     assert_eq!(epoch, 1);
 
-    let got = commit_v10(&mut c, "g-848", epoch, "member-a", &[(id, 0, 4), (id, 1, 6)]);
+    let got = commit_v10(
+        &mut c,
+        "g-848",
+        epoch,
+        "member-a",
+        &[(id, 0, 4), (id, 1, 6)],
+    );
     assert_eq!(got, vec![(id, 0, 0), (id, 1, 0)]);
     let got = commit_v10(&mut c, "g-848", epoch - 1, "member-a", &[(id, 0, 9)]);
     assert_eq!(got, vec![(id, 0, STALE_MEMBER_EPOCH)]);
@@ -457,7 +466,8 @@ fn malformed_v10_body_closes_the_connection() {
     let mut c = b.client();
     let mut frame = vec![];
     let body: &[u8] = &[
-        0, 8, 0, 10, 0, 0, 0, 1, 0, 1, b'x', 0, // header v2: key, version, corr, client id, tags
+        0, 8, 0, 10, 0, 0, 0, 1, 0, 1, b'x',
+        0, // header v2: key, version, corr, client id, tags
         0x05, b'g', // a group id claiming 4 bytes with 1 left
     ];
     frame.extend_from_slice(&(body.len() as i32).to_be_bytes());

@@ -96,30 +96,31 @@ fn resolve_topic_ids(
 ) -> (Vec<OffsetCommitResponseTopic>, Vec<(String, Uuid)>) {
     let mut unknown = Vec::new();
     let mut ids = Vec::new();
-    body.topics.retain_mut(|t| match broker.topic_by_id(&t.topic_id) {
-        Some(topic) => {
-            t.name = TopicName(StrBytes::from_string(topic.name.clone()));
-            ids.push((topic.name.clone(), t.topic_id));
-            true
-        }
-        None => {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    OffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(UNKNOWN_TOPIC_ID)
-                })
-                .collect();
-            unknown.push(
-                OffsetCommitResponseTopic::default()
-                    .with_topic_id(t.topic_id)
-                    .with_partitions(partitions),
-            );
-            false
-        }
-    });
+    body.topics
+        .retain_mut(|t| match broker.topic_by_id(&t.topic_id) {
+            Some(topic) => {
+                t.name = TopicName(StrBytes::from_string(topic.name.clone()));
+                ids.push((topic.name.clone(), t.topic_id));
+                true
+            }
+            None => {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetCommitResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(UNKNOWN_TOPIC_ID)
+                    })
+                    .collect();
+                unknown.push(
+                    OffsetCommitResponseTopic::default()
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(partitions),
+                );
+                false
+            }
+        });
     (unknown, ids)
 }
 

@@ -95,7 +95,11 @@ impl TopicIds {
 
 /// The v10 answer of one group: topics by id, unknown ids first (as Kafka adds them while
 /// reading the request).
-fn multi_v10(broker: &Broker, g: &OffsetFetchGroupResult, ids: &TopicIds) -> OffsetFetchResponseGroup {
+fn multi_v10(
+    broker: &Broker,
+    g: &OffsetFetchGroupResult,
+    ids: &TopicIds,
+) -> OffsetFetchResponseGroup {
     let mut out = multi(g);
     if g.error != 0 {
         // A group-level error (stale member epoch, …) answers the group alone.

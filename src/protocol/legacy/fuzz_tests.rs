@@ -6,7 +6,6 @@
 
 use super::*;
 use crate::protocol::legacy::codec;
-use kafka_protocol::records::RecordBatchDecoder;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -24,6 +23,7 @@ use kafka_protocol::messages::{
     ProducerId, TopicName, WriteTxnMarkersRequest,
 };
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::RecordBatchDecoder;
 use proptest::collection::vec;
 use proptest::prelude::*;
 

@@ -553,6 +553,63 @@ mod tests {
         assert!(describe_configs(&[0, 0, 0, 1, 2, 0, 1, b't', 0x7f, 0, 0, 0]).is_err());
     }
 
+    /// OffsetCommit v10 and OffsetFetch v10 bytes written out from the specs (not by the
+    /// encoders here), decoded field by field.
+    #[test]
+    fn v10_requests_known_bytes() {
+        let id = [0x11u8; 16];
+        let mut commit = vec![2, b'g', 0, 0, 0, 1, 2, b'm', 0, 2];
+        commit.extend_from_slice(&id);
+        commit.extend_from_slice(&[2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 5]);
+        commit.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 3, b'm', b'd', 0, 0, 0]);
+        let r = offset_commit_v10(&commit).unwrap();
+        assert_eq!(r.group_id.0.as_str(), "g");
+        assert_eq!(r.generation_id_or_member_epoch, 1);
+        assert_eq!(r.member_id.as_str(), "m");
+        assert_eq!(r.group_instance_id, None);
+        assert_eq!(r.topics[0].topic_id, uuid::Uuid::from_bytes(id));
+        assert!(r.topics[0].name.0.is_empty());
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch
+            ),
+            (3, 5, -1)
+        );
+        assert_eq!(p.committed_metadata.as_deref(), Some("md"));
+        assert_eq!(encode_offset_commit_v10(&r), commit);
+        // A tagged field is skipped; trailing bytes are refused.
+        let mut tagged = commit.clone();
+        let last = tagged.len() - 1;
+        tagged.splice(last.., [1, 7, 2, 0xaa, 0xbb]);
+        assert_eq!(offset_commit_v10(&tagged).unwrap(), r);
+        commit.push(0);
+        assert!(offset_commit_v10(&commit).is_err());
+
+        // groups[g, member null, epoch -1, topics[id, [0, 2]]], then one with all topics.
+        let mut fetch = vec![3, 2, b'g', 0, 0xff, 0xff, 0xff, 0xff, 2];
+        fetch.extend_from_slice(&id);
+        fetch.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
+        fetch.extend_from_slice(&[2, b'h', 2, b'x', 0, 0, 0, 4, 0, 0, 1, 0]);
+        let r = offset_fetch_v10(&fetch).unwrap();
+        assert_eq!(r.groups.len(), 2);
+        let g = &r.groups[0];
+        assert_eq!(
+            (g.group_id.0.as_str(), g.member_id.clone(), g.member_epoch),
+            ("g", None, -1)
+        );
+        let ts = g.topics.as_ref().unwrap();
+        assert_eq!(ts[0].topic_id, uuid::Uuid::from_bytes(id));
+        assert_eq!(ts[0].partition_indexes, vec![0, 2]);
+        let h = &r.groups[1];
+        assert_eq!(h.member_id.as_deref(), Some("x"));
+        assert_eq!((h.member_epoch, h.topics.is_none()), (4, true));
+        assert!(r.require_stable);
+        assert_eq!(encode_offset_fetch_v10(&r), fetch);
+    }
+
     #[test]
     fn fetch_v0_has_no_max_bytes_and_v3_does() {
         let mut body = vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 100, 0, 0, 0, 1];

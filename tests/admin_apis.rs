@@ -507,6 +507,32 @@ fn epoch_end(
                 .with_partition(partition)
                 .with_current_leader_epoch(current)
                 .with_leader_epoch(epoch)])]);
+    if version < 2 {
+        // v0–1 (no current leader epoch; v0 answers no leader epoch): encoded by hand.
+        assert_eq!(current, -1, "v0-1 carry no current leader epoch");
+        let body = skua::protocol::legacy::requests::encode_offset_for_leader_epoch(&req);
+        let r = c.call_body(ApiKey::OffsetForLeaderEpoch, version, &body);
+        let mut r = &r[..];
+        let mut take = |n: usize| {
+            let (a, b) = r.split_at(n);
+            r = b;
+            a.to_vec()
+        };
+        let i32_of = |b: Vec<u8>| i32::from_be_bytes(b.try_into().unwrap());
+        assert_eq!(i32_of(take(4)), 1, "one topic");
+        let len = i16::from_be_bytes(take(2).try_into().unwrap()) as usize;
+        assert_eq!(take(len), topic.as_bytes());
+        assert_eq!(i32_of(take(4)), 1, "one partition");
+        let error = i16::from_be_bytes(take(2).try_into().unwrap());
+        assert_eq!(i32_of(take(4)), partition);
+        let epoch = if version >= 1 { i32_of(take(4)) } else { -1 };
+        let end = i64::from_be_bytes(take(8).try_into().unwrap());
+        assert!(
+            r.is_empty(),
+            "v{version}: trailing bytes (no throttle time before v2)"
+        );
+        return (error, epoch, end);
+    }
     let r: OffsetForLeaderEpochResponse = c.call(version, &req);
     assert_eq!(r.topics[0].topic.0.as_str(), topic);
     let p = &r.topics[0].partitions[0];
@@ -519,25 +545,29 @@ fn offset_for_leader_epoch_every_version() {
     let mut b = Broker::start(&[]);
     let mut c = b.client();
     create(&mut c, "epochs", 1);
-    for v in 2..=4i16 {
+    for v in 0..=4i16 {
         let end = produce(
             &mut c,
             "epochs",
             0,
             batch(2, "e", 1_700_000_000_000, Compression::None),
         ) + 2;
+        // v0 answers no leader epoch (read as -1 here).
+        let epoch = |e: i32| if v == 0 { -1 } else { e };
         // The current epoch (0) ends at the log end offset.
         assert_eq!(
             epoch_end(&mut c, v, "epochs", 0, -1, 0),
-            (0, 0, end),
+            (0, epoch(0), end),
             "v{v}"
         );
-        assert_eq!(epoch_end(&mut c, v, "epochs", 0, 0, 0), (0, 0, end));
+        if v >= 2 {
+            assert_eq!(epoch_end(&mut c, v, "epochs", 0, 0, 0), (0, 0, end));
+            // A current leader epoch newer than the partition's: UNKNOWN_LEADER_EPOCH.
+            assert_eq!(epoch_end(&mut c, v, "epochs", 0, 1, 0), (75, -1, -1));
+        }
         // An unknown newer epoch: no error, UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET.
         assert_eq!(epoch_end(&mut c, v, "epochs", 0, -1, 3), (0, -1, -1));
         assert_eq!(epoch_end(&mut c, v, "epochs", 0, -1, -1), (0, -1, -1));
-        // A current leader epoch newer than the partition's: UNKNOWN_LEADER_EPOCH.
-        assert_eq!(epoch_end(&mut c, v, "epochs", 0, 1, 0), (75, -1, -1));
         assert_eq!(epoch_end(&mut c, v, "epochs", 5, -1, 0), (3, -1, -1));
         assert_eq!(epoch_end(&mut c, v, "nope", 0, -1, 0), (3, -1, -1));
     }
@@ -553,16 +583,54 @@ fn offset_for_leader_epoch_every_version() {
     let b2 = Broker::start_in(&dir, b.port, &[]);
     let mut c = b2.client();
     // A restarted broker registers again and leads under a newer epoch (as in KRaft), which
-    // starts at the log end offset: epoch 0 still ends at 6.
-    assert_eq!(epoch_end(&mut c, 4, "epochs", 0, -1, 0), (0, 0, 6));
+    // starts at the log end offset: epoch 0 still ends at 10 (5 versions × 2 records).
+    assert_eq!(epoch_end(&mut c, 4, "epochs", 0, -1, 0), (0, 0, 10));
+    // The same at every version after the epoch bump, then with records in the new epoch
+    // (the current one, as Metadata reports it).
+    let md: MetadataResponse = c.call(
+        12,
+        &MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(name("epochs")))
+        ])),
+    );
+    let current = md.topics[0].partitions[0].leader_epoch;
+    assert!(current >= 1, "a newer epoch after the restart: {current}");
+    for v in 0..=4i16 {
+        let epoch = |e: i32| if v == 0 { -1 } else { e };
+        assert_eq!(
+            epoch_end(&mut c, v, "epochs", 0, -1, 0),
+            (0, epoch(0), 10),
+            "v{v}"
+        );
+    }
+    produce(
+        &mut c,
+        "epochs",
+        0,
+        batch(2, "n", 1_700_000_000_000, Compression::None),
+    );
+    for v in 0..=4i16 {
+        let epoch = |e: i32| if v == 0 { -1 } else { e };
+        // Epoch 0 still ends where the newer epochs began; the current one at the log end.
+        assert_eq!(
+            epoch_end(&mut c, v, "epochs", 0, -1, 0),
+            (0, epoch(0), 10),
+            "v{v}"
+        );
+        assert_eq!(
+            epoch_end(&mut c, v, "epochs", 0, -1, current),
+            (0, epoch(current), 12),
+            "v{v}"
+        );
+    }
     let text = std::fs::read_to_string(&cp).unwrap();
     assert!(
         text.starts_with("0\n") && text.contains("\n0 0\n"),
         "{text}"
     );
     assert!(
-        text.trim_end().ends_with(" 6"),
-        "a newer epoch from offset 6: {text}"
+        text.trim_end().ends_with(" 10"),
+        "a newer epoch from offset 10: {text}"
     );
 }
 

@@ -357,8 +357,10 @@ fn api_versions_advertise_the_removed_versions_from_zero() {
     assert_eq!(range(ApiKey::Produce), (0, 13));
     assert_eq!(range(ApiKey::Fetch), (0, 18));
     assert_eq!(range(ApiKey::ListOffsets), (0, 10));
-    assert_eq!(range(ApiKey::OffsetCommit), (0, 9));
-    assert_eq!(range(ApiKey::OffsetFetch), (0, 9));
+    assert_eq!(range(ApiKey::OffsetCommit), (0, 10));
+    assert_eq!(range(ApiKey::OffsetFetch), (0, 10));
+    assert_eq!(range(ApiKey::OffsetForLeaderEpoch), (0, 4));
+    assert_eq!(range(ApiKey::WriteTxnMarkers), (0, 1));
     assert_eq!(range(ApiKey::CreateTopics), (0, 7));
     assert_eq!(range(ApiKey::DeleteTopics), (0, 6));
     assert_eq!(range(ApiKey::DescribeConfigs), (0, 4));

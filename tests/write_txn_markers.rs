@@ -1,4 +1,4 @@
-//! WriteTxnMarkers (key 27) v1 over raw Kafka protocol against the real binary, as a
+//! WriteTxnMarkers (key 27) v0 and v1 over raw Kafka protocol against the real binary, as a
 //! transaction coordinator on another broker sends it: a commit marker completes an open
 //! transaction for read_committed consumers, errors are per partition (unknown partitions,
 //! fenced producer and coordinator epochs), and a marker for a `__consumer_offsets`
@@ -82,8 +82,44 @@ type Answer = Vec<(i64, Vec<(String, i32, i16)>)>;
 
 /// Send markers; the answer in its order.
 fn write(c: &mut Client, markers: Vec<WritableTxnMarker>) -> Answer {
+    write_v(c, 1, markers)
+}
+
+/// Send markers at `version`: v0 (Kafka 2.x–3.x brokers; not flexible) is encoded with
+/// skua's hand encoder and its answer read by hand.
+fn write_v(c: &mut Client, version: i16, markers: Vec<WritableTxnMarker>) -> Answer {
     let req = WriteTxnMarkersRequest::default().with_markers(markers);
-    let r: WriteTxnMarkersResponse = c.call(1, &req);
+    if version == 0 {
+        let body = skua::protocol::legacy::requests::encode_write_txn_markers_v0(&req);
+        let r = c.call_body(ApiKey::WriteTxnMarkers, 0, &body);
+        let mut r = &r[..];
+        let mut take = |n: usize| {
+            let (a, b) = r.split_at(n);
+            r = b;
+            a.to_vec()
+        };
+        let i32_of = |take: &mut dyn FnMut(usize) -> Vec<u8>| {
+            i32::from_be_bytes(take(4).try_into().unwrap())
+        };
+        let mut out = Vec::new();
+        for _ in 0..i32_of(&mut take) {
+            let pid = i64::from_be_bytes(take(8).try_into().unwrap());
+            let mut parts = Vec::new();
+            for _ in 0..i32_of(&mut take) {
+                let len = i16::from_be_bytes(take(2).try_into().unwrap()) as usize;
+                let name = String::from_utf8(take(len)).unwrap();
+                for _ in 0..i32_of(&mut take) {
+                    let p = i32_of(&mut take);
+                    let e = i16::from_be_bytes(take(2).try_into().unwrap());
+                    parts.push((name.clone(), p, e));
+                }
+            }
+            out.push((pid, parts));
+        }
+        assert!(r.is_empty(), "trailing bytes");
+        return out;
+    }
+    let r: WriteTxnMarkersResponse = c.call(version, &req);
     r.markers
         .iter()
         .map(|m| {
@@ -116,7 +152,7 @@ fn list_offset(c: &mut Client, topic: &str, read_committed: bool) -> i64 {
 }
 
 #[test]
-fn api_versions_advertises_write_txn_markers_v1() {
+fn api_versions_advertises_write_txn_markers_v0_and_v1() {
     let b = Broker::start(&[]);
     let mut c = b.client();
     let r: ApiVersionsResponse = c.call(3, &ApiVersionsRequest::default());
@@ -125,7 +161,7 @@ fn api_versions_advertises_write_txn_markers_v1() {
         .iter()
         .find(|k| k.api_key == ApiKey::WriteTxnMarkers as i16)
         .expect("WriteTxnMarkers advertised");
-    assert_eq!((k.min_version, k.max_version), (1, 1));
+    assert_eq!((k.min_version, k.max_version), (0, 1));
 }
 
 #[test]
@@ -297,4 +333,75 @@ fn marker_for_consumer_offsets_materializes_transactional_offsets() {
         )]
     );
     assert_eq!(fetch(&mut c), (9, 0));
+}
+
+/// v0, as a Kafka 2.x–3.x transaction coordinator sends it: the same outcomes as v1 — a
+/// commit marker completes the open transaction, errors per partition, fenced epochs refused.
+#[test]
+fn v0_markers_commit_and_fail_per_partition_like_v1() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    create(&mut c, "t0", 1);
+    let producer = init(&mut c, "wtm-v0");
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s("wtm-v0")))
+        .with_v3_and_below_producer_id(ProducerId(producer.0))
+        .with_v3_and_below_producer_epoch(producer.1)
+        .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+            .with_name(tname("t0"))
+            .with_partitions(vec![0])]);
+    let r: AddPartitionsToTxnResponse = c.call(3, &add);
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    let batch = producer_batch(3, "x", producer.0, producer.1, 0, true);
+    let req = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s("wtm-v0"))))
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(tname("t0"))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch))])]);
+    let r: ProduceResponse = c.call(9, &req);
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(list_offset(&mut c, "t0", true), 0, "LSO held");
+    // The commit lands; an unknown partition and topic are UNKNOWN_TOPIC_OR_PARTITION.
+    let answer = write_v(
+        &mut c,
+        0,
+        vec![marker(
+            producer,
+            true,
+            0,
+            &[("t0", 0), ("t0", 4), ("nope", 0)],
+        )],
+    );
+    assert_eq!(
+        answer,
+        vec![(
+            producer.0,
+            vec![
+                ("t0".into(), 0, 0),
+                ("t0".into(), 4, 3),
+                ("nope".into(), 0, 3)
+            ]
+        )]
+    );
+    assert_eq!(
+        list_offset(&mut c, "t0", true),
+        4,
+        "3 records and the marker are stable"
+    );
+    // Another producer's abort at epoch 3 is written; then its epoch 2 is fenced
+    // (INVALID_PRODUCER_EPOCH) and not written.
+    let answer = write_v(&mut c, 0, vec![marker((7001, 3), false, 0, &[("t0", 0)])]);
+    assert_eq!(answer, vec![(7001, vec![("t0".into(), 0, 0)])]);
+    let answer = write_v(&mut c, 0, vec![marker((7001, 2), true, 0, &[("t0", 0)])]);
+    assert_eq!(answer, vec![(7001, vec![("t0".into(), 0, 47)])]);
+    assert_eq!(list_offset(&mut c, "t0", false), 5);
+    // An empty v0 request gets an empty answer.
+    assert!(write_v(&mut c, 0, vec![]).is_empty());
 }

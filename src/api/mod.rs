@@ -342,8 +342,9 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
     Ok((key, version))
 }
 
-/// The removed versions (KIP-896) the handlers decode by hand or as a later version with the
-/// same layout; None for the versions the crate decodes.
+/// The versions the crate lacks — removed by KIP-896, or newer than it (OffsetCommit and
+/// OffsetFetch v10) — that the handlers decode by hand or as a later version with the same
+/// layout; None for the versions the crate decodes.
 fn decode_legacy(key: ApiKey, version: i16, body: &mut Bytes) -> Option<Result<(), FrameError>> {
     use crate::protocol::legacy::requests as old;
     use kafka_protocol::messages as m;
@@ -359,6 +360,12 @@ fn decode_legacy(key: ApiKey, version: i16, body: &mut Bytes) -> Option<Result<(
         (ApiKey::OffsetCommit, 0..=1) => old::offset_commit(body, version).map(drop).map_err(bad),
         (ApiKey::CreateTopics, 0) => old::create_topics(body).map(drop).map_err(bad),
         (ApiKey::DescribeConfigs, 0) => old::describe_configs(body).map(drop).map_err(bad),
+        (ApiKey::OffsetCommit, 10) => old::offset_commit_v10(body).map(drop).map_err(bad),
+        (ApiKey::OffsetFetch, 10) => old::offset_fetch_v10(body).map(drop).map_err(bad),
+        (ApiKey::OffsetForLeaderEpoch, 0..=1) => {
+            old::offset_for_leader_epoch(body).map(drop).map_err(bad)
+        }
+        (ApiKey::WriteTxnMarkers, 0) => old::write_txn_markers_v0(body).map(drop).map_err(bad),
         (ApiKey::CreateTopics, 1) => decode_body::<m::CreateTopicsRequest>(key, 2, body).map(drop),
         (ApiKey::DeleteTopics, 0) => decode_body::<m::DeleteTopicsRequest>(key, 1, body).map(drop),
         (ApiKey::OffsetFetch, 0) => decode_body::<m::OffsetFetchRequest>(key, 1, body).map(drop),

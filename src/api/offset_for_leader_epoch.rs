@@ -1,10 +1,15 @@
-//! OffsetForLeaderEpoch (key 23), v2–4: for each partition, the end offset of the requested
+//! OffsetForLeaderEpoch (key 23), v0–4: for each partition, the end offset of the requested
 //! leader epoch from the partition's leader-epoch cache (`log/leader_epoch.rs`): the log end
 //! offset for the current epoch, the start offset of the next higher epoch for an older one
 //! (with the largest known epoch at or below the requested one), and -1/-1 (no error) for
 //! an unknown newer epoch. `current_leader_epoch` is checked as Fetch checks it: older is
 //! FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH, -1 skips the check. Consumers use this
 //! after a leader change to detect truncation.
+//!
+//! v0–1 (removed by KIP-896; the replica fetchers of Kafka 0.11–2.0 sent them) have no
+//! current leader epoch (no fencing check, as Kafka 3.x served them) and are decoded and
+//! answered by hand (protocol/legacy): v0's answer has no leader epoch, v1's has it, neither
+//! has a throttle time.
 
 use std::sync::Arc;
 
@@ -22,7 +27,7 @@ use crate::protocol::FrameError;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::OffsetForLeaderEpoch,
-    min: 2,
+    min: 0,
     max: 4,
 };
 
@@ -49,7 +54,18 @@ pub fn end_offset(p: &Partition, current_leader_epoch: i32, leader_epoch: i32) -
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
-    let body: OffsetForLeaderEpochRequest = req.decode(ApiKey::OffsetForLeaderEpoch)?;
+    let version = req.version;
+    let body: OffsetForLeaderEpochRequest = if version < 2 {
+        crate::protocol::legacy::requests::offset_for_leader_epoch(&req.body).map_err(|e| {
+            FrameError::Malformed {
+                api: ApiKey::OffsetForLeaderEpoch,
+                version,
+                reason: e.to_string(),
+            }
+        })?
+    } else {
+        req.decode(ApiKey::OffsetForLeaderEpoch)?
+    };
     let topics = body
         .topics
         .iter()
@@ -81,5 +97,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let resp = OffsetForLeaderEpochResponse::default()
         .with_throttle_time_ms(0)
         .with_topics(topics);
+    if version < 2 {
+        return Ok(crate::protocol::legacy::responses::offset_for_leader_epoch(
+            req.header.correlation_id,
+            version,
+            &resp,
+        ));
+    }
     req.respond(&resp)
 }

@@ -1,4 +1,6 @@
-//! WriteTxnMarkers (key 27), v1 (Kafka 4 serves only v1): a transaction coordinator on
+//! WriteTxnMarkers (key 27), v0–1 (Kafka 4 serves only v1; v0, the same fields without the
+//! flexible encoding, is what Kafka 2.x–3.x brokers sent and is decoded and answered by hand
+//! in protocol/legacy): a transaction coordinator on
 //! another broker asks this one, the leader of some partitions, to write the commit/abort
 //! markers of a transaction. For each partition the marker is appended as the coordinator
 //! (the log checks the producer epoch — INVALID_PRODUCER_EPOCH — and the coordinator epoch
@@ -30,7 +32,7 @@ use crate::txn::CONSUMER_OFFSETS_TOPIC;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::WriteTxnMarkers,
-    min: 1,
+    min: 0,
     max: 1,
 };
 
@@ -127,7 +129,18 @@ pub async fn write_marker(
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
-    let body: WriteTxnMarkersRequest = req.decode(ApiKey::WriteTxnMarkers)?;
+    let version = req.version;
+    let body: WriteTxnMarkersRequest = if version == 0 {
+        crate::protocol::legacy::requests::write_txn_markers_v0(&req.body).map_err(|e| {
+            FrameError::Malformed {
+                api: ApiKey::WriteTxnMarkers,
+                version,
+                reason: e.to_string(),
+            }
+        })?
+    } else {
+        req.decode(ApiKey::WriteTxnMarkers)?
+    };
     let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
         let writes: Vec<(TxnMarker, &str, i32)> = body
@@ -148,6 +161,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         }))
         .await;
         let resp = WriteTxnMarkersResponse::default().with_markers(results(&body, codes));
+        if version == 0 {
+            return Ok(crate::protocol::legacy::responses::write_txn_markers_v0(
+                req.header.correlation_id,
+                &resp,
+            ));
+        }
         req.respond(&resp)
     })))
 }

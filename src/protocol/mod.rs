@@ -75,7 +75,12 @@ pub fn decode_header(
     version: i16,
     frame: &mut Bytes,
 ) -> Result<RequestHeader, FrameError> {
-    let header_version = api_key.request_header_version(version);
+    // WriteTxnMarkers v0 is not flexible (Kafka 3.x: "flexibleVersions": "1+"); the crate,
+    // generated from Kafka 4's specs where v1 is the only version, says header v2 for all.
+    let header_version = match (api_key, version) {
+        (ApiKey::WriteTxnMarkers, 0) => 1,
+        _ => api_key.request_header_version(version),
+    };
     RequestHeader::decode(frame, header_version).map_err(|e| FrameError::Malformed {
         api: api_key,
         version,

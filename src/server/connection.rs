@@ -259,6 +259,7 @@ async fn handle_frame(
         });
     }
     let header = decode_header(key, prefix.api_version, &mut frame)?;
+    tracing::trace!(api = key as i16, version = prefix.api_version, "request");
     let req = Request {
         header,
         version: prefix.api_version,

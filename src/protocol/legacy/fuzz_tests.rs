@@ -6,6 +6,23 @@
 
 use super::*;
 use crate::protocol::legacy::codec;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
+use kafka_protocol::messages::write_txn_markers_request::{
+    WritableTxnMarker, WritableTxnMarkerTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, GroupId, OffsetCommitRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest,
+    ProducerId, TopicName, WriteTxnMarkersRequest,
+};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -27,12 +44,18 @@ const LEGACY: &[(i16, i16)] = &[
     (19, 1),
     (20, 0), // DeleteTopics v0
     (32, 0), // DescribeConfigs v0
+    (8, 10), // OffsetCommit v10 (newer than the crate)
+    (9, 10), // OffsetFetch v10 (newer than the crate)
+    (23, 0), // OffsetForLeaderEpoch v0
+    (23, 1),
+    (27, 0), // WriteTxnMarkers v0
 ];
 
 /// Key and value of one record.
 type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// A request frame (no size prefix) with a v1 header and `body`.
+/// A request frame (no size prefix) with the version's header (v1, or v2 with its empty
+/// tagged fields for a flexible version) and `body`.
 fn frame(key: i16, version: i16, body: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&key.to_be_bytes());
@@ -40,8 +63,123 @@ fn frame(key: i16, version: i16, body: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&7i32.to_be_bytes());
     f.extend_from_slice(&4i16.to_be_bytes());
     f.extend_from_slice(b"fuzz");
+    if matches!((key, version), (8, 10) | (9, 10)) {
+        f.push(0);
+    }
     f.extend_from_slice(body);
     f
+}
+
+fn opt_str() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of("[a-z0-9._-]{0,12}")
+}
+
+fn uuid_strategy() -> impl Strategy<Value = uuid::Uuid> {
+    any::<u128>().prop_map(uuid::Uuid::from_u128)
+}
+
+/// An OffsetCommit v10 request: topics by id.
+fn offset_commit_v10() -> impl Strategy<Value = OffsetCommitRequest> {
+    let part = (any::<i32>(), any::<i64>(), any::<i32>(), opt_str()).prop_map(|(i, o, e, m)| {
+        OffsetCommitRequestPartition::default()
+            .with_partition_index(i)
+            .with_committed_offset(o)
+            .with_committed_leader_epoch(e)
+            .with_committed_metadata(m.map(StrBytes::from_string))
+    });
+    let topic = (uuid_strategy(), vec(part, 0..4)).prop_map(|(id, parts)| {
+        OffsetCommitRequestTopic::default()
+            .with_topic_id(id)
+            .with_partitions(parts)
+    });
+    (
+        "[a-z]{0,10}",
+        any::<i32>(),
+        "[a-z0-9-]{0,20}",
+        opt_str(),
+        vec(topic, 0..4),
+    )
+        .prop_map(|(g, gen, m, inst, topics)| {
+            OffsetCommitRequest::default()
+                .with_group_id(GroupId(StrBytes::from_string(g)))
+                .with_generation_id_or_member_epoch(gen)
+                .with_member_id(StrBytes::from_string(m))
+                .with_group_instance_id(inst.map(StrBytes::from_string))
+                .with_retention_time_ms(-1)
+                .with_topics(topics)
+        })
+}
+
+/// An OffsetFetch v10 request: groups with topics by id or all topics.
+fn offset_fetch_v10() -> impl Strategy<Value = OffsetFetchRequest> {
+    let topic = (uuid_strategy(), vec(any::<i32>(), 0..4)).prop_map(|(id, parts)| {
+        OffsetFetchRequestTopics::default()
+            .with_topic_id(id)
+            .with_partition_indexes(parts)
+    });
+    let group = (
+        "[a-z]{0,10}",
+        opt_str(),
+        any::<i32>(),
+        proptest::option::of(vec(topic, 0..4)),
+    )
+        .prop_map(|(g, m, e, topics)| {
+            OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(StrBytes::from_string(g)))
+                .with_member_id(m.map(StrBytes::from_string))
+                .with_member_epoch(e)
+                .with_topics(topics)
+        });
+    (vec(group, 0..3), any::<bool>()).prop_map(|(groups, stable)| {
+        OffsetFetchRequest::default()
+            .with_groups(groups)
+            .with_require_stable(stable)
+    })
+}
+
+/// An OffsetForLeaderEpoch v0–1 request (what v0–1 carry: no current epoch, no replica id).
+fn offset_for_leader_epoch_v0() -> impl Strategy<Value = OffsetForLeaderEpochRequest> {
+    let part = (any::<i32>(), any::<i32>()).prop_map(|(p, e)| {
+        OffsetForLeaderPartition::default()
+            .with_partition(p)
+            .with_current_leader_epoch(-1)
+            .with_leader_epoch(e)
+    });
+    let topic = ("[a-z]{1,10}", vec(part, 0..4)).prop_map(|(t, parts)| {
+        OffsetForLeaderTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(t)))
+            .with_partitions(parts)
+    });
+    vec(topic, 0..4).prop_map(|topics| {
+        OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(-2))
+            .with_topics(topics)
+    })
+}
+
+/// A WriteTxnMarkers v0 request.
+fn write_txn_markers_v0() -> impl Strategy<Value = WriteTxnMarkersRequest> {
+    let topic = ("[a-z]{1,10}", vec(any::<i32>(), 0..4)).prop_map(|(t, parts)| {
+        WritableTxnMarkerTopic::default()
+            .with_name(TopicName(StrBytes::from_string(t)))
+            .with_partition_indexes(parts)
+    });
+    let marker = (
+        any::<i64>(),
+        any::<i16>(),
+        any::<bool>(),
+        vec(topic, 0..3),
+        any::<i32>(),
+    )
+        .prop_map(|(pid, epoch, commit, topics, ce)| {
+            WritableTxnMarker::default()
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_transaction_result(commit)
+                .with_topics(topics)
+                .with_coordinator_epoch(ce)
+        });
+    vec(marker, 0..3).prop_map(|markers| WriteTxnMarkersRequest::default().with_markers(markers))
 }
 
 /// A produce v0–2 body carrying `set` for one partition.
@@ -227,6 +365,45 @@ proptest! {
         let bad = corrupt(batch, at, xor, cut);
         let _ = down_convert(&bad, magic, 0, 1 << 16);
         let _ = down_convert(&bad, magic, from, 10);
+    }
+
+    /// The hand codecs of the versions the crate lacks (OffsetCommit/OffsetFetch v10,
+    /// OffsetForLeaderEpoch v0–1, WriteTxnMarkers v0): what is encoded decodes to the same
+    /// request, through the server's frame decoder too; corrupted, it fails cleanly.
+    #[test]
+    fn hand_codecs_round_trip_and_corruption(
+        commit in offset_commit_v10(),
+        fetch in offset_fetch_v10(),
+        epochs in offset_for_leader_epoch_v0(),
+        markers in write_txn_markers_v0(),
+        at in any::<usize>(),
+        xor in any::<u8>(),
+        cut in any::<usize>(),
+    ) {
+        use crate::protocol::legacy::requests as r;
+        let bodies = [
+            (8i16, 10i16, r::encode_offset_commit_v10(&commit)),
+            (9, 10, r::encode_offset_fetch_v10(&fetch)),
+            (23, 0, r::encode_offset_for_leader_epoch(&epochs)),
+            (23, 1, r::encode_offset_for_leader_epoch(&epochs)),
+            (27, 0, r::encode_write_txn_markers_v0(&markers)),
+        ];
+        prop_assert_eq!(r::offset_commit_v10(&bodies[0].2).ok(), Some(commit));
+        prop_assert_eq!(r::offset_fetch_v10(&bodies[1].2).ok(), Some(fetch));
+        prop_assert_eq!(r::offset_for_leader_epoch(&bodies[2].2).ok(), Some(epochs));
+        prop_assert_eq!(r::write_txn_markers_v0(&bodies[4].2).ok(), Some(markers));
+        for (key, version, body) in bodies {
+            let f = frame(key, version, &body);
+            prop_assert_eq!(crate::api::decode_frame(&f).ok(), Some((
+                kafka_protocol::messages::ApiKey::try_from(key).map_err(|_| TestCaseError::fail("key"))?,
+                version,
+            )));
+            let _ = crate::api::decode_frame(&corrupt(f, at, xor, cut));
+            let _ = r::offset_commit_v10(&corrupt(body.clone(), at, xor, cut));
+            let _ = r::offset_fetch_v10(&corrupt(body.clone(), at, xor, cut));
+            let _ = r::offset_for_leader_epoch(&corrupt(body.clone(), at, xor, cut));
+            let _ = r::write_txn_markers_v0(&corrupt(body, at, xor, cut));
+        }
     }
 
     /// Decompression of arbitrary bytes with every codec stays within its limit.

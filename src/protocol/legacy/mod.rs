@@ -1,7 +1,10 @@
-//! Hand-written codecs for the protocol versions Kafka 4 removed (KIP-896) that real clients
-//! still send, and that the kafka-protocol crate (generated from Kafka 4's specs) cannot
-//! decode or encode: Produce v0–2, Fetch v0–3, ListOffsets v0, CreateTopics v0–1,
-//! DeleteTopics v0, DescribeConfigs v0, OffsetCommit v0–1. Each decodes into the crate's
+//! Hand-written codecs for the protocol versions the kafka-protocol crate (generated from
+//! Kafka 4.0's specs) cannot decode or encode: those Kafka 4 removed (KIP-896) that real
+//! clients or older brokers still send — Produce v0–2, Fetch v0–3, ListOffsets v0,
+//! CreateTopics v0–1, DeleteTopics v0, DescribeConfigs v0, OffsetCommit v0–1,
+//! OffsetForLeaderEpoch v0–1, WriteTxnMarkers v0 — and the requests of the newest versions
+//! it does not know yet, OffsetCommit and OffsetFetch v10 (Kafka 4.1+, topics by id; the
+//! crate encodes their responses). Each decodes into the crate's
 //! request struct (the fields an old version lacks get Kafka's implied values), so the API
 //! handlers serve every version with one code path, and encodes the crate's response struct
 //! in the old layout.
@@ -122,6 +125,74 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    /// An unsigned varint (at most 5 bytes: a u32).
+    pub fn uvarint(&mut self) -> Result<u32> {
+        let mut v: u32 = 0;
+        for i in 0..5 {
+            let b = self.take(1)?[0];
+            v |= u32::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        err("varint longer than 5 bytes")
+    }
+
+    /// A compact (flexible-version) length: the varint is length + 1, 0 is null.
+    fn compact_len(&mut self) -> Result<Option<usize>> {
+        match self.uvarint()? {
+            0 => Ok(None),
+            n => Ok(Some((n - 1) as usize)),
+        }
+    }
+
+    /// A nullable compact string.
+    pub fn compact_nullable_string(&mut self) -> Result<Option<StrBytes>> {
+        let Some(len) = self.compact_len()? else {
+            return Ok(None);
+        };
+        let raw = self.take(len)?;
+        let s = std::str::from_utf8(raw).map_err(|_| LegacyError("string is not UTF-8".into()))?;
+        Ok(Some(StrBytes::from_string(s.to_string())))
+    }
+
+    /// A non-null compact string.
+    pub fn compact_string(&mut self) -> Result<StrBytes> {
+        self.compact_nullable_string()?
+            .ok_or_else(|| LegacyError("null string".into()))
+    }
+
+    /// A compact array length (None: null), checked against the input at `min_elem` bytes
+    /// an element before any allocation.
+    pub fn compact_array_len(&mut self, min_elem: usize) -> Result<Option<usize>> {
+        let n = self.compact_len()?;
+        if let Some(n) = n {
+            if n.saturating_mul(min_elem.max(1)) > self.remaining() {
+                return err("array longer than the input");
+            }
+        }
+        Ok(n)
+    }
+
+    /// A 16-byte UUID.
+    pub fn uuid(&mut self) -> Result<uuid::Uuid> {
+        Ok(uuid::Uuid::from_bytes(self.array()?))
+    }
+
+    /// A tagged-field section: skipped (none of the hand-decoded versions defines a tag).
+    pub fn skip_tagged_fields(&mut self) -> Result<()> {
+        let n = self.uvarint()?;
+        if n as usize > self.remaining() {
+            return err("more tagged fields than the input");
+        }
+        for _ in 0..n {
+            self.uvarint()?; // tag
+            let size = self.uvarint()? as usize;
+            self.take(size)?;
+        }
+        Ok(())
+    }
+
     /// The whole input must have been read.
     pub fn finish(&self) -> Result<()> {
         if self.remaining() != 0 {
@@ -176,6 +247,36 @@ impl Writer {
     pub fn bytes(&mut self, b: &[u8]) {
         self.count(b.len());
         self.buf.put_slice(b);
+    }
+
+    /// An unsigned varint.
+    pub fn uvarint(&mut self, mut v: u32) {
+        while v >= 0x80 {
+            self.buf.put_u8((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.put_u8(v as u8);
+    }
+    /// A compact array length.
+    pub fn compact_count(&mut self, n: usize) {
+        self.uvarint(u32::try_from(n).unwrap_or(u32::MAX - 1) + 1)
+    }
+    pub fn compact_string(&mut self, s: &str) {
+        self.compact_count(s.len());
+        self.buf.put_slice(s.as_bytes());
+    }
+    pub fn compact_nullable_string(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.compact_string(s),
+            None => self.uvarint(0),
+        }
+    }
+    pub fn uuid(&mut self, id: &uuid::Uuid) {
+        self.buf.put_slice(id.as_bytes())
+    }
+    /// An empty tagged-field section.
+    pub fn no_tags(&mut self) {
+        self.buf.put_u8(0)
     }
 
     /// A response frame: size, a v0 response header (the correlation id), this body.

@@ -1,11 +1,12 @@
-//! Encoders of the crate's response structs in the removed versions' layouts. Each returns a
+//! Encoders of the crate's response structs in the removed versions' layouts (the crate
+//! encodes the OffsetCommit/OffsetFetch v10 responses itself). Each returns a
 //! whole frame (size, v0 response header, body). Versions that share a layout with a version
 //! the crate encodes (OffsetCommit v0–1 = v2, OffsetFetch v0 = v1) use the crate instead.
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
     CreateTopicsResponse, DeleteTopicsResponse, DescribeConfigsResponse, FetchResponse,
-    ListOffsetsResponse, ProduceResponse,
+    ListOffsetsResponse, OffsetForLeaderEpochResponse, ProduceResponse, WriteTxnMarkersResponse,
 };
 
 use super::Writer;
@@ -128,6 +129,49 @@ pub fn describe_configs(correlation_id: i32, resp: &DescribeConfigsResponse) -> 
             w.bool(c.read_only);
             w.bool(c.config_source == DEFAULT_CONFIG);
             w.bool(c.is_sensitive);
+        }
+    }
+    w.into_frame(correlation_id)
+}
+
+/// OffsetForLeaderEpoch v0–1: topics[name, partitions[error, index, (v1) leader epoch, end
+/// offset]] (no throttle time: v2 added it).
+pub fn offset_for_leader_epoch(
+    correlation_id: i32,
+    version: i16,
+    resp: &OffsetForLeaderEpochResponse,
+) -> Bytes {
+    let mut w = Writer::new();
+    w.count(resp.topics.len());
+    for t in &resp.topics {
+        w.string(t.topic.0.as_str());
+        w.count(t.partitions.len());
+        for p in &t.partitions {
+            w.i16(p.error_code);
+            w.i32(p.partition);
+            if version >= 1 {
+                w.i32(p.leader_epoch);
+            }
+            w.i64(p.end_offset);
+        }
+    }
+    w.into_frame(correlation_id)
+}
+
+/// WriteTxnMarkers v0: markers[producer id, topics[name, partitions[index, error]]].
+pub fn write_txn_markers_v0(correlation_id: i32, resp: &WriteTxnMarkersResponse) -> Bytes {
+    let mut w = Writer::new();
+    w.count(resp.markers.len());
+    for m in &resp.markers {
+        w.i64(m.producer_id.0);
+        w.count(m.topics.len());
+        for t in &m.topics {
+            w.string(t.name.0.as_str());
+            w.count(t.partitions.len());
+            for p in &t.partitions {
+                w.i32(p.partition_index);
+                w.i16(p.error_code);
+            }
         }
     }
     w.into_frame(correlation_id)

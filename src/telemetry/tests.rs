@@ -1,0 +1,1 @@
+//! The manager with a fake clock: matching, subscription ids, throttling, eviction, errors.

@@ -597,8 +597,9 @@ impl Scrape {
     /// Client telemetry (KIP-714): the manager's bounds, then every pushed series, one family
     /// per metric name (`kafka_client_` + the OTLP name with every character outside
     /// `[a-zA-Z0-9_]` replaced by `_`), labelled by client instance and client id. Monotonic
-    /// sums are counters, gauges and other sums gauges; a name pushed with both kinds keeps
-    /// the kind first seen.
+    /// sums are counters (exposed as `<family>_total`, a name already ending in `_total` not
+    /// doubled), gauges and other sums gauges; a name pushed with both kinds keeps the kind
+    /// first seen.
     fn encode_client_telemetry(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         use crate::telemetry::{otlp::PointKind, sanitize_name};
         use std::collections::BTreeMap;
@@ -633,8 +634,13 @@ impl Scrape {
             BTreeMap::new();
         for s in samples {
             let counter = matches!(s.kind, PointKind::Counter { .. });
+            let mut name = format!("kafka_client_{}", sanitize_name(&s.name));
+            // The text encoder adds `_total` to counters: not twice.
+            if counter && name.ends_with("_total") {
+                name.truncate(name.len() - "_total".len());
+            }
             let family = families
-                .entry(format!("kafka_client_{}", sanitize_name(&s.name)))
+                .entry(name)
                 .or_insert_with(|| (counter, Vec::new()));
             if family.0 == counter {
                 family.1.push((s.labels, s.value));

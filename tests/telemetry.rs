@@ -141,7 +141,7 @@ fn payload(v: i64) -> Vec<u8> {
 
 #[test]
 fn telemetry_subscriptions_pushes_and_metrics() {
-    let mut b = Broker::start_with_metrics(&["--set", "telemetry.max.bytes=4096"]);
+    let mut b = Broker::start_with_metrics(&["telemetry.max.bytes=4096"]);
     let mut c = b.client();
     let v = hello(&mut c);
     let served = |k: i16| {
@@ -205,11 +205,19 @@ fn telemetry_subscriptions_pushes_and_metrics() {
     assert_eq!(list(&mut c, 0, vec![]), (0, vec![("sub".into(), 16)]));
     let (code, all) = list(&mut c, 1, vec![]);
     assert_eq!(code, 0);
+    // Every topic (the internal ones included, as Kafka lists them), the broker, the
+    // subscription.
     assert_eq!(
         all,
-        vec![("1".into(), 4), ("1".into(), 8), ("sub".into(), 16)]
+        vec![
+            ("1".into(), 4),
+            ("1".into(), 8),
+            ("__consumer_offsets".into(), 2),
+            ("__transaction_state".into(), 2),
+            ("sub".into(), 16)
+        ]
     );
-    assert_eq!(list(&mut c, 1, vec![16, 2]), (0, vec![("sub".into(), 16)]));
+    assert_eq!(list(&mut c, 1, vec![16, 32]), (0, vec![("sub".into(), 16)]));
     assert_eq!(list(&mut c, 1, vec![99]).0, 35);
 
     // A new client instance matching on its software name.

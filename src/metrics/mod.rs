@@ -630,8 +630,9 @@ impl Scrape {
             enc.encode_descriptor(name, help, None, MetricType::Counter)?
                 .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
         }
-        let mut families: BTreeMap<String, (bool, Vec<(Vec<(String, String)>, f64)>)> =
-            BTreeMap::new();
+        // Family name → (is a counter, its samples).
+        type Labelled = (Vec<(String, String)>, f64);
+        let mut families: BTreeMap<String, (bool, Vec<Labelled>)> = BTreeMap::new();
         for s in samples {
             let counter = matches!(s.kind, PointKind::Counter { .. });
             let mut name = format!("kafka_client_{}", sanitize_name(&s.name));

@@ -54,6 +54,7 @@ CLIENTS = [
     ("confluent", "configs.py"),
     ("confluent", "admin_apis.py"),
     ("confluent", "consumer_protocol.py"),
+    ("confluent", "telemetry.py"),
     ("cluster", "cluster.py"),
 ]
 # scenario files that run against the three-node cluster, one scenario at a time

@@ -519,6 +519,36 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Maximum concurrent client connections.",
     ),
     def(
+        "telemetry.max.bytes",
+        Int,
+        Some("1048576"),
+        Some(1),
+        "Largest (compressed) PushTelemetry payload accepted (else TELEMETRY_TOO_LARGE); \
+         a payload may decompress to 10 times this.",
+    ),
+    def(
+        "client.metrics.max.instances",
+        Int,
+        Some("16384"),
+        Some(1),
+        "Client telemetry instances kept (KIP-714); beyond, the least recently used is evicted.",
+    ),
+    def(
+        "client.metrics.exported.max.clients",
+        Int,
+        Some("1000"),
+        Some(0),
+        "Client instances whose pushed metrics are exposed on /metrics; pushes of further \
+         clients are accepted but not exposed.",
+    ),
+    def(
+        "client.metrics.exported.max.series.per.client",
+        Int,
+        Some("1000"),
+        Some(0),
+        "Series exposed on /metrics per client instance; further series are dropped.",
+    ),
+    def(
         "queued.max.requests",
         Int,
         Some("500"),
@@ -1463,6 +1493,8 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
+    /// Client telemetry bounds (`telemetry.max.bytes`, `client.metrics.*`).
+    pub telemetry: crate::telemetry::Limits,
     pub queued_max_requests: usize,
     /// None = unlimited.
     pub queued_max_request_bytes: Option<usize>,
@@ -1712,6 +1744,12 @@ impl BrokerConfig {
             min_insync_replicas: num("min.insync.replicas") as i32,
             socket_request_max_bytes: num("socket.request.max.bytes") as usize,
             max_connections: num("max.connections") as usize,
+            telemetry: crate::telemetry::Limits {
+                telemetry_max_bytes: num("telemetry.max.bytes") as i32,
+                max_instances: num("client.metrics.max.instances") as usize,
+                exported_max_clients: num("client.metrics.exported.max.clients") as usize,
+                exported_max_series: num("client.metrics.exported.max.series.per.client") as usize,
+            },
             queued_max_requests: num("queued.max.requests") as usize,
             group_min_session_timeout_ms: num("group.min.session.timeout.ms") as i32,
             group_max_session_timeout_ms: num("group.max.session.timeout.ms") as i32,
@@ -1844,6 +1882,11 @@ impl BrokerConfig {
             ) as u64,
             overrides,
         })
+    }
+
+    /// The client telemetry bounds.
+    pub fn telemetry_limits(&self) -> crate::telemetry::Limits {
+        self.telemetry.clone()
     }
 
     /// A broker config's value: the configured one, else its default.

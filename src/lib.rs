@@ -6,7 +6,8 @@
 //! `config` (typed configuration with Kafka's names), `group` and `txn` (the group and
 //! transaction coordinators as pure state machines; no tokio), `replica` (leader and follower
 //! replica state: ISR, high watermark, fetcher decisions; no tokio), `controller` (the cluster
-//! controller's decisions over the metadata image; no tokio).
+//! controller's decisions over the metadata image; no tokio), `telemetry` (client telemetry of
+//! KIP-714: subscriptions, pushes and the pushed metrics; no tokio).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -21,4 +22,5 @@ pub mod metrics;
 pub mod protocol;
 pub mod replica;
 pub mod server;
+pub mod telemetry;
 pub mod txn;

@@ -17,7 +17,9 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
+use super::describe_configs::{
+    RESOURCE_BROKER, RESOURCE_CLIENT_METRICS, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
 use super::errors::topic_error_code;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::controller_rpc::ConfigOp;
@@ -129,6 +131,8 @@ pub(super) enum Plan {
     Topic(String, Vec<ConfigOp>),
     /// A GROUP resource's new overrides.
     Group(String, Vec<ConfigOp>),
+    /// A CLIENT_METRICS resource's new configs.
+    ClientMetrics(String, Vec<ConfigOp>),
 }
 
 /// AlterConfigs replaces every override: the ones given are the new set.
@@ -176,6 +180,21 @@ fn plan_one(
             name,
             r.configs.iter().map(|c| c.name.as_str()),
         )),
+        // Kafka's AlterConfigs takes CLIENT_METRICS too: the given set replaces the configs
+        // (the controller validates it as a whole).
+        RESOURCE_CLIENT_METRICS => Plan::ClientMetrics(
+            name.to_string(),
+            r.configs
+                .iter()
+                .filter_map(|c| {
+                    c.value.as_ref().map(|v| ConfigOp {
+                        name: c.name.as_str().to_string(),
+                        op: 0,
+                        value: Some(v.as_str().to_string()),
+                    })
+                })
+                .collect(),
+        ),
         other => Plan::Done(Err(invalid_request(format!(
             "Unknown resource type {other}"
         )))),
@@ -199,6 +218,16 @@ pub(super) async fn execute(
         Plan::Group(name, ops) => {
             broker
                 .alter_configs(ConfigResource::Group(name), ops, replace, validate_only)
+                .await
+        }
+        Plan::ClientMetrics(name, ops) => {
+            broker
+                .alter_configs(
+                    ConfigResource::ClientMetrics(name),
+                    ops,
+                    replace,
+                    validate_only,
+                )
                 .await
         }
     }

@@ -62,7 +62,15 @@ pub fn features(broker: &Broker) -> Vec<(&'static str, i16)> {
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
-    let _body: ApiVersionsRequest = req.decode(ApiKey::ApiVersions)?;
+    let body: ApiVersionsRequest = req.decode(ApiKey::ApiVersions)?;
+    if req.version >= 3 {
+        // Kept for client telemetry's matching (client_software_name / _version).
+        let cut = |s: &str| s.chars().take(256).collect::<String>();
+        req.conn.set_software(
+            cut(body.client_software_name.as_str()),
+            cut(body.client_software_version.as_str()),
+        );
+    }
     let mut resp = ApiVersionsResponse::default()
         .with_error_code(0)
         .with_api_keys(api_list())

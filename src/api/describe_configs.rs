@@ -8,7 +8,9 @@
 //! then their defaults, dropping those before the config's own broker name — which is why
 //! `retention.ms` has no synonyms when `log.retention.ms` is unset). Broker configs are
 //! read-only: none can be changed at runtime here. BROKER with an empty name describes the
-//! cluster-wide dynamic defaults, of which there are none.
+//! cluster-wide dynamic defaults, of which there are none. CLIENT_METRICS (16) lists the
+//! subscription's set configs only, as Kafka does (source CLIENT_METRICS_CONFIG 7, no
+//! synonyms; a subscription that does not exist has no configs, without error).
 
 use std::sync::Arc;
 
@@ -38,12 +40,14 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+pub const RESOURCE_CLIENT_METRICS: i8 = 16;
 pub const RESOURCE_GROUP: i8 = 32;
 
 /// ConfigSource ids.
 pub const SOURCE_TOPIC: i8 = 1;
 pub const SOURCE_STATIC_BROKER: i8 = 4;
 pub const SOURCE_DEFAULT: i8 = 5;
+pub const SOURCE_CLIENT_METRICS: i8 = 7;
 pub const SOURCE_GROUP: i8 = 8;
 
 /// One described config, before it is put on the wire.
@@ -55,6 +59,8 @@ struct Entry {
     doc: &'static str,
     /// Name, value, source; the first one is the config's source.
     synonyms: Vec<(String, Option<String>, i8)>,
+    /// Synonyms are never listed (CLIENT_METRICS configs, as Kafka answers them).
+    no_synonyms: bool,
 }
 
 /// Kafka's broker synonyms of `own` (its static values, then defaults), from `own` on.
@@ -103,6 +109,7 @@ fn topic_entries(
                 kind: d.kind,
                 doc: d.doc,
                 synonyms,
+                no_synonyms: false,
             }
         })
         .collect()
@@ -123,6 +130,7 @@ fn broker_entries(broker: &Broker) -> Vec<Entry> {
             kind: d.kind,
             doc: d.doc,
             synonyms: broker_synonyms(broker, d.name),
+            no_synonyms: false,
         })
         .collect()
 }
@@ -150,7 +158,37 @@ fn group_entries(
                 kind: ConfigType::Int,
                 doc: d.doc,
                 synonyms,
+                no_synonyms: false,
             }
+        })
+        .collect()
+}
+
+/// A CLIENT_METRICS resource's configs, as Kafka describes them: only those set (no
+/// defaults), source CLIENT_METRICS_CONFIG, no synonyms; an unknown subscription has none.
+fn client_metrics_entries(configs: std::collections::BTreeMap<String, String>) -> Vec<Entry> {
+    use crate::telemetry::config::{INTERVAL_MS, NAMES};
+    configs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let name = NAMES.iter().copied().find(|n| *n == k)?;
+            Some(Entry {
+                name,
+                value: Some(v.clone()),
+                read_only: false,
+                kind: if name == INTERVAL_MS {
+                    ConfigType::Int
+                } else {
+                    ConfigType::List
+                },
+                doc: match name {
+                    INTERVAL_MS => "Push interval in milliseconds",
+                    "metrics" => "Subscription metrics list",
+                    _ => "Client match pattern list",
+                },
+                synonyms: vec![(k, Some(v), SOURCE_CLIENT_METRICS)],
+                no_synonyms: true,
+            })
         })
         .collect()
 }
@@ -188,6 +226,16 @@ fn describe(
         },
         RESOURCE_GROUP if name.is_empty() => Err(invalid("Group name must not be empty.".into())),
         RESOURCE_GROUP => Ok(group_entries(broker, &broker.group_configs(name))),
+        RESOURCE_CLIENT_METRICS if name.is_empty() => Err(invalid(
+            "Client metrics subscription name must not be empty".into(),
+        )),
+        RESOURCE_CLIENT_METRICS => Ok(client_metrics_entries(
+            broker
+                .all_client_metrics_configs()
+                .get(name)
+                .cloned()
+                .unwrap_or_default(),
+        )),
         RESOURCE_BROKER_LOGGER => Err(invalid(
             "Unsupported resource type: BROKER_LOGGER (broker loggers are not configurable)".into(),
         )),
@@ -198,7 +246,7 @@ fn describe(
 fn to_wire(e: Entry, include_synonyms: bool, include_doc: bool) -> DescribeConfigsResourceResult {
     let source = e.synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2);
     let sensitive = e.kind == ConfigType::Password;
-    let synonyms = if include_synonyms {
+    let synonyms = if include_synonyms && !e.no_synonyms {
         e.synonyms
             .into_iter()
             .map(|(n, v, s)| {

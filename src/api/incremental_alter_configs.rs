@@ -28,7 +28,8 @@ use super::alter_configs::{
     topic_api_error, ApiError, Plan,
 };
 use super::describe_configs::{
-    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
+    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_CLIENT_METRICS, RESOURCE_GROUP,
+    RESOURCE_TOPIC,
 };
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::controller_rpc::ConfigOp;
@@ -53,6 +54,25 @@ fn apply_ops(
     current: &BTreeMap<String, String>,
     ops: &[AlterableConfig],
 ) -> Result<BTreeMap<String, String>, ApiError> {
+    apply_ops_with(current, ops, |name| {
+        topic_config_def(name)
+            .filter(|d| d.kind == ConfigType::List)
+            .map(|d| broker.config.topic_default(d))
+    })
+}
+
+/// CLIENT_METRICS' LIST configs (`metrics`, `match`) default to the empty list.
+fn client_metrics_list(name: &str) -> Option<Option<String>> {
+    use crate::telemetry::config::{MATCH, METRICS};
+    (name == METRICS || name == MATCH).then_some(None)
+}
+
+/// Apply the operations; `list_default(name)` is Some(default value) for a LIST config.
+fn apply_ops_with(
+    current: &BTreeMap<String, String>,
+    ops: &[AlterableConfig],
+    list_default: impl Fn(&str) -> Option<Option<String>>,
+) -> Result<BTreeMap<String, String>, ApiError> {
     let mut new = current.clone();
     for c in ops {
         let name = c.name.as_str();
@@ -70,8 +90,7 @@ fn apply_ops(
                 } else {
                     "SUBTRACT"
                 };
-                let Some(def) = topic_config_def(name).filter(|d| d.kind == ConfigType::List)
-                else {
+                let Some(default) = list_default(name) else {
                     return Err((
                         ResponseError::InvalidConfig.code(),
                         Some(format!(
@@ -79,11 +98,7 @@ fn apply_ops(
                         )),
                     ));
                 };
-                let old = new
-                    .get(name)
-                    .cloned()
-                    .or_else(|| broker.config.topic_default(def))
-                    .unwrap_or_default();
+                let old = new.get(name).cloned().or(default).unwrap_or_default();
                 let mut items: Vec<String> = old
                     .split(',')
                     .map(|s| s.trim().to_string())
@@ -154,6 +169,26 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
             let current = broker.group_configs(name);
             match apply_ops(broker, &current, &r.configs) {
                 Ok(new) => Plan::Group(
+                    name.to_string(),
+                    new.into_iter()
+                        .map(|(name, value)| ConfigOp {
+                            name,
+                            op: 0,
+                            value: Some(value),
+                        })
+                        .collect(),
+                ),
+                Err(e) => Plan::Done(Err(e)),
+            }
+        }
+        RESOURCE_CLIENT_METRICS => {
+            let current = broker
+                .all_client_metrics_configs()
+                .get(name)
+                .cloned()
+                .unwrap_or_default();
+            match apply_ops_with(&current, &r.configs, client_metrics_list) {
+                Ok(new) => Plan::ClientMetrics(
                     name.to_string(),
                     new.into_iter()
                         .map(|(name, value)| ConfigOp {

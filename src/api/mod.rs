@@ -26,12 +26,14 @@ pub mod end_txn;
 pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod get_telemetry_subscriptions;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leader_hints;
 pub mod leave_group;
+pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod list_partition_reassignments;
@@ -42,6 +44,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod push_telemetry;
 pub mod sync_group;
 pub mod txn_implicit;
 pub mod txn_offset_commit;
@@ -109,6 +112,9 @@ pub const APIS: &[ApiEntry] = &[
     describe_topic_partitions::VERSIONS,
     consumer_group_heartbeat::VERSIONS,
     consumer_group_describe::VERSIONS,
+    get_telemetry_subscriptions::VERSIONS,
+    push_telemetry::VERSIONS,
+    list_config_resources::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -132,6 +138,50 @@ pub struct Request {
     pub body: Bytes,
     /// The peer as Kafka reports it in group descriptions: `/<ip>`.
     pub client_host: Arc<str>,
+    /// The connection the request came on.
+    pub conn: Arc<ConnectionInfo>,
+}
+
+/// What a connection knows of its client, across requests.
+#[derive(Debug, Default)]
+pub struct ConnectionInfo {
+    /// Unique per broker process.
+    pub id: u64,
+    pub peer: Option<std::net::SocketAddr>,
+    /// Client software name and version, from ApiVersions v3+.
+    pub software: std::sync::Mutex<Option<(String, String)>>,
+}
+
+impl ConnectionInfo {
+    pub fn new(peer: Option<std::net::SocketAddr>) -> ConnectionInfo {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        ConnectionInfo {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            peer,
+            software: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn set_software(&self, name: String, version: String) {
+        *self.software.lock().unwrap_or_else(|p| p.into_inner()) = Some((name, version));
+    }
+
+    /// The client telemetry context of a request on this connection.
+    pub fn telemetry_context(&self, client_id: String) -> crate::telemetry::ClientContext {
+        let software = self
+            .software
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        crate::telemetry::ClientContext {
+            connection_id: self.id,
+            client_id,
+            software_name: software.as_ref().map(|s| s.0.clone()),
+            software_version: software.map(|s| s.1),
+            source_address: self.peer.map(|p| p.ip().to_string()),
+            source_port: self.peer.map(|p| p.port()),
+        }
+    }
 }
 
 impl Request {
@@ -208,6 +258,11 @@ pub async fn dispatch(
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(broker, req),
         ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat::handle(broker, req),
         ApiKey::ConsumerGroupDescribe => consumer_group_describe::handle(broker, req),
+        ApiKey::GetTelemetrySubscriptions => {
+            get_telemetry_subscriptions::handle(broker, req).map(Reply::Now)
+        }
+        ApiKey::PushTelemetry => push_telemetry::handle(broker, req).map(Reply::Now),
+        ApiKey::ListConfigResources => list_config_resources::handle(broker, req).map(Reply::Now),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -336,6 +391,15 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::DescribeTopicPartitions => {
             decode_body::<m::DescribeTopicPartitionsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::GetTelemetrySubscriptions => {
+            decode_body::<m::GetTelemetrySubscriptionsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::PushTelemetry => {
+            decode_body::<m::PushTelemetryRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ListConfigResources => {
+            decode_body::<m::ListConfigResourcesRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

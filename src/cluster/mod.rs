@@ -227,6 +227,11 @@ pub struct Broker {
     cluster: RwLock<Arc<ClusterView>>,
     /// The GROUP config resources' overrides in the metadata image: group id → name → value.
     group_configs: RwLock<Arc<GroupConfigs>>,
+    /// The CLIENT_METRICS config resources (KIP-714 subscriptions) in the metadata image:
+    /// subscription name → name → value.
+    client_metrics_configs: RwLock<Arc<GroupConfigs>>,
+    /// Client telemetry (GetTelemetrySubscriptions, PushTelemetry, the pushed metrics).
+    pub telemetry: std::sync::Mutex<crate::telemetry::Manager>,
     /// Serializes metadata application (slow path, disk work).
     admin: std::sync::Mutex<()>,
     /// The way to the active controller (set by the server before it accepts clients).
@@ -365,6 +370,7 @@ impl Broker {
             }
             Err(e) => return Err(e.into()),
         }
+        let telemetry_limits = config.telemetry_limits();
         Ok(Arc::new(Broker {
             config,
             cluster_id: cluster_id.to_string(),
@@ -374,6 +380,8 @@ impl Broker {
                 controller_id: -1,
             })),
             group_configs: RwLock::new(Arc::new(GroupConfigs::new())),
+            client_metrics_configs: RwLock::new(Arc::new(GroupConfigs::new())),
+            telemetry: std::sync::Mutex::new(crate::telemetry::Manager::new(telemetry_limits)),
             admin: std::sync::Mutex::new(()),
             controller: std::sync::OnceLock::new(),
             groups: std::sync::OnceLock::new(),
@@ -442,6 +450,23 @@ impl Broker {
             .get(group)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Replace the CLIENT_METRICS resources (from the metadata image); the telemetry
+    /// manager's subscriptions follow.
+    pub fn set_client_metrics_configs(&self, configs: GroupConfigs) {
+        self.telemetry().set_subscriptions(&configs);
+        *lock_write(&self.client_metrics_configs) = Arc::new(configs);
+    }
+
+    /// Every CLIENT_METRICS resource's configs.
+    pub fn all_client_metrics_configs(&self) -> Arc<GroupConfigs> {
+        Arc::clone(&lock_read(&self.client_metrics_configs))
+    }
+
+    /// The telemetry manager (a short lock: no I/O is done under it).
+    pub fn telemetry(&self) -> std::sync::MutexGuard<'_, crate::telemetry::Manager> {
+        self.telemetry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every group's GROUP config overrides.

@@ -108,6 +108,8 @@ pub enum ConfigResource {
     /// A group id (Kafka's GROUP resource, KIP-848): per-group overrides of the broker's
     /// `group.consumer.*` settings. Kept whether or not the group exists, as Kafka does.
     Group(String),
+    /// A client metrics subscription (Kafka's CLIENT_METRICS resource, KIP-714).
+    ClientMetrics(String),
 }
 
 /// The broker id of a cluster-wide default config resource.

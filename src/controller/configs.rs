@@ -74,6 +74,13 @@ fn def_of(resource: &ConfigResource, name: &str) -> Option<(ConfigType, Option<&
         }),
         ConfigResource::Broker(_) => broker_config_def(name).map(|d| (d.kind, d.default)),
         ConfigResource::Group(_) => group_config_def(name).map(|_| (ConfigType::Int, None)),
+        ConfigResource::ClientMetrics(_) => match name {
+            crate::telemetry::config::METRICS | crate::telemetry::config::MATCH => {
+                Some((ConfigType::List, None))
+            }
+            crate::telemetry::config::INTERVAL_MS => Some((ConfigType::Int, Some("300000"))),
+            _ => None,
+        },
     }
 }
 
@@ -259,6 +266,12 @@ impl Controller {
                 }
             }
             ConfigResource::Group(_) => self.check_group_configs(&after)?,
+            // Kafka's ClientMetricsConfigs.validate on the whole set after the change; a
+            // subscription exists once it has a config (there is nothing else to check).
+            ConfigResource::ClientMetrics(name) => {
+                crate::telemetry::config::validate(name, &after)
+                    .map_err(|(code, message)| ApiError::new(code, message))?;
+            }
             ConfigResource::Broker(id) => {
                 for r in &records {
                     if let MetadataRecord::Config {

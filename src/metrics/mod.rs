@@ -588,7 +588,83 @@ impl Collector for Scrape {
         self.encode_topics(&mut enc, &rows)?;
         self.encode_partitions(&mut enc, &rows)?;
         self.encode_replication(&mut enc)?;
-        self.encode_lag(&mut enc, &rows)
+        self.encode_lag(&mut enc, &rows)?;
+        self.encode_client_telemetry(&mut enc)
+    }
+}
+
+impl Scrape {
+    /// Client telemetry (KIP-714): the manager's bounds, then every pushed series, one family
+    /// per metric name (`kafka_client_` + the OTLP name with every character outside
+    /// `[a-zA-Z0-9_]` replaced by `_`), labelled by client instance and client id. Monotonic
+    /// sums are counters (exposed as `<family>_total`, a name already ending in `_total` not
+    /// doubled), gauges and other sums gauges; a name pushed with both kinds keeps the kind
+    /// first seen.
+    fn encode_client_telemetry(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use crate::telemetry::{otlp::PointKind, sanitize_name};
+        use std::collections::BTreeMap;
+        let (stats, samples) = {
+            let mut t = self.broker.telemetry();
+            let samples = t.samples(crate::cluster::now_ms());
+            (t.stats(), samples)
+        };
+        enc.encode_descriptor(
+            "skua_client_metrics_instances",
+            "Client telemetry instances (KIP-714) known to this broker.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&(stats.instances as i64))?;
+        for (name, help, v) in [
+            (
+                "skua_client_metrics_dropped_series",
+                "Pushed client metric series not exposed (client.metrics.exported.max.series.per.client).",
+                stats.dropped_series,
+            ),
+            (
+                "skua_client_metrics_dropped_pushes",
+                "Pushes of clients not exposed (client.metrics.exported.max.clients).",
+                stats.dropped_clients,
+            ),
+        ] {
+            enc.encode_descriptor(name, help, None, MetricType::Counter)?
+                .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
+        }
+        // Family name → (is a counter, its samples).
+        type Labelled = (Vec<(String, String)>, f64);
+        let mut families: BTreeMap<String, (bool, Vec<Labelled>)> = BTreeMap::new();
+        for s in samples {
+            let counter = matches!(s.kind, PointKind::Counter { .. });
+            let mut name = format!("kafka_client_{}", sanitize_name(&s.name));
+            // The text encoder adds `_total` to counters: not twice.
+            if counter && name.ends_with("_total") {
+                name.truncate(name.len() - "_total".len());
+            }
+            let family = families
+                .entry(name)
+                .or_insert_with(|| (counter, Vec::new()));
+            if family.0 == counter {
+                family.1.push((s.labels, s.value));
+            }
+        }
+        for (name, (counter, mut series)) in families {
+            series.sort_by(|a, b| a.0.cmp(&b.0));
+            let kind = if counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let mut m = enc.encode_descriptor(&name, "Pushed by clients (KIP-714).", None, kind)?;
+            for (labels, value) in series {
+                let mut s = m.encode_family(&labels)?;
+                if counter {
+                    s.encode_counter::<NoLabelSet, _, u64>(&value.max(0.0), None)?;
+                } else {
+                    s.encode_gauge(&value)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

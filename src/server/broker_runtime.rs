@@ -105,6 +105,17 @@ pub fn apply_image(
             })
             .collect(),
     );
+    broker.set_client_metrics_configs(
+        image
+            .config_resources()
+            .filter_map(|r| match r {
+                crate::cluster::records::ConfigResource::ClientMetrics(name) => {
+                    Some((name.clone(), image.configs(r).clone()))
+                }
+                _ => None,
+            })
+            .collect(),
+    );
     let now = now_ms();
     let delta = broker.apply_topics(specs, now);
     // KIP-841: only registered, unfenced brokers at their current epoch may join an ISR.

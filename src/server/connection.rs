@@ -119,6 +119,7 @@ pub async fn serve(
         .map(|a| format!("/{}", a.ip()))
         .unwrap_or_else(|| "/unknown".into())
         .into();
+    let conn = Arc::new(api::ConnectionInfo::new(peer_addr));
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
@@ -174,7 +175,7 @@ pub async fn serve(
         };
         let (frame, permit) = frame;
         let timing = Timing::start(&frame);
-        match handle_frame(&broker, frame, &client_host).await {
+        match handle_frame(&broker, frame, &client_host, &conn).await {
             Ok(reply) => {
                 if tx.send((reply, permit, timing)).await.is_err() {
                     break Stop::Eof;
@@ -194,6 +195,7 @@ pub async fn serve(
     }
     drop(tx);
     let _ = writer.await;
+    broker.telemetry().connection_closed(conn.id);
 }
 
 /// Metrics of one request: its API and when it was read.
@@ -240,6 +242,7 @@ async fn handle_frame(
     broker: &Arc<Broker>,
     mut frame: Bytes,
     client_host: &Arc<str>,
+    conn: &Arc<api::ConnectionInfo>,
 ) -> Result<Reply, FrameError> {
     let prefix = peek_header(&frame)?;
     let key =
@@ -265,6 +268,7 @@ async fn handle_frame(
         version: prefix.api_version,
         body: frame,
         client_host: Arc::clone(client_host),
+        conn: Arc::clone(conn),
     };
     api::dispatch(broker, key, req).await
 }

@@ -206,6 +206,7 @@ pub fn join_req(group: &str, member_id: &str, client: &str) -> JoinGroup {
         client_host: "/127.0.0.1".to_string(),
         reason: None,
         version: 9,
+        topics: None,
     }
 }
 

@@ -323,8 +323,20 @@ impl GroupCoordinator {
                 self.emit_and_apply(out, now_ms, key, None);
                 Ok(())
             }
-            // Online upgrade of a classic group with members (migration.rs).
-            Some(_) if create && self.can_upgrade(group_id) => {
+            // Online upgrade of a classic group with members (migration.rs). A join the
+            // converted group could not take leaves the group classic (Kafka discards the
+            // conversion records with the failed request).
+            Some(g) if create && self.can_upgrade(group_id) => {
+                let max_size = self.config.consumer.max_size;
+                if g.num_members() >= max_size {
+                    return fail(
+                        GROUP_MAX_SIZE_REACHED,
+                        format!(
+                            "The consumer group has reached its maximum capacity of {max_size} \
+                             members."
+                        ),
+                    );
+                }
                 self.convert_to_consumer_group(out, now_ms, group_id, image)
             }
             Some(_) => fail(

@@ -6,6 +6,7 @@ mod admin;
 mod consumer;
 mod join;
 mod membership;
+mod migration;
 mod offsets;
 mod partitions;
 mod records;

@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use anyhow::{anyhow, bail, Result};
 use bytes::Buf;
 use clap::Args;
+use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerGroup;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerGroup;
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerProtocolAssignment, DeleteGroupsRequest,
     DescribeGroupsRequest, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
@@ -278,7 +278,15 @@ fn describe_consumer_group(cluster: &mut Cluster, group: &str) -> Result<Option<
 
 /// A consumer group's members: (member id, epoch, client id, host, subscription, assignment,
 /// target assignment).
-type ConsumerMember = (String, i32, String, String, Vec<String>, Assignment, Assignment);
+type ConsumerMember = (
+    String,
+    i32,
+    String,
+    String,
+    Vec<String>,
+    Assignment,
+    Assignment,
+);
 
 fn consumer_members(g: &ConsumerGroup) -> Vec<ConsumerMember> {
     let parts = |a: &kafka_protocol::messages::consumer_group_describe_response::Assignment| {

@@ -316,7 +316,10 @@ impl Controller {
                 ));
             }
             if n > max {
-                return invalid(format!("{k} must be less than or equal to {}", def.max_broker));
+                return invalid(format!(
+                    "{k} must be less than or equal to {}",
+                    def.max_broker
+                ));
             }
             values.insert(def.name, n);
         }

@@ -648,7 +648,12 @@ impl GroupCoordinator {
     /// Kafka's updateTargetAssignment (TargetAssignmentBuilder): when the group epoch is
     /// ahead of the assignment epoch, run the preferred assignor and write the members whose
     /// target changed, then the new assignment epoch.
-    pub(in crate::group) fn maybe_update_target_assignment(&mut self, out: &mut Outcome, now_ms: i64, group_id: &str) {
+    pub(in crate::group) fn maybe_update_target_assignment(
+        &mut self,
+        out: &mut Outcome,
+        now_ms: i64,
+        group_id: &str,
+    ) {
         let default = self.default_assignor();
         let Some(g) = self.consumer.get(group_id) else {
             return;
@@ -825,7 +830,13 @@ impl GroupCoordinator {
     /// Kafka's consumerGroupFenceMember: the member's records go, the subscription metadata
     /// is recomputed without it, and the group epoch is bumped (the next heartbeat computes
     /// the new target assignment).
-    pub(in crate::group) fn fence_member(&mut self, out: &mut Outcome, now_ms: i64, group_id: &str, member_id: &str) {
+    pub(in crate::group) fn fence_member(
+        &mut self,
+        out: &mut Outcome,
+        now_ms: i64,
+        group_id: &str,
+        member_id: &str,
+    ) {
         if self.maybe_downgrade(out, now_ms, group_id, member_id) {
             return;
         }

@@ -264,7 +264,11 @@ impl GroupCoordinator {
         for m in classic.members() {
             let metadata = match &protocol {
                 Some(p) => m.metadata(p),
-                None => m.protocols.first().map(|(_, b)| b.clone()).unwrap_or_default(),
+                None => m
+                    .protocols
+                    .first()
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or_default(),
             };
             let sub = decode_subscription(&metadata).ok_or_else(malformed)?;
             let assigned = decode_assignment(&m.assignment).ok_or_else(malformed)?;
@@ -429,11 +433,20 @@ impl GroupCoordinator {
         let Some(g) = self.consumer.get(group_id).cloned() else {
             return false;
         };
-        let remaining: Vec<&Member> = g.members.values().filter(|m| m.member_id != fenced).collect();
-        let classic: Vec<&ClassicMemberMetadata> =
-            remaining.iter().filter_map(|m| m.classic.as_ref()).collect();
+        let remaining: Vec<&Member> = g
+            .members
+            .values()
+            .filter(|m| m.member_id != fenced)
+            .collect();
+        let classic: Vec<&ClassicMemberMetadata> = remaining
+            .iter()
+            .filter_map(|m| m.classic.as_ref())
+            .collect();
         let Some(protocol) = select_protocol(&classic) else {
-            tracing::warn!(group_id, "cannot downgrade: the classic members share no protocol");
+            tracing::warn!(
+                group_id,
+                "cannot downgrade: the classic members share no protocol"
+            );
             return false;
         };
         tracing::info!(
@@ -801,7 +814,11 @@ impl GroupCoordinator {
         let owned = by_id(&sub.owned, &image);
         let (current, next) = {
             let g = self.consumer.get(group_id).ok_or(UNKNOWN_SERVER_ERROR)?;
-            let current = g.members.get(&member_id).ok_or(UNKNOWN_SERVER_ERROR)?.clone();
+            let current = g
+                .members
+                .get(&member_id)
+                .ok_or(UNKNOWN_SERVER_ERROR)?
+                .clone();
             let target = g.target.get(&member_id).cloned().unwrap_or_default();
             let next = if current.is_reconciled_to(g.assignment_epoch) {
                 current.clone()
@@ -886,7 +903,10 @@ impl GroupCoordinator {
         self.emit_consumer(
             out,
             now_ms,
-            ConsumerKey::CurrentAssignment { group: g, member: m },
+            ConsumerKey::CurrentAssignment {
+                group: g,
+                member: m,
+            },
             Some(new.assignment_value().encode()),
         );
     }
@@ -942,7 +962,13 @@ impl GroupCoordinator {
             self.arm_classic_deadline(out, now_ms, group_id, &member, ClassicDeadline::Join);
             return Err(REBALANCE_IN_PROGRESS);
         }
-        self.cancel_classic_deadline(out, now_ms, group_id, &member.member_id, ClassicDeadline::Sync);
+        self.cancel_classic_deadline(
+            out,
+            now_ms,
+            group_id,
+            &member.member_id,
+            ClassicDeadline::Sync,
+        );
         self.reschedule_classic_session(out, now_ms, group_id, &member);
         Ok(SyncResult {
             error: NONE,

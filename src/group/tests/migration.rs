@@ -294,7 +294,10 @@ fn classic_members_revoke_rejoin_and_receive_the_server_assignment() {
     assert_eq!((target(&h, &x), target(&h, &y)), (vec![0], vec![2]));
     // Their epoch (1) is behind the group's (2): rejoin, with a join deadline armed.
     assert_eq!(classic_hb(&mut h, &x, 1), 27, "REBALANCE_IN_PROGRESS");
-    assert_eq!(h.timer(&rebalance_key(&x)), Some(h.now + i64::from(REBALANCE_MS)));
+    assert_eq!(
+        h.timer(&rebalance_key(&x)),
+        Some(h.now + i64::from(REBALANCE_MS))
+    );
     // A stale generation is refused.
     assert_eq!(classic_hb(&mut h, &x, 7), 22, "ILLEGAL_GENERATION");
     // A cooperative rejoin still owning the partition it must give up keeps its epoch and
@@ -306,7 +309,10 @@ fn classic_members_revoke_rejoin_and_receive_the_server_assignment() {
     let m = h.coord.consumer_group("g").unwrap().members[&x].clone();
     assert_eq!(m.state, MemberState::UnrevokedPartitions);
     // The join deadline became a sync deadline.
-    assert_eq!(h.timer(&rebalance_key(&x)), Some(h.now + i64::from(REBALANCE_MS)));
+    assert_eq!(
+        h.timer(&rebalance_key(&x)),
+        Some(h.now + i64::from(REBALANCE_MS))
+    );
     let s = sync_result(Some(h.call(Request::Sync(sync_req("g", &x, 1, &[])))));
     assert_eq!((s.error, decoded(&s.assignment)), (0, tx.clone()));
     assert_eq!(h.timer(&rebalance_key(&x)), None, "synced: no deadline");
@@ -328,7 +334,12 @@ fn classic_members_revoke_rejoin_and_receive_the_server_assignment() {
     assert_eq!((r.member_epoch, assigned(&r)), (2, Some(target(&h, "c"))));
     let g = h.coord.consumer_group("g").unwrap();
     assert_eq!(g.state().name(), "Stable");
-    let mut all: Vec<i32> = ta.iter().chain(&tb).chain(&target(&h, "c")).copied().collect();
+    let mut all: Vec<i32> = ta
+        .iter()
+        .chain(&tb)
+        .chain(&target(&h, "c"))
+        .copied()
+        .collect();
     all.sort();
     assert_eq!(all, vec![0, 1, 2, 3]);
     // Offsets: a classic member commits with its generation (OffsetCommit v8 is fine); a
@@ -355,7 +366,9 @@ fn classic_members_revoke_rejoin_and_receive_the_server_assignment() {
     ))));
     assert_eq!(v8[0].2, 35, "UNSUPPORTED_VERSION");
     assert_eq!(
-        h.coord.committed_offset("g", "orders", ta[0]).map(|o| o.offset),
+        h.coord
+            .committed_offset("g", "orders", ta[0])
+            .map(|o| o.offset),
         Some(42)
     );
 }
@@ -374,7 +387,11 @@ fn new_classic_members_join_a_consumer_group_and_protocol_checks_apply() {
     let j = join_result(Some(h.call(Request::Join(other))));
     assert_eq!(j.error, 23, "INCONSISTENT_GROUP_PROTOCOL");
     // It joins: epoch 2, but c still owns what the target gives it.
-    let j = join_result(Some(h.call(Request::Join(classic_join("g", "uuid-1", &[])))));
+    let j = join_result(Some(h.call(Request::Join(classic_join(
+        "g",
+        "uuid-1",
+        &[],
+    )))));
     assert_eq!((j.error, j.generation_id), (0, 2));
     let m = h.coord.consumer_group("g").unwrap().members["uuid-1"].clone();
     assert_eq!(m.state, MemberState::UnreleasedPartitions);
@@ -427,7 +444,10 @@ fn downgrade_when_the_last_consumer_member_leaves_then_the_classic_group_rebalan
     let before = h.log.len();
     let r = chb(&mut h, hb("c", -1, None));
     assert_eq!((r.error, r.member_epoch), (0, -1));
-    assert!(h.coord.consumer_group("g").is_none(), "no longer a consumer group");
+    assert!(
+        h.coord.consumer_group("g").is_none(),
+        "no longer a consumer group"
+    );
     // Tombstones for the consumer group (current 8 ×3, target 7 ×3, assignment epoch 6,
     // subscriptions 5 ×3, metadata 4, group epoch 3), then the classic group (2).
     assert_eq!(
@@ -462,8 +482,14 @@ fn downgrade_when_the_last_consumer_member_leaves_then_the_classic_group_rebalan
     assert_eq!(wa.session_timeout, SESSION_MS);
     // The classic group rebalances: PreparingRebalance, join deadline armed.
     let g = h.coord.group("g").expect("classic group");
-    assert_eq!((g.state, g.generation_id), (GroupState::PreparingRebalance, epoch));
-    assert_eq!(h.timer(&join_key("g")), Some(h.now + i64::from(REBALANCE_MS)));
+    assert_eq!(
+        (g.state, g.generation_id),
+        (GroupState::PreparingRebalance, epoch)
+    );
+    assert_eq!(
+        h.timer(&join_key("g")),
+        Some(h.now + i64::from(REBALANCE_MS))
+    );
     assert_eq!(h.timer(&consumer_session_key(&a)), None);
     assert_eq!(
         h.timer(&session_key("g", &a)),
@@ -482,7 +508,10 @@ fn downgrade_when_the_last_consumer_member_leaves_then_the_classic_group_rebalan
     let follower = if leader == a { b.clone() } else { a.clone() };
     let (fs, _) = h.send(Request::Sync(sync_req("g", &follower, epoch + 1, &[])));
     let mut ls = sync_req("g", &leader, epoch + 1, &[]);
-    ls.assignments = vec![(leader.clone(), orders(&pa)), (follower.clone(), orders(&pb))];
+    ls.assignments = vec![
+        (leader.clone(), orders(&pa)),
+        (follower.clone(), orders(&pb)),
+    ];
     let (lid, out) = h.send(Request::Sync(ls));
     assert_eq!(sync_result(response(&out, lid)).error, 0);
     assert_eq!(decoded(&sync_result(response(&out, fs)).assignment), pb);
@@ -601,7 +630,10 @@ fn classic_members_of_a_consumer_group_time_out_as_classic_members() {
     }
     // c owns everything.
     let g = h.coord.consumer_group("g").unwrap();
-    assert_eq!(g.members.keys().cloned().collect::<Vec<_>>(), vec!["c".to_string()]);
+    assert_eq!(
+        g.members.keys().cloned().collect::<Vec<_>>(),
+        vec!["c".to_string()]
+    );
     let r = chb(&mut h, hb("c", epoch_c, Some(&owned_c)));
     let all = assigned(&r).unwrap_or(owned_c);
     assert_eq!(all, vec![0, 1, 2, 3]);
@@ -626,9 +658,7 @@ fn restart_in_the_middle_of_a_migration_replays_the_mixed_group() {
     // After loading, classic members get their own session timeout.
     let out = fresh.loaded(h.now);
     let session_b = out.timers.iter().find_map(|t| match t {
-        TimerOp::Set { key, deadline_ms } if *key == consumer_session_key(&b) => {
-            Some(*deadline_ms)
-        }
+        TimerOp::Set { key, deadline_ms } if *key == consumer_session_key(&b) => Some(*deadline_ms),
         _ => None,
     });
     assert_eq!(session_b, Some(h.now + i64::from(SESSION_MS)));

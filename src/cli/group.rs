@@ -407,7 +407,7 @@ fn describe_consumer(a: &DescribeArgs, g: &ConsumerGroup, offsets: &[OffsetRow])
                         ("host", Json::str(host)),
                         (
                             "subscription",
-                            Json::Arr(sub.iter().map(|t| Json::str(t)).collect()),
+                            Json::Arr(sub.iter().map(String::as_str).map(Json::str).collect()),
                         ),
                         ("assignment", asg_json(asg)),
                         ("target_assignment", asg_json(target)),

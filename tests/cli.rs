@@ -324,6 +324,7 @@ fn group_reset_offsets_dry_run_then_execute_and_delete() {
     );
     assert_eq!(out.lines().count(), 6);
     let committed = "group: workers\n\
+         type: classic\n\
          state: Empty\n\
          protocol type: -\n\
          protocol: -\n\
@@ -335,7 +336,7 @@ fn group_reset_offsets_dry_run_then_execute_and_delete() {
     assert_eq!(ok(&b, &["group", "describe", "workers"]), committed);
     assert_eq!(
         ok(&b, &["group", "list"]),
-        "GROUP    STATE  PROTOCOL-TYPE\nworkers  Empty\n"
+        "GROUP    TYPE     STATE  PROTOCOL-TYPE\nworkers  classic  Empty\n"
     );
 
     // Dry run: the plan, nothing committed.
@@ -387,7 +388,7 @@ fn group_reset_offsets_dry_run_then_execute_and_delete() {
     );
     assert_eq!(
         ok(&b, &["group", "describe", "workers", "--output", "json"]),
-        "{\"group\":\"workers\",\"state\":\"Empty\",\"protocol_type\":\"\",\"protocol\":\"\",\
+        "{\"group\":\"workers\",\"type\":\"classic\",\"state\":\"Empty\",\"protocol_type\":\"\",\"protocol\":\"\",\
          \"members\":[],\"offsets\":[\
          {\"topic\":\"jobs\",\"partition\":0,\"committed_offset\":3,\"log_end_offset\":4,\"lag\":1},\
          {\"topic\":\"jobs\",\"partition\":1,\"committed_offset\":2,\"log_end_offset\":2,\"lag\":0}]}\n"
@@ -417,7 +418,10 @@ fn group_reset_offsets_dry_run_then_execute_and_delete() {
         ok(&b, &["group", "delete", "workers"]),
         "deleted group workers\n"
     );
-    assert_eq!(ok(&b, &["group", "list"]), "GROUP  STATE  PROTOCOL-TYPE\n");
+    assert_eq!(
+        ok(&b, &["group", "list"]),
+        "GROUP  TYPE  STATE  PROTOCOL-TYPE\n"
+    );
     let o = skua(&b, &["group", "delete", "workers"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("GROUP_ID_NOT_FOUND"), "{}", o.stderr);
@@ -649,6 +653,7 @@ fn group_with_members_shows_assignment_and_refuses_reset() {
         ok(&b, &["group", "describe", "busy"]),
         format!(
             "group: busy\n\
+             type: classic\n\
              state: Stable\n\
              protocol type: consumer\n\
              protocol: range\n\
@@ -694,4 +699,110 @@ fn group_with_members_shows_assignment_and_refuses_reset() {
     let o = skua(&b, &["group", "delete", "busy"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("NON_EMPTY_GROUP"), "{}", o.stderr);
+}
+
+#[test]
+fn consumer_groups_are_listed_with_their_type_described_and_deleted() {
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{
+        ConsumerGroupHeartbeatRequest, GroupId, OffsetCommitRequest, TopicName,
+    };
+    use kafka_protocol::protocol::StrBytes;
+
+    let b = Broker::start(&["group.initial.rebalance.delay.ms=0"]);
+    ok(&b, &["topic", "create", "jobs", "--partitions", "2"]);
+    produce(&b, &["produce", "jobs", "--partition", "1"], "x\ny\n");
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let mut c = b.client();
+    // A KIP-848 member joins: epoch 1, both partitions.
+    let join = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("cg")))
+        .with_member_id(s("m1"))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(5000)
+        .with_subscribed_topic_names(Some(vec![TopicName(s("jobs"))]))
+        .with_topic_partitions(Some(vec![]));
+    let r = c.call(1, &join);
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    // It commits with its member epoch (OffsetCommit v9).
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("cg")))
+        .with_generation_id_or_member_epoch(1)
+        .with_member_id(s("m1"))
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("jobs")))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(1)
+                .with_committed_offset(1)])]);
+    let r = c.call(9, &commit);
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    // A classic (simple) group beside it.
+    produce(
+        &b,
+        &[
+            "consume",
+            "jobs",
+            "--group",
+            "old",
+            "--from-beginning",
+            "--exit-at-end",
+        ],
+        "",
+    );
+    assert_eq!(
+        ok(&b, &["group", "list"]),
+        "GROUP  TYPE      STATE   PROTOCOL-TYPE\n\
+         cg     consumer  Stable  consumer\n\
+         old    classic   Empty\n"
+    );
+    assert_eq!(
+        ok(&b, &["group", "describe", "cg"]),
+        "group: cg\n\
+         type: consumer\n\
+         state: Stable\n\
+         group epoch: 1\n\
+         assignment epoch: 1\n\
+         assignor: uniform\n\
+         members: 1\n\
+         \n\
+         MEMBER-ID  EPOCH  CLIENT-ID  HOST        SUBSCRIPTION  ASSIGNMENT  TARGET\n\
+         m1         1      skua-test  /127.0.0.1  jobs          jobs:0,1    jobs:0,1\n\
+         \n\
+         TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID\n\
+         jobs   1          1               2               1    m1\n"
+    );
+    assert_eq!(
+        ok(&b, &["group", "describe", "cg", "--output", "json"]),
+        "{\"group\":\"cg\",\"type\":\"consumer\",\"state\":\"Stable\",\"group_epoch\":1,\
+         \"assignment_epoch\":1,\"assignor\":\"uniform\",\"members\":[{\"member_id\":\"m1\",\
+         \"member_epoch\":1,\"client_id\":\"skua-test\",\"host\":\"/127.0.0.1\",\
+         \"subscription\":[\"jobs\"],\"assignment\":[{\"topic\":\"jobs\",\"partitions\":[0,1]}],\
+         \"target_assignment\":[{\"topic\":\"jobs\",\"partitions\":[0,1]}]}],\
+         \"offsets\":[{\"topic\":\"jobs\",\"partition\":1,\"committed_offset\":1,\
+         \"log_end_offset\":2,\"lag\":1}]}\n"
+    );
+    // Not while it has a member.
+    let o = skua(&b, &["group", "delete", "cg"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("NON_EMPTY_GROUP"), "{}", o.stderr);
+    // The member leaves: the group is Empty (epoch 2), then deleted with its offsets.
+    let leave = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("cg")))
+        .with_member_id(s("m1"))
+        .with_member_epoch(-1);
+    assert_eq!(c.call(1, &leave).error_code, 0);
+    let described = ok(&b, &["group", "describe", "cg"]);
+    assert!(
+        described.starts_with(
+            "group: cg\ntype: consumer\nstate: Empty\ngroup epoch: 2\nassignment epoch: 1\n"
+        ),
+        "{described}"
+    );
+    assert_eq!(ok(&b, &["group", "delete", "cg"]), "deleted group cg\n");
+    assert_eq!(
+        ok(&b, &["group", "list"]),
+        "GROUP  TYPE     STATE  PROTOCOL-TYPE\nold    classic  Empty\n"
+    );
 }

@@ -7,7 +7,9 @@ usage: python group_agent.py '<config json>'
   config = {"client": "confluent" | "kafka-python" | "aiokafka", "bootstrap": "host:port",
             "consumers": [{"name", "group", "topics", "client_id", "instance_id" (static member or null),
                            "session_ms", "heartbeat_ms", "strategy" ("range" | "roundrobin" |
-                           "cooperative-sticky"), "commit" ("batch" | "manual"), "extra": {client config}}]}
+                           "cooperative-sticky"), "commit" ("batch" | "manual"), "extra": {client config},
+                           "protocol" (confluent only: "consumer" for group.protocol=consumer, KIP-848;
+                           session_ms, heartbeat_ms and strategy are then the broker's)}]}
 
 commit modes:
   batch   after every poll batch the consumer commits (synchronously) the next offset of each
@@ -143,12 +145,19 @@ def run_confluent(cfg, bootstrap, cmds):
     }
     if cfg.get("instance_id"):
         conf["group.instance.id"] = cfg["instance_id"]
+    if cfg.get("protocol") == "consumer":
+        # KIP-848: the broker assigns and times sessions; librdkafka refuses the classic knobs
+        conf["group.protocol"] = "consumer"
+        for k in ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"):
+            del conf[k]
     conf.update(cfg.get("extra") or {})
     c = Consumer(conf)
 
     def cooperative():
-        # confluent-kafka has no rebalance_protocol(); cooperative-sticky is the only cooperative assignor
-        return conf["partition.assignment.strategy"] == "cooperative-sticky"
+        # confluent-kafka has no rebalance_protocol(); cooperative-sticky is the only cooperative
+        # classic assignor, and the consumer protocol (KIP-848) is always incremental
+        return conf.get("group.protocol") == "consumer" or \
+            conf.get("partition.assignment.strategy") == "cooperative-sticky"
 
     def commit(offsets, metadata=None):
         """Synchronous commit; returns None or an error string."""

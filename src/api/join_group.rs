@@ -45,6 +45,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         client_host: req.client_host.to_string(),
         reason: opt_str(&body.reason),
         version,
+        // A classic member joining a consumer group resolves its subscription against these.
+        topics: Some(super::consumer_group_heartbeat::topics_image(broker)),
     };
     via_coordinator(
         broker,

@@ -1,5 +1,8 @@
 //! `skua group list|describe|reset-offsets|delete`, and the offset commit/fetch helpers the
-//! consumer shares. Commits are "simple" commits (generation -1, no member id), which Kafka
+//! consumer shares. `list` shows each group's type (classic or consumer, ListGroups v5);
+//! `describe` shows a KIP-848 consumer group (ConsumerGroupDescribe) with its epochs and each
+//! member's epoch, subscription, assignment and target, and a classic group (DescribeGroups)
+//! with its protocol and members' decoded assignments. Commits are "simple" commits (generation -1, no member id), which Kafka
 //! accepts only for groups without members: that is also the rule reset-offsets enforces.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -7,14 +10,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use anyhow::{anyhow, bail, Result};
 use bytes::Buf;
 use clap::Args;
+use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerGroup;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest,
-    OffsetCommitRequest, OffsetFetchRequest,
+    ConsumerGroupDescribeRequest, ConsumerProtocolAssignment, DeleteGroupsRequest,
+    DescribeGroupsRequest, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -196,7 +200,8 @@ fn decode_assignment(protocol_type: &str, bytes: &bytes::Bytes) -> Option<Vec<(S
 
 pub fn list(a: ListArgs) -> Result<()> {
     let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
-    let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // group → (type, state, protocol type); type "classic" or "consumer" (ListGroups v5).
+    let mut groups: BTreeMap<String, (String, String, String)> = BTreeMap::new();
     for id in cluster.broker_ids() {
         let conn = cluster.node(id)?;
         let v = conn.version::<ListGroupsRequest>(0, 5)?;
@@ -208,9 +213,14 @@ pub fn list(a: ListArgs) -> Result<()> {
             } else {
                 "-".to_string()
             };
+            let kind = if v >= 5 {
+                g.group_type.as_str().to_ascii_lowercase()
+            } else {
+                "classic".to_string()
+            };
             groups.insert(
                 g.group_id.as_str().to_string(),
-                (state, g.protocol_type.as_str().to_string()),
+                (kind, state, g.protocol_type.as_str().to_string()),
             );
         }
     }
@@ -218,16 +228,17 @@ pub fn list(a: ListArgs) -> Result<()> {
         Output::Table => {
             let rows: Vec<Vec<String>> = groups
                 .iter()
-                .map(|(g, (s, p))| vec![g.clone(), s.clone(), p.clone()])
+                .map(|(g, (k, s, p))| vec![g.clone(), k.clone(), s.clone(), p.clone()])
                 .collect();
-            emit(&table(&["GROUP", "STATE", "PROTOCOL-TYPE"], &rows))
+            emit(&table(&["GROUP", "TYPE", "STATE", "PROTOCOL-TYPE"], &rows))
         }
         Output::Json => {
             let items = groups
                 .iter()
-                .map(|(g, (s, p))| {
+                .map(|(g, (k, s, p))| {
                     Json::obj(vec![
                         ("group", Json::str(g)),
+                        ("type", Json::str(k)),
                         ("state", Json::str(s)),
                         ("protocol_type", Json::str(p)),
                     ])
@@ -236,6 +247,237 @@ pub fn list(a: ListArgs) -> Result<()> {
             emit(&format!("{}\n", Json::Arr(items).render()))
         }
     }
+}
+
+/// ConsumerGroupDescribe of a KIP-848 consumer group; None when the group is not one (or the
+/// broker does not serve the API).
+fn describe_consumer_group(cluster: &mut Cluster, group: &str) -> Result<Option<ConsumerGroup>> {
+    let conn = cluster.coordinator(group)?;
+    let Ok(v) = conn.version::<ConsumerGroupDescribeRequest>(0, 1) else {
+        return Ok(None);
+    };
+    let mut req = ConsumerGroupDescribeRequest::default();
+    req.group_ids = vec![group_id(group)];
+    let resp = conn.call(v, &req)?;
+    let g = resp
+        .groups
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("ConsumerGroupDescribe: empty answer"))?;
+    if g.error_code == 69 {
+        // GROUP_ID_NOT_FOUND: a classic group (or none): DescribeGroups says which.
+        return Ok(None);
+    }
+    check(
+        g.error_code,
+        g.error_message.as_ref(),
+        &format!("describe group {group}"),
+    )?;
+    Ok(Some(g))
+}
+
+/// A consumer group's members: (member id, epoch, client id, host, subscription, assignment,
+/// target assignment).
+type ConsumerMember = (
+    String,
+    i32,
+    String,
+    String,
+    Vec<String>,
+    Assignment,
+    Assignment,
+);
+
+fn consumer_members(g: &ConsumerGroup) -> Vec<ConsumerMember> {
+    let parts = |a: &kafka_protocol::messages::consumer_group_describe_response::Assignment| {
+        let mut v: Vec<(String, Vec<i32>)> = a
+            .topic_partitions
+            .iter()
+            .map(|t| {
+                let mut ps = t.partitions.clone();
+                ps.sort_unstable();
+                (t.topic_name.as_str().to_string(), ps)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let mut members: Vec<ConsumerMember> = g
+        .members
+        .iter()
+        .map(|m| {
+            let mut sub: Vec<String> = m
+                .subscribed_topic_names
+                .iter()
+                .map(|t| t.as_str().to_string())
+                .collect();
+            if let Some(re) = &m.subscribed_topic_regex {
+                sub.push(format!("/{}/", re.as_str()));
+            }
+            (
+                m.member_id.as_str().to_string(),
+                m.member_epoch,
+                m.client_id.as_str().to_string(),
+                m.client_host.as_str().to_string(),
+                sub,
+                parts(&m.assignment),
+                parts(&m.target_assignment),
+            )
+        })
+        .collect();
+    members.sort();
+    members
+}
+
+fn describe_consumer(a: &DescribeArgs, g: &ConsumerGroup, offsets: &[OffsetRow]) -> Result<()> {
+    let members = consumer_members(g);
+    let mut owner: HashMap<(String, i32), String> = HashMap::new();
+    for (id, _, _, _, _, asg, _) in &members {
+        for (t, ps) in asg {
+            for p in ps {
+                owner.insert((t.clone(), *p), id.clone());
+            }
+        }
+    }
+    match a.common.output {
+        Output::Table => {
+            let mut s = format!(
+                "group: {}\ntype: consumer\nstate: {}\ngroup epoch: {}\nassignment epoch: {}\n\
+                 assignor: {}\nmembers: {}\n",
+                a.group,
+                g.group_state.as_str(),
+                g.group_epoch,
+                g.assignment_epoch,
+                or_dash(g.assignor_name.as_str()),
+                members.len()
+            );
+            if !members.is_empty() {
+                s.push('\n');
+                let rows: Vec<Vec<String>> = members
+                    .iter()
+                    .map(|(id, epoch, client, host, sub, asg, target)| {
+                        vec![
+                            id.clone(),
+                            epoch.to_string(),
+                            client.clone(),
+                            host.clone(),
+                            sub.join(","),
+                            format_assignment(Some(asg)),
+                            format_assignment(Some(target)),
+                        ]
+                    })
+                    .collect();
+                s.push_str(&table(
+                    &[
+                        "MEMBER-ID",
+                        "EPOCH",
+                        "CLIENT-ID",
+                        "HOST",
+                        "SUBSCRIPTION",
+                        "ASSIGNMENT",
+                        "TARGET",
+                    ],
+                    &rows,
+                ));
+            }
+            s.push('\n');
+            s.push_str(&offsets_table(offsets, &owner));
+            emit(&s)
+        }
+        Output::Json => {
+            let asg_json = |a: &Assignment| {
+                Json::Arr(
+                    a.iter()
+                        .map(|(t, ps)| {
+                            Json::obj(vec![
+                                ("topic", Json::str(t)),
+                                ("partitions", Json::ints(ps)),
+                            ])
+                        })
+                        .collect(),
+                )
+            };
+            let ms = members
+                .iter()
+                .map(|(id, epoch, client, host, sub, asg, target)| {
+                    Json::obj(vec![
+                        ("member_id", Json::str(id)),
+                        ("member_epoch", Json::Int((*epoch).into())),
+                        ("client_id", Json::str(client)),
+                        ("host", Json::str(host)),
+                        (
+                            "subscription",
+                            Json::Arr(sub.iter().map(String::as_str).map(Json::str).collect()),
+                        ),
+                        ("assignment", asg_json(asg)),
+                        ("target_assignment", asg_json(target)),
+                    ])
+                })
+                .collect();
+            let j = Json::obj(vec![
+                ("group", Json::str(&a.group)),
+                ("type", Json::str("consumer")),
+                ("state", Json::str(g.group_state.as_str())),
+                ("group_epoch", Json::Int(g.group_epoch.into())),
+                ("assignment_epoch", Json::Int(g.assignment_epoch.into())),
+                ("assignor", Json::str(g.assignor_name.as_str())),
+                ("members", Json::Arr(ms)),
+                ("offsets", offsets_json(offsets)),
+            ]);
+            emit(&format!("{}\n", j.render()))
+        }
+    }
+}
+
+fn lag(o: i64, end: Option<i64>) -> Option<i64> {
+    end.map(|e| (e - o).max(0))
+}
+
+fn offsets_table(offsets: &[OffsetRow], owner: &HashMap<(String, i32), String>) -> String {
+    let rows: Vec<Vec<String>> = offsets
+        .iter()
+        .map(|(t, p, o, end)| {
+            vec![
+                t.clone(),
+                p.to_string(),
+                o.to_string(),
+                end.map_or("-".into(), |e| e.to_string()),
+                lag(*o, *end).map_or("-".into(), |l| l.to_string()),
+                owner
+                    .get(&(t.clone(), *p))
+                    .cloned()
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "TOPIC",
+            "PARTITION",
+            "CURRENT-OFFSET",
+            "LOG-END-OFFSET",
+            "LAG",
+            "CONSUMER-ID",
+        ],
+        &rows,
+    )
+}
+
+fn offsets_json(offsets: &[OffsetRow]) -> Json {
+    Json::Arr(
+        offsets
+            .iter()
+            .map(|(t, p, o, end)| {
+                Json::obj(vec![
+                    ("topic", Json::str(t)),
+                    ("partition", Json::Int((*p).into())),
+                    ("committed_offset", Json::Int(*o)),
+                    ("log_end_offset", end.map_or(Json::Null, Json::Int)),
+                    ("lag", lag(*o, *end).map_or(Json::Null, Json::Int)),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// A member: (member id, client id, host, decoded assignment).
@@ -267,6 +509,10 @@ fn offsets_with_ends(cluster: &mut Cluster, group: &str) -> Result<Vec<OffsetRow
 
 pub fn describe(a: DescribeArgs) -> Result<()> {
     let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    if let Some(cg) = describe_consumer_group(&mut cluster, &a.group)? {
+        let offsets = offsets_with_ends(&mut cluster, &a.group)?;
+        return describe_consumer(&a, &cg, &offsets);
+    }
     let g = describe_group(&mut cluster, &a.group)?;
     let offsets = offsets_with_ends(&mut cluster, &a.group)?;
     let ptype = g.protocol_type.as_str().to_string();
@@ -290,11 +536,10 @@ pub fn describe(a: DescribeArgs) -> Result<()> {
             }
         }
     }
-    let lag = |o: i64, end: Option<i64>| end.map(|e| (e - o).max(0));
     match a.common.output {
         Output::Table => {
             let mut s = format!(
-                "group: {}\nstate: {}\nprotocol type: {}\nprotocol: {}\nmembers: {}\n",
+                "group: {}\ntype: classic\nstate: {}\nprotocol type: {}\nprotocol: {}\nmembers: {}\n",
                 a.group,
                 g.group_state.as_str(),
                 or_dash(&ptype),
@@ -320,33 +565,7 @@ pub fn describe(a: DescribeArgs) -> Result<()> {
                 ));
             }
             s.push('\n');
-            let rows: Vec<Vec<String>> = offsets
-                .iter()
-                .map(|(t, p, o, end)| {
-                    vec![
-                        t.clone(),
-                        p.to_string(),
-                        o.to_string(),
-                        end.map_or("-".into(), |e| e.to_string()),
-                        lag(*o, *end).map_or("-".into(), |l| l.to_string()),
-                        owner
-                            .get(&(t.clone(), *p))
-                            .cloned()
-                            .unwrap_or_else(|| "-".into()),
-                    ]
-                })
-                .collect();
-            s.push_str(&table(
-                &[
-                    "TOPIC",
-                    "PARTITION",
-                    "CURRENT-OFFSET",
-                    "LOG-END-OFFSET",
-                    "LAG",
-                    "CONSUMER-ID",
-                ],
-                &rows,
-            ));
+            s.push_str(&offsets_table(&offsets, &owner));
             emit(&s)
         }
         Output::Json => {
@@ -374,25 +593,14 @@ pub fn describe(a: DescribeArgs) -> Result<()> {
                     ])
                 })
                 .collect();
-            let os = offsets
-                .iter()
-                .map(|(t, p, o, end)| {
-                    Json::obj(vec![
-                        ("topic", Json::str(t)),
-                        ("partition", Json::Int((*p).into())),
-                        ("committed_offset", Json::Int(*o)),
-                        ("log_end_offset", end.map_or(Json::Null, Json::Int)),
-                        ("lag", lag(*o, *end).map_or(Json::Null, Json::Int)),
-                    ])
-                })
-                .collect();
             let j = Json::obj(vec![
                 ("group", Json::str(&a.group)),
+                ("type", Json::str("classic")),
                 ("state", Json::str(g.group_state.as_str())),
                 ("protocol_type", Json::str(&ptype)),
                 ("protocol", Json::str(g.protocol_data.as_str())),
                 ("members", Json::Arr(ms)),
-                ("offsets", Json::Arr(os)),
+                ("offsets", offsets_json(&offsets)),
             ]);
             emit(&format!("{}\n", j.render()))
         }

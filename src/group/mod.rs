@@ -423,12 +423,12 @@ impl GroupCoordinator {
         {
             return reject(out, INVALID_SESSION_TIMEOUT);
         }
-        // A consumer group (KIP-848) of this id: an empty one gives the id over to the classic
-        // protocol (Kafka deletes it and creates a classic group); skua does not serve
-        // classic members inside a consumer group with members.
+        // A consumer group (KIP-848) of this id: a classic member joins it as a member
+        // using the classic protocol (consumer/migration.rs); an empty one gives the id over
+        // to the classic protocol (Kafka deletes it and creates a classic group).
         if let Some(cg) = self.consumer.get(&req.group_id) {
             if !cg.members.is_empty() {
-                return reject(out, INCONSISTENT_GROUP_PROTOCOL);
+                return self.classic_join_to_consumer(now_ms, id, req, out);
             }
             self.delete_consumer_group_records(out, now_ms, &req.group_id);
         }
@@ -482,6 +482,9 @@ impl GroupCoordinator {
         if req.group_id.is_empty() {
             return out.responses.push((id, error(INVALID_GROUP_ID)));
         }
+        if self.consumer.contains_key(&req.group_id) {
+            return self.classic_sync_to_consumer(now_ms, id, req, out);
+        }
         let Self { groups, config, .. } = self;
         match groups.get_mut(&req.group_id) {
             Some(group) if !group.is(GroupState::Empty) => {
@@ -500,6 +503,11 @@ impl GroupCoordinator {
         if req.group_id.is_empty() {
             return Response::Heartbeat {
                 error: INVALID_GROUP_ID,
+            };
+        }
+        if self.consumer.contains_key(&req.group_id) {
+            return Response::Heartbeat {
+                error: self.classic_heartbeat_to_consumer(now_ms, req, out),
             };
         }
         let Self { groups, config, .. } = self;
@@ -523,6 +531,9 @@ impl GroupCoordinator {
                 error: INVALID_GROUP_ID,
                 members: Vec::new(),
             });
+        }
+        if self.consumer.contains_key(&req.group_id) {
+            return Response::Leave(self.classic_leave_to_consumer(now_ms, req, out));
         }
         let Self { groups, config, .. } = self;
         let result = match groups.get_mut(&req.group_id) {

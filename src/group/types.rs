@@ -33,6 +33,9 @@ pub struct JoinGroup {
     pub reason: Option<String>,
     /// The JoinGroup request version (v4+ answers MEMBER_ID_REQUIRED to unknown members).
     pub version: i16,
+    /// The cluster's topics (a classic member joining a consumer group resolves its
+    /// subscription against them); None leaves the coordinator's last image in use.
+    pub topics: Option<Arc<TopicsImage>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

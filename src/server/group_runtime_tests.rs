@@ -102,6 +102,7 @@ fn join(group: &str, member_id: &str) -> Request {
         client_host: "/127.0.0.1".into(),
         reason: None,
         version: 9,
+        topics: None,
     })
 }
 

@@ -139,7 +139,7 @@ fn subscription_metadata(
 }
 
 impl GroupCoordinator {
-    fn emit_consumer(
+    pub(in crate::group) fn emit_consumer(
         &mut self,
         out: &mut Outcome,
         now_ms: i64,
@@ -174,7 +174,7 @@ impl GroupCoordinator {
         group.replay(&key, value)
     }
 
-    fn session_timeout_ms(&self, group_id: &str) -> i32 {
+    pub(in crate::group) fn session_timeout_ms(&self, group_id: &str) -> i32 {
         let c = &self.config.consumer;
         c.overrides
             .get(group_id)
@@ -304,6 +304,7 @@ impl GroupCoordinator {
         now_ms: i64,
         group_id: &str,
         create: bool,
+        image: &TopicsImage,
         out: &mut Outcome,
     ) -> Result<(), Failure> {
         if self.consumer.contains_key(group_id) {
@@ -322,6 +323,22 @@ impl GroupCoordinator {
                 self.emit_and_apply(out, now_ms, key, None);
                 Ok(())
             }
+            // Online upgrade of a classic group with members (migration.rs). A join the
+            // converted group could not take leaves the group classic (Kafka discards the
+            // conversion records with the failed request).
+            Some(g) if create && self.can_upgrade(group_id) => {
+                let max_size = self.config.consumer.max_size;
+                if g.num_members() >= max_size {
+                    return fail(
+                        GROUP_MAX_SIZE_REACHED,
+                        format!(
+                            "The consumer group has reached its maximum capacity of {max_size} \
+                             members."
+                        ),
+                    );
+                }
+                self.convert_to_consumer_group(out, now_ms, group_id, image)
+            }
             Some(_) => fail(
                 GROUP_ID_NOT_FOUND,
                 format!("Group {group_id} is not a consumer group."),
@@ -337,7 +354,8 @@ impl GroupCoordinator {
     ) -> Result<ConsumerHeartbeatResult, Failure> {
         let group_id = req.group_id.clone();
         let create = req.member_epoch == 0;
-        self.consumer_group_for(now_ms, &group_id, create, out)?;
+        let image = Arc::clone(&req.topics);
+        self.consumer_group_for(now_ms, &group_id, create, &image, out)?;
         let empty = ConsumerGroup::new(&group_id);
         let group = self.consumer.get(&group_id).unwrap_or(&empty);
         let max_size = self.config.consumer.max_size;
@@ -600,7 +618,7 @@ impl GroupCoordinator {
 
     /// Recompute the subscribed topics' metadata against the last topics image; a
     /// PartitionMetadata record when it changed. Returns whether it changed.
-    fn refresh_subscription_metadata(
+    pub(in crate::group) fn refresh_subscription_metadata(
         &mut self,
         out: &mut Outcome,
         now_ms: i64,
@@ -630,7 +648,12 @@ impl GroupCoordinator {
     /// Kafka's updateTargetAssignment (TargetAssignmentBuilder): when the group epoch is
     /// ahead of the assignment epoch, run the preferred assignor and write the members whose
     /// target changed, then the new assignment epoch.
-    fn maybe_update_target_assignment(&mut self, out: &mut Outcome, now_ms: i64, group_id: &str) {
+    pub(in crate::group) fn maybe_update_target_assignment(
+        &mut self,
+        out: &mut Outcome,
+        now_ms: i64,
+        group_id: &str,
+    ) {
         let default = self.default_assignor();
         let Some(g) = self.consumer.get(group_id) else {
             return;
@@ -763,7 +786,7 @@ impl GroupCoordinator {
         Ok(done(req.member_epoch))
     }
 
-    fn remove_member_records(
+    pub(in crate::group) fn remove_member_records(
         &mut self,
         out: &mut Outcome,
         now_ms: i64,
@@ -788,7 +811,7 @@ impl GroupCoordinator {
         }
     }
 
-    fn cancel_member_timers(
+    pub(in crate::group) fn cancel_member_timers(
         &mut self,
         out: &mut Outcome,
         now_ms: i64,
@@ -807,7 +830,16 @@ impl GroupCoordinator {
     /// Kafka's consumerGroupFenceMember: the member's records go, the subscription metadata
     /// is recomputed without it, and the group epoch is bumped (the next heartbeat computes
     /// the new target assignment).
-    fn fence_member(&mut self, out: &mut Outcome, now_ms: i64, group_id: &str, member_id: &str) {
+    pub(in crate::group) fn fence_member(
+        &mut self,
+        out: &mut Outcome,
+        now_ms: i64,
+        group_id: &str,
+        member_id: &str,
+    ) {
+        if self.maybe_downgrade(out, now_ms, group_id, member_id) {
+            return;
+        }
         self.remove_member_records(out, now_ms, group_id, member_id);
         self.refresh_subscription_metadata(out, now_ms, group_id);
         let epoch = self.consumer.get(group_id).map_or(0, |g| g.group_epoch) + 1;
@@ -844,6 +876,9 @@ impl GroupCoordinator {
                 group_id,
                 member_id,
             } => {
+                if self.on_classic_deadline(&mut out, now_ms, &group_id, &member_id) {
+                    return out;
+                }
                 let due = self.consumer.get(&group_id).is_some_and(|g| {
                     g.members.get(&member_id).is_some_and(|m| {
                         m.state == MemberState::UnrevokedPartitions
@@ -874,7 +909,9 @@ impl GroupCoordinator {
         let mut timers = Vec::new();
         for g in self.consumer.values_mut().filter(|g| select(&g.group_id)) {
             for m in g.members.values() {
-                timers.push((session_key(&g.group_id, &m.member_id), None));
+                // A classic member's session is its JoinGroup's session timeout.
+                let classic = m.classic.as_ref().map(|c| i64::from(c.session_timeout_ms));
+                timers.push((session_key(&g.group_id, &m.member_id), classic));
                 if m.state == MemberState::UnrevokedPartitions {
                     timers.push((
                         rebalance_key(&g.group_id, &m.member_id),

@@ -22,6 +22,9 @@ pub mod reconcile;
 pub mod records;
 
 mod heartbeat;
+mod migration;
+
+pub use migration::{decode_assignment, encode_assignment};
 
 /// The timer keys of a consumer-group member.
 pub mod heartbeat_keys {
@@ -34,7 +37,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use records::{
-    Assignment, ConsumerKey, CurrentAssignmentValue, MemberMetadataValue, TopicMetadata,
+    Assignment, ClassicMemberMetadata, ConsumerKey, CurrentAssignmentValue, MemberMetadataValue,
+    TopicMetadata,
 };
 
 use super::records::RecordError;
@@ -110,6 +114,9 @@ pub struct Member {
     pub state: MemberState,
     pub assigned: Assignment,
     pub pending_revocation: Assignment,
+    /// Set for a member that uses the classic protocol (JoinGroup/SyncGroup/Heartbeat)
+    /// inside the consumer group.
+    pub classic: Option<ClassicMemberMetadata>,
 }
 
 impl Member {
@@ -127,6 +134,10 @@ impl Member {
         self.member_epoch = epoch;
     }
 
+    pub fn uses_classic_protocol(&self) -> bool {
+        self.classic.is_some()
+    }
+
     pub fn is_reconciled_to(&self, assignment_epoch: i32) -> bool {
         self.state == MemberState::Stable && self.member_epoch == assignment_epoch
     }
@@ -141,6 +152,7 @@ impl Member {
             subscribed_topic_regex: self.subscribed_topic_regex.clone(),
             rebalance_timeout_ms: self.rebalance_timeout_ms,
             server_assignor: self.server_assignor.clone(),
+            classic: self.classic.clone(),
         }
     }
 
@@ -163,6 +175,7 @@ impl Member {
         self.subscribed_topic_regex = v.subscribed_topic_regex;
         self.rebalance_timeout_ms = v.rebalance_timeout_ms;
         self.server_assignor = v.server_assignor;
+        self.classic = v.classic;
     }
 
     fn apply_assignment(&mut self, v: CurrentAssignmentValue) {
@@ -198,6 +211,20 @@ pub struct ConsumerGroup {
     pub partition_epochs: BTreeMap<(Uuid, i32), i32>,
     /// Not persisted: the member epoch each armed rebalance (revocation) timer expects.
     pub revocation_timers: BTreeMap<String, i32>,
+    /// Not persisted: classic members with an armed join or sync deadline (Kafka's
+    /// consumer-group join and sync timeouts; they share the member's ConsumerRebalance
+    /// timer key, which classic members do not otherwise use).
+    pub classic_timers: BTreeMap<String, ClassicDeadline>,
+}
+
+/// Which deadline a classic member of a consumer group has armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassicDeadline {
+    /// Told to rejoin (REBALANCE_IN_PROGRESS): must send JoinGroup within its rebalance
+    /// timeout.
+    Join,
+    /// Joined: must send SyncGroup within its rebalance timeout.
+    Sync,
 }
 
 impl ConsumerGroup {
@@ -245,6 +272,61 @@ impl ConsumerGroup {
                 .any(|m| m.subscribed_topic_names.iter().any(|t| t == topic))
     }
 
+    /// Members using the classic protocol.
+    pub fn num_classic_members(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.uses_classic_protocol())
+            .count()
+    }
+
+    /// Kafka's supportsClassicProtocols: protocol type "consumer", and one of `names`
+    /// supported by every classic member (any non-empty list when there is none).
+    pub fn supports_classic_protocols(&self, protocol_type: &str, names: &BTreeSet<&str>) -> bool {
+        if protocol_type != crate::group::classic::CONSUMER_PROTOCOL_TYPE {
+            return false;
+        }
+        let classic: Vec<&ClassicMemberMetadata> = self
+            .members
+            .values()
+            .filter_map(|m| m.classic.as_ref())
+            .collect();
+        if self.members.is_empty() {
+            return !names.is_empty();
+        }
+        names.iter().any(|n| {
+            classic
+                .iter()
+                .all(|c| c.protocols.iter().any(|(p, _)| p == n))
+        })
+    }
+
+    /// Kafka's allMembersUseClassicProtocolExcept: `member_id` uses the consumer protocol
+    /// and every other member the classic one.
+    pub fn all_members_use_classic_except(&self, member_id: &str) -> bool {
+        self.members
+            .get(member_id)
+            .is_some_and(|m| !m.uses_classic_protocol())
+            && self.num_classic_members() + 1 == self.members.len()
+    }
+
+    /// Kafka's waitingOnUnreleasedPartition: a partition of the member's target that it
+    /// does not have is still owned by another member.
+    pub fn waiting_on_unreleased_partition(&self, member: &Member) -> bool {
+        if member.state != MemberState::UnreleasedPartitions {
+            return false;
+        }
+        let Some(target) = self.target.get(&member.member_id) else {
+            return false;
+        };
+        target.iter().any(|(t, ps)| {
+            ps.iter().any(|p| {
+                !member.assigned.get(t).is_some_and(|a| a.contains(p))
+                    && self.partition_epoch(t, *p).is_some()
+            })
+        })
+    }
+
     /// The server assignor the members prefer most (Kafka's computePreferredServerAssignor:
     /// the most used among members that name one; ties by name).
     pub fn preferred_assignor(&self) -> Option<String> {
@@ -276,11 +358,17 @@ impl ConsumerGroup {
             return Ok(());
         }
         let member = self.members.get(member_id).ok_or(UNKNOWN_MEMBER_ID)?;
-        if !transactional && version < 9 {
+        let classic = member.uses_classic_protocol();
+        if !transactional && !classic && version < 9 {
             return Err(UNSUPPORTED_VERSION);
         }
         if member_epoch != member.member_epoch {
-            return Err(STALE_MEMBER_EPOCH);
+            // A classic member's generation id is its member epoch.
+            return Err(if classic {
+                ILLEGAL_GENERATION
+            } else {
+                STALE_MEMBER_EPOCH
+            });
         }
         Ok(())
     }
@@ -289,6 +377,9 @@ impl ConsumerGroup {
     pub fn validate_offset_fetch(&self, member_id: &str, member_epoch: i32) -> Result<(), i16> {
         use crate::group::errors::*;
         let member = self.members.get(member_id).ok_or(UNKNOWN_MEMBER_ID)?;
+        if member_epoch != member.member_epoch && member.uses_classic_protocol() {
+            return Err(ILLEGAL_GENERATION);
+        }
         if member_epoch != member.member_epoch {
             tracing::debug!(
                 group = self.group_id,
@@ -385,6 +476,7 @@ impl ConsumerGroup {
                         }
                     }
                     self.revocation_timers.remove(member);
+                    self.classic_timers.remove(member);
                 }
             },
             ConsumerKey::CurrentAssignment { member, .. } => match value {

@@ -13,7 +13,9 @@
 //! | 8 | ConsumerGroupCurrentMemberAssignment (a member's epoch, state, partitions) | group, member |
 //!
 //! Values are version 0 and flexible (compact strings and arrays, tagged fields, which
-//! readers skip: the MemberMetadata's tag 0 `ClassicMemberMetadata` is never written here).
+//! readers skip, except the MemberMetadata's tag 0 `ClassicMemberMetadata`: the session
+//! timeout and JoinGroup protocols of a member that uses the classic protocol inside a
+//! consumer group, written and read as Kafka does).
 //! A tombstone (no value) deletes the key.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -237,6 +239,49 @@ pub struct MemberMetadataValue {
     pub subscribed_topic_regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    /// Tagged field 0: set for a member using the classic protocol.
+    pub classic: Option<ClassicMemberMetadata>,
+}
+
+/// ConsumerGroupMemberMetadataValue.ClassicMemberMetadata: what a classic member sent in
+/// its JoinGroup.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClassicMemberMetadata {
+    pub session_timeout_ms: i32,
+    /// (name, metadata) in the member's order of preference.
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+impl ClassicMemberMetadata {
+    fn encode(&self) -> Bytes {
+        let mut w = Writer::new(true);
+        w.i32(self.session_timeout_ms);
+        w.array_len(self.protocols.len());
+        for (name, metadata) in &self.protocols {
+            w.string(name);
+            w.bytes(metadata);
+            w.tagged_fields();
+        }
+        w.tagged_fields();
+        w.finish()
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, RecordError> {
+        let session_timeout_ms = r.i32()?;
+        let n = r.array_len("supportedProtocols")?;
+        let mut protocols = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = r.string("name")?;
+            let metadata = r.bytes("metadata")?;
+            r.skip_tagged_fields()?;
+            protocols.push((name, metadata));
+        }
+        r.skip_tagged_fields()?;
+        Ok(ClassicMemberMetadata {
+            session_timeout_ms,
+            protocols,
+        })
+    }
 }
 
 impl MemberMetadataValue {
@@ -253,7 +298,19 @@ impl MemberMetadataValue {
         w.nullable_string(self.subscribed_topic_regex.as_deref());
         w.i32(self.rebalance_timeout_ms);
         w.nullable_string(self.server_assignor.as_deref());
-        w.tagged_fields();
+        match &self.classic {
+            None => w.tagged_fields(),
+            Some(c) => {
+                // One tagged field: tag 0, its size, then the nullable struct (a presence
+                // varint of 1, then the struct), as Kafka's generated code writes it.
+                let body = c.encode();
+                w.uvarint(1);
+                w.uvarint(0);
+                w.uvarint(u32::try_from(body.len() + 1).unwrap_or(u32::MAX));
+                w.uvarint(1);
+                w.raw(&body);
+            }
+        }
         w.finish()
     }
 
@@ -271,7 +328,19 @@ impl MemberMetadataValue {
         let subscribed_topic_regex = r.nullable_string()?;
         let rebalance_timeout_ms = r.i32()?;
         let server_assignor = r.nullable_string()?;
-        r.skip_tagged_fields()?;
+        let mut classic = None;
+        let tags = r.uvarint()?;
+        for _ in 0..tags {
+            let tag = r.uvarint()?;
+            let size = usize::try_from(r.uvarint()?).map_err(|_| RecordError::Truncated)?;
+            let body = r.take(size)?;
+            if tag == 0 {
+                let mut t = Reader::new(body, true);
+                if t.uvarint()? > 0 {
+                    classic = Some(ClassicMemberMetadata::decode(&mut t)?);
+                }
+            }
+        }
         Ok(MemberMetadataValue {
             instance_id,
             rack_id,
@@ -281,6 +350,7 @@ impl MemberMetadataValue {
             subscribed_topic_regex,
             rebalance_timeout_ms,
             server_assignor,
+            classic,
         })
     }
 }

@@ -481,11 +481,12 @@ fn offsets_classic_groups_and_listing() {
     assert_eq!(codes(h.call(commit(1, "a", 8))), vec![35]);
     assert_eq!(codes(h.call(commit(1, "x", 9))), vec![25]);
     assert_eq!(codes(h.call(commit(1, "a", 9))), vec![0]);
-    // A classic member cannot join a consumer group with members.
+    // A classic member joining a consumer group with members is given a member id to
+    // rejoin with, and then joins as a classic member (tests/migration.rs).
     let mut j = join_req("g", "", "classic");
     j.version = 5;
     let (id, out) = h.send(Request::Join(j));
-    assert_eq!(join_result(response(&out, id)).error, 23);
+    assert_eq!(join_result(response(&out, id)).error, 79);
     // ListGroups shows the type; DeleteGroups refuses a group with members.
     let listed = h.call(Request::List {
         states: vec![],

@@ -6,6 +6,7 @@ mod admin;
 mod consumer;
 mod join;
 mod membership;
+mod migration;
 mod offsets;
 mod partitions;
 mod records;
@@ -206,6 +207,7 @@ pub fn join_req(group: &str, member_id: &str, client: &str) -> JoinGroup {
         client_host: "/127.0.0.1".to_string(),
         reason: None,
         version: 9,
+        topics: None,
     }
 }
 

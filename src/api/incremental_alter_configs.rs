@@ -144,16 +144,7 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
             // The new set of overrides, computed from the current one; the controller
             // validates and replaces it.
             match apply_ops(broker, &topic.configs, &r.configs) {
-                Ok(new) => Plan::Topic(
-                    name.to_string(),
-                    new.into_iter()
-                        .map(|(name, value)| ConfigOp {
-                            name,
-                            op: 0,
-                            value: Some(value),
-                        })
-                        .collect(),
-                ),
+                Ok(new) => Plan::Topic(name.to_string(), set_ops(new)),
                 Err(e) => Plan::Done(Err(e)),
             }
         }
@@ -168,16 +159,7 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
             }
             let current = broker.group_configs(name);
             match apply_ops(broker, &current, &r.configs) {
-                Ok(new) => Plan::Group(
-                    name.to_string(),
-                    new.into_iter()
-                        .map(|(name, value)| ConfigOp {
-                            name,
-                            op: 0,
-                            value: Some(value),
-                        })
-                        .collect(),
-                ),
+                Ok(new) => Plan::Group(name.to_string(), set_ops(new)),
                 Err(e) => Plan::Done(Err(e)),
             }
         }
@@ -188,16 +170,7 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
                 .cloned()
                 .unwrap_or_default();
             match apply_ops_with(&current, &r.configs, client_metrics_list) {
-                Ok(new) => Plan::ClientMetrics(
-                    name.to_string(),
-                    new.into_iter()
-                        .map(|(name, value)| ConfigOp {
-                            name,
-                            op: 0,
-                            value: Some(value),
-                        })
-                        .collect(),
-                ),
+                Ok(new) => Plan::ClientMetrics(name.to_string(), set_ops(new)),
                 Err(e) => Plan::Done(Err(e)),
             }
         }
@@ -208,6 +181,17 @@ fn plan_one(broker: &Broker, r: &AlterConfigsResource) -> Plan {
             "Unknown resource type {other}"
         )))),
     }
+}
+
+/// The controller's ops that replace a resource's overrides with `new` (name → value).
+fn set_ops(new: impl IntoIterator<Item = (String, String)>) -> Vec<ConfigOp> {
+    new.into_iter()
+        .map(|(name, value)| ConfigOp {
+            name,
+            op: 0,
+            value: Some(value),
+        })
+        .collect()
 }
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {

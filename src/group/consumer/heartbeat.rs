@@ -492,41 +492,9 @@ impl GroupCoordinator {
         }
         updated.client_id = req.client_id.clone();
         updated.client_host = req.client_host.clone();
-        let is_new = !self
-            .consumer
-            .get(&group_id)
-            .is_some_and(|g| g.members.contains_key(&member_id));
-        let mut bump = false;
-        if is_new || updated.metadata_value() != member.metadata_value() {
-            self.emit_consumer(
-                out,
-                now_ms,
-                ConsumerKey::MemberMetadata {
-                    group: group_id.clone(),
-                    member: member_id.clone(),
-                },
-                Some(updated.metadata_value().encode()),
-            );
-            bump = updated.subscribed_topic_names != member.subscribed_topic_names
-                || updated.subscribed_topic_regex != member.subscribed_topic_regex;
-        }
-
-        // 2. The subscribed topics' metadata; the group epoch.
-        bump |= self.refresh_subscription_metadata(out, now_ms, &group_id);
-        if bump {
-            let epoch = self.consumer.get(&group_id).map_or(0, |g| g.group_epoch) + 1;
-            self.emit_consumer(
-                out,
-                now_ms,
-                ConsumerKey::GroupEpoch {
-                    group: group_id.clone(),
-                },
-                Some(records::encode_epoch(epoch)),
-            );
-        }
-
-        // 3. The target assignment, if the group epoch moved past it.
-        self.maybe_update_target_assignment(out, now_ms, &group_id);
+        // 2–3. The member's record, the subscribed topics' metadata, the group epoch and the
+        // target assignment.
+        self.write_member_and_target(out, now_ms, &group_id, &member_id, &member, &updated);
 
         // 4. Reconcile the member towards its target.
         let (assignment_epoch, target, current) = {
@@ -618,6 +586,52 @@ impl GroupCoordinator {
 
     /// Recompute the subscribed topics' metadata against the last topics image; a
     /// PartitionMetadata record when it changed. Returns whether it changed.
+    /// Steps 1–3 of a member's heartbeat (Kafka's consumerGroupHeartbeat), shared with classic
+    /// members of a consumer group: the member's metadata record when it is new or changed, the
+    /// subscribed topics' metadata, a group epoch bump when the subscriptions changed, and the
+    /// target assignment once the group epoch moved past it.
+    pub(in crate::group) fn write_member_and_target(
+        &mut self,
+        out: &mut Outcome,
+        now_ms: i64,
+        group_id: &str,
+        member_id: &str,
+        member: &Member,
+        updated: &Member,
+    ) {
+        let is_new = !self
+            .consumer
+            .get(group_id)
+            .is_some_and(|g| g.members.contains_key(member_id));
+        let mut bump = false;
+        if is_new || updated.metadata_value() != member.metadata_value() {
+            self.emit_consumer(
+                out,
+                now_ms,
+                ConsumerKey::MemberMetadata {
+                    group: group_id.to_string(),
+                    member: member_id.to_string(),
+                },
+                Some(updated.metadata_value().encode()),
+            );
+            bump = updated.subscribed_topic_names != member.subscribed_topic_names
+                || updated.subscribed_topic_regex != member.subscribed_topic_regex;
+        }
+        bump |= self.refresh_subscription_metadata(out, now_ms, group_id);
+        if bump {
+            let epoch = self.consumer.get(group_id).map_or(0, |g| g.group_epoch) + 1;
+            self.emit_consumer(
+                out,
+                now_ms,
+                ConsumerKey::GroupEpoch {
+                    group: group_id.to_string(),
+                },
+                Some(records::encode_epoch(epoch)),
+            );
+        }
+        self.maybe_update_target_assignment(out, now_ms, group_id);
+    }
+
     pub(in crate::group) fn refresh_subscription_metadata(
         &mut self,
         out: &mut Outcome,

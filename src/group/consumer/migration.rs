@@ -777,37 +777,7 @@ impl GroupCoordinator {
             session_timeout_ms: req.session_timeout_ms,
             protocols: req.protocols.clone(),
         });
-        let is_new = !self
-            .consumer
-            .get(group_id)
-            .is_some_and(|g| g.members.contains_key(&member_id));
-        let mut bump = false;
-        if is_new || updated.metadata_value() != member.metadata_value() {
-            self.emit_consumer(
-                out,
-                now_ms,
-                ConsumerKey::MemberMetadata {
-                    group: group_id.to_string(),
-                    member: member_id.clone(),
-                },
-                Some(updated.metadata_value().encode()),
-            );
-            bump = updated.subscribed_topic_names != member.subscribed_topic_names
-                || updated.subscribed_topic_regex != member.subscribed_topic_regex;
-        }
-        bump |= self.refresh_subscription_metadata(out, now_ms, group_id);
-        if bump {
-            let epoch = self.consumer.get(group_id).map_or(0, |g| g.group_epoch) + 1;
-            self.emit_consumer(
-                out,
-                now_ms,
-                ConsumerKey::GroupEpoch {
-                    group: group_id.to_string(),
-                },
-                Some(records::encode_epoch(epoch)),
-            );
-        }
-        self.maybe_update_target_assignment(out, now_ms, group_id);
+        self.write_member_and_target(out, now_ms, group_id, &member_id, &member, &updated);
 
         // Reconcile, with the partitions the member reports owning in its subscription.
         let image = self.last_topics.clone().unwrap_or_default();

@@ -519,6 +519,15 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Maximum concurrent client connections.",
     ),
     def(
+        "log.max.open.files",
+        Int,
+        None,
+        Some(16),
+        "skua: most segment files held open at once (a bounded cache; others are opened \
+         on use). Default: half the process's nofile limit, which skua raises to the hard \
+         limit at start-up.",
+    ),
+    def(
         "telemetry.max.bytes",
         Int,
         Some("1048576"),
@@ -1493,6 +1502,8 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
+    /// `log.max.open.files`; `None`: half the `nofile` limit.
+    pub log_max_open_files: Option<usize>,
     /// Client telemetry bounds (`telemetry.max.bytes`, `client.metrics.*`).
     pub telemetry: crate::telemetry::Limits,
     pub queued_max_requests: usize,
@@ -1744,6 +1755,8 @@ impl BrokerConfig {
             min_insync_replicas: num("min.insync.replicas") as i32,
             socket_request_max_bytes: num("socket.request.max.bytes") as usize,
             max_connections: num("max.connections") as usize,
+            log_max_open_files: get("log.max.open.files")
+                .and_then(|v| v.trim().parse::<usize>().ok()),
             telemetry: crate::telemetry::Limits {
                 telemetry_max_bytes: num("telemetry.max.bytes") as i32,
                 max_instances: num("client.metrics.max.instances") as usize,

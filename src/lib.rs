@@ -21,6 +21,7 @@ pub mod log;
 pub mod metrics;
 pub mod protocol;
 pub mod replica;
+pub mod resource;
 pub mod server;
 pub mod telemetry;
 pub mod txn;

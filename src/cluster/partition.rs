@@ -554,6 +554,20 @@ impl Partition {
                     self.durable.send_modify(|d| d.flushed_offset = flushed);
                     true
                 }
+                Ok((_, Err(e)))
+                    if crate::resource::classify(&e)
+                        == Some(crate::resource::Resource::FileDescriptors) =>
+                {
+                    // No descriptor to reopen a segment file with: nothing was synced and
+                    // nothing lost. Try again shortly; waiting producers keep waiting (up to
+                    // their timeout) rather than seeing the partition go offline.
+                    crate::resource::report(
+                        &e,
+                        &format_args!("fsync of {}-{}", self.topic, self.index),
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
                 other => {
                     let why = other.map(|(_, r)| r.err());
                     tracing::error!(topic = %self.topic, partition = self.index, "fsync failed; partition offline: {why:?}");

@@ -383,6 +383,9 @@ impl PartitionLog {
         let dir = self.dir.clone();
         let log_path = dir.join(file_name(rw.base, LOG_SUFFIX));
         let swap = dir.join(swap_name(rw.base));
+        if let Some(old) = self.segments.get(&rw.base) {
+            old.retire();
+        }
         storage.rename(&dir.join(cleaned_name(rw.base)), &swap)?;
         storage.sync_dir(&dir)?;
         for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {

@@ -49,7 +49,37 @@ pub(super) struct SegmentIndex {
     pub max_timestamp_offset: i64,
 }
 
+/// The state of a [`SegmentIndex`] before an append, to undo the append's entries if its
+/// writes fail.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IndexMark {
+    offsets: usize,
+    times: usize,
+    bytes_since_entry: u64,
+    max_timestamp: i64,
+    max_timestamp_offset: i64,
+}
+
 impl SegmentIndex {
+    pub fn mark(&self) -> IndexMark {
+        IndexMark {
+            offsets: self.offsets.len(),
+            times: self.times.len(),
+            bytes_since_entry: self.bytes_since_entry,
+            max_timestamp: self.max_timestamp,
+            max_timestamp_offset: self.max_timestamp_offset,
+        }
+    }
+
+    /// Forget everything observed since `mark` was taken.
+    pub fn rollback(&mut self, mark: IndexMark) {
+        self.offsets.truncate(mark.offsets);
+        self.times.truncate(mark.times);
+        self.bytes_since_entry = mark.bytes_since_entry;
+        self.max_timestamp = mark.max_timestamp;
+        self.max_timestamp_offset = mark.max_timestamp_offset;
+    }
+
     pub fn new(base_offset: i64) -> SegmentIndex {
         SegmentIndex {
             base_offset,

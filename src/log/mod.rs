@@ -80,6 +80,7 @@ mod control;
 mod high_watermark;
 mod index;
 mod leader_epoch;
+pub mod open_files;
 mod partition;
 mod plan;
 mod producer_state;

@@ -243,9 +243,22 @@ impl PartitionLog {
 
     /// Take the partition offline after a write or fsync error.
     pub(super) fn fail(&mut self, e: io::Error) -> LogError {
+        crate::resource::report(&e, &format_args!("a write to {}", self.dir.display()));
         tracing::error!(dir = %self.dir.display(), "storage error, partition offline: {e}");
         self.offline = true;
         LogError::Io(e)
+    }
+
+    /// An operation that changes nothing when it fails (an append, which rolls itself back;
+    /// a roll; reopening a file for an fsync) failed: if a resource ran out (descriptors,
+    /// disk space, memory) that is reported and the partition stays online, so the client's
+    /// retry succeeds once the resource is back. Any other error takes it offline.
+    pub(super) fn fail_soft(&mut self, e: io::Error, what: &str) -> LogError {
+        let context = format_args!("{what} {}", self.dir.display());
+        if crate::resource::report(&e, &context).is_some() {
+            return LogError::Io(e);
+        }
+        self.fail(e)
     }
 
     pub(super) fn active(&self) -> &Segment {
@@ -460,7 +473,7 @@ impl PartitionLog {
             active.rolling_base_ms = now_ms;
         }
         if let Err(e) = active.append(records, interval) {
-            return Err(self.fail(e));
+            return Err(self.fail_soft(e, "append to"));
         }
         self.log_end_offset = next;
         self.size_bytes += records.len() as u64;
@@ -512,8 +525,10 @@ impl PartitionLog {
             "rolling below the log end offset"
         );
         assert!(base > self.active().base_offset, "rolling an empty segment");
+        // Nothing below changes the log in memory before the new segment is in place, and
+        // a retry truncates whatever files a failed attempt left: running out is soft.
         if let Err(e) = self.take_snapshot() {
-            return Err(self.fail(e));
+            return Err(self.fail_soft(e, "snapshot producer state of"));
         }
         let created = Segment::create(self.storage.as_ref(), &self.dir, base, now_ms)
             .and_then(|seg| self.storage.sync_dir(&self.dir).map(|()| seg));
@@ -522,7 +537,7 @@ impl PartitionLog {
                 self.segments.insert(base, seg);
                 Ok(())
             }
-            Err(e) => Err(self.fail(e)),
+            Err(e) => Err(self.fail_soft(e, "roll a segment of")),
         }
     }
 
@@ -688,6 +703,11 @@ impl PartitionLog {
         self.check_online()?;
         let plan = self.sync_plan();
         if let Err(e) = plan.execute() {
+            // No descriptor to reopen a file with: nothing was synced, nothing was lost.
+            // Any fsync error proper (EIO, ENOSPC) may have lost data: offline.
+            if crate::resource::classify(&e) == Some(crate::resource::Resource::FileDescriptors) {
+                return Err(self.fail_soft(e, "flush"));
+            }
             return Err(self.fail(e));
         }
         self.mark_synced(&plan);
@@ -821,6 +841,7 @@ impl PartitionLog {
                 break;
             };
             self.size_bytes -= seg.size;
+            seg.retire();
             for suffix in [
                 LOG_SUFFIX,
                 INDEX_SUFFIX,

@@ -265,6 +265,7 @@ impl PartitionLog {
     /// Replace the empty active segment by one at `base` (past the log end offset).
     fn recreate_empty_active_at(&mut self, base: i64, now_ms: i64) -> Result<(), LogError> {
         let old = self.active().base_offset;
+        self.active().retire();
         let storage = Arc::clone(&self.storage);
         let created = Segment::create(storage.as_ref(), &self.dir, base, now_ms).and_then(|seg| {
             remove_segment_files(storage.as_ref(), &self.dir, old)?;
@@ -416,6 +417,9 @@ impl PartitionLog {
     fn delete_segments_after(&mut self, base: i64) -> Result<(), LogError> {
         let later: Vec<i64> = self.segments.range(base + 1..).map(|(b, _)| *b).collect();
         for b in later.into_iter().rev() {
+            if let Some(seg) = self.segments.get(&b) {
+                seg.retire();
+            }
             let removed = remove_segment_files(self.storage.as_ref(), &self.dir, b)
                 .and_then(|()| self.storage.sync_dir(&self.dir));
             if let Err(e) = removed {
@@ -458,6 +462,9 @@ impl PartitionLog {
         tracing::info!(dir = %self.dir.display(), base, log_start,
             old_end = self.log_end_offset, "starting the log over");
         self.generation.bump();
+        for seg in self.segments.values() {
+            seg.retire();
+        }
         let storage = Arc::clone(&self.storage);
         let dir = self.dir.clone();
         let files = || -> io::Result<Segment> {

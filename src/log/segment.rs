@@ -95,17 +95,53 @@ impl Segment {
         self.size == 0
     }
 
+    /// This segment leaves the log (retention, truncation, the cleaner's swap): files that a
+    /// read or sync plan still holds are kept open, so the plan reads the old bytes to the
+    /// end even though the names are removed or reused (see `open_files`).
+    pub fn retire(&self) {
+        for file in [&self.log, &self.offset_file, &self.time_file] {
+            if Arc::strong_count(file) > 1 {
+                if let Err(e) = file.retain_open() {
+                    tracing::debug!(path = %self.dir.display(), "cannot keep a retired segment open: {e}");
+                }
+            }
+        }
+    }
+
     pub fn is_dirty(&self) -> bool {
         self.flushed_offset < self.next_offset
     }
 
     /// Append an already validated payload of whole batches with offsets assigned: one write
     /// for the log, then one for each index file that got entries.
+    ///
+    /// All or nothing: if a write fails (out of disk space, no descriptor to reopen a file),
+    /// the segment is left as it was in memory and the files are cut back to their previous
+    /// lengths (best effort: bytes past `size` are never read, and recovery cuts them), so
+    /// the caller may report the error and carry on.
     pub fn append(&mut self, payload: &[u8], interval: u32) -> io::Result<()> {
-        self.log.write_all_at(payload, self.size)?;
-        let (mut offset_out, mut time_out) = (Vec::new(), Vec::new());
         let offset_file_len = (self.index.offsets.len() * OFFSET_ENTRY_LEN) as u64;
         let time_file_len = (self.index.times.len() * TIME_ENTRY_LEN) as u64;
+        let mark = self.index.mark();
+        let written = self.write_appended(payload, interval, offset_file_len, time_file_len);
+        if written.is_err() {
+            self.index.rollback(mark);
+            let _ = self.log.set_len(self.size);
+            let _ = self.offset_file.set_len(offset_file_len);
+            let _ = self.time_file.set_len(time_file_len);
+        }
+        written
+    }
+
+    fn write_appended(
+        &mut self,
+        payload: &[u8],
+        interval: u32,
+        offset_file_len: u64,
+        time_file_len: u64,
+    ) -> io::Result<()> {
+        self.log.write_all_at(payload, self.size)?;
+        let (mut offset_out, mut time_out) = (Vec::new(), Vec::new());
         let mut next_offset = self.next_offset;
         let mut position = self.size;
         for (header, bytes) in BatchIter::new(payload).map_while(Result::ok) {

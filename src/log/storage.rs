@@ -2,14 +2,14 @@
 //! [`Storage`] and [`StorageFile`], so tests can inject failed writes and fsyncs.
 //!
 //! [`OsStorage`] is the real thing (positional I/O on `std::fs::File`, so one handle can be
-//! shared by an appender and concurrent readers without a seek position). [`FaultyStorage`]
+//! shared by an appender and concurrent readers without a seek position), with descriptors
+//! held in the bounded cache of [`super::open_files`]. [`FaultyStorage`]
 //! wraps it and fails writes, fsyncs, or tears writes on demand via a shared
 //! [`FaultInjector`].
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,6 +38,12 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn size(&self) -> io::Result<u64>;
     /// Truncate or extend the file.
     fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Keep this file readable for as long as the handle lives even if it is deleted or
+    /// replaced by name: called on the files of a segment that leaves the log while a plan
+    /// still holds them (a cached file would otherwise be closed and not found again).
+    fn retain_open(&self) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Fill `buf` from `pos`, failing with `UnexpectedEof` if the file is shorter.
     fn read_exact_at(&self, mut buf: &mut [u8], mut pos: u64) -> io::Result<()> {
@@ -112,41 +118,9 @@ pub fn write_atomic(
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsStorage;
 
-#[derive(Debug)]
-struct OsFile(File);
-
-impl StorageFile for OsFile {
-    fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-        self.0.read_at(buf, pos)
-    }
-    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, pos)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
-    }
-    fn size(&self) -> io::Result<u64> {
-        Ok(self.0.metadata()?.len())
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-}
-
 impl Storage for OsStorage {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-        let mut opts = OpenOptions::new();
-        opts.read(true).write(true);
-        match mode {
-            OpenMode::Existing => {}
-            OpenMode::Create => {
-                opts.create(true);
-            }
-            OpenMode::CreateTruncate => {
-                opts.create(true).truncate(true);
-            }
-        }
-        Ok(Arc::new(OsFile(opts.open(path)?)))
+        super::open_files::global().open(path, mode)
     }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         fs::create_dir_all(path)
@@ -191,6 +165,7 @@ pub struct FaultInjector {
     fail_writes: AtomicBool,
     tear_writes: AtomicBool,
     fail_syncs: AtomicBool,
+    no_space: AtomicBool,
 }
 
 impl FaultInjector {
@@ -201,6 +176,11 @@ impl FaultInjector {
     /// Make every later write write only its first half, then fail (a torn write).
     pub fn tear_writes(&self, on: bool) {
         self.tear_writes.store(on, Ordering::SeqCst);
+    }
+    /// Make every later write write its first half, then fail with ENOSPC (a full disk);
+    /// truncating still works, as it does on a full file system.
+    pub fn run_out_of_space(&self, on: bool) {
+        self.no_space.store(on, Ordering::SeqCst);
     }
     /// Make every later file or directory fsync fail.
     pub fn fail_syncs(&self, on: bool) {
@@ -255,6 +235,10 @@ impl StorageFile for FaultyFile {
         self.inner.read_at(buf, pos)
     }
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        if self.faults.no_space.load(Ordering::SeqCst) {
+            self.inner.write_all_at(&buf[..buf.len() / 2], pos)?;
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
         match self.faults.write_fault() {
             None => self.inner.write_all_at(buf, pos),
             Some(torn) => {
@@ -277,6 +261,9 @@ impl StorageFile for FaultyFile {
             return Err(io::Error::other("injected truncate failure"));
         }
         self.inner.set_len(len)
+    }
+    fn retain_open(&self) -> io::Result<()> {
+        self.inner.retain_open()
     }
 }
 

@@ -319,6 +319,62 @@ impl Scrape {
             MetricType::Counter,
         )?
         .encode_counter::<NoLabelSet, _, u64>(&m.connections_accepted.load(Relaxed), None)?;
+        family(
+            enc,
+            "skua_resource_exhausted",
+            "Times a resource ran out: file descriptors (EMFILE/ENFILE), disk (ENOSPC/EDQUOT), \
+             memory (ENOMEM); each answered with an error code, the broker kept serving.",
+            None,
+            MetricType::Counter,
+            crate::resource::Resource::ALL.map(|r| {
+                (
+                    [("resource", r.label())],
+                    clamp(crate::resource::exhausted_total(r)),
+                )
+            }),
+        )?;
+        let files = crate::log::open_files::global().stats();
+        let (soft, _) = crate::resource::nofile_limit().unwrap_or((0, 0));
+        family(
+            enc,
+            "skua_open_files_limit",
+            "The nofile limit of the process, and log.max.open.files (the cache of open \
+             segment files).",
+            None,
+            MetricType::Gauge,
+            [
+                ([("limit", "nofile")], clamp(soft)),
+                (
+                    [("limit", "log_max_open_files")],
+                    clamp(files.capacity as u64),
+                ),
+            ],
+        )?;
+        family(
+            enc,
+            "skua_open_files",
+            "Descriptors open: in the process, and segment files in the cache.",
+            None,
+            MetricType::Gauge,
+            [
+                (
+                    [("scope", "process")],
+                    clamp(crate::resource::open_fds().unwrap_or(0) as u64),
+                ),
+                ([("scope", "log_cache")], clamp(files.open as u64)),
+            ],
+        )?;
+        family(
+            enc,
+            "skua_open_files_cache_events",
+            "Segment files opened (first open or reopen) and closed to make room.",
+            None,
+            MetricType::Counter,
+            [
+                ([("event", "open")], clamp(files.opens)),
+                ([("event", "eviction")], clamp(files.evictions)),
+            ],
+        )?;
         let mut h = enc.encode_descriptor(
             "skua_log_fsync_duration",
             "fsync latency of partition logs: group commit (acks=all) or the flush.ms sweep.",

@@ -201,11 +201,48 @@ fn learner_address(listen: &str, advertised_host: &str) -> String {
     }
 }
 
+/// Raise the soft `nofile` limit to the hard one and size the open-file cache of the logs
+/// from it (or from `log.max.open.files`); say what the broker got.
+fn apply_file_limits(config: &BrokerConfig) {
+    let limits = crate::resource::raise_nofile_limit();
+    let capacity = match (config.log_max_open_files, &limits) {
+        (Some(n), _) => n,
+        (None, Ok((soft, _))) => usize::try_from(soft / 2).unwrap_or(usize::MAX),
+        (None, Err(_)) => crate::log::open_files::default_capacity(),
+    };
+    let cache = crate::log::open_files::global();
+    cache.set_capacity(capacity);
+    match &limits {
+        Ok((soft, hard)) => tracing::info!(
+            nofile = soft,
+            nofile_hard = hard,
+            log_max_open_files = cache.capacity(),
+            "file descriptors: segment files beyond log.max.open.files are opened on use"
+        ),
+        Err(e) => tracing::warn!(
+            log_max_open_files = cache.capacity(),
+            "cannot read or raise the nofile limit: {e}"
+        ),
+    }
+    if let Some(n) = config.log_max_open_files {
+        if let Ok((soft, _)) = limits {
+            if n as u64 >= soft {
+                tracing::warn!(
+                    log_max_open_files = n,
+                    nofile = soft,
+                    "log.max.open.files leaves no descriptors for connections"
+                );
+            }
+        }
+    }
+}
+
 impl Server {
     /// Join (or form) the controller quorum, open the data directory for the cluster it
     /// agrees on, register this broker and wait until it serves its replicas; then bind the
     /// listener.
     pub async fn bind(config: BrokerConfig) -> anyhow::Result<Server> {
+        apply_file_limits(&config);
         let addr = format!("{}:{}", config.listen_host, config.listen_port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -381,8 +418,13 @@ impl Server {
             let (stream, peer) = match accepted {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    // Out of descriptors (EMFILE): the connection waits in the backlog, the
+                    // loop goes on, existing connections keep being served; counted and
+                    // logged at most every 10 s (crate::resource).
+                    if crate::resource::report(&e, &"accept").is_none() {
+                        tracing::warn!("accept failed: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             };

@@ -1,4 +1,5 @@
-//! Injected storage faults take the partition offline for good.
+//! Injected storage faults take the partition offline for good, except running out of a
+//! resource (a full disk), which fails the operation and leaves the log as it was.
 
 use std::sync::Arc;
 
@@ -132,4 +133,50 @@ fn failed_retention_takes_the_partition_offline() {
     assert!(matches!(log.apply_retention(0), Err(LogError::Io(_))));
     faults.fail_writes(false);
     assert_offline(&mut log);
+}
+
+#[test]
+fn a_full_disk_fails_appends_without_taking_the_partition_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = partition_dir(&tmp);
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        ..LogConfig::default()
+    };
+    let (mut log, faults) = faulty(&dir, config.clone());
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    let before = crate::resource::exhausted_total(crate::resource::Resource::Disk);
+    faults.run_out_of_space(true);
+    for _ in 0..3 {
+        match log.append(&mut simple(3, 2), 0, 0) {
+            Err(LogError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOSPC)),
+            other => panic!("expected ENOSPC, got {other:?}"),
+        }
+        assert!(!log.is_offline());
+        assert_eq!(log.log_end_offset(), 2);
+    }
+    assert!(crate::resource::exhausted_total(crate::resource::Resource::Disk) >= before + 3);
+    // Space is back: the next append takes the offsets the failed ones did not.
+    faults.run_out_of_space(false);
+    let info = log.append(&mut simple(3, 3), 0, 0).unwrap();
+    assert_eq!(info.base_offset, 2);
+    assert_eq!(log.log_end_offset(), 5);
+    let offsets: Vec<i64> = decode_records(&read_all(&log, 0, 1 << 20))
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(offsets, [0, 1, 2, 3, 4]);
+    log.close().unwrap();
+    // And a clean reopen, and a recovery without the shutdown marker, agree.
+    let log = open(&dir, &config);
+    assert_eq!(log.log_end_offset(), 5);
+    drop(log);
+    std::fs::remove_file(dir.join("clean-shutdown")).ok();
+    let log = open(&dir, &config);
+    assert_eq!(log.log_end_offset(), 5);
+    let offsets: Vec<i64> = decode_records(&read_all(&log, 0, 1 << 20))
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(offsets, [0, 1, 2, 3, 4]);
 }

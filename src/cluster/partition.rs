@@ -531,7 +531,15 @@ impl Partition {
     }
 
     async fn sync_loop(self: Arc<Self>) {
+        /// Partitions fsyncing at once. Each fsync of a file the open-file cache closed
+        /// holds a descriptor of its own, so unbounded concurrency (up to tokio's 512
+        /// blocking threads) could take every descriptor when thousands of partitions are
+        /// written with acks=all; waiting here also lets more appends join each fsync.
+        static SYNCING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
         loop {
+            let Ok(_slot) = SYNCING.acquire().await else {
+                return;
+            };
             let plan = self.log().sync_plan();
             let res = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();

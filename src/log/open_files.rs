@@ -259,6 +259,12 @@ impl OpenFiles {
             clock.hand += 1;
             return false;
         };
+        // A descriptor a read, write or fsync is using right now would stay open after
+        // being "closed" here: the count would lie. Skip it; it is released soon.
+        if fd.as_ref().is_some_and(|f| Arc::strong_count(f) > 1) {
+            clock.hand += 1;
+            return false;
+        }
         let closed = fd.take().is_some();
         drop(fd);
         clock.ring.swap_remove(hand);

@@ -27,6 +27,8 @@ pub struct Broker {
     /// Port of the `/metrics` endpoint; None starts the broker with `--metrics-listen off`
     /// (the default port would collide between brokers of parallel tests).
     pub metrics_port: Option<u16>,
+    /// `RLIMIT_NOFILE` (soft and hard) the broker process runs with; None: inherited.
+    pub nofile: Option<u64>,
 }
 
 /// A free port below the ephemeral range (32768+), so that no outgoing connection of another
@@ -55,6 +57,7 @@ impl Broker {
             _tmp: Some(tmp),
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: None,
+            nofile: None,
         };
         b.spawn();
         b
@@ -68,6 +71,7 @@ impl Broker {
             _tmp: None,
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: None,
+            nofile: None,
         };
         b.spawn();
         b
@@ -84,6 +88,25 @@ impl Broker {
             _tmp: Some(tmp),
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: Some(free_port()),
+            nofile: None,
+        };
+        b.spawn();
+        b
+    }
+
+    /// Start with the metrics endpoint, in a process limited to `nofile` descriptors (soft
+    /// and hard, as `ulimit -n` sets them).
+    pub fn start_limited(nofile: u64, extra: &[&str]) -> Broker {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut b = Broker {
+            child: None,
+            port: free_port(),
+            dir,
+            _tmp: Some(tmp),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            metrics_port: Some(free_port()),
+            nofile: Some(nofile),
         };
         b.spawn();
         b
@@ -112,7 +135,24 @@ impl Broker {
     /// once (e.g. the port was taken in the meantime), try again a few times.
     pub fn spawn(&mut self) {
         for attempt in 0..20 {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_skua"))
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_skua"));
+            if let Some(n) = self.nofile {
+                use std::os::unix::process::CommandExt;
+                // SAFETY: only setrlimit (async-signal-safe) runs between fork and exec.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        let lim = libc::rlimit {
+                            rlim_cur: n as libc::rlim_t,
+                            rlim_max: n as libc::rlim_t,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            }
+            let mut child = cmd
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.port))
                 .arg("--data-dir")
@@ -135,7 +175,9 @@ impl Broker {
                 })
                 .spawn()
                 .expect("start skua");
-            let deadline = Instant::now() + Duration::from_secs(20);
+            // Generous: a broker with thousands of partitions takes seconds to start on a
+            // loaded 2-core machine.
+            let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 if let Ok(Some(status)) = child.try_wait() {
                     eprintln!("skua exited at start ({status}), attempt {attempt}");
@@ -146,7 +188,12 @@ impl Broker {
                     self.child = Some(child);
                     return;
                 }
-                assert!(Instant::now() < deadline, "broker did not start");
+                if Instant::now() >= deadline {
+                    // Never leave a broker running on a data dir about to be removed.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("broker did not start within 60 s");
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }

@@ -11,10 +11,16 @@
 //! `max_bytes` (capped by the broker's `fetch.max.bytes`), except that the first batch of the
 //! first non-empty partition is returned whole even when larger, so consumers always progress.
 //! Long poll: when fewer than `min_bytes` are available the fetch waits for an append to any
-//! requested partition (no sleep loop), up to `max_wait_ms`.
-//! Fetch sessions (KIP-227): sessionless — full requests are answered in full with
-//! session_id 0 (which tells clients no session was created); an incremental request naming a
-//! session gets FETCH_SESSION_ID_NOT_FOUND.
+//! partition read (no sleep loop), up to `max_wait_ms`.
+//! Fetch sessions (KIP-227, v7+; the state machine is cluster/fetch_sessions.rs): the cache
+//! first gives a context. A full request (epoch 0) is answered from its partitions and then may
+//! create a session of them (its id in the response); FINAL (-1) is sessionless (session id 0).
+//! An incremental request updates its session and reads every partition of it — so the long
+//! poll waits on the whole session, named in the request or not — and the cache then keeps only
+//! the partitions with news. Session errors (FETCH_SESSION_ID_NOT_FOUND,
+//! INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR) are answered at once without
+//! partitions. A session's topics are by name (v7–12) or by id (v13+); the response lists a
+//! topic once per run of consecutive partitions of it in the session's order, as Kafka's.
 //! A partition led elsewhere carries the current leader (v12+) and the response its endpoint
 //! (v16+), as KIP-951 has it.
 
@@ -24,11 +30,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
     PartitionData,
 };
-use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;

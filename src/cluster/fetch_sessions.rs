@@ -176,7 +176,10 @@ pub enum Context {
     /// Answer the request's partitions with session id 0.
     Sessionless,
     /// Answer the request's partitions, then try to create a session of them.
-    Full { privileged: bool, uses_topic_ids: bool },
+    Full {
+        privileged: bool,
+        uses_topic_ids: bool,
+    },
     /// Read `partitions` (the whole session, in its order), then let
     /// [`FetchSessionCache::finish_incremental`] pick what the response carries.
     Incremental {

@@ -61,7 +61,9 @@ fn incremental(
 
 fn session_keys(ctx: &Context) -> Vec<PartKey> {
     match ctx {
-        Context::Incremental { partitions, .. } => partitions.iter().map(|(k, _)| k.clone()).collect(),
+        Context::Incremental { partitions, .. } => {
+            partitions.iter().map(|(k, _)| k.clone()).collect()
+        }
         other => panic!("not incremental: {other:?}"),
     }
 }
@@ -94,11 +96,20 @@ fn full_request_creates_a_session_of_its_partitions_and_incremental_requests_adv
         }
     );
     // The same epoch again: INVALID_FETCH_SESSION_EPOCH, and the session is unchanged.
-    assert_eq!(incremental(&mut c, id, 1, &[], &[], 1200), Context::Error(71));
-    assert_eq!(incremental(&mut c, id, 3, &[], &[], 1200), Context::Error(71));
+    assert_eq!(
+        incremental(&mut c, id, 1, &[], &[], 1200),
+        Context::Error(71)
+    );
+    assert_eq!(
+        incremental(&mut c, id, 3, &[], &[], 1200),
+        Context::Error(71)
+    );
     assert_eq!(c.get(id).unwrap().epoch, 2);
     // Unknown session: FETCH_SESSION_ID_NOT_FOUND.
-    assert_eq!(incremental(&mut c, id ^ 1, 2, &[], &[], 1200), Context::Error(70));
+    assert_eq!(
+        incremental(&mut c, id ^ 1, 2, &[], &[], 1200),
+        Context::Error(70)
+    );
 }
 
 #[test]
@@ -119,7 +130,11 @@ fn incremental_requests_add_update_and_forget_partitions() {
         Context::Incremental {
             session_id: id,
             epoch: 2,
-            partitions: vec![(key("t", 1), req(7)), (key("t", 2), req(0)), (key("u", 0), req(3))],
+            partitions: vec![
+                (key("t", 1), req(7)),
+                (key("t", 2), req(0)),
+                (key("u", 0), req(3))
+            ],
         }
     );
     assert_eq!(c.total_partitions(), 3);
@@ -128,7 +143,10 @@ fn incremental_requests_add_update_and_forget_partitions() {
     assert_eq!(session_keys(&ctx).len(), 3);
     // A new partition starts with no high watermark sent: it is always in the next response.
     let cached = &c.get(id).unwrap().partitions[&key("u", 0)];
-    assert_eq!((cached.high_watermark, cached.local_log_start_offset), (-1, -1));
+    assert_eq!(
+        (cached.high_watermark, cached.local_log_start_offset),
+        (-1, -1)
+    );
 }
 
 #[test]
@@ -176,9 +194,15 @@ fn a_session_keeps_to_topic_ids_or_names() {
     let mut c = FetchSessionCache::new(1000, MIN_EVICTION_MS);
     let id = c.create_session(0, false, true, vec![(id_key(7, 0), req(0), out(0, 5, 0))]);
     // v12 (names) on a v13 session, and the other way round: FETCH_SESSION_TOPIC_ID_ERROR.
-    assert_eq!(c.new_context(false, id, 1, false, &[], &[], 1), Context::Error(106));
+    assert_eq!(
+        c.new_context(false, id, 1, false, &[], &[], 1),
+        Context::Error(106)
+    );
     let named = full(&mut c, "t", 1, false, 0);
-    assert_eq!(c.new_context(true, named, 1, false, &[], &[], 1), Context::Error(106));
+    assert_eq!(
+        c.new_context(true, named, 1, false, &[], &[], 1),
+        Context::Error(106)
+    );
     // The right kind works; partitions by id are told apart by id.
     let ctx = c.new_context(true, id, 1, false, &[(id_key(8, 0), req(1))], &[], 2);
     assert_eq!(session_keys(&ctx), vec![id_key(7, 0), id_key(8, 0)]);
@@ -212,7 +236,10 @@ fn incremental_responses_carry_only_changed_partitions() {
     let keys = session_keys(&ctx);
     assert_eq!(
         keys,
-        [0, 2, 3, 4, 5, 1].iter().map(|&p| key("t", p)).collect::<Vec<_>>()
+        [0, 2, 3, 4, 5, 1]
+            .iter()
+            .map(|&p| key("t", p))
+            .collect::<Vec<_>>()
     );
     // Same state again: only the recovered partition (its HW was forgotten by the error) and
     // the diverging one are sent; the values sent last time are remembered.
@@ -286,7 +313,10 @@ fn a_full_cache_evicts_stale_sessions_first() {
     assert!(d > 0);
     assert!(c.get(a).is_none() && c.get(b).is_some());
     assert_eq!((c.len(), c.total_partitions(), c.evictions()), (2, 6, 1));
-    assert_eq!(incremental(&mut c, a, 1, &[], &[], MIN_EVICTION_MS + 2), Context::Error(70));
+    assert_eq!(
+        incremental(&mut c, a, 1, &[], &[], MIN_EVICTION_MS + 2),
+        Context::Error(70)
+    );
 }
 
 #[test]

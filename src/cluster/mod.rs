@@ -479,7 +479,9 @@ impl Broker {
 
     /// The fetch session cache (KIP-227), locked.
     pub fn fetch_sessions(&self) -> std::sync::MutexGuard<'_, fetch_sessions::FetchSessionCache> {
-        self.fetch_sessions.lock().unwrap_or_else(|p| p.into_inner())
+        self.fetch_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every group's GROUP config overrides.

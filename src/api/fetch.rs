@@ -637,22 +637,31 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
+        let nothing_to_wait_on = wanted.iter().all(|w| w.partition.is_none());
+        // The first read is made without waiters: most fetches are answered at once, and
+        // registering one per partition costs more than the read itself when there are
+        // thousands. Only a fetch that has to wait registers them, then reads again (so that
+        // an append between the two reads is not missed).
+        let mut armed = false;
         loop {
             // The long poll waits on every partition read: for an incremental request, the
             // whole session, not only the partitions the request names.
-            let parts: Vec<&Arc<Partition>> =
-                wanted.iter().filter_map(|w| w.partition.as_ref()).collect();
-            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = parts
-                .iter()
-                .map(|p| Box::pin(p.appended.notified()))
-                .collect();
+            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = if armed {
+                wanted
+                    .iter()
+                    .filter_map(|w| w.partition.as_ref())
+                    .map(|p| Box::pin(p.appended.notified()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for n in notified.iter_mut() {
                 n.as_mut().enable();
             }
             let (mut topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, reader);
             let done = total >= min_bytes
                 || any_error
-                || notified.is_empty()
+                || nothing_to_wait_on
                 || tokio::time::Instant::now() >= deadline;
             if done {
                 if version < 4 {
@@ -673,6 +682,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     return Ok(legacy::responses::fetch(correlation_id, version, &resp));
                 }
                 return encode_response(correlation_id, version, &resp);
+            }
+            if !armed {
+                armed = true;
+                continue;
             }
             tokio::select! {
                 _ = futures::future::select_all(notified) => {}

@@ -62,7 +62,8 @@ CLUSTER_FILES = {"cluster.py"}
 # per-scenario timeouts (glob on client/scenario -> seconds); everything else DEFAULT_TIMEOUT
 TIMEOUTS = {"confluent/crash_kill9": 400, "cluster/*": 180, "*/group_many_20": 180, "*/group_restart": 150,
             "*/group_kill9_evict": 120, "*/txn_idempotent_restart": 240, "*/txn_idempotent_kill9": 240,
-            "*/txn_consume_transform_produce": 150, "confluent/kip848_online_*": 150}
+            "*/txn_consume_transform_produce": 150, "confluent/kip848_online_*": 150,
+            "kafka-python/fetch_sessions_many": 180}
 DEFAULT_TIMEOUT = 90
 # rough durations in seconds (2 cores), to start the long ones first; everything else ~2 s
 EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 11, "confluent/group_initial_delay": 8,
@@ -70,7 +71,8 @@ EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 1
             "*/group_restart": 5, "*/group_static": 5, "*/group_cooperative": 5, "*/group_handover": 4,
             "*/txn_consume_transform_produce": 9, "confluent/txn_timeout": 8, "confluent/txn_broker_*": 6,
             "*/txn_idempotent_restart": 5, "*/txn_idempotent_kill9": 5, "confluent/txn_commit": 5,
-            "confluent/kip848_online_*": 15, "confluent/kip848_kill9": 10}
+            "confluent/kip848_online_*": 15, "confluent/kip848_kill9": 10,
+            "kafka-python/fetch_sessions_many": 40}
 DEFAULT_JOBS = 2
 
 # broker name -> extra flags

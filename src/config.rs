@@ -773,6 +773,13 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Upper bound on the size of one Fetch response.",
     ),
     def(
+        "max.incremental.fetch.session.cache.slots",
+        Int,
+        Some("1000"),
+        Some(0),
+        "The maximum number of incremental fetch sessions (KIP-227) the broker keeps.",
+    ),
+    def(
         "connections.max.idle.ms",
         Long,
         Some("600000"),
@@ -1530,6 +1537,8 @@ pub struct BrokerConfig {
     pub producer_id_expiration_check_interval_ms: i64,
     pub transaction_partition_verification_enable: bool,
     pub fetch_max_bytes: usize,
+    /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
+    pub max_incremental_fetch_session_cache_slots: usize,
     pub connections_max_idle_ms: i64,
     /// `process.roles`: this node runs the broker.
     pub process_roles_broker: bool,
@@ -1861,6 +1870,10 @@ impl BrokerConfig {
                 n => Some(n as usize),
             },
             fetch_max_bytes: num("fetch.max.bytes") as usize,
+            max_incremental_fetch_session_cache_slots: num(
+                "max.incremental.fetch.session.cache.slots",
+            )
+            .max(0) as usize,
             connections_max_idle_ms: num("connections.max.idle.ms"),
             process_roles_broker: roles.0,
             process_roles_controller: roles.1,

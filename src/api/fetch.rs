@@ -11,10 +11,16 @@
 //! `max_bytes` (capped by the broker's `fetch.max.bytes`), except that the first batch of the
 //! first non-empty partition is returned whole even when larger, so consumers always progress.
 //! Long poll: when fewer than `min_bytes` are available the fetch waits for an append to any
-//! requested partition (no sleep loop), up to `max_wait_ms`.
-//! Fetch sessions (KIP-227): sessionless — full requests are answered in full with
-//! session_id 0 (which tells clients no session was created); an incremental request naming a
-//! session gets FETCH_SESSION_ID_NOT_FOUND.
+//! partition read (no sleep loop), up to `max_wait_ms`.
+//! Fetch sessions (KIP-227, v7+; the state machine is cluster/fetch_sessions.rs): the cache
+//! first gives a context. A full request (epoch 0) is answered from its partitions and then may
+//! create a session of them (its id in the response); FINAL (-1) is sessionless (session id 0).
+//! An incremental request updates its session and reads every partition of it — so the long
+//! poll waits on the whole session, named in the request or not — and the cache then keeps only
+//! the partitions with news. Session errors (FETCH_SESSION_ID_NOT_FOUND,
+//! INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR) are answered at once without
+//! partitions. A session's topics are by name (v7–12) or by id (v13+); the response lists a
+//! topic once per run of consecutive partitions of it in the session's order, as Kafka's.
 //! A partition led elsewhere carries the current leader (v12+) and the response its endpoint
 //! (v16+), as KIP-951 has it.
 
@@ -24,16 +30,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
     PartitionData,
 };
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
+use uuid::Uuid;
 
 use super::errors::log_error_code;
 use super::leader_hints::LeaderHints;
 use super::{ApiEntry, Reply, Request};
+use crate::cluster::fetch_sessions::{
+    Context, Finish, PartKey, PartitionOutcome, PartitionReq, TopicKey, FINAL_EPOCH,
+    INVALID_SESSION_ID,
+};
 use crate::cluster::{Broker, Partition};
 use crate::protocol::batch::BatchIter;
 use crate::protocol::legacy::{self, message_set};
@@ -60,6 +72,8 @@ struct Wanted {
     current_leader_epoch: i32,
     /// The topic's `message.downconversion.enable`.
     down_conversion: bool,
+    /// The request's data for the partition, as a fetch session keeps it.
+    req: PartitionReq,
 }
 
 /// A topic's `message.downconversion.enable` (default true).
@@ -282,6 +296,224 @@ fn add_leader_hints(broker: &Broker, version: i16, resp: &mut FetchResponse) {
     }
 }
 
+/// The partitions of one topic to read, as the response names the topic.
+struct TopicGroup {
+    name: TopicName,
+    id: Uuid,
+    parts: Vec<(i32, PartitionReq)>,
+}
+
+fn partition_req(fp: &FetchPartition) -> PartitionReq {
+    PartitionReq {
+        fetch_offset: fp.fetch_offset,
+        log_start_offset: fp.log_start_offset,
+        max_bytes: fp.partition_max_bytes,
+        current_leader_epoch: fp.current_leader_epoch,
+        last_fetched_epoch: fp.last_fetched_epoch,
+    }
+}
+
+/// The request's topics as groups (full and sessionless requests).
+fn request_groups(body: &FetchRequest) -> Vec<TopicGroup> {
+    body.topics
+        .iter()
+        .map(|ft| TopicGroup {
+            name: ft.topic.clone(),
+            id: ft.topic_id,
+            parts: ft
+                .partitions
+                .iter()
+                .map(|fp| (fp.partition, partition_req(fp)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A session's partitions as groups: consecutive partitions of one topic share a group (the
+/// response lists a topic again when its partitions are not consecutive, as Kafka's).
+fn session_groups(broker: &Broker, partitions: &[(PartKey, PartitionReq)]) -> Vec<TopicGroup> {
+    let mut groups: Vec<TopicGroup> = Vec::new();
+    let mut last: Option<&TopicKey> = None;
+    for (key, req) in partitions {
+        if last != Some(&key.topic) {
+            let (name, id) = match &key.topic {
+                TopicKey::Id(id) => (
+                    broker
+                        .topic_by_id(id)
+                        .map(|t| TopicName(t.name.clone().into()))
+                        .unwrap_or_default(),
+                    *id,
+                ),
+                TopicKey::Name(name) => (TopicName(name.to_string().into()), Uuid::nil()),
+            };
+            groups.push(TopicGroup {
+                name,
+                id,
+                parts: Vec::new(),
+            });
+            last = Some(&key.topic);
+        }
+        if let Some(g) = groups.last_mut() {
+            g.parts.push((key.partition, *req));
+        }
+    }
+    groups
+}
+
+/// The session key of each response topic (full requests that may create a session).
+fn topic_keys(skeleton: &[FetchableTopicResponse], uses_topic_ids: bool) -> Vec<TopicKey> {
+    skeleton
+        .iter()
+        .map(|t| {
+            if uses_topic_ids {
+                TopicKey::Id(t.topic_id)
+            } else {
+                TopicKey::Name(Arc::from(t.topic.0.as_str()))
+            }
+        })
+        .collect()
+}
+
+/// What the session rules read of one response partition.
+fn outcome(pd: &PartitionData) -> PartitionOutcome {
+    PartitionOutcome {
+        records_len: pd.records.as_ref().map_or(0, |r| r.len()),
+        high_watermark: pd.high_watermark,
+        log_start_offset: pd.log_start_offset,
+        preferred_read_replica: pd.preferred_read_replica.0,
+        error_code: pd.error_code,
+        diverging_epoch: pd.diverging_epoch.epoch >= 0 || pd.diverging_epoch.end_offset >= 0,
+    }
+}
+
+/// Resolve every partition to read once: the response skeleton (one entry per group) and the
+/// partitions in response order.
+fn resolve(
+    broker: &Broker,
+    version: i16,
+    groups: Vec<TopicGroup>,
+) -> (Vec<FetchableTopicResponse>, Vec<Wanted>) {
+    let mut skeleton = Vec::with_capacity(groups.len());
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for (ti, g) in groups.into_iter().enumerate() {
+        let topic = if version >= 13 {
+            broker.topic_by_id(&g.id)
+        } else {
+            broker.topic(g.name.0.as_str())
+        };
+        let unknown = if version >= 13 {
+            ResponseError::UnknownTopicId.code()
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
+        };
+        // Only v0–3 down-convert.
+        let down_conversion = version >= 4
+            || topic
+                .as_ref()
+                .is_none_or(|t| down_conversion_enabled(broker, t));
+        for (index, req) in g.parts {
+            // Only the leader serves fetches (consumers and followers alike).
+            let resolved = match &topic {
+                None => Err(unknown),
+                Some(t) => t.leader(index, req.current_leader_epoch).cloned(),
+            };
+            let (partition, error) = match resolved {
+                Ok(p) => (Some(p), 0),
+                Err(code) => (None, code),
+            };
+            wanted.push(Wanted {
+                topic_idx: ti,
+                partition,
+                error,
+                index,
+                fetch_offset: req.fetch_offset,
+                partition_max_bytes: req.max_bytes.max(0) as usize,
+                last_fetched_epoch: req.last_fetched_epoch,
+                log_start_offset: req.log_start_offset,
+                current_leader_epoch: req.current_leader_epoch,
+                down_conversion,
+                req,
+            });
+        }
+        skeleton.push(
+            FetchableTopicResponse::default()
+                .with_topic(g.name)
+                .with_topic_id(g.id),
+        );
+    }
+    (skeleton, wanted)
+}
+
+/// The session's part of answering: a full request may create a session (its id goes in the
+/// response); an incremental one keeps only the partitions Kafka's rules select, or fails
+/// with INVALID_FETCH_SESSION_EPOCH when a duplicate request moved the session meanwhile.
+/// Returns (error code, session id).
+fn settle_session(
+    broker: &Broker,
+    context: &Context,
+    wanted: &[Wanted],
+    topic_keys: &[TopicKey],
+    topics: &mut Vec<FetchableTopicResponse>,
+) -> (i16, i32) {
+    match context {
+        Context::Full {
+            privileged,
+            uses_topic_ids,
+        } => {
+            let returned = topics.iter().flat_map(|t| t.partitions.iter());
+            let parts = wanted
+                .iter()
+                .zip(returned)
+                .filter_map(|(w, pd)| {
+                    let topic = topic_keys.get(w.topic_idx)?.clone();
+                    let key = PartKey {
+                        topic,
+                        partition: w.index,
+                    };
+                    Some((key, w.req, outcome(pd)))
+                })
+                .collect();
+            let id = broker.fetch_sessions().create_session(
+                super::now_ms(),
+                *privileged,
+                *uses_topic_ids,
+                parts,
+            );
+            (0, id)
+        }
+        Context::Incremental {
+            session_id,
+            epoch,
+            partitions,
+        } => {
+            let returned = topics.iter().flat_map(|t| t.partitions.iter());
+            let outcomes: Vec<(&PartKey, PartitionOutcome)> = partitions
+                .iter()
+                .map(|(k, _)| k)
+                .zip(returned.map(outcome))
+                .collect();
+            let finish = broker
+                .fetch_sessions()
+                .finish_incremental(*session_id, *epoch, &outcomes);
+            match finish {
+                Finish::Include(include) => {
+                    let mut keep = include.into_iter();
+                    for t in topics.iter_mut() {
+                        t.partitions.retain(|_| keep.next().unwrap_or(true));
+                    }
+                    topics.retain(|t| !t.partitions.is_empty());
+                    (0, *session_id)
+                }
+                Finish::Error(code) => {
+                    topics.clear();
+                    (code, *session_id)
+                }
+            }
+        }
+        Context::Sessionless | Context::Error(_) => (0, 0),
+    }
+}
+
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: FetchRequest = if version < 4 {
@@ -294,76 +526,80 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         req.decode(ApiKey::Fetch)?
     };
     let correlation_id = req.header.correlation_id;
-    // Sessionless: no session is ever created, so any named session is unknown, and a
-    // session epoch other than INITIAL (0) or FINAL (-1) without a session id is invalid.
-    let session_error = if version < 7 {
-        None
-    } else if body.session_id != 0 {
-        Some(ResponseError::FetchSessionIdNotFound)
-    } else if body.session_epoch != 0 && body.session_epoch != -1 {
-        Some(ResponseError::InvalidFetchSessionEpoch)
-    } else {
-        None
-    };
-    if let Some(e) = session_error {
-        let resp = FetchResponse::default()
-            .with_error_code(e.code())
-            .with_session_id(0);
-        return encode_response(correlation_id, version, &resp).map(Reply::Now);
-    }
-    let mut skeleton = Vec::with_capacity(body.topics.len());
-    let mut wanted: Vec<Wanted> = Vec::new();
-    for (ti, ft) in body.topics.iter().enumerate() {
-        let topic = if version >= 13 {
-            broker.topic_by_id(&ft.topic_id)
-        } else {
-            broker.topic(ft.topic.0.as_str())
-        };
-        let unknown = if version >= 13 {
-            ResponseError::UnknownTopicId.code()
-        } else {
-            ResponseError::UnknownTopicOrPartition.code()
-        };
-        skeleton.push(
-            FetchableTopicResponse::default()
-                .with_topic(ft.topic.clone())
-                .with_topic_id(ft.topic_id),
-        );
-        for fp in &ft.partitions {
-            // Only the leader serves fetches (consumers and followers alike).
-            let resolved = match &topic {
-                None => Err(unknown),
-                Some(t) => t.leader(fp.partition, fp.current_leader_epoch).cloned(),
-            };
-            let (partition, error) = match resolved {
-                Ok(p) => (Some(p), 0),
-                Err(code) => (None, code),
-            };
-            let down_conversion = topic
-                .as_ref()
-                .is_none_or(|t| down_conversion_enabled(broker, t));
-            wanted.push(Wanted {
-                topic_idx: ti,
-                partition,
-                error,
-                index: fp.partition,
-                fetch_offset: fp.fetch_offset,
-                partition_max_bytes: fp.partition_max_bytes.max(0) as usize,
-                last_fetched_epoch: fp.last_fetched_epoch,
-                log_start_offset: fp.log_start_offset,
-                current_leader_epoch: fp.current_leader_epoch,
-                down_conversion,
-            });
-        }
-    }
-    let max_bytes = (body.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
-    let min_bytes = body.min_bytes.max(0) as usize;
     // A replica's fetch: replica_id (v < 15) or replica_state (v15+) names a broker.
     let replica_id = if version >= 15 {
         body.replica_state.replica_id.0
     } else {
         body.replica_id.0
     };
+    // Fetch sessions (KIP-227) from v7; v0–6 are sessionless (Kafka's LEGACY metadata).
+    let (session_id, session_epoch) = if version >= 7 {
+        (body.session_id, body.session_epoch)
+    } else {
+        (INVALID_SESSION_ID, FINAL_EPOCH)
+    };
+    let uses_topic_ids = version >= 13;
+    let topic_key = |name: &TopicName, id: &Uuid| {
+        if uses_topic_ids {
+            TopicKey::Id(*id)
+        } else {
+            TopicKey::Name(Arc::from(name.0.as_str()))
+        }
+    };
+    let incremental = session_epoch > 0;
+    let (fetch, forget) = if incremental {
+        let mut fetch = Vec::new();
+        for ft in &body.topics {
+            let topic = topic_key(&ft.topic, &ft.topic_id);
+            for fp in &ft.partitions {
+                let key = PartKey {
+                    topic: topic.clone(),
+                    partition: fp.partition,
+                };
+                fetch.push((key, partition_req(fp)));
+            }
+        }
+        let mut forget = Vec::new();
+        for ft in &body.forgotten_topics_data {
+            let topic = topic_key(&ft.topic, &ft.topic_id);
+            for &partition in &ft.partitions {
+                forget.push(PartKey {
+                    topic: topic.clone(),
+                    partition,
+                });
+            }
+        }
+        (fetch, forget)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let context = broker.fetch_sessions().new_context(
+        uses_topic_ids,
+        session_id,
+        session_epoch,
+        replica_id >= 0,
+        &fetch,
+        &forget,
+        super::now_ms(),
+    );
+    drop((fetch, forget));
+    let groups = match &context {
+        Context::Error(code) => {
+            let resp = FetchResponse::default()
+                .with_error_code(*code)
+                .with_session_id(INVALID_SESSION_ID);
+            return encode_response(correlation_id, version, &resp).map(Reply::Now);
+        }
+        Context::Incremental { partitions, .. } => session_groups(broker, partitions),
+        Context::Sessionless | Context::Full { .. } => request_groups(&body),
+    };
+    let (skeleton, mut wanted) = resolve(broker, version, groups);
+    let topic_keys = match &context {
+        Context::Full { uses_topic_ids, .. } => topic_keys(&skeleton, *uses_topic_ids),
+        _ => Vec::new(),
+    };
+    let max_bytes = (body.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
+    let min_bytes = body.min_bytes.max(0) as usize;
     let reader = if replica_id >= 0 {
         let now = super::now_ms();
         let broker_epoch = if version >= 15 {
@@ -397,33 +633,47 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         }
     };
     let max_wait = Duration::from_millis(body.max_wait_ms.max(0) as u64);
+    drop(body);
     let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
+        let nothing_to_wait_on = wanted.iter().all(|w| w.partition.is_none());
+        // The first read is made without waiters: most fetches are answered at once, and
+        // registering one per partition costs more than the read itself when there are
+        // thousands. Only a fetch that has to wait registers them, then reads again (so that
+        // an append between the two reads is not missed).
+        let mut armed = false;
         loop {
-            let parts: Vec<&Arc<Partition>> =
-                wanted.iter().filter_map(|w| w.partition.as_ref()).collect();
-            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = parts
-                .iter()
-                .map(|p| Box::pin(p.appended.notified()))
-                .collect();
+            // The long poll waits on every partition read: for an incremental request, the
+            // whole session, not only the partitions the request names.
+            let mut notified: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = if armed {
+                wanted
+                    .iter()
+                    .filter_map(|w| w.partition.as_ref())
+                    .map(|p| Box::pin(p.appended.notified()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for n in notified.iter_mut() {
                 n.as_mut().enable();
             }
             let (mut topics, total, any_error) = gather(&wanted, &skeleton, max_bytes, reader);
             let done = total >= min_bytes
                 || any_error
-                || notified.is_empty()
+                || nothing_to_wait_on
                 || tokio::time::Instant::now() >= deadline;
             if done {
                 if version < 4 {
                     down_convert(version, &wanted, &mut topics);
                 }
                 count_bytes_out(&wanted, &topics);
+                let (error_code, session_id) =
+                    settle_session(&broker, &context, &wanted, &topic_keys, &mut topics);
                 let mut resp = FetchResponse::default()
                     .with_throttle_time_ms(0)
-                    .with_error_code(0)
-                    .with_session_id(0)
+                    .with_error_code(error_code)
+                    .with_session_id(session_id)
                     .with_responses(topics);
                 if any_error {
                     add_leader_hints(&broker, version, &mut resp);
@@ -432,6 +682,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     return Ok(legacy::responses::fetch(correlation_id, version, &resp));
                 }
                 return encode_response(correlation_id, version, &resp);
+            }
+            if !armed {
+                armed = true;
+                continue;
             }
             tokio::select! {
                 _ = futures::future::select_all(notified) => {}

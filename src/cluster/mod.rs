@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod controller_rpc;
+pub mod fetch_sessions;
 pub mod image;
 pub mod legacy;
 pub mod partition;
@@ -232,6 +233,8 @@ pub struct Broker {
     client_metrics_configs: RwLock<Arc<GroupConfigs>>,
     /// Client telemetry (GetTelemetrySubscriptions, PushTelemetry, the pushed metrics).
     pub telemetry: std::sync::Mutex<crate::telemetry::Manager>,
+    /// Incremental fetch sessions (KIP-227).
+    fetch_sessions: std::sync::Mutex<fetch_sessions::FetchSessionCache>,
     /// Serializes metadata application (slow path, disk work).
     admin: std::sync::Mutex<()>,
     /// The way to the active controller (set by the server before it accepts clients).
@@ -371,6 +374,10 @@ impl Broker {
             Err(e) => return Err(e.into()),
         }
         let telemetry_limits = config.telemetry_limits();
+        let fetch_sessions = fetch_sessions::FetchSessionCache::new(
+            config.max_incremental_fetch_session_cache_slots,
+            fetch_sessions::MIN_EVICTION_MS,
+        );
         Ok(Arc::new(Broker {
             config,
             cluster_id: cluster_id.to_string(),
@@ -382,6 +389,7 @@ impl Broker {
             group_configs: RwLock::new(Arc::new(GroupConfigs::new())),
             client_metrics_configs: RwLock::new(Arc::new(GroupConfigs::new())),
             telemetry: std::sync::Mutex::new(crate::telemetry::Manager::new(telemetry_limits)),
+            fetch_sessions: std::sync::Mutex::new(fetch_sessions),
             admin: std::sync::Mutex::new(()),
             controller: std::sync::OnceLock::new(),
             groups: std::sync::OnceLock::new(),
@@ -467,6 +475,13 @@ impl Broker {
     /// The telemetry manager (a short lock: no I/O is done under it).
     pub fn telemetry(&self) -> std::sync::MutexGuard<'_, crate::telemetry::Manager> {
         self.telemetry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fetch session cache (KIP-227), locked.
+    pub fn fetch_sessions(&self) -> std::sync::MutexGuard<'_, fetch_sessions::FetchSessionCache> {
+        self.fetch_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every group's GROUP config overrides.

@@ -645,7 +645,42 @@ impl Collector for Scrape {
         self.encode_partitions(&mut enc, &rows)?;
         self.encode_replication(&mut enc)?;
         self.encode_lag(&mut enc, &rows)?;
+        self.encode_fetch_sessions(&mut enc)?;
         self.encode_client_telemetry(&mut enc)
+    }
+}
+
+impl Scrape {
+    /// Incremental fetch sessions (KIP-227), Kafka's NumIncrementalFetchSessions,
+    /// NumIncrementalFetchPartitionsCached and IncrementalFetchSessionEvictionsPerSec (a
+    /// counter here; its rate is the per-second meter).
+    fn encode_fetch_sessions(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (sessions, partitions, evictions) = {
+            let c = self.broker.fetch_sessions();
+            (c.len() as i64, c.total_partitions() as i64, c.evictions())
+        };
+        enc.encode_descriptor(
+            "skua_incremental_fetch_sessions",
+            "Incremental fetch sessions (KIP-227) in the cache.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&sessions)?;
+        enc.encode_descriptor(
+            "skua_incremental_fetch_partitions_cached",
+            "Partitions held by all incremental fetch sessions.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&partitions)?;
+        enc.encode_descriptor(
+            "skua_incremental_fetch_session_evictions",
+            "Incremental fetch sessions evicted to make room for new ones.",
+            None,
+            MetricType::Counter,
+        )?
+        .encode_counter::<NoLabelSet, _, u64>(&evictions, None)?;
+        Ok(())
     }
 }
 

@@ -40,6 +40,7 @@
 //! the leader-epoch cache live in the partition log (`src/log`).
 
 mod acks;
+pub mod fetch_session;
 mod fetch_validation;
 mod fetcher;
 mod follower;

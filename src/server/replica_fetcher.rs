@@ -13,6 +13,11 @@
 //! before the next fetch, so the offset a follower fetches from — which the leader counts
 //! toward the high watermark — is durable here: acks=all means fsynced on every ISR member.
 //!
+//! Fetch sessions (KIP-227, [`crate::replica::fetch_session`]): each task keeps a session with
+//! its leader, so once the first full request is answered, requests name only partitions whose
+//! fetch state moved (and those to forget) and responses carry only partitions with news; a
+//! partition absent from a response had nothing new. Any error starts a new session.
+//!
 //! Concurrency: the assignment (which partitions a task fetches) is a mutex-guarded map
 //! shared with the broker runtime; log work runs on the blocking pool.
 
@@ -20,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -31,6 +36,7 @@ use tokio::time::Instant;
 use super::peer::{PeerConfig, PeerConnection};
 use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
+use crate::replica::fetch_session::{FetchData, SessionHandler};
 
 const FETCH_VERSION: i16 = 12;
 const OFFSET_OUT_OF_RANGE: i16 = 1;
@@ -142,6 +148,7 @@ async fn run(
 ) {
     let backoff = Duration::from_millis(broker.config.replica_fetch_backoff_ms.max(10) as u64);
     let mut client: Option<PeerConnection> = None;
+    let mut session = SessionHandler::default();
     loop {
         if *shutdown.borrow() {
             return;
@@ -186,7 +193,7 @@ async fn run(
                 }
             }
         }
-        let (request, sent) = build_request(&broker, &due);
+        let (request, sent) = build_request(&broker, &due, &mut session);
         let Some(c) = client.clone() else { continue };
         let response = tokio::select! {
             r = c.send(FETCH_VERSION, &request) => r,
@@ -194,6 +201,7 @@ async fn run(
         };
         match response {
             Ok(resp) => {
+                session.on_response(resp.error_code, resp.session_id);
                 let b = Arc::clone(&broker);
                 let parts = Arc::clone(&partitions);
                 let _ =
@@ -202,6 +210,7 @@ async fn run(
             }
             Err(e) => {
                 tracing::debug!(leader, %endpoint, "replica fetch failed: {e}");
+                session.on_failure();
                 client = None;
                 tokio::time::sleep(backoff).await;
             }
@@ -216,9 +225,13 @@ struct Sent {
     fetch_offset: i64,
 }
 
-fn build_request(broker: &Broker, due: &[Arc<Partition>]) -> (FetchRequest, Vec<Sent>) {
+fn build_request(
+    broker: &Broker,
+    due: &[Arc<Partition>],
+    session: &mut SessionHandler,
+) -> (FetchRequest, Vec<Sent>) {
     let cfg = &broker.config;
-    let mut by_topic: Vec<FetchTopic> = Vec::new();
+    let mut next = Vec::with_capacity(due.len());
     let mut sent = Vec::with_capacity(due.len());
     for p in due {
         let (fetch_offset, last_fetched_epoch, log_start) = {
@@ -230,26 +243,51 @@ fn build_request(broker: &Broker, due: &[Arc<Partition>]) -> (FetchRequest, Vec<
             )
         };
         let leader_epoch = p.leader_epoch();
-        let fp = FetchPartition::default()
-            .with_partition(p.index)
-            .with_current_leader_epoch(leader_epoch)
-            .with_fetch_offset(fetch_offset)
-            .with_last_fetched_epoch(last_fetched_epoch)
-            .with_log_start_offset(log_start)
-            .with_partition_max_bytes(cfg.replica_fetch_max_bytes);
-        match by_topic.iter_mut().find(|t| t.topic.0.as_str() == p.topic) {
-            Some(t) => t.partitions.push(fp),
-            None => by_topic.push(
-                FetchTopic::default()
-                    .with_topic(TopicName(StrBytes::from_string(p.topic.clone())))
-                    .with_partitions(vec![fp]),
-            ),
-        }
+        next.push((
+            (p.topic.clone(), p.index),
+            FetchData {
+                fetch_offset,
+                current_leader_epoch: leader_epoch,
+                last_fetched_epoch,
+                log_start_offset: log_start,
+                max_bytes: cfg.replica_fetch_max_bytes,
+            },
+        ));
         sent.push(Sent {
             partition: Arc::clone(p),
             leader_epoch,
             fetch_offset,
         });
+    }
+    let built = session.build(next);
+    let mut by_topic: Vec<FetchTopic> = Vec::new();
+    for ((topic, index), d) in built.to_send {
+        let fp = FetchPartition::default()
+            .with_partition(index)
+            .with_current_leader_epoch(d.current_leader_epoch)
+            .with_fetch_offset(d.fetch_offset)
+            .with_last_fetched_epoch(d.last_fetched_epoch)
+            .with_log_start_offset(d.log_start_offset)
+            .with_partition_max_bytes(d.max_bytes);
+        match by_topic.iter_mut().find(|t| t.topic.0.as_str() == topic) {
+            Some(t) => t.partitions.push(fp),
+            None => by_topic.push(
+                FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic)))
+                    .with_partitions(vec![fp]),
+            ),
+        }
+    }
+    let mut forgotten: Vec<ForgottenTopic> = Vec::new();
+    for (topic, index) in built.to_forget {
+        match forgotten.iter_mut().find(|t| t.topic.0.as_str() == topic) {
+            Some(t) => t.partitions.push(index),
+            None => forgotten.push(
+                ForgottenTopic::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic)))
+                    .with_partitions(vec![index]),
+            ),
+        }
     }
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(cfg.node_id))
@@ -257,9 +295,10 @@ fn build_request(broker: &Broker, due: &[Arc<Partition>]) -> (FetchRequest, Vec<
         .with_min_bytes(cfg.replica_fetch_min_bytes)
         .with_max_bytes(cfg.replica_fetch_response_max_bytes)
         .with_isolation_level(0)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(by_topic);
+        .with_session_id(built.session_id)
+        .with_session_epoch(built.epoch)
+        .with_topics(by_topic)
+        .with_forgotten_topics_data(forgotten);
     (request, sent)
 }
 

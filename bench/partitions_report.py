@@ -141,12 +141,13 @@ def commit():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
-    ap.add_argument("--doc")
+    ap.add_argument("--doc", help="the doc whose partitions block to rewrite (none: history only)")
     ap.add_argument("--history")
     ap.add_argument("--note", default="")
     ap.add_argument("--elapsed", type=int, default=0)
     ap.add_argument("--settings", default="")
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--commit", help="the broker's commit, when it is not the checkout's HEAD")
     a = ap.parse_args()
     by_n = load(a.results)
     figs = [figures(n, steps) for n, steps in sorted(by_n.items())]
@@ -155,7 +156,7 @@ def main():
     if a.summary_only:
         return
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rev = commit()
+    rev = a.commit or commit()
     block = [
         "<!-- bench:partitions:begin -->",
         f"Run of {stamp} at {rev} ({os.cpu_count()} cores, {platform.machine()}; {a.elapsed} s in all; {a.settings}).",
@@ -163,6 +164,9 @@ def main():
         *lines,
         "<!-- bench:partitions:end -->",
     ]
+    if not a.doc:
+        write_history(a, figs, stamp, rev)
+        return
     doc = open(a.doc).read()
     b, e = "<!-- bench:partitions:begin -->", "<!-- bench:partitions:end -->"
     text = "\n".join(block)
@@ -171,6 +175,10 @@ def main():
     else:
         doc = doc.rstrip() + "\n\n## Many partitions\n\n" + text + "\n"
     open(a.doc, "w").write(doc)
+    write_history(a, figs, stamp, rev)
+
+
+def write_history(a, figs, stamp, rev):
     new = not os.path.exists(a.history)
     with open(a.history, "a") as h:
         if new:

@@ -325,7 +325,7 @@ fn run_delete(args: &Args) -> anyhow::Result<()> {
 fn raw_metadata(args: &Args, timeout: Duration) -> anyhow::Result<(f64, usize, MetadataResponse)> {
     let mut conn = Conn::connect(&args.brokers, timeout)?;
     let version = conn.version::<MetadataRequest>(1, 12)?;
-    let req = MetadataRequest::default(); // topics: None = all topics (v1+)
+    let req = MetadataRequest::default().with_topics(None); // None: all topics (v1+)
     let t0 = Instant::now();
     let resp = conn.call(version, &req)?;
     let secs = t0.elapsed().as_secs_f64();

@@ -563,24 +563,25 @@ impl Broker {
         Ok(())
     }
 
-    /// Flush and close every log (clean shutdown). A partition still referenced elsewhere
-    /// (should not happen once connections are drained) is flushed but not marked clean.
+    /// Flush and close every log (clean shutdown), on up to [`apply::OPEN_THREADS`] threads
+    /// (each close waits for fsyncs). A partition still referenced elsewhere (should not
+    /// happen once connections are drained) is flushed but not marked clean.
     pub fn shutdown(&self) {
         let topics = std::mem::take(&mut *lock_write(&self.topics));
+        let mut partitions: Vec<Arc<Partition>> = Vec::new();
         for (_, topic) in topics.by_name {
-            let partitions: Vec<Arc<Partition>> = topic.hosted().cloned().collect();
-            drop(topic);
-            for p in partitions {
-                let (name, index) = (p.topic.clone(), p.index);
-                let res = match Arc::try_unwrap(p) {
-                    Ok(p) => p.into_log().close(),
-                    Err(shared) => shared.log().flush(),
-                };
-                if let Err(e) = res {
-                    tracing::error!(topic = %name, partition = index, "close at shutdown failed: {e}");
-                }
-            }
+            partitions.extend(topic.hosted().cloned());
         }
+        apply::parallel_map(partitions, apply::OPEN_THREADS, |p| {
+            let (name, index) = (p.topic.clone(), p.index);
+            let res = match Arc::try_unwrap(p) {
+                Ok(p) => p.into_log().close(),
+                Err(shared) => shared.log().flush(),
+            };
+            if let Err(e) = res {
+                tracing::error!(topic = %name, partition = index, "close at shutdown failed: {e}");
+            }
+        });
     }
 }
 

@@ -140,7 +140,13 @@ impl Json {
     fn str(&mut self, k: &str, v: &str) -> &mut Self {
         let v: String = v
             .chars()
-            .map(|c| if c == '"' || c == '\\' || c < ' ' { ' ' } else { c })
+            .map(|c| {
+                if c == '"' || c == '\\' || c < ' ' {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         self.raw(k, &format!("\"{v}\""))
     }
@@ -316,7 +322,8 @@ fn run_delete(args: &Args) -> anyhow::Result<()> {
     let deleted_s = start.elapsed().as_secs_f64();
     eprintln!("delete: {} topics in {deleted_s:.2} s", names.len());
     let mut j = Json::default();
-    j.int("topics", names.len() as u64).num("delete_s", deleted_s);
+    j.int("topics", names.len() as u64)
+        .num("delete_s", deleted_s);
     j.print(args, "delete");
     Ok(())
 }
@@ -389,7 +396,9 @@ fn run_wait_ready(args: &Args) -> anyhow::Result<()> {
                 let mut t = 0;
                 let (mut p, mut led) = (0, 0);
                 for topic in &resp.topics {
-                    if topic.error_code != 0 || topic.name.as_ref().is_none_or(|n| n.starts_with("__")) {
+                    if topic.error_code != 0
+                        || topic.name.as_ref().is_none_or(|n| n.starts_with("__"))
+                    {
                         continue;
                     }
                     t += 1;
@@ -400,7 +409,10 @@ fn run_wait_ready(args: &Args) -> anyhow::Result<()> {
                         .filter(|p| p.leader_id.0 >= 0 && p.error_code == 0)
                         .count();
                 }
-                if t >= args.expect_topics && p >= args.expect_partitions && led >= args.expect_partitions {
+                if t >= args.expect_topics
+                    && p >= args.expect_partitions
+                    && led >= args.expect_partitions
+                {
                     let ready = unix_ms().saturating_sub(since);
                     eprintln!(
                         "ready: {t} topics, {p} partitions all led, {ready} ms after start (first Metadata answer at {} ms, {size} bytes)",
@@ -485,7 +497,10 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
     cfg.set("acks", acks)
         .set("linger.ms", args.linger_ms.to_string())
         .set("compression.type", "none")
-        .set("message.timeout.ms", ((args.timeout_secs * 1e3) as u64).to_string());
+        .set(
+            "message.timeout.ms",
+            ((args.timeout_secs * 1e3) as u64).to_string(),
+        );
     let producer: ThreadedProducer<Ctx> = cfg.create_with_context(Ctx {
         delivered: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -560,10 +575,13 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
 fn run_consume(args: &Args) -> anyhow::Result<()> {
     let end = deadline(args);
     let mut cfg = base_config(args);
-    cfg.set("group.id", format!("skua-partitions-bench-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false");
+    cfg.set(
+        "group.id",
+        format!("skua-partitions-bench-{}", std::process::id()),
+    )
+    .set("enable.auto.commit", "false")
+    .set("enable.auto.offset.store", "false")
+    .set("enable.partition.eof", "false");
     let consumer: BaseConsumer = cfg.create()?;
     let md = consumer.fetch_metadata(None, left(end)?.min(Duration::from_secs(120)))?;
     let topics = partitions_of(&md, &args.prefix);

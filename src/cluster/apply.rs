@@ -121,7 +121,8 @@ impl Broker {
         let mut delta = LocalDelta::default();
         let mut next = Topics::default();
         let mut specs = specs;
-        let named: std::collections::HashSet<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let named: std::collections::HashSet<String> =
+            specs.iter().map(|s| s.name.clone()).collect();
         for (name, t) in &old.by_name {
             if !keep(t) || named.contains(name) {
                 continue;

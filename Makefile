@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build test unit compat lint bench fuzz clean-data
+.PHONY: all build test unit compat lint bench bench-partitions fuzz clean-data
 
 all: build
 
@@ -34,6 +34,10 @@ lint:
 
 bench:
 	./bench/run.sh
+
+# What grows with the partition count (1000, 10000, 100000 partitions; see docs/PERFORMANCE.md).
+bench-partitions:
+	./bench/partitions.sh
 
 # Fuzz the request decoders and the batch parser / log recovery (needs cargo-fuzz).
 fuzz:

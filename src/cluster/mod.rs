@@ -13,6 +13,7 @@
 //! request keeps using a partition even while its topic is being deleted.
 
 pub mod admin;
+mod apply;
 pub mod controller_rpc;
 pub mod fetch_sessions;
 pub mod image;
@@ -30,7 +31,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
 
 use crate::config::{read_properties, BrokerConfig, ConfigError};
-use crate::log::{LogError, PartitionLog};
+use crate::log::LogError;
 pub use partition::Partition;
 
 /// Errors of topic administration, each mapped to a Kafka error code by the API layer.
@@ -489,160 +490,6 @@ impl Broker {
         Arc::clone(&lock_read(&self.group_configs))
     }
 
-    /// Make this node's topics and replicas what the metadata says: open (or create) the
-    /// log of every partition with a replica here, give each its role, and drop (delete
-    /// from disk) the replicas no longer assigned here. Blocking (disk work).
-    pub fn apply_topics(&self, specs: Vec<TopicSpec>, now: i64) -> LocalDelta {
-        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let me = self.config.node_id;
-        // Readers keep seeing the current topics until the new map replaces it whole.
-        let old = lock_read(&self.topics).clone();
-        let mut delta = LocalDelta::default();
-        let mut next = Topics::default();
-        for spec in specs {
-            let previous = old.by_name.get(&spec.name).filter(|t| t.id == spec.id);
-            let log_config = self.config.log_config(&spec.configs);
-            let mut slots = Vec::with_capacity(spec.partitions.len());
-            for (i, meta) in spec.partitions.into_iter().enumerate() {
-                let index = i as i32;
-                let prev = previous.and_then(|t| t.slot(index));
-                let replica = if meta.replicas.contains(&me) {
-                    let existing = prev.and_then(|s| s.replica.clone());
-                    let replica = match existing {
-                        Some(r) => {
-                            let same_configs = previous.is_some_and(|t| t.configs == spec.configs);
-                            if same_configs && prev.is_some_and(|s| s.meta == meta) {
-                                slots.push(PartitionSlot {
-                                    index,
-                                    meta,
-                                    replica: Some(r),
-                                });
-                                continue;
-                            }
-                            r.log().set_config(log_config.clone());
-                            Some(r)
-                        }
-                        None => self.host_replica(&spec.name, spec.id, index, &log_config, now),
-                    };
-                    if let Some(r) = &replica {
-                        self.give_role(r, &meta, &spec.configs, now, &mut delta);
-                    }
-                    replica
-                } else {
-                    if let Some(r) = prev.and_then(|s| s.replica.clone()) {
-                        r.stop();
-                        delta.removed.push(r);
-                    }
-                    None
-                };
-                slots.push(PartitionSlot {
-                    index,
-                    meta,
-                    replica,
-                });
-            }
-            // Partitions of the old topic beyond the new count cannot exist (counts only
-            // grow); a topic recreated under the same name has a new id and is handled below.
-            next.by_id.insert(spec.id, spec.name.clone());
-            next.by_name.insert(
-                spec.name.clone(),
-                Arc::new(Topic {
-                    internal: spec.name.starts_with("__"),
-                    name: spec.name,
-                    id: spec.id,
-                    partitions: slots,
-                    configs: spec.configs,
-                }),
-            );
-        }
-        for (name, topic) in &old.by_name {
-            let kept = next.by_name.get(name).is_some_and(|t| t.id == topic.id);
-            if !kept {
-                for r in topic.hosted() {
-                    r.stop();
-                    delta.removed.push(Arc::clone(r));
-                }
-            }
-        }
-        *lock_write(&self.topics) = next;
-        for r in &delta.removed {
-            self.remove_replica_dir(r);
-        }
-        delta
-    }
-
-    fn give_role(
-        &self,
-        r: &Arc<Partition>,
-        meta: &PartitionMeta,
-        configs: &BTreeMap<String, String>,
-        now: i64,
-        delta: &mut LocalDelta,
-    ) {
-        if meta.leader == self.config.node_id {
-            let config = crate::replica::LeaderConfig {
-                min_insync_replicas: self.config.min_insync_replicas(configs),
-                replica_lag_time_max_ms: self.config.replica_lag_time_max_ms,
-            };
-            let broker_epoch = self.broker_epoch.load(std::sync::atomic::Ordering::Acquire);
-            match r.become_leader(
-                meta.leader_epoch,
-                meta.partition_epoch,
-                &meta.replicas,
-                &meta.isr,
-                config,
-                broker_epoch,
-                now,
-            ) {
-                Ok(()) => delta.leaders.push(Arc::clone(r)),
-                Err(e) => {
-                    tracing::error!(topic = %r.topic, partition = r.index, "cannot become leader: {e}")
-                }
-            }
-        } else {
-            r.become_follower(meta.leader, meta.leader_epoch);
-            delta.followers.push((Arc::clone(r), meta.leader));
-        }
-    }
-
-    /// Open (or create) the log of a replica now assigned here. A directory left by an
-    /// earlier topic of the same name (another topic id in `partition.metadata`) is
-    /// removed first.
-    fn host_replica(
-        &self,
-        topic: &str,
-        id: Uuid,
-        index: i32,
-        log_config: &crate::log::LogConfig,
-        now: i64,
-    ) -> Option<Arc<Partition>> {
-        let dir = self.partition_dir(topic, index);
-        let opened = (|| -> anyhow::Result<PartitionLog> {
-            let marker = dir.join(PARTITION_METADATA);
-            match fs::read_to_string(&marker) {
-                Ok(text) if parse_partition_metadata(&text) == Some(id) => {}
-                Ok(_) => {
-                    tracing::warn!(dir = %dir.display(), "replacing the log of an earlier topic of the same name");
-                    fs::remove_dir_all(&dir)?;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
-            let log = PartitionLog::open(&dir, log_config.clone(), now)?;
-            if !marker.exists() {
-                write_atomic(&marker, partition_metadata(id).as_bytes())?;
-            }
-            Ok(log)
-        })();
-        match opened {
-            Ok(log) => Some(Partition::new(topic, index, self.config.node_id, log)),
-            Err(e) => {
-                tracing::error!(topic, partition = index, "cannot host replica: {e:#}");
-                None
-            }
-        }
-    }
-
     /// Delete the directory of a replica no longer hosted (renamed first, like Kafka's
     /// `-delete` directories, so a crash midway leaves nothing that looks like a live log).
     fn remove_replica_dir(&self, r: &Partition) {
@@ -731,24 +578,25 @@ impl Broker {
         Ok(())
     }
 
-    /// Flush and close every log (clean shutdown). A partition still referenced elsewhere
-    /// (should not happen once connections are drained) is flushed but not marked clean.
+    /// Flush and close every log (clean shutdown), on up to [`apply::OPEN_THREADS`] threads
+    /// (each close waits for fsyncs). A partition still referenced elsewhere (should not
+    /// happen once connections are drained) is flushed but not marked clean.
     pub fn shutdown(&self) {
         let topics = std::mem::take(&mut *lock_write(&self.topics));
+        let mut partitions: Vec<Arc<Partition>> = Vec::new();
         for (_, topic) in topics.by_name {
-            let partitions: Vec<Arc<Partition>> = topic.hosted().cloned().collect();
-            drop(topic);
-            for p in partitions {
-                let (name, index) = (p.topic.clone(), p.index);
-                let res = match Arc::try_unwrap(p) {
-                    Ok(p) => p.into_log().close(),
-                    Err(shared) => shared.log().flush(),
-                };
-                if let Err(e) = res {
-                    tracing::error!(topic = %name, partition = index, "close at shutdown failed: {e}");
-                }
-            }
+            partitions.extend(topic.hosted().cloned());
         }
+        apply::parallel_map(partitions, apply::OPEN_THREADS, |p| {
+            let (name, index) = (p.topic.clone(), p.index);
+            let res = match Arc::try_unwrap(p) {
+                Ok(p) => p.into_log().close(),
+                Err(shared) => shared.log().flush(),
+            };
+            if let Err(e) = res {
+                tracing::error!(topic = %name, partition = index, "close at shutdown failed: {e}");
+            }
+        });
     }
 }
 

@@ -9,12 +9,14 @@
 //! once that offset reaches its registration. A heartbeat answered "fenced" or "unknown
 //! broker epoch" makes it register again.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use super::metadata::MetadataStore;
 use super::replica_fetcher::ReplicaFetchers;
@@ -22,7 +24,7 @@ use crate::api::now_ms;
 use crate::cluster::controller_rpc::{
     AlterIsr, ControllerRequest, ControllerResponse, PartitionResult,
 };
-use crate::cluster::image::MetadataImage;
+use crate::cluster::image::{MetadataImage, TopicImage};
 use crate::cluster::records::Endpoint;
 use crate::cluster::{
     Broker, BrokerInfo, ClusterView, LocalDelta, Partition, PartitionMeta, TopicSpec,
@@ -32,31 +34,52 @@ use crate::replica::{BrokerStatus, CommittedPartitionState, IsrProposal};
 /// The listener name brokers advertise to clients and to each other.
 pub const BROKER_LISTENER: &str = "PLAINTEXT";
 
-/// The topics and brokers of an image, as the broker applies them.
-pub fn specs_of(image: &MetadataImage) -> (Vec<TopicSpec>, ClusterView) {
+/// One topic of an image, as the broker applies it.
+fn topic_spec(image: &MetadataImage, t: &TopicImage) -> TopicSpec {
     let live = |id: i32| image.is_live(id);
-    let specs = image
-        .topics()
-        .map(|t| TopicSpec {
-            name: t.name.clone(),
-            id: t.id,
-            configs: image.topic_configs(&t.name).clone(),
-            partitions: t
-                .partitions
-                .iter()
-                .map(|p| PartitionMeta {
-                    leader: p.leader,
-                    leader_epoch: p.leader_epoch,
-                    partition_epoch: p.partition_epoch,
-                    replicas: p.replicas.clone(),
-                    isr: p.isr.clone(),
-                    adding_replicas: p.adding_replicas.clone(),
-                    removing_replicas: p.removing_replicas.clone(),
-                    offline_replicas: p.replicas.iter().copied().filter(|r| !live(*r)).collect(),
-                })
-                .collect(),
-        })
-        .collect();
+    TopicSpec {
+        name: t.name.clone(),
+        id: t.id,
+        configs: image.topic_configs(&t.name).clone(),
+        partitions: t
+            .partitions
+            .iter()
+            .map(|p| PartitionMeta {
+                leader: p.leader,
+                leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
+                replicas: p.replicas.clone(),
+                isr: p.isr.clone(),
+                adding_replicas: p.adding_replicas.clone(),
+                removing_replicas: p.removing_replicas.clone(),
+                offline_replicas: p.replicas.iter().copied().filter(|r| !live(*r)).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The topics of `image` that differ from `prev` for this broker: the topic itself (same
+/// shared `TopicImage` means unchanged), its configs, or (for all topics) the brokers, whose
+/// liveness is in every partition's offline replicas and in the leaders' ISR rules.
+/// `None` when every topic must be applied (no previous image, brokers changed).
+fn unchanged_topics(prev: Option<&MetadataImage>, image: &MetadataImage) -> Option<HashSet<Uuid>> {
+    let prev = prev?;
+    if !prev.brokers().eq(image.brokers()) {
+        return None;
+    }
+    Some(
+        image
+            .topics()
+            .filter(|t| {
+                prev.topic_by_id(&t.id).is_some_and(|p| Arc::ptr_eq(p, t))
+                    && prev.topic_configs(&t.name) == image.topic_configs(&t.name)
+            })
+            .map(|t| t.id)
+            .collect(),
+    )
+}
+
+fn cluster_view(image: &MetadataImage) -> ClusterView {
     let brokers = image
         .brokers()
         .filter_map(|b| {
@@ -74,24 +97,30 @@ pub fn specs_of(image: &MetadataImage) -> (Vec<TopicSpec>, ClusterView) {
             })
         })
         .collect();
-    (
-        specs,
-        ClusterView {
-            brokers,
-            controller_id: -1,
-        },
-    )
+    ClusterView {
+        brokers,
+        controller_id: -1,
+    }
 }
 
 /// Apply `image` to the broker (blocking: opens and deletes logs), then re-point fetchers
-/// and coordinators. Returns the delta.
+/// and coordinators. Returns the delta. `prev` is the image applied before, if any: topics
+/// unchanged since then are carried over without looking at their partitions, so that a
+/// new image costs what changed, not every partition of the broker.
 pub fn apply_image(
     broker: &Arc<Broker>,
+    prev: Option<&MetadataImage>,
     image: &MetadataImage,
     controller_id: i32,
     fetchers: &ReplicaFetchers,
 ) -> LocalDelta {
-    let (specs, mut view) = specs_of(image);
+    let unchanged = unchanged_topics(prev, image);
+    let specs: Vec<TopicSpec> = image
+        .topics()
+        .filter(|t| !unchanged.as_ref().is_some_and(|u| u.contains(&t.id)))
+        .map(|t| topic_spec(image, t))
+        .collect();
+    let mut view = cluster_view(image);
     view.controller_id = controller_id;
     broker.set_cluster(view);
     broker.set_group_configs(
@@ -117,7 +146,8 @@ pub fn apply_image(
             .collect(),
     );
     let now = now_ms();
-    let delta = broker.apply_topics(specs, now);
+    let keep = |t: &crate::cluster::Topic| unchanged.as_ref().is_some_and(|u| u.contains(&t.id));
+    let delta = broker.update_topics(specs, &keep, now);
     // KIP-841: only registered, unfenced brokers at their current epoch may join an ISR.
     let status = |id: i32| match image.broker(id) {
         Some(b) if !b.fenced => BrokerStatus::Alive {
@@ -126,6 +156,9 @@ pub fn apply_image(
         _ => BrokerStatus::Ineligible,
     };
     for t in broker.all_topics() {
+        if keep(&t) {
+            continue; // same brokers, same partitions: same statuses
+        }
         for p in t.hosted() {
             p.set_broker_statuses(status, now);
         }
@@ -157,6 +190,8 @@ pub async fn follow_images(
     // incarnation's roles (a restarted node "leads" until the controller fences it): act on
     // none of them, as a Kafka broker waits for its registration before it serves.
     let mut started = false;
+    // The image applied last (none until the first, which is applied whole).
+    let mut applied: Option<Arc<MetadataImage>> = None;
     loop {
         let image = Arc::clone(&images.borrow_and_update());
         let controller_id = leader.borrow_and_update().map_or(-1, |l| l as i32);
@@ -181,10 +216,14 @@ pub async fn follow_images(
         let b = Arc::clone(&broker);
         let f = Arc::clone(&fetchers);
         let img = Arc::clone(&image);
-        let delta =
-            tokio::task::spawn_blocking(move || apply_image(&b, &img, controller_id, &f)).await;
+        let prev = applied.take();
+        let delta = tokio::task::spawn_blocking(move || {
+            apply_image(&b, prev.as_deref(), &img, controller_id, &f)
+        })
+        .await;
         if let Ok(delta) = delta {
             coordinators.follow(&delta).await;
+            applied = Some(Arc::clone(&image));
         }
         processed.send_replace(image.last_applied_index());
         tokio::select! {

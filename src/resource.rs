@@ -127,6 +127,7 @@ pub fn report(e: &io::Error, what: &dyn std::fmt::Display) -> Option<Resource> {
 }
 
 /// The process's `RLIMIT_NOFILE` (soft, hard).
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on some targets only
 pub fn nofile_limit() -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -140,6 +141,7 @@ pub fn nofile_limit() -> io::Result<(u64, u64)> {
 }
 
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the limits in force afterwards.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on some targets only
 pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
     let (soft, hard) = nofile_limit()?;
     if soft < hard {

@@ -104,6 +104,18 @@ impl Broker {
         self.update_topics(specs, &|_| false, now)
     }
 
+    /// Replicas assigned to this node whose log could not be opened (out of descriptors or
+    /// disk space, a damaged directory): applying the same image again retries them.
+    pub fn unhosted_replicas(&self) -> usize {
+        let me = self.config.node_id;
+        lock_read(&self.topics)
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|s| s.replica.is_none() && s.meta.replicas.contains(&me))
+            .count()
+    }
+
     /// [`Broker::apply_topics`] for the topics of `specs`, while the current topics for
     /// which `keep` is true (and that are not in `specs`) stay as they are; every other
     /// current topic is dropped. A kept topic with a replica assigned here that could not be

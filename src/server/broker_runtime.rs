@@ -226,10 +226,20 @@ pub async fn follow_images(
             applied = Some(Arc::clone(&image));
         }
         processed.send_replace(image.last_applied_index());
+        // A replica that could not be opened (out of descriptors or disk space) is opened
+        // again every 5 s until it is, rather than waiting for the next metadata change.
+        let unhosted = broker.unhosted_replicas();
+        if unhosted > 0 {
+            tracing::warn!(
+                unhosted,
+                "replicas assigned here could not be opened; retrying in 5 s"
+            );
+        }
         tokio::select! {
             r = images.changed() => if r.is_err() { return },
             r = leader.changed() => if r.is_err() { return },
             _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)), if unhosted > 0 => {}
         }
     }
 }

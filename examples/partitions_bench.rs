@@ -522,7 +522,9 @@ fn run_produce(args: &Args) -> anyhow::Result<()> {
     while sent_bytes < args.max_bytes {
         let (topic, partition) = targets[(sent % targets.len() as u64) as usize];
         let off = ((sent.wrapping_mul(2_654_435_761)) % window as u64) as usize;
-        let key = (sent % 1000).to_string();
+        // Unique keys (per run too): the topics are compacted during the bench, and the
+        // consumer must find every record it produced.
+        let key = format!("{}-{sent}", args.acks);
         let mut rec = BaseRecord::<str, [u8], ()>::to(topic)
             .partition(partition)
             .key(key.as_str())

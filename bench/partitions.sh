@@ -32,7 +32,10 @@
 #   BENCH_PARTITION_COUNTS  default "1000 10000 100000"
 #   BENCH_PPT               default 100: partitions per topic
 #   BENCH_CREATE_BATCH      default 50: topics per CreateTopics request
-#   BENCH_BIG_TOPIC         default 10000: partitions of the single big topic (capped at N)
+#   BENCH_BIG_TOPIC         default 5000: partitions of the single big topic (capped at N;
+#                           as in Kafka, one request may write at most 10,000 metadata records,
+#                           so a topic of 10,000 partitions and configs is refused with
+#                           POLICY_VIOLATION)
 #   BENCH_PARTITION_BYTES   default 200M   BENCH_RECORD_SIZE default 1024
 #   BENCH_NOFILE            default: the hard limit (`ulimit -Hn`)
 #   BENCH_SEGMENT_MS        default 30000  BENCH_MAINT_INTERVAL_MS default 2000
@@ -49,7 +52,7 @@ WORK=$ROOT/bench/.work/partitions
 COUNTS=${BENCH_PARTITION_COUNTS:-1000 10000 100000}
 PPT=${BENCH_PPT:-100}
 CREATE_BATCH=${BENCH_CREATE_BATCH:-50}
-BIG=${BENCH_BIG_TOPIC:-10000}
+BIG=${BENCH_BIG_TOPIC:-5000}
 BYTES=${BENCH_PARTITION_BYTES:-200M}
 RECORD_SIZE=${BENCH_RECORD_SIZE:-1024}
 NOFILE=${BENCH_NOFILE:-$(ulimit -Hn)}

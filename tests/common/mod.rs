@@ -79,24 +79,16 @@ impl Broker {
 
     /// Start with the metrics endpoint on a free port.
     pub fn start_with_metrics(extra: &[&str]) -> Broker {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let mut b = Broker {
-            child: None,
-            port: free_port(),
-            dir,
-            _tmp: Some(tmp),
-            args: extra.iter().map(|s| s.to_string()).collect(),
-            metrics_port: Some(free_port()),
-            nofile: None,
-        };
-        b.spawn();
-        b
+        Broker::start_fresh(extra, None)
     }
 
     /// Start with the metrics endpoint, in a process limited to `nofile` descriptors (soft
     /// and hard, as `ulimit -n` sets them).
     pub fn start_limited(nofile: u64, extra: &[&str]) -> Broker {
+        Broker::start_fresh(extra, Some(nofile))
+    }
+
+    fn start_fresh(extra: &[&str], nofile: Option<u64>) -> Broker {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let mut b = Broker {
@@ -106,7 +98,7 @@ impl Broker {
             _tmp: Some(tmp),
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: Some(free_port()),
-            nofile: Some(nofile),
+            nofile,
         };
         b.spawn();
         b

@@ -102,7 +102,8 @@ pub fn report(e: &io::Error, what: &dyn std::fmt::Display) -> Option<Resource> {
                 let (soft, hard) = nofile_limit().unwrap_or((0, 0));
                 tracing::error!(
                     resource = resource.label(),
-                    open_fds = open_fds().unwrap_or(0),
+                    // Counting needs a descriptor too: none left means all of them.
+                    open_fds = %open_fds().map_or_else(|| format!("{soft}"), |n| n.to_string()),
                     nofile_soft = soft,
                     nofile_hard = hard,
                     times = since,

@@ -127,7 +127,8 @@ impl PartitionLog {
     }
 
     /// Write the high watermark to `high-watermark` if it changed since the last write. A
-    /// failed write takes the partition offline.
+    /// write that ran out of a resource is tried again next time; any other failed write
+    /// takes the partition offline.
     pub fn checkpoint_high_watermark(&mut self) -> Result<(), LogError> {
         self.check_online()?;
         let hw = self.high_watermark();
@@ -135,7 +136,9 @@ impl PartitionLog {
             return Ok(());
         }
         if let Err(e) = self.write_high_watermark(hw) {
-            return Err(self.fail(e));
+            // Out of descriptors or space: the old checkpoint stays whole and the next one
+            // tries again; the partition stays online.
+            return Err(self.fail_soft(e, "checkpoint the high watermark of"));
         }
         Ok(())
     }
@@ -185,7 +188,7 @@ impl PartitionLog {
         self.hw.value = hw;
         if self.hw.managed && self.hw.persisted.is_some_and(|p| p > hw) {
             if let Err(e) = self.write_high_watermark(hw) {
-                return Err(self.fail(e));
+                return Err(self.fail_soft(e, "checkpoint the high watermark of"));
             }
         }
         Ok(())

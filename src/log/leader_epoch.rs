@@ -264,11 +264,13 @@ impl super::PartitionLog {
         Ok(cache)
     }
 
-    /// Save the cache after a change; a failed write takes the partition offline.
+    /// Save the cache after a change. Running out of descriptors, space or memory leaves
+    /// the old file whole (`write_atomic`) and the partition online, the cache dirty: the
+    /// next append writes it again. Any other failure takes it offline.
     pub(super) fn persist_leader_epochs(&mut self) -> Result<(), super::LogError> {
         match self.leader_epochs.write(self.storage.as_ref(), &self.dir) {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.fail(e)),
+            Err(e) => Err(self.fail_soft(e, "write the leader-epoch checkpoint of")),
         }
     }
 
@@ -287,7 +289,12 @@ impl super::PartitionLog {
     pub(super) fn leader_epochs_follow_log_start(&mut self) -> Result<(), super::LogError> {
         self.leader_epochs
             .truncate_from_start(self.log_start_offset);
-        self.persist_leader_epochs()
+        match self.persist_leader_epochs() {
+            // Entries below the log start offset left in the file are harmless (an open
+            // drops them); the log start offset itself is already persisted.
+            Err(_) if !self.offline => Ok(()),
+            r => r,
+        }
     }
 
     /// This node became leader with `epoch`: the epoch starts at the log end offset unless

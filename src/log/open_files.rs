@@ -168,6 +168,14 @@ impl OpenFiles {
             opts.open(path)
         };
         self.opens.fetch_add(1, Ordering::Relaxed);
+        self.with_room(path, attempt)
+    }
+
+    /// Run `attempt` (which opens a descriptor for `path` and closes it or hands it to the
+    /// cache); if the process or the system is out of descriptors, close a share of the
+    /// cached ones and try once more. A failure that remains is reported (counted, logged
+    /// rate-limited).
+    pub fn with_room<T>(&self, path: &Path, attempt: impl Fn() -> io::Result<T>) -> io::Result<T> {
         match attempt() {
             Err(e) if resource::classify(&e) == Some(Resource::FileDescriptors) => {
                 let freed = self.shed();

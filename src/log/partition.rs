@@ -438,7 +438,11 @@ impl PartitionLog {
             "offsets assigned differ from validation"
         );
 
-        self.write_to_active(records, next, now_ms)?;
+        // The epoch is noted (and its checkpoint written) before the data, as Kafka assigns
+        // the epoch start offset before appending: an entry at the log end offset without
+        // data is harmless (becoming leader writes the same), whereas data written and then
+        // answered with an error because the checkpoint could not be written would come
+        // back doubled with the client's retry.
         if self.leader_epochs.is_dirty()
             || self
                 .leader_epochs
@@ -447,6 +451,7 @@ impl PartitionLog {
         {
             self.note_leader_epoch(leader_epoch, base_offset)?;
         }
+        self.write_to_active(records, next, now_ms)?;
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -791,7 +796,7 @@ impl PartitionLog {
             return Ok(());
         }
         if let Err(e) = self.persist_log_start_offset(offset) {
-            return Err(self.fail(e));
+            return Err(self.fail_soft(e, "persist the log start offset of"));
         }
         self.log_start_offset = offset;
         self.leader_epochs_follow_log_start()?;
@@ -831,7 +836,7 @@ impl PartitionLog {
         };
         if next_base > self.log_start_offset {
             if let Err(e) = self.persist_log_start_offset(next_base) {
-                return Err(self.fail(e));
+                return Err(self.fail_soft(e, "persist the log start offset of"));
             }
             self.log_start_offset = next_base;
             self.leader_epochs_follow_log_start()?;
@@ -856,7 +861,9 @@ impl PartitionLog {
             }
         }
         if let Err(e) = self.storage.sync_dir(&self.dir) {
-            return Err(self.fail(e));
+            // The files are gone; should the removals not be durable, the next open deletes
+            // the segments below the (persisted) log start offset again.
+            return Err(self.fail_soft(e, "sync the directory of"));
         }
         Ok(())
     }

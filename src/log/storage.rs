@@ -147,7 +147,8 @@ impl Storage for OsStorage {
         fs::rename(from, to)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        File::open(path)?.sync_all()
+        // The directory's descriptor lives only for the fsync; the cache makes room for it.
+        super::open_files::global().with_room(path, || File::open(path))?.sync_all()
     }
     fn modified_ms(&self, path: &Path) -> io::Result<i64> {
         let modified = fs::metadata(path)?.modified()?;
@@ -166,6 +167,7 @@ pub struct FaultInjector {
     tear_writes: AtomicBool,
     fail_syncs: AtomicBool,
     no_space: AtomicBool,
+    no_descriptors: AtomicBool,
 }
 
 impl FaultInjector {
@@ -182,6 +184,11 @@ impl FaultInjector {
     pub fn run_out_of_space(&self, on: bool) {
         self.no_space.store(on, Ordering::SeqCst);
     }
+    /// Make every later open of a file or directory (fsync of a directory opens it) fail
+    /// with EMFILE, as when the process is out of descriptors; open files keep working.
+    pub fn run_out_of_descriptors(&self, on: bool) {
+        self.no_descriptors.store(on, Ordering::SeqCst);
+    }
     /// Make every later file or directory fsync fail.
     pub fn fail_syncs(&self, on: bool) {
         self.fail_syncs.store(on, Ordering::SeqCst);
@@ -195,6 +202,13 @@ impl FaultInjector {
         } else {
             None
         }
+    }
+
+    fn check_open(&self) -> io::Result<()> {
+        if self.no_descriptors.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::EMFILE));
+        }
+        Ok(())
     }
 
     fn check_sync(&self) -> io::Result<()> {
@@ -269,6 +283,7 @@ impl StorageFile for FaultyFile {
 
 impl Storage for FaultyStorage {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        self.faults.check_open()?;
         Ok(Arc::new(FaultyFile {
             inner: OsStorage.open(path, mode)?,
             faults: Arc::clone(&self.faults),
@@ -293,6 +308,7 @@ impl Storage for FaultyStorage {
         OsStorage.rename(from, to)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.faults.check_open()?;
         self.faults.check_sync()?;
         OsStorage.sync_dir(path)
     }

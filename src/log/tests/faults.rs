@@ -180,3 +180,61 @@ fn a_full_disk_fails_appends_without_taking_the_partition_offline() {
         .collect();
     assert_eq!(offsets, [0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn running_out_of_descriptors_fails_checkpoints_and_epoch_changes_softly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = partition_dir(&tmp);
+    let config = LogConfig::default();
+    let (mut log, faults) = faulty(&dir, config.clone());
+    log.append(&mut simple(2, 1), 0, 0).unwrap();
+    log.checkpoint_high_watermark().unwrap();
+    log.append(&mut simple(1, 1), 0, 0).unwrap();
+    let before = crate::resource::exhausted_total(crate::resource::Resource::FileDescriptors);
+    faults.run_out_of_descriptors(true);
+    // The periodic high-watermark checkpoint cannot open its temporary file.
+    assert!(matches!(
+        log.checkpoint_high_watermark(),
+        Err(LogError::Io(e)) if e.raw_os_error() == Some(libc::EMFILE)
+    ));
+    // An append in a new leader epoch cannot write the epoch checkpoint: it fails before
+    // writing any data, so the client's retry does not double it.
+    assert!(matches!(
+        log.append(&mut simple(2, 5), 1, 0),
+        Err(LogError::Io(_))
+    ));
+    assert_eq!(log.log_end_offset(), 3);
+    // Moving the log start offset cannot persist it.
+    assert!(matches!(
+        log.advance_log_start_offset(1),
+        Err(LogError::Io(_))
+    ));
+    assert_eq!(log.log_start_offset(), 0);
+    assert!(!log.is_offline());
+    assert!(
+        crate::resource::exhausted_total(crate::resource::Resource::FileDescriptors) >= before + 3
+    );
+
+    // Descriptors are back: everything goes through, nothing was lost or doubled.
+    faults.run_out_of_descriptors(false);
+    let info = log.append(&mut simple(2, 5), 1, 0).unwrap();
+    assert_eq!(info.base_offset, 3);
+    log.advance_log_start_offset(1).unwrap();
+    log.checkpoint_high_watermark().unwrap();
+    assert_eq!(log.leader_epoch_entries(), [(0, 1), (1, 3)]);
+    log.close().unwrap();
+    let log = open(&dir, &config);
+    assert_eq!(log.log_start_offset(), 1);
+    assert_eq!(log.log_end_offset(), 5);
+    assert_eq!(log.leader_epoch_entries(), [(0, 1), (1, 3)]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("high-watermark")).unwrap(),
+        "5\n"
+    );
+    let offsets: Vec<i64> = decode_records(&read_all(&log, 1, 1 << 20))
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    // The first batch (offsets 0 and 1) is read whole, as Kafka does.
+    assert_eq!(offsets, [0, 1, 2, 3, 4]);
+}

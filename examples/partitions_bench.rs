@@ -591,7 +591,15 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
     let mut partitions = 0u64;
     for (t, n) in &topics {
         for p in 0..*n {
-            tpl.add_partition_offset(t, p, Offset::Beginning)?;
+            tpl.add_partition_offset(
+                t,
+                p,
+                if std::env::var("BENCH_FROM_ZERO").is_ok() {
+                    Offset::Offset(0)
+                } else {
+                    Offset::Beginning
+                },
+            )?;
             partitions += 1;
         }
     }

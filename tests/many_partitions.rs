@@ -211,6 +211,29 @@ fn thousands_of_partitions_on_256_descriptors_survive_restart_and_kill_9() {
 
     // A clean restart: everything is there, and takes more.
     assert!(broker.stop().success());
+    // The high watermarks are in one checkpoint for the directory (Kafka's format), none in
+    // the partitions' directories.
+    let checkpoint =
+        std::fs::read_to_string(broker.dir.join("replication-offset-checkpoint")).unwrap();
+    let mut lines = checkpoint.lines();
+    assert_eq!(lines.next(), Some("0"));
+    let count: usize = lines.next().unwrap().parse().unwrap();
+    let entries: std::collections::HashMap<(String, i32), i64> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (
+                (f[0].to_string(), f[1].parse().unwrap()),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(entries.len(), count);
+    for (t, n) in &topics {
+        for p in 0..*n {
+            assert_eq!(entries[&(t.clone(), p)], 1, "{t}-{p}");
+            assert!(!broker.dir.join(format!("{t}-{p}/high-watermark")).exists());
+        }
+    }
     broker.spawn();
     let got = consume_everything(&broker.addr(), &topics, total);
     expect_rounds(&got, &topics, &["r1"]);

@@ -335,7 +335,10 @@ impl Broker {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
             }
-            let log = PartitionLog::open(&dir, log_config.clone(), now)?;
+            let mut log = PartitionLog::open(&dir, log_config.clone(), now)?;
+            if let Some(hw) = self.take_recovered_high_watermark(topic, index) {
+                log.recover_high_watermark(hw);
+            }
             if !marker.exists() {
                 write_atomic(&marker, partition_metadata(id).as_bytes())?;
             }

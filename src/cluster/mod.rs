@@ -16,6 +16,7 @@ pub mod admin;
 mod apply;
 pub mod controller_rpc;
 pub mod fetch_sessions;
+mod hw_checkpoint;
 pub mod image;
 pub mod legacy;
 pub mod partition;
@@ -260,6 +261,8 @@ pub struct Broker {
     /// Set when a controlled shutdown began: heartbeats ask the controller to move
     /// leaderships away.
     pub shutting_down: std::sync::atomic::AtomicBool,
+    /// The data directory's high-watermark checkpoint (`replication-offset-checkpoint`).
+    hw_checkpoints: std::sync::Mutex<hw_checkpoint::HwCheckpoints>,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -401,6 +404,7 @@ impl Broker {
             broker_epoch: std::sync::atomic::AtomicI64::new(-1),
             producer_ids: producer_ids::ProducerIdPool::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            hw_checkpoints: std::sync::Mutex::new(hw_checkpoint::HwCheckpoints::load(&dir)),
         }))
     }
 
@@ -582,6 +586,8 @@ impl Broker {
     /// (each close waits for fsyncs). A partition still referenced elsewhere (should not
     /// happen once connections are drained) is flushed but not marked clean.
     pub fn shutdown(&self) {
+        // One checkpoint of every high watermark first: then closing a log writes none.
+        self.checkpoint_high_watermarks(false);
         let topics = std::mem::take(&mut *lock_write(&self.topics));
         let mut partitions: Vec<Arc<Partition>> = Vec::new();
         for (_, topic) in topics.by_name {

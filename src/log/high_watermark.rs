@@ -20,12 +20,21 @@
 //!
 //! # On-disk format and durability
 //!
-//! `high-watermark` in the partition directory: the value as decimal text and a newline,
-//! replaced atomically (`write_atomic`) by [`PartitionLog::checkpoint_high_watermark`] (the
-//! server calls it periodically, as Kafka writes replication-offset-checkpoint every
-//! `replica.high.watermark.checkpoint.interval.ms`), on close, and by a truncation that
-//! lowered the value below the checkpoint. Written only when the value changed. In either
-//! mode, so the file always holds the last checkpointed high watermark.
+//! The broker checkpoints every partition's high watermark in one file per log directory,
+//! Kafka's `replication-offset-checkpoint` (`offset_checkpoint.rs`), every
+//! `replica.high.watermark.checkpoint.interval.ms` when one changed
+//! ([`PartitionLog::high_watermark_to_checkpoint`], [`PartitionLog::high_watermark_checkpointed`]),
+//! and at shutdown; it hands the value back after open
+//! ([`PartitionLog::recover_high_watermark`]). One write per interval, whatever the
+//! partition count: per-partition files cost two fsyncs per partition per interval, which
+//! across 10,000 partitions took the disk from producers and consumers.
+//!
+//! `high-watermark` in the partition directory (the value as decimal text and a newline,
+//! replaced atomically by [`PartitionLog::checkpoint_high_watermark`]) remains for what the
+//! log does alone: a truncation that lowered the value below a checkpoint writes the lower
+//! value there at once, and `close` writes it when the directory's checkpoint does not hold
+//! the value (a log used without a broker). Where both exist the lower one counts; the
+//! broker's next checkpoint removes the partition's file.
 //!
 //! On open the partition is in follows mode (high watermark = log end offset) and remembers
 //! the checkpoint, clamped to `[log_start_offset, log_end_offset]` when used: a missing or
@@ -57,8 +66,12 @@ pub(super) struct HighWatermark {
     /// The checkpoint read at open (`None` once something was appended in follows mode):
     /// where the first switch to managed mode starts.
     recovered: Option<i64>,
-    /// What the file holds, if known.
+    /// What the partition's own `high-watermark` file holds, if there is one (left by an
+    /// older version, by a truncation, or written by `close` when the log directory's
+    /// checkpoint did not hold the value).
     persisted: Option<i64>,
+    /// What the log directory's `replication-offset-checkpoint` holds for this partition.
+    checkpointed: Option<i64>,
 }
 
 impl HighWatermark {
@@ -171,8 +184,45 @@ impl PartitionLog {
             managed: false,
             recovered: Some(parsed.unwrap_or(self.log_start_offset)),
             persisted: parsed,
+            checkpointed: None,
         };
         Ok(())
+    }
+
+    /// Right after open: the log directory's checkpoint holds `hw` for this partition. The
+    /// recovered value is the lower of it and the partition's own file, if any (a
+    /// truncation writes the lowered value there at once; either is a lower bound of what
+    /// was committed).
+    pub fn recover_high_watermark(&mut self, hw: i64) {
+        self.hw.checkpointed = Some(hw);
+        if let Some(recovered) = self.hw.recovered.as_mut() {
+            *recovered = match self.hw.persisted {
+                Some(own) => own.min(hw),
+                None => hw,
+            };
+        }
+    }
+
+    /// The high watermark, if the log directory's checkpoint does not hold it yet.
+    pub fn high_watermark_to_checkpoint(&self) -> Option<i64> {
+        let hw = self.high_watermark();
+        (self.hw.checkpointed != Some(hw)).then_some(hw)
+    }
+
+    /// The log directory's checkpoint now holds `hw` (written and synced). The partition's
+    /// own file goes unless it holds a lower value (a truncation since `hw` was read).
+    pub fn high_watermark_checkpointed(&mut self, hw: i64) {
+        self.hw.checkpointed = Some(hw);
+        if self.hw.persisted.is_some_and(|own| own >= hw) {
+            match self
+                .storage
+                .remove_file(&self.dir.join(HIGH_WATERMARK_FILE))
+            {
+                Ok(()) => self.hw.persisted = None,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => self.hw.persisted = None,
+                Err(_) => {}
+            }
+        }
     }
 
     /// After a truncation: a managed high watermark above the new log end offset comes down
@@ -186,7 +236,9 @@ impl PartitionLog {
             .min(self.log_end_offset)
             .max(self.log_start_offset);
         self.hw.value = hw;
-        if self.hw.managed && self.hw.persisted.is_some_and(|p| p > hw) {
+        let durable_above = self.hw.persisted.is_some_and(|p| p > hw)
+            || self.hw.checkpointed.is_some_and(|c| c > hw);
+        if self.hw.managed && durable_above {
             if let Err(e) = self.write_high_watermark(hw) {
                 return Err(self.fail_soft(e, "checkpoint the high watermark of"));
             }

@@ -27,9 +27,9 @@
 //!   rebuilt from the batch headers when missing.
 //! * `<offset>.snapshot` — producer state (idempotence, open transactions) as of that
 //!   offset, written on roll and clean close, newest two kept (format in `snapshot.rs`).
-//! * `high-watermark` — the high watermark as decimal text, replaced atomically by
-//!   `checkpoint_high_watermark` and on close (Kafka's replication-offset-checkpoint, one
-//!   per partition; `high_watermark.rs`).
+//! * `high-watermark` — the high watermark as decimal text, written by a truncation that
+//!   lowered it and on close when the log directory's `replication-offset-checkpoint` (one
+//!   file for all partitions, `offset_checkpoint.rs`) does not hold it (`high_watermark.rs`).
 //! * `segments-with-gaps` — the segments a follower filled with a compacted leader's
 //!   batches, whose offsets may skip (`replica.rs`); recovery accepts gaps only there and
 //!   in the segments the cleaner checkpoint lists.
@@ -80,6 +80,7 @@ mod control;
 mod high_watermark;
 mod index;
 mod leader_epoch;
+pub mod offset_checkpoint;
 pub mod open_files;
 mod partition;
 mod plan;

@@ -872,7 +872,9 @@ impl PartitionLog {
     /// offset, checkpoint the high watermark, and leave the clean-shutdown marker.
     pub fn close(mut self) -> Result<(), LogError> {
         self.flush()?;
-        self.checkpoint_high_watermark()?;
+        if self.high_watermark_to_checkpoint().is_some() {
+            self.checkpoint_high_watermark()?;
+        }
         for seg in self.segments.values_mut() {
             if let Err(e) = seg.sync_indexes() {
                 return Err(LogError::Io(e));

@@ -148,7 +148,9 @@ impl Storage for OsStorage {
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         // The directory's descriptor lives only for the fsync; the cache makes room for it.
-        super::open_files::global().with_room(path, || File::open(path))?.sync_all()
+        super::open_files::global()
+            .with_room(path, || File::open(path))?
+            .sync_all()
     }
     fn modified_ms(&self, path: &Path) -> io::Result<i64> {
         let modified = fs::metadata(path)?.modified()?;

@@ -752,17 +752,7 @@ fn spawn_background(broker: Arc<Broker>, shutdown: watch::Receiver<bool>) -> Joi
         loop {
             tokio::select! { _ = rx.changed() => return, _ = tick.tick() => {} }
             let b = Arc::clone(&b);
-            let _ = tokio::task::spawn_blocking(move || {
-                for topic in b.all_topics() {
-                    for p in topic.hosted() {
-                        // A failure is logged where it happens: rate-limited when a
-                        // resource ran out (tried again in 5 s), else with the partition
-                        // going offline.
-                        let _ = p.log().checkpoint_high_watermark();
-                    }
-                }
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || b.checkpoint_high_watermarks(false)).await;
         }
     });
     let b = broker;

@@ -16,8 +16,8 @@
 //!   prints the time since `--since-unix-ms` (the script's process start).
 //! * `produce` — records round robin over every partition of the topics starting with
 //!   `--prefix` (explicit partitions, keyed), until `--max-bytes`, then flush.
-//! * `consume` — assign every partition of those topics from the beginning (no group) and read
-//!   `--expect-records` records.
+//! * `consume` — assign every partition of those topics from `--start` (`earliest`, or an
+//!   offset; no group) and read `--expect-records` records.
 //!
 //! Human-readable lines go to stderr; exactly one JSON object (starting `{"bench":`) to stdout.
 //! MB = 10^6 bytes. Every mode has a deadline (`--timeout-secs`) and fails rather than hangs.
@@ -100,6 +100,9 @@ struct Args {
     /// consume: records to read.
     #[arg(long, default_value_t = 0)]
     expect_records: u64,
+    /// consume: where each partition starts, `earliest` or an offset.
+    #[arg(long, default_value = "earliest")]
+    start: String,
     /// Deadline of the whole mode, seconds.
     #[arg(long, default_value_t = 600.0)]
     timeout_secs: f64,
@@ -587,6 +590,16 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
     let consumer: BaseConsumer = cfg.create()?;
     let md = consumer.fetch_metadata(None, left(end)?.min(Duration::from_secs(120)))?;
     let topics = partitions_of(&md, &args.prefix);
+    // `earliest` is what a new consumer does: librdkafka then looks the offset up with one
+    // ListOffsets request per partition, queued behind its fetches' long polls on the same
+    // connection, which dominates with thousands of partitions; an explicit offset skips it.
+    let start = match args.start.as_str() {
+        "earliest" => Offset::Beginning,
+        n => Offset::Offset(
+            n.parse()
+                .map_err(|_| anyhow::anyhow!("--start: earliest or an offset"))?,
+        ),
+    };
     let mut tpl = TopicPartitionList::new();
     let mut partitions = 0u64;
     for (t, n) in &topics {

@@ -39,6 +39,8 @@
 #                           POLICY_VIOLATION)
 #   BENCH_PARTITION_BYTES   default 200M   BENCH_RECORD_SIZE default 1024
 #   BENCH_NOFILE            default: the hard limit (`ulimit -Hn`)
+#   BENCH_NOFILE_AT, BENCH_BYTES_AT  per-N overrides of BENCH_NOFILE and BENCH_PARTITION_BYTES,
+#                           e.g. "1000=1024 10000=1024" (the issue's `ulimit -n 1024` for 10k)
 #   BENCH_SEGMENT_MS        default 30000  BENCH_MAINT_INTERVAL_MS default 2000
 #   BENCH_MAINT_SECS        default 30     BENCH_IDLE_SECS default 10
 #   BENCH_STEP_TIMEOUT      default 1800: seconds, each step (start-up, create, produce, ...)
@@ -286,7 +288,20 @@ run_n() {
     log "N=$N done"
 }
 
+# per_n "N=V ..." DEFAULT: the value for the current N in a list of overrides.
+per_n() {
+    local pair
+    for pair in $1; do
+        if [ "${pair%%=*}" = "$N" ]; then echo "${pair#*=}"; return; fi
+    done
+    echo "$2"
+}
+
+DEFAULT_NOFILE=$NOFILE
+DEFAULT_BYTES=$BYTES
 for N in $COUNTS; do
+    NOFILE=$(per_n "${BENCH_NOFILE_AT:-}" "$DEFAULT_NOFILE")
+    BYTES=$(per_n "${BENCH_BYTES_AT:-}" "$DEFAULT_BYTES")
     if ! run_n; then
         log "N=$N: stopped at the failed step; broker log: $BLOG"
     fi
@@ -298,7 +313,7 @@ log "done in $((T_END - T_START)) s"
 if [ "$REPORT" = 1 ]; then
     python3 bench/partitions_report.py --results "$RESULTS" --doc docs/PERFORMANCE.md \
         --history bench/partitions-history.tsv --note "${BENCH_NOTE:-}" --elapsed "$((T_END - T_START))" \
-        --settings "ppt=$PPT batch=$CREATE_BATCH bytes=$BYTES record=$RECORD_SIZE nofile=$NOFILE segment.ms=$SEGMENT_MS maint=${MAINT_INTERVAL_MS}ms/${MAINT_SECS}s"
+        --settings "ppt=$PPT batch=$CREATE_BATCH bytes=$DEFAULT_BYTES ${BENCH_BYTES_AT:+($BENCH_BYTES_AT) }record=$RECORD_SIZE nofile=$DEFAULT_NOFILE ${BENCH_NOFILE_AT:+($BENCH_NOFILE_AT) }segment.ms=$SEGMENT_MS maint=${MAINT_INTERVAL_MS}ms/${MAINT_SECS}s"
 else
     python3 bench/partitions_report.py --results "$RESULTS" --summary-only
 fi

@@ -14,7 +14,8 @@
 #   5. produce BENCH_PARTITION_BYTES (default 200M) round robin over all N partitions (keyed,
 #      1 KiB records), acks=1, and consume it back; then the same with acks=all (the consumer
 #      reads everything from the beginning: both runs' records); then both runs' records again
-#      assigned at offset 0 (no per-partition ListOffsets lookups by librdkafka)
+#      assigned at offset 0 (no per-partition ListOffsets lookups by librdkafka), and once more
+#      with raw Fetch v12 requests in a fetch session (the broker's fetch path without librdkafka)
 #   6. idle CPU with data; SIGTERM (time to exit); start-up until a Metadata answer lists every
 #      partition led; `kill -9`; start-up again (recovery), now with
 #      log.retention.check.interval.ms and log.cleaner.backoff.ms = BENCH_MAINT_INTERVAL_MS
@@ -277,6 +278,7 @@ run_n() {
     records=$(( produced_records + $(echo "$LAST" | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])') ))
     STEP_LIMIT=$CONSUME_TIMEOUT drive consume-all --mode consume --prefix parts --expect-records "$records" || true
     STEP_LIMIT=$CONSUME_TIMEOUT drive consume-offset0 --mode consume --prefix parts --start 0 --expect-records "$records" || true
+    STEP_LIMIT=$CONSUME_TIMEOUT drive fetch-raw --mode fetch-raw --prefix parts --expect-records "$records" || true
     sample idle-data "$IDLE_SECS" || return 1
     stop_broker TERM
     record "{\"step\": \"stop-term\", \"stop_ms\": ${STOP_MS:-null}}"

@@ -59,6 +59,9 @@ def figures(n, steps):
     f["consume_mb_s"] = g("consume-acks1", "mb_per_s")
     f["consume_all_mb_s"] = g("consume-all", "mb_per_s")
     f["consume_offset0_mb_s"] = g("consume-offset0", "mb_per_s")
+    f["fetch_raw_mb_s"] = g("fetch-raw", "mb_per_s")
+    f["fetch_raw_s"] = g("fetch-raw", "elapsed_s")
+    f["fetch_raw_requests"] = g("fetch-raw", "requests")
     f["stop_ms"] = g("stop-term", "stop_ms")
     f["startup_empty_ms"] = g("startup-empty", "ready_ms")
     f["startup_clean_ms"] = g("startup-clean", "ready_ms")
@@ -114,6 +117,7 @@ def table(figs):
         ("produce acks=all over all N partitions", lambda f: fmt(f["produce_acksall_mb_s"], " MB/s")),
         ("consume from earliest (first run's data; then both runs')", lambda f: f"{fmt(f['consume_mb_s'], ' MB/s')}; {fmt(f['consume_all_mb_s'], ' MB/s')}"),
         ("consume both runs' data assigned at offset 0 (no ListOffsets per partition)", lambda f: fmt(f.get('consume_offset0_mb_s'), ' MB/s')),
+        ("… the same read with raw Fetch v12 and a fetch session (no librdkafka): rate, time, fetches", lambda f: f"{fmt(f.get('fetch_raw_mb_s'), ' MB/s')}, {fmt(f.get('fetch_raw_s'), ' s')}, {fmt(f.get('fetch_raw_requests'))}"),
         ("SIGTERM to exit", lambda f: fmt(f["stop_ms"], " ms")),
         ("start-up, empty broker", lambda f: fmt(f["startup_empty_ms"], " ms")),
         ("start-up after SIGTERM: first Metadata answer / all N led", lambda f: f"{fmt(f['startup_clean_first_ms'], ' ms')} / {fmt(f['startup_clean_ms'], ' ms')}"),

@@ -16,6 +16,10 @@
 //!   prints the time since `--since-unix-ms` (the script's process start).
 //! * `produce` — records round robin over every partition of the topics starting with
 //!   `--prefix` (explicit partitions, keyed), until `--max-bytes`, then flush.
+//! * `fetch-raw` — what the broker's fetch path does without librdkafka (whose consumer is
+//!   CPU-bound at 100,000 partitions): Fetch v12 from offset 0 of every partition of those
+//!   topics with an incremental fetch session (KIP-227, as the Java consumer does), 50 MB per
+//!   response and 1 MB per partition, until `--expect-records` records were read.
 //! * `consume` — assign every partition of those topics from `--start` (`earliest`, or an
 //!   offset; no group) and read `--expect-records` records.
 //!
@@ -29,8 +33,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
-use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::Encodable;
+use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
@@ -49,6 +55,7 @@ enum Mode {
     WaitReady,
     Produce,
     Consume,
+    FetchRaw,
 }
 
 #[derive(Parser, Debug)]
@@ -604,15 +611,7 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
     let mut partitions = 0u64;
     for (t, n) in &topics {
         for p in 0..*n {
-            tpl.add_partition_offset(
-                t,
-                p,
-                if std::env::var("BENCH_FROM_ZERO").is_ok() {
-                    Offset::Offset(0)
-                } else {
-                    Offset::Beginning
-                },
-            )?;
+            tpl.add_partition_offset(t, p, start)?;
             partitions += 1;
         }
     }
@@ -659,6 +658,138 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_fetch_raw(args: &Args) -> anyhow::Result<()> {
+    let end = deadline(args);
+    let (_, _, md) = raw_metadata(args, left(end)?)?;
+    let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for t in &md.topics {
+        let Some(name) = t.name.as_ref() else {
+            continue;
+        };
+        if name.as_str().starts_with(&args.prefix) && t.error_code == 0 {
+            for p in &t.partitions {
+                offsets.insert((name.as_str().to_string(), p.partition_index), 0);
+            }
+        }
+    }
+    let partitions = offsets.len() as u64;
+    let mut conn = Conn::connect(&args.brokers, left(end)?)?;
+    let version = conn.version::<FetchRequest>(7, 12)?;
+    let request = |changed: &[(&(String, i32), i64)], session_id: i32, epoch: i32| {
+        let mut topics: Vec<FetchTopic> = Vec::new();
+        for ((t, p), off) in changed {
+            if topics
+                .last()
+                .is_none_or(|l| l.topic.0.as_str() != t.as_str())
+            {
+                topics.push(
+                    FetchTopic::default().with_topic(TopicName(StrBytes::from_string(t.clone()))),
+                );
+            }
+            if let Some(last) = topics.last_mut() {
+                last.partitions.push(
+                    FetchPartition::default()
+                        .with_partition(*p)
+                        .with_fetch_offset(*off)
+                        .with_partition_max_bytes(1 << 20),
+                );
+            }
+        }
+        FetchRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+            .with_max_wait_ms(500)
+            .with_min_bytes(1)
+            .with_max_bytes(50 << 20)
+            .with_session_id(session_id)
+            .with_session_epoch(epoch)
+            .with_topics(topics)
+    };
+    let start = Instant::now();
+    let (mut records, mut bytes, mut requests, mut epoch, mut session) =
+        (0u64, 0u64, 0u64, 0i32, 0i32);
+    let mut changed: Vec<(String, i32)> = offsets.keys().cloned().collect();
+    while records < args.expect_records {
+        if Instant::now() >= end {
+            anyhow::bail!(
+                "read {records} of {} records in {} s",
+                args.expect_records,
+                args.timeout_secs
+            );
+        }
+        let list: Vec<(&(String, i32), i64)> = changed
+            .iter()
+            .filter_map(|k| offsets.get_key_value(k).map(|(k, &o)| (k, o)))
+            .collect();
+        let req = request(&list, session, epoch);
+        let resp = conn.call(version, &req)?;
+        requests += 1;
+        if resp.error_code != 0 {
+            anyhow::bail!("fetch error {}", resp.error_code);
+        }
+        session = resp.session_id;
+        epoch = if session == 0 { 0 } else { epoch + 1 };
+        changed.clear();
+        for t in &resp.responses {
+            for p in &t.partitions {
+                if p.error_code != 0 {
+                    anyhow::bail!(
+                        "{}-{}: error {}",
+                        t.topic.0.as_str(),
+                        p.partition_index,
+                        p.error_code
+                    );
+                }
+                let Some(data) = p.records.as_ref() else {
+                    continue;
+                };
+                // v2 batches: base offset (8), length (4), ..., last offset delta at 23,
+                // record count at 57; a partial batch at the end is left for the next fetch.
+                let mut pos = 0usize;
+                let mut next = None;
+                while data.len() >= pos + 61 {
+                    let len = i32::from_be_bytes(data[pos + 8..pos + 12].try_into()?) as usize;
+                    if data.len() < pos + 12 + len {
+                        break;
+                    }
+                    let base = i64::from_be_bytes(data[pos..pos + 8].try_into()?);
+                    let delta = i32::from_be_bytes(data[pos + 23..pos + 27].try_into()?);
+                    let count = i32::from_be_bytes(data[pos + 57..pos + 61].try_into()?);
+                    records += count.max(0) as u64;
+                    bytes += (12 + len) as u64;
+                    next = Some(base + i64::from(delta) + 1);
+                    pos += 12 + len;
+                }
+                if let Some(next) = next {
+                    let key = (t.topic.0.as_str().to_string(), p.partition_index);
+                    offsets.insert(key.clone(), next);
+                    changed.push(key);
+                }
+            }
+        }
+        if session == 0 {
+            // No session: every fetch lists every partition.
+            changed = offsets.keys().cloned().collect();
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    eprintln!(
+        "fetch-raw: {records} records ({:.1} MB of batches) from {partitions} partitions in {elapsed:.2} s, {requests} fetches (session {}): {:.1} MB/s",
+        bytes as f64 / 1e6,
+        if session != 0 { "incremental" } else { "none" },
+        bytes as f64 / 1e6 / elapsed
+    );
+    let mut j = Json::default();
+    j.int("partitions", partitions)
+        .int("records", records)
+        .int("bytes", bytes)
+        .int("requests", requests)
+        .num("elapsed_s", elapsed)
+        .num("mb_per_s", bytes as f64 / 1e6 / elapsed)
+        .num("records_per_s", records as f64 / elapsed);
+    j.print(args, "fetch-raw");
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let res = match args.mode {
@@ -668,6 +799,7 @@ fn main() -> std::process::ExitCode {
         Mode::WaitReady => run_wait_ready(&args),
         Mode::Produce => run_produce(&args),
         Mode::Consume => run_consume(&args),
+        Mode::FetchRaw => run_fetch_raw(&args),
     };
     match res {
         Ok(()) => std::process::ExitCode::SUCCESS,

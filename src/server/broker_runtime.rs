@@ -358,11 +358,27 @@ pub async fn heartbeats(
             metadata_offset: store.image().last_applied_index(),
             want_shutdown: broker.shutting_down.load(Ordering::Acquire),
         };
-        match channel.call(req).await {
+        let sent = std::time::Instant::now();
+        let answer = channel.call(req).await;
+        let took = sent.elapsed();
+        if took.as_millis() as i64 > broker.config.broker_heartbeat_interval_ms.max(10) * 2 {
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                "a broker heartbeat took longer than two heartbeat intervals; the controller \
+                 fences a broker it has not heard from within broker.session.timeout.ms"
+            );
+        }
+        match answer {
             Ok(reply) => match reply.response {
                 ControllerResponse::Heartbeat { fenced, .. } => {
                     if fenced_logged != Some(fenced) {
-                        tracing::info!(fenced, "broker heartbeat");
+                        if fenced && fenced_logged == Some(false) {
+                            tracing::warn!(
+                                "this broker is fenced: it leads no partition until unfenced"
+                            );
+                        } else {
+                            tracing::info!(fenced, "broker heartbeat");
+                        }
                         fenced_logged = Some(fenced);
                     }
                 }
@@ -375,7 +391,7 @@ pub async fn heartbeats(
                 }
                 other => tracing::warn!("unexpected heartbeat answer: {other:?}"),
             },
-            Err(e) => tracing::debug!("heartbeat failed: {e}"),
+            Err(e) => tracing::warn!("heartbeat failed: {e}"),
         }
     }
 }

@@ -126,6 +126,16 @@ pub async fn run(
                 if let Some(c) = active.as_mut() {
                     let image = store.image();
                     let records = c.tick(&image, now_ms());
+                    for r in &records {
+                        if let crate::cluster::records::MetadataRecord::FenceBroker { broker_id, .. } = r {
+                            // Its partitions lose this broker as leader: say so loudly.
+                            tracing::warn!(
+                                broker_id,
+                                session_timeout_ms = config.broker_session_timeout_ms,
+                                "fencing broker: no heartbeat within broker.session.timeout.ms"
+                            );
+                        }
+                    }
                     if !records.is_empty() {
                         if let Err(e) = write(&raft, &store, records).await {
                             tracing::warn!("controller timer write failed: {e}");

@@ -235,6 +235,19 @@ impl ControllerChannel for RaftChannel {
         let raft = Arc::clone(&self.raft);
         let mut processed = self.processed.clone();
         let timeout = self.timeout;
+        // A heartbeat's answer is about the controller's view; waiting until this broker has
+        // applied the records it caused (an unfence, and with it the leaders of every
+        // partition: seconds at 100,000 partitions) would hold back the next heartbeat until
+        // the session expired and the controller fenced the broker again. Kafka's
+        // BrokerLifecycleManager does not wait either. A controlled-shutdown heartbeat still
+        // waits: the broker must have applied its leaderships' moves before it exits.
+        let wait_applied = !matches!(
+            request,
+            ControllerRequest::Heartbeat {
+                want_shutdown: false,
+                ..
+            }
+        );
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let bytes = encode(&request);
@@ -249,6 +262,7 @@ impl ControllerChannel for RaftChannel {
                     match raft.call_app(leader, bytes.clone(), left).await {
                         Ok(answer) => match decode::<ControllerReply>(&answer) {
                             Ok(reply) if is_not_controller(&reply) => {}
+                            Ok(reply) if !wait_applied => return Ok(reply),
                             Ok(reply) => {
                                 let index = reply.index;
                                 let waited = tokio::time::timeout_at(

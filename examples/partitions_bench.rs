@@ -646,16 +646,22 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
         bytes as f64 / 1e6,
         bytes as f64 / 1e6 / elapsed
     );
+    let mut j = read_figures(partitions, records, bytes, elapsed);
+    j.int("errors", errors);
+    j.print(args, "consume");
+    Ok(())
+}
+
+/// The JSON figures of a read (consume, fetch-raw): what was read, how long it took, rates.
+fn read_figures(partitions: u64, records: u64, bytes: u64, elapsed: f64) -> Json {
     let mut j = Json::default();
     j.int("partitions", partitions)
         .int("records", records)
         .int("bytes", bytes)
-        .int("errors", errors)
         .num("elapsed_s", elapsed)
         .num("mb_per_s", bytes as f64 / 1e6 / elapsed)
         .num("records_per_s", records as f64 / elapsed);
-    j.print(args, "consume");
-    Ok(())
+    j
 }
 
 fn run_fetch_raw(args: &Args) -> anyhow::Result<()> {
@@ -778,14 +784,8 @@ fn run_fetch_raw(args: &Args) -> anyhow::Result<()> {
         if session != 0 { "incremental" } else { "none" },
         bytes as f64 / 1e6 / elapsed
     );
-    let mut j = Json::default();
-    j.int("partitions", partitions)
-        .int("records", records)
-        .int("bytes", bytes)
-        .int("requests", requests)
-        .num("elapsed_s", elapsed)
-        .num("mb_per_s", bytes as f64 / 1e6 / elapsed)
-        .num("records_per_s", records as f64 / elapsed);
+    let mut j = read_figures(partitions, records, bytes, elapsed);
+    j.int("requests", requests);
     j.print(args, "fetch-raw");
     Ok(())
 }

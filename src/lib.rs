@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod replica;
 pub mod resource;
+pub mod security;
 pub mod server;
 pub mod telemetry;
 pub mod txn;

@@ -60,6 +60,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 
 use crate::cluster::Broker;
 use crate::protocol::{decode_body, encode_response, FrameError};
+use crate::security::{KafkaPrincipal, SecurityProtocol};
 
 /// An API served by this broker, with its version range.
 #[derive(Debug, Clone, Copy)]
@@ -143,23 +144,69 @@ pub struct Request {
 }
 
 /// What a connection knows of its client, across requests.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnectionInfo {
     /// Unique per broker process.
     pub id: u64,
     pub peer: Option<std::net::SocketAddr>,
     /// Client software name and version, from ApiVersions v3+.
     pub software: std::sync::Mutex<Option<(String, String)>>,
+    /// The listener the client connected to (its name, e.g. "PLAINTEXT", "SASL_SSL").
+    pub listener: Arc<str>,
+    pub security_protocol: SecurityProtocol,
+    /// Who the client is: `User:ANONYMOUS` until authenticated (or the TLS client
+    /// certificate's mapped principal).
+    principal: std::sync::RwLock<Arc<KafkaPrincipal>>,
+    /// Quota throttling: the reader takes no new request before this time (ms since the
+    /// epoch), as Kafka mutes a throttled channel (KIP-219). 0 = not throttled.
+    pub throttled_until_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Default for ConnectionInfo {
+    fn default() -> ConnectionInfo {
+        ConnectionInfo::new(None)
+    }
 }
 
 impl ConnectionInfo {
+    /// A PLAINTEXT connection (the default listener).
     pub fn new(peer: Option<std::net::SocketAddr>) -> ConnectionInfo {
+        ConnectionInfo::on_listener(peer, "PLAINTEXT".into(), SecurityProtocol::Plaintext)
+    }
+
+    /// A connection accepted on the named listener.
+    pub fn on_listener(
+        peer: Option<std::net::SocketAddr>,
+        listener: Arc<str>,
+        security_protocol: SecurityProtocol,
+    ) -> ConnectionInfo {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         ConnectionInfo {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             peer,
             software: std::sync::Mutex::new(None),
+            listener,
+            security_protocol,
+            principal: std::sync::RwLock::new(Arc::new(KafkaPrincipal::anonymous())),
+            throttled_until_ms: std::sync::atomic::AtomicI64::new(0),
         }
+    }
+
+    /// The connection's principal now.
+    pub fn principal(&self) -> Arc<KafkaPrincipal> {
+        Arc::clone(&self.principal.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Set once authentication (TLS client certificate or SASL) succeeds.
+    pub fn set_principal(&self, principal: KafkaPrincipal) {
+        *self.principal.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(principal);
+    }
+
+    /// Mute the connection until `until_ms` (a quota's throttle): the next request is read
+    /// no earlier. A later time wins over an earlier one.
+    pub fn throttle_until(&self, until_ms: i64) {
+        self.throttled_until_ms
+            .fetch_max(until_ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn set_software(&self, name: String, version: String) {

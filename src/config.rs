@@ -6,6 +6,8 @@
 //! Topic-level configs ([`TOPIC_CONFIGS`]) fall back to their broker-level synonyms
 //! (`retention.ms` → `log.retention.ms`, ...), exactly as in Kafka.
 
+pub mod listeners;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -100,14 +102,35 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Str,
         None,
         None,
-        "PLAINTEXT://host:port to listen on; overrides --listen.",
+        "NAME://host:port,... to listen on (Kafka's form; CONTROLLER entries are the quorum's); overrides --listen.",
     ),
     def(
         "advertised.listeners",
         Str,
         None,
         None,
-        "PLAINTEXT://host:port returned in Metadata; overrides --advertise.",
+        "NAME://host:port per listener, returned in Metadata to the clients of that listener; overrides --advertise.",
+    ),
+    def(
+        "listener.security.protocol.map",
+        Str,
+        None,
+        None,
+        "NAME:PROTOCOL per listener (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); default maps each protocol name to itself.",
+    ),
+    def(
+        "inter.broker.listener.name",
+        Str,
+        None,
+        None,
+        "The listener other brokers connect to (default: the PLAINTEXT listener, or the only one).",
+    ),
+    def(
+        "security.inter.broker.protocol",
+        Str,
+        None,
+        None,
+        "The inter-broker listener by its protocol name (instead of inter.broker.listener.name).",
     ),
     def(
         "num.partitions",
@@ -799,8 +822,6 @@ pub const IGNORED_BROKER_CONFIGS: &[&str] = &[
     "zookeeper.connect",
     "zookeeper.connection.timeout.ms",
     "controller.quorum.bootstrap.servers",
-    "inter.broker.listener.name",
-    "listener.security.protocol.map",
 ];
 
 /// Topic configs, with the broker config each falls back to.
@@ -1482,6 +1503,10 @@ fn controller_settings(
 /// The broker's configuration, typed. Field names are Kafka's with units last.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
+    /// The client listeners (`listeners`), each with its security protocol and settings.
+    pub listeners: Vec<listeners::ListenerConfig>,
+    /// The listener other brokers reach this one on; `listen_*` / `advertised_*` are its.
+    pub inter_broker_listener_name: String,
     pub listen_host: String,
     pub listen_port: u16,
     pub advertised_host: String,
@@ -1605,6 +1630,16 @@ impl BrokerConfig {
             && self.controller_quorum_voters.len() <= 1
     }
 
+    /// This node's advertised endpoint on the named listener (the inter-broker one when it
+    /// has no such listener).
+    pub fn advertised_on(&self, listener: &str) -> (String, u16) {
+        self.listeners
+            .iter()
+            .find(|l| l.name == listener)
+            .map(|l| (l.advertised_host.clone(), l.advertised_port))
+            .unwrap_or_else(|| (self.advertised_host.clone(), self.advertised_port))
+    }
+
     /// Defaults only (listen 127.0.0.1:9092, data in ./data).
     pub fn defaults() -> Result<BrokerConfig, ConfigError> {
         Self::from_sources(&ConfigSources::default())
@@ -1634,8 +1669,13 @@ impl BrokerConfig {
         src: &ConfigSources,
     ) -> Result<BrokerConfig, ConfigError> {
         let mut overrides = BTreeMap::new();
+        let mut security_settings = BTreeMap::new();
         for (k, v) in &props {
             if IGNORED_BROKER_CONFIGS.contains(&k.as_str()) {
+                continue;
+            }
+            if listeners::is_listener_setting(k) || listeners::split_prefixed(k).is_some() {
+                security_settings.insert(k.clone(), v.clone());
                 continue;
             }
             let d = BROKER_CONFIGS
@@ -1657,31 +1697,52 @@ impl BrokerConfig {
             |name: &str| -> i64 { get(name).and_then(|v| v.trim().parse().ok()).unwrap_or(0) };
         let boolean = |name: &str| get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
 
-        let (listen_host, listen_port) = match (overrides.get("listeners"), &src.listen) {
-            (Some(l), _) => parse_listener(l),
-            (None, Some(l)) => parse_host_port(l),
-            (None, None) => Some(("127.0.0.1".to_string(), 9092)),
-        }
-        .ok_or_else(|| {
-            invalid(
-                "--listen",
-                src.listen.as_deref().unwrap_or(""),
-                "expected HOST:PORT",
-            )
-        })?;
-        let (advertised_host, advertised_port) =
-            match (overrides.get("advertised.listeners"), &src.advertise) {
-                (Some(l), _) => parse_listener(l),
-                (None, Some(a)) => parse_host_port(a),
-                (None, None) => Some((listen_host.clone(), listen_port)),
+        let controller_names: Vec<String> = overrides
+            .get("controller.listener.names")
+            .map_or("CONTROLLER", |s| s.as_str())
+            .split(',')
+            .map(|n| n.trim().to_ascii_uppercase())
+            .collect();
+        let listen_value = match (overrides.get("listeners"), &src.listen) {
+            (Some(l), _) => l.clone(),
+            (None, Some(l)) => {
+                parse_host_port(l).ok_or_else(|| invalid("--listen", l, "expected HOST:PORT"))?;
+                l.clone()
             }
-            .ok_or_else(|| {
-                invalid(
-                    "--advertise",
-                    src.advertise.as_deref().unwrap_or(""),
-                    "expected HOST:PORT",
-                )
+            (None, None) => "PLAINTEXT://127.0.0.1:9092".to_string(),
+        };
+        let advertise_value = match (overrides.get("advertised.listeners"), &src.advertise) {
+            (Some(l), _) => Some(l.clone()),
+            (None, Some(a)) => {
+                parse_host_port(a)
+                    .ok_or_else(|| invalid("--advertise", a, "expected HOST:PORT"))?;
+                Some(a.clone())
+            }
+            (None, None) => None,
+        };
+        let (listeners, inter_broker_listener_name) =
+            listeners::resolve(&listeners::ListenerSources {
+                listeners: &listen_value,
+                advertised: advertise_value.as_deref(),
+                protocol_map: overrides
+                    .get("listener.security.protocol.map")
+                    .map(String::as_str),
+                controller_names: &controller_names,
+                inter_broker_listener_name: overrides
+                    .get("inter.broker.listener.name")
+                    .map(String::as_str),
+                security_inter_broker_protocol: overrides
+                    .get("security.inter.broker.protocol")
+                    .map(String::as_str),
+                settings: &security_settings,
             })?;
+        let inter = listeners
+            .iter()
+            .find(|l| l.name == inter_broker_listener_name)
+            .unwrap_or(&listeners[0]);
+        let (listen_host, listen_port) = (inter.host.clone(), inter.port);
+        let (advertised_host, advertised_port) =
+            (inter.advertised_host.clone(), inter.advertised_port);
         let data_dir = overrides
             .get("log.dirs")
             .and_then(|d| d.split(',').next().map(|s| PathBuf::from(s.trim())))
@@ -1729,6 +1790,8 @@ impl BrokerConfig {
             controller_settings(&overrides, src, node_id as i32, roles)?;
         let tt = get("log.message.timestamp.type").unwrap_or_default();
         Ok(BrokerConfig {
+            listeners,
+            inter_broker_listener_name,
             listen_host,
             listen_port,
             advertised_host,

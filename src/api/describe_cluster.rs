@@ -58,6 +58,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         .brokers
         .iter()
         .filter(|b| !b.fenced || (version >= 2 && body.include_fenced_brokers))
+        .filter_map(|b| b.on_listener(&req.conn.listener))
         .map(|b| {
             let mut d = DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.id))
@@ -71,11 +72,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         })
         .collect();
     if brokers.is_empty() {
+        let (host, port) = broker.config.advertised_on(&req.conn.listener);
         brokers.push(
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(broker.config.node_id))
-                .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
-                .with_port(i32::from(broker.config.advertised_port))
+                .with_host(StrBytes::from_string(host))
+                .with_port(i32::from(port))
                 .with_rack(None),
         );
     }

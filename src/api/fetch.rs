@@ -256,7 +256,7 @@ fn count_bytes_out(wanted: &[Wanted], topics: &[FetchableTopicResponse]) {
 
 /// KIP-951: partitions answered NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH carry the
 /// current leader (a tagged field from v12), and the response the leaders' endpoints (v16+).
-fn add_leader_hints(broker: &Broker, version: i16, resp: &mut FetchResponse) {
+fn add_leader_hints(broker: &Broker, version: i16, listener: &str, resp: &mut FetchResponse) {
     let mut hints = LeaderHints::new(broker);
     for t in resp.responses.iter_mut() {
         if !t
@@ -285,6 +285,7 @@ fn add_leader_hints(broker: &Broker, version: i16, resp: &mut FetchResponse) {
         resp.node_endpoints = hints
             .endpoints()
             .into_iter()
+            .filter_map(|b| b.on_listener(listener))
             .map(|b| {
                 NodeEndpoint::default()
                     .with_node_id(kafka_protocol::messages::BrokerId(b.id))
@@ -635,6 +636,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let max_wait = Duration::from_millis(body.max_wait_ms.max(0) as u64);
     drop(body);
     let broker = Arc::clone(broker);
+    let listener = Arc::clone(&req.conn.listener);
     Ok(Reply::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
         let nothing_to_wait_on = wanted.iter().all(|w| w.partition.is_none());
@@ -676,7 +678,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     .with_session_id(session_id)
                     .with_responses(topics);
                 if any_error {
-                    add_leader_hints(&broker, version, &mut resp);
+                    add_leader_hints(&broker, version, &listener, &mut resp);
                 }
                 if version < 4 {
                     return Ok(legacy::responses::fetch(correlation_id, version, &resp));

@@ -82,8 +82,30 @@ fn find(
                 port: broker.config.advertised_port,
                 rack: None,
                 fenced: false,
+                listeners: broker
+                    .config
+                    .listeners
+                    .iter()
+                    .map(|l| crate::cluster::records::Endpoint {
+                        name: l.name.clone(),
+                        host: l.advertised_host.clone(),
+                        port: l.advertised_port,
+                    })
+                    .collect(),
             })
         })
+        .ok_or(NOT_AVAILABLE)
+}
+
+/// [`find`], as clients of `listener` reach the coordinator.
+fn find_on(
+    broker: &Broker,
+    key: &str,
+    key_type: i8,
+    listener: &str,
+) -> Result<BrokerInfo, (i16, Option<&'static str>)> {
+    find(broker, key, key_type)?
+        .on_listener(listener)
         .ok_or(NOT_AVAILABLE)
 }
 
@@ -97,7 +119,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .iter()
             .map(|k| {
                 let c = Coordinator::default().with_key(k.clone());
-                match find(broker, k.as_str(), body.key_type) {
+                match find_on(broker, k.as_str(), body.key_type, &req.conn.listener) {
                     Ok(b) => c
                         .with_node_id(BrokerId(b.id))
                         .with_host(StrBytes::from_string(b.host))
@@ -114,7 +136,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .collect();
     } else {
         let key_type = if version == 0 { 0 } else { body.key_type };
-        match find(broker, body.key.as_str(), key_type) {
+        match find_on(broker, body.key.as_str(), key_type, &req.conn.listener) {
             Ok(b) => {
                 resp.error_code = 0;
                 resp.node_id = BrokerId(b.id);

@@ -221,8 +221,10 @@ fn respond(
     include_cluster_ops: bool,
 ) -> Result<Bytes, FrameError> {
     let cluster = broker.cluster();
+    // Each client is told the endpoints of the listener it connected to.
     let mut brokers: Vec<MetadataResponseBroker> = cluster
         .live()
+        .filter_map(|b| b.on_listener(&req.conn.listener))
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))
@@ -233,11 +235,12 @@ fn respond(
         .collect();
     if brokers.is_empty() {
         // Not registered yet (start-up): at least this node.
+        let (host, port) = broker.config.advertised_on(&req.conn.listener);
         brokers.push(
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(broker.config.node_id))
-                .with_host(StrBytes::from_string(broker.config.advertised_host.clone()))
-                .with_port(i32::from(broker.config.advertised_port))
+                .with_host(StrBytes::from_string(host))
+                .with_port(i32::from(port))
                 .with_rack(None),
         );
     }

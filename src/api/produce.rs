@@ -214,7 +214,7 @@ pub(super) fn coordinated_here(broker: &Broker, transactional_id: &str) -> bool 
 
 /// KIP-951 (v10+): partitions answered NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH carry the
 /// current leader, and the response the leaders' endpoints.
-fn add_leader_hints(broker: &Broker, version: i16, resp: &mut ProduceResponse) {
+fn add_leader_hints(broker: &Broker, version: i16, listener: &str, resp: &mut ProduceResponse) {
     if version < 10 {
         return;
     }
@@ -243,6 +243,7 @@ fn add_leader_hints(broker: &Broker, version: i16, resp: &mut ProduceResponse) {
     resp.node_endpoints = hints
         .endpoints()
         .into_iter()
+        .filter_map(|b| b.on_listener(listener))
         .map(|b| {
             NodeEndpoint::default()
                 .with_node_id(BrokerId(b.id))
@@ -357,11 +358,12 @@ fn serve(
     let correlation_id = req.header.correlation_id;
     if to_sync.is_empty() {
         let mut resp = ProduceResponse::default().with_responses(topics);
-        add_leader_hints(broker, version, &mut resp);
+        add_leader_hints(broker, version, &req.conn.listener, &mut resp);
         return encode(correlation_id, version, &resp).map(Reply::Now);
     }
     let timeout = Duration::from_millis(body.timeout_ms.max(0) as u64);
     let broker = Arc::clone(broker);
+    let listener = Arc::clone(&req.conn.listener);
     Ok(Reply::Later(Box::pin(async move {
         let waits = to_sync.iter().map(|(_, _, p, end)| {
             let p = Arc::clone(p);
@@ -397,7 +399,7 @@ fn serve(
             }
         }
         let mut resp = ProduceResponse::default().with_responses(topics);
-        add_leader_hints(&broker, version, &mut resp);
+        add_leader_hints(&broker, version, &listener, &mut resp);
         encode(correlation_id, version, &resp)
     })))
 }

@@ -149,10 +149,30 @@ impl Topic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerInfo {
     pub id: i32,
+    /// The inter-broker listener's endpoint (what other brokers connect to).
     pub host: String,
     pub port: u16,
     pub rack: Option<String>,
     pub fenced: bool,
+    /// Every listener the broker registered (name, advertised host and port).
+    pub listeners: Vec<records::Endpoint>,
+}
+
+impl BrokerInfo {
+    /// The broker as clients of the named listener reach it; None when it has no such
+    /// listener (Kafka leaves such a broker out of the Metadata it gives those clients). A
+    /// broker that registered no listeners is reached at its inter-broker endpoint.
+    pub fn on_listener(&self, listener: &str) -> Option<BrokerInfo> {
+        if self.listeners.is_empty() {
+            return Some(self.clone());
+        }
+        let ep = self.listeners.iter().find(|e| e.name == listener)?;
+        Some(BrokerInfo {
+            host: ep.host.clone(),
+            port: ep.port,
+            ..self.clone()
+        })
+    }
 }
 
 /// GROUP config overrides: group id → config name → value.

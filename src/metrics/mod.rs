@@ -117,6 +117,10 @@ pub struct Metrics {
     pub isr_expands: AtomicU64,
     /// Times this broker became leader of a partition (a new leader epoch).
     pub leader_elections: AtomicU64,
+    /// Connections that failed authentication (TLS handshake, client certificate mapping,
+    /// SASL) and SASL authentications that succeeded.
+    pub authentication_failures: AtomicU64,
+    pub authentication_successes: AtomicU64,
 }
 
 impl Metrics {
@@ -137,7 +141,17 @@ impl Metrics {
             isr_shrinks: AtomicU64::new(0),
             isr_expands: AtomicU64::new(0),
             leader_elections: AtomicU64::new(0),
+            authentication_failures: AtomicU64::new(0),
+            authentication_successes: AtomicU64::new(0),
         }
+    }
+
+    pub fn failed_authentication(&self) {
+        self.authentication_failures.fetch_add(1, Relaxed);
+    }
+
+    pub fn successful_authentication(&self) {
+        self.authentication_successes.fetch_add(1, Relaxed);
     }
 
     /// The counters of an API key, if it is one this broker serves.
@@ -627,6 +641,16 @@ impl Scrape {
                 "skua_leader_elections",
                 "Times this broker became leader of a partition.",
                 &m.leader_elections,
+            ),
+            (
+                "skua_authentication_failures",
+                "Connections that failed authentication (TLS handshake, certificate mapping, SASL).",
+                &m.authentication_failures,
+            ),
+            (
+                "skua_authentication_successes",
+                "Successful SASL authentications (and re-authentications).",
+                &m.authentication_successes,
             ),
         ] {
             enc.encode_descriptor(name, help, None, MetricType::Counter)?

@@ -31,7 +31,7 @@ use crate::cluster::{
 };
 use crate::replica::{BrokerStatus, CommittedPartitionState, IsrProposal};
 
-/// The listener name brokers advertise to clients and to each other.
+/// The listener name of brokers that registered before listeners had names of their own.
 pub const BROKER_LISTENER: &str = "PLAINTEXT";
 
 /// One topic of an image, as the broker applies it.
@@ -79,14 +79,15 @@ fn unchanged_topics(prev: Option<&MetadataImage>, image: &MetadataImage) -> Opti
     )
 }
 
-fn cluster_view(image: &MetadataImage) -> ClusterView {
+fn cluster_view(image: &MetadataImage, inter_broker_listener: &str) -> ClusterView {
     let brokers = image
         .brokers()
         .filter_map(|b| {
             let ep = b
                 .listeners
                 .iter()
-                .find(|e| e.name == BROKER_LISTENER)
+                .find(|e| e.name == inter_broker_listener)
+                .or_else(|| b.listeners.iter().find(|e| e.name == BROKER_LISTENER))
                 .or_else(|| b.listeners.first())?;
             Some(BrokerInfo {
                 id: b.id,
@@ -94,6 +95,7 @@ fn cluster_view(image: &MetadataImage) -> ClusterView {
                 port: ep.port,
                 rack: b.rack.clone(),
                 fenced: b.fenced,
+                listeners: b.listeners.clone(),
             })
         })
         .collect();
@@ -120,7 +122,7 @@ pub fn apply_image(
         .filter(|t| !unchanged.as_ref().is_some_and(|u| u.contains(&t.id)))
         .map(|t| topic_spec(image, t))
         .collect();
-    let mut view = cluster_view(image);
+    let mut view = cluster_view(image, &broker.config.inter_broker_listener_name);
     view.controller_id = controller_id;
     broker.set_cluster(view);
     broker.set_group_configs(
@@ -244,13 +246,18 @@ pub async fn follow_images(
     }
 }
 
-/// This node's broker endpoint as registered.
+/// This node's listeners as registered (advertised addresses).
 pub fn endpoints(broker: &Broker) -> Vec<Endpoint> {
-    vec![Endpoint {
-        name: BROKER_LISTENER.to_string(),
-        host: broker.config.advertised_host.clone(),
-        port: broker.config.advertised_port,
-    }]
+    broker
+        .config
+        .listeners
+        .iter()
+        .map(|l| Endpoint {
+            name: l.name.clone(),
+            host: l.advertised_host.clone(),
+            port: l.advertised_port,
+        })
+        .collect()
 }
 
 /// Register with the active controller (retrying until it answers); returns the epoch.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
@@ -22,8 +22,11 @@ const POOL_UNIT_MAX: u64 = u32::MAX as u64;
 
 use crate::api::{self, api_versions, Reply, Request};
 use crate::cluster::Broker;
+use crate::config::listeners::ListenerConfig;
 use crate::metrics;
 use crate::protocol::{decode_header, frame_size, peek_header, FrameError};
+use crate::security::{ssl_principal, KafkaPrincipal, SecurityProtocol};
+use crate::server::tls::TlsListener;
 
 /// Why the reader stopped.
 #[derive(Debug)]
@@ -104,14 +107,104 @@ async fn read_frame<R: AsyncRead + Unpin>(
     Ok((buf.freeze(), permit))
 }
 
-/// Serve one connection until EOF, bad input, or shutdown.
-pub async fn serve(
+/// A client listener as its connections see it.
+pub struct ListenerInfo {
+    pub name: Arc<str>,
+    pub protocol: SecurityProtocol,
+    /// SSL and SASL_SSL listeners.
+    pub tls: Option<Arc<TlsListener>>,
+}
+
+impl ListenerInfo {
+    pub fn new(l: &ListenerConfig, tls: Option<Arc<TlsListener>>) -> anyhow::Result<ListenerInfo> {
+        Ok(ListenerInfo {
+            name: l.name.as_str().into(),
+            protocol: l.protocol,
+            tls,
+        })
+    }
+}
+
+/// How long a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Take a connection accepted on a listener: the TLS handshake first on SSL and SASL_SSL
+/// listeners (a failed one closes the connection, logged), then serve it.
+pub async fn accept(
     broker: Arc<Broker>,
     stream: TcpStream,
+    listener: Arc<ListenerInfo>,
     mut shutdown: watch::Receiver<bool>,
     pool: MemoryPool,
 ) {
     let peer_addr = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let conn =
+        api::ConnectionInfo::on_listener(peer_addr, Arc::clone(&listener.name), listener.protocol);
+    let Some(tls) = &listener.tls else {
+        let (rd, wr) = stream.into_split();
+        serve(broker, rd, wr, conn, shutdown, pool).await;
+        return;
+    };
+    let peer = peer_addr
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "?".into());
+    let handshake = tokio::select! {
+        _ = shutdown.changed() => return,
+        r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)) => r,
+    };
+    let stream = match handshake {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            metrics::global().failed_authentication();
+            tracing::info!(%peer, listener = %listener.name, "failed authentication (TLS handshake failed): {e}");
+            return;
+        }
+        Err(_) => {
+            metrics::global().failed_authentication();
+            tracing::info!(%peer, listener = %listener.name, "failed authentication (TLS handshake timed out)");
+            return;
+        }
+    };
+    // An SSL listener's principal is the client certificate's (mapped) subject; without a
+    // certificate, or on SASL_SSL (where SASL decides), User:ANONYMOUS.
+    if listener.protocol == SecurityProtocol::Ssl {
+        let cert = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first());
+        if let Some(cert) = cert {
+            let mapped = ssl_principal::subject_dn(cert)
+                .ok_or_else(|| "unreadable client certificate subject".to_string())
+                .and_then(|dn| tls.mapper.map(&dn).map_err(|e| e.to_string()));
+            match mapped {
+                Ok(name) => conn.set_principal(KafkaPrincipal::user(name)),
+                Err(e) => {
+                    metrics::global().failed_authentication();
+                    tracing::info!(%peer, listener = %listener.name, "failed authentication: {e}");
+                    return;
+                }
+            }
+        }
+    }
+    let (rd, wr) = tokio::io::split(stream);
+    serve(broker, rd, wr, conn, shutdown, pool).await;
+}
+
+/// Serve one connection until EOF, bad input, or shutdown.
+async fn serve<R, W>(
+    broker: Arc<Broker>,
+    rd: R,
+    wr: W,
+    conn: api::ConnectionInfo,
+    mut shutdown: watch::Receiver<bool>,
+    pool: MemoryPool,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let peer_addr = conn.peer;
     let peer = peer_addr
         .map(|a| a.to_string())
         .unwrap_or_else(|| "?".into());
@@ -119,9 +212,7 @@ pub async fn serve(
         .map(|a| format!("/{}", a.ip()))
         .unwrap_or_else(|| "/unknown".into())
         .into();
-    let conn = Arc::new(api::ConnectionInfo::new(peer_addr));
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+    let conn = Arc::new(conn);
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let depth = broker.config.queued_max_requests.max(1);
     let (tx, mut rx) = mpsc::channel::<(Reply, Option<OwnedSemaphorePermit>, Timing)>(depth);
@@ -164,6 +255,19 @@ pub async fn serve(
         ms => Duration::from_millis(ms as u64),
     };
     let stop = loop {
+        // A throttled connection is muted (KIP-219): its next request is read once the
+        // throttle time has passed.
+        let until = conn.throttled_until_ms.load(Relaxed);
+        if until > 0 {
+            let wait = until - api::now_ms();
+            if wait > 0 {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.changed() => break Stop::Shutdown,
+                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                }
+            }
+        }
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break Stop::Shutdown,

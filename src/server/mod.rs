@@ -15,6 +15,7 @@ pub mod raft;
 pub mod replica_fetcher;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod tls;
 pub mod txn_forward;
 pub mod txn_markers;
 pub mod txn_runtime;
@@ -40,11 +41,43 @@ use replica_fetcher::ReplicaFetchers;
 /// A running broker (used by `main` and by tests that start one in-process).
 pub struct Server {
     pub broker: Arc<Broker>,
+    /// The inter-broker listener's bound address (the only one by default).
     pub local_addr: SocketAddr,
-    listener: TcpListener,
+    /// Every client listener, bound.
+    listeners: Vec<BoundListener>,
     /// The `/metrics` endpoint's listener, if enabled (see [`Server::with_metrics`]).
     metrics: Option<TcpListener>,
     cluster: ClusterParts,
+}
+
+/// A client listener, bound, with its TLS set-up when it has one.
+struct BoundListener {
+    tcp: TcpListener,
+    info: Arc<connection::ListenerInfo>,
+}
+
+/// Bind every client listener (an empty host binds every address, as in Kafka).
+async fn bind_listeners(config: &BrokerConfig) -> anyhow::Result<Vec<BoundListener>> {
+    let mut out = Vec::new();
+    for l in &config.listeners {
+        let host = if l.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            l.host.as_str()
+        };
+        let addr = format!("{host}:{}", l.port);
+        let tls = if l.protocol.uses_tls() {
+            Some(Arc::new(tls::TlsListener::new(l)?))
+        } else {
+            None
+        };
+        let info = Arc::new(connection::ListenerInfo::new(l, tls)?);
+        let tcp = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (listener {}): {e}", l.name))?;
+        out.push(BoundListener { tcp, info });
+    }
+    Ok(out)
 }
 
 /// The quorum member and the cluster tasks of a running node.
@@ -243,11 +276,13 @@ impl Server {
     /// listener.
     pub async fn bind(config: BrokerConfig) -> anyhow::Result<Server> {
         apply_file_limits(&config);
-        let addr = format!("{}:{}", config.listen_host, config.listen_port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        let local_addr = listener.local_addr()?;
+        let listeners = bind_listeners(&config).await?;
+        let inter = listeners
+            .iter()
+            .find(|l| l.info.name.as_ref() == config.inter_broker_listener_name)
+            .or_else(|| listeners.first())
+            .ok_or_else(|| anyhow::anyhow!("no client listener"))?;
+        let local_addr = inter.tcp.local_addr()?;
         std::fs::create_dir_all(&config.data_dir)?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -340,7 +375,7 @@ impl Server {
         Ok(Server {
             broker,
             local_addr,
-            listener,
+            listeners,
             metrics: None,
             cluster: ClusterParts {
                 raft,
@@ -363,12 +398,17 @@ impl Server {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let Server {
             broker,
-            listener,
+            listeners,
             local_addr,
             metrics: metrics_listener,
             cluster,
         } = self;
         tracing::info!(%local_addr, cluster_id = %broker.cluster_id, node_id = broker.config.node_id, "skua listening");
+        for l in &listeners {
+            if let Ok(addr) = l.tcp.local_addr() {
+                tracing::info!(listener = %l.info.name, protocol = l.info.protocol.name(), %addr, "listener open");
+            }
+        }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut background = spawn_background(Arc::clone(&broker), shutdown_rx.clone());
         if let Some(l) = metrics_listener {
@@ -408,13 +448,20 @@ impl Server {
                 );
             }
             let accepted = loop {
+                // Every listener's accept, whichever comes first (accept is cancel-safe).
+                let accepts =
+                    futures::future::select_all(listeners.iter().map(|l| {
+                        Box::pin(async move { (l.tcp.accept().await, Arc::clone(&l.info)) })
+                    }));
                 tokio::select! {
                     _ = &mut stop => break None,
-                    a = listener.accept() => break Some(a),
+                    ((a, info), _, _) = accepts => break Some((a, info)),
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 }
             };
-            let Some(accepted) = accepted else { break };
+            let Some((accepted, info)) = accepted else {
+                break;
+            };
             let (stream, peer) = match accepted {
                 Ok(x) => x,
                 Err(e) => {
@@ -434,13 +481,13 @@ impl Server {
             let pool = pool.clone();
             let counted = metrics::ConnectionGuard::open();
             conns.spawn(async move {
-                connection::serve(b, stream, rx, pool).await;
+                connection::accept(b, stream, info, rx, pool).await;
                 drop(counted);
                 drop(permit);
             });
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
-        drop(listener);
+        drop(listeners);
         // Kafka's controlled shutdown, whenever another broker may take over this one's
         // leaderships (a lone node has none to hand them to).
         let me = broker.config.node_id;

@@ -45,6 +45,8 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod push_telemetry;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_implicit;
 pub mod txn_offset_commit;
@@ -116,6 +118,8 @@ pub const APIS: &[ApiEntry] = &[
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
+    sasl_handshake::VERSIONS,
+    sasl_authenticate::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -310,6 +314,12 @@ pub async fn dispatch(
         }
         ApiKey::PushTelemetry => push_telemetry::handle(broker, req).map(Reply::Now),
         ApiKey::ListConfigResources => list_config_resources::handle(broker, req).map(Reply::Now),
+        // On SASL listeners the connection serves these itself (it owns the exchange); here
+        // they came on a listener without SASL.
+        ApiKey::SaslHandshake => sasl_handshake::handle(None, req).map(|(b, _)| Reply::Now(b)),
+        ApiKey::SaslAuthenticate => {
+            sasl_authenticate::handle(None, req, now_ms()).map(|a| Reply::Now(a.response))
+        }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -447,6 +457,12 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ListConfigResources => {
             decode_body::<m::ListConfigResourcesRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::SaslHandshake => {
+            decode_body::<m::SaslHandshakeRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::SaslAuthenticate => {
+            decode_body::<m::SaslAuthenticateRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

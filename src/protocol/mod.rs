@@ -34,6 +34,9 @@ pub enum FrameError {
     },
     #[error("cannot encode the response: {0}")]
     Encode(String),
+    /// The request is not allowed on this connection now (e.g. before SASL authentication).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Validate the 4-byte size prefix of a frame.

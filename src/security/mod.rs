@@ -11,6 +11,7 @@
 
 pub mod plain;
 pub mod sasl;
+pub mod sasl_session;
 pub mod scram;
 pub mod ssl_principal;
 

@@ -25,6 +25,10 @@ use crate::cluster::Broker;
 use crate::config::listeners::ListenerConfig;
 use crate::metrics;
 use crate::protocol::{decode_header, frame_size, peek_header, FrameError};
+use crate::security::plain::PlainUsers;
+use crate::security::sasl::{CredentialStore, SUPPORTED_MECHANISMS};
+use crate::security::sasl_session::{AuthOutcome, SaslSession, SaslSettings};
+use crate::security::scram::{ScramCredential, ScramMechanism};
 use crate::security::{ssl_principal, KafkaPrincipal, SecurityProtocol};
 use crate::server::tls::TlsListener;
 
@@ -36,6 +40,8 @@ enum Stop {
     Idle,
     Io(std::io::Error),
     Bad(FrameError),
+    /// SASL: refused before authentication, failed, or the session expired.
+    Auth(String),
 }
 
 /// Bytes of requests in memory across all connections (`queued.max.request.bytes`);
@@ -113,16 +119,118 @@ pub struct ListenerInfo {
     pub protocol: SecurityProtocol,
     /// SSL and SASL_SSL listeners.
     pub tls: Option<Arc<TlsListener>>,
+    /// SASL_PLAINTEXT and SASL_SSL listeners.
+    pub sasl: Option<Arc<SaslSettings>>,
+    /// Where the SASL mechanisms look users up.
+    store: Option<Arc<ListenerStore>>,
+}
+
+/// A SASL listener's users: PLAIN's from its JAAS config, SCRAM's from the cluster metadata
+/// (set once the broker is open, see [`ListenerInfo::set_scram_source`]).
+struct ListenerStore {
+    plain: PlainUsers,
+    scram: std::sync::OnceLock<Arc<dyn CredentialStore>>,
+}
+
+impl CredentialStore for ListenerStore {
+    fn plain_password_ok(&self, user: &str, password: &str) -> bool {
+        self.plain.plain_password_ok(user, password)
+    }
+
+    fn scram_credential(&self, user: &str, mechanism: ScramMechanism) -> Option<ScramCredential> {
+        self.scram.get()?.scram_credential(user, mechanism)
+    }
 }
 
 impl ListenerInfo {
     pub fn new(l: &ListenerConfig, tls: Option<Arc<TlsListener>>) -> anyhow::Result<ListenerInfo> {
+        let (sasl, store) = if l.protocol.uses_sasl() {
+            let (settings, store) = sasl_settings(l)?;
+            (Some(settings), Some(store))
+        } else {
+            (None, None)
+        };
         Ok(ListenerInfo {
             name: l.name.as_str().into(),
             protocol: l.protocol,
             tls,
+            sasl,
+            store,
         })
     }
+
+    /// Where SCRAM credentials are looked up (the metadata image).
+    pub fn set_scram_source(&self, source: Arc<dyn CredentialStore>) {
+        if let Some(store) = &self.store {
+            let _ = store.scram.set(source);
+        }
+    }
+}
+
+/// A SASL listener's mechanisms (`sasl.enabled.mechanisms`, those skua implements; none is a
+/// start-up error), PLAIN users (`plain.sasl.jaas.config` or `sasl.jaas.config`, prefixed or
+/// not) and `connections.max.reauth.ms`.
+fn sasl_settings(l: &ListenerConfig) -> anyhow::Result<(Arc<SaslSettings>, Arc<ListenerStore>)> {
+    let configured = l.get("sasl.enabled.mechanisms").unwrap_or("GSSAPI");
+    let mut mechanisms = Vec::new();
+    for m in configured
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        let m = m.to_ascii_uppercase();
+        if SUPPORTED_MECHANISMS.contains(&m.as_str()) {
+            if !mechanisms.contains(&m) {
+                mechanisms.push(m);
+            }
+        } else {
+            tracing::warn!(listener = %l.name, "sasl.enabled.mechanisms: {m} is not supported and stays disabled");
+        }
+    }
+    if mechanisms.is_empty() {
+        anyhow::bail!(
+            "listener {}: sasl.enabled.mechanisms ({configured}) enables no mechanism skua supports (Kafka's default is GSSAPI, which is not): set {}sasl.enabled.mechanisms to some of {}",
+            l.name,
+            l.prefix(),
+            SUPPORTED_MECHANISMS.join(", ")
+        );
+    }
+    let jaas = l
+        .get("plain.sasl.jaas.config")
+        .or_else(|| l.get("sasl.jaas.config"));
+    let plain = match jaas {
+        Some(text) => PlainUsers::from_jaas(text).map_err(|e| {
+            anyhow::anyhow!(
+                "listener {}: {}plain.sasl.jaas.config: {e}",
+                l.name,
+                l.prefix()
+            )
+        })?,
+        None => PlainUsers::new(Default::default()),
+    };
+    if mechanisms.iter().any(|m| m == "PLAIN") && plain.is_empty() {
+        anyhow::bail!(
+            "listener {}: PLAIN is enabled but no users are configured: set {}plain.sasl.jaas.config to a PlainLoginModule entry with user_<name>=\"<password>\" options",
+            l.name,
+            l.prefix()
+        );
+    }
+    let reauth_ms = l
+        .get("connections.max.reauth.ms")
+        .unwrap_or("0")
+        .trim()
+        .parse::<i64>()
+        .map_err(|e| anyhow::anyhow!("listener {}: connections.max.reauth.ms: {e}", l.name))?;
+    let store = Arc::new(ListenerStore {
+        plain,
+        scram: std::sync::OnceLock::new(),
+    });
+    let settings = Arc::new(SaslSettings {
+        mechanisms,
+        store: Arc::clone(&store) as Arc<dyn CredentialStore>,
+        reauth_ms,
+    });
+    Ok((settings, store))
 }
 
 /// How long a client has to complete the TLS handshake.
@@ -141,9 +249,13 @@ pub async fn accept(
     let _ = stream.set_nodelay(true);
     let conn =
         api::ConnectionInfo::on_listener(peer_addr, Arc::clone(&listener.name), listener.protocol);
+    let sasl = listener
+        .sasl
+        .as_ref()
+        .map(|s| SaslSession::new(Arc::clone(s)));
     let Some(tls) = &listener.tls else {
         let (rd, wr) = stream.into_split();
-        serve(broker, rd, wr, conn, shutdown, pool).await;
+        serve(broker, rd, wr, conn, sasl, shutdown, pool).await;
         return;
     };
     let peer = peer_addr
@@ -189,7 +301,7 @@ pub async fn accept(
         }
     }
     let (rd, wr) = tokio::io::split(stream);
-    serve(broker, rd, wr, conn, shutdown, pool).await;
+    serve(broker, rd, wr, conn, sasl, shutdown, pool).await;
 }
 
 /// Serve one connection until EOF, bad input, or shutdown.
@@ -198,6 +310,7 @@ async fn serve<R, W>(
     rd: R,
     wr: W,
     conn: api::ConnectionInfo,
+    mut sasl: Option<SaslSession>,
     mut shutdown: watch::Receiver<bool>,
     pool: MemoryPool,
 ) where
@@ -271,19 +384,39 @@ async fn serve<R, W>(
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break Stop::Shutdown,
-            r = tokio::time::timeout(idle, read_frame(&mut rd, max, &pool)) => match r {
+            r = tokio::time::timeout(idle, read_frame(&mut rd, sasl.as_ref().map_or(max, |s| s.max_frame(max)), &pool)) => match r {
                 Err(_) => break Stop::Idle,
                 Ok(Err(stop)) => break stop,
                 Ok(Ok(frame)) => frame,
             },
         };
         let (frame, permit) = frame;
+        if let Some(session) = sasl.as_mut().filter(|s| s.raw_tokens()) {
+            // After a v0 SaslHandshake: a raw token, answered with a raw token.
+            match raw_token(session, &frame, &conn) {
+                Ok(reply) => {
+                    let timing = Timing::start(&Bytes::new());
+                    if tx.send((Reply::Now(reply), permit, timing)).await.is_err() {
+                        break Stop::Eof;
+                    }
+                    continue;
+                }
+                Err(why) => break Stop::Auth(why),
+            }
+        }
         let timing = Timing::start(&frame);
-        match handle_frame(&broker, frame, &client_host, &conn).await {
-            Ok(reply) => {
+        match handle_frame(&broker, frame, &client_host, &conn, &mut sasl).await {
+            Ok((reply, close)) => {
                 if tx.send((reply, permit, timing)).await.is_err() {
                     break Stop::Eof;
                 }
+                if close {
+                    break Stop::Auth("authentication failed or refused".into());
+                }
+            }
+            Err(FrameError::Refused(why)) => {
+                timing.failed();
+                break Stop::Auth(why);
             }
             Err(e) => {
                 timing.failed();
@@ -296,6 +429,9 @@ async fn serve<R, W>(
         Stop::Idle => tracing::debug!(%peer, "closing idle connection"),
         Stop::Io(e) => tracing::debug!(%peer, "connection error: {e}"),
         Stop::Bad(e) => tracing::warn!(%peer, "closing connection on bad request: {e}"),
+        Stop::Auth(why) => {
+            tracing::info!(%peer, listener = %conn.listener, "closing connection: {why}")
+        }
     }
     drop(tx);
     let _ = writer.await;
@@ -341,8 +477,106 @@ impl Timing {
     }
 }
 
-/// Decode the header, route, and produce a reply. Err closes the connection.
+/// One raw SASL token (after a v0 SaslHandshake): the raw answer (size-prefixed), or why
+/// the connection closes (a failure cannot be told to a raw-token client).
+fn raw_token(
+    session: &mut SaslSession,
+    token: &[u8],
+    conn: &api::ConnectionInfo,
+) -> Result<Bytes, String> {
+    let out = match session.authenticate(token, api::now_ms()) {
+        Ok(AuthOutcome::Continue(c)) => c,
+        Ok(AuthOutcome::Done {
+            response,
+            principal,
+            ..
+        }) => {
+            metrics::global().successful_authentication();
+            conn.set_principal(principal);
+            response
+        }
+        Err(f) => {
+            metrics::global().failed_authentication();
+            return Err(format!("failed authentication: {}", f.detail));
+        }
+    };
+    let mut b = BytesMut::with_capacity(4 + out.len());
+    b.put_u32(out.len() as u32);
+    b.put_slice(&out);
+    Ok(b.freeze())
+}
+
+/// Decode the header, route, and produce a reply, and whether the connection closes after
+/// it. Err closes the connection at once.
 async fn handle_frame(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    client_host: &Arc<str>,
+    conn: &Arc<api::ConnectionInfo>,
+    sasl: &mut Option<SaslSession>,
+) -> Result<(Reply, bool), FrameError> {
+    let Some(session) = sasl.as_mut() else {
+        return route(broker, frame, client_host, conn)
+            .await
+            .map(|r| (r, false));
+    };
+    let prefix = peek_header(&frame)?;
+    session
+        .admits(prefix.api_key, api::now_ms())
+        .map_err(FrameError::Refused)?;
+    let key = ApiKey::try_from(prefix.api_key);
+    if key != Ok(ApiKey::SaslHandshake) && key != Ok(ApiKey::SaslAuthenticate) {
+        return route(broker, frame, client_host, conn)
+            .await
+            .map(|r| (r, false));
+    }
+    let req = request(frame, client_host, conn)?;
+    if key == Ok(ApiKey::SaslHandshake) {
+        let (bytes, close) = api::sasl_handshake::handle(Some(session), req)?;
+        return Ok((Reply::Now(bytes), close));
+    }
+    let answer = api::sasl_authenticate::handle(Some(session), req, api::now_ms())?;
+    if let Some(p) = answer.principal {
+        metrics::global().successful_authentication();
+        conn.set_principal(p);
+    }
+    if answer.close {
+        metrics::global().failed_authentication();
+    }
+    Ok((Reply::Now(answer.response), answer.close))
+}
+
+/// Decode the header and check the version (an unsupported ApiVersions is answered).
+fn request(
+    mut frame: Bytes,
+    client_host: &Arc<str>,
+    conn: &Arc<api::ConnectionInfo>,
+) -> Result<Request, FrameError> {
+    let prefix = peek_header(&frame)?;
+    let key =
+        ApiKey::try_from(prefix.api_key).map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
+    let Some(entry) = api::supported(key) else {
+        return Err(FrameError::UnknownApiKey(prefix.api_key));
+    };
+    if prefix.api_version < entry.min || prefix.api_version > entry.max {
+        return Err(FrameError::Malformed {
+            api: key,
+            version: prefix.api_version,
+            reason: "unsupported version".into(),
+        });
+    }
+    let header = decode_header(key, prefix.api_version, &mut frame)?;
+    Ok(Request {
+        header,
+        version: prefix.api_version,
+        body: frame,
+        client_host: Arc::clone(client_host),
+        conn: Arc::clone(conn),
+    })
+}
+
+/// Decode the header, route, and produce a reply. Err closes the connection.
+async fn route(
     broker: &Arc<Broker>,
     mut frame: Bytes,
     client_host: &Arc<str>,

@@ -1246,9 +1246,7 @@ fn check_value(
         {
             Err(invalid(name, value, "must be between 0 and 1"))
         }
-        "listeners" | "advertised.listeners" => parse_listener(v)
-            .map(|_| ())
-            .ok_or_else(|| invalid(name, value, "expected PLAINTEXT://host:port")),
+        "listeners" | "advertised.listeners" => listeners::parse_listener_list(name, v).map(drop),
         _ => Ok(()),
     }
 }
@@ -1302,22 +1300,6 @@ fn throttled_replicas_valid(v: &str) -> bool {
                 p.trim().parse::<u32>().is_ok() && b.trim().parse::<u32>().is_ok()
             })
         })
-}
-
-/// `PLAINTEXT://host:port` (or bare `host:port`) → (host, port): the first PLAINTEXT entry;
-/// a `CONTROLLER://` entry (the controller listener, see `controller.listener.names`) is
-/// skipped.
-pub fn parse_listener(s: &str) -> Option<(String, u16)> {
-    let entry = s.split(',').map(str::trim).find(|e| {
-        e.split_once("://")
-            .is_none_or(|(proto, _)| !proto.eq_ignore_ascii_case("CONTROLLER"))
-    })?;
-    let hostport = match entry.split_once("://") {
-        Some((proto, rest)) if proto.eq_ignore_ascii_case("PLAINTEXT") => rest,
-        Some(_) => return None,
-        None => entry,
-    };
-    parse_host_port(hostport)
 }
 
 /// `host:port` → (host, port).
@@ -2271,15 +2253,6 @@ mod tests {
                 ("c".into(), "multiline".into())
             ]
         );
-    }
-
-    #[test]
-    fn listeners_parse() {
-        assert_eq!(
-            parse_listener("PLAINTEXT://0.0.0.0:9093"),
-            Some(("0.0.0.0".into(), 9093))
-        );
-        assert_eq!(parse_listener("SSL://x:1"), None);
     }
 
     #[test]

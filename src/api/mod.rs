@@ -2,18 +2,23 @@
 //! dispatch table that ApiVersions advertises, so nothing unimplemented is ever advertised.
 //! Internal errors are mapped to Kafka error codes in [`errors`].
 
+pub mod acl_wire;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod authz;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -116,6 +121,9 @@ pub const APIS: &[ApiEntry] = &[
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
+    describe_acls::VERSIONS,
+    create_acls::VERSIONS,
+    delete_acls::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -310,6 +318,9 @@ pub async fn dispatch(
         }
         ApiKey::PushTelemetry => push_telemetry::handle(broker, req).map(Reply::Now),
         ApiKey::ListConfigResources => list_config_resources::handle(broker, req).map(Reply::Now),
+        ApiKey::DescribeAcls => describe_acls::handle(broker, req),
+        ApiKey::CreateAcls => create_acls::handle(broker, req),
+        ApiKey::DeleteAcls => delete_acls::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -447,6 +458,15 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ListConfigResources => {
             decode_body::<m::ListConfigResourcesRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeAcls => {
+            decode_body::<m::DescribeAclsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::CreateAcls => {
+            decode_body::<m::CreateAclsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteAcls => {
+            decode_body::<m::DeleteAclsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

@@ -809,6 +809,30 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some(-1),
         "Idle connections are closed after this long; -1 never.",
     ),
+    // ---- authorization (issue 11, ACLs) ----
+    def(
+        "authorizer.class.name",
+        Str,
+        Some(""),
+        None,
+        "The authorizer; empty = none (every request allowed). \
+         org.apache.kafka.metadata.authorizer.StandardAuthorizer, kafka.security.authorizer.AclAuthorizer \
+         and skua.StandardAuthorizer all enable skua's ACL authorizer.",
+    ),
+    def(
+        "super.users",
+        Str,
+        Some(""),
+        None,
+        "Principals allowed every operation whatever the ACLs, semicolon-separated (User:admin;User:broker).",
+    ),
+    def(
+        "allow.everyone.if.no.acl.found",
+        Boolean,
+        Some("false"),
+        None,
+        "With an authorizer: allow a request on a resource that has no ACL at all.",
+    ),
 ];
 
 /// Names from a stock Kafka server.properties that have no meaning here; accepted and ignored
@@ -1520,6 +1544,9 @@ pub struct BrokerConfig {
     pub log_max_open_files: Option<usize>,
     /// Client telemetry bounds (`telemetry.max.bytes`, `client.metrics.*`).
     pub telemetry: crate::telemetry::Limits,
+    /// `authorizer.class.name` set: the authorizer's settings (`super.users`,
+    /// `allow.everyone.if.no.acl.found`); None = no authorizer.
+    pub authorizer: Option<crate::security::authorizer::AuthorizerConfig>,
     pub queued_max_requests: usize,
     /// None = unlimited.
     pub queued_max_request_bytes: Option<usize>,
@@ -1768,12 +1795,34 @@ impl BrokerConfig {
         }
         let node_id = src.node_id.map_or(node_id, i64::from);
         let roles = parse_roles(&get("process.roles").unwrap_or_default())?;
+        let authorizer = match get("authorizer.class.name").unwrap_or_default().trim() {
+            "" => None,
+            class if crate::security::authorizer::AUTHORIZER_CLASS_NAMES.contains(&class) => {
+                Some(crate::security::authorizer::AuthorizerConfig {
+                    super_users: crate::security::authorizer::AuthorizerConfig::parse_super_users(
+                        &get("super.users").unwrap_or_default(),
+                    ),
+                    allow_everyone_if_no_acl_found: boolean("allow.everyone.if.no.acl.found"),
+                })
+            }
+            class => {
+                return Err(invalid(
+                    "authorizer.class.name",
+                    class,
+                    format!(
+                        "unknown authorizer; use one of {}",
+                        crate::security::authorizer::AUTHORIZER_CLASS_NAMES.join(", ")
+                    ),
+                ))
+            }
+        };
         let (controller_listen, controller_quorum_voters) =
             controller_settings(&overrides, src, node_id as i32, roles)?;
         let tt = get("log.message.timestamp.type").unwrap_or_default();
         Ok(BrokerConfig {
             listeners,
             inter_broker_listener_name,
+            authorizer,
             listen_host,
             listen_port,
             advertised_host,

@@ -12,6 +12,8 @@ use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::txn::types::{Request as TxnRequest, Response as TxnResponse};
 
+use crate::security::acl::AclOperation;
+
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::AddOffsetsToTxn,
     min: 0,
@@ -20,6 +22,15 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: AddOffsetsToTxnRequest = req.decode(ApiKey::AddOffsetsToTxn)?;
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.txn_error(AclOperation::Write, body.transactional_id.0.as_str()) {
+        let out = AddOffsetsToTxnResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
+    if let Some(code) = az.group_error(AclOperation::Read, body.group_id.0.as_str()) {
+        let out = AddOffsetsToTxnResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
     let request = TxnRequest::AddOffsets {
         transactional_id: body.transactional_id.0.as_str().to_string(),
         producer_id: body.producer_id.0,

@@ -22,6 +22,8 @@ use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::txn::types::{Request as TxnRequest, Response as TxnResponse, TopicPartition};
 
+use crate::security::acl::AclOperation;
+
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::AddPartitionsToTxn,
     min: 0,
@@ -127,14 +129,47 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let body: AddPartitionsToTxnRequest = req.decode(ApiKey::AddPartitionsToTxn)?;
     let mut txns = Vec::new();
     let mut pending = Vec::new();
+    let az = super::authz::authz(broker, &req);
+    // Kafka: a broker's verification (v4+) needs CLUSTER_ACTION; a client's request WRITE on
+    // its transactional id (else every partition) and WRITE on each topic (refused ones
+    // TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED).
+    let cluster_denied = version >= 4 && !az.cluster(AclOperation::ClusterAction);
+    let refusals =
+        |tid: &str, partitions: &[TopicPartition]| -> Option<Vec<(TopicPartition, i16)>> {
+            let all = |code: i16| Some(partitions.iter().map(|tp| (tp.clone(), code)).collect());
+            if cluster_denied {
+                return all(super::authz::CLUSTER_AUTHORIZATION_FAILED);
+            }
+            if let Some(code) = az.txn_error(AclOperation::Write, tid) {
+                return all(code);
+            }
+            let denied = |t: &str| !az.topic(AclOperation::Write, t);
+            if !partitions.iter().any(|(t, _)| denied(t)) {
+                return None;
+            }
+            Some(
+                partitions
+                    .iter()
+                    .map(|(t, p)| {
+                        let code = if denied(t) {
+                            super::authz::TOPIC_AUTHORIZATION_FAILED
+                        } else {
+                            ResponseError::OperationNotAttempted.code()
+                        };
+                        ((t.clone(), *p), code)
+                    })
+                    .collect(),
+            )
+        };
     let mut submit = |tid: &TransactionalId,
                       pid: i64,
                       epoch: i16,
                       topics: &[AddPartitionsToTxnTopic],
                       verify_only: bool| {
         let (partitions, all_known) = resolve(broker, topics);
-        let precomputed =
-            (!all_known && !verify_only).then(|| unknown_partition_errors(broker, &partitions));
+        let precomputed = refusals(tid.0.as_str(), &partitions).or_else(|| {
+            (!all_known && !verify_only).then(|| unknown_partition_errors(broker, &partitions))
+        });
         let fut = match (&precomputed, broker.txns.get()) {
             (None, Some(h)) => Some(h.submit(TxnRequest::AddPartitions {
                 transactional_id: tid.0.as_str().to_string(),

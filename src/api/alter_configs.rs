@@ -235,6 +235,8 @@ pub(super) async fn execute(
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: AlterConfigsRequest = req.decode(ApiKey::AlterConfigs)?;
+    // Kafka: ALTER_CONFIGS on the topic, the group or the cluster.
+    let az = super::authz::authz(broker, &req);
     let dups = duplicate_resources(
         body.resources
             .iter()
@@ -244,7 +246,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .resources
         .iter()
         .map(|r| {
-            let plan = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
+            let denied = az.config_resource_error(
+                crate::security::acl::AclOperation::AlterConfigs,
+                r.resource_type,
+                r.resource_name.as_str(),
+            );
+            let plan = if let Some(code) = denied {
+                Plan::Done(Err((code, None)))
+            } else if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
                 Plan::Done(Err(invalid_request(
                     "Each resource must appear at most once.",
                 )))

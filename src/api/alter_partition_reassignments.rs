@@ -30,6 +30,16 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let version = req.version;
     let body: AlterPartitionReassignmentsRequest =
         req.decode(ApiKey::AlterPartitionReassignments)?;
+    if let Some(code) =
+        super::authz::authz(broker, &req).cluster_error(crate::security::acl::AclOperation::Alter)
+    {
+        let out = AlterPartitionReassignmentsResponse::default()
+            .with_error_code(code)
+            .with_error_message(Some(kafka_protocol::protocol::StrBytes::from_static_str(
+                "Cluster authorization failed.",
+            )));
+        return req.respond(&out).map(Reply::Now);
+    }
     let asked: Vec<(String, i32, Option<Vec<i32>>)> = body
         .topics
         .iter()

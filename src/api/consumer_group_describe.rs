@@ -26,9 +26,6 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     max: 1,
 };
 
-/// Group operations allowed without ACLs: READ, DELETE, DESCRIBE (AclOperation bits).
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
-
 /// ConsumerGroupDescribe v1's MemberType of a consumer-protocol member.
 const MEMBER_TYPE_CONSUMER: i8 = 1;
 
@@ -54,6 +51,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .collect();
     let with_ops = body.include_authorized_operations;
     let asked = groups.clone();
+    // Kafka: DESCRIBE on each group (GROUP_AUTHORIZATION_FAILED).
+    let az = super::authz::authz(broker, &req);
     via_coordinator(
         broker,
         &req,
@@ -67,6 +66,16 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 Some(GroupResponse::ConsumerDescribe { groups }) => groups
                     .into_iter()
                     .map(|g| {
+                        if let Some(code) = az
+                            .group_error(crate::security::acl::AclOperation::Describe, &g.group_id)
+                        {
+                            return DescribedGroup::default()
+                                .with_group_id(GroupId(s(g.group_id)))
+                                .with_error_code(code)
+                                .with_authorized_operations(i32::MIN);
+                        }
+                        let ops =
+                            az.operations(crate::security::acl::ResourceType::Group, &g.group_id);
                         let members = g
                             .members
                             .into_iter()
@@ -103,7 +112,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                             .with_assignor_name(s(g.assignor_name))
                             .with_members(members)
                             .with_authorized_operations(if with_ops && g.error == 0 {
-                                GROUP_OPERATIONS
+                                ops
                             } else {
                                 i32::MIN
                             })

@@ -44,6 +44,24 @@ pub fn topics_image(broker: &Arc<Broker>) -> Arc<TopicsImage> {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: ConsumerGroupHeartbeatRequest = req.decode(ApiKey::ConsumerGroupHeartbeat)?;
+    // Kafka: READ on the group; DESCRIBE on every subscribed topic named.
+    let az = super::authz::authz(broker, &req);
+    let denied = az
+        .group_error(
+            crate::security::acl::AclOperation::Read,
+            body.group_id.0.as_str(),
+        )
+        .or_else(|| {
+            body.subscribed_topic_names
+                .iter()
+                .flatten()
+                .any(|t| !az.topic(crate::security::acl::AclOperation::Describe, t.0.as_str()))
+                .then_some(super::authz::TOPIC_AUTHORIZATION_FAILED)
+        });
+    if let Some(code) = denied {
+        let out = ConsumerGroupHeartbeatResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
     let hb = ConsumerHeartbeat {
         group_id: body.group_id.0.as_str().to_string(),
         member_id: body.member_id.as_str().to_string(),

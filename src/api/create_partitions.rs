@@ -50,10 +50,24 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             ));
         }
     }
+    // Kafka: ALTER on each topic.
+    let az = super::authz::authz(broker, &req);
+    let allowed = |t: &str| az.topic(crate::security::acl::AclOperation::Alter, t);
+    for t in &body.topics {
+        let n = t.name.0.as_str();
+        if counts.get(n).copied().unwrap_or(0) <= 1 && !allowed(n) {
+            results.push(result(
+                &t.name,
+                super::authz::TOPIC_AUTHORIZATION_FAILED,
+                Some("Authorization failed.".into()),
+            ));
+        }
+    }
     let asked: Vec<(TopicName, NewPartitions)> = body
         .topics
         .iter()
         .filter(|t| counts.get(t.name.0.as_str()).copied().unwrap_or(0) <= 1)
+        .filter(|t| allowed(t.name.0.as_str()))
         .map(|t| {
             let assignments: Option<Vec<Vec<i32>>> = t.assignments.as_ref().map(|a| {
                 a.iter()

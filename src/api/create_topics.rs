@@ -148,7 +148,23 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     // rest go to the controller in one request.
     let mut early: Vec<Option<CreatableTopicResult>> = Vec::with_capacity(body.topics.len());
     let mut asked = Vec::new();
+    // Kafka: CREATE on the cluster or on the topic.
+    let az = super::authz::authz(broker, &req);
+    let cluster_create = az.cluster(crate::security::acl::AclOperation::Create);
     for t in &body.topics {
+        if !cluster_create
+            && !az.topic(
+                crate::security::acl::AclOperation::Create,
+                t.name.0.as_str(),
+            )
+        {
+            early.push(Some(result(
+                t,
+                super::authz::TOPIC_AUTHORIZATION_FAILED,
+                Some("Authorization failed.".into()),
+            )));
+            continue;
+        }
         if counts.get(t.name.0.as_str()).copied().unwrap_or(0) > 1 {
             early.push(Some(result(
                 t,

@@ -24,19 +24,28 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .iter()
         .map(|g| g.0.as_str().to_string())
         .collect();
+    let az = super::authz::authz(broker, &req);
+    let (groups, denied): (Vec<String>, Vec<String>) = groups
+        .into_iter()
+        .partition(|g| az.group(crate::security::acl::AclOperation::Delete, g));
     let asked = groups.clone();
     via_coordinator(
         broker,
         &req,
         GroupRequest::Delete { groups },
         move |resp, corr, version| {
-            let results = match resp {
+            let mut results = match resp {
                 Some(GroupResponse::Delete { results }) => results,
                 _ => asked
                     .into_iter()
                     .map(|g| (g, COORDINATOR_NOT_AVAILABLE))
                     .collect(),
             };
+            results.extend(
+                denied
+                    .into_iter()
+                    .map(|g| (g, super::authz::GROUP_AUTHORIZATION_FAILED)),
+            );
             let out = DeleteGroupsResponse::default()
                 .with_throttle_time_ms(0)
                 .with_results(

@@ -40,20 +40,29 @@ pub fn error_code(e: &DeleteRecordsError) -> i16 {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let body: DeleteRecordsRequest = req.decode(ApiKey::DeleteRecords)?;
+    // Kafka: DELETE on each topic.
+    let az = super::authz::authz(broker, &req);
     let topics = body
         .topics
         .iter()
         .map(|t| {
+            let denied = !az.topic(
+                crate::security::acl::AclOperation::Delete,
+                t.name.0.as_str(),
+            );
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
-                    let (code, low) =
+                    let (code, low) = if denied {
+                        (super::authz::TOPIC_AUTHORIZATION_FAILED, -1)
+                    } else {
                         match broker.delete_records(t.name.0.as_str(), p.partition_index, p.offset)
                         {
                             Ok(low) => (0, low),
                             Err(e) => (error_code(&e), -1),
-                        };
+                        }
+                    };
                     DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(code)

@@ -65,6 +65,31 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             }
         }
     }
+    // Kafka: DELETE on each topic (TOPIC_AUTHORIZATION_FAILED).
+    let az = super::authz::authz(broker, &req);
+    if az.enabled() {
+        let mut kept = Vec::with_capacity(asked.len());
+        let mut it = std::mem::take(&mut asked).into_iter();
+        for e in early.iter_mut().filter(|e| e.is_none()) {
+            let Some(r) = it.next() else { break };
+            let (name, id) = match &r {
+                TopicRef::Name(n) => (Some(n.clone()), Uuid::nil()),
+                TopicRef::Id(id) => (broker.topic_by_id(id).map(|t| t.name.clone()), *id),
+            };
+            match name {
+                Some(n) if !az.topic(crate::security::acl::AclOperation::Delete, &n) => {
+                    *e = Some(result(
+                        Some(n),
+                        id,
+                        super::authz::TOPIC_AUTHORIZATION_FAILED,
+                        None,
+                    ));
+                }
+                _ => kept.push(r),
+            }
+        }
+        asked = kept;
+    }
     if !broker.config.delete_topic_enable {
         let code = ResponseError::TopicDeletionDisabled.code();
         let results = asked

@@ -14,7 +14,6 @@ use kafka_protocol::messages::{ApiKey, BrokerId, DescribeClusterRequest, Describ
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::metadata::CLUSTER_OPERATIONS;
 use super::{ApiEntry, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
@@ -89,7 +88,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         .with_controller_id(BrokerId(controller_id))
         .with_brokers(brokers)
         .with_cluster_authorized_operations(if body.include_cluster_authorized_operations {
-            CLUSTER_OPERATIONS
+            super::authz::authz(broker, &req).operations(
+                crate::security::acl::ResourceType::Cluster,
+                crate::security::acl::CLUSTER_NAME,
+            )
         } else {
             i32::MIN
         });

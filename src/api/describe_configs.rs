@@ -291,6 +291,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     } else {
         req.decode(ApiKey::DescribeConfigs)?
     };
+    // Kafka: DESCRIBE_CONFIGS on the topic, the group or the cluster.
+    let az = super::authz::authz(broker, &req);
     let results = body
         .resources
         .iter()
@@ -298,7 +300,16 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             let base = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            match describe(broker, r) {
+            let denied = az.config_resource_error(
+                crate::security::acl::AclOperation::DescribeConfigs,
+                r.resource_type,
+                r.resource_name.as_str(),
+            );
+            let described = match denied {
+                Some(code) => Err((code, None)),
+                None => describe(broker, r),
+            };
+            match described {
                 Ok(entries) => {
                     let wanted = r.configuration_keys.as_ref().filter(|k| !k.is_empty());
                     let configs = entries

@@ -17,8 +17,7 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     max: 6,
 };
 
-/// Group operations allowed without ACLs: READ, DELETE, DESCRIBE (AclOperation bits).
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: DescribeGroupsRequest = req.decode(ApiKey::DescribeGroups)?;
@@ -28,6 +27,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .map(|g| g.0.as_str().to_string())
         .collect();
     let with_ops = body.include_authorized_operations;
+    let az = super::authz::authz(broker, &req);
     let asked = groups.clone();
     via_coordinator(
         broker,
@@ -56,6 +56,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                                     .with_member_assignment(m.assignment)
                             })
                             .collect();
+                        if !az.group(AclOperation::Describe, &g.group_id) {
+                            return DescribedGroup::default()
+                                .with_error_code(super::authz::GROUP_AUTHORIZATION_FAILED)
+                                .with_group_id(GroupId(s(g.group_id)));
+                        }
+                        let ops = az.operations(ResourceType::Group, &g.group_id);
                         let mut d = DescribedGroup::default()
                             .with_error_code(g.error)
                             .with_group_id(GroupId(s(g.group_id)))
@@ -64,7 +70,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                             .with_protocol_data(s(g.protocol))
                             .with_members(members);
                         if version >= 3 && with_ops {
-                            d.authorized_operations = GROUP_OPERATIONS;
+                            d.authorized_operations = ops;
                         }
                         d
                     })

@@ -44,6 +44,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let version = req.version;
     let body: DescribeLogDirsRequest =
         crate::protocol::decode_body(ApiKey::DescribeLogDirs, version.max(1), &mut req.body)?;
+    // Kafka: DESCRIBE on the cluster, else no log dirs (and CLUSTER_AUTHORIZATION_FAILED v3+).
+    if let Some(code) = super::authz::authz(broker, &req)
+        .cluster_error(crate::security::acl::AclOperation::Describe)
+    {
+        let resp =
+            DescribeLogDirsResponse::default().with_error_code(if version >= 3 { code } else { 0 });
+        return crate::protocol::encode_response(req.header.correlation_id, version.max(1), &resp);
+    }
     let mut topics = Vec::new();
     let describe = |t: &crate::cluster::Topic, wanted: Option<&[i32]>| {
         let partitions: Vec<DescribeLogDirsPartition> = t

@@ -35,13 +35,17 @@ fn partition_error(index: i32, code: i16, message: Option<String>) -> PartitionR
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let body: DescribeProducersRequest = req.decode(ApiKey::DescribeProducers)?;
     let mut topics = Vec::with_capacity(body.topics.len());
+    // Kafka: READ on each topic.
+    let az = super::authz::authz(broker, &req);
     for t in &body.topics {
+        let denied = !az.topic(crate::security::acl::AclOperation::Read, t.name.0.as_str());
         let topic = broker.topic(t.name.0.as_str());
         let partitions = t
             .partition_indexes
             .iter()
             .map(|&index| {
                 let p = match &topic {
+                    _ if denied => Err(super::authz::TOPIC_AUTHORIZATION_FAILED),
                     None => Err(ResponseError::UnknownTopicOrPartition.code()),
                     Some(tp) => tp.leader(index, -1).cloned(),
                 };

@@ -93,6 +93,13 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     };
     names.sort();
     names.dedup();
+    // Kafka: DESCRIBE on each topic; unauthorized ones are left out of an all-topics answer
+    // and TOPIC_AUTHORIZATION_FAILED when named.
+    let az = super::authz::authz(broker, &req);
+    let describable = |n: &str| az.topic(crate::security::acl::AclOperation::Describe, n);
+    if all {
+        names.retain(|n| describable(n));
+    }
     let cursor = body
         .cursor
         .as_ref()
@@ -121,6 +128,11 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             Some((c, p)) if c == name => (*p).max(0),
             _ => 0,
         };
+        if !describable(name) {
+            resp.topics
+                .push(error_topic(name, super::authz::TOPIC_AUTHORIZATION_FAILED));
+            continue;
+        }
         let Some(t) = broker.topic(name) else {
             if !all {
                 resp.topics.push(error_topic(
@@ -138,7 +150,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             );
             break;
         }
-        let topic = describe(&t, start, remaining);
+        let mut topic = describe(&t, start, remaining);
+        topic.topic_authorized_operations =
+            az.operations(crate::security::acl::ResourceType::Topic, name);
         let left = t.partitions.iter().filter(|p| p.index >= start).count();
         let taken = topic.partitions.len();
         remaining -= taken;

@@ -44,6 +44,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .map(|t| t.0.as_str().to_string())
         .collect();
     let requested = ids.clone();
+    // Kafka: DESCRIBE on each transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+    let az = super::authz::authz(broker, &req);
     let request = TxnRequest::Describe {
         transactional_ids: ids,
     };
@@ -52,6 +54,19 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             Some(TxnResponse::Describe { transactions }) => transactions
                 .into_iter()
                 .map(|t| {
+                    if let Some(code) = az.txn_error(
+                        crate::security::acl::AclOperation::Describe,
+                        &t.transactional_id,
+                    ) {
+                        return TransactionState::default()
+                            .with_error_code(code)
+                            .with_transactional_id(TransactionalId(StrBytes::from_string(
+                                t.transactional_id,
+                            )))
+                            .with_producer_id(ProducerId(-1))
+                            .with_producer_epoch(-1)
+                            .with_transaction_start_time_ms(-1);
+                    }
                     TransactionState::default()
                         .with_error_code(t.error)
                         .with_transactional_id(TransactionalId(StrBytes::from_string(

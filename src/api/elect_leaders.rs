@@ -38,6 +38,12 @@ fn partition(index: i32, code: i16, message: Option<String>) -> PartitionResult 
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: ElectLeadersRequest = req.decode(ApiKey::ElectLeaders)?;
+    if let Some(code) =
+        super::authz::authz(broker, &req).cluster_error(crate::security::acl::AclOperation::Alter)
+    {
+        let out = ElectLeadersResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
     if body.election_type != PREFERRED && body.election_type != UNCLEAN {
         let message = format!("Unknown election type {}", body.election_type);
         let code = ResponseError::InvalidRequest.code();

@@ -15,6 +15,8 @@ use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::txn::types::{Request as TxnRequest, Response as TxnResponse};
 
+use crate::security::acl::AclOperation;
+
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::EndTxn,
     min: 0,
@@ -23,6 +25,14 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: EndTxnRequest = req.decode(ApiKey::EndTxn)?;
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.txn_error(AclOperation::Write, body.transactional_id.0.as_str()) {
+        let out = EndTxnResponse::default()
+            .with_error_code(code)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        return req.respond(&out).map(Reply::Now);
+    }
     let request = TxnRequest::EndTxn {
         transactional_id: body.transactional_id.0.as_str().to_string(),
         producer_id: body.producer_id.0,

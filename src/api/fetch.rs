@@ -595,6 +595,24 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         Context::Sessionless | Context::Full { .. } => request_groups(&body),
     };
     let (skeleton, mut wanted) = resolve(broker, version, groups);
+    // Kafka: a replica's fetch needs CLUSTER_ACTION on the cluster, a consumer's READ on
+    // each topic; refused partitions are TOPIC_AUTHORIZATION_FAILED.
+    let az = super::authz::authz(broker, &req);
+    if az.enabled() {
+        use crate::security::acl::AclOperation;
+        let follower_ok = replica_id < 0 || az.cluster(AclOperation::ClusterAction);
+        for w in wanted.iter_mut() {
+            let denied = match &w.partition {
+                _ if !follower_ok => true,
+                Some(p) => replica_id < 0 && !az.topic(AclOperation::Read, &p.topic),
+                None => false,
+            };
+            if denied {
+                w.partition = None;
+                w.error = super::authz::TOPIC_AUTHORIZATION_FAILED;
+            }
+        }
+    }
     let topic_keys = match &context {
         Context::Full { uses_topic_ids, .. } => topic_keys(&skeleton, *uses_topic_ids),
         _ => Vec::new(),

@@ -113,6 +113,19 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let version = req.version;
     let body: FindCoordinatorRequest = req.decode(ApiKey::FindCoordinator)?;
     let mut resp = FindCoordinatorResponse::default().with_throttle_time_ms(0);
+    // Kafka: DESCRIBE on the group / the transactional id.
+    let az = super::authz::authz(broker, &req);
+    let find = |broker: &Arc<Broker>, key: &str, key_type: i8| {
+        use crate::security::acl::AclOperation::Describe;
+        let denied = match key_type {
+            0 => az.group_error(Describe, key),
+            _ => az.txn_error(Describe, key),
+        };
+        match denied {
+            Some(code) => Err((code, None)),
+            None => find(broker, key, key_type),
+        }
+    };
     if version >= 4 {
         resp.coordinators = body
             .coordinator_keys

@@ -17,6 +17,14 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: HeartbeatRequest = req.decode(ApiKey::Heartbeat)?;
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.group_error(
+        crate::security::acl::AclOperation::Read,
+        body.group_id.0.as_str(),
+    ) {
+        let out = HeartbeatResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
     let hb = Heartbeat {
         group_id: body.group_id.0.as_str().to_string(),
         generation_id: body.generation_id,

@@ -196,6 +196,8 @@ fn set_ops(new: impl IntoIterator<Item = (String, String)>) -> Vec<ConfigOp> {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: IncrementalAlterConfigsRequest = req.decode(ApiKey::IncrementalAlterConfigs)?;
+    // Kafka: ALTER_CONFIGS on the topic, the group or the cluster.
+    let az = super::authz::authz(broker, &req);
     let dups = duplicate_resources(
         body.resources
             .iter()
@@ -205,7 +207,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .resources
         .iter()
         .map(|r| {
-            let plan = if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
+            let denied = az.config_resource_error(
+                crate::security::acl::AclOperation::AlterConfigs,
+                r.resource_type,
+                r.resource_name.as_str(),
+            );
+            let plan = if let Some(code) = denied {
+                Plan::Done(Err((code, None)))
+            } else if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
                 Plan::Done(Err(invalid_request(
                     "Each resource must appear at most once.",
                 )))

@@ -14,6 +14,8 @@ use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::txn::types::{Request as TxnRequest, Response as TxnResponse};
 
+use crate::security::acl::{AclOperation, ResourceType};
+
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::InitProducerId,
     min: 0,
@@ -27,6 +29,25 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .transactional_id
         .as_ref()
         .map(|t| t.0.as_str().to_string());
+    // Kafka: WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on
+    // the cluster or WRITE on some topic (KIP-679).
+    let az = super::authz::authz(broker, &req);
+    let denied = match &transactional_id {
+        Some(t) => az.txn_error(AclOperation::Write, t),
+        None if !az.cluster(AclOperation::IdempotentWrite)
+            && !az.any_of_type(AclOperation::Write, ResourceType::Topic) =>
+        {
+            Some(super::authz::CLUSTER_AUTHORIZATION_FAILED)
+        }
+        None => None,
+    };
+    if let Some(code) = denied {
+        let out = InitProducerIdResponse::default()
+            .with_error_code(code)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        return req.respond(&out).map(Reply::Now);
+    }
     let request = TxnRequest::InitProducerId {
         transactional_id,
         transaction_timeout_ms: body.transaction_timeout_ms,

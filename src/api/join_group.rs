@@ -25,6 +25,19 @@ fn s(v: String) -> StrBytes {
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: JoinGroupRequest = req.decode(ApiKey::JoinGroup)?;
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.group_error(
+        crate::security::acl::AclOperation::Read,
+        body.group_id.0.as_str(),
+    ) {
+        let mut out = JoinGroupResponse::default()
+            .with_error_code(code)
+            .with_generation_id(-1);
+        if version < 7 {
+            out.protocol_name = Some(StrBytes::default());
+        }
+        return req.respond(&out).map(Reply::Now);
+    }
     let join = JoinGroup {
         group_id: body.group_id.0.as_str().to_string(),
         member_id: body.member_id.as_str().to_string(),

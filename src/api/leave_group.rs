@@ -20,6 +20,14 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: LeaveGroupRequest = req.decode(ApiKey::LeaveGroup)?;
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.group_error(
+        crate::security::acl::AclOperation::Read,
+        body.group_id.0.as_str(),
+    ) {
+        let out = LeaveGroupResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
     let members = if version < 3 {
         vec![(body.member_id.as_str().to_string(), None, None)]
     } else {

@@ -81,6 +81,12 @@ pub fn list(broker: &Broker, version: i16, types: &[i8]) -> Result<Vec<(String, 
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let body: ListConfigResourcesRequest = req.decode(ApiKey::ListConfigResources)?;
+    if let Some(code) = super::authz::authz(broker, &req)
+        .cluster_error(crate::security::acl::AclOperation::DescribeConfigs)
+    {
+        let out = ListConfigResourcesResponse::default().with_error_code(code);
+        return req.respond(&out);
+    }
     let resp = match list(broker, req.version, &body.resource_types) {
         Ok(resources) => ListConfigResourcesResponse::default().with_config_resources(
             resources

@@ -36,6 +36,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     } else {
         vec![]
     };
+    let az = super::authz::authz(broker, &req);
+    let see_all = az.cluster(crate::security::acl::AclOperation::Describe);
     via_coordinator(
         broker,
         &req,
@@ -47,6 +49,13 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     out.error_code = error;
                     out.groups = groups
                         .into_iter()
+                        .filter(|g| {
+                            see_all
+                                || az.group(
+                                    crate::security::acl::AclOperation::Describe,
+                                    &g.group_id,
+                                )
+                        })
                         .map(|g| {
                             let mut l = ListedGroup::default()
                                 .with_group_id(GroupId(StrBytes::from_string(g.group_id)))

@@ -100,7 +100,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let mut max_nums = max_nums.into_iter();
     let mut old_style: Vec<Vec<i64>> = Vec::new();
     let mut topics = Vec::with_capacity(body.topics.len());
+    let az = super::authz::authz(broker, &req);
     for t in &body.topics {
+        let denied = !az.topic(
+            crate::security::acl::AclOperation::Describe,
+            t.name.0.as_str(),
+        );
         let topic = broker.topic(t.name.0.as_str());
         let partitions = t
             .partitions
@@ -114,6 +119,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
                     -1
                 };
                 let p = match &topic {
+                    _ if denied => Err(super::authz::TOPIC_AUTHORIZATION_FAILED),
                     None => Err(ResponseError::UnknownTopicOrPartition.code()),
                     Some(t) => t.leader(rp.partition_index, epoch).cloned(),
                 };

@@ -49,6 +49,12 @@ fn ongoing(t: &Topic, slots: Vec<&PartitionSlot>) -> Option<OngoingTopicReassign
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameError> {
     let body: ListPartitionReassignmentsRequest = req.decode(ApiKey::ListPartitionReassignments)?;
+    if let Some(code) = super::authz::authz(broker, &req)
+        .cluster_error(crate::security::acl::AclOperation::Describe)
+    {
+        let out = ListPartitionReassignmentsResponse::default().with_error_code(code);
+        return req.respond(&out);
+    }
     let topics: Vec<OngoingTopicReassignment> = match &body.topics {
         None => broker
             .all_topics()

@@ -43,6 +43,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             None
         },
     };
+    // Kafka: only the transactional ids the principal may DESCRIBE.
+    let az = super::authz::authz(broker, &req);
     via_txn_coordinator(broker, &req, request, move |resp, corr, version| {
         let out = match resp {
             Some(TxnResponse::List {
@@ -60,6 +62,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 .with_transaction_states(
                     transactions
                         .into_iter()
+                        .filter(|(tid, _, _)| {
+                            az.transactional_id(crate::security::acl::AclOperation::Describe, tid)
+                        })
                         .map(|(tid, pid, state)| {
                             TransactionState::default()
                                 .with_transactional_id(TransactionalId(StrBytes::from_string(tid)))

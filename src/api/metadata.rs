@@ -16,11 +16,13 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
+use super::authz::{authz, Authz, TOPIC_AUTHORIZATION_FAILED};
 use super::errors::topic_error_code;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::controller_rpc::NewTopic;
 use crate::cluster::{validate_topic_name, Broker, Topic};
 use crate::protocol::FrameError;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::Metadata,
@@ -52,7 +54,7 @@ pub(super) fn partition_error(m: &crate::cluster::PartitionMeta) -> i16 {
     }
 }
 
-fn describe_topic(t: &Topic, with_ops: bool) -> MetadataResponseTopic {
+fn describe_topic(t: &Topic, with_ops: bool, az: &Authz) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
@@ -75,7 +77,7 @@ fn describe_topic(t: &Topic, with_ops: bool) -> MetadataResponseTopic {
         .with_is_internal(t.internal)
         .with_partitions(partitions);
     if with_ops {
-        topic.topic_authorized_operations = TOPIC_OPERATIONS;
+        topic.topic_authorized_operations = az.operations(ResourceType::Topic, &t.name);
     }
     topic
 }
@@ -103,10 +105,18 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         None => true,
         Some(t) => version == 0 && t.is_empty(),
     };
+    let az = authz(broker, &req);
     let mut wanted = Vec::new();
+    // Kafka: topics the principal may not DESCRIBE are left out of an all-topics answer and
+    // refused with TOPIC_AUTHORIZATION_FAILED when named (UNKNOWN_TOPIC_ID when named by id);
+    // auto-creation needs CREATE on the cluster or the topic.
+    let may_describe = |name: &str| az.topic(AclOperation::Describe, name);
+    let may_create = az.cluster(AclOperation::Create);
     if all {
         for t in broker.all_topics() {
-            wanted.push(Wanted::Ready(describe_topic(&t, with_ops)));
+            if may_describe(&t.name) {
+                wanted.push(Wanted::Ready(describe_topic(&t, with_ops, &az)));
+            }
         }
     } else {
         for rt in body.topics.iter().flatten() {
@@ -118,21 +128,37 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 .filter(|n| !n.is_empty() || rt.topic_id.is_nil());
             let entry = match name {
                 None => match broker.topic_by_id(&rt.topic_id) {
-                    Some(t) => Wanted::Ready(describe_topic(&t, with_ops)),
-                    None => Wanted::Ready(error_topic(
+                    Some(t) if may_describe(&t.name) => {
+                        Wanted::Ready(describe_topic(&t, with_ops, &az))
+                    }
+                    _ => Wanted::Ready(error_topic(
                         None,
                         rt.topic_id,
                         ResponseError::UnknownTopicId.code(),
                     )),
                 },
+                Some(name) if !may_describe(&name) => Wanted::Ready(error_topic(
+                    Some(&name),
+                    Uuid::nil(),
+                    TOPIC_AUTHORIZATION_FAILED,
+                )),
                 Some(name) => match broker.topic(&name) {
-                    Some(t) => Wanted::Ready(describe_topic(&t, with_ops)),
+                    Some(t) => Wanted::Ready(describe_topic(&t, with_ops, &az)),
                     None => {
                         if let Err(e) = validate_topic_name(&name) {
                             Wanted::Ready(error_topic(
                                 Some(&name),
                                 Uuid::nil(),
                                 topic_error_code(&e),
+                            ))
+                        } else if allow_create
+                            && !may_create
+                            && !az.topic(AclOperation::Create, &name)
+                        {
+                            Wanted::Ready(error_topic(
+                                Some(&name),
+                                Uuid::nil(),
+                                TOPIC_AUTHORIZATION_FAILED,
                             ))
                         } else if allow_create {
                             Wanted::Create(name)
@@ -173,7 +199,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 // Created (or being created): describe what this node knows now; a topic
                 // not yet here is LEADER_NOT_AVAILABLE, which clients retry (as in Kafka).
                 Wanted::Create(name) => match broker.topic(&name) {
-                    Some(t) => describe_topic(&t, with_ops),
+                    Some(t) => describe_topic(&t, with_ops, &az),
                     None => error_topic(
                         Some(&name),
                         Uuid::nil(),
@@ -182,7 +208,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 },
             })
             .collect();
-        respond(broker, req, topics, include_cluster_ops)
+        let cluster_ops = include_cluster_ops
+            .then(|| az.operations(ResourceType::Cluster, crate::security::acl::CLUSTER_NAME));
+        respond(broker, req, topics, cluster_ops)
     };
     if to_create.is_empty() {
         return answer(&broker, wanted, &req).map(Reply::Now);
@@ -218,7 +246,7 @@ fn respond(
     broker: &Broker,
     req: &Request,
     topics: Vec<MetadataResponseTopic>,
-    include_cluster_ops: bool,
+    cluster_ops: Option<i32>,
 ) -> Result<Bytes, FrameError> {
     let cluster = broker.cluster();
     // Each client is told the endpoints of the listener it connected to.
@@ -251,8 +279,8 @@ fn respond(
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(controller_id))
         .with_topics(topics);
-    if include_cluster_ops {
-        resp.cluster_authorized_operations = CLUSTER_OPERATIONS;
+    if let Some(ops) = cluster_ops {
+        resp.cluster_authorized_operations = ops;
     }
     req.respond(&resp)
 }

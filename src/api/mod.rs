@@ -2,18 +2,23 @@
 //! dispatch table that ApiVersions advertises, so nothing unimplemented is ever advertised.
 //! Internal errors are mapped to Kafka error codes in [`errors`].
 
+pub mod acl_wire;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod authz;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -120,6 +125,9 @@ pub const APIS: &[ApiEntry] = &[
     list_config_resources::VERSIONS,
     sasl_handshake::VERSIONS,
     sasl_authenticate::VERSIONS,
+    describe_acls::VERSIONS,
+    create_acls::VERSIONS,
+    delete_acls::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -320,6 +328,9 @@ pub async fn dispatch(
         ApiKey::SaslAuthenticate => {
             sasl_authenticate::handle(None, req, now_ms()).map(|a| Reply::Now(a.response))
         }
+        ApiKey::DescribeAcls => describe_acls::handle(broker, req),
+        ApiKey::CreateAcls => create_acls::handle(broker, req),
+        ApiKey::DeleteAcls => delete_acls::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -463,6 +474,15 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::SaslAuthenticate => {
             decode_body::<m::SaslAuthenticateRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeAcls => {
+            decode_body::<m::DescribeAclsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::CreateAcls => {
+            decode_body::<m::CreateAclsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteAcls => {
+            decode_body::<m::DeleteAclsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

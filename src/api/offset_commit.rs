@@ -176,7 +176,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             });
         }
     }
-    let (partitions, unknown) = known_partitions(broker, partitions);
+    // Kafka: READ on the group (else every partition is GROUP_AUTHORIZATION_FAILED), then
+    // READ on each topic (TOPIC_AUTHORIZATION_FAILED).
+    let (partitions, refused) =
+        super::authz::authz(broker, &req).commit_partitions(body.group_id.0.as_str(), partitions);
+    let (partitions, mut unknown) = known_partitions(broker, partitions);
+    unknown.extend(refused);
     if partitions.is_empty() {
         let out = OffsetCommitResponse::default()
             .with_throttle_time_ms(0)

@@ -32,6 +32,15 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         })
         .collect();
     let group_id = body.group_id.0.as_str().to_string();
+    // Kafka: DELETE on the group (else the whole request), READ on each topic.
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.group_error(crate::security::acl::AclOperation::Delete, &group_id) {
+        let out = OffsetDeleteResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
+    let (partitions, denied): (Vec<(String, i32)>, Vec<(String, i32)>) = partitions
+        .into_iter()
+        .partition(|(t, _)| az.topic(crate::security::acl::AclOperation::Read, t));
     via_coordinator(
         broker,
         &req,
@@ -40,10 +49,15 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             partitions,
         },
         move |resp, corr, version| {
-            let (error, parts) = match resp {
+            let (error, mut parts) = match resp {
                 Some(GroupResponse::OffsetDelete { error, partitions }) => (error, partitions),
                 _ => (COORDINATOR_NOT_AVAILABLE, vec![]),
             };
+            parts.extend(
+                denied
+                    .into_iter()
+                    .map(|(t, p)| (t, p, super::authz::TOPIC_AUTHORIZATION_FAILED)),
+            );
             let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
             for (t, p, code) in parts {
                 let part = OffsetDeleteResponsePartition::default()

@@ -228,6 +228,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         }]
     };
     let asked: Vec<String> = groups.iter().map(|g| g.group_id.clone()).collect();
+    let explicit: Vec<bool> = groups.iter().map(|g| g.topics.is_some()).collect();
+    let az = super::authz::authz(broker, &req);
     let fetch = OffsetFetch {
         groups,
         require_stable: version >= 7 && body.require_stable,
@@ -238,7 +240,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         &req,
         GroupRequest::OffsetFetch(fetch),
         move |resp, corr, version| {
-            let results = match resp {
+            let mut results = match resp {
                 Some(GroupResponse::OffsetFetch { groups }) => groups,
                 _ => asked
                     .into_iter()
@@ -249,6 +251,30 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     })
                     .collect(),
             };
+            // Kafka: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED); topics the
+            // principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED when named, left out
+            // of an all-topics fetch.
+            for (i, g) in results.iter_mut().enumerate() {
+                use crate::security::acl::AclOperation;
+                if !az.group(AclOperation::Describe, &g.group_id) {
+                    g.error = super::authz::GROUP_AUTHORIZATION_FAILED;
+                    g.offsets.clear();
+                    continue;
+                }
+                if explicit.get(i).copied().unwrap_or(false) {
+                    for o in g.offsets.iter_mut() {
+                        if !az.topic(AclOperation::Describe, &o.topic) {
+                            o.error = super::authz::TOPIC_AUTHORIZATION_FAILED;
+                            o.offset = -1;
+                            o.leader_epoch = -1;
+                            o.metadata = None;
+                        }
+                    }
+                } else {
+                    g.offsets
+                        .retain(|o| az.topic(AclOperation::Describe, &o.topic));
+                }
+            }
             let mut out = OffsetFetchResponse::default().with_throttle_time_ms(0);
             if version >= 10 {
                 let none = TopicIds::default();

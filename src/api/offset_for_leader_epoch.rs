@@ -66,14 +66,30 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     } else {
         req.decode(ApiKey::OffsetForLeaderEpoch)?
     };
+    // Kafka: a replica (replica_id >= 0) needs CLUSTER_ACTION, a client DESCRIBE on the topic.
+    let az = super::authz::authz(broker, &req);
+    let follower_denied = version >= 3
+        && body.replica_id.0 >= 0
+        && !az.cluster(crate::security::acl::AclOperation::ClusterAction);
     let topics = body
         .topics
         .iter()
         .map(|t| {
+            let denied = if follower_denied {
+                Some(super::authz::CLUSTER_AUTHORIZATION_FAILED)
+            } else {
+                az.topic_error(
+                    crate::security::acl::AclOperation::Describe,
+                    t.topic.0.as_str(),
+                )
+            };
             let partitions = t
                 .partitions
                 .iter()
                 .map(|rp| {
+                    if let Some(code) = denied {
+                        return answer(rp.partition, code, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET);
+                    }
                     let topic = broker.topic(t.topic.0.as_str());
                     match topic.as_ref().map(|t| t.leader(rp.partition, -1)) {
                         Some(Ok(p)) => end_offset(p, rp.current_leader_epoch, rp.leader_epoch),

@@ -26,6 +26,7 @@ use kafka_protocol::messages::{ApiKey, BrokerId, ProduceRequest, ProduceResponse
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use super::authz::{TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED};
 use super::errors::log_error_code;
 use super::leader_hints::LeaderHints;
 use super::{now_ms, ApiEntry, Reply, Request};
@@ -36,6 +37,7 @@ use crate::log::{AppendOrigin, LogError};
 use crate::protocol::batch::{BatchError, BatchHeader, BatchIter};
 use crate::protocol::legacy::{self, message_set};
 use crate::protocol::{encode_response, FrameError};
+use crate::security::acl::AclOperation;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::Produce,
@@ -296,6 +298,13 @@ fn serve(
         .transactional_id
         .as_ref()
         .is_none_or(|tid| coordinated_here(broker, tid.as_str()));
+    let az = super::authz::authz(broker, &req);
+    // Kafka: transactional records need WRITE on the transactional id (else every partition
+    // is refused), then each topic needs WRITE.
+    let txn_denied = body
+        .transactional_id
+        .as_ref()
+        .is_some_and(|tid| !az.transactional_id(AclOperation::Write, tid.as_str()));
     let mut topics = Vec::with_capacity(body.topic_data.len());
     let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     for td in &body.topic_data {
@@ -309,11 +318,27 @@ fn serve(
         } else {
             ResponseError::UnknownTopicOrPartition.code()
         };
+        let name = match &topic {
+            Some(t) => Some(t.name.clone()),
+            None if version < 13 => Some(td.name.0.as_str().to_string()),
+            None => None,
+        };
+        let topic_denied = name
+            .as_ref()
+            .is_some_and(|n| !az.topic(AclOperation::Write, n));
         let mut parts = Vec::with_capacity(td.partition_data.len());
         for pd in &td.partition_data {
             let r = match (&topic, acks) {
                 (_, a) if !(a == -1 || a == 0 || a == 1) => (
                     error_response(pd.index, ResponseError::InvalidRequiredAcks.code(), None),
+                    None,
+                ),
+                _ if txn_denied => (
+                    error_response(pd.index, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None),
+                    None,
+                ),
+                _ if topic_denied => (
+                    error_response(pd.index, TOPIC_AUTHORIZATION_FAILED, None),
                     None,
                 ),
                 (None, _) => (error_response(pd.index, unknown, None), None),

@@ -19,6 +19,14 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
     let body: SyncGroupRequest = req.decode(ApiKey::SyncGroup)?;
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.group_error(
+        crate::security::acl::AclOperation::Read,
+        body.group_id.0.as_str(),
+    ) {
+        let out = SyncGroupResponse::default().with_error_code(code);
+        return req.respond(&out).map(Reply::Now);
+    }
     let sync = SyncGroup {
         group_id: body.group_id.0.as_str().to_string(),
         generation_id: body.generation_id,

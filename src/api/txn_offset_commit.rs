@@ -60,6 +60,24 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let tid = body.transactional_id.0.as_str();
     let (pid, epoch) = (body.producer_id.0, body.producer_epoch);
     let group = body.group_id.0.as_str();
+    // Kafka: WRITE on the transactional id, else every partition is refused.
+    let az = super::authz::authz(broker, &req);
+    if let Some(code) = az.txn_error(crate::security::acl::AclOperation::Write, tid) {
+        let parts = body
+            .topics
+            .iter()
+            .flat_map(|t| {
+                let name = t.name.0.as_str();
+                t.partitions
+                    .iter()
+                    .map(move |p| (name.to_string(), p.partition_index, code))
+            })
+            .collect();
+        let out = TxnOffsetCommitResponse::default()
+            .with_throttle_time_ms(0)
+            .with_topics(by_topic(parts, version));
+        return req.respond(&out).map(Reply::Now);
+    }
     let add = super::txn_implicit::offsets_add(broker, tid, group, pid, epoch, version < 5);
     let Some(add) = add else {
         return commit(broker, req, body);
@@ -114,7 +132,11 @@ fn commit(
             });
         }
     }
-    let (partitions, unknown) = super::offset_commit::known_partitions(broker, partitions);
+    // Kafka: READ on the group (else every partition), READ on each topic.
+    let (partitions, refused) =
+        super::authz::authz(broker, &req).commit_partitions(body.group_id.0.as_str(), partitions);
+    let (partitions, mut unknown) = super::offset_commit::known_partitions(broker, partitions);
+    unknown.extend(refused);
     if partitions.is_empty() {
         let out = TxnOffsetCommitResponse::default()
             .with_throttle_time_ms(0)

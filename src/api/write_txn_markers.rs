@@ -141,6 +141,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     } else {
         req.decode(ApiKey::WriteTxnMarkers)?
     };
+    // Kafka: CLUSTER_ACTION on the cluster (brokers only), else every partition refused.
+    let denied = super::authz::authz(broker, &req)
+        .cluster_error(crate::security::acl::AclOperation::ClusterAction);
     let broker = Arc::clone(broker);
     Ok(Reply::Later(Box::pin(async move {
         let writes: Vec<(TxnMarker, &str, i32)> = body
@@ -157,7 +160,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             .collect();
         let broker = &broker;
         let codes = futures::future::join_all(writes.into_iter().map(|(m, t, p)| async move {
-            write_marker(broker, m, t, p).await.err().unwrap_or(0)
+            match denied {
+                Some(code) => code,
+                None => write_marker(broker, m, t, p).await.err().unwrap_or(0),
+            }
         }))
         .await;
         let resp = WriteTxnMarkersResponse::default().with_markers(results(&body, codes));

@@ -4,6 +4,7 @@
 //! every failure is an `Err` (the binary prints it and exits non-zero), with Kafka's error code
 //! name when the broker answered one.
 
+pub mod acl;
 pub mod client;
 pub mod cluster;
 pub mod consume;
@@ -69,6 +70,24 @@ pub enum ClusterCommand {
     /// Show the cluster id, brokers, active controller, and partitions that are
     /// under-replicated, under min ISR or offline.
     Describe(cluster::DescribeArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AclCommand {
+    /// Add ACLs (CreateAcls): --allow-principal/--deny-principal, --operation, a resource.
+    Add(acl::AddArgs),
+    /// List ACLs (DescribeAcls), optionally of a resource or a principal.
+    List(acl::ListArgs),
+    /// Remove the ACLs matching the flags (DeleteAcls).
+    Remove(acl::RemoveArgs),
+}
+
+pub fn run_acl(cmd: AclCommand) -> anyhow::Result<()> {
+    match cmd {
+        AclCommand::Add(a) => acl::add(a),
+        AclCommand::List(a) => acl::list(a),
+        AclCommand::Remove(a) => acl::remove(a),
+    }
 }
 
 pub fn run_topic(cmd: TopicCommand) -> anyhow::Result<()> {

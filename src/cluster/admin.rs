@@ -43,7 +43,10 @@ fn call_error(e: CallError) -> (i16, String) {
 }
 
 impl Broker {
-    async fn ask(&self, req: ControllerRequest) -> Result<ControllerResponse, (i16, String)> {
+    pub(super) async fn ask(
+        &self,
+        req: ControllerRequest,
+    ) -> Result<ControllerResponse, (i16, String)> {
         let Some(channel) = self.controller.get() else {
             return Err((NOT_CONTROLLER, "no controller channel".into()));
         };

@@ -151,6 +151,14 @@ pub enum ControllerRequest {
         topics: Vec<LegacyTopic>,
         next_producer_id: Option<i64>,
     },
+    /// CreateAcls.
+    CreateAcls {
+        acls: Vec<crate::security::acl::AclBinding>,
+    },
+    /// DeleteAcls.
+    DeleteAcls {
+        filters: Vec<crate::security::acl::AclBindingFilter>,
+    },
 }
 
 /// The active controller's answer.
@@ -175,11 +183,23 @@ pub enum ControllerResponse {
         count: i64,
     },
     Imported,
+    /// CreateAcls: per binding, (error code, message).
+    AclsCreated(Vec<(i16, Option<String>)>),
+    /// DeleteAcls: per filter, the outcome.
+    AclsDeleted(Vec<AclDeleteResult>),
     /// The whole request failed (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...).
     Error {
         error_code: i16,
         message: Option<String>,
     },
+}
+
+/// One DeleteAcls filter's outcome: its error, or the bindings it removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclDeleteResult {
+    pub error_code: i16,
+    pub message: Option<String>,
+    pub matched: Vec<crate::security::acl::AclBinding>,
 }
 
 /// A response and the metadata log index holding its effect (0: nothing written).

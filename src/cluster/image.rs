@@ -31,6 +31,8 @@ use uuid::Uuid;
 
 use super::records::{ConfigResource, Endpoint, MetadataRecord};
 
+pub mod acls;
+
 /// The leader of a partition that has none.
 pub const NO_LEADER: i32 = -1;
 
@@ -154,6 +156,8 @@ pub enum ImageError {
     TopicIdExists { id: Uuid, name: String },
     #[error("topic {topic_id} has no partition {partition} (and it is not the next one)")]
     InvalidPartition { topic_id: Uuid, partition: i32 },
+    #[error("no ACL has id {0}")]
+    UnknownAcl(Uuid),
     #[error("next producer id {record} does not advance past {current}")]
     ProducerIdNotIncreasing { current: i64, record: i64 },
 }
@@ -168,6 +172,7 @@ pub struct MetadataImage {
     configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
     next_producer_id: i64,
     last_applied_index: u64,
+    acls: acls::AclImage,
 }
 
 static NO_CONFIGS: BTreeMap<String, String> = BTreeMap::new();
@@ -242,6 +247,11 @@ impl MetadataImage {
                 self.apply_config(resource, name, value.as_deref());
                 Ok(())
             }
+            MetadataRecord::AccessControlEntry { id, acl } => {
+                self.acls.add(*id, acl);
+                Ok(())
+            }
+            MetadataRecord::RemoveAccessControlEntry { id } => self.acls.remove(*id),
             MetadataRecord::ProducerIds {
                 next_producer_id, ..
             } => self.apply_producer_ids(*next_producer_id),
@@ -545,6 +555,11 @@ impl MetadataImage {
         self.configs.keys()
     }
 
+    /// The ACLs (id → binding); the same `Arc` until an ACL changes.
+    pub fn acls(&self) -> &Arc<BTreeMap<Uuid, crate::security::acl::AclBinding>> {
+        self.acls.all()
+    }
+
     // ---- snapshots -----------------------------------------------------------------------
 
     /// The whole image, serialized (a raft snapshot's payload).
@@ -556,6 +571,7 @@ impl MetadataImage {
             configs: self.configs.iter().collect(),
             next_producer_id: self.next_producer_id,
             last_applied_index: self.last_applied_index,
+            acls: self.acls.all().iter().collect(),
         };
         match serde_json::to_vec(&s) {
             Ok(bytes) => bytes,
@@ -580,6 +596,7 @@ impl MetadataImage {
             image.topics.insert(t.id, Arc::new(t));
         }
         image.configs = s.configs.into_iter().collect();
+        image.acls = acls::AclImage::from_list(s.acls);
         Ok(image)
     }
 }
@@ -592,6 +609,7 @@ struct SnapshotRef<'a> {
     configs: Vec<(&'a ConfigResource, &'a BTreeMap<String, String>)>,
     next_producer_id: i64,
     last_applied_index: u64,
+    acls: Vec<(&'a Uuid, &'a crate::security::acl::AclBinding)>,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +620,9 @@ struct Snapshot {
     configs: Vec<(ConfigResource, BTreeMap<String, String>)>,
     next_producer_id: i64,
     last_applied_index: u64,
+    /// Absent in snapshots written before ACLs existed.
+    #[serde(default)]
+    acls: Vec<(Uuid, crate::security::acl::AclBinding)>,
 }
 
 // ---- the broker-side delta ------------------------------------------------------------------

@@ -12,6 +12,7 @@
 //! Concurrency: the topic map is behind an RwLock taken briefly; partitions are `Arc`s so a
 //! request keeps using a partition even while its topic is being deleted.
 
+pub mod acl_admin;
 pub mod admin;
 mod apply;
 pub mod controller_rpc;
@@ -255,6 +256,8 @@ pub struct Broker {
     client_metrics_configs: RwLock<Arc<GroupConfigs>>,
     /// Client telemetry (GetTelemetrySubscriptions, PushTelemetry, the pushed metrics).
     pub telemetry: std::sync::Mutex<crate::telemetry::Manager>,
+    /// The authorizer (`authorizer.class.name` set), with the image's ACLs; None = none.
+    pub authorizer: Option<Arc<crate::security::authorizer::Authorizer>>,
     /// Incremental fetch sessions (KIP-227).
     fetch_sessions: std::sync::Mutex<fetch_sessions::FetchSessionCache>,
     /// Serializes metadata application (slow path, disk work).
@@ -402,6 +405,10 @@ impl Broker {
             config.max_incremental_fetch_session_cache_slots,
             fetch_sessions::MIN_EVICTION_MS,
         );
+        let authorizer = config
+            .authorizer
+            .clone()
+            .map(|c| Arc::new(crate::security::authorizer::Authorizer::new(c)));
         Ok(Arc::new(Broker {
             config,
             cluster_id: cluster_id.to_string(),
@@ -413,6 +420,7 @@ impl Broker {
             group_configs: RwLock::new(Arc::new(GroupConfigs::new())),
             client_metrics_configs: RwLock::new(Arc::new(GroupConfigs::new())),
             telemetry: std::sync::Mutex::new(crate::telemetry::Manager::new(telemetry_limits)),
+            authorizer,
             fetch_sessions: std::sync::Mutex::new(fetch_sessions),
             admin: std::sync::Mutex::new(()),
             controller: std::sync::OnceLock::new(),

@@ -88,6 +88,15 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         next_producer_id: i64,
     },
+    /// An ACL (Kafka's `AccessControlEntryRecord`), with its id.
+    AccessControlEntry {
+        id: Uuid,
+        acl: crate::security::acl::AclBinding,
+    },
+    /// An ACL removed (Kafka's `RemoveAccessControlEntryRecord`).
+    RemoveAccessControlEntry {
+        id: Uuid,
+    },
 }
 
 /// A listener a broker advertises.
@@ -206,6 +215,23 @@ mod tests {
                 broker_epoch: 3,
                 next_producer_id: 1000,
             },
+            MetadataRecord::AccessControlEntry {
+                id,
+                acl: crate::security::acl::AclBinding {
+                    pattern: crate::security::acl::ResourcePattern {
+                        resource_type: crate::security::acl::ResourceType::Topic,
+                        name: "t".into(),
+                        pattern_type: crate::security::acl::PatternType::Prefixed,
+                    },
+                    entry: crate::security::acl::AccessControlEntry {
+                        principal: "User:alice".into(),
+                        host: "*".into(),
+                        operation: crate::security::acl::AclOperation::Read,
+                        permission: crate::security::acl::AclPermissionType::Allow,
+                    },
+                },
+            },
+            MetadataRecord::RemoveAccessControlEntry { id },
         ]
     }
 

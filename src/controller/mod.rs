@@ -16,6 +16,7 @@
 //!
 //! No tokio, no I/O, no clock.
 
+mod acls;
 mod brokers;
 mod change;
 mod configs;

@@ -14,6 +14,8 @@ pub mod sasl;
 pub mod sasl_session;
 pub mod scram;
 pub mod ssl_principal;
+pub mod acl;
+pub mod authorizer;
 
 use std::fmt;
 

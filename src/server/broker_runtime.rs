@@ -147,6 +147,9 @@ pub fn apply_image(
             })
             .collect(),
     );
+    if let Some(a) = &broker.authorizer {
+        a.set_acls(image.acls());
+    }
     let now = now_ms();
     let keep = |t: &crate::cluster::Topic| unchanged.as_ref().is_some_and(|u| u.contains(&t.id));
     let delta = broker.update_topics(specs, &keep, now);

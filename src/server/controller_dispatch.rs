@@ -364,6 +364,39 @@ pub fn decide(
             }
             (ControllerResponse::Imported, records, After::Answer)
         }
+        ControllerRequest::CreateAcls { acls } => {
+            let r = c.create_acls(image, &acls);
+            let results = r.response.iter().map(code_of).collect();
+            (
+                ControllerResponse::AclsCreated(results),
+                r.records,
+                After::Answer,
+            )
+        }
+        ControllerRequest::DeleteAcls { filters } => {
+            let r = c.delete_acls(image, &filters);
+            let results = r
+                .response
+                .into_iter()
+                .map(|res| match res {
+                    Ok(matched) => crate::cluster::controller_rpc::AclDeleteResult {
+                        error_code: 0,
+                        message: None,
+                        matched,
+                    },
+                    Err(e) => crate::cluster::controller_rpc::AclDeleteResult {
+                        error_code: e.code,
+                        message: e.message,
+                        matched: Vec::new(),
+                    },
+                })
+                .collect();
+            (
+                ControllerResponse::AclsDeleted(results),
+                r.records,
+                After::Answer,
+            )
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
@@ -14,6 +15,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -116,6 +118,8 @@ pub const APIS: &[ApiEntry] = &[
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
+    describe_client_quotas::VERSIONS,
+    alter_client_quotas::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -310,6 +314,8 @@ pub async fn dispatch(
         }
         ApiKey::PushTelemetry => push_telemetry::handle(broker, req).map(Reply::Now),
         ApiKey::ListConfigResources => list_config_resources::handle(broker, req).map(Reply::Now),
+        ApiKey::DescribeClientQuotas => describe_client_quotas::handle(broker, req).map(Reply::Now),
+        ApiKey::AlterClientQuotas => alter_client_quotas::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -447,6 +453,12 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ListConfigResources => {
             decode_body::<m::ListConfigResourcesRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeClientQuotas => {
+            decode_body::<m::DescribeClientQuotasRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterClientQuotas => {
+            decode_body::<m::AlterClientQuotasRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

@@ -151,6 +151,11 @@ pub enum ControllerRequest {
         topics: Vec<LegacyTopic>,
         next_producer_id: Option<i64>,
     },
+    /// AlterClientQuotas.
+    AlterClientQuotas {
+        alterations: Vec<crate::controller::QuotaAlteration>,
+        validate_only: bool,
+    },
 }
 
 /// The active controller's answer.
@@ -175,6 +180,8 @@ pub enum ControllerResponse {
         count: i64,
     },
     Imported,
+    /// AlterClientQuotas' results, one per distinct entity.
+    ClientQuotas(Vec<crate::controller::QuotaAlterationResult>),
     /// The whole request failed (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...).
     Error {
         error_code: i16,

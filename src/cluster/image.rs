@@ -168,6 +168,8 @@ pub struct MetadataImage {
     configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
     next_producer_id: i64,
     last_applied_index: u64,
+    /// Client quotas (ClientQuota records).
+    client_quotas: quotas::ClientQuotasImage,
 }
 
 static NO_CONFIGS: BTreeMap<String, String> = BTreeMap::new();
@@ -245,6 +247,10 @@ impl MetadataImage {
             MetadataRecord::ProducerIds {
                 next_producer_id, ..
             } => self.apply_producer_ids(*next_producer_id),
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                self.client_quotas.apply(entity, key, value.map(|v| v.0));
+                Ok(())
+            }
         }
     }
 
@@ -545,6 +551,11 @@ impl MetadataImage {
         self.configs.keys()
     }
 
+    /// The client quotas.
+    pub fn client_quotas(&self) -> &quotas::ClientQuotasImage {
+        &self.client_quotas
+    }
+
     // ---- snapshots -----------------------------------------------------------------------
 
     /// The whole image, serialized (a raft snapshot's payload).
@@ -556,6 +567,7 @@ impl MetadataImage {
             configs: self.configs.iter().collect(),
             next_producer_id: self.next_producer_id,
             last_applied_index: self.last_applied_index,
+            client_quotas: &self.client_quotas,
         };
         match serde_json::to_vec(&s) {
             Ok(bytes) => bytes,
@@ -570,6 +582,7 @@ impl MetadataImage {
             cluster_id: s.cluster_id,
             next_producer_id: s.next_producer_id,
             last_applied_index: s.last_applied_index,
+            client_quotas: s.client_quotas,
             ..MetadataImage::default()
         };
         for b in s.brokers {
@@ -592,6 +605,7 @@ struct SnapshotRef<'a> {
     configs: Vec<(&'a ConfigResource, &'a BTreeMap<String, String>)>,
     next_producer_id: i64,
     last_applied_index: u64,
+    client_quotas: &'a quotas::ClientQuotasImage,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +616,9 @@ struct Snapshot {
     configs: Vec<(ConfigResource, BTreeMap<String, String>)>,
     next_producer_id: i64,
     last_applied_index: u64,
+    /// Absent from snapshots written before client quotas existed.
+    #[serde(default)]
+    client_quotas: quotas::ClientQuotasImage,
 }
 
 // ---- the broker-side delta ------------------------------------------------------------------
@@ -727,6 +744,8 @@ fn partition_change(
         None
     }
 }
+
+pub mod quotas;
 
 #[cfg(test)]
 mod tests;

@@ -88,6 +88,12 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         next_producer_id: i64,
     },
+    /// A client quota (Kafka's ClientQuotaRecord): `value: None` removes the key.
+    ClientQuota {
+        entity: crate::security::quota::QuotaEntity,
+        key: String,
+        value: Option<crate::security::quota::QuotaValue>,
+    },
 }
 
 /// A listener a broker advertises.
@@ -205,6 +211,16 @@ mod tests {
                 broker_id: 1,
                 broker_epoch: 3,
                 next_producer_id: 1000,
+            },
+            MetadataRecord::ClientQuota {
+                entity: [
+                    ("user".to_string(), Some("alice".to_string())),
+                    ("client-id".to_string(), None),
+                ]
+                .into_iter()
+                .collect(),
+                key: "producer_byte_rate".into(),
+                value: Some(crate::security::quota::QuotaValue(1024.0)),
             },
         ]
     }

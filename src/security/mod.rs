@@ -9,6 +9,9 @@
 //! Pure data here; TLS and the SASL exchange on the wire live in `server/`, the mechanisms,
 //! the authorizer and the quotas in the submodules. No tokio, no I/O.
 
+pub mod connection_quota;
+pub mod quota;
+
 use std::fmt;
 
 /// A principal, as Kafka's `KafkaPrincipal`: a type (always `User` for what authentication

@@ -832,6 +832,41 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some("false"),
         None,
         "With an authorizer: allow a request on a resource that has no ACL at all.",
+    // ---- client quotas and connection limits (issue 11) ----
+    def(
+        "quota.window.num",
+        Int,
+        Some("11"),
+        Some(1),
+        "The number of samples kept to measure client quota rates.",
+    ),
+    def(
+        "quota.window.size.seconds",
+        Int,
+        Some("1"),
+        Some(1),
+        "The time span of each client quota rate sample.",
+    ),
+    def(
+        "max.connections.per.ip",
+        Int,
+        Some("2147483647"),
+        Some(0),
+        "Most connections open at once from one IP address; further ones are closed at once.",
+    ),
+    def(
+        "max.connections.per.ip.overrides",
+        Str,
+        Some(""),
+        None,
+        "Per-IP overrides of max.connections.per.ip: host:count,...",
+    ),
+    def(
+        "max.connection.creation.rate",
+        Int,
+        Some("2147483647"),
+        Some(0),
+        "Most new connections accepted per second (broker-wide); above it accepting waits.",
     ),
 ];
 
@@ -1540,6 +1575,9 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
+    /// Client quota windows (`quota.window.num`, `quota.window.size.seconds`) and connection
+    /// limits (`max.connections.per.ip[.overrides]`, `max.connection.creation.rate`).
+    pub connection_limits: crate::security::connection_quota::ConnectionLimits,
     /// `log.max.open.files`; `None`: half the `nofile` limit.
     pub log_max_open_files: Option<usize>,
     /// Client telemetry bounds (`telemetry.max.bytes`, `client.metrics.*`).
@@ -1858,6 +1896,24 @@ impl BrokerConfig {
             min_insync_replicas: num("min.insync.replicas") as i32,
             socket_request_max_bytes: num("socket.request.max.bytes") as usize,
             max_connections: num("max.connections") as usize,
+            connection_limits: crate::security::connection_quota::ConnectionLimits {
+                max_per_ip: num("max.connections.per.ip"),
+                overrides: crate::security::connection_quota::parse_overrides(
+                    &get("max.connections.per.ip.overrides").unwrap_or_default(),
+                )
+                .map_err(|e| {
+                    invalid(
+                        "max.connections.per.ip.overrides",
+                        &get("max.connections.per.ip.overrides").unwrap_or_default(),
+                        e,
+                    )
+                })?,
+                max_creation_rate: num("max.connection.creation.rate"),
+                window: crate::security::quota::WindowConfig {
+                    samples: num("quota.window.num").max(1) as usize,
+                    window_ms: num("quota.window.size.seconds").max(1) * 1000,
+                },
+            },
             log_max_open_files: get("log.max.open.files")
                 .and_then(|v| v.trim().parse::<usize>().ok()),
             telemetry: crate::telemetry::Limits {

@@ -24,6 +24,7 @@
 //! A partition led elsewhere carries the current leader (v12+) and the response its endpoint
 //! (v16+), as KIP-951 has it.
 
+use crate::security::quota::QuotaKind;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -241,6 +242,39 @@ fn aborted_transactions(
                 .with_first_offset(first_offset)
         })
         .collect()
+}
+
+/// The fetch quota: record the records' bytes for the consumer's principal and client id;
+/// over the quota, take them back, mute the connection for the throttle time (KIP-219) and
+/// return it (the response then carries no data, as Kafka's).
+fn fetch_throttle(
+    broker: &Broker,
+    quota: Option<&(
+        Arc<crate::security::KafkaPrincipal>,
+        String,
+        Arc<super::ConnectionInfo>,
+    )>,
+    topics: &[FetchableTopicResponse],
+) -> i32 {
+    let Some((principal, client_id, conn)) = quota else {
+        return 0;
+    };
+    let bytes: usize = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|p| p.records.as_ref().map(|r| r.len()))
+        .sum();
+    let now = super::now_ms();
+    let t = broker
+        .quotas
+        .record(QuotaKind::Fetch, principal, client_id, bytes as f64, now);
+    if t > 0 {
+        broker
+            .quotas
+            .unrecord(QuotaKind::Fetch, principal, client_id, bytes as f64, now);
+        conn.throttle_until(now + t);
+    }
+    t.min(i64::from(i32::MAX)) as i32
 }
 
 /// Add the bytes returned to each partition's `bytes_out`. `wanted` is in response order:
@@ -617,7 +651,20 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         Context::Full { uses_topic_ids, .. } => topic_keys(&skeleton, *uses_topic_ids),
         _ => Vec::new(),
     };
-    let max_bytes = (body.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
+    // The fetch quota (`consumer_byte_rate`) applies to consumers, not to followers.
+    let quota = (replica_id < 0 && broker.quotas.is_active(QuotaKind::Fetch))
+        .then(|| (req.conn.principal(), req.client_id(), Arc::clone(&req.conn)));
+    let mut max_bytes = (body.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
+    // Kafka bounds a consumer's fetch by what its quota allows in one window.
+    if let Some((principal, client_id, _)) = &quota {
+        if let Some(window) =
+            broker
+                .quotas
+                .max_value_in_window(QuotaKind::Fetch, principal, client_id)
+        {
+            max_bytes = max_bytes.min(window.max(1.0) as usize);
+        }
+    }
     let min_bytes = body.min_bytes.max(0) as usize;
     let reader = if replica_id >= 0 {
         let now = super::now_ms();
@@ -684,6 +731,25 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 || nothing_to_wait_on
                 || tokio::time::Instant::now() >= deadline;
             if done {
+                let throttle_ms = fetch_throttle(&broker, quota.as_ref(), &topics);
+                if throttle_ms > 0 {
+                    // Kafka answers a throttled fetch with no data (its bytes are taken
+                    // back from the quota); a new session is not created.
+                    let (error_code, session_id) = match &context {
+                        Context::Incremental { .. } => {
+                            settle_session(&broker, &context, &wanted, &topic_keys, &mut topics)
+                        }
+                        _ => (0, INVALID_SESSION_ID),
+                    };
+                    let resp = FetchResponse::default()
+                        .with_throttle_time_ms(throttle_ms)
+                        .with_error_code(error_code)
+                        .with_session_id(session_id);
+                    if version < 4 {
+                        return Ok(legacy::responses::fetch(correlation_id, version, &resp));
+                    }
+                    return encode_response(correlation_id, version, &resp);
+                }
                 if version < 4 {
                     down_convert(version, &wanted, &mut topics);
                 }

@@ -5,6 +5,7 @@
 pub mod acl_wire;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
@@ -19,6 +20,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -128,6 +130,8 @@ pub const APIS: &[ApiEntry] = &[
     describe_acls::VERSIONS,
     create_acls::VERSIONS,
     delete_acls::VERSIONS,
+    describe_client_quotas::VERSIONS,
+    alter_client_quotas::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -331,6 +335,8 @@ pub async fn dispatch(
         ApiKey::DescribeAcls => describe_acls::handle(broker, req),
         ApiKey::CreateAcls => create_acls::handle(broker, req),
         ApiKey::DeleteAcls => delete_acls::handle(broker, req),
+        ApiKey::DescribeClientQuotas => describe_client_quotas::handle(broker, req).map(Reply::Now),
+        ApiKey::AlterClientQuotas => alter_client_quotas::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -483,6 +489,12 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::DeleteAcls => {
             decode_body::<m::DeleteAclsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeClientQuotas => {
+            decode_body::<m::DescribeClientQuotasRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterClientQuotas => {
+            decode_body::<m::AlterClientQuotasRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

@@ -256,8 +256,33 @@ fn add_leader_hints(broker: &Broker, version: i16, listener: &str, resp: &mut Pr
         .collect();
 }
 
+/// The produce quota (`producer_byte_rate`): record the request's bytes for the principal
+/// and client id; when over the quota, mute the connection for the throttle time (KIP-219)
+/// and return it for the response's `throttle_time_ms`. Free while no produce quota is set.
+fn produce_throttle(broker: &Broker, req: &Request, bytes: usize) -> i32 {
+    use crate::security::quota::QuotaKind;
+    if !broker.quotas.is_active(QuotaKind::Produce) {
+        return 0;
+    }
+    let now = now_ms();
+    let principal = req.conn.principal();
+    let client_id = req.client_id();
+    let t = broker.quotas.record(
+        QuotaKind::Produce,
+        &principal,
+        &client_id,
+        bytes as f64,
+        now,
+    );
+    if t > 0 {
+        req.conn.throttle_until(now + t);
+    }
+    t.min(i64::from(i32::MAX)) as i32
+}
+
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let version = req.version;
+    let throttle_ms = produce_throttle(broker, &req, req.body.len());
     let body: ProduceRequest = if version < 3 {
         legacy::requests::produce(&req.body).map_err(|e| FrameError::Malformed {
             api: ApiKey::Produce,
@@ -272,7 +297,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let broker = Arc::clone(broker);
         return Ok(Reply::Later(Box::pin(async move {
             let failed = adds.await;
-            match serve(&broker, req, body, &failed)? {
+            match serve(&broker, req, body, &failed, throttle_ms)? {
                 Reply::Now(b) => Ok(b),
                 Reply::Later(f) => f.await,
                 // acks=0 is never added for (produce_adds).
@@ -280,7 +305,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             }
         })));
     }
-    serve(broker, req, body, &HashMap::new())
+    serve(broker, req, body, &HashMap::new(), throttle_ms)
 }
 
 /// Serve a decoded request; `failed`: partitions whose implicit add to the producer's
@@ -290,6 +315,7 @@ fn serve(
     req: Request,
     body: ProduceRequest,
     failed: &HashMap<(String, i32), i16>,
+    throttle_ms: i32,
 ) -> Result<Reply, FrameError> {
     let version = req.version;
     let acks = body.acks;
@@ -382,7 +408,9 @@ fn serve(
     }
     let correlation_id = req.header.correlation_id;
     if to_sync.is_empty() {
-        let mut resp = ProduceResponse::default().with_responses(topics);
+        let mut resp = ProduceResponse::default()
+            .with_responses(topics)
+            .with_throttle_time_ms(throttle_ms);
         add_leader_hints(broker, version, &req.conn.listener, &mut resp);
         return encode(correlation_id, version, &resp).map(Reply::Now);
     }
@@ -423,7 +451,9 @@ fn serve(
                 p.base_offset = -1;
             }
         }
-        let mut resp = ProduceResponse::default().with_responses(topics);
+        let mut resp = ProduceResponse::default()
+            .with_responses(topics)
+            .with_throttle_time_ms(throttle_ms);
         add_leader_hints(&broker, version, &listener, &mut resp);
         encode(correlation_id, version, &resp)
     })))

@@ -127,6 +127,23 @@ impl Broker {
         }
     }
 
+    /// AlterClientQuotas through the controller: one result per distinct entity, or a
+    /// whole-call error.
+    pub async fn alter_client_quotas(
+        self: &Arc<Self>,
+        alterations: Vec<crate::controller::QuotaAlteration>,
+        validate_only: bool,
+    ) -> Result<Vec<crate::controller::QuotaAlterationResult>, (i16, String)> {
+        let req = ControllerRequest::AlterClientQuotas {
+            alterations,
+            validate_only,
+        };
+        match self.ask(req).await? {
+            ControllerResponse::ClientQuotas(r) => Ok(r),
+            other => Err((NOT_CONTROLLER, format!("unexpected answer {other:?}"))),
+        }
+    }
+
     /// A partition-level controller request (elections, reassignments): the results, or a
     /// whole-call error.
     pub async fn partition_request(

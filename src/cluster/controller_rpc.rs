@@ -159,6 +159,11 @@ pub enum ControllerRequest {
     DeleteAcls {
         filters: Vec<crate::security::acl::AclBindingFilter>,
     },
+    /// AlterClientQuotas.
+    AlterClientQuotas {
+        alterations: Vec<crate::controller::QuotaAlteration>,
+        validate_only: bool,
+    },
 }
 
 /// The active controller's answer.
@@ -187,6 +192,8 @@ pub enum ControllerResponse {
     AclsCreated(Vec<(i16, Option<String>)>),
     /// DeleteAcls: per filter, the outcome.
     AclsDeleted(Vec<AclDeleteResult>),
+    /// AlterClientQuotas' results, one per distinct entity.
+    ClientQuotas(Vec<crate::controller::QuotaAlterationResult>),
     /// The whole request failed (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...).
     Error {
         error_code: i16,

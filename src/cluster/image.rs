@@ -173,6 +173,8 @@ pub struct MetadataImage {
     next_producer_id: i64,
     last_applied_index: u64,
     acls: acls::AclImage,
+    /// Client quotas (ClientQuota records).
+    client_quotas: quotas::ClientQuotasImage,
 }
 
 static NO_CONFIGS: BTreeMap<String, String> = BTreeMap::new();
@@ -255,6 +257,10 @@ impl MetadataImage {
             MetadataRecord::ProducerIds {
                 next_producer_id, ..
             } => self.apply_producer_ids(*next_producer_id),
+            MetadataRecord::ClientQuota { entity, key, value } => {
+                self.client_quotas.apply(entity, key, value.map(|v| v.0));
+                Ok(())
+            }
         }
     }
 
@@ -560,6 +566,11 @@ impl MetadataImage {
         self.acls.all()
     }
 
+    /// The client quotas.
+    pub fn client_quotas(&self) -> &quotas::ClientQuotasImage {
+        &self.client_quotas
+    }
+
     // ---- snapshots -----------------------------------------------------------------------
 
     /// The whole image, serialized (a raft snapshot's payload).
@@ -572,6 +583,7 @@ impl MetadataImage {
             next_producer_id: self.next_producer_id,
             last_applied_index: self.last_applied_index,
             acls: self.acls.all().iter().collect(),
+            client_quotas: &self.client_quotas,
         };
         match serde_json::to_vec(&s) {
             Ok(bytes) => bytes,
@@ -586,6 +598,7 @@ impl MetadataImage {
             cluster_id: s.cluster_id,
             next_producer_id: s.next_producer_id,
             last_applied_index: s.last_applied_index,
+            client_quotas: s.client_quotas,
             ..MetadataImage::default()
         };
         for b in s.brokers {
@@ -610,6 +623,7 @@ struct SnapshotRef<'a> {
     next_producer_id: i64,
     last_applied_index: u64,
     acls: Vec<(&'a Uuid, &'a crate::security::acl::AclBinding)>,
+    client_quotas: &'a quotas::ClientQuotasImage,
 }
 
 #[derive(Deserialize)]
@@ -623,6 +637,9 @@ struct Snapshot {
     /// Absent in snapshots written before ACLs existed.
     #[serde(default)]
     acls: Vec<(Uuid, crate::security::acl::AclBinding)>,
+    /// Absent from snapshots written before client quotas existed.
+    #[serde(default)]
+    client_quotas: quotas::ClientQuotasImage,
 }
 
 // ---- the broker-side delta ------------------------------------------------------------------
@@ -748,6 +765,8 @@ fn partition_change(
         None
     }
 }
+
+pub mod quotas;
 
 #[cfg(test)]
 mod tests;

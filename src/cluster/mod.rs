@@ -286,6 +286,8 @@ pub struct Broker {
     pub shutting_down: std::sync::atomic::AtomicBool,
     /// The data directory's high-watermark checkpoint (`replication-offset-checkpoint`).
     hw_checkpoints: std::sync::Mutex<hw_checkpoint::HwCheckpoints>,
+    /// Client quotas (produce, fetch, request time) and connection limits (issue 11).
+    pub quotas: Arc<crate::security::quota::ClientQuotaManagers>,
 }
 
 /// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
@@ -401,6 +403,9 @@ impl Broker {
             Err(e) => return Err(e.into()),
         }
         let telemetry_limits = config.telemetry_limits();
+        let quotas = Arc::new(crate::security::quota::ClientQuotaManagers::new(
+            config.connection_limits.clone(),
+        ));
         let fetch_sessions = fetch_sessions::FetchSessionCache::new(
             config.max_incremental_fetch_session_cache_slots,
             fetch_sessions::MIN_EVICTION_MS,
@@ -433,6 +438,7 @@ impl Broker {
             producer_ids: producer_ids::ProducerIdPool::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             hw_checkpoints: std::sync::Mutex::new(hw_checkpoint::HwCheckpoints::load(&dir)),
+            quotas,
         }))
     }
 

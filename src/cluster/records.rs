@@ -97,6 +97,12 @@ pub enum MetadataRecord {
     RemoveAccessControlEntry {
         id: Uuid,
     },
+    /// A client quota (Kafka's ClientQuotaRecord): `value: None` removes the key.
+    ClientQuota {
+        entity: crate::security::quota::QuotaEntity,
+        key: String,
+        value: Option<crate::security::quota::QuotaValue>,
+    },
 }
 
 /// A listener a broker advertises.
@@ -232,6 +238,16 @@ mod tests {
                 },
             },
             MetadataRecord::RemoveAccessControlEntry { id },
+            MetadataRecord::ClientQuota {
+                entity: [
+                    ("user".to_string(), Some("alice".to_string())),
+                    ("client-id".to_string(), None),
+                ]
+                .into_iter()
+                .collect(),
+                key: "producer_byte_rate".into(),
+                value: Some(crate::security::quota::QuotaValue(1024.0)),
+            },
         ]
     }
 

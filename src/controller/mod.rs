@@ -24,6 +24,7 @@ pub mod errors;
 mod partitions;
 pub mod placement;
 mod producer_ids;
+mod quotas;
 mod topics;
 
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub use partitions::{
     ReassignablePartition, ReassignableTopic, TopicPartitions, TopicPartitionsResult,
 };
 pub use producer_ids::ProducerIdBlock;
+pub use quotas::{QuotaAlteration, QuotaAlterationResult};
 pub use topics::{
     CreatableTopic, CreatePartitionsTopic, CreateTopicResult, CreatedTopic, DeleteTopicResult,
     ImportedTopic, NamedResult, TopicRef,

@@ -107,6 +107,9 @@ pub struct Metrics {
     apis: Vec<ApiStats>,
     pub connections_active: AtomicI64,
     pub connections_accepted: AtomicU64,
+    /// Connections closed at once by `max.connections.per.ip` or an IP's
+    /// `connection_creation_rate` quota.
+    pub connections_refused: AtomicU64,
     /// fsyncs of the group-commit sync loop (acks=all).
     pub fsync_group_commit: AtomicHistogram,
     /// fsyncs of the flush policy's `flush.ms` sweep (those that `flush.messages` triggers
@@ -136,6 +139,7 @@ impl Metrics {
                 .collect(),
             connections_active: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
             fsync_group_commit: AtomicHistogram::new(FSYNC_BUCKETS),
             fsync_flush_policy: AtomicHistogram::new(FSYNC_BUCKETS),
             isr_shrinks: AtomicU64::new(0),
@@ -165,6 +169,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 /// The process-wide counters.
 pub fn global() -> &'static Metrics {
     &METRICS
+}
+
+/// A connection refused by a connection limit.
+pub fn record_connection_refused() {
+    global().connections_refused.fetch_add(1, Relaxed);
 }
 
 /// Counts an open connection while alive (so an aborted connection task is still counted
@@ -333,6 +342,36 @@ impl Scrape {
             MetricType::Counter,
         )?
         .encode_counter::<NoLabelSet, _, u64>(&m.connections_accepted.load(Relaxed), None)?;
+        enc.encode_descriptor(
+            "skua_connections_refused",
+            "Connections closed by max.connections.per.ip or an IP's connection_creation_rate quota.",
+            None,
+            MetricType::Counter,
+        )?
+        .encode_counter::<NoLabelSet, _, u64>(&m.connections_refused.load(Relaxed), None)?;
+        let q = &self.broker.quotas.counters;
+        family(
+            enc,
+            "skua_quota_throttled",
+            "Responses throttled by a client quota, by quota type.",
+            None,
+            MetricType::Counter,
+            ["produce", "fetch", "request"]
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| ([("quota", k)], clamp(q.throttled[i].load(Relaxed)))),
+        )?;
+        family(
+            enc,
+            "skua_quota_throttle_time_ms",
+            "Total throttle time given by client quotas, by quota type, in ms.",
+            None,
+            MetricType::Counter,
+            ["produce", "fetch", "request"]
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| ([("quota", k)], clamp(q.throttle_ms[i].load(Relaxed)))),
+        )?;
         family(
             enc,
             "skua_resource_exhausted",

@@ -16,6 +16,8 @@ pub mod scram;
 pub mod ssl_principal;
 pub mod acl;
 pub mod authorizer;
+pub mod connection_quota;
+pub mod quota;
 
 use std::fmt;
 

@@ -150,6 +150,7 @@ pub fn apply_image(
     if let Some(a) = &broker.authorizer {
         a.set_acls(image.acls());
     }
+    broker.quotas.set_image(image.client_quotas());
     let now = now_ms();
     let keep = |t: &crate::cluster::Topic| unchanged.as_ref().is_some_and(|u| u.contains(&t.id));
     let delta = broker.update_topics(specs, &keep, now);

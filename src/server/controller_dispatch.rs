@@ -341,6 +341,17 @@ pub fn decide(
             };
             (resp, r.records, After::Answer)
         }
+        ControllerRequest::AlterClientQuotas {
+            alterations,
+            validate_only,
+        } => {
+            let r = c.alter_client_quotas(image, &alterations, validate_only);
+            (
+                ControllerResponse::ClientQuotas(r.response),
+                r.records,
+                After::Answer,
+            )
+        }
         ControllerRequest::ImportTopics {
             broker_id: _,
             topics,

@@ -4,6 +4,7 @@
 
 pub mod broker_runtime;
 pub mod connection;
+pub mod connection_limits;
 pub mod controller_dispatch;
 pub mod controller_node;
 pub mod controller_runtime;
@@ -476,6 +477,10 @@ impl Server {
                 }
             };
             tracing::trace!(%peer, "accepted");
+            // Connection limits (max.connections.per.ip, max.connection.creation.rate).
+            let Some((stream, slot)) = connection_limits::admit(&broker, stream, peer).await else {
+                continue;
+            };
             let b = Arc::clone(&broker);
             let rx = shutdown_rx.clone();
             let pool = pool.clone();
@@ -483,6 +488,7 @@ impl Server {
             conns.spawn(async move {
                 connection::accept(b, stream, info, rx, pool).await;
                 drop(counted);
+                drop(slot);
                 drop(permit);
             });
         }

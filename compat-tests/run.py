@@ -56,6 +56,7 @@ CLIENTS = [
     ("confluent", "consumer_protocol.py"),
     ("confluent", "telemetry.py"),
     ("confluent", "acls.py"),
+    ("confluent", "quotas.py"),
     ("cluster", "cluster.py"),
 ]
 # scenario files that run against the three-node cluster, one scenario at a time
@@ -73,7 +74,7 @@ EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 1
             "*/txn_consume_transform_produce": 9, "confluent/txn_timeout": 8, "confluent/txn_broker_*": 6,
             "*/txn_idempotent_restart": 5, "*/txn_idempotent_kill9": 5, "confluent/txn_commit": 5,
             "confluent/kip848_online_*": 15, "confluent/kip848_kill9": 10,
-            "kafka-python/fetch_sessions_many": 40}
+            "kafka-python/fetch_sessions_many": 40, "confluent/quota_throttled_producer": 8}
 DEFAULT_JOBS = 2
 
 # broker name -> extra flags

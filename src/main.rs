@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use skua::cli::{self, AclCommand, ClusterCommand, GroupCommand, TopicCommand};
+use skua::cli::{self, AclCommand, ClusterCommand, GroupCommand, QuotaCommand, TopicCommand};
 use skua::config::{BrokerConfig, ConfigSources};
 use skua::server::Server;
 
@@ -45,6 +45,11 @@ enum Command {
     Acl {
         #[command(subcommand)]
         command: AclCommand,
+    },
+    /// Set and describe client quotas (users, client ids, IPs).
+    Quota {
+        #[command(subcommand)]
+        command: QuotaCommand,
     },
     /// Produce lines from stdin as records.
     Produce(cli::produce::ProduceArgs),
@@ -92,6 +97,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Group { command }) => cli::run_group(command),
         Some(Command::Cluster { command }) => cli::run_cluster(command),
         Some(Command::Acl { command }) => cli::run_acl(command),
+        Some(Command::Quota { command }) => cli::run_quota(command),
         Some(Command::Produce(a)) => cli::produce::produce(a),
         Some(Command::Consume(a)) => cli::consume::consume(a),
     };

@@ -1,4 +1,4 @@
-//! The operator CLI: `skua topic|group|cluster|produce|consume ...`. It speaks the Kafka
+//! The operator CLI: `skua topic|group|cluster|quota|produce|consume ...`. It speaks the Kafka
 //! protocol to any broker (skua or Kafka) through the small blocking client in [`client`],
 //! negotiating versions with ApiVersions. Data goes to stdout, progress and errors to stderr;
 //! every failure is an `Err` (the binary prints it and exits non-zero), with Kafka's error code
@@ -11,6 +11,7 @@ pub mod consume;
 pub mod group;
 pub mod output;
 pub mod produce;
+pub mod quota;
 pub mod topic;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -87,6 +88,21 @@ pub fn run_acl(cmd: AclCommand) -> anyhow::Result<()> {
         AclCommand::Add(a) => acl::add(a),
         AclCommand::List(a) => acl::list(a),
         AclCommand::Remove(a) => acl::remove(a),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuotaCommand {
+    /// Set or delete client quotas of a user, client id, both, or an IP (AlterClientQuotas).
+    Set(quota::SetArgs),
+    /// Show client quotas (DescribeClientQuotas); every entity when none is named.
+    Describe(quota::DescribeArgs),
+}
+
+pub fn run_quota(cmd: QuotaCommand) -> anyhow::Result<()> {
+    match cmd {
+        QuotaCommand::Set(a) => quota::set(a),
+        QuotaCommand::Describe(a) => quota::describe(a),
     }
 }
 

@@ -9,9 +9,10 @@
 //!   1. `/users/U/clients/C`, 2. `/users/U/clients/<default>`, 3. `/users/U`,
 //!   4. `/users/<default>/clients/C`, 5. `/users/<default>/clients/<default>`,
 //!   6. `/users/<default>`, 7. `/clients/C`, 8. `/clients/<default>`.
-//!   The level that applies also decides who shares the measured rate ([`metric_tags`]): a
-//!   quota on `/users/U` is shared by all of U's client ids, one on `/clients/C` by every
-//!   user of C — as Kafka's `DefaultQuotaCallback.quotaMetricTags`.
+//!
+//!   The level that applies also decides who shares the measured rate
+//!   ([`QuotaTable::metric_tags`]): a quota on `/users/U` is shared by all of U's client ids,
+//!   one on `/clients/C` by every user of C — as Kafka's `DefaultQuotaCallback`.
 //! - **Rate** ([`Rate`]): Kafka's `Rate` over a `SampledStat`: `quota.window.num` samples
 //!   (11) of `quota.window.size.seconds` (1 s); the rate divides the retained total by the
 //!   elapsed time, counted as at least `samples - 1` full windows.

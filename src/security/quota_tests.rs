@@ -18,7 +18,8 @@ fn bound_for(t: &QuotaTable, user: &str, client: &str) -> Option<f64> {
 #[test]
 fn the_eight_levels_most_specific_wins() {
     // Add levels from least to most specific; each time the new one must win for alice/app.
-    let levels: [(Option<Option<&str>>, Option<Option<&str>>); 8] = [
+    type Level<'a> = (Option<Option<&'a str>>, Option<Option<&'a str>>);
+    let levels: [Level; 8] = [
         (None, Some(None)),                       // 8 /clients/<default>
         (None, Some(Some("app"))),                // 7 /clients/app
         (Some(None), None),                       // 6 /users/<default>

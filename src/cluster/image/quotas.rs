@@ -36,6 +36,9 @@ pub const MATCH_TYPE_EXACT: i8 = 0;
 pub const MATCH_TYPE_DEFAULT: i8 = 1;
 pub const MATCH_TYPE_SPECIFIED: i8 = 2;
 
+/// One described entity and its quotas.
+pub type Described<'a> = (&'a QuotaEntity, &'a BTreeMap<String, f64>);
+
 /// A filter that cannot be served: Kafka's error code and message.
 pub type FilterError = (i16, String);
 
@@ -82,7 +85,7 @@ impl ClientQuotasImage {
         &self,
         components: &[(String, i8, Option<String>)],
         strict: bool,
-    ) -> Result<Vec<(&QuotaEntity, &BTreeMap<String, f64>)>, FilterError> {
+    ) -> Result<Vec<Described<'_>>, FilterError> {
         let invalid = |m: String| (INVALID_REQUEST, m);
         let mut exact: BTreeMap<&str, Option<&str>> = BTreeMap::new();
         let mut specified: Vec<&str> = Vec::new();

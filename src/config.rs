@@ -809,6 +809,13 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some(-1),
         "Idle connections are closed after this long; -1 never.",
     ),
+    def(
+        "connection.failed.authentication.delay.ms",
+        Long,
+        Some("100"),
+        Some(0),
+        "A connection whose SASL authentication failed is closed this long after the failure is answered (Kafka's default; clients read the error before the close).",
+    ),
     // ---- authorization (issue 11, ACLs) ----
     def(
         "authorizer.class.name",
@@ -1612,6 +1619,8 @@ pub struct BrokerConfig {
     /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
     pub max_incremental_fetch_session_cache_slots: usize,
     pub connections_max_idle_ms: i64,
+    /// `connection.failed.authentication.delay.ms`.
+    pub connection_failed_authentication_delay_ms: i64,
     /// `process.roles`: this node runs the broker.
     pub process_roles_broker: bool,
     /// `process.roles`: this node is a controller (a voter of the metadata quorum).
@@ -2025,6 +2034,9 @@ impl BrokerConfig {
             )
             .max(0) as usize,
             connections_max_idle_ms: num("connections.max.idle.ms"),
+            connection_failed_authentication_delay_ms: num(
+                "connection.failed.authentication.delay.ms",
+            ),
             process_roles_broker: roles.0,
             process_roles_controller: roles.1,
             controller_quorum_voters,

@@ -40,8 +40,11 @@ enum Stop {
     Idle,
     Io(std::io::Error),
     Bad(FrameError),
-    /// SASL: refused before authentication, failed, or the session expired.
+    /// SASL: refused before authentication, or the session expired.
     Auth(String),
+    /// SASL authentication failed (answered): the close waits
+    /// `connection.failed.authentication.delay.ms`, as in Kafka.
+    AuthFailed,
 }
 
 /// Bytes of requests in memory across all connections (`queued.max.request.bytes`);
@@ -411,7 +414,7 @@ async fn serve<R, W>(
                     break Stop::Eof;
                 }
                 if close {
-                    break Stop::Auth("authentication failed or refused".into());
+                    break Stop::AuthFailed;
                 }
             }
             Err(FrameError::Refused(why)) => {
@@ -431,6 +434,14 @@ async fn serve<R, W>(
         Stop::Bad(e) => tracing::warn!(%peer, "closing connection on bad request: {e}"),
         Stop::Auth(why) => {
             tracing::info!(%peer, listener = %conn.listener, "closing connection: {why}")
+        }
+        Stop::AuthFailed => {
+            tracing::debug!(%peer, listener = %conn.listener, "closing connection after failed authentication");
+            let delay = broker.config.connection_failed_authentication_delay_ms.max(0) as u64;
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+            }
         }
     }
     drop(tx);

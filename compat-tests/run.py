@@ -58,6 +58,7 @@ CLIENTS = [
     ("confluent", "telemetry.py"),
     ("cluster", "cluster.py"),
     ("security", "secure.py"),
+    ("docs", "docs_walkthrough.py"),
 ]
 # scenario files that need the `secure` broker (TLS/mTLS/SASL listeners, certificates made with openssl)
 SECURE_FILES = {"secure.py"}

@@ -521,8 +521,204 @@ def create_scram_user(user, mech, password):
         f.result(timeout=20)
 
 
-SCENARIOS = {}
+# ---- authorization (a broker of its own with the standard authorizer) ----
+
+TOPIC_AUTHZ = {"kcat": "Topic authorization failed", "confluent": "TOPIC_AUTHORIZATION_FAILED",
+               "kafka-python": "TopicAuthorizationFailedError", "aiokafka": "TopicAuthorizationFailedError",
+               "kafkajs": "TOPIC_AUTHORIZATION_FAILED"}
+
+
+def acl_broker():
+    """PLAINTEXT (its clients are User:ANONYMOUS, a super user: the test's admin door), SSL and
+    SASL_SSL as on the suite's secure broker, ACLs on, deny by default."""
+    from common import OwnBroker
+    import socket as _s
+    ports = []
+    for _ in range(2):
+        so = _s.socket()
+        so.bind(("127.0.0.1", 0))
+        ports.append(so.getsockname()[1])
+        so.close()
+    b = OwnBroker("acl")
+    pt = int(b.addr.rsplit(":", 1)[1])
+    args = []
+    for x in seclib.secure_sets(pt, ports[0], ports[1], env("SKUA_PKI")) + [
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users={seclib.SUPER_USERS}", "allow.everyone.if.no.acl.found=false"]:
+        args += ["--set", x]
+    b.args = args
+    b.start()
+    return b, {"kind": "sasl", "addr": f"127.0.0.1:{ports[1]}", "mech": "PLAIN", "user": "alice",
+               "password": "alice-secret"}
+
+
+def try_produce(client, sec, t):
+    """Produce one record to partition 0 of t; returns None or the client's error text."""
+    try:
+        if client == "kcat":
+            r = kcat(["-P", "-t", t, "-p", "0", "-X", "message.timeout.ms=8000"], sec, stdin="x\n")
+            return None if r.returncode == 0 and "ERROR" not in r.stderr else r.stderr
+        if client == "confluent":
+            from confluent_kafka import Producer
+            errs = []
+            pr = Producer(dict(librdkafka_conf(sec), **{"message.timeout.ms": 8000}))
+            pr.produce(t, value=b"x", partition=0, on_delivery=lambda e, m: errs.append(e))
+            pr.flush(15)
+            return None if errs == [None] else " ".join(f"{e.name()} {e}" for e in errs if e) or "no delivery report"
+        if client == "kafka-python":
+            from kafka import KafkaProducer
+            pr = KafkaProducer(enable_idempotence=False, max_block_ms=8000, request_timeout_ms=8000,
+                               **kafka_python_conf(sec))
+            try:
+                pr.send(t, value=b"x", partition=0).get(timeout=15)
+            finally:
+                pr.close(2)
+            return None
+        if client == "aiokafka":
+            async def go():
+                from aiokafka import AIOKafkaProducer
+                pr = AIOKafkaProducer(request_timeout_ms=8000, **aiokafka_conf(sec))
+                await pr.start()
+                try:
+                    await pr.send_and_wait(t, b"x", partition=0)
+                finally:
+                    await pr.stop()
+            asyncio.run(go())
+            return None
+        if client == "kafkajs":
+            res = kafkajs({"op": "produce", "topic": t, "retries": 0,
+                           "records": [{"partition": 0, "key": "k", "value": "x"}]}, sec)
+            return json.dumps(res["error"]) if "error" in res else None
+    except Exception as e:  # noqa: BLE001 - the client's refusal
+        return f"{type(e).__name__}: {e}"
+
+
+def acl_refused_then_allowed(client):
+    """alice (SASL_SSL, PLAIN) without ACLs: producing is refused with TOPIC_AUTHORIZATION_FAILED and
+    her Metadata lists no topic; after ALLOW Write/Read/Describe on the topic (CreateAcls by the
+    PLAINTEXT super user) she produces and reads back exactly, and her Metadata lists that topic only."""
+    if not advertised(30):
+        raise Skip("the broker does not advertise CreateAcls (ACLs not in main yet)")
+    from confluent_kafka.admin import AdminClient, AclBinding, ResourceType, ResourcePatternType, AclOperation, \
+        AclPermissionType
+    b, sec = acl_broker()
+    try:
+        admin = AdminClient({"bootstrap.servers": b.addr})
+        t = topic_name(f"acl-{client}")
+        other = topic_name(f"acl-other-{client}")
+        confluent_create_topic(t, 2, bootstrap=b.addr)
+        confluent_create_topic(other, 1, bootstrap=b.addr)
+        err = try_produce(client, sec, t)
+        check(err is not None, f"{client}: alice without ACLs produced to {t}")
+        check(TOPIC_AUTHZ[client] in err, f"{client}: alice's refusal should name {TOPIC_AUTHZ[client]}: {err[:500]}")
+        md = AdminClient(librdkafka_conf(sec)).list_topics(timeout=10)
+        eq(sorted(n for n in md.topics if not n.startswith("__")), [], "topics alice's Metadata lists without ACLs")
+        acls = [AclBinding(ResourceType.TOPIC, t, ResourcePatternType.LITERAL, "User:alice", "*", op,
+                           AclPermissionType.ALLOW) for op in (AclOperation.WRITE, AclOperation.READ)]
+        for f in admin.create_acls(acls, request_timeout=15).values():
+            f.result()
+        time.sleep(0.5)
+        md = AdminClient(librdkafka_conf(sec)).list_topics(timeout=10)
+        eq(sorted(n for n in md.topics if not n.startswith("__")), [t],
+           "topics alice's Metadata lists with READ/WRITE on one topic (both imply DESCRIBE)")
+        old = os.environ.get("SKUA_SECURE_PLAINTEXT")
+        os.environ["SKUA_SECURE_PLAINTEXT"] = b.addr  # new_topic / reference_read on this broker
+        try:
+            produce_consume_on(client, sec, t)
+        finally:
+            os.environ["SKUA_SECURE_PLAINTEXT"] = old or ""
+    finally:
+        b.stop()
+
+
+def produce_consume_on(client, sec, t):
+    global new_topic
+    saved = new_topic
+    new_topic = lambda prefix: t  # noqa: E731 - the topic the ACL names
+    try:
+        produce_consume(client, sec)
+    finally:
+        new_topic = saved
+
+
+# ---- quotas ----
+
+def alter_client_quotas_v0(addr, entity, ops):
+    """AlterClientQuotas v0 on a raw socket: entity [(type, name)], ops [(key, value or None to remove)]."""
+    import struct
+    body = struct.pack(">i", 1) + struct.pack(">i", len(entity))
+    for typ, name in entity:
+        body += rawproto._str(typ) + rawproto._str(name)
+    body += struct.pack(">i", len(ops))
+    for key, value in ops:
+        body += rawproto._str(key) + struct.pack(">d", value or 0.0) + struct.pack(">?", value is None)
+    body += struct.pack(">?", False)
+    s = rawproto.connect(addr, timeout=10)
+    try:
+        s.sendall(rawproto.frame(49, 0, 7, body))
+        _, r = rawproto.recv_response(s)
+        r.i32()
+        res = r.array(lambda: (r.i16(), r.string(), r.array(lambda: (r.string(), r.string()))))
+    finally:
+        s.close()
+    eq([x[0] for x in res], [0], f"AlterClientQuotas error codes (messages {[x[1] for x in res]})")
+
+
+def quota_throttled():
+    """bob gets producer_byte_rate=40960 (user entity, AlterClientQuotas); bob and alice produce 1 KiB
+    records as fast as they can for 6 s over SASL_SSL, each to its own topic: bob's acknowledged rate
+    over the last 4 s stays near his quota (<= 1.5x) and librdkafka reports broker throttling,
+    while alice's rate is at least 5x bob's quota."""
+    if not advertised(49):
+        raise Skip("the broker does not advertise AlterClientQuotas (quotas not in main yet)")
+    import threading
+    from confluent_kafka import Producer
+    quota = 40960
+    alter_client_quotas_v0(plaintext(), [("user", "bob")], [("producer_byte_rate", float(quota))])
+    time.sleep(1)
+    results = {}
+
+    def run(user, password):
+        t = new_topic(f"quota-{user}")
+        stats = []
+        sec = sasl(user=user, password=password)
+        pr = Producer(dict(librdkafka_conf(sec), **{"linger.ms": 5, "statistics.interval.ms": 1000,
+                                                     "stats_cb": lambda j: stats.append(json.loads(j)),
+                                                     "queue.buffering.max.messages": 2000}))
+        acked = []
+        value = b"q" * 1024
+        start = time.monotonic()
+        while time.monotonic() - start < 6:
+            try:
+                pr.produce(t, value=value, partition=0,
+                           on_delivery=lambda e, m: acked.append(time.monotonic()) if e is None else None)
+            except BufferError:
+                pass
+            pr.poll(0.005)
+        pr.flush(30)
+        window = [a for a in acked if start + 2 <= a <= start + 6]
+        throttle = max((b.get("throttle", {}).get("max", 0) for s in stats for b in s.get("brokers", {}).values()),
+                       default=0)
+        results[user] = (len(window) * 1024 / 4.0, throttle)
+
+    ths = [threading.Thread(target=run, args=u) for u in (("bob", "bob-secret"), ("alice", "alice-secret"))]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(60)
+    check(set(results) == {"bob", "alice"}, f"producers did not finish: {results}")
+    bob_rate, bob_throttle = results["bob"]
+    alice_rate, _ = results["alice"]
+    print(f"# bob {bob_rate:.0f} B/s (quota {quota}, max throttle {bob_throttle} ms), alice {alice_rate:.0f} B/s",
+          file=__import__("sys").stderr)
+    check(bob_rate <= 1.5 * quota, f"bob produced {bob_rate:.0f} B/s over a {quota} B/s quota")
+    check(bob_throttle > 0, "librdkafka reported no throttle time for bob")
+    check(alice_rate >= 5 * quota, f"alice (no quota) produced only {alice_rate:.0f} B/s beside throttled bob")
+
+
+SCENARIOS = {"quota_producer_throttled": quota_throttled}
 for _c in CLIENTS:
+    SCENARIOS[f"acl_refused_then_allowed_{_c}"] = (lambda c: lambda: acl_refused_then_allowed(c))(_c)
     SCENARIOS[f"sasl_plain_{_c}"] = (lambda c: lambda: produce_consume(c, sasl()))(_c)
     SCENARIOS[f"mtls_{_c}"] = (lambda c: lambda: produce_consume(c, mtls()))(_c)
     SCENARIOS[f"group_sasl_{_c}"] = (lambda c: lambda: group_sasl(c))(_c)

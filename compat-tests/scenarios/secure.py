@@ -692,9 +692,9 @@ def quota_throttled():
             try:
                 pr.produce(t, value=value, partition=0,
                            on_delivery=lambda e, m: acked.append(time.monotonic()) if e is None else None)
+                pr.poll(0)
             except BufferError:
-                pass
-            pr.poll(0.005)
+                pr.poll(0.01)  # the queue is full: wait for acks
         pr.flush(30)
         window = [a for a in acked if start + 2 <= a <= start + 6]
         throttle = max((b.get("throttle", {}).get("max", 0) for s in stats for b in s.get("brokers", {}).values()),

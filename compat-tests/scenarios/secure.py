@@ -564,7 +564,8 @@ def try_produce(client, sec, t):
             pr = Producer(dict(librdkafka_conf(sec), **{"message.timeout.ms": 8000}))
             pr.produce(t, value=b"x", partition=0, on_delivery=lambda e, m: errs.append(e))
             pr.flush(15)
-            return None if errs == [None] else " ".join(f"{e.name()} {e}" for e in errs if e) or "no delivery report"
+            # (KafkaError's == raises TypeError against None: compare by identity)
+            return None if len(errs) == 1 and errs[0] is None else " ".join(f"{e.name()} {e}" for e in errs if e) or "no delivery report"
         if client == "kafka-python":
             from kafka import KafkaProducer
             pr = KafkaProducer(enable_idempotence=False, max_block_ms=8000, request_timeout_ms=8000,

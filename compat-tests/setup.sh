@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the compat suite needs, idempotently, into local folders:
 #   kcat (Debian 12's 1.7.1 on librdkafka 2.0.2, an old client on purpose) via apt,
+#   openssl (the CLI: the security scenarios make a CA and certificates at run time) via apt,
 #   Debian 12's Go clients (sarama 1.22, kafka-go 0.2.1: old protocol versions on purpose) via apt,
 #     and compat-tests/.work/go/bin/{sarama,kafkago}-compat built from compat-tests/go/ against them,
 #   compat-tests/.venv (confluent-kafka, kafka-python, aiokafka + codec libraries) via pip,
@@ -14,6 +15,7 @@ cd "$DIR"
 APT_PKGS=()
 command -v kcat >/dev/null 2>&1 || APT_PKGS+=(kcat)
 command -v go >/dev/null 2>&1 || APT_PKGS+=(golang-go)
+command -v openssl >/dev/null 2>&1 || APT_PKGS+=(openssl)  # the security scenarios make their certificates with it
 [[ -d /usr/share/gocode/src/github.com/Shopify/sarama ]] || APT_PKGS+=(golang-github-shopify-sarama-dev)
 [[ -d /usr/share/gocode/src/github.com/segmentio/kafka-go ]] || APT_PKGS+=(golang-github-segmentio-kafka-go-dev)
 if [[ ! -x .venv/bin/python ]] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then

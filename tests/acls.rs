@@ -74,6 +74,8 @@ fn describe_acls(c: &mut Client, rt: i8, name: Option<&str>, pt: i8) -> Describe
         .with_resource_type_filter(rt)
         .with_resource_name_filter(name.map(s))
         .with_pattern_type_filter(pt)
+        .with_principal_filter(None)
+        .with_host_filter(None)
         .with_operation(ANY)
         .with_permission_type(ANY);
     let r: DescribeAclsResponse = c.call(3, &req);
@@ -100,6 +102,8 @@ fn delete_acls(c: &mut Client, rt: i8, name: Option<&str>, pt: i8, op: i8) -> (i
         .with_resource_type_filter(rt)
         .with_resource_name_filter(name.map(s))
         .with_pattern_type_filter(pt)
+        .with_principal_filter(None)
+        .with_host_filter(None)
         .with_operation(op)
         .with_permission_type(ANY)]);
     let r: DeleteAclsResponse = c.call(3, &req);
@@ -360,7 +364,11 @@ fn acls_round_trip_persist_and_are_enforced() {
     );
     assert_eq!(produce(&mut c, "t", "two"), 0);
     assert_eq!(fetch(&mut c, "t"), (0, 4, true));
-    assert_eq!(join(&mut c, "g"), 0, "first join asks for a member id");
+    assert_eq!(
+        join(&mut c, "g"),
+        79,
+        "authorized: the first join asks for a member id (MEMBER_ID_REQUIRED)"
+    );
     assert_eq!(
         init_producer_id(&mut c, None),
         0,

@@ -38,7 +38,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let out = OffsetDeleteResponse::default().with_error_code(code);
         return req.respond(&out).map(Reply::Now);
     }
-    let (partitions, denied): (Vec<(String, i32)>, Vec<(String, i32)>) = partitions
+    type Parts = Vec<(String, i32)>;
+    let (partitions, denied): (Parts, Parts) = partitions
         .into_iter()
         .partition(|(t, _)| az.topic(crate::security::acl::AclOperation::Read, t));
     via_coordinator(

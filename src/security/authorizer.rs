@@ -154,7 +154,7 @@ pub fn authorize(
     name: &str,
 ) -> bool {
     let p = principal.to_string();
-    if config.super_users.iter().any(|s| *s == p) {
+    if config.super_users.contains(&p) {
         return true;
     }
     let mut any = false;
@@ -186,7 +186,7 @@ pub fn authorize_by_resource_type(
     rtype: ResourceType,
 ) -> bool {
     let p = principal.to_string();
-    if config.super_users.iter().any(|s| *s == p) {
+    if config.super_users.contains(&p) {
         return true;
     }
     let applies = |e: &AccessControlEntry| {

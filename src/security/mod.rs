@@ -9,6 +9,10 @@
 //! Pure data here; TLS and the SASL exchange on the wire live in `server/`, the mechanisms,
 //! the authorizer and the quotas in the submodules. No tokio, no I/O.
 
+pub mod plain;
+pub mod sasl;
+pub mod scram;
+
 use std::fmt;
 
 /// A principal, as Kafka's `KafkaPrincipal`: a type (always `User` for what authentication

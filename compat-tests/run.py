@@ -55,6 +55,7 @@ CLIENTS = [
     ("confluent", "admin_apis.py"),
     ("confluent", "consumer_protocol.py"),
     ("confluent", "telemetry.py"),
+    ("confluent", "scram.py"),
     ("cluster", "cluster.py"),
 ]
 # scenario files that run against the three-node cluster, one scenario at a time

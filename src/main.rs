@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use skua::cli::{self, ClusterCommand, GroupCommand, TopicCommand};
+use skua::cli::{self, ClusterCommand, GroupCommand, TopicCommand, UserCommand};
 use skua::config::{BrokerConfig, ConfigSources};
 use skua::server::Server;
 
@@ -40,6 +40,11 @@ enum Command {
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// Create, delete and list SCRAM users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Produce lines from stdin as records.
     Produce(cli::produce::ProduceArgs),
@@ -86,6 +91,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Topic { command }) => cli::run_topic(command),
         Some(Command::Group { command }) => cli::run_group(command),
         Some(Command::Cluster { command }) => cli::run_cluster(command),
+        Some(Command::User { command }) => cli::run_user(command),
         Some(Command::Produce(a)) => cli::produce::produce(a),
         Some(Command::Consume(a)) => cli::consume::consume(a),
     };

@@ -6,6 +6,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -21,6 +22,7 @@ pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
 pub mod elect_leaders;
 pub mod end_txn;
 pub mod errors;
@@ -116,6 +118,8 @@ pub const APIS: &[ApiEntry] = &[
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
+    describe_user_scram_credentials::VERSIONS,
+    alter_user_scram_credentials::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -310,6 +314,10 @@ pub async fn dispatch(
         }
         ApiKey::PushTelemetry => push_telemetry::handle(broker, req).map(Reply::Now),
         ApiKey::ListConfigResources => list_config_resources::handle(broker, req).map(Reply::Now),
+        ApiKey::DescribeUserScramCredentials => {
+            describe_user_scram_credentials::handle(broker, req).map(Reply::Now)
+        }
+        ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -447,6 +455,12 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ListConfigResources => {
             decode_body::<m::ListConfigResourcesRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            decode_body::<m::DescribeUserScramCredentialsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            decode_body::<m::AlterUserScramCredentialsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

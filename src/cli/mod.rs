@@ -10,7 +10,9 @@ pub mod consume;
 pub mod group;
 pub mod output;
 pub mod produce;
+pub mod sasl_client;
 pub mod topic;
+pub mod user;
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -69,6 +71,25 @@ pub enum ClusterCommand {
     /// Show the cluster id, brokers, active controller, and partitions that are
     /// under-replicated, under min ISR or offline.
     Describe(cluster::DescribeArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a SCRAM user, or replace its credential (AlterUserScramCredentials; the
+    /// password is salted here and never sent).
+    Create(user::CreateArgs),
+    /// Delete a user's SCRAM credentials (all of them, or the mechanisms given).
+    Delete(user::DeleteArgs),
+    /// List SCRAM users with their mechanisms and iterations.
+    List(user::ListArgs),
+}
+
+pub fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create(a) => user::create(a),
+        UserCommand::Delete(a) => user::delete(a),
+        UserCommand::List(a) => user::list(a),
+    }
 }
 
 pub fn run_topic(cmd: TopicCommand) -> anyhow::Result<()> {

@@ -31,6 +31,8 @@ use uuid::Uuid;
 
 use super::records::{ConfigResource, Endpoint, MetadataRecord};
 
+pub mod scram;
+
 /// The leader of a partition that has none.
 pub const NO_LEADER: i32 = -1;
 
@@ -156,6 +158,8 @@ pub enum ImageError {
     InvalidPartition { topic_id: Uuid, partition: i32 },
     #[error("next producer id {record} does not advance past {current}")]
     ProducerIdNotIncreasing { current: i64, record: i64 },
+    #[error("SCRAM credential record: {0}")]
+    Scram(String),
 }
 
 /// The cluster metadata at one log index. See the module doc.
@@ -168,6 +172,8 @@ pub struct MetadataImage {
     configs: BTreeMap<ConfigResource, BTreeMap<String, String>>,
     next_producer_id: i64,
     last_applied_index: u64,
+    /// Users' SCRAM credentials (`image/scram.rs`).
+    scram: Arc<scram::ScramImage>,
 }
 
 static NO_CONFIGS: BTreeMap<String, String> = BTreeMap::new();
@@ -245,6 +251,29 @@ impl MetadataImage {
             MetadataRecord::ProducerIds {
                 next_producer_id, ..
             } => self.apply_producer_ids(*next_producer_id),
+            MetadataRecord::UserScramCredential {
+                name,
+                mechanism,
+                salt,
+                stored_key,
+                server_key,
+                iterations,
+            } => {
+                let credential = crate::security::scram::ScramCredential {
+                    salt: salt.clone(),
+                    stored_key: stored_key.clone(),
+                    server_key: server_key.clone(),
+                    iterations: *iterations,
+                };
+                Arc::make_mut(&mut self.scram)
+                    .upsert(name, *mechanism, credential)
+                    .map_err(ImageError::Scram)
+            }
+            MetadataRecord::RemoveUserScramCredential { name, mechanism } => {
+                Arc::make_mut(&mut self.scram)
+                    .remove(name, *mechanism)
+                    .map_err(ImageError::Scram)
+            }
         }
     }
 
@@ -540,6 +569,11 @@ impl MetadataImage {
             .unwrap_or(&NO_CONFIGS)
     }
 
+    /// Users' SCRAM credentials.
+    pub fn scram(&self) -> Arc<scram::ScramImage> {
+        Arc::clone(&self.scram)
+    }
+
     /// Every resource with overrides.
     pub fn config_resources(&self) -> impl Iterator<Item = &ConfigResource> {
         self.configs.keys()
@@ -556,6 +590,7 @@ impl MetadataImage {
             configs: self.configs.iter().collect(),
             next_producer_id: self.next_producer_id,
             last_applied_index: self.last_applied_index,
+            scram: self.scram.entries(),
         };
         match serde_json::to_vec(&s) {
             Ok(bytes) => bytes,
@@ -580,6 +615,7 @@ impl MetadataImage {
             image.topics.insert(t.id, Arc::new(t));
         }
         image.configs = s.configs.into_iter().collect();
+        image.scram = Arc::new(scram::ScramImage::from_entries(s.scram));
         Ok(image)
     }
 }
@@ -592,6 +628,7 @@ struct SnapshotRef<'a> {
     configs: Vec<(&'a ConfigResource, &'a BTreeMap<String, String>)>,
     next_producer_id: i64,
     last_applied_index: u64,
+    scram: Vec<scram::ScramEntry>,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +639,9 @@ struct Snapshot {
     configs: Vec<(ConfigResource, BTreeMap<String, String>)>,
     next_producer_id: i64,
     last_applied_index: u64,
+    /// Absent in snapshots written before SCRAM credentials existed.
+    #[serde(default)]
+    scram: Vec<scram::ScramEntry>,
 }
 
 // ---- the broker-side delta ------------------------------------------------------------------

@@ -23,6 +23,7 @@ pub mod errors;
 mod partitions;
 pub mod placement;
 mod producer_ids;
+pub mod scram;
 mod topics;
 
 #[cfg(test)]

@@ -162,7 +162,7 @@ pub fn create(a: CreateArgs) -> Result<()> {
     if password.is_empty() {
         bail!("the password must not be empty");
     }
-    let upsertions = mechanisms
+    let upsertions: Vec<ScramCredentialUpsertion> = mechanisms
         .iter()
         .map(|m| {
             let salt = random_salt();
@@ -177,12 +177,15 @@ pub fn create(a: CreateArgs) -> Result<()> {
         })
         .collect();
     let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
-    alter(
-        &mut cluster,
-        vec![],
-        upsertions,
-        &format!("create user {}", a.name),
-    )?;
+    // One request per mechanism: Kafka refuses a user named twice in one request.
+    for u in upsertions {
+        alter(
+            &mut cluster,
+            vec![],
+            vec![u],
+            &format!("create user {}", a.name),
+        )?;
+    }
     let names: Vec<&str> = mechanisms.iter().map(|m| m.name()).collect();
     match a.common.output {
         Output::Table => emit(&format!(

@@ -58,6 +58,7 @@ CLIENTS = [
     ("confluent", "telemetry.py"),
     ("confluent", "acls.py"),
     ("confluent", "quotas.py"),
+    ("confluent", "scram.py"),
     ("cluster", "cluster.py"),
     ("security", "secure.py"),
     ("docs", "docs_walkthrough.py"),

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use skua::cli::{self, AclCommand, ClusterCommand, GroupCommand, QuotaCommand, TopicCommand};
+use skua::cli::{
+    self, AclCommand, ClusterCommand, GroupCommand, QuotaCommand, TopicCommand, UserCommand,
+};
 use skua::config::{BrokerConfig, ConfigSources};
 use skua::server::Server;
 
@@ -50,6 +52,11 @@ enum Command {
     Quota {
         #[command(subcommand)]
         command: QuotaCommand,
+    },
+    /// Create, delete and list SCRAM users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Produce lines from stdin as records.
     Produce(cli::produce::ProduceArgs),
@@ -98,6 +105,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Cluster { command }) => cli::run_cluster(command),
         Some(Command::Acl { command }) => cli::run_acl(command),
         Some(Command::Quota { command }) => cli::run_quota(command),
+        Some(Command::User { command }) => cli::run_user(command),
         Some(Command::Produce(a)) => cli::produce::produce(a),
         Some(Command::Consume(a)) => cli::consume::consume(a),
     };

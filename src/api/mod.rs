@@ -8,6 +8,7 @@ pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authz;
 pub mod consumer_group_describe;
@@ -28,6 +29,7 @@ pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
 pub mod elect_leaders;
 pub mod end_txn;
 pub mod errors;
@@ -132,6 +134,8 @@ pub const APIS: &[ApiEntry] = &[
     delete_acls::VERSIONS,
     describe_client_quotas::VERSIONS,
     alter_client_quotas::VERSIONS,
+    describe_user_scram_credentials::VERSIONS,
+    alter_user_scram_credentials::VERSIONS,
 ];
 
 /// The served versions of an API key, if served.
@@ -337,6 +341,10 @@ pub async fn dispatch(
         ApiKey::DeleteAcls => delete_acls::handle(broker, req),
         ApiKey::DescribeClientQuotas => describe_client_quotas::handle(broker, req).map(Reply::Now),
         ApiKey::AlterClientQuotas => alter_client_quotas::handle(broker, req),
+        ApiKey::DescribeUserScramCredentials => {
+            describe_user_scram_credentials::handle(broker, req).map(Reply::Now)
+        }
+        ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(broker, req),
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }
 }
@@ -495,6 +503,12 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::AlterClientQuotas => {
             decode_body::<m::AlterClientQuotasRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            decode_body::<m::DescribeUserScramCredentialsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            decode_body::<m::AlterUserScramCredentialsRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

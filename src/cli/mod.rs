@@ -12,7 +12,9 @@ pub mod group;
 pub mod output;
 pub mod produce;
 pub mod quota;
+pub mod sasl_client;
 pub mod topic;
+pub mod user;
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -103,6 +105,25 @@ pub fn run_quota(cmd: QuotaCommand) -> anyhow::Result<()> {
     match cmd {
         QuotaCommand::Set(a) => quota::set(a),
         QuotaCommand::Describe(a) => quota::describe(a),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a SCRAM user, or replace its credential (AlterUserScramCredentials; the
+    /// password is salted here and never sent).
+    Create(user::CreateArgs),
+    /// Delete a user's SCRAM credentials (all of them, or the mechanisms given).
+    Delete(user::DeleteArgs),
+    /// List SCRAM users with their mechanisms and iterations.
+    List(user::ListArgs),
+}
+
+pub fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create(a) => user::create(a),
+        UserCommand::Delete(a) => user::delete(a),
+        UserCommand::List(a) => user::list(a),
     }
 }
 

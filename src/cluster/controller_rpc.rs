@@ -164,6 +164,32 @@ pub enum ControllerRequest {
         alterations: Vec<crate::controller::QuotaAlteration>,
         validate_only: bool,
     },
+    /// AlterUserScramCredentials: (user, mechanism type) to delete; upsertions carry the
+    /// client's salt and salted password.
+    AlterUserScramCredentials {
+        deletions: Vec<(String, i8)>,
+        upsertions: Vec<ScramUpsertion>,
+    },
+}
+
+/// A SCRAM credential to add or replace, as AlterUserScramCredentials sends it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramUpsertion {
+    pub name: String,
+    pub mechanism: i8,
+    pub iterations: i32,
+    pub salt: Vec<u8>,
+    pub salted_password: Vec<u8>,
+}
+
+impl std::fmt::Debug for ScramUpsertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScramUpsertion")
+            .field("name", &self.name)
+            .field("mechanism", &self.mechanism)
+            .field("iterations", &self.iterations)
+            .finish()
+    }
 }
 
 /// The active controller's answer.
@@ -194,6 +220,8 @@ pub enum ControllerResponse {
     AclsDeleted(Vec<AclDeleteResult>),
     /// AlterClientQuotas' results, one per distinct entity.
     ClientQuotas(Vec<crate::controller::QuotaAlterationResult>),
+    /// AlterUserScramCredentials: (user, error code, message) per user.
+    UserScramCredentials(Vec<(String, i16, Option<String>)>),
     /// The whole request failed (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...).
     Error {
         error_code: i16,

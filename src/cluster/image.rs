@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::records::{ConfigResource, Endpoint, MetadataRecord};
 
 pub mod acls;
+pub mod scram;
 
 /// The leader of a partition that has none.
 pub const NO_LEADER: i32 = -1;
@@ -160,6 +161,8 @@ pub enum ImageError {
     UnknownAcl(Uuid),
     #[error("next producer id {record} does not advance past {current}")]
     ProducerIdNotIncreasing { current: i64, record: i64 },
+    #[error("SCRAM credential record: {0}")]
+    Scram(String),
 }
 
 /// The cluster metadata at one log index. See the module doc.
@@ -175,6 +178,8 @@ pub struct MetadataImage {
     acls: acls::AclImage,
     /// Client quotas (ClientQuota records).
     client_quotas: quotas::ClientQuotasImage,
+    /// Users' SCRAM credentials (`image/scram.rs`).
+    scram: Arc<scram::ScramImage>,
 }
 
 static NO_CONFIGS: BTreeMap<String, String> = BTreeMap::new();
@@ -260,6 +265,29 @@ impl MetadataImage {
             MetadataRecord::ClientQuota { entity, key, value } => {
                 self.client_quotas.apply(entity, key, value.map(|v| v.0));
                 Ok(())
+            }
+            MetadataRecord::UserScramCredential {
+                name,
+                mechanism,
+                salt,
+                stored_key,
+                server_key,
+                iterations,
+            } => {
+                let credential = crate::security::scram::ScramCredential {
+                    salt: salt.clone(),
+                    stored_key: stored_key.clone(),
+                    server_key: server_key.clone(),
+                    iterations: *iterations,
+                };
+                Arc::make_mut(&mut self.scram)
+                    .upsert(name, *mechanism, credential)
+                    .map_err(ImageError::Scram)
+            }
+            MetadataRecord::RemoveUserScramCredential { name, mechanism } => {
+                Arc::make_mut(&mut self.scram)
+                    .remove(name, *mechanism)
+                    .map_err(ImageError::Scram)
             }
         }
     }
@@ -556,6 +584,11 @@ impl MetadataImage {
             .unwrap_or(&NO_CONFIGS)
     }
 
+    /// Users' SCRAM credentials.
+    pub fn scram(&self) -> Arc<scram::ScramImage> {
+        Arc::clone(&self.scram)
+    }
+
     /// Every resource with overrides.
     pub fn config_resources(&self) -> impl Iterator<Item = &ConfigResource> {
         self.configs.keys()
@@ -584,6 +617,7 @@ impl MetadataImage {
             last_applied_index: self.last_applied_index,
             acls: self.acls.all().iter().collect(),
             client_quotas: &self.client_quotas,
+            scram: self.scram.entries(),
         };
         match serde_json::to_vec(&s) {
             Ok(bytes) => bytes,
@@ -610,6 +644,7 @@ impl MetadataImage {
         }
         image.configs = s.configs.into_iter().collect();
         image.acls = acls::AclImage::from_list(s.acls);
+        image.scram = Arc::new(scram::ScramImage::from_entries(s.scram));
         Ok(image)
     }
 }
@@ -624,6 +659,7 @@ struct SnapshotRef<'a> {
     last_applied_index: u64,
     acls: Vec<(&'a Uuid, &'a crate::security::acl::AclBinding)>,
     client_quotas: &'a quotas::ClientQuotasImage,
+    scram: Vec<scram::ScramEntry>,
 }
 
 #[derive(Deserialize)]
@@ -640,6 +676,9 @@ struct Snapshot {
     /// Absent from snapshots written before client quotas existed.
     #[serde(default)]
     client_quotas: quotas::ClientQuotasImage,
+    /// Absent in snapshots written before SCRAM credentials existed.
+    #[serde(default)]
+    scram: Vec<scram::ScramEntry>,
 }
 
 // ---- the broker-side delta ------------------------------------------------------------------

@@ -254,6 +254,9 @@ pub struct Broker {
     /// The CLIENT_METRICS config resources (KIP-714 subscriptions) in the metadata image:
     /// subscription name → name → value.
     client_metrics_configs: RwLock<Arc<GroupConfigs>>,
+    /// Users' SCRAM credentials in the metadata image (DescribeUserScramCredentials, and the
+    /// `CredentialStore` SASL/SCRAM authenticates against).
+    pub scram_credentials: image::scram::ScramCredentials,
     /// Client telemetry (GetTelemetrySubscriptions, PushTelemetry, the pushed metrics).
     pub telemetry: std::sync::Mutex<crate::telemetry::Manager>,
     /// The authorizer (`authorizer.class.name` set), with the image's ACLs; None = none.
@@ -424,6 +427,7 @@ impl Broker {
             })),
             group_configs: RwLock::new(Arc::new(GroupConfigs::new())),
             client_metrics_configs: RwLock::new(Arc::new(GroupConfigs::new())),
+            scram_credentials: image::scram::ScramCredentials::new(),
             telemetry: std::sync::Mutex::new(crate::telemetry::Manager::new(telemetry_limits)),
             authorizer,
             fetch_sessions: std::sync::Mutex::new(fetch_sessions),

@@ -103,6 +103,22 @@ pub enum MetadataRecord {
         key: String,
         value: Option<crate::security::quota::QuotaValue>,
     },
+    /// A user's SCRAM credential for one mechanism (Kafka's `UserScramCredentialRecord`):
+    /// salted values only, never a password. Replaces any earlier one for (name, mechanism).
+    UserScramCredential {
+        name: String,
+        /// Kafka's SCRAM mechanism type: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+        mechanism: i8,
+        salt: Vec<u8>,
+        stored_key: Vec<u8>,
+        server_key: Vec<u8>,
+        iterations: i32,
+    },
+    /// Removes a user's SCRAM credential for one mechanism (`RemoveUserScramCredentialRecord`).
+    RemoveUserScramCredential {
+        name: String,
+        mechanism: i8,
+    },
 }
 
 /// A listener a broker advertises.

@@ -25,6 +25,7 @@ mod partitions;
 pub mod placement;
 mod producer_ids;
 mod quotas;
+pub mod scram;
 mod topics;
 
 #[cfg(test)]

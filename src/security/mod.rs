@@ -9,15 +9,15 @@
 //! Pure data here; TLS and the SASL exchange on the wire live in `server/`, the mechanisms,
 //! the authorizer and the quotas in the submodules. No tokio, no I/O.
 
+pub mod acl;
+pub mod authorizer;
+pub mod connection_quota;
 pub mod plain;
+pub mod quota;
 pub mod sasl;
 pub mod sasl_session;
 pub mod scram;
 pub mod ssl_principal;
-pub mod acl;
-pub mod authorizer;
-pub mod connection_quota;
-pub mod quota;
 
 use std::fmt;
 

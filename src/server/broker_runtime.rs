@@ -151,6 +151,7 @@ pub fn apply_image(
         a.set_acls(image.acls());
     }
     broker.quotas.set_image(image.client_quotas());
+    broker.scram_credentials.set(image.scram());
     let now = now_ms();
     let keep = |t: &crate::cluster::Topic| unchanged.as_ref().is_some_and(|u| u.contains(&t.id));
     let delta = broker.update_topics(specs, &keep, now);

@@ -408,6 +408,40 @@ pub fn decide(
                 After::Answer,
             )
         }
+        ControllerRequest::AlterUserScramCredentials {
+            deletions,
+            upsertions,
+        } => {
+            use crate::controller::scram::{ScramDeletion, ScramUpsertion};
+            let deletions: Vec<ScramDeletion> = deletions
+                .into_iter()
+                .map(|(name, mechanism)| ScramDeletion { name, mechanism })
+                .collect();
+            let upsertions: Vec<ScramUpsertion> = upsertions
+                .into_iter()
+                .map(|u| ScramUpsertion {
+                    name: u.name,
+                    mechanism: u.mechanism,
+                    iterations: u.iterations,
+                    salt: u.salt,
+                    salted_password: u.salted_password,
+                })
+                .collect();
+            let r = c.alter_user_scram_credentials(image, &deletions, &upsertions);
+            let results = r
+                .response
+                .into_iter()
+                .map(|(user, res)| {
+                    let (code, message) = code_of(&res);
+                    (user, code, message)
+                })
+                .collect();
+            (
+                ControllerResponse::UserScramCredentials(results),
+                r.records,
+                After::Answer,
+            )
+        }
     }
 }
 

@@ -839,6 +839,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some("false"),
         None,
         "With an authorizer: allow a request on a resource that has no ACL at all.",
+    ),
     // ---- client quotas and connection limits (issue 11) ----
     def(
         "quota.window.num",

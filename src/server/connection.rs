@@ -437,7 +437,10 @@ async fn serve<R, W>(
         }
         Stop::AuthFailed => {
             tracing::debug!(%peer, listener = %conn.listener, "closing connection after failed authentication");
-            let delay = broker.config.connection_failed_authentication_delay_ms.max(0) as u64;
+            let delay = broker
+                .config
+                .connection_failed_authentication_delay_ms
+                .max(0) as u64;
             tokio::select! {
                 _ = shutdown.changed() => {}
                 _ = tokio::time::sleep(Duration::from_millis(delay)) => {}

@@ -308,6 +308,11 @@ impl Server {
             let id = cluster_id.clone();
             tokio::task::spawn_blocking(move || Broker::open(config, &id)).await??
         };
+        // SASL/SCRAM looks users up in the credentials of the applied metadata image.
+        for l in &listeners {
+            l.info
+                .set_scram_source(Arc::new(broker.scram_credentials.clone()));
+        }
         let (processed_tx, processed_rx) = watch::channel(0u64);
         let channel = controller_runtime::RaftChannel {
             raft: Arc::clone(&raft),

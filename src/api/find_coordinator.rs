@@ -115,6 +115,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
     let mut resp = FindCoordinatorResponse::default().with_throttle_time_ms(0);
     // Kafka: DESCRIBE on the group / the transactional id.
     let az = super::authz::authz(broker, &req);
+    let listener = std::sync::Arc::clone(&req.conn.listener);
     let find = |broker: &Arc<Broker>, key: &str, key_type: i8| {
         use crate::security::acl::AclOperation::Describe;
         let denied = match key_type {
@@ -123,7 +124,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
         };
         match denied {
             Some(code) => Err((code, None)),
-            None => find(broker, key, key_type),
+            None => find_on(broker, key, key_type, &listener),
         }
     };
     if version >= 4 {
@@ -132,7 +133,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .iter()
             .map(|k| {
                 let c = Coordinator::default().with_key(k.clone());
-                match find_on(broker, k.as_str(), body.key_type, &req.conn.listener) {
+                match find(broker, k.as_str(), body.key_type) {
                     Ok(b) => c
                         .with_node_id(BrokerId(b.id))
                         .with_host(StrBytes::from_string(b.host))
@@ -149,7 +150,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Bytes, FrameErro
             .collect();
     } else {
         let key_type = if version == 0 { 0 } else { body.key_type };
-        match find_on(broker, body.key.as_str(), key_type, &req.conn.listener) {
+        match find(broker, body.key.as_str(), key_type) {
             Ok(b) => {
                 resp.error_code = 0;
                 resp.node_id = BrokerId(b.id);

@@ -84,12 +84,12 @@ fn alter(
     Ok(())
 }
 
+/// A user and its (mechanism name, iterations), sorted.
+pub type UserCredentials = (String, Vec<(String, i32)>);
+
 /// (user, [(mechanism, iterations)]) for the named users (all when empty); a named user
 /// without credentials is an error.
-pub fn describe(
-    cluster: &mut Cluster,
-    names: &[String],
-) -> Result<Vec<(String, Vec<(String, i32)>)>> {
+pub fn describe(cluster: &mut Cluster, names: &[String]) -> Result<Vec<UserCredentials>> {
     let conn = cluster.bootstrap();
     let v = conn.version::<DescribeUserScramCredentialsRequest>(0, 0)?;
     let mut req = DescribeUserScramCredentialsRequest::default();

@@ -395,3 +395,217 @@ fn bad_security_settings_stop_the_start_with_the_setting_named() {
     assert!(err.contains("ssl.keystore.location"), "stderr: {err}");
     let _: PathBuf = dir.path().to_path_buf();
 }
+
+fn skua(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skua"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn command_config(dir: &Path, name: &str, lines: &[String]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    p.display().to_string()
+}
+
+/// SCRAM users made with the CLI, ACLs enforced for SASL and certificate principals, and the
+/// CLI itself over SASL_SSL with `--command-config`.
+#[test]
+fn scram_users_acls_and_the_cli_over_sasl_ssl() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports {
+        plaintext: free_port(),
+        ssl: free_port(),
+        sasl_ssl: free_port(),
+        sasl_plaintext: free_port(),
+    };
+    let args = [
+        format!(
+            "listeners=PLAINTEXT://127.0.0.1:{},SSL://127.0.0.1:{},SASL_SSL://127.0.0.1:{}",
+            ports.plaintext, ports.ssl, ports.sasl_ssl
+        ),
+        format!("ssl.keystore.location={}", pki.path("server.pem")),
+        format!("ssl.truststore.location={}", pki.path("ca.pem")),
+        "listener.name.ssl.ssl.client.auth=required".to_string(),
+        "listener.name.ssl.ssl.principal.mapping.rules=RULE:^CN=([^,]*),O=acme$/$1/,DEFAULT"
+            .to_string(),
+        "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512".to_string(),
+        format!("listener.name.sasl_ssl.plain.sasl.jaas.config={JAAS}"),
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_string(),
+        // The loopback PLAINTEXT listener is the operator's (as docs/security.md sets it up).
+        "super.users=User:admin;User:ANONYMOUS".to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let b = Broker::start_in(dir.path(), ports.plaintext, &args);
+    b.client().create_topic("orders", 1);
+    let plain_bootstrap = format!("127.0.0.1:{}", ports.plaintext);
+    let sasl_bootstrap = format!("127.0.0.1:{}", ports.sasl_ssl);
+
+    // A SCRAM user, created with the CLI.
+    let (ok, _, err) = skua(&[
+        "user",
+        "create",
+        "carol",
+        "--password",
+        "carol-secret",
+        "--mechanism",
+        "SCRAM-SHA-512",
+        "-b",
+        &plain_bootstrap,
+    ]);
+    assert!(ok, "user create: {err}");
+
+    let scram = |user: &str, password: &str| {
+        let mut c = sasl_config(&pki, ports.sasl_ssl, user, password);
+        c.set("sasl.mechanism", "SCRAM-SHA-512");
+        c
+    };
+    // carol (SCRAM) and alice (PLAIN) have no ACLs: refused, and they see no topics.
+    let p: ThreadedProducer<DefaultProducerContext> =
+        scram("carol", "carol-secret").create().unwrap();
+    let md = p
+        .client()
+        .fetch_metadata(None, Duration::from_secs(20))
+        .unwrap();
+    assert!(
+        md.topics().iter().all(|t| t.name() != "orders"),
+        "orders visible without ACLs"
+    );
+    let e = produce(&scram("carol", "carol-secret"), "orders", 1).unwrap_err();
+    assert!(e.contains("Authorization") || e.contains("authoriz"), "{e}");
+    let e = produce(
+        &sasl_config(&pki, ports.sasl_ssl, "alice", "alice-secret"),
+        "orders",
+        1,
+    )
+    .unwrap_err();
+    assert!(e.contains("Authorization") || e.contains("authoriz"), "{e}");
+    // A wrong SCRAM password is an authentication failure, not an authorization one.
+    let p: ThreadedProducer<DefaultProducerContext> = scram("carol", "wrong")
+        .set("message.timeout.ms", "3000")
+        .create()
+        .unwrap();
+    assert!(p
+        .client()
+        .fetch_metadata(None, Duration::from_secs(4))
+        .is_err());
+
+    // The admin, over SASL_SSL with --command-config, allows carol and alice (the SASL user
+    // and the certificate's mapped principal are the same name) to write and read orders.
+    let admin = command_config(
+        dir.path(),
+        "admin.properties",
+        &[
+            "security.protocol=SASL_SSL".into(),
+            format!("ssl.truststore.location={}", pki.path("ca.pem")),
+            "sasl.mechanism=PLAIN".into(),
+            "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\";".into(),
+        ],
+    );
+    for principal in ["User:carol", "User:alice"] {
+        let (ok, out, err) = skua(&[
+            "acl",
+            "add",
+            "--allow-principal",
+            principal,
+            "--operation",
+            "Write",
+            "--operation",
+            "Read",
+            "--operation",
+            "Describe",
+            "--topic",
+            "orders",
+            "-b",
+            &sasl_bootstrap,
+            "--command-config",
+            &admin,
+        ]);
+        assert!(ok, "acl add over SASL_SSL: {out} {err}");
+    }
+    let (ok, out, err) = skua(&[
+        "acl",
+        "add",
+        "--allow-principal",
+        "User:alice",
+        "--operation",
+        "Read",
+        "--group",
+        "*",
+        "-b",
+        &sasl_bootstrap,
+        "--command-config",
+        &admin,
+    ]);
+    assert!(ok, "{out} {err}");
+    let (ok, out, err) = skua(&[
+        "acl",
+        "list",
+        "--topic",
+        "orders",
+        "-b",
+        &sasl_bootstrap,
+        "--command-config",
+        &admin,
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("User:carol") && out.contains("User:alice"),
+        "{out}"
+    );
+    // A wrong password in the CLI's config fails with the broker's answer.
+    let bad = command_config(
+        dir.path(),
+        "bad.properties",
+        &[
+            "security.protocol=SASL_SSL".into(),
+            format!("ssl.truststore.location={}", pki.path("ca.pem")),
+            "sasl.mechanism=SCRAM-SHA-512".into(),
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"carol\" password=\"nope\";".into(),
+        ],
+    );
+    let (ok, _, err) = skua(&[
+        "topic",
+        "list",
+        "-b",
+        &sasl_bootstrap,
+        "--command-config",
+        &bad,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("SASL_AUTHENTICATION_FAILED"), "{err}");
+
+    // Now carol writes over SCRAM, alice reads over mTLS (as User:alice by the mapping rule).
+    produce(&scram("carol", "carol-secret"), "orders", 10).unwrap();
+    let mtls = ssl_config(&pki, ports.ssl, Some("client"));
+    assert_eq!(consume(&mtls, "orders", 10), expected(10));
+    // carol's CLI (SCRAM over SASL_SSL) sees orders and nothing else it may not describe.
+    let carol = command_config(
+        dir.path(),
+        "carol.properties",
+        &[
+            "security.protocol=SASL_SSL".into(),
+            format!("ssl.truststore.location={}", pki.path("ca.pem")),
+            "sasl.mechanism=SCRAM-SHA-512".into(),
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"carol\" password=\"carol-secret\";".into(),
+        ],
+    );
+    b.client().create_topic("secret", 1);
+    let (ok, out, err) = skua(&[
+        "topic",
+        "list",
+        "-b",
+        &sasl_bootstrap,
+        "--command-config",
+        &carol,
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("orders") && !out.contains("secret"), "{out}");
+}

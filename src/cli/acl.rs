@@ -7,7 +7,7 @@ use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 
-use super::client::{check, str_bytes, Cluster};
+use super::client::{check, str_bytes};
 use super::output::{emit, table, Json};
 use super::{Common, Output};
 use crate::security::acl::{
@@ -199,7 +199,7 @@ pub fn add(a: AddArgs) -> Result<()> {
             }
         }
     }
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.bootstrap();
     let v = conn.version::<CreateAclsRequest>(1, 3)?;
     let resp = conn.call(v, &CreateAclsRequest::default().with_creations(creations))?;
@@ -220,7 +220,7 @@ pub fn list(a: ListArgs) -> Result<()> {
     if filters.is_empty() {
         filters.push((ResourceType::Any, None));
     }
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.bootstrap();
     let v = conn.version::<DescribeAclsRequest>(1, 3)?;
     let mut rows = Vec::new();
@@ -294,7 +294,7 @@ pub fn remove(a: RemoveArgs) -> Result<()> {
             }
         }
     }
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.bootstrap();
     let v = conn.version::<DeleteAclsRequest>(1, 3)?;
     let resp = conn.call(v, &DeleteAclsRequest::default().with_filters(filters))?;

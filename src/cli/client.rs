@@ -15,8 +15,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, GroupId,
-    MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader, TopicName,
+    MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
+
+use super::sasl_client::SaslClient;
+use super::security::ClientSecurity;
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::ResponseError;
 
@@ -67,17 +71,27 @@ pub fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
+/// A byte stream to a broker: TCP, or TLS over TCP.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// One connection to one broker, with the version ranges it advertised.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     addr: String,
     correlation: i32,
     versions: HashMap<i16, (i16, i16)>,
 }
 
 impl Conn {
-    /// Connect and ask the broker which API versions it serves.
+    /// Connect (in plaintext) and ask the broker which API versions it serves.
     pub fn connect(addr: &str, timeout: Duration) -> Result<Conn> {
+        Conn::connect_with(addr, timeout, &ClientSecurity::default())
+    }
+
+    /// Connect with the CLI's security settings: TLS first, then ApiVersions, then the SASL
+    /// exchange.
+    pub fn connect_with(addr: &str, timeout: Duration, security: &ClientSecurity) -> Result<Conn> {
         let addrs: Vec<_> = addr
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve broker address {addr}"))?
@@ -101,6 +115,21 @@ impl Conn {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
+        let stream: Box<dyn Stream> = match &security.tls {
+            None => Box::new(stream),
+            Some(config) => {
+                let host = addr
+                    .rsplit_once(':')
+                    .map_or(addr, |(h, _)| h)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| anyhow!("broker address {addr}: {e}"))?;
+                let tls = rustls::ClientConnection::new(std::sync::Arc::clone(config), name)
+                    .map_err(|e| anyhow!("TLS to {addr}: {e}"))?;
+                Box::new(rustls::StreamOwned::new(tls, stream))
+            }
+        };
         let mut conn = Conn {
             stream,
             addr: addr.to_string(),
@@ -116,7 +145,44 @@ impl Conn {
             conn.versions
                 .insert(k.api_key, (k.min_version, k.max_version));
         }
+        if let Some((mechanism, user, password)) = &security.sasl {
+            conn.authenticate(mechanism, user, password)
+                .with_context(|| format!("SASL authentication with broker {addr}"))?;
+        }
         Ok(conn)
+    }
+
+    /// SaslHandshake v1, then SaslAuthenticate until the exchange completes.
+    fn authenticate(&mut self, mechanism: &str, user: &str, password: &str) -> Result<()> {
+        let resp: SaslHandshakeResponse = self.call_raw(
+            1,
+            &SaslHandshakeRequest::default().with_mechanism(str_bytes(mechanism)),
+        )?;
+        if resp.error_code != 0 {
+            let enabled: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+            bail!(
+                "{}: the broker's listener enables {}",
+                error_name(resp.error_code),
+                enabled.join(", ")
+            );
+        }
+        let mut client = SaslClient::new(mechanism, user, password).map_err(|e| anyhow!("{e}"))?;
+        let mut token = client.initial().map_err(|e| anyhow!("{e}"))?;
+        loop {
+            let resp: SaslAuthenticateResponse = self.call_raw(
+                1,
+                &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+            )?;
+            check(
+                resp.error_code,
+                resp.error_message.as_ref(),
+                "SaslAuthenticate",
+            )?;
+            match client.step(&resp.auth_bytes).map_err(|e| anyhow!("{e}"))? {
+                Some(next) => token = next,
+                None => return Ok(()),
+            }
+        }
     }
 
     pub fn addr(&self) -> &str {
@@ -227,6 +293,7 @@ pub struct Cluster {
     brokers: HashMap<i32, String>,
     conns: HashMap<i32, Conn>,
     controller: i32,
+    security: ClientSecurity,
 }
 
 /// Sentinel node id for "the bootstrap connection".
@@ -234,14 +301,20 @@ const BOOTSTRAP: i32 = i32::MIN;
 
 impl Cluster {
     pub fn connect(bootstrap: &str) -> Result<Cluster> {
+        Cluster::connect_with(bootstrap, ClientSecurity::default())
+    }
+
+    /// With the CLI's TLS/SASL settings (`--command-config`), for every broker connection.
+    pub fn connect_with(bootstrap: &str, security: ClientSecurity) -> Result<Cluster> {
         let timeout = Duration::from_secs(30);
-        let conn = Conn::connect(bootstrap, Duration::from_secs(10))?;
+        let conn = Conn::connect_with(bootstrap, Duration::from_secs(10), &security)?;
         let mut c = Cluster {
             bootstrap: conn,
             timeout,
             brokers: HashMap::new(),
             conns: HashMap::new(),
             controller: -1,
+            security,
         };
         c.metadata(Some(&[]))?;
         Ok(c)
@@ -295,7 +368,7 @@ impl Cluster {
                 .get(&id)
                 .cloned()
                 .ok_or_else(|| anyhow!("unknown broker {id}"))?;
-            let conn = Conn::connect(&addr, self.timeout)?;
+            let conn = Conn::connect_with(&addr, self.timeout, &self.security)?;
             self.conns.insert(id, conn);
         }
         self.conns

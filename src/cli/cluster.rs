@@ -241,7 +241,7 @@ pub fn render_json(v: &ClusterView) -> String {
 }
 
 pub fn describe(a: DescribeArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let view = gather(&mut cluster)?;
     match a.common.output {
         Output::Table => emit(&render_table(&view)),

@@ -73,7 +73,7 @@ struct Consumer {
 pub fn consume(a: ConsumeArgs) -> Result<()> {
     let interrupted = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(interrupted.clone());
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let mut parts = partitions(&mut cluster, &a.topic)?;
     if let Some(p) = a.partition {
         parts.retain(|x| x.partition == p);

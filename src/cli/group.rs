@@ -199,7 +199,7 @@ fn decode_assignment(protocol_type: &str, bytes: &bytes::Bytes) -> Option<Vec<(S
 }
 
 pub fn list(a: ListArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     // group → (type, state, protocol type); type "classic" or "consumer" (ListGroups v5).
     let mut groups: BTreeMap<String, (String, String, String)> = BTreeMap::new();
     for id in cluster.broker_ids() {
@@ -508,7 +508,7 @@ fn offsets_with_ends(cluster: &mut Cluster, group: &str) -> Result<Vec<OffsetRow
 }
 
 pub fn describe(a: DescribeArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     if let Some(cg) = describe_consumer_group(&mut cluster, &a.group)? {
         let offsets = offsets_with_ends(&mut cluster, &a.group)?;
         return describe_consumer(&a, &cg, &offsets);
@@ -627,7 +627,7 @@ fn format_assignment(a: Option<&[(String, Vec<i32>)]>) -> String {
 }
 
 pub fn reset_offsets(a: ResetArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let g = describe_group(&mut cluster, &a.group)?;
     if !g.members.is_empty() {
         bail!(
@@ -704,7 +704,7 @@ pub fn reset_offsets(a: ResetArgs) -> Result<()> {
 }
 
 pub fn delete(a: DeleteArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.coordinator(&a.group)?;
     let v = conn.version::<DeleteGroupsRequest>(0, 2)?;
     let mut req = DeleteGroupsRequest::default();

@@ -13,6 +13,7 @@ pub mod output;
 pub mod produce;
 pub mod quota;
 pub mod sasl_client;
+pub mod security;
 pub mod topic;
 pub mod user;
 
@@ -40,6 +41,18 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// The CLI's own TLS/SASL settings: a properties file with security.protocol,
+    /// ssl.truststore.location, ssl.keystore.location, sasl.mechanism, sasl.jaas.config.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
+}
+
+impl Common {
+    /// Connect to the cluster with these options.
+    pub fn connect(&self) -> anyhow::Result<client::Cluster> {
+        let security = security::ClientSecurity::load(self.command_config.as_deref())?;
+        client::Cluster::connect_with(&self.bootstrap_server, security)
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -121,7 +121,7 @@ pub fn produce(a: ProduceArgs) -> Result<()> {
         let (k, v) = parse_kv(h)?;
         headers.insert(str_bytes(&k), Some(Bytes::from(v.into_bytes())));
     }
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let parts = partitions(&mut cluster, &a.topic)?;
     if parts.is_empty() {
         bail!("topic {} has no partitions", a.topic);

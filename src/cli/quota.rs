@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
     AlterClientQuotasRequest, DescribeClientQuotasRequest, DescribeClientQuotasResponse,
 };
 
-use super::client::{check, str_bytes, Cluster};
+use super::client::{check, str_bytes};
 use super::output::{emit, table, Json};
 use super::{Common, Output};
 
@@ -225,7 +225,7 @@ pub fn set(a: SetArgs) -> Result<()> {
     if ops.is_empty() {
         bail!("nothing to set: give a quota (e.g. --producer-byte-rate) or --delete KEY");
     }
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.bootstrap();
     let v = conn.version::<AlterClientQuotasRequest>(0, 1)?;
     let req = AlterClientQuotasRequest::default()
@@ -270,7 +270,7 @@ pub fn set(a: SetArgs) -> Result<()> {
 pub fn describe(a: DescribeArgs) -> Result<()> {
     use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
     let ent = entity(&a.entity);
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.bootstrap();
     let v = conn.version::<DescribeClientQuotasRequest>(0, 1)?;
     let req = DescribeClientQuotasRequest::default()

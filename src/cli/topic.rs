@@ -159,7 +159,7 @@ pub fn list_offsets(
 }
 
 pub fn create(a: CreateArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.controller()?;
     let v = conn.version::<CreateTopicsRequest>(2, 7)?;
     let mut t = CreatableTopic::default();
@@ -197,7 +197,7 @@ pub fn create(a: CreateArgs) -> Result<()> {
 }
 
 pub fn list(a: ListArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let md = cluster.metadata(None)?;
     let mut rows: Vec<(String, usize)> = md
         .topics
@@ -271,7 +271,7 @@ fn describe_configs(
 }
 
 pub fn describe(a: DescribeArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let parts = partitions(&mut cluster, &a.name)?;
     let start = list_offsets(&mut cluster, &a.name, &parts, EARLIEST)?;
     let end = list_offsets(&mut cluster, &a.name, &parts, LATEST)?;
@@ -356,7 +356,7 @@ pub fn describe(a: DescribeArgs) -> Result<()> {
 }
 
 pub fn delete(a: DeleteArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.controller()?;
     let v = conn.version::<DeleteTopicsRequest>(1, 6)?;
     let mut req = DeleteTopicsRequest::default();
@@ -407,7 +407,7 @@ pub fn alter_config(a: AlterConfigArgs) -> Result<()> {
         c.value = None;
         configs.push(c);
     }
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let conn = cluster.bootstrap();
     let v = conn.version::<IncrementalAlterConfigsRequest>(0, 1)?;
     let mut r = AlterConfigsResource::default();

@@ -176,7 +176,7 @@ pub fn create(a: CreateArgs) -> Result<()> {
             u
         })
         .collect();
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     // One request per mechanism: Kafka refuses a user named twice in one request.
     for u in upsertions {
         alter(
@@ -210,7 +210,7 @@ pub fn create(a: CreateArgs) -> Result<()> {
 }
 
 pub fn delete(a: DeleteArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let mechanisms: Vec<ScramMechanism> = if a.mechanisms.is_empty() {
         let users = describe(&mut cluster, std::slice::from_ref(&a.name))?;
         users
@@ -257,7 +257,7 @@ pub fn delete(a: DeleteArgs) -> Result<()> {
 }
 
 pub fn list(a: ListArgs) -> Result<()> {
-    let mut cluster = Cluster::connect(&a.common.bootstrap_server)?;
+    let mut cluster = a.common.connect()?;
     let users = describe(&mut cluster, &a.names)?;
     match a.common.output {
         Output::Table => {

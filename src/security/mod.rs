@@ -12,6 +12,7 @@
 pub mod acl;
 pub mod authorizer;
 pub mod connection_quota;
+pub mod pem;
 pub mod plain;
 pub mod quota;
 pub mod sasl;

@@ -355,11 +355,16 @@ proptest! {
         prop_assert!(!check(&with, op, Topic, name));
     }
 
-    /// Whatever allows READ, WRITE, DELETE or ALTER also allows DESCRIBE; ALTER_CONFIGS
-    /// implies DESCRIBE_CONFIGS.
+    /// Whatever ALLOWs READ, WRITE, DELETE or ALTER also allows DESCRIBE; ALTER_CONFIGS
+    /// implies DESCRIBE_CONFIGS. (The implication is of ALLOWs: a DENY of DESCRIBE still
+    /// denies DESCRIBE, as in Kafka, so the property is over ALLOW-only ACL sets.)
     #[test]
     fn implication_rules(acls in prop::collection::vec(acl_strategy(), 0..12),
                          name in prop::sample::select(vec!["a", "ab", "abc", "b"])) {
+        let acls: Vec<AclBinding> = acls
+            .into_iter()
+            .filter(|b| b.entry.permission == AclPermissionType::Allow)
+            .collect();
         for op in [Read, Write, Delete, Alter] {
             if check(&acls, op, Topic, name) {
                 prop_assert!(check(&acls, Describe, Topic, name));

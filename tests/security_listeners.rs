@@ -48,8 +48,7 @@ impl Pki {
 
         let client_key = KeyPair::generate().unwrap();
         let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
-        cp.distinguished_name.push(DnType::OrganizationName, "acme");
-        cp.distinguished_name.push(DnType::CommonName, "alice");
+        cp.distinguished_name.push(DnType::CommonName, "Alice");
         let client = cp.signed_by(&client_key, &issuer).unwrap();
 
         let rogue_key = KeyPair::generate().unwrap();
@@ -100,8 +99,7 @@ fn start(pki: &Pki, dir: &Path) -> (Broker, Ports) {
         format!("ssl.keystore.location={}", pki.path("server.pem")),
         format!("ssl.truststore.location={}", pki.path("ca.pem")),
         "listener.name.ssl.ssl.client.auth=required".to_string(),
-        "listener.name.ssl.ssl.principal.mapping.rules=RULE:^CN=([^,]*),O=acme$/$1/,DEFAULT"
-            .to_string(),
+        "listener.name.ssl.ssl.principal.mapping.rules=RULE:^CN=([^,]*)$/$1/L,DEFAULT".to_string(),
         "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512".to_string(),
         format!("listener.name.sasl_ssl.plain.sasl.jaas.config={JAAS}"),
         format!("listener.name.sasl_plaintext.plain.sasl.jaas.config={JAAS}"),
@@ -136,11 +134,26 @@ fn sasl_config(pki: &Pki, port: u16, user: &str, password: &str) -> ClientConfig
     c
 }
 
+/// Remembers each delivery's outcome (flush alone does not say whether records failed).
+#[derive(Default)]
+struct Deliveries(std::sync::Mutex<Vec<Result<(), String>>>);
+
+impl rdkafka::ClientContext for Deliveries {}
+
+impl rdkafka::producer::ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        let outcome = r.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string());
+        self.0.lock().unwrap().push(outcome);
+    }
+}
+
+/// Produce `k{i}`/`v{i}`; Err with the first delivery error.
 fn produce(config: &ClientConfig, topic: &str, n: usize) -> Result<(), String> {
-    let p: ThreadedProducer<DefaultProducerContext> = config
+    let p: ThreadedProducer<Deliveries> = config
         .clone()
         .set("message.timeout.ms", "15000")
-        .create()
+        .create_with_context(Deliveries::default())
         .map_err(|e| e.to_string())?;
     for i in 0..n {
         let v = format!("v{i}");
@@ -150,7 +163,9 @@ fn produce(config: &ClientConfig, topic: &str, n: usize) -> Result<(), String> {
     }
     p.flush(Duration::from_secs(20))
         .map_err(|e| e.to_string())?;
-    Ok(())
+    let outcomes = p.context().0.lock().unwrap().clone();
+    assert_eq!(outcomes.len(), n, "every record reported");
+    outcomes.into_iter().collect()
 }
 
 fn consume(config: &ClientConfig, topic: &str, n: usize) -> Vec<(String, String, i64)> {
@@ -167,7 +182,11 @@ fn consume(config: &ClientConfig, topic: &str, n: usize) -> Vec<(String, String,
     let mut out = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while out.len() < n && std::time::Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+        let polled = c.poll(Duration::from_millis(200));
+        if let Some(Err(e)) = &polled {
+            eprintln!("consume from {topic}: {e}");
+        }
+        if let Some(Ok(m)) = polled {
             out.push((
                 String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
                 String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
@@ -434,8 +453,7 @@ fn scram_users_acls_and_the_cli_over_sasl_ssl() {
         format!("ssl.keystore.location={}", pki.path("server.pem")),
         format!("ssl.truststore.location={}", pki.path("ca.pem")),
         "listener.name.ssl.ssl.client.auth=required".to_string(),
-        "listener.name.ssl.ssl.principal.mapping.rules=RULE:^CN=([^,]*),O=acme$/$1/,DEFAULT"
-            .to_string(),
+        "listener.name.ssl.ssl.principal.mapping.rules=RULE:^CN=([^,]*)$/$1/L,DEFAULT".to_string(),
         "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512".to_string(),
         format!("listener.name.sasl_ssl.plain.sasl.jaas.config={JAAS}"),
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_string(),

@@ -47,7 +47,22 @@ impl Authz {
     pub fn allowed(&self, op: AclOperation, rtype: ResourceType, name: &str) -> bool {
         match &self.authorizer {
             None => true,
-            Some(a) => a.authorize(&self.principal, &self.host, op, rtype, name),
+            Some(a) => {
+                let ok = a.authorize(&self.principal, &self.host, op, rtype, name);
+                if !ok {
+                    // Kafka's authorizer logger says the same at INFO; here at DEBUG, as
+                    // Metadata and the list APIs filter with denials that are no error.
+                    tracing::debug!(
+                        principal = %self.principal,
+                        host = %self.host,
+                        operation = ?op,
+                        resource = ?rtype,
+                        name,
+                        "denied"
+                    );
+                }
+                ok
+            }
         }
     }
 

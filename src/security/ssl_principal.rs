@@ -315,21 +315,24 @@ mod tests {
         assert!(PrincipalMapper::parse("NOPE").is_err());
     }
 
+    /// Made with `openssl req -subj "/C=US/O=acme/OU=eng/CN=alice"`; `openssl x509 -noout
+    /// -subject -nameopt RFC2253` prints `CN=alice,OU=eng,O=acme,C=US`, as Java does.
+    const OPENSSL_CLIENT_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIDSDCCAjCgAwIBAgIUJWsE8ApkXxxwaCyjzVqGKGPzCj8wDQYJKoZIhvcNAQEL\nBQAwETEPMA0GA1UEAwwGdGVzdGNhMB4XDTI2MTIwNzA2NDMzMFoXDTI2MTIwOTA2\nNDMzMFowOjELMAkGA1UEBhMCVVMxDTALBgNVBAoMBGFjbWUxDDAKBgNVBAsMA2Vu\nZzEOMAwGA1UEAwwFYWxpY2UwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIB\nAQDV828onSN3bI1+/zeKomM7UPzlAZli38kheiExzF2yfyoDmF1a29f6xzxa2bpr\n1QTPwSJX3t98jDQprhKRFxTpMOD2snX9L1szX2vQ0V90g7fXYCH2JHhB+V9s/uhA\nzg3tkux8PjwX6G1ZVzirv2A284mDSKzfhre4lU713MxOFl/5ksB0kHtIuPhhKLn6\niVeL+1TkVhysQDU6z/PfgyJHR/EMlfhyHC5aMaXGzwYousIFSQvBaiGzT9hRpTJE\nE0jTruy+EarFpwSiTn4al72H7b+Tw7hXMz3jgXWoRN9yfCkDV0k2Tm503OXBEgRT\nWC6HbEULAzsDX5EZmcW+Rp8NAgMBAAGjbzBtMAkGA1UdEwQCMAAwCwYDVR0PBAQD\nAgWgMBMGA1UdJQQMMAoGCCsGAQUFBwMCMB0GA1UdDgQWBBTPsmBrUzY5gnfYdx1U\n+xPBmab4zzAfBgNVHSMEGDAWgBRijG+/+rwPTkSWNOCOwfTBqVO0eTANBgkqhkiG\n9w0BAQsFAAOCAQEAEIpOcgttQR+0rLBatzngAmPlUZeThCz/WWRt4QevWmNXpVZ6\ncPMsKqwX2YWmybZ29gpx67osLWXZOC1U3LbyDc3eHLlIMvGyDWoN6L2d5jTDwZTT\nuJAO1q388lD+r41MvR0XCq8nIJVtKgeC3KtkdPPpX8CXUY2gydjsmOmXy1aPnnfX\nC0s6wwc6DCtiaopjvKnZsFzPyyJqN57giHt8LVFySHPZtB9LbXTdrmSQnVOdSp8h\n1ceZT0jq3rLcr+iEMLNeq/q3FUDMPqxl/m4tVt1dTzkZqd4GyeJsydqQ47IcvNty\nSLKepGuSgBzFG6M0YjpgH7P25DJovNUvp3UjBQ==\n-----END CERTIFICATE-----";
+
     #[test]
-    fn subject_dns_print_as_java_does() {
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::CountryName, "US");
-        dn.push(rcgen::DnType::OrganizationName, "Acme, Inc");
-        dn.push(rcgen::DnType::OrganizationalUnitName, "eng");
-        dn.push(rcgen::DnType::CommonName, "alice");
-        params.distinguished_name = dn;
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
+    fn subject_dns_print_as_java_and_openssl_do() {
+        let blocks = crate::security::pem::pem_blocks(OPENSSL_CLIENT_CERT).unwrap();
         assert_eq!(
-            subject_dn(cert.der()).unwrap(),
-            "CN=alice,OU=eng,O=Acme\\, Inc,C=US"
+            subject_dn(&blocks[0].der).unwrap(),
+            "CN=alice,OU=eng,O=acme,C=US"
         );
         assert_eq!(subject_dn(b"garbage"), None);
+    }
+
+    #[test]
+    fn special_characters_are_escaped() {
+        assert_eq!(escape("Acme, Inc"), "Acme\\, Inc");
+        assert_eq!(escape(" a+b "), "\\ a\\+b\\ ");
+        assert_eq!(escape("#x"), "\\#x");
     }
 }

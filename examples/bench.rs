@@ -208,9 +208,26 @@ fn apply_sets(c: &mut ClientConfig, sets: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The admin client's configuration: the connection's own settings among --set (security.protocol,
+/// ssl.*, sasl.*), so that create and delete run over the same listener as the measured clients.
+fn admin_config(args: &Args) -> anyhow::Result<ClientConfig> {
+    let mut c = base_config(args);
+    let conn: Vec<String> = args
+        .set
+        .iter()
+        .filter(|s| {
+            let k = s.trim_start();
+            k.starts_with("security.protocol") || k.starts_with("ssl.") || k.starts_with("sasl.")
+        })
+        .cloned()
+        .collect();
+    apply_sets(&mut c, &conn)?;
+    Ok(c)
+}
+
 /// Create `topic` with `partitions` partitions unless it exists, then wait until metadata shows it.
 fn ensure_topic(args: &Args, topic: &str, partitions: i32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = base_config(args).create()?;
+    let admin: AdminClient<DefaultClientContext> = admin_config(args)?.create()?;
     let nt = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let res = futures::executor::block_on(admin.create_topics([&nt], &opts))?;
@@ -632,7 +649,7 @@ fn run_consume(args: &Args) -> anyhow::Result<()> {
 }
 
 fn run_delete(args: &Args) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = base_config(args).create()?;
+    let admin: AdminClient<DefaultClientContext> = admin_config(args)?.create()?;
     let topics: Vec<&str> = args
         .topic
         .split(',')

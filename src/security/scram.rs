@@ -10,13 +10,15 @@
 //! server-final  v=<server signature b64>
 //! ```
 //! Differences from Kafka, all stricter or leaking less: the channel-binding field of the final
-//! message must be the base64 of the gs2 header (RFC 5802 §5.1; Kafka does not check it), the
-//! final nonce must equal the server's (Kafka: ends with it), a `m=` extension is refused
+//! message must be the base64 of the gs2 header (RFC 5802 §5.1; Kafka does not check it), a `m=`
+//! extension is refused
 //! (RFC 5802 says so), an unknown user runs the whole exchange against a made-up credential
 //! and fails at the proof exactly as a wrong password does (Kafka fails the first message), and
 //! the authzid check does not depend on whether the user exists. `y,,` is accepted besides
 //! `n,,` (the client supports channel binding but the server offers no -PLUS mechanism).
 //! Delegation tokens (`tokenauth=true`) are refused: skua has none. Usernames may be UTF-8.
+//! As in Kafka, the final nonce must end with the server's (not equal it): librdkafka before
+//! 2.1 (Debian's kcat) sends its own nonce twice there, and Kafka accepts that.
 
 use std::sync::{Arc, OnceLock};
 
@@ -449,7 +451,10 @@ impl ScramServer {
                 "channel binding does not match the gs2 header",
             ));
         }
-        if nonce != p.nonce {
+        // Kafka's rule (ScramSaslServer): the client's nonce must end with the server-first
+        // nonce, not equal it. librdkafka before 2.1 sends `r=<cnonce><cnonce+snonce>` and Kafka
+        // accepts it; the proof still covers the whole message, so the server nonce stays bound.
+        if !nonce.ends_with(p.nonce.as_str()) {
             return Err(SaslError::Malformed(
                 "Invalid client nonce in the final client message.".into(),
             ));
@@ -597,6 +602,11 @@ mod tests {
             pub nonce: String,
             pub first_bare: String,
             pub server_signature: Vec<u8>,
+            /// Sent before the server's nonce in the final message (librdkafka < 2.1 repeats
+            /// its own nonce there).
+            pub final_nonce_prefix: String,
+            /// Characters cut off the end of the final message's nonce (a wrong nonce).
+            pub final_nonce_cut: usize,
         }
 
         fn hmac(sha512: bool, key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -622,6 +632,8 @@ mod tests {
                     nonce: "fyko+d2lbbFgONRv9qkxdawL".into(),
                     first_bare: String::new(),
                     server_signature: vec![],
+                    final_nonce_prefix: String::new(),
+                    final_nonce_cut: 0,
                 }
             }
 
@@ -677,7 +689,9 @@ mod tests {
                 } else {
                     Sha256::digest(&client_key).to_vec()
                 };
-                let without_proof = format!("c={},r={nonce}", B64.encode(self.gs2()));
+                let sent = format!("{}{nonce}", self.final_nonce_prefix);
+                let sent = &sent[..sent.len() - self.final_nonce_cut];
+                let without_proof = format!("c={},r={sent}", B64.encode(self.gs2()));
                 let auth = format!("{},{sf},{without_proof}", self.first_bare);
                 let sig = hmac(self.sha512, &stored_key, auth.as_bytes());
                 let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
@@ -792,6 +806,31 @@ mod tests {
         // Stored iterations below Kafka's minimum: refused.
         let (r, _) = exchange(&store, client::Client::new(false, "weak", "pw"));
         assert_eq!(r, want);
+    }
+
+    #[test]
+    fn final_nonce_may_be_prefixed_as_kafka_accepts_but_must_end_with_the_servers() {
+        // librdkafka 2.0 (Debian's kcat) sends r=<cnonce><cnonce><snonce>; Kafka checks endsWith.
+        let mut c = client::Client::new(false, "alice", "alice-secret");
+        c.final_nonce_prefix = c.nonce.clone();
+        let (r, c) = exchange(&users(), c);
+        match r {
+            Ok(SaslStep::Done {
+                response,
+                principal,
+            }) => {
+                assert!(c.verify_server_final(&response));
+                assert_eq!(principal, KafkaPrincipal::user("alice".to_string()));
+            }
+            other => panic!("expected success, got {other:?}"),
+        }
+        let mut c = client::Client::new(false, "alice", "alice-secret");
+        c.final_nonce_cut = 1;
+        let (r, _) = exchange(&users(), c);
+        match r {
+            Err(SaslError::Malformed(m)) => assert!(m.contains("nonce"), "{m}"),
+            other => panic!("expected a nonce error, got {other:?}"),
+        }
     }
 
     #[test]

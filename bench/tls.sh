@@ -9,7 +9,7 @@
 #
 # Knobs (environment):
 #   BENCH_TLS_REPEAT      default 3 rounds
-#   BENCH_TLS_MAX_BYTES   per producer run, default 1G      BENCH_TLS_DURATION  default 15 s
+#   BENCH_TLS_MAX_BYTES   per producer run, default 4G      BENCH_TLS_DURATION  default 10 s
 #   BENCH_RECORD_SIZE     default 1024                      BENCH_PARTITIONS    default 6
 #   BENCH_REPORT          default 1: write the block <!-- bench:tls:begin/end --> of docs/PERFORMANCE.md
 #   BENCH_NO_BUILD        default 0: skip cargo build       BENCH_BIN_DIR       default target/release
@@ -19,8 +19,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$ROOT/bench/.work/tls
 REPEAT=${BENCH_TLS_REPEAT:-3}
-MAX_BYTES=${BENCH_TLS_MAX_BYTES:-1G}
-DURATION=${BENCH_TLS_DURATION:-15}
+MAX_BYTES=${BENCH_TLS_MAX_BYTES:-4G}
+DURATION=${BENCH_TLS_DURATION:-10}
 RECORD_SIZE=${BENCH_RECORD_SIZE:-1024}
 PARTITIONS=${BENCH_PARTITIONS:-6}
 REPORT=${BENCH_REPORT:-1}
@@ -96,7 +96,7 @@ one() {
     shift 3
     t0=$(broker_ticks)
     # shellcheck disable=SC2086
-    out=$("$WORK/bench" --brokers "${ADDR[$l]}" --mode "$mode" --topic "$topic" ${SETS[$l]} "$@")
+    out=$("$WORK/bench" --brokers "${ADDR[$l]}" --mode "$mode" --topic "$topic" ${SETS[$l]} "$@" | grep '^{' | tail -n 1)
     t1=$(broker_ticks)
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["listener"]=sys.argv[2]; d["broker_cpu_s"]=(int(sys.argv[3])-int(sys.argv[4]))/int(sys.argv[5]); print(json.dumps(d))' \
         "$out" "$l" "$t1" "$t0" "$CLK_TCK" >>"$RESULTS"

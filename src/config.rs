@@ -1866,6 +1866,24 @@ impl BrokerConfig {
         };
         let (controller_listen, controller_quorum_voters) =
             controller_settings(&overrides, src, node_id as i32, roles)?;
+        // Brokers replicate from each other over the inter-broker listener with a client that
+        // speaks PLAINTEXT only: in a cluster, a TLS or SASL inter-broker listener would leave
+        // every follower unable to fetch. Refuse it at start-up rather than fail later.
+        let inter_protocol = listeners
+            .iter()
+            .find(|l| l.name == inter_broker_listener_name)
+            .map(|l| l.protocol);
+        let in_cluster = controller_quorum_voters.len() > 1 || roles != (true, true);
+        if in_cluster
+            && inter_protocol.is_some_and(|p| p != crate::security::SecurityProtocol::Plaintext)
+        {
+            return Err(invalid(
+                "inter.broker.listener.name",
+                &inter_broker_listener_name,
+                "brokers of a cluster talk to each other over PLAINTEXT only (TLS and SASL between \
+                 brokers are not supported yet): name a PLAINTEXT listener, on a private network",
+            ));
+        }
         let tt = get("log.message.timestamp.type").unwrap_or_default();
         Ok(BrokerConfig {
             listeners,
@@ -2458,6 +2476,47 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.controller_listen.as_deref(), Some("127.0.0.1:9093"));
+    }
+
+    #[test]
+    fn a_cluster_needs_a_plaintext_inter_broker_listener() {
+        let cluster = |listeners: &str, extra: &[&str]| {
+            let mut sets = vec![
+                "process.roles=broker,controller".to_string(),
+                "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293"
+                    .into(),
+                format!("listeners={listeners}"),
+                "ssl.keystore.location=/nonexistent.pem".into(),
+            ];
+            sets.extend(extra.iter().map(|s| s.to_string()));
+            BrokerConfig::from_sources(&ConfigSources {
+                sets,
+                node_id: Some(1),
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())
+        };
+        let e = cluster("SSL://127.0.0.1:9092", &[]).unwrap_err();
+        assert!(
+            e.contains("inter.broker.listener.name") && e.contains("PLAINTEXT"),
+            "{e}"
+        );
+        let e = cluster(
+            "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094",
+            &["inter.broker.listener.name=SASL_SSL"],
+        )
+        .unwrap_err();
+        assert!(e.contains("inter.broker.listener.name"), "{e}");
+        // A PLAINTEXT inter-broker listener next to secure client listeners is fine.
+        let c = cluster("PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9094", &[]).unwrap();
+        assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
+        // A lone node may have no PLAINTEXT listener at all.
+        let c = BrokerConfig::from_sources(&ConfigSources {
+            sets: vec!["listeners=SSL://127.0.0.1:9094".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.inter_broker_listener_name, "SSL");
     }
 
     #[test]

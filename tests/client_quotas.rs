@@ -1,7 +1,8 @@
 //! Client quotas and connection limits over TCP against the real binary:
 //! DescribeClientQuotas / AlterClientQuotas round trips, Kafka's errors, persistence across a
 //! restart; a produce and a fetch quota throttling one client id (throttle_time_ms > 0, the
-//! measured rate near the quota) while another client id keeps its rate; and
+//! measured rate near the quota) while another client id keeps its rate; a request_percentage
+//! quota throttling one client id's Metadata requests (bounded to one window); and
 //! max.connections.per.ip (with an override) refusing the next connection until one closes.
 
 mod common;
@@ -440,6 +441,69 @@ fn a_produce_quota_throttles_one_client_id_and_not_another() {
     );
     assert_eq!(quiet.1, 0, "the unlimited client was throttled");
     assert!(quiet_rate > QUOTA * 2.0, "quiet rate {quiet_rate}");
+}
+
+#[test]
+fn a_request_percentage_quota_throttles_one_client_id_and_not_another() {
+    use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+    // KIP-124: the handler time of a client id's requests, as a percentage of one second.
+    // 0.001 % is 10 µs of handler time per second: a few Metadata requests exceed it. The
+    // throttle is bounded to one window (1 s here); the response says how long it is.
+    let b = Broker::start(&["quota.window.num=4", "quota.window.size.seconds=1"]);
+    let mut c = b.client();
+    c.create_topic("rq", 3);
+    let r = alter(
+        &mut c,
+        1,
+        vec![entry(
+            &[("client-id", Some("greedy"))],
+            &[("request_percentage", Some(0.001))],
+        )],
+        false,
+    );
+    assert_eq!(r.entries[0].error_code, 0);
+    let addr = b.addr();
+    let md = MetadataRequest::default().with_topics(None);
+    let mut greedy = Named::connect(&addr, "greedy");
+    let mut throttles = Vec::new();
+    let mut sent = 0;
+    while throttles.len() < 3 && sent < 2000 {
+        let r: MetadataResponse = greedy.call(12, &md);
+        sent += 1;
+        assert!(
+            r.topics
+                .iter()
+                .any(|t| t.name.as_ref().is_some_and(|n| n.as_str() == "rq")),
+            "the metadata itself is served"
+        );
+        if r.throttle_time_ms > 0 {
+            throttles.push(r.throttle_time_ms);
+        }
+    }
+    eprintln!("greedy: throttled {throttles:?} within {sent} requests");
+    assert_eq!(
+        throttles.len(),
+        3,
+        "greedy was never throttled in {sent} requests"
+    );
+    assert!(
+        throttles.iter().all(|t| *t <= 1000),
+        "a request-time throttle is bounded by one window: {throttles:?}"
+    );
+    // Another client id on the same broker is not throttled.
+    let mut polite = Named::connect(&addr, "polite");
+    for _ in 0..200 {
+        let r: MetadataResponse = polite.call(12, &md);
+        assert_eq!(
+            r.throttle_time_ms, 0,
+            "the client without a quota was throttled"
+        );
+    }
+    // Nor is ApiVersions, exempt as in Kafka.
+    let r: kafka_protocol::messages::ApiVersionsResponse =
+        greedy.call(3, &ApiVersionsRequest::default());
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.throttle_time_ms, 0);
 }
 
 #[test]

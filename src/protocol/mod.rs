@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod legacy;
+pub mod throttle;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};

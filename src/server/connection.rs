@@ -622,7 +622,81 @@ async fn route(
         client_host: Arc::clone(client_host),
         conn: Arc::clone(conn),
     };
-    api::dispatch(broker, key, req).await
+    let quota = request_quota_applies(broker, key, &req).then(|| req.client_id());
+    let started = Instant::now();
+    let reply = api::dispatch(broker, key, req).await?;
+    match quota {
+        Some(client_id) => Ok(request_throttle(
+            broker,
+            conn,
+            key,
+            prefix.api_version,
+            &client_id,
+            started.elapsed(),
+            reply,
+        )),
+        None => Ok(reply),
+    }
+}
+
+/// Whether the request-time quota (`request_percentage`) counts this request: some quota of
+/// that kind is set, and it is not exempt as in Kafka (ApiVersions and the SASL exchange,
+/// which come before a principal is known; a follower's Fetch, `replica_id >= 0`).
+fn request_quota_applies(broker: &Broker, key: ApiKey, req: &Request) -> bool {
+    use crate::security::quota::QuotaKind;
+    if !broker.quotas.is_active(QuotaKind::Request) {
+        return false;
+    }
+    match key {
+        ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => false,
+        // replica_id is the body's first field up to v14 (later: a tagged ReplicaState).
+        ApiKey::Fetch if req.version <= 14 => req
+            .body
+            .get(..4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .is_none_or(|b| i32::from_be_bytes(b) < 0),
+        _ => true,
+    }
+}
+
+/// Kafka's `ClientRequestQuotaManager`: record the handler's time as a percentage of one
+/// second (`elapsed * 100 / 1 s`) for the principal and client id; over the quota, mute the
+/// connection for the throttle time (bounded to one quota window) and raise the response's
+/// `throttle_time_ms` to it (KIP-124, KIP-219).
+fn request_throttle(
+    broker: &Broker,
+    conn: &api::ConnectionInfo,
+    key: ApiKey,
+    version: i16,
+    client_id: &str,
+    elapsed: Duration,
+    reply: Reply,
+) -> Reply {
+    use crate::security::quota::QuotaKind;
+    let now = api::now_ms();
+    let percent = elapsed.as_nanos() as f64 * 100.0 / 1e9;
+    let principal = conn.principal();
+    let t = broker
+        .quotas
+        .record(QuotaKind::Request, &principal, client_id, percent, now);
+    if t <= 0 {
+        return reply;
+    }
+    conn.throttle_until(now + t);
+    let ms = t.min(i64::from(i32::MAX)) as i32;
+    let patch = move |b: Bytes| -> Bytes {
+        let mut v = b.to_vec();
+        if crate::protocol::throttle::raise_throttle(&mut v, key, version, ms) {
+            Bytes::from(v)
+        } else {
+            b
+        }
+    };
+    match reply {
+        Reply::Now(b) => Reply::Now(patch(b)),
+        Reply::Later(fut) => Reply::Later(Box::pin(async move { fut.await.map(patch) })),
+        Reply::None => Reply::None,
+    }
 }
 
 /// Whether an encoded response (size prefix included) carries a non-zero top-level error

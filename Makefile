@@ -47,3 +47,5 @@ bench-tls:
 fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run frame -- -max_total_time=60 -rss_limit_mb=2048
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run batch -- -max_total_time=60 -rss_limit_mb=2048
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run sasl -- -max_total_time=60 -rss_limit_mb=2048
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run tls -- -max_total_time=60 -rss_limit_mb=2048

@@ -12,14 +12,16 @@ BIN = os.path.join(COMPAT_DIR, ".work", "go", "bin")
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 
-def run(program, args, timeout=60):
-    """Run a Go program; its stdout lines (it exits 1 with the error on stderr)."""
+def run(program, args, timeout=60, env=None):
+    """Run a Go program; its stdout lines (it exits 1 with the error on stderr). `env`: extra
+    environment variables."""
     exe = os.path.join(BIN, program)
     if not os.path.exists(exe):
         raise Fail(f"{exe} is missing: run compat-tests/setup.sh")
     cmd = [exe] + [str(a) for a in args]
     try:
-        p = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout,
+                           env=dict(os.environ, **(env or {})))
     except subprocess.TimeoutExpired:
         raise Fail(f"`{' '.join(cmd)}` did not finish within {timeout}s")
     if p.returncode != 0:

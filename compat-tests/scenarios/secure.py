@@ -17,6 +17,11 @@ Scenario names are `<what>_<client>` for client in kcat, confluent, kafka-python
                      (SASL_AUTHENTICATION_FAILED's text) within seconds, nothing is produced
   untrusted_cert_*   a client certificate from a CA the broker does not trust: the handshake fails,
                      the client gets no metadata, within seconds
+Debian 12's sarama (1.22, compat-tests/go/sarama with SARAMA_SASL_* / SARAMA_TLS_CA):
+  sasl_plain_sarama_v0   Version 0.10.2.0: SaslHandshake v0, then the PLAIN token raw (no Kafka
+                         framing, answered with a raw empty token); produce 3, read them back
+  sasl_plain_sarama_v1   Version 2.1.0: SaslHandshake v1 + SaslAuthenticate v0; the same
+  wrong_password_sarama  Version 2.1.0 with a wrong password: "SASL Authentication failed"
 A scenario that needs a broker feature main does not have yet prints `SKIP: reason`.
 """
 
@@ -728,7 +733,39 @@ def quota_throttled():
     check(alice_rate >= 5 * quota, f"alice (no quota) produced only {alice_rate:.0f} B/s beside throttled bob")
 
 
-SCENARIOS = {"quota_producer_throttled": quota_throttled}
+def sarama_env(password="alice-secret"):
+    return {"SARAMA_SASL_USER": "alice", "SARAMA_SASL_PASSWORD": password, "SARAMA_TLS_CA": pki("ca.pem")}
+
+
+def sarama_sasl(version):
+    from golib import run as go_run
+    sec = sasl()
+    t = new_topic(f"sec-sarama-{version.replace('.', '')}")
+    out = go_run("sarama-compat", [sec["addr"], "produce", t, 3, "none", version], env=sarama_env())
+    eq(out, ["0|0", "0|1", "0|2"], "sarama's acknowledged partition|offset over SASL_SSL")
+    out = go_run("sarama-compat", [sec["addr"], "consume", t, 3, version], env=sarama_env())
+    eq(out, ["0|k0|v0", "1|k1|v1", "2|k2|v2"], "what sarama read back over SASL_SSL")
+    eq(reference_read(t, 3), [(0, 0, "k0", "v0"), (0, 1, "k1", "v1"), (0, 2, "k2", "v2")],
+       "what a PLAINTEXT reader sees")
+
+
+def wrong_password_sarama():
+    from golib import run as go_run
+    sec = sasl()
+    t0 = time.monotonic()
+    try:
+        go_run("sarama-compat", [sec["addr"], "produce", new_topic("sec-sarama-bad"), 1, "none", "2.1.0"],
+               env=sarama_env("not-alice-secret"), timeout=30)
+        raise Fail("sarama produced with a wrong password")
+    except Fail as e:
+        check("SASL Authentication failed" in str(e), f"sarama's error for a wrong password: {str(e)[-400:]}")
+    check(time.monotonic() - t0 < 25, "sarama took too long to give up")
+
+
+SCENARIOS = {"quota_producer_throttled": quota_throttled,
+             "sasl_plain_sarama_v0": lambda: sarama_sasl("0.10.2.0"),
+             "sasl_plain_sarama_v1": lambda: sarama_sasl("2.1.0"),
+             "wrong_password_sarama": wrong_password_sarama}
 for _c in CLIENTS:
     SCENARIOS[f"acl_refused_then_allowed_{_c}"] = (lambda c: lambda: acl_refused_then_allowed(c))(_c)
     SCENARIOS[f"sasl_plain_{_c}"] = (lambda c: lambda: produce_consume(c, sasl()))(_c)

@@ -10,11 +10,18 @@
 //        sarama-compat BROKER group TOPIC GROUP N
 //        sarama-compat BROKER offsets GROUP TOPIC PARTITIONS
 //        sarama-compat BROKER admin TOPIC
+//
+// Over SASL_SSL (PLAIN): SARAMA_SASL_USER and SARAMA_SASL_PASSWORD turn SASL on, SARAMA_TLS_CA
+// (a PEM file) TLS. With a Version before 1.0.0.0 sarama sends SaslHandshake v0 and then the
+// PLAIN token raw (no Kafka framing); from 1.0.0.0 on, SaslHandshake v1 and SaslAuthenticate v0.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io/ioutil"
 	"os"
 	"sort"
 	"strconv"
@@ -27,6 +34,30 @@ import (
 func die(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 	os.Exit(1)
+}
+
+// newConfig: sarama's defaults plus the SASL/TLS settings of the environment.
+func newConfig() *sarama.Config {
+	cfg := sarama.NewConfig()
+	if user := os.Getenv("SARAMA_SASL_USER"); user != "" {
+		cfg.Net.SASL.Enable = true
+		cfg.Net.SASL.Handshake = true
+		cfg.Net.SASL.User = user
+		cfg.Net.SASL.Password = os.Getenv("SARAMA_SASL_PASSWORD")
+	}
+	if ca := os.Getenv("SARAMA_TLS_CA"); ca != "" {
+		pem, err := ioutil.ReadFile(ca)
+		if err != nil {
+			die("read %s: %v", ca, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			die("no certificate in %s", ca)
+		}
+		cfg.Net.TLS.Enable = true
+		cfg.Net.TLS.Config = &tls.Config{RootCAs: pool}
+	}
+	return cfg
 }
 
 func version(s string) sarama.KafkaVersion {
@@ -62,7 +93,7 @@ func codec(name string) sarama.CompressionCodec {
 
 // produce: N messages k<i>/v<i> to partition 0 in one SendMessages; prints each offset.
 func produce(broker, topic string, n int, c, v string) {
-	cfg := sarama.NewConfig()
+	cfg := newConfig()
 	cfg.Version = version(v)
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
@@ -88,7 +119,7 @@ func produce(broker, topic string, n int, c, v string) {
 
 // consume: N messages of partition 0 from the oldest; prints offset|key|value.
 func consume(broker, topic string, n int, v string) {
-	cfg := sarama.NewConfig()
+	cfg := newConfig()
 	cfg.Version = version(v)
 	c, err := sarama.NewConsumer([]string{broker}, cfg)
 	if err != nil {
@@ -137,7 +168,7 @@ func (h *handler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Consu
 // group: a consumer group member (default settings, but the oldest offset for a new group)
 // reads N messages, then closes (committing); prints partition|offset|key|value sorted.
 func group(broker, topic, groupID string, n int) {
-	cfg := sarama.NewConfig()
+	cfg := newConfig()
 	cfg.Version = sarama.V0_10_2_0 // the minimum sarama's ConsumerGroup accepts
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	g, err := sarama.NewConsumerGroup([]string{broker}, groupID, cfg)
@@ -179,7 +210,7 @@ func group(broker, topic, groupID string, n int) {
 
 // offsets: the group's committed offsets of partitions 0..P-1 (OffsetFetch through the admin).
 func offsets(broker, groupID, topic string, parts int) {
-	cfg := sarama.NewConfig()
+	cfg := newConfig()
 	cfg.Version = sarama.V0_10_2_0
 	a, err := sarama.NewClusterAdmin([]string{broker}, cfg)
 	if err != nil {
@@ -209,7 +240,7 @@ func offsets(broker, groupID, topic string, parts int) {
 // second creation, delete it, list again.
 func admin(broker, topic string) {
 	open := func(v sarama.KafkaVersion) sarama.ClusterAdmin {
-		cfg := sarama.NewConfig()
+		cfg := newConfig()
 		cfg.Version = v
 		a, err := sarama.NewClusterAdmin([]string{broker}, cfg)
 		if err != nil {

@@ -144,8 +144,15 @@ def telemetry_push():
         t = topic_name("telemetry")
         p0, offs = produce(b, t, "telemetry-none", 5)
         eq(offs, [0, 1, 2, 3, 4], "offsets of the producer without subscription")
-        text = scrape(url)
-        inst = re.search(r"^skua_client_metrics_instances (\d+)$", text, re.M)
+        # librdkafka asks for its subscription from its main thread, independently of produce:
+        # the request may arrive just after flush() returns.
+        deadline = time.monotonic() + 10
+        while True:
+            text = scrape(url)
+            inst = re.search(r"^skua_client_metrics_instances (\d+)$", text, re.M)
+            if (inst is not None and int(inst.group(1)) >= 1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         check(inst is not None and int(inst.group(1)) >= 1,
               f"the producer asked for its subscription: {inst.group(0) if inst else 'no gauge'}")
         check("kafka_client_" not in text, "nothing pushed without a subscription")

@@ -24,5 +24,6 @@ pub mod replica;
 pub mod resource;
 pub mod security;
 pub mod server;
+pub mod share;
 pub mod telemetry;
 pub mod txn;

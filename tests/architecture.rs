@@ -20,7 +20,15 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn protocol_log_group_and_txn_do_not_use_tokio() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for m in ["protocol", "log", "group", "txn", "replica", "controller"] {
+    for m in [
+        "protocol",
+        "log",
+        "group",
+        "txn",
+        "replica",
+        "controller",
+        "share",
+    ] {
         let mut files = Vec::new();
         rust_files(&root.join(m), &mut files);
         for f in files {

@@ -233,36 +233,52 @@ pub(super) async fn execute(
     }
 }
 
-pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
-    let body: AlterConfigsRequest = req.decode(ApiKey::AlterConfigs)?;
-    // Kafka: ALTER_CONFIGS on the topic, the group or the cluster.
-    let az = super::authz::authz(broker, &req);
-    let dups = duplicate_resources(
-        body.resources
-            .iter()
-            .map(|r| (r.resource_type, r.resource_name.as_str())),
-    );
-    let plans: Vec<(i8, StrBytes, Plan)> = body
-        .resources
+/// Every resource's plan, in request order: refused without ALTER_CONFIGS on it (Kafka's
+/// check), INVALID_REQUEST when it appears twice, else what `plan_one` makes of it. Shared by
+/// AlterConfigs and IncrementalAlterConfigs.
+pub(super) fn plan_all<R>(
+    az: &super::authz::Authz,
+    resources: &[R],
+    key: impl Fn(&R) -> (i8, &StrBytes),
+    plan_one: impl Fn(&R) -> Plan,
+) -> Vec<(i8, StrBytes, Plan)> {
+    let dups = duplicate_resources(resources.iter().map(|r| {
+        let (t, n) = key(r);
+        (t, n.as_str())
+    }));
+    resources
         .iter()
         .map(|r| {
+            let (resource_type, name) = key(r);
             let denied = az.config_resource_error(
                 crate::security::acl::AclOperation::AlterConfigs,
-                r.resource_type,
-                r.resource_name.as_str(),
+                resource_type,
+                name.as_str(),
             );
             let plan = if let Some(code) = denied {
                 Plan::Done(Err((code, None)))
-            } else if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
+            } else if dups.contains(&(resource_type, name.as_str())) {
                 Plan::Done(Err(invalid_request(
                     "Each resource must appear at most once.",
                 )))
             } else {
-                plan_one(broker, r)
+                plan_one(r)
             };
-            (r.resource_type, r.resource_name.clone(), plan)
+            (resource_type, name.clone(), plan)
         })
-        .collect();
+        .collect()
+}
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let body: AlterConfigsRequest = req.decode(ApiKey::AlterConfigs)?;
+    // Kafka: ALTER_CONFIGS on the topic, the group or the cluster.
+    let az = super::authz::authz(broker, &req);
+    let plans = plan_all(
+        &az,
+        &body.resources,
+        |r| (r.resource_type, &r.resource_name),
+        |r| plan_one(broker, r),
+    );
     let broker = Arc::clone(broker);
     let validate_only = body.validate_only;
     Ok(Reply::Later(Box::pin(async move {

@@ -112,6 +112,22 @@ impl Authz {
     }
 
     /// The cluster error code when `op` on the cluster is denied, else None.
+    /// The refusal of an ACL admin request (Create/Describe/DeleteAcls need `op` on the
+    /// cluster): SECURITY_DISABLED without an authorizer, else CLUSTER_AUTHORIZATION_FAILED
+    /// when `op` is denied, with Kafka's messages.
+    pub fn acl_admin_refusal(&self, op: AclOperation) -> Option<(i16, &'static str)> {
+        if !self.enabled() {
+            Some((SECURITY_DISABLED, "No Authorizer is configured."))
+        } else if !self.cluster(op) {
+            Some((
+                CLUSTER_AUTHORIZATION_FAILED,
+                "Cluster authorization failed.",
+            ))
+        } else {
+            None
+        }
+    }
+
     pub fn cluster_error(&self, op: AclOperation) -> Option<i16> {
         (!self.cluster(op)).then_some(CLUSTER_AUTHORIZATION_FAILED)
     }

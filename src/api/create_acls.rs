@@ -9,7 +9,7 @@ use kafka_protocol::messages::create_acls_response::AclCreationResult;
 use kafka_protocol::messages::{ApiKey, CreateAclsRequest, CreateAclsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::authz::{authz, CLUSTER_AUTHORIZATION_FAILED, SECURITY_DISABLED};
+use super::authz::authz;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
@@ -45,15 +45,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 .with_results(results),
         )
     };
-    if !az.enabled() {
-        return refuse(SECURITY_DISABLED, "No Authorizer is configured.").map(Reply::Now);
-    }
-    if !az.cluster(AclOperation::Alter) {
-        return refuse(
-            CLUSTER_AUTHORIZATION_FAILED,
-            "Cluster authorization failed.",
-        )
-        .map(Reply::Now);
+    if let Some((code, message)) = az.acl_admin_refusal(AclOperation::Alter) {
+        return refuse(code, message).map(Reply::Now);
     }
     let acls: Vec<AclBinding> = body
         .creations

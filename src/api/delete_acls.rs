@@ -11,7 +11,7 @@ use kafka_protocol::messages::{ApiKey, DeleteAclsRequest, DeleteAclsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::acl_wire::{filter, s};
-use super::authz::{authz, CLUSTER_AUTHORIZATION_FAILED, SECURITY_DISABLED};
+use super::authz::authz;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
@@ -44,15 +44,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 .with_filter_results(results),
         )
     };
-    if !az.enabled() {
-        return refuse(SECURITY_DISABLED, "No Authorizer is configured.").map(Reply::Now);
-    }
-    if !az.cluster(AclOperation::Alter) {
-        return refuse(
-            CLUSTER_AUTHORIZATION_FAILED,
-            "Cluster authorization failed.",
-        )
-        .map(Reply::Now);
+    if let Some((code, message)) = az.acl_admin_refusal(AclOperation::Alter) {
+        return refuse(code, message).map(Reply::Now);
     }
     let filters: Vec<AclBindingFilter> = body
         .filters

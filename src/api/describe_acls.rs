@@ -9,7 +9,7 @@ use kafka_protocol::messages::{ApiKey, DescribeAclsRequest, DescribeAclsResponse
 use kafka_protocol::protocol::StrBytes;
 
 use super::acl_wire::{by_pattern, filter, s};
-use super::authz::{authz, CLUSTER_AUTHORIZATION_FAILED, SECURITY_DISABLED};
+use super::authz::{authz, SECURITY_DISABLED};
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
@@ -34,16 +34,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 .with_error_message(Some(StrBytes::from_string(m.to_string()))),
         )
     };
-    let Some(authorizer) = broker.authorizer.as_ref().filter(|_| az.enabled()) else {
+    if let Some((code, message)) = az.acl_admin_refusal(AclOperation::Describe) {
+        return error(code, message).map(Reply::Now);
+    }
+    let Some(authorizer) = broker.authorizer.as_ref() else {
         return error(SECURITY_DISABLED, "No Authorizer is configured.").map(Reply::Now);
     };
-    if !az.cluster(AclOperation::Describe) {
-        return error(
-            CLUSTER_AUTHORIZATION_FAILED,
-            "Cluster authorization failed.",
-        )
-        .map(Reply::Now);
-    }
     let f = filter(
         b.resource_type_filter,
         &b.resource_name_filter,

@@ -24,7 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::alter_configs::{
-    alter_broker, check_configs, check_topic_name, duplicate_resources, execute, invalid_request,
+    alter_broker, check_configs, check_topic_name, execute, invalid_request, plan_all,
     topic_api_error, ApiError, Plan,
 };
 use super::describe_configs::{
@@ -198,32 +198,12 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     let body: IncrementalAlterConfigsRequest = req.decode(ApiKey::IncrementalAlterConfigs)?;
     // Kafka: ALTER_CONFIGS on the topic, the group or the cluster.
     let az = super::authz::authz(broker, &req);
-    let dups = duplicate_resources(
-        body.resources
-            .iter()
-            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    let plans = plan_all(
+        &az,
+        &body.resources,
+        |r| (r.resource_type, &r.resource_name),
+        |r| plan_one(broker, r),
     );
-    let plans: Vec<(i8, StrBytes, Plan)> = body
-        .resources
-        .iter()
-        .map(|r| {
-            let denied = az.config_resource_error(
-                crate::security::acl::AclOperation::AlterConfigs,
-                r.resource_type,
-                r.resource_name.as_str(),
-            );
-            let plan = if let Some(code) = denied {
-                Plan::Done(Err((code, None)))
-            } else if dups.contains(&(r.resource_type, r.resource_name.as_str())) {
-                Plan::Done(Err(invalid_request(
-                    "Each resource must appear at most once.",
-                )))
-            } else {
-                plan_one(broker, r)
-            };
-            (r.resource_type, r.resource_name.clone(), plan)
-        })
-        .collect();
     let broker = Arc::clone(broker);
     let validate_only = body.validate_only;
     Ok(Reply::Later(Box::pin(async move {

@@ -33,6 +33,27 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     max: 5,
 };
 
+/// The same error code for every partition of the request.
+fn every_partition(
+    body: &TxnOffsetCommitRequest,
+    code: i16,
+    version: i16,
+) -> TxnOffsetCommitResponse {
+    let parts = body
+        .topics
+        .iter()
+        .flat_map(|t| {
+            let name = t.name.0.as_str();
+            t.partitions
+                .iter()
+                .map(move |p| (name.to_string(), p.partition_index, code))
+        })
+        .collect();
+    TxnOffsetCommitResponse::default()
+        .with_throttle_time_ms(0)
+        .with_topics(by_topic(parts, version))
+}
+
 fn by_topic(parts: Vec<(String, i32, i16)>, version: i16) -> Vec<TxnOffsetCommitResponseTopic> {
     let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
     for (t, p, code) in parts {
@@ -63,20 +84,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     // Kafka: WRITE on the transactional id, else every partition is refused.
     let az = super::authz::authz(broker, &req);
     if let Some(code) = az.txn_error(crate::security::acl::AclOperation::Write, tid) {
-        let parts = body
-            .topics
-            .iter()
-            .flat_map(|t| {
-                let name = t.name.0.as_str();
-                t.partitions
-                    .iter()
-                    .map(move |p| (name.to_string(), p.partition_index, code))
-            })
-            .collect();
-        let out = TxnOffsetCommitResponse::default()
-            .with_throttle_time_ms(0)
-            .with_topics(by_topic(parts, version));
-        return req.respond(&out).map(Reply::Now);
+        return req
+            .respond(&every_partition(&body, code, version))
+            .map(Reply::Now);
     }
     let add = super::txn_implicit::offsets_add(broker, tid, group, pid, epoch, version < 5);
     let Some(add) = add else {
@@ -86,19 +96,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
     Ok(Reply::Later(Box::pin(async move {
         let code = add.await;
         if code != 0 {
-            let parts = body
-                .topics
-                .iter()
-                .flat_map(|t| {
-                    let name = t.name.0.as_str();
-                    t.partitions
-                        .iter()
-                        .map(move |p| (name.to_string(), p.partition_index, code))
-                })
-                .collect();
-            let out = TxnOffsetCommitResponse::default()
-                .with_throttle_time_ms(0)
-                .with_topics(by_topic(parts, version));
+            let out = every_partition(&body, code, version);
             return encode_response(req.header.correlation_id, version, &out);
         }
         match commit(&broker, req, body)? {

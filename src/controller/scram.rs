@@ -35,25 +35,8 @@ pub struct ScramDeletion {
     pub mechanism: i8,
 }
 
-/// One credential to add or replace, salted by the client.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ScramUpsertion {
-    pub name: String,
-    pub mechanism: i8,
-    pub iterations: i32,
-    pub salt: Vec<u8>,
-    pub salted_password: Vec<u8>,
-}
-
-impl std::fmt::Debug for ScramUpsertion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScramUpsertion")
-            .field("name", &self.name)
-            .field("mechanism", &self.mechanism)
-            .field("iterations", &self.iterations)
-            .finish()
-    }
-}
+/// One credential to add or replace, salted by the client: the controller RPC's own type.
+pub use crate::cluster::controller_rpc::ScramUpsertion;
 
 /// One user's outcome.
 pub type UserResult = (String, Result<(), ApiError>);

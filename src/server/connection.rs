@@ -560,7 +560,7 @@ async fn handle_frame(
     Ok((Reply::Now(answer.response), answer.close))
 }
 
-/// Decode the header and check the version (an unsupported ApiVersions is answered).
+/// Decode the header and check the API and its version.
 fn request(
     mut frame: Bytes,
     client_host: &Arc<str>,
@@ -592,36 +592,23 @@ fn request(
 /// Decode the header, route, and produce a reply. Err closes the connection.
 async fn route(
     broker: &Arc<Broker>,
-    mut frame: Bytes,
+    frame: Bytes,
     client_host: &Arc<str>,
     conn: &Arc<api::ConnectionInfo>,
 ) -> Result<Reply, FrameError> {
     let prefix = peek_header(&frame)?;
-    let key =
-        ApiKey::try_from(prefix.api_key).map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
-    let Some(entry) = api::supported(key) else {
-        return Err(FrameError::UnknownApiKey(prefix.api_key));
-    };
-    if prefix.api_version < entry.min || prefix.api_version > entry.max {
-        if key == ApiKey::ApiVersions {
-            return api_versions::unsupported_version_response(prefix.correlation_id)
-                .map(Reply::Now);
-        }
-        return Err(FrameError::Malformed {
-            api: key,
-            version: prefix.api_version,
-            reason: "unsupported version".into(),
-        });
+    // An ApiVersions at a version the broker does not serve is answered (with the versions it
+    // does), as Kafka does; any other unsupported version closes the connection.
+    if prefix.api_key == ApiKey::ApiVersions as i16
+        && api::supported(ApiKey::ApiVersions)
+            .is_some_and(|e| prefix.api_version < e.min || prefix.api_version > e.max)
+    {
+        return api_versions::unsupported_version_response(prefix.correlation_id).map(Reply::Now);
     }
-    let header = decode_header(key, prefix.api_version, &mut frame)?;
-    tracing::trace!(api = key as i16, version = prefix.api_version, "request");
-    let req = Request {
-        header,
-        version: prefix.api_version,
-        body: frame,
-        client_host: Arc::clone(client_host),
-        conn: Arc::clone(conn),
-    };
+    let req = request(frame, client_host, conn)?;
+    let key = ApiKey::try_from(req.header.request_api_key)
+        .map_err(|_| FrameError::UnknownApiKey(prefix.api_key))?;
+    tracing::trace!(api = key as i16, version = req.version, "request");
     let quota = request_quota_applies(broker, key, &req).then(|| req.client_id());
     let started = Instant::now();
     let reply = api::dispatch(broker, key, req).await?;

@@ -412,20 +412,10 @@ pub fn decide(
             deletions,
             upsertions,
         } => {
-            use crate::controller::scram::{ScramDeletion, ScramUpsertion};
+            use crate::controller::scram::ScramDeletion;
             let deletions: Vec<ScramDeletion> = deletions
                 .into_iter()
                 .map(|(name, mechanism)| ScramDeletion { name, mechanism })
-                .collect();
-            let upsertions: Vec<ScramUpsertion> = upsertions
-                .into_iter()
-                .map(|u| ScramUpsertion {
-                    name: u.name,
-                    mechanism: u.mechanism,
-                    iterations: u.iterations,
-                    salt: u.salt,
-                    salted_password: u.salted_password,
-                })
                 .collect();
             let r = c.alter_user_scram_credentials(image, &deletions, &upsertions);
             let results = r

@@ -2203,6 +2203,7 @@ impl BrokerConfig {
             offset_metadata_max_bytes: self.offset_metadata_max_bytes,
             offsets_topic_partitions: self.offsets_topic_num_partitions,
             consumer: self.group_consumer.clone(),
+            share: Default::default(),
         }
     }
 

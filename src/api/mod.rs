@@ -56,6 +56,10 @@ pub mod produce;
 pub mod push_telemetry;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_implicit;
 pub mod txn_offset_commit;
@@ -124,6 +128,10 @@ pub const APIS: &[ApiEntry] = &[
     describe_topic_partitions::VERSIONS,
     consumer_group_heartbeat::VERSIONS,
     consumer_group_describe::VERSIONS,
+    share_group_heartbeat::VERSIONS,
+    share_group_describe::VERSIONS,
+    share_fetch::VERSIONS,
+    share_acknowledge::VERSIONS,
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
@@ -325,6 +333,10 @@ pub async fn dispatch(
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(broker, req),
         ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat::handle(broker, req),
         ApiKey::ConsumerGroupDescribe => consumer_group_describe::handle(broker, req),
+        ApiKey::ShareGroupHeartbeat => share_group_heartbeat::handle(broker, req),
+        ApiKey::ShareGroupDescribe => share_group_describe::handle(broker, req),
+        ApiKey::ShareFetch => share_fetch::handle(broker, req),
+        ApiKey::ShareAcknowledge => share_acknowledge::handle(broker, req),
         ApiKey::GetTelemetrySubscriptions => {
             get_telemetry_subscriptions::handle(broker, req).map(Reply::Now)
         }
@@ -509,6 +521,18 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::AlterUserScramCredentials => {
             decode_body::<m::AlterUserScramCredentialsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ShareGroupHeartbeat => {
+            decode_body::<m::ShareGroupHeartbeatRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ShareGroupDescribe => {
+            decode_body::<m::ShareGroupDescribeRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ShareFetch => {
+            decode_body::<m::ShareFetchRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ShareAcknowledge => {
+            decode_body::<m::ShareAcknowledgeRequest>(key, version, &mut body).map(drop)
         }
         other => Err(FrameError::UnknownApiKey(other as i16)),
     }?;

@@ -271,6 +271,8 @@ pub struct Broker {
     pub groups: std::sync::OnceLock<crate::server::group_runtime::GroupHandle>,
     /// The transaction coordinator, once its runtime has started.
     pub txns: std::sync::OnceLock<crate::server::txn_runtime::TxnHandle>,
+    /// The share-partition runtime (share groups' delivery state), once started.
+    pub shares: std::sync::OnceLock<Arc<crate::server::share_runtime::ShareManager>>,
     /// The way to transaction coordinators on other brokers (KIP-890 verification and the
     /// implicit adds of transactions V2), set by a broker of a cluster.
     pub txn_forward: std::sync::OnceLock<Arc<crate::server::txn_forward::TxnForwarder>>,
@@ -435,6 +437,7 @@ impl Broker {
             controller: std::sync::OnceLock::new(),
             groups: std::sync::OnceLock::new(),
             txns: std::sync::OnceLock::new(),
+            shares: std::sync::OnceLock::new(),
             txn_forward: std::sync::OnceLock::new(),
             txn_partitions: txn_partitions::TxnPartitions::default(),
             isr_proposals: std::sync::OnceLock::new(),

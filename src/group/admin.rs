@@ -88,7 +88,18 @@ impl GroupCoordinator {
                 protocol_type: CONSUMER_GROUP_TYPE.to_string(),
                 state: g.state().name().to_string(),
             });
-        let mut groups: Vec<ListedGroup> = classic.chain(consumer).collect();
+        let share = self
+            .share
+            .values()
+            .filter(|_| type_ok(super::share::SHARE_GROUP_TYPE))
+            .filter(|g| state_ok(g.state()))
+            .map(|g| ListedGroup {
+                group_id: g.group_id.clone(),
+                group_type: super::share::SHARE_GROUP_TYPE.to_string(),
+                protocol_type: super::share::SHARE_GROUP_TYPE.to_string(),
+                state: g.state().to_string(),
+            });
+        let mut groups: Vec<ListedGroup> = classic.chain(consumer).chain(share).collect();
         groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         Response::List {
             error: NONE,
@@ -105,6 +116,11 @@ impl GroupCoordinator {
     ) -> Response {
         let mut results = Vec::with_capacity(group_ids.len());
         for group_id in group_ids {
+            if self.share.contains_key(&group_id) {
+                let error = self.delete_share_group(&group_id, out);
+                results.push((group_id, error));
+                continue;
+            }
             if let Some(g) = self.consumer.get(&group_id) {
                 let error = if g.members.is_empty() {
                     self.delete_offsets(now_ms, &group_id, out);

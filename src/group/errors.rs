@@ -5,7 +5,8 @@
 
 use super::types::{
     ConsumerDescribedGroup, ConsumerHeartbeatResult, DescribedGroup, ErrorCode, JoinResult,
-    LeaveResult, OffsetFetchGroupResult, Outcome, Request, Response, SyncResult,
+    LeaveResult, OffsetFetchGroupResult, Outcome, Request, Response, ShareDescribedGroup,
+    ShareHeartbeatResult, SyncResult,
 };
 
 pub const NONE: ErrorCode = 0;
@@ -166,6 +167,15 @@ impl Response {
                     .map(|g| ConsumerDescribedGroup::error(&g.group_id, error))
                     .collect(),
             },
+            Response::ShareHeartbeat(_) => {
+                Response::ShareHeartbeat(ShareHeartbeatResult::error(error))
+            }
+            Response::ShareDescribe { groups } => Response::ShareDescribe {
+                groups: groups
+                    .iter()
+                    .map(|g| ShareDescribedGroup::error(&g.group_id, error))
+                    .collect(),
+            },
         }
     }
 }
@@ -245,6 +255,13 @@ pub fn error_response(request: &Request, error: ErrorCode) -> Response {
             groups: groups
                 .iter()
                 .map(|g| ConsumerDescribedGroup::error(g, error))
+                .collect(),
+        },
+        Request::ShareHeartbeat(_) => Response::ShareHeartbeat(ShareHeartbeatResult::error(error)),
+        Request::ShareDescribe { groups, .. } => Response::ShareDescribe {
+            groups: groups
+                .iter()
+                .map(|g| ShareDescribedGroup::error(g, error))
                 .collect(),
         },
     }

@@ -51,6 +51,7 @@ mod membership;
 mod offsets;
 mod partitions;
 pub mod routing;
+pub mod share;
 mod state;
 mod txn_offsets;
 
@@ -147,6 +148,8 @@ pub struct GroupCoordinator {
     groups: BTreeMap<String, Group>,
     /// Consumer groups (KIP-848); a group id is in `groups` or here, never both.
     consumer: BTreeMap<String, consumer::ConsumerGroup>,
+    /// Share groups (KIP-932); a group id is in one of the three maps at most.
+    share: BTreeMap<String, crate::share::group::ShareGroup>,
     /// The topics of the last consumer-group request (session expiry recomputes the
     /// subscribed topics' metadata with it).
     last_topics: Option<std::sync::Arc<TopicsImage>>,
@@ -160,6 +163,7 @@ impl GroupCoordinator {
             ids,
             groups: BTreeMap::new(),
             consumer: BTreeMap::new(),
+            share: BTreeMap::new(),
             last_topics: None,
             offsets: OffsetStore::default(),
         }
@@ -181,6 +185,10 @@ impl GroupCoordinator {
         if !strings_fit_records(&request) {
             out.responses
                 .push((id, error_response(&request, INVALID_REQUEST)));
+            return out;
+        }
+        if let Some(r) = self.refuse_for_share_group(&request) {
+            out.responses.push((id, r));
             return out;
         }
         let response = match request {
@@ -208,6 +216,8 @@ impl GroupCoordinator {
             Request::ConsumerDescribe { groups, topics } => {
                 Some(self.consumer_describe(groups, topics))
             }
+            Request::ShareHeartbeat(r) => Some(self.share_heartbeat(now_ms, *r, &mut out)),
+            Request::ShareDescribe { groups, topics } => Some(self.share_describe(groups, &topics)),
         };
         if let Some(r) = response {
             out.responses.push((id, r));
@@ -229,6 +239,9 @@ impl GroupCoordinator {
             }
             TimerKey::ConsumerSession { .. } | TimerKey::ConsumerRebalance { .. } => {
                 return self.on_consumer_timer(now_ms, key);
+            }
+            TimerKey::ShareSession { group_id } => {
+                return self.on_share_timer(now_ms, group_id);
             }
         };
         let Self { groups, config, .. } = self;
@@ -267,7 +280,7 @@ impl GroupCoordinator {
                 Some(v) => {
                     let v = OffsetCommitValue::decode(v)?;
                     // Offsets without a group belong to a simple group (Kafka creates it).
-                    if !self.consumer.contains_key(&group) {
+                    if !self.consumer.contains_key(&group) && !self.share.contains_key(&group) {
                         self.groups
                             .entry(group.clone())
                             .or_insert_with(|| Group::new(&group, now_ms));
@@ -301,6 +314,7 @@ impl GroupCoordinator {
                 }
                 self.replay_consumer(key, value)?;
             }
+            RecordKey::ShareGroup { group } => self.replay_share(&group, value)?,
         }
         Ok(())
     }
@@ -407,6 +421,29 @@ impl GroupCoordinator {
                 })
                 .collect(),
         })
+    }
+
+    /// A classic or consumer-group request for the id of a share group: Kafka's answer
+    /// (INCONSISTENT_GROUP_PROTOCOL for a classic member, GROUP_ID_NOT_FOUND otherwise).
+    fn refuse_for_share_group(&self, request: &Request) -> Option<Response> {
+        let (group_id, code) = match request {
+            Request::Join(r) => (&r.group_id, INCONSISTENT_GROUP_PROTOCOL),
+            Request::Sync(r) => (&r.group_id, INCONSISTENT_GROUP_PROTOCOL),
+            Request::Heartbeat(r) => (&r.group_id, INCONSISTENT_GROUP_PROTOCOL),
+            Request::Leave(r) => (&r.group_id, UNKNOWN_MEMBER_ID),
+            Request::OffsetCommit(r) => (&r.group_id, GROUP_ID_NOT_FOUND),
+            Request::TxnOffsetCommit(r) => (&r.group_id, GROUP_ID_NOT_FOUND),
+            Request::ConsumerHeartbeat(r) => (&r.group_id, GROUP_ID_NOT_FOUND),
+            _ => return None,
+        };
+        if !self.share.contains_key(group_id) {
+            return None;
+        }
+        let mut response = error_response(request, code);
+        if let Response::ConsumerHeartbeat(r) = &mut response {
+            r.error_message = Some(format!("Group {group_id} is not a consumer group."));
+        }
+        Some(response)
     }
 
     fn join(&mut self, now_ms: i64, id: RequestId, req: JoinGroup, out: &mut Outcome) {

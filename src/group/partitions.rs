@@ -83,6 +83,7 @@ impl GroupCoordinator {
                 }
             }
         }
+        self.unload_share_groups(partition, &mut out);
         self.offsets
             .retain_groups(|g| partition_for(g, n) != partition);
         out

@@ -72,7 +72,15 @@ pub enum RecordKey {
     },
     /// A consumer-group (KIP-848) record: key versions 3–8.
     Consumer(super::consumer::records::ConsumerKey),
+    /// A share group's `ShareGroupMetadata` record (key version 11): the group exists, with
+    /// its group epoch (value: flexible v0 `Epoch int32, MetadataHash int64`).
+    ShareGroup {
+        group: String,
+    },
 }
+
+/// Key version of Kafka's ShareGroupMetadataKey.
+pub const SHARE_GROUP_METADATA_KEY: i16 = 11;
 
 /// `OffsetCommitValue` (all versions folded into one shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +126,9 @@ impl RecordKey {
     /// The group the record belongs to.
     pub fn group(&self) -> &str {
         match self {
-            RecordKey::OffsetCommit { group, .. } | RecordKey::GroupMetadata { group } => group,
+            RecordKey::OffsetCommit { group, .. }
+            | RecordKey::GroupMetadata { group }
+            | RecordKey::ShareGroup { group } => group,
             RecordKey::Consumer(k) => k.group(),
         }
     }
@@ -142,6 +152,10 @@ impl RecordKey {
                 w.string(group);
             }
             RecordKey::Consumer(k) => k.encode_into(&mut w),
+            RecordKey::ShareGroup { group } => {
+                w.i16(SHARE_GROUP_METADATA_KEY);
+                w.string(group);
+            }
         }
         w.finish()
     }
@@ -160,6 +174,9 @@ impl RecordKey {
             v @ 3..=8 => Ok(RecordKey::Consumer(
                 super::consumer::records::ConsumerKey::decode_after_version(v, &mut r)?,
             )),
+            SHARE_GROUP_METADATA_KEY => Ok(RecordKey::ShareGroup {
+                group: r.string("groupId")?,
+            }),
             v => Err(RecordError::UnsupportedKeyVersion(v)),
         }
     }

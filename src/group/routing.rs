@@ -36,10 +36,12 @@ pub fn scope(request: &Request) -> Scope<'_> {
         }
         Request::Describe { groups }
         | Request::Delete { groups }
-        | Request::ConsumerDescribe { groups, .. } => {
+        | Request::ConsumerDescribe { groups, .. }
+        | Request::ShareDescribe { groups, .. } => {
             Scope::Many(groups.iter().map(String::as_str).collect())
         }
         Request::ConsumerHeartbeat(r) => Scope::One(&r.group_id),
+        Request::ShareHeartbeat(r) => Scope::One(&r.group_id),
         Request::List { .. } => Scope::All,
     }
 }
@@ -94,6 +96,10 @@ pub fn gate(request: Request, check: impl Fn(&str) -> Option<ErrorCode>) -> Gate
         Request::ConsumerDescribe { mut groups, topics } => {
             groups.retain(|g| handled(g));
             Request::ConsumerDescribe { groups, topics }
+        }
+        Request::ShareDescribe { mut groups, topics } => {
+            groups.retain(|g| handled(g));
+            Request::ShareDescribe { groups, topics }
         }
         other => return Gate::Pass(other),
     };
@@ -176,6 +182,16 @@ pub fn merge(
                 }
             });
             Response::ConsumerDescribe { groups }
+        }
+        (Request::ShareDescribe { .. }, h) => {
+            let groups = match h {
+                Some(Response::ShareDescribe { groups }) => groups,
+                _ => Vec::new(),
+            };
+            let groups = fill(errors, groups, |g, code| {
+                Some(crate::group::types::ShareDescribedGroup::error(g, code))
+            });
+            Response::ShareDescribe { groups }
         }
         (Request::Delete { .. }, h) => {
             let results = match h {

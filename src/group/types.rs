@@ -213,6 +213,86 @@ pub struct ConsumerDescribedGroup {
     pub members: Vec<ConsumerDescribedMember>,
 }
 
+/// ShareGroupHeartbeat (KIP-932).
+#[derive(Debug, Clone)]
+pub struct ShareHeartbeatRequest {
+    pub group_id: String,
+    pub heartbeat: crate::share::group::Heartbeat,
+    pub topics: Arc<TopicsImage>,
+}
+
+impl PartialEq for ShareHeartbeatRequest {
+    fn eq(&self, other: &Self) -> bool {
+        self.group_id == other.group_id
+            && self.heartbeat.member_id == other.heartbeat.member_id
+            && self.heartbeat.member_epoch == other.heartbeat.member_epoch
+            && self.topics == other.topics
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareHeartbeatResult {
+    pub error: ErrorCode,
+    pub error_message: Option<String>,
+    pub member_id: Option<String>,
+    pub member_epoch: i32,
+    pub heartbeat_interval_ms: i32,
+    /// Sent when the member's assignment changed since it last got one.
+    pub assignment: Option<Vec<(Uuid, Vec<i32>)>>,
+}
+
+impl ShareHeartbeatResult {
+    pub fn error(error: ErrorCode) -> Self {
+        ShareHeartbeatResult {
+            error,
+            error_message: None,
+            member_id: None,
+            member_epoch: 0,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareDescribedMember {
+    pub member_id: String,
+    pub rack_id: Option<String>,
+    pub member_epoch: i32,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topic_names: Vec<String>,
+    pub assignment: Vec<DescribedTopicPartitions>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareDescribedGroup {
+    pub group_id: String,
+    pub error: ErrorCode,
+    pub error_message: Option<String>,
+    /// Empty or Stable.
+    pub state: String,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor_name: String,
+    pub members: Vec<ShareDescribedMember>,
+}
+
+impl ShareDescribedGroup {
+    pub fn error(group_id: &str, error: ErrorCode) -> Self {
+        ShareDescribedGroup {
+            group_id: group_id.to_string(),
+            error,
+            error_message: None,
+            state: String::new(),
+            group_epoch: 0,
+            assignment_epoch: 0,
+            assignor_name: String::new(),
+            members: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Join(JoinGroup),
@@ -239,6 +319,11 @@ pub enum Request {
     },
     ConsumerHeartbeat(Box<ConsumerHeartbeat>),
     ConsumerDescribe {
+        groups: Vec<String>,
+        topics: Arc<TopicsImage>,
+    },
+    ShareHeartbeat(Box<ShareHeartbeatRequest>),
+    ShareDescribe {
         groups: Vec<String>,
         topics: Arc<TopicsImage>,
     },
@@ -365,6 +450,10 @@ pub enum Response {
     ConsumerDescribe {
         groups: Vec<ConsumerDescribedGroup>,
     },
+    ShareHeartbeat(ShareHeartbeatResult),
+    ShareDescribe {
+        groups: Vec<ShareDescribedGroup>,
+    },
 }
 
 /// What a timer is for. At most one timer per key is armed; setting a key again replaces it.
@@ -382,6 +471,8 @@ pub enum TimerKey {
     ConsumerSession { group_id: String, member_id: String },
     /// A consumer-group member must revoke its partitions within its rebalance timeout.
     ConsumerRebalance { group_id: String, member_id: String },
+    /// The earliest session deadline of a share group's members.
+    ShareSession { group_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,6 +523,32 @@ pub struct GroupConfig {
     pub offsets_topic_partitions: i32,
     /// Consumer groups (KIP-848): Kafka's group.consumer.* configs.
     pub consumer: ConsumerGroupConfig,
+    /// Share groups (KIP-932): Kafka's group.share.* configs.
+    pub share: ShareGroupConfig,
+}
+
+/// Kafka's group.share.* broker configs the coordinator uses, and the groups' overrides.
+#[derive(Debug, Clone)]
+pub struct ShareGroupConfig {
+    /// group.share.session.timeout.ms (45000)
+    pub session_timeout_ms: i32,
+    /// group.share.heartbeat.interval.ms (5000)
+    pub heartbeat_interval_ms: i32,
+    /// group.share.max.size (200)
+    pub max_size: usize,
+    /// Per-group overrides (share.session.timeout.ms, share.heartbeat.interval.ms).
+    pub overrides: BTreeMap<String, (Option<i32>, Option<i32>)>,
+}
+
+impl Default for ShareGroupConfig {
+    fn default() -> Self {
+        ShareGroupConfig {
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 5_000,
+            max_size: 200,
+            overrides: BTreeMap::new(),
+        }
+    }
 }
 
 /// group.consumer.migration.policy.
@@ -525,6 +642,7 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: 4096,
             offsets_topic_partitions: 50,
             consumer: ConsumerGroupConfig::default(),
+            share: ShareGroupConfig::default(),
         }
     }
 }

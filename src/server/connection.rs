@@ -450,6 +450,9 @@ async fn serve<R, W>(
     drop(tx);
     let _ = writer.await;
     broker.telemetry().connection_closed(conn.id);
+    if let Some(shares) = broker.shares.get() {
+        shares.connection_closed(conn.id);
+    }
 }
 
 /// Metrics of one request: its API and when it was read.

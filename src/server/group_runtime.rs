@@ -263,7 +263,8 @@ fn group_of(key: &TimerKey) -> Option<&str> {
         | TimerKey::Join { group_id }
         | TimerKey::Sync { group_id }
         | TimerKey::ConsumerSession { group_id, .. }
-        | TimerKey::ConsumerRebalance { group_id, .. } => Some(group_id),
+        | TimerKey::ConsumerRebalance { group_id, .. }
+        | TimerKey::ShareSession { group_id } => Some(group_id),
         TimerKey::OffsetsExpiry => None,
     }
 }

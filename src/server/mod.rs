@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod peer;
 pub mod raft;
 pub mod replica_fetcher;
+pub mod share_runtime;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tls;
@@ -335,6 +336,9 @@ impl Server {
             },
         )?;
         let _ = broker.txns.set(txns.clone());
+        let shares = share_runtime::ShareManager::new(&broker);
+        let _ = broker.shares.set(Arc::clone(&shares));
+        tasks.spawn(shares.run_timers());
         tasks.spawn(broker_runtime::follow_images(
             Arc::clone(&broker),
             Arc::clone(&store),

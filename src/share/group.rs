@@ -122,6 +122,16 @@ impl ShareGroup {
         }
     }
 
+    /// A group read back from its record: no members (membership is not persisted; members
+    /// rejoin), the group epoch it had.
+    pub fn restored(group_id: &str, group_epoch: i32, settings: GroupSettings) -> ShareGroup {
+        ShareGroup {
+            group_epoch,
+            assignment_epoch: group_epoch,
+            ..ShareGroup::new(group_id, settings)
+        }
+    }
+
     pub fn group_epoch(&self) -> i32 {
         self.group_epoch
     }

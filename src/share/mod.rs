@@ -7,4 +7,5 @@
 
 pub mod group;
 pub mod partition;
+pub mod records;
 pub mod session;

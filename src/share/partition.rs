@@ -415,6 +415,23 @@ impl SharePartition {
         Ok(failed)
     }
 
+    /// Give back records of `member` in `[first, last]` that were acquired but not sent (the
+    /// read stopped short of them, or they are held back until `not_before_ms`): AVAILABLE
+    /// again from then, with the delivery count they had before the acquisition.
+    pub fn unacquire(&mut self, member: &str, first: i64, last: i64, not_before_ms: i64) {
+        if first > last {
+            return;
+        }
+        for r in self.records.range_mut(first..=last).map(|(_, r)| r) {
+            if r.state == RecordState::Acquired && r.member.as_deref() == Some(member) {
+                r.state = RecordState::Available;
+                r.member = None;
+                r.delivery_count = r.delivery_count.saturating_sub(1);
+                r.deadline_ms = not_before_ms;
+            }
+        }
+    }
+
     /// Locks that expired by `now_ms` go back to AVAILABLE (or ARCHIVED past the delivery
     /// limit). Returns the records archived that way.
     pub fn expire_locks(&mut self, now_ms: i64) -> Vec<Failed> {

@@ -349,7 +349,7 @@ pub fn decode(record: &Record) -> (RecordKey, Option<DecodedValue>) {
         RecordKey::GroupMetadata { .. } => {
             DecodedValue::Group(GroupMetadataValue::decode(v).expect("group value"))
         }
-        RecordKey::Consumer(_) => DecodedValue::Consumer(v.clone()),
+        RecordKey::Consumer(_) | RecordKey::ShareGroup { .. } => DecodedValue::Consumer(v.clone()),
     });
     (key, value)
 }

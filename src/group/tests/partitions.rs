@@ -21,7 +21,8 @@ fn groups_with_timers(h: &Harness) -> BTreeSet<String> {
             | TimerKey::Join { group_id }
             | TimerKey::Sync { group_id }
             | TimerKey::ConsumerSession { group_id, .. }
-            | TimerKey::ConsumerRebalance { group_id, .. } => Some(group_id.clone()),
+            | TimerKey::ConsumerRebalance { group_id, .. }
+            | TimerKey::ShareSession { group_id } => Some(group_id.clone()),
             TimerKey::OffsetsExpiry => None,
         })
         .collect()

@@ -55,6 +55,7 @@ CLIENTS = [
     ("confluent", "configs.py"),
     ("confluent", "admin_apis.py"),
     ("confluent", "consumer_protocol.py"),
+    ("share", "share.py"),
     ("confluent", "telemetry.py"),
     ("confluent", "acls.py"),
     ("confluent", "quotas.py"),
@@ -71,7 +72,7 @@ CLUSTER_FILES = {"cluster.py"}
 TIMEOUTS = {"confluent/crash_kill9": 400, "cluster/*": 180, "*/group_many_20": 180, "*/group_restart": 150,
             "*/group_kill9_evict": 120, "*/txn_idempotent_restart": 240, "*/txn_idempotent_kill9": 240,
             "*/txn_consume_transform_produce": 150, "confluent/kip848_online_*": 150,
-            "kafka-python/fetch_sessions_many": 180}
+            "kafka-python/fetch_sessions_many": 180, "share/share_lock_expiry": 120}
 DEFAULT_TIMEOUT = 90
 # rough durations in seconds (2 cores), to start the long ones first; everything else ~2 s
 EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 11, "confluent/group_initial_delay": 8,
@@ -80,7 +81,9 @@ EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 1
             "*/txn_consume_transform_produce": 9, "confluent/txn_timeout": 8, "confluent/txn_broker_*": 6,
             "*/txn_idempotent_restart": 5, "*/txn_idempotent_kill9": 5, "confluent/txn_commit": 5,
             "confluent/kip848_online_*": 15, "confluent/kip848_kill9": 10,
-            "kafka-python/fetch_sessions_many": 40, "confluent/quota_throttled_producer": 8}
+            "kafka-python/fetch_sessions_many": 40, "confluent/quota_throttled_producer": 8,
+            "share/share_three_consumers_one_partition": 12, "share/share_consumer_killed": 12,
+            "share/share_broker_*": 10, "share/share_lock_expiry": 36, "share/share_delivery_limit": 8, "share/share_reject": 10}
 DEFAULT_JOBS = 2
 
 # broker name -> extra flags

@@ -8,6 +8,7 @@ pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
+pub mod alter_share_group_offsets;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authz;
@@ -19,6 +20,7 @@ pub mod create_topics;
 pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
+pub mod delete_share_group_offsets;
 pub mod delete_topics;
 pub mod describe_acls;
 pub mod describe_client_quotas;
@@ -27,6 +29,7 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_share_group_offsets;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
@@ -132,6 +135,9 @@ pub const APIS: &[ApiEntry] = &[
     share_group_describe::VERSIONS,
     share_fetch::VERSIONS,
     share_acknowledge::VERSIONS,
+    describe_share_group_offsets::VERSIONS,
+    alter_share_group_offsets::VERSIONS,
+    delete_share_group_offsets::VERSIONS,
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
@@ -337,6 +343,9 @@ pub async fn dispatch(
         ApiKey::ShareGroupDescribe => share_group_describe::handle(broker, req),
         ApiKey::ShareFetch => share_fetch::handle(broker, req),
         ApiKey::ShareAcknowledge => share_acknowledge::handle(broker, req),
+        ApiKey::DescribeShareGroupOffsets => describe_share_group_offsets::handle(broker, req),
+        ApiKey::AlterShareGroupOffsets => alter_share_group_offsets::handle(broker, req),
+        ApiKey::DeleteShareGroupOffsets => delete_share_group_offsets::handle(broker, req),
         ApiKey::GetTelemetrySubscriptions => {
             get_telemetry_subscriptions::handle(broker, req).map(Reply::Now)
         }
@@ -530,6 +539,15 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::ShareFetch => {
             decode_body::<m::ShareFetchRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DescribeShareGroupOffsets => {
+            decode_body::<m::DescribeShareGroupOffsetsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            decode_body::<m::AlterShareGroupOffsetsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            decode_body::<m::DeleteShareGroupOffsetsRequest>(key, version, &mut body).map(drop)
         }
         ApiKey::ShareAcknowledge => {
             decode_body::<m::ShareAcknowledgeRequest>(key, version, &mut body).map(drop)

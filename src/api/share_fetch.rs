@@ -11,7 +11,7 @@
 //! written to `__share_group_state` and committed before it is answered
 //! (`server/share_runtime.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,9 +30,11 @@ use crate::cluster::{Broker, Partition};
 use crate::protocol::batch::BatchIter;
 use crate::protocol::{encode_response, FrameError};
 use crate::security::acl::AclOperation;
+use kafka_protocol::records::{Record as KRecord, RecordBatchDecoder};
+
 use crate::server::share_runtime::{
-    ensure_state_topic, session_key, Dirty, ShareManager, Target, COORDINATOR_NOT_AVAILABLE,
-    INVALID_REQUEST,
+    ensure_state_topic, filter_accepts, session_key, Dirty, ShareManager, Target,
+    COORDINATOR_NOT_AVAILABLE, INVALID_REQUEST,
 };
 use crate::share::partition::Acquired;
 use crate::share::records::StateKey;
@@ -44,6 +46,13 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 };
 
 const UNKNOWN_TOPIC_ID: i16 = 100;
+
+/// The record header skua's record filter matches (`skua.share.record.filter`).
+pub const TAG_HEADER: &str = "skua.tag";
+/// Delayed delivery (`skua.share.delayed.delivery.enable`): not before this epoch-ms time.
+pub const DELIVER_AT_HEADER: &str = "skua.deliver.at";
+/// Delayed delivery: not before the record's timestamp plus this many ms.
+pub const DELIVER_AFTER_HEADER: &str = "skua.deliver.after.ms";
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
 const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 
@@ -401,17 +410,31 @@ async fn acquire_until_ready(
                     s.fetch_code = code;
                     any_error = true;
                 }
-                Ok((runs, read_committed)) if !runs.is_empty() => {
+                Ok(a) if !a.runs.is_empty() => {
                     let mut budget = max_bytes.saturating_sub(bytes);
-                    let (sent, unsent) = read_runs(
+                    let from = s.records.len();
+                    let (mut sent, unsent) = read_runs(
                         &t.partition,
-                        &runs,
+                        &a.runs,
                         &mut budget,
-                        read_committed,
+                        a.read_committed,
                         &mut s.records,
                     );
                     for (first, last) in unsent {
                         mgr.unacquire(t, member, first, last);
+                    }
+                    if a.filter.is_some() || a.delayed {
+                        let (filtered, delayed) =
+                            inspect(&s.records[from..], &sent, a.filter.as_deref(), a.delayed);
+                        if !filtered.is_empty() || !delayed.is_empty() {
+                            mgr.hold_back(t, member, &filtered, &delayed, dirty);
+                            let out: BTreeSet<i64> = filtered
+                                .iter()
+                                .copied()
+                                .chain(delayed.iter().map(|(o, _)| *o))
+                                .collect();
+                            sent = without(&sent, &out);
+                        }
                     }
                     bytes = max_bytes.saturating_sub(budget).max(bytes);
                     let count: usize = sent
@@ -442,6 +465,88 @@ async fn acquire_until_ready(
             _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
         }
     }
+}
+
+/// The records of `bytes` inside the acquired `runs` that are not to be delivered now:
+/// those the record filter does not accept (their `skua.tag` header), and, with delayed
+/// delivery, those whose `skua.deliver.at` (epoch ms) or `skua.deliver.after.ms` (after the
+/// record's timestamp) lies in the future, with that time.
+fn inspect(
+    bytes: &[u8],
+    runs: &[Acquired],
+    filter: Option<&[String]>,
+    delayed: bool,
+) -> (Vec<i64>, Vec<(i64, i64)>) {
+    let inside = |o: i64| {
+        runs.iter()
+            .any(|a| a.first_offset <= o && o <= a.last_offset)
+    };
+    let header = |r: &KRecord, name: &'static str| -> Option<String> {
+        r.headers
+            .get(&StrBytes::from_static_str(name))
+            .and_then(|v| v.as_ref())
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+    };
+    let now = now_ms();
+    let mut filtered = Vec::new();
+    let mut held = Vec::new();
+    let mut buf = bytes::Bytes::copy_from_slice(bytes);
+    while !buf.is_empty() {
+        let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+            break;
+        };
+        for r in set
+            .records
+            .iter()
+            .filter(|r| !r.control && inside(r.offset))
+        {
+            if let Some(f) = filter {
+                let tag = header(r, TAG_HEADER);
+                if !filter_accepts(f, tag.as_deref()) {
+                    filtered.push(r.offset);
+                    continue;
+                }
+            }
+            if delayed {
+                let due = header(r, DELIVER_AT_HEADER)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .or_else(|| {
+                        header(r, DELIVER_AFTER_HEADER)
+                            .and_then(|v| v.parse::<i64>().ok())
+                            .map(|d| r.timestamp.saturating_add(d.max(0)))
+                    });
+                if let Some(due) = due.filter(|d| *d > now) {
+                    held.push((r.offset, due));
+                }
+            }
+        }
+    }
+    (filtered, held)
+}
+
+/// `runs` without the offsets in `out`.
+fn without(runs: &[Acquired], out: &BTreeSet<i64>) -> Vec<Acquired> {
+    let mut result = Vec::new();
+    for a in runs {
+        let mut first = a.first_offset;
+        for o in out.range(a.first_offset..=a.last_offset) {
+            if *o > first {
+                result.push(Acquired {
+                    first_offset: first,
+                    last_offset: o - 1,
+                    ..*a
+                });
+            }
+            first = o + 1;
+        }
+        if first <= a.last_offset {
+            result.push(Acquired {
+                first_offset: first,
+                ..*a
+            });
+        }
+    }
+    result
 }
 
 /// Read the log batches that hold the acquired `runs`, within `budget` bytes (at least one

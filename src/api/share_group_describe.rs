@@ -123,3 +123,23 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         },
     )
 }
+
+/// The number of members of share group `group`, or the error describing it gives
+/// (GROUP_ID_NOT_FOUND for a missing group or one of another kind, NOT_COORDINATOR, ...).
+pub async fn share_group_members(broker: &Arc<Broker>, group: &str) -> Result<usize, i16> {
+    let Some(groups) = broker.groups.get() else {
+        return Err(COORDINATOR_NOT_AVAILABLE);
+    };
+    let req = GroupRequest::ShareDescribe {
+        groups: vec![group.to_string()],
+        topics: topics_image(broker),
+    };
+    match groups.submit(req).await {
+        Some(GroupResponse::ShareDescribe { groups }) => match groups.into_iter().next() {
+            Some(g) if g.error == 0 => Ok(g.members.len()),
+            Some(g) => Err(g.error),
+            None => Err(COORDINATOR_NOT_AVAILABLE),
+        },
+        _ => Err(COORDINATOR_NOT_AVAILABLE),
+    }
+}

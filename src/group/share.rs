@@ -212,7 +212,7 @@ impl GroupCoordinator {
                         client_host: m.client_host.clone(),
                         subscribed_topic_names: m.subscribed.iter().cloned().collect(),
                         assignment: m
-                            .assignment
+                            .current_assignment()
                             .iter()
                             .filter_map(|(topic, parts)| {
                                 topics.by_name.get(topic).map(|t| DescribedTopicPartitions {

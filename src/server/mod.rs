@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod peer;
 pub mod raft;
 pub mod replica_fetcher;
+pub mod share_dlq;
 pub mod share_runtime;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -39,8 +39,8 @@ use uuid::Uuid;
 use super::internal_topic::{self, PendingCommit};
 use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
-use crate::share::partition::{AckError, Acquired, ShareConfig, SharePartition};
-use crate::share::records::{StateKey, StateValue};
+use crate::share::partition::{AckError, Acquired, Failed, ShareConfig, SharePartition};
+use crate::share::records::{DlqPending, StateKey, StateValue};
 use crate::share::session::{FetchContext, SessionError, SharePartitionKey, ShareSessions};
 
 pub const STATE_TOPIC: &str = "__share_group_state";
@@ -66,6 +66,14 @@ pub struct PartSettings {
     pub cfg: ShareConfig,
     pub reset: AutoOffsetReset,
     pub read_committed: bool,
+    /// `skua.share.record.filter`: the tags delivered (`*`: every record); None: off.
+    pub filter: Option<Vec<String>>,
+    /// `skua.share.delayed.delivery.enable`.
+    pub delayed: bool,
+    /// `errors.deadletterqueue.topic.name` (None: no dead-letter queue).
+    pub dlq_topic: Option<String>,
+    /// `errors.deadletterqueue.copy.record.enable`.
+    pub dlq_copy: bool,
 }
 
 impl Default for PartSettings {
@@ -74,8 +82,36 @@ impl Default for PartSettings {
             cfg: ShareConfig::default(),
             reset: AutoOffsetReset::Latest,
             read_committed: false,
+            filter: None,
+            delayed: false,
+            dlq_topic: None,
+            dlq_copy: false,
         }
     }
+}
+
+/// A tag expression of `skua.share.record.filter`: `*`, or tags joined by `||`. None: off
+/// (empty) or not a valid expression.
+pub fn parse_filter(s: &str) -> Option<Vec<String>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let tags: Vec<String> = s.split("||").map(|t| t.trim().to_string()).collect();
+    if tags
+        .iter()
+        .any(|t| t.is_empty() || t.contains(char::is_whitespace) || t.contains('|'))
+    {
+        return None;
+    }
+    Some(tags)
+}
+
+/// Whether a record with tag `tag` passes `filter`.
+pub fn filter_accepts(filter: &[String], tag: Option<&str>) -> bool {
+    filter
+        .iter()
+        .any(|f| f == "*" || tag.is_some_and(|t| t == f))
 }
 
 /// Java's `Duration.parse` subset Kafka's `by_duration:` takes: `PnDTnHnMn.nS`.
@@ -175,6 +211,14 @@ pub fn settings_for(broker: &Broker, group: &str) -> PartSettings {
         reset,
         read_committed: get("share.isolation.level", None)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("read_committed")),
+        filter: get("skua.share.record.filter", None).and_then(|v| parse_filter(&v)),
+        delayed: get("skua.share.delayed.delivery.enable", None)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+        dlq_topic: get("errors.deadletterqueue.topic.name", None)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty()),
+        dlq_copy: get("errors.deadletterqueue.copy.record.enable", None)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
     }
 }
 
@@ -183,6 +227,81 @@ struct Part {
     settings: PartSettings,
     snapshot_epoch: i32,
     create_timestamp: i64,
+    /// Failed records whose dead-letter copy is not written yet, by offset.
+    dlq_pending: BTreeMap<i64, DlqPending>,
+    /// Whether the dead-letter partition was searched for copies of `dlq_pending` written
+    /// before a restart.
+    dlq_checked: bool,
+    /// Records archived unsent by the record filter, and copied to the dead-letter topic,
+    /// since this broker loaded the share-partition.
+    filtered: u64,
+    dlq_written: u64,
+}
+
+impl Part {
+    /// Records that failed (rejected, or past the delivery limit): queued for the dead-letter
+    /// topic when the group has one.
+    fn failed(&mut self, broker: &Broker, key: &StateKey, failed: Vec<Failed>) -> bool {
+        let Some(topic) = self.settings.dlq_topic.as_deref() else {
+            return false;
+        };
+        if failed.is_empty() {
+            return false;
+        }
+        let mark = super::share_dlq::dead_letter_end(broker, topic, key.partition).unwrap_or(-1);
+        for f in failed {
+            self.dlq_pending.insert(
+                f.offset,
+                DlqPending {
+                    offset: f.offset,
+                    delivery_count: f.delivery_count,
+                    mark,
+                },
+            );
+        }
+        true
+    }
+}
+
+/// One share-partition's figures (metrics, `skua group describe`).
+#[derive(Debug, Clone)]
+pub struct SharePartitionStats {
+    pub key: StateKey,
+    pub start_offset: i64,
+    pub end_offset: i64,
+    /// (available, acquired, acknowledged, archived) in flight.
+    pub counts: (usize, usize, usize, usize),
+    pub filtered: u64,
+    pub dlq_written: u64,
+    pub dlq_pending: usize,
+}
+
+/// Fold records read from the state topic into `inner.stored`.
+fn apply_state_records(inner: &mut Inner, records: Vec<kafka_protocol::records::Record>) {
+    for r in records {
+        let Some(k) = r.key.as_ref().and_then(|k| StateKey::decode(k).ok()) else {
+            continue;
+        };
+        match r.value.as_ref().map(|v| StateValue::decode(v)) {
+            Some(Ok(v)) => {
+                if !inner.parts.contains_key(&k) {
+                    inner.stored.insert(k, v);
+                }
+            }
+            Some(Err(e)) => tracing::warn!("{STATE_TOPIC}: undecodable state of {k:?}: {e}"),
+            None => {
+                inner.stored.remove(&k);
+            }
+        }
+    }
+}
+
+/// What an acquisition got, and what the fetch must look at before handing it out.
+pub struct Acquisition {
+    pub runs: Vec<Acquired>,
+    pub read_committed: bool,
+    pub filter: Option<Vec<String>>,
+    pub delayed: bool,
 }
 
 #[derive(Default)]
@@ -297,12 +416,15 @@ impl ShareManager {
         dirty: &mut Dirty,
     ) -> i16 {
         let now = now_ms();
-        self.with_part(t, dirty, |sp, _| {
+        self.with_part(t, dirty, |part, broker| {
             let mut code = 0;
             let mut changed = false;
             for (first, last, types) in batches {
-                match sp.acknowledge(member, *first, *last, types, now) {
-                    Ok(_failed) => changed = true,
+                match part.sp.acknowledge(member, *first, *last, types, now) {
+                    Ok(failed) => {
+                        changed = true;
+                        part.failed(broker, &t.key, failed);
+                    }
                     Err(AckError::InvalidRecordState(_)) => code = INVALID_RECORD_STATE,
                     Err(_) => code = INVALID_REQUEST,
                 }
@@ -319,18 +441,54 @@ impl ShareManager {
         member: &str,
         max_records: usize,
         dirty: &mut Dirty,
-    ) -> Result<(Vec<Acquired>, bool), i16> {
+    ) -> Result<Acquisition, i16> {
         let now = now_ms();
         let (hw, lso) = {
             let log = t.partition.log();
             (log.high_watermark(), log.last_stable_offset())
         };
-        self.with_part(t, dirty, |sp, settings| {
-            let end = if settings.read_committed { lso } else { hw };
-            let runs = sp.acquire(member, max_records, end, now);
+        self.with_part(t, dirty, |part, _| {
+            let s = &part.settings;
+            let end = if s.read_committed { lso } else { hw };
+            let runs = part.sp.acquire(member, max_records, end, now);
             let changed = !runs.is_empty();
-            ((runs, settings.read_committed), changed)
+            let a = Acquisition {
+                runs,
+                read_committed: s.read_committed,
+                filter: s.filter.clone(),
+                delayed: s.delayed,
+            };
+            (a, changed)
         })
+    }
+
+    /// Records acquired but not to be delivered now: `filtered` ones are archived for the
+    /// group (the record filter), `delayed` ones (offset, due time) are given back until then.
+    pub fn hold_back(
+        &self,
+        t: &Target,
+        member: &str,
+        filtered: &[i64],
+        delayed: &[(i64, i64)],
+        dirty: &mut Dirty,
+    ) {
+        if filtered.is_empty() && delayed.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        if let Some(p) = inner.parts.get_mut(&t.key) {
+            for o in filtered {
+                if p.sp.archive_unsent(member, *o) {
+                    p.filtered += 1;
+                }
+            }
+            for (o, due) in delayed {
+                p.sp.unacquire(member, *o, *o, *due);
+            }
+            dirty.insert(t.key.clone());
+        }
+        drop(inner);
+        self.timer_kick.notify_one();
     }
 
     /// Give back acquired records that were not sent.
@@ -354,9 +512,13 @@ impl ShareManager {
     pub fn release_member(&self, targets: &[Target], member: &str, dirty: &mut Dirty) {
         let now = now_ms();
         let mut inner = self.lock();
+        let broker = self.broker.upgrade();
         for t in targets {
             if let Some(p) = inner.parts.get_mut(&t.key) {
-                p.sp.release_member(member, now);
+                let failed = p.sp.release_member(member, now);
+                if let Some(b) = &broker {
+                    p.failed(b, &t.key, failed);
+                }
                 dirty.insert(t.key.clone());
             }
         }
@@ -368,13 +530,17 @@ impl ShareManager {
     /// ended).
     pub fn release_member_everywhere(&self, group: &str, member: &str, dirty: &mut Dirty) {
         let now = now_ms();
+        let broker = self.broker.upgrade();
         let mut inner = self.lock();
         for (key, p) in inner.parts.iter_mut() {
             if key.group != group {
                 continue;
             }
             let held = p.sp.counts().1;
-            p.sp.release_member(member, now);
+            let failed = p.sp.release_member(member, now);
+            if let Some(b) = &broker {
+                p.failed(b, key, failed);
+            }
             if p.sp.counts().1 != held {
                 dirty.insert(key.clone());
             }
@@ -401,7 +567,7 @@ impl ShareManager {
         &self,
         t: &Target,
         dirty: &mut Dirty,
-        f: impl FnOnce(&mut SharePartition, &PartSettings) -> (R, bool),
+        f: impl FnOnce(&mut Part, &Broker) -> (R, bool),
     ) -> Result<R, i16> {
         let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
         let settings = settings_for(&broker, &t.key.group);
@@ -411,25 +577,7 @@ impl ShareManager {
             let state = state_partition(&broker, &t.key)?;
             if inner.loaded.insert(state.index) {
                 match internal_topic::read_records(STATE_TOPIC, &state) {
-                    Ok(records) => {
-                        for r in records {
-                            let Some(k) = r.key.as_ref().and_then(|k| StateKey::decode(k).ok())
-                            else {
-                                continue;
-                            };
-                            match r.value.as_ref().map(|v| StateValue::decode(v)) {
-                                Some(Ok(v)) => {
-                                    inner.stored.insert(k, v);
-                                }
-                                Some(Err(e)) => {
-                                    tracing::warn!("{STATE_TOPIC}: undecodable state of {k:?}: {e}")
-                                }
-                                None => {
-                                    inner.stored.remove(&k);
-                                }
-                            }
-                        }
-                    }
+                    Ok(records) => apply_state_records(&mut inner, records),
                     Err(e) => {
                         inner.loaded.remove(&state.index);
                         tracing::error!("cannot read {STATE_TOPIC}-{}: {e}", state.index);
@@ -439,13 +587,21 @@ impl ShareManager {
             }
             let part = match inner.stored.remove(&t.key) {
                 Some(v) => {
-                    let (sp, _failed) = SharePartition::restore(&v.snapshot, settings.cfg.clone());
-                    Part {
+                    let (sp, failed) = SharePartition::restore(&v.snapshot, settings.cfg.clone());
+                    let mut part = Part {
                         sp,
                         settings: settings.clone(),
                         snapshot_epoch: v.snapshot_epoch,
                         create_timestamp: v.create_timestamp,
+                        dlq_pending: v.dlq_pending.iter().map(|d| (d.offset, *d)).collect(),
+                        dlq_checked: v.dlq_pending.is_empty(),
+                        filtered: 0,
+                        dlq_written: 0,
+                    };
+                    if part.failed(&broker, &t.key, failed) {
+                        dirty.insert(t.key.clone());
                     }
+                    part
                 }
                 None => {
                     dirty.insert(t.key.clone());
@@ -455,6 +611,10 @@ impl ShareManager {
                         settings: settings.clone(),
                         snapshot_epoch: -1,
                         create_timestamp: now,
+                        dlq_pending: BTreeMap::new(),
+                        dlq_checked: true,
+                        filtered: 0,
+                        dlq_written: 0,
                     }
                 }
             };
@@ -463,13 +623,16 @@ impl ShareManager {
         let Some(part) = inner.parts.get_mut(&t.key) else {
             return Err(UNKNOWN_SERVER_ERROR);
         };
+        let mut changed_config = false;
         if part.settings != settings {
-            part.sp.set_config(settings.cfg.clone());
+            let failed = part.sp.set_config(settings.cfg.clone());
             part.settings = settings;
+            changed_config = part.failed(&broker, &t.key, failed);
         }
         part.sp
             .log_start_moved(t.partition.log().log_start_offset());
-        let (r, changed) = f(&mut part.sp, &part.settings);
+        let (r, changed) = f(part, &broker);
+        let changed = changed || changed_config;
         drop(inner);
         if changed {
             dirty.insert(t.key.clone());
@@ -505,6 +668,7 @@ impl ShareManager {
                 create_timestamp: part.create_timestamp,
                 write_timestamp: now,
                 snapshot: part.sp.snapshot(),
+                dlq_pending: part.dlq_pending.values().copied().collect(),
             };
             records.push((key.state_partition(n), key.encode(), value.encode()));
         }
@@ -516,6 +680,120 @@ impl ShareManager {
         );
         drop(inner);
         result.map_err(|e| e.coordinator_code())
+    }
+
+    /// Read every `__share_group_state` partition led here that was not read yet (admin
+    /// requests that list a group's share-partitions).
+    fn load_all(&self, broker: &Broker) -> Result<(), i16> {
+        let topic = broker.topic(STATE_TOPIC).ok_or(COORDINATOR_NOT_AVAILABLE)?;
+        let mut inner = self.lock();
+        for slot in &topic.partitions {
+            let Ok(p) = topic.leader(slot.index, -1) else {
+                continue;
+            };
+            if inner.loaded.contains(&slot.index) {
+                continue;
+            }
+            let records = internal_topic::read_records(STATE_TOPIC, p).map_err(|e| {
+                tracing::error!("cannot read {STATE_TOPIC}-{}: {e}", slot.index);
+                COORDINATOR_NOT_AVAILABLE
+            })?;
+            inner.loaded.insert(slot.index);
+            apply_state_records(&mut inner, records);
+        }
+        Ok(())
+    }
+
+    /// The start offset of every share-partition of `group` with state here.
+    pub fn start_offsets(&self, group: &str) -> Result<BTreeMap<(Uuid, i32), i64>, i16> {
+        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
+        self.load_all(&broker)?;
+        let inner = self.lock();
+        let mut out = BTreeMap::new();
+        for (k, v) in inner.stored.iter().filter(|(k, _)| k.group == group) {
+            out.insert((k.topic_id, k.partition), v.snapshot.start_offset);
+        }
+        for (k, p) in inner.parts.iter().filter(|(k, _)| k.group == group) {
+            out.insert((k.topic_id, k.partition), p.sp.start_offset());
+        }
+        Ok(out)
+    }
+
+    /// AlterShareGroupOffsets: the share-partition starts over at `start` (its in-flight
+    /// state is dropped). Committed before it returns.
+    pub async fn reset_start(&self, t: &Target, start: i64) -> Result<(), i16> {
+        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
+        let mut dirty = Dirty::new();
+        // Load (or create) it first, so that its snapshot epoch carries on.
+        self.with_part(t, &mut dirty, |_, _| ((), true))?;
+        {
+            let settings = settings_for(&broker, &t.key.group);
+            let mut inner = self.lock();
+            if let Some(p) = inner.parts.get_mut(&t.key) {
+                p.sp = SharePartition::new(start, settings.cfg.clone());
+                p.settings = settings;
+                p.dlq_pending.clear();
+            }
+        }
+        self.changed.notify_waiters();
+        self.persist(dirty).await
+    }
+
+    /// DeleteShareGroupOffsets / DeleteGroups: forget the state of `group`'s share-partitions
+    /// of `topic_id` (every topic: None), with tombstones in the state topic.
+    pub async fn delete_state(&self, group: &str, topic_id: Option<Uuid>) -> Result<(), i16> {
+        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
+        self.load_all(&broker)?;
+        let topic = broker.topic(STATE_TOPIC).ok_or(COORDINATOR_NOT_AVAILABLE)?;
+        let n = topic.partitions.len() as i32;
+        let pending = {
+            let mut inner = self.lock();
+            let of = |k: &StateKey| k.group == group && topic_id.is_none_or(|id| id == k.topic_id);
+            let mut keys: BTreeSet<StateKey> =
+                inner.stored.keys().filter(|k| of(k)).cloned().collect();
+            keys.extend(inner.parts.keys().filter(|k| of(k)).cloned());
+            for k in &keys {
+                inner.stored.remove(k);
+                inner.parts.remove(k);
+            }
+            if keys.is_empty() {
+                return Ok(());
+            }
+            let encoded: Vec<(i32, Bytes)> = keys
+                .iter()
+                .map(|k| (k.state_partition(n), k.encode()))
+                .collect();
+            internal_topic::append_records(
+                STATE_TOPIC,
+                |i| topic.leader(i, -1).ok().cloned(),
+                encoded.iter().map(|(p, k)| (*p, None, k, None)),
+                now_ms(),
+            )
+            .map_err(|e| e.coordinator_code())?
+        };
+        pending.committed().await.map_err(|e| e.coordinator_code())
+    }
+
+    /// Per share-partition of this broker: (key, start offset, in-flight counts
+    /// (available, acquired, acknowledged, archived), filtered, dead-letter copies written,
+    /// dead-letter copies pending) — for metrics and `skua group`.
+    pub fn stats(&self) -> Vec<SharePartitionStats> {
+        let inner = self.lock();
+        let mut out: Vec<SharePartitionStats> = inner
+            .parts
+            .iter()
+            .map(|(k, p)| SharePartitionStats {
+                key: k.clone(),
+                start_offset: p.sp.start_offset(),
+                end_offset: p.sp.end_offset(),
+                counts: p.sp.counts(),
+                filtered: p.filtered,
+                dlq_written: p.dlq_written,
+                dlq_pending: p.dlq_pending.len(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
     }
 
     /// A connection closed: its sessions end and their members' acquired records are released.
@@ -531,14 +809,21 @@ impl ShareManager {
             return;
         }
         let now = now_ms();
+        let broker = self.broker.upgrade();
         let mut dirty = Dirty::new();
         for (group, member) in &ended {
             inner.session_conn.remove(&(group.clone(), member.clone()));
             inner.sessions.remove_member(group, member);
             for (key, p) in inner.parts.iter_mut() {
                 if &key.group == group {
-                    p.sp.release_member(member, now);
-                    dirty.insert(key.clone());
+                    let held = p.sp.counts().1;
+                    let failed = p.sp.release_member(member, now);
+                    if let Some(b) = &broker {
+                        p.failed(b, key, failed);
+                    }
+                    if p.sp.counts().1 != held {
+                        dirty.insert(key.clone());
+                    }
                 }
             }
         }
@@ -558,12 +843,16 @@ impl ShareManager {
         let now = now_ms();
         let mut dirty = Dirty::new();
         let mut next: Option<i64> = None;
+        let broker = self.broker.upgrade();
         {
             let mut inner = self.lock();
             for (key, p) in inner.parts.iter_mut() {
                 match p.sp.next_deadline(now) {
                     Some(d) if d <= now => {
-                        p.sp.expire_locks(now);
+                        let failed = p.sp.expire_locks(now);
+                        if let Some(b) = &broker {
+                            p.failed(b, key, failed);
+                        }
                         dirty.insert(key.clone());
                     }
                     _ => {}
@@ -579,7 +868,80 @@ impl ShareManager {
                 tracing::warn!("share state not written after lock expiry: {code}");
             }
         }
+        if self.write_dead_letters().await {
+            // Retry soon what could not be written.
+            next = Some(next.map_or(now + 1000, |n| n.min(now + 1000)));
+        }
         next
+    }
+
+    /// Copy the records pending for dead-letter topics (see `share_dlq`). Returns whether some
+    /// are still pending.
+    async fn write_dead_letters(&self) -> bool {
+        let Some(broker) = self.broker.upgrade() else {
+            return false;
+        };
+        type Work = (StateKey, Option<String>, bool, Vec<DlqPending>, bool);
+        let work: Vec<Work> = {
+            let inner = self.lock();
+            inner
+                .parts
+                .iter()
+                .filter(|(_, p)| !p.dlq_pending.is_empty())
+                .map(|(k, p)| {
+                    (
+                        k.clone(),
+                        p.settings.dlq_topic.clone(),
+                        p.settings.dlq_copy,
+                        p.dlq_pending.values().copied().collect(),
+                        p.dlq_checked,
+                    )
+                })
+                .collect()
+        };
+        if work.is_empty() {
+            return false;
+        }
+        let mut dirty = Dirty::new();
+        let mut retry = false;
+        for (key, topic, copy, pending, checked) in work {
+            let result = match &topic {
+                None => Err(super::share_dlq::DlqError::Drop(
+                    "the group no longer has a dead-letter topic".into(),
+                )),
+                Some(t) => super::share_dlq::write(&broker, &key, t, copy, &pending, checked).await,
+            };
+            let (done, written) = match result {
+                Ok(r) => r,
+                Err(super::share_dlq::DlqError::Retry(why)) => {
+                    tracing::debug!("dead-letter copies of {key:?} wait: {why}");
+                    retry = true;
+                    continue;
+                }
+                Err(super::share_dlq::DlqError::Drop(why)) => {
+                    tracing::warn!(
+                        "{} records of share group {} archived without a dead-letter copy: {why}",
+                        pending.len(),
+                        key.group
+                    );
+                    (pending.iter().map(|d| d.offset).collect(), 0)
+                }
+            };
+            let mut inner = self.lock();
+            if let Some(p) = inner.parts.get_mut(&key) {
+                for o in done {
+                    p.dlq_pending.remove(&o);
+                }
+                p.dlq_written += written as u64;
+                p.dlq_checked = true;
+                dirty.insert(key);
+            }
+        }
+        if let Err(code) = self.persist(dirty).await {
+            tracing::warn!("share state not written after dead-letter copies: {code}");
+            retry = true;
+        }
+        retry
     }
 
     /// The timer task: runs until the broker is gone.

@@ -110,6 +110,14 @@ pub struct ShareGroup {
     settings: GroupSettings,
 }
 
+impl Member {
+    /// The assignment the member was last given (what it consumes now; the target
+    /// assignment reaches it at its next heartbeat).
+    pub fn current_assignment(&self) -> Assignment {
+        self.sent.clone().unwrap_or_default()
+    }
+}
+
 impl ShareGroup {
     pub fn new(group_id: &str, settings: GroupSettings) -> ShareGroup {
         ShareGroup {

@@ -379,7 +379,9 @@ impl SharePartition {
         };
         let from = first.max(self.start_offset);
         if from > last {
-            return Ok(Vec::new());
+            // Kafka: "Batch record not found" — every offset is already done (possibly by
+            // another member after this one's lock expired).
+            return Err(AckError::InvalidRecordState(first));
         }
         for o in from..=last {
             match self.records.get(&o) {
@@ -430,6 +432,21 @@ impl SharePartition {
                 r.deadline_ms = not_before_ms;
             }
         }
+    }
+
+    /// An acquired record of `member` that is not to be delivered to this group at all (skua's
+    /// record filter): ARCHIVED without counting as a delivery or a failure.
+    pub fn archive_unsent(&mut self, member: &str, offset: i64) -> bool {
+        let Some(r) = self.records.get_mut(&offset) else {
+            return false;
+        };
+        if r.state != RecordState::Acquired || r.member.as_deref() != Some(member) {
+            return false;
+        }
+        r.delivery_count = r.delivery_count.saturating_sub(1);
+        finish(r, RecordState::Archived);
+        self.advance_start();
+        true
     }
 
     /// Locks that expired by `now_ms` go back to AVAILABLE (or ARCHIVED past the delivery

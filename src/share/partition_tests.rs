@@ -141,11 +141,18 @@ fn malformed_batches_change_nothing() {
 }
 
 #[test]
-fn acknowledgements_below_the_start_offset_are_already_done() {
+fn acknowledgements_below_the_start_offset_are_refused_as_kafka_does() {
     let mut p = SharePartition::new(0, cfg());
-    p.acquire("a", 2, 100, 0);
+    p.acquire("a", 4, 100, 0);
     p.acknowledge("a", 0, 1, &[ACCEPT], 0).unwrap();
-    assert_eq!(p.acknowledge("a", 0, 1, &[ACCEPT], 0), Ok(vec![]));
+    // Entirely done: Kafka's "Batch record not found" (INVALID_RECORD_STATE).
+    assert_eq!(
+        p.acknowledge("a", 0, 1, &[ACCEPT], 0),
+        Err(AckError::InvalidRecordState(0))
+    );
+    // Across the start offset: the part still in flight is acknowledged.
+    assert_eq!(p.acknowledge("a", 0, 3, &[ACCEPT], 0), Ok(vec![]));
+    assert_eq!(p.start_offset(), 4);
 }
 
 #[test]
@@ -266,8 +273,8 @@ fn a_moved_log_start_archives_what_is_gone() {
     assert_eq!(p.start_offset(), 2);
     assert_eq!(
         p.acknowledge("a", 0, 1, &[ACCEPT], 0),
-        Ok(vec![]),
-        "below the start: done"
+        Err(AckError::InvalidRecordState(0)),
+        "below the start: gone"
     );
     p.log_start_moved(50);
     assert_eq!((p.start_offset(), p.end_offset()), (50, 50));
@@ -295,6 +302,18 @@ enum Op {
     Leave(u8),
     Restart,
     LogStart(i64),
+    /// skua's delayed delivery: acquired records given back until `delay` ms from now.
+    Delay {
+        member: u8,
+        first: i64,
+        len: i64,
+        delay: i64,
+    },
+    /// skua's record filter: an acquired record archived unsent.
+    Filter {
+        member: u8,
+        offset: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -314,6 +333,15 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..3).prop_map(Op::Leave),
         Just(Op::Restart),
         (0i64..20).prop_map(Op::LogStart),
+        (0u8..3, 0i64..40, 1i64..4, 0i64..2000).prop_map(|(member, first, len, delay)| {
+            Op::Delay {
+                member,
+                first,
+                len,
+                delay,
+            }
+        }),
+        (0u8..3, 0i64..40).prop_map(|(member, offset)| Op::Filter { member, offset }),
     ]
 }
 
@@ -327,6 +355,8 @@ proptest! {
         // Terminal states seen so far, by offset; accepted offsets are never acquired again.
         let mut terminal: BTreeMap<i64, RecordState> = BTreeMap::new();
         let mut start = p.start_offset();
+        // Offsets held back until a time (delayed delivery): never acquired before it.
+        let mut not_before: BTreeMap<i64, i64> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::Acquire { member, max, end } => {
@@ -338,6 +368,9 @@ proptest! {
                         prop_assert!(a.delivery_count >= 1 && a.delivery_count <= c.delivery_count_limit);
                         for o in a.first_offset..=a.last_offset {
                             prop_assert!(!terminal.contains_key(&o), "terminal offset {o} acquired again");
+                            if let Some(t) = not_before.remove(&o) {
+                                prop_assert!(now >= t, "offset {o} acquired at {now}, held until {t}");
+                            }
                             prop_assert!(o >= p.start_offset());
                         }
                     }
@@ -388,8 +421,36 @@ proptest! {
                         prop_assert_eq!(p.snapshot(), s);
                     }
                     prop_assert_eq!(p.counts().1, 0, "nothing is held after a restart");
+                    // The runtime reads a delayed record's header again on every acquisition.
+                    not_before.clear();
                 }
                 Op::LogStart(o) => p.log_start_moved(o),
+                Op::Delay { member, first, len, delay } => {
+                    let m = format!("m{member}");
+                    let held: Vec<(i64, u16)> = (first..first + len)
+                        .filter_map(|o| match p.record(o) {
+                            Some((RecordState::Acquired, c, Some(h))) if h == m => Some((o, c)),
+                            _ => None,
+                        })
+                        .collect();
+                    p.unacquire(&m, first, first + len - 1, now + delay);
+                    for (o, c) in held {
+                        let (s, c2, h) = p.record(o).expect("still in flight");
+                        prop_assert_eq!((s, c2, h), (RecordState::Available, c - 1, None));
+                        not_before.insert(o, now + delay);
+                    }
+                }
+                Op::Filter { member, offset } => {
+                    let m = format!("m{member}");
+                    let held = matches!(p.record(offset), Some((RecordState::Acquired, _, Some(h))) if h == m);
+                    prop_assert_eq!(p.archive_unsent(&m, offset), held);
+                    if held {
+                        terminal.insert(offset, RecordState::Archived);
+                        if let Some((s, _, _)) = p.record(offset) {
+                            prop_assert_eq!(s, RecordState::Archived);
+                        }
+                    }
+                }
             }
             // Invariants after every step.
             prop_assert!(p.start_offset() >= start, "start offset moved back");

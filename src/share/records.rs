@@ -9,6 +9,13 @@
 //!   `StateBatches` (compact array of `FirstOffset int64, LastOffset int64, DeliveryState int8,
 //!   DeliveryCount int16`, each with tagged fields), tagged fields.
 //!
+//! Version 1 (skua) adds, after `StateBatches`, `DlqPending` (compact array of `Offset int64,
+//! DeliveryCount int16, Mark int64`, each with tagged fields): records archived as failed whose
+//! dead-letter copy is not written yet, with the dead-letter partition's end offset when they
+//! failed (where a restart looks for copies already written, so each goes there once).
+//! skua writes version 1 only when something is pending, so the value stays Kafka's shape
+//! otherwise.
+//!
 //! Every record is a full snapshot (skua writes no delta "update" records), so the latest
 //! record per key is the state, and compaction keeps exactly that; a tombstone deletes the
 //! share-partition's state (DeleteGroups, DeleteShareGroupOffsets).
@@ -70,6 +77,15 @@ impl StateKey {
     }
 }
 
+/// A failed record waiting for its dead-letter copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DlqPending {
+    pub offset: i64,
+    pub delivery_count: u16,
+    /// The dead-letter partition's end offset when the record failed (-1: unknown).
+    pub mark: i64,
+}
+
 /// A snapshot with the epochs and times Kafka's value carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateValue {
@@ -78,12 +94,13 @@ pub struct StateValue {
     pub create_timestamp: i64,
     pub write_timestamp: i64,
     pub snapshot: Snapshot,
+    pub dlq_pending: Vec<DlqPending>,
 }
 
 impl StateValue {
     pub fn encode(&self) -> Bytes {
         let mut w = Writer::new(true);
-        w.i16(0);
+        w.i16(if self.dlq_pending.is_empty() { 0 } else { 1 });
         w.i32(self.snapshot_epoch);
         w.i32(0); // StateEpoch
         w.i32(self.leader_epoch);
@@ -98,6 +115,15 @@ impl StateValue {
             w.i16(i16::try_from(b.delivery_count).unwrap_or(i16::MAX));
             w.tagged_fields();
         }
+        if !self.dlq_pending.is_empty() {
+            w.array_len(self.dlq_pending.len());
+            for d in &self.dlq_pending {
+                w.i64(d.offset);
+                w.i16(i16::try_from(d.delivery_count).unwrap_or(i16::MAX));
+                w.i64(d.mark);
+                w.tagged_fields();
+            }
+        }
         w.tagged_fields();
         w.finish()
     }
@@ -105,7 +131,7 @@ impl StateValue {
     pub fn decode(buf: &[u8]) -> Result<StateValue, RecordError> {
         let mut r = Reader::new(buf, false);
         let version = r.i16()?;
-        if version != 0 {
+        if !(0..=1).contains(&version) {
             return Err(RecordError::UnsupportedValueVersion {
                 record: "ShareSnapshotValue",
                 version,
@@ -136,6 +162,21 @@ impl StateValue {
                 delivery_count,
             });
         }
+        let mut dlq_pending = Vec::new();
+        if version >= 1 {
+            let n = r.array_len("dlqPending")?;
+            for _ in 0..n {
+                let offset = r.i64()?;
+                let delivery_count = u16::try_from(r.i16()?.max(0)).unwrap_or(0);
+                let mark = r.i64()?;
+                r.skip_tagged_fields()?;
+                dlq_pending.push(DlqPending {
+                    offset,
+                    delivery_count,
+                    mark,
+                });
+            }
+        }
         r.skip_tagged_fields()?;
         Ok(StateValue {
             snapshot_epoch,
@@ -146,6 +187,7 @@ impl StateValue {
                 start_offset,
                 batches,
             },
+            dlq_pending,
         })
     }
 }
@@ -184,8 +226,22 @@ mod tests {
                     },
                 ],
             },
+            dlq_pending: Vec::new(),
         };
         assert_eq!(StateValue::decode(&v.encode()).unwrap(), v);
+        assert_eq!(v.encode()[..2], [0, 0]);
+        let with_pending = StateValue {
+            dlq_pending: vec![DlqPending {
+                offset: 6,
+                delivery_count: 5,
+                mark: 12,
+            }],
+            ..v.clone()
+        };
+        assert_eq!(
+            StateValue::decode(&with_pending.encode()).unwrap(),
+            with_pending
+        );
         // Truncated input is an error, never a panic.
         let bytes = v.encode();
         for n in 0..bytes.len() {

@@ -6,7 +6,7 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, GroupId};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{via_coordinator, ApiEntry, Reply, Request, COORDINATOR_NOT_AVAILABLE};
+use super::{ApiEntry, Reply, Request, COORDINATOR_NOT_AVAILABLE};
 use crate::cluster::Broker;
 use crate::group::types::{Request as GroupRequest, Response as GroupResponse};
 use crate::protocol::{encode_response, FrameError};
@@ -29,11 +29,36 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         .into_iter()
         .partition(|g| az.group(crate::security::acl::AclOperation::Delete, g));
     let asked = groups.clone();
-    via_coordinator(
-        broker,
-        &req,
-        GroupRequest::Delete { groups },
-        move |resp, corr, version| {
+    let correlation_id = req.header.correlation_id;
+    let version = req.version;
+    let pending = broker
+        .groups
+        .get()
+        .map(|g| g.submit(GroupRequest::Delete { groups }));
+    let broker = Arc::clone(broker);
+    Ok(Reply::Later(Box::pin(async move {
+        let resp = match pending {
+            Some(fut) => fut.await,
+            None => None,
+        };
+        // A deleted share group's share-partition state goes too (Kafka's
+        // DeleteShareGroupState); other groups have none.
+        if let (Some(GroupResponse::Delete { results }), Some(mgr)) = (&resp, broker.shares.get()) {
+            if broker
+                .topic(crate::server::share_runtime::STATE_TOPIC)
+                .is_some()
+            {
+                for (g, code) in results {
+                    if *code == 0 {
+                        if let Err(e) = mgr.delete_state(g, None).await {
+                            tracing::warn!("share state of deleted group {g} not removed: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        let (corr, version) = (correlation_id, version);
+        {
             let mut results = match resp {
                 Some(GroupResponse::Delete { results }) => results,
                 _ => asked
@@ -59,6 +84,6 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                         .collect(),
                 );
             encode_response(corr, version, &out)
-        },
-    )
+        }
+    })))
 }

@@ -1,9 +1,16 @@
 //! DescribeShareGroupOffsets (key 90), v0 (KIP-932): the start offset of each share-partition
 //! of share groups (-1: not initialised), as `kafka-share-groups.sh --describe` shows it.
 //! Topics null: every share-partition of the group with state.
+//!
+//! skua extension: a partition whose share-partition this broker holds also carries tagged
+//! field [`SKUA_STATS_TAG`] (clients skip tags they do not know): seven big-endian int64 —
+//! available, acquired, acknowledged and archived in-flight records, records the record
+//! filter archived, dead-letter copies written, dead-letter copies pending. `skua group
+//! describe` shows them.
 
 use std::sync::Arc;
 
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::describe_share_group_offsets_response::{
     DescribeShareGroupOffsetsResponseGroup, DescribeShareGroupOffsetsResponsePartition,
     DescribeShareGroupOffsetsResponseTopic,
@@ -24,6 +31,9 @@ pub const VERSIONS: ApiEntry = ApiEntry {
     min: 0,
     max: 0,
 };
+
+/// The tag of skua's share-partition figures (far above Kafka's own tags).
+pub const SKUA_STATS_TAG: i32 = 10_000;
 
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
@@ -61,6 +71,30 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     continue;
                 }
             };
+            let stats: std::collections::HashMap<(uuid::Uuid, i32), Bytes> = broker
+                .shares
+                .get()
+                .map(|m| m.stats())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s.key.group == group)
+                .map(|s| {
+                    let c = s.counts;
+                    let mut b = BytesMut::with_capacity(56);
+                    for v in [
+                        c.0 as i64,
+                        c.1 as i64,
+                        c.2 as i64,
+                        c.3 as i64,
+                        s.filtered as i64,
+                        s.dlq_written as i64,
+                        s.dlq_pending as i64,
+                    ] {
+                        b.put_i64(v);
+                    }
+                    ((s.key.topic_id, s.key.partition), b.freeze())
+                })
+                .collect();
             let wanted: Vec<(String, Option<Vec<i32>>)> = match g.topics {
                 Some(ts) => ts
                     .into_iter()
@@ -104,6 +138,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                         _ if !allowed => p.error_code = TOPIC_AUTHORIZATION_FAILED,
                         Some(tp) if tp.slot(i).is_some() => {
                             p.start_offset = starts.get(&(tp.id, i)).copied().unwrap_or(-1);
+                            if let Some(b) = stats.get(&(tp.id, i)) {
+                                p.unknown_tagged_fields.insert(SKUA_STATS_TAG, b.clone());
+                            }
                             if let Some(s) = tp.slot(i) {
                                 p.leader_epoch = s.meta.leader_epoch;
                             }

@@ -509,6 +509,9 @@ fn offsets_with_ends(cluster: &mut Cluster, group: &str) -> Result<Vec<OffsetRow
 
 pub fn describe(a: DescribeArgs) -> Result<()> {
     let mut cluster = a.common.connect()?;
+    if super::share_group::describe(&a, &mut cluster)? {
+        return Ok(());
+    }
     if let Some(cg) = describe_consumer_group(&mut cluster, &a.group)? {
         let offsets = offsets_with_ends(&mut cluster, &a.group)?;
         return describe_consumer(&a, &cg, &offsets);

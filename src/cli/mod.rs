@@ -14,6 +14,7 @@ pub mod produce;
 pub mod quota;
 pub mod sasl_client;
 pub mod security;
+pub mod share_group;
 pub mod topic;
 pub mod user;
 

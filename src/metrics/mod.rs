@@ -709,7 +709,96 @@ impl Collector for Scrape {
         self.encode_replication(&mut enc)?;
         self.encode_lag(&mut enc, &rows)?;
         self.encode_fetch_sessions(&mut enc)?;
+        self.encode_share_partitions(&mut enc)?;
         self.encode_client_telemetry(&mut enc)
+    }
+}
+
+impl Scrape {
+    /// Share groups (KIP-932): per share-partition led here, its start offset, the in-flight
+    /// records by state, the records the record filter archived and the dead-letter copies.
+    fn encode_share_partitions(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(mgr) = self.broker.shares.get() else {
+            return Ok(());
+        };
+        let stats = mgr.stats();
+        let labels: Vec<[(&'static str, String); 3]> = stats
+            .iter()
+            .map(|s| {
+                let topic = self
+                    .broker
+                    .topic_by_id(&s.key.topic_id)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_else(|| s.key.topic_id.to_string());
+                [
+                    ("group", s.key.group.clone()),
+                    ("topic", topic),
+                    ("partition", s.key.partition.to_string()),
+                ]
+            })
+            .collect();
+        let gauge = |f: &dyn Fn(&crate::server::share_runtime::SharePartitionStats) -> i64| {
+            stats
+                .iter()
+                .zip(labels.iter())
+                .map(|(s, l)| (l.to_vec(), f(s)))
+                .collect::<Vec<_>>()
+        };
+        family(
+            enc,
+            "skua_share_partition_start_offset",
+            "A share-partition's start offset: every record below it is acknowledged or archived.",
+            None,
+            MetricType::Gauge,
+            gauge(&|s| s.start_offset),
+        )?;
+        let mut in_flight = Vec::new();
+        for (s, l) in stats.iter().zip(labels.iter()) {
+            let c = s.counts;
+            for (state, v) in [
+                ("available", c.0),
+                ("acquired", c.1),
+                ("acknowledged", c.2),
+                ("archived", c.3),
+            ] {
+                let mut l = l.to_vec();
+                l.push(("state", state.to_string()));
+                in_flight.push((l, v as i64));
+            }
+        }
+        family(
+            enc,
+            "skua_share_partition_in_flight_records",
+            "In-flight records of a share-partition (from its start offset), by state.",
+            None,
+            MetricType::Gauge,
+            in_flight,
+        )?;
+        family(
+            enc,
+            "skua_share_partition_filtered_records",
+            "Records archived unsent by the group's skua.share.record.filter since load.",
+            None,
+            MetricType::Counter,
+            gauge(&|s| clamp(s.filtered)),
+        )?;
+        family(
+            enc,
+            "skua_share_partition_dead_letter_records",
+            "Records copied to the group's dead-letter topic since load.",
+            None,
+            MetricType::Counter,
+            gauge(&|s| clamp(s.dlq_written)),
+        )?;
+        family(
+            enc,
+            "skua_share_partition_dead_letter_pending",
+            "Failed records whose dead-letter copy is not written yet.",
+            None,
+            MetricType::Gauge,
+            gauge(&|s| s.dlq_pending as i64),
+        )?;
+        Ok(())
     }
 }
 

@@ -48,6 +48,8 @@ pub const MAX_REDELIVERY_BACKOFFS: usize = 32;
 pub const MAX_REDELIVERY_BACKOFF_MS: u64 = 86_400_000;
 /// Most tags of `skua.share.record.filter`.
 pub const MAX_RECORD_FILTER_TAGS: usize = 64;
+/// Longest tag of `skua.share.record.filter`, in bytes.
+pub const MAX_RECORD_FILTER_TAG_BYTES: usize = 255;
 
 /// How a group config's value is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,8 +504,9 @@ pub fn parse_redelivery_backoff(value: &str) -> Result<Vec<u64>, String> {
 
 /// Parse `skua.share.record.filter`, a tag expression: empty or `*` is no filter (Ok(None));
 /// otherwise tags joined by `||` (`TagA || TagB`, spaces around `||` optional), each non-empty
-/// and without whitespace or `|`, at most [`MAX_RECORD_FILTER_TAGS`]; `*` cannot be one of
-/// several. Ok(Some(tags)) in order, duplicates dropped.
+/// and without whitespace or `|`, at most [`MAX_RECORD_FILTER_TAGS`] distinct ones of at most
+/// [`MAX_RECORD_FILTER_TAG_BYTES`] each; `*` cannot be one of several. Ok(Some(tags)) in
+/// order, duplicates dropped.
 pub fn parse_tag_filter(expr: &str) -> Result<Option<Vec<String>>, String> {
     let expr = expr.trim();
     if expr.is_empty() || expr == "*" {
@@ -527,15 +530,18 @@ pub fn parse_tag_filter(expr: &str) -> Result<Option<Vec<String>>, String> {
                 "tag '{tag}' contains whitespace or '|' (tags are joined by ||, e.g. TagA || TagB)"
             ));
         }
+        if tag.len() > MAX_RECORD_FILTER_TAG_BYTES {
+            return Err(format!(
+                "a tag is at most {MAX_RECORD_FILTER_TAG_BYTES} bytes long, not {}",
+                tag.len()
+            ));
+        }
         if !tags.iter().any(|t| t == tag) {
+            if tags.len() == MAX_RECORD_FILTER_TAGS {
+                return Err(format!("at most {MAX_RECORD_FILTER_TAGS} tags"));
+            }
             tags.push(tag.to_string());
         }
-    }
-    if tags.len() > MAX_RECORD_FILTER_TAGS {
-        return Err(format!(
-            "at most {MAX_RECORD_FILTER_TAGS} tags, not {}",
-            tags.len()
-        ));
     }
     Ok(Some(tags))
 }

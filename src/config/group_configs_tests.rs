@@ -46,6 +46,11 @@ fn tag_filter_accepts_star_empty_and_tags_joined_by_double_bars() {
         .map(|i| format!("t{i}"))
         .collect();
     assert_eq!(parse_tag_filter(&many.join(" || ")), Ok(Some(many.clone())));
+    // Duplicates do not count against the limit.
+    assert_eq!(
+        parse_tag_filter(&format!("{} || t0", many.join(" || "))),
+        Ok(Some(many))
+    );
 }
 
 #[test]
@@ -83,12 +88,18 @@ fn tag_filter_refuses_empty_tags_whitespace_bars_and_star_among_tags() {
         parse_tag_filter("* || TagA"),
         Err("'* || TagA': * matches every record and cannot be combined with tags".into())
     );
+    let long = "x".repeat(MAX_RECORD_FILTER_TAG_BYTES);
+    assert_eq!(parse_tag_filter(&long), tags(&[long.as_str()]));
+    assert_eq!(
+        parse_tag_filter(&format!("a || {long}x")),
+        Err("a tag is at most 255 bytes long, not 256".into())
+    );
     let too_many: Vec<String> = (0..=MAX_RECORD_FILTER_TAGS)
         .map(|i| format!("t{i}"))
         .collect();
     assert_eq!(
         parse_tag_filter(&too_many.join("||")),
-        Err("at most 64 tags, not 65".into())
+        Err("at most 64 tags".into())
     );
 }
 

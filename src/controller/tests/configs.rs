@@ -406,8 +406,10 @@ fn group_configs_are_validated_by_type_and_broker_limits_and_written_only_when_v
 
 #[test]
 fn group_config_limits_come_from_the_controller_config() {
-    let mut limits = crate::config::GroupConfigLimits::default();
-    limits.dlq_topic_name_prefix = String::new();
+    let mut limits = crate::config::GroupConfigLimits {
+        dlq_topic_name_prefix: String::new(),
+        ..Default::default()
+    };
     limits.bounds.insert("share.delivery.count.limit", (2, 3));
     let mut c = Cluster::with(ControllerConfig {
         group_config_limits: limits,

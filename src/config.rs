@@ -2345,7 +2345,12 @@ impl BrokerConfig {
             offset_metadata_max_bytes: self.offset_metadata_max_bytes,
             offsets_topic_partitions: self.offsets_topic_num_partitions,
             consumer: self.group_consumer.clone(),
-            share: Default::default(),
+            share: crate::group::types::ShareGroupConfig {
+                session_timeout_ms: self.group_share.session_timeout_ms,
+                heartbeat_interval_ms: self.group_share.heartbeat_interval_ms,
+                max_size: usize::try_from(self.group_share.max_size).unwrap_or(200),
+                overrides: Default::default(),
+            },
         }
     }
 

@@ -675,6 +675,22 @@ fn broker_share_settings_parse_with_kafka_defaults() {
     assert_eq!(c.group_share.dlq_topic_name_prefix, "dead.");
     assert!(c.group_share.dlq_auto_create_topics_enable);
     assert_eq!(GroupConfigLimits::of(&c).dlq_topic_name_prefix, "dead.");
+    // The group coordinator's share settings are the broker's.
+    let c = broker(&[
+        "group.share.session.timeout.ms=50000",
+        "group.share.heartbeat.interval.ms=6000",
+        "group.share.max.size=10",
+    ]);
+    let share = c.group_config().share;
+    assert_eq!(
+        (
+            share.session_timeout_ms,
+            share.heartbeat_interval_ms,
+            share.max_size,
+            share.overrides.len()
+        ),
+        (50_000, 6_000, 10, 0)
+    );
 }
 
 #[test]

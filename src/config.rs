@@ -6,7 +6,15 @@
 //! Topic-level configs ([`TOPIC_CONFIGS`]) fall back to their broker-level synonyms
 //! (`retention.ms` → `log.retention.ms`, ...), exactly as in Kafka.
 
+pub mod duration;
+pub mod group_configs;
 pub mod listeners;
+
+pub use group_configs::{
+    group_config_def, group_config_value, parse_tag_filter, validate_group_configs,
+    AutoOffsetReset, GroupCheck, GroupConfigDef, GroupConfigLimits, ShareGroupBrokerConfig,
+    ShareGroupSettings, GROUP_CONFIGS,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -681,6 +689,139 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
          with members; skua converts only empty groups, which Kafka does whatever the policy).",
     ),
     def(
+        "group.share.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Some(1),
+        "Session timeout of share group (KIP-932) members.",
+    ),
+    def(
+        "group.share.min.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Some(1),
+        "Smallest share.session.timeout.ms a group may be configured with.",
+    ),
+    def(
+        "group.share.max.session.timeout.ms",
+        Int,
+        Some("60000"),
+        Some(1),
+        "Largest share.session.timeout.ms a group may be configured with.",
+    ),
+    def(
+        "group.share.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Some(1),
+        "Heartbeat interval given to share group members.",
+    ),
+    def(
+        "group.share.min.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Some(1),
+        "Smallest share.heartbeat.interval.ms a group may be configured with.",
+    ),
+    def(
+        "group.share.max.heartbeat.interval.ms",
+        Int,
+        Some("15000"),
+        Some(1),
+        "Largest share.heartbeat.interval.ms a group may be configured with.",
+    ),
+    def(
+        "group.share.record.lock.duration.ms",
+        Int,
+        Some("30000"),
+        Some(1000),
+        "How long a share group member holds the records it acquired before they are released.",
+    ),
+    def(
+        "group.share.min.record.lock.duration.ms",
+        Int,
+        Some("15000"),
+        Some(1000),
+        "Smallest share.record.lock.duration.ms a group may be configured with.",
+    ),
+    def(
+        "group.share.max.record.lock.duration.ms",
+        Int,
+        Some("60000"),
+        Some(1000),
+        "Largest share.record.lock.duration.ms a group may be configured with.",
+    ),
+    def(
+        "group.share.delivery.count.limit",
+        Int,
+        Some("5"),
+        Some(2),
+        "Delivery attempts of a record to a share group before it is archived (2 to 10).",
+    ),
+    def(
+        "group.share.min.delivery.count.limit",
+        Int,
+        Some("2"),
+        Some(2),
+        "Smallest share.delivery.count.limit a group may be configured with (2 to 10).",
+    ),
+    def(
+        "group.share.max.delivery.count.limit",
+        Int,
+        Some("10"),
+        Some(2),
+        "Largest share.delivery.count.limit a group may be configured with (2 to 10).",
+    ),
+    def(
+        "group.share.partition.max.record.locks",
+        Int,
+        Some("2000"),
+        Some(100),
+        "In-flight (acquired or awaiting redelivery) records of one share-partition (100 to 10000).",
+    ),
+    def(
+        "group.share.min.partition.max.record.locks",
+        Int,
+        Some("100"),
+        Some(100),
+        "Smallest share.partition.max.record.locks a group may be configured with (100 to 10000).",
+    ),
+    def(
+        "group.share.max.partition.max.record.locks",
+        Int,
+        Some("10000"),
+        Some(100),
+        "Largest share.partition.max.record.locks a group may be configured with (100 to 10000).",
+    ),
+    def(
+        "group.share.max.size",
+        Int,
+        Some("200"),
+        Some(1),
+        "Maximum members of one share group (1 to 1000).",
+    ),
+    def(
+        "group.share.max.share.sessions",
+        Int,
+        Some("2000"),
+        Some(1),
+        "Share sessions (ShareFetch sessions) the broker keeps.",
+    ),
+    def(
+        "errors.deadletterqueue.topic.name.prefix",
+        Str,
+        Some("dlq."),
+        None,
+        "Prefix every share group's errors.deadletterqueue.topic.name must start with (KIP-1191); empty: any name.",
+    ),
+    def(
+        "errors.deadletterqueue.auto.create.topics.enable",
+        Boolean,
+        Some("false"),
+        None,
+        "Create a missing share-group dead-letter queue topic (with errors.deadletterqueue.group.enable=true).",
+    ),
+    def(
         "offsets.retention.minutes",
         Int,
         Some("10080"),
@@ -959,6 +1100,15 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         None,
         None,
         "zstd level of batches the broker compresses: -131072 to 22.",
+    ),
+    tdef(
+        "errors.deadletterqueue.group.enable",
+        None,
+        Boolean,
+        Some("false"),
+        None,
+        "The topic may be a share group's dead-letter queue (KIP-1191): a group's \
+         errors.deadletterqueue.topic.name must name a topic that opts in.",
     ),
     tdef(
         "file.delete.delay.ms",
@@ -1313,6 +1463,24 @@ fn check_value(
         {
             Err(invalid(name, value, "must be between 0 and 1"))
         }
+        // Kafka's between(...) validators of the share group settings.
+        "group.share.delivery.count.limit"
+        | "group.share.min.delivery.count.limit"
+        | "group.share.max.delivery.count.limit"
+            if !v.parse::<i32>().is_ok_and(|n| (2..=10).contains(&n)) =>
+        {
+            Err(invalid(name, value, "must be between 2 and 10"))
+        }
+        "group.share.partition.max.record.locks"
+        | "group.share.min.partition.max.record.locks"
+        | "group.share.max.partition.max.record.locks"
+            if !v.parse::<i32>().is_ok_and(|n| (100..=10_000).contains(&n)) =>
+        {
+            Err(invalid(name, value, "must be between 100 and 10000"))
+        }
+        "group.share.max.size" if !v.parse::<i32>().is_ok_and(|n| (1..=1000).contains(&n)) => {
+            Err(invalid(name, value, "must be between 1 and 1000"))
+        }
         "listeners" | "advertised.listeners" => listeners::parse_listener_list(name, v).map(drop),
         _ => Ok(()),
     }
@@ -1602,6 +1770,9 @@ pub struct BrokerConfig {
     pub group_max_size: usize,
     /// group.consumer.* (KIP-848 consumer groups).
     pub group_consumer: crate::group::types::ConsumerGroupConfig,
+    /// group.share.* (KIP-932 share groups) and errors.deadletterqueue.* (KIP-1191); checked
+    /// with the group.consumer.* bounds by `group_configs::check_broker_group_bounds`.
+    pub group_share: group_configs::ShareGroupBrokerConfig,
     pub offsets_retention_minutes: i64,
     pub offsets_retention_check_interval_ms: i64,
     pub offset_metadata_max_bytes: usize,
@@ -1955,6 +2126,7 @@ impl BrokerConfig {
             group_max_session_timeout_ms: num("group.max.session.timeout.ms") as i32,
             group_initial_rebalance_delay_ms: num("group.initial.rebalance.delay.ms") as i32,
             group_max_size: num("group.max.size") as usize,
+            group_share: group_configs::ShareGroupBrokerConfig::from_values(&get)?,
             group_consumer: {
                 use crate::group::consumer::assignor::assignor_name;
                 use crate::group::types::{ConsumerGroupConfig, MigrationPolicy};
@@ -1969,36 +2141,6 @@ impl BrokerConfig {
                     }
                 }
                 let policy = get("group.consumer.migration.policy").unwrap_or_default();
-                let bounded = |name: &str, lo: &str, hi: &str| -> Result<(), ConfigError> {
-                    let (v, l, h) = (num(name), num(lo), num(hi));
-                    if v < l || v > h {
-                        return Err(invalid(
-                            name,
-                            &v.to_string(),
-                            format!("must be between {lo} ({l}) and {hi} ({h})"),
-                        ));
-                    }
-                    Ok(())
-                };
-                bounded(
-                    "group.consumer.session.timeout.ms",
-                    "group.consumer.min.session.timeout.ms",
-                    "group.consumer.max.session.timeout.ms",
-                )?;
-                bounded(
-                    "group.consumer.heartbeat.interval.ms",
-                    "group.consumer.min.heartbeat.interval.ms",
-                    "group.consumer.max.heartbeat.interval.ms",
-                )?;
-                if num("group.consumer.heartbeat.interval.ms")
-                    >= num("group.consumer.session.timeout.ms")
-                {
-                    return Err(invalid(
-                        "group.consumer.heartbeat.interval.ms",
-                        &num("group.consumer.heartbeat.interval.ms").to_string(),
-                        "must be less than group.consumer.session.timeout.ms",
-                    ));
-                }
                 ConsumerGroupConfig {
                     session_timeout_ms: num("group.consumer.session.timeout.ms") as i32,
                     min_session_timeout_ms: num("group.consumer.min.session.timeout.ms") as i32,
@@ -2203,7 +2345,12 @@ impl BrokerConfig {
             offset_metadata_max_bytes: self.offset_metadata_max_bytes,
             offsets_topic_partitions: self.offsets_topic_num_partitions,
             consumer: self.group_consumer.clone(),
-            share: Default::default(),
+            share: crate::group::types::ShareGroupConfig {
+                session_timeout_ms: self.group_share.session_timeout_ms,
+                heartbeat_interval_ms: self.group_share.heartbeat_interval_ms,
+                max_size: usize::try_from(self.group_share.max_size).unwrap_or(200),
+                overrides: Default::default(),
+            },
         }
     }
 
@@ -2242,45 +2389,34 @@ pub fn validate_topic_config(name: &str, value: Option<&str>) -> Result<(), Conf
     }
 }
 
+/// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`; Err is Kafka's
+/// message (`cluster::validate_topic_name` wraps it in its TopicError).
+pub fn legal_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
 /// The definition of a topic config, if it is one.
 pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
-}
-
-/// A config of Kafka's GROUP resource (KIP-848's GroupConfig): a per-group override of a broker
-/// `group.consumer.*` setting, bounded by the broker's min/max for it.
-#[derive(Debug)]
-pub struct GroupConfigDef {
-    pub name: &'static str,
-    /// The broker config whose value applies when the group has no override.
-    pub broker_synonym: &'static str,
-    /// The broker configs bounding an override (inclusive).
-    pub min_broker: &'static str,
-    pub max_broker: &'static str,
-    pub doc: &'static str,
-}
-
-/// Every GROUP config served (the consumer-group ones; share groups come with them).
-pub const GROUP_CONFIGS: &[GroupConfigDef] = &[
-    GroupConfigDef {
-        name: "consumer.session.timeout.ms",
-        broker_synonym: "group.consumer.session.timeout.ms",
-        min_broker: "group.consumer.min.session.timeout.ms",
-        max_broker: "group.consumer.max.session.timeout.ms",
-        doc: "The timeout to detect client failures when using the consumer group protocol.",
-    },
-    GroupConfigDef {
-        name: "consumer.heartbeat.interval.ms",
-        broker_synonym: "group.consumer.heartbeat.interval.ms",
-        min_broker: "group.consumer.min.heartbeat.interval.ms",
-        max_broker: "group.consumer.max.heartbeat.interval.ms",
-        doc: "The heartbeat interval given to the members of a consumer group.",
-    },
-];
-
-/// The definition of a GROUP config, if it is one.
-pub fn group_config_def(name: &str) -> Option<&'static GroupConfigDef> {
-    GROUP_CONFIGS.iter().find(|d| d.name == name)
 }
 
 /// The definition of a broker config, if it is one.

@@ -1,7 +1,9 @@
 //! The GROUP config resource (KIP-848's group configs): per-group `consumer.session.timeout.ms`
 //! and `consumer.heartbeat.interval.ms` set and described through IncrementalAlterConfigs /
 //! DescribeConfigs (raw requests and librdkafka's AdminClient), bounded by the broker's
-//! `group.consumer.min/max.*`, reaching the group's members, persisted across a restart.
+//! `group.consumer.min/max.*`, reaching the group's members, persisted across a restart; and
+//! the share-group ones (KIP-932 `share.*`, KIP-1191 `errors.deadletterqueue.*`, skua's
+//! `skua.share.*`): typed in DescribeConfigs, validated with Kafka's INVALID_CONFIG messages.
 
 mod common;
 
@@ -101,6 +103,14 @@ fn describe(c: &mut Client, group: &str) -> Vec<(String, Option<String>, i8)> {
         .collect()
 }
 
+/// The consumer-group entries of a description (every group config is listed; the share-group
+/// ones are checked by `share_group_configs_are_typed_validated_and_described`).
+fn consumer(d: Vec<(String, Option<String>, i8)>) -> Vec<(String, Option<String>, i8)> {
+    d.into_iter()
+        .filter(|(name, _, _)| name.starts_with("consumer."))
+        .collect()
+}
+
 fn join(c: &mut Client, group: &str, member: &str) -> ConsumerGroupHeartbeatResponse {
     let req = ConsumerGroupHeartbeatRequest::default()
         .with_group_id(GroupId(s(group)))
@@ -154,7 +164,7 @@ fn group_overrides_are_validated_described_applied_to_members_and_persisted() {
     // Nothing was stored by the refused requests: the broker values, as given at start-up.
     let d = describe(&mut c, "g-cfg");
     assert_eq!(
-        d,
+        consumer(d),
         vec![
             (
                 "consumer.session.timeout.ms".to_string(),
@@ -181,7 +191,7 @@ fn group_overrides_are_validated_described_applied_to_members_and_persisted() {
     assert_eq!(code, 0, "{msg}");
     let d = describe(&mut c, "g-cfg");
     assert_eq!(
-        d,
+        consumer(d),
         vec![
             (
                 "consumer.session.timeout.ms".to_string(),
@@ -271,7 +281,7 @@ fn librdkafka_admin_alters_and_describes_group_configs() {
     let mut c = b.client();
     let d = describe(&mut c, "g-rdk");
     assert_eq!(
-        d,
+        consumer(d),
         vec![
             (
                 "consumer.session.timeout.ms".to_string(),
@@ -303,4 +313,217 @@ fn librdkafka_admin_alters_and_describes_group_configs() {
     // A consumer-protocol member of the group is told the override.
     c.create_topic("cfg-topic", 2);
     assert_eq!(join(&mut c, "g-rdk", "m-rdk").heartbeat_interval_ms, 900);
+}
+
+/// name → (value, source, type) of every config of a group, as DescribeConfigs v4 answers.
+fn describe_typed(c: &mut Client, group: &str) -> Vec<(String, Option<String>, i8, i8)> {
+    let req =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(GROUP)
+            .with_resource_name(s(group))]);
+    let r: DescribeConfigsResponse = c.call(4, &req);
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(
+        r.results[0].error_code, 0,
+        "{:?}",
+        r.results[0].error_message
+    );
+    r.results[0]
+        .configs
+        .iter()
+        .map(|e| {
+            (
+                e.name.to_string(),
+                e.value.as_ref().map(|v| v.to_string()),
+                e.config_source,
+                e.config_type,
+            )
+        })
+        .collect()
+}
+
+/// DescribeConfigs' ConfigSource for a config at its default (no broker synonym set).
+const SOURCE_DEFAULT: i8 = 5;
+/// DescribeConfigs' ConfigType ids (KIP-569).
+const BOOLEAN: i8 = 1;
+const STRING: i8 = 2;
+const INT: i8 = 3;
+const LIST: i8 = 7;
+
+fn entry(name: &str, value: &str, source: i8, kind: i8) -> (String, Option<String>, i8, i8) {
+    (name.to_string(), Some(value.to_string()), source, kind)
+}
+
+/// Every group config as a group with the given share overrides has it on the SETS broker.
+fn expected_share_description(
+    auto_offset_reset: (&str, i8),
+    record_filter: (&str, i8),
+    dlq_topic: (&str, i8),
+) -> Vec<(String, Option<String>, i8, i8)> {
+    vec![
+        entry(
+            "consumer.session.timeout.ms",
+            "6000",
+            SOURCE_STATIC_BROKER,
+            INT,
+        ),
+        entry(
+            "consumer.heartbeat.interval.ms",
+            "300",
+            SOURCE_STATIC_BROKER,
+            INT,
+        ),
+        entry("share.session.timeout.ms", "45000", SOURCE_DEFAULT, INT),
+        entry("share.heartbeat.interval.ms", "5000", SOURCE_DEFAULT, INT),
+        entry(
+            "share.record.lock.duration.ms",
+            "30000",
+            SOURCE_DEFAULT,
+            INT,
+        ),
+        entry("share.delivery.count.limit", "5", SOURCE_DEFAULT, INT),
+        entry(
+            "share.partition.max.record.locks",
+            "2000",
+            SOURCE_DEFAULT,
+            INT,
+        ),
+        entry(
+            "share.auto.offset.reset",
+            auto_offset_reset.0,
+            auto_offset_reset.1,
+            STRING,
+        ),
+        entry(
+            "share.isolation.level",
+            "read_uncommitted",
+            SOURCE_DEFAULT,
+            STRING,
+        ),
+        entry(
+            "errors.deadletterqueue.topic.name",
+            dlq_topic.0,
+            dlq_topic.1,
+            STRING,
+        ),
+        entry(
+            "errors.deadletterqueue.copy.record.enable",
+            "false",
+            SOURCE_DEFAULT,
+            BOOLEAN,
+        ),
+        entry("skua.share.redelivery.backoff.ms", "", SOURCE_DEFAULT, LIST),
+        entry(
+            "skua.share.delayed.delivery.enable",
+            "false",
+            SOURCE_DEFAULT,
+            BOOLEAN,
+        ),
+        entry(
+            "skua.share.record.filter",
+            record_filter.0,
+            record_filter.1,
+            STRING,
+        ),
+    ]
+}
+
+#[test]
+fn share_group_configs_are_typed_validated_and_described() {
+    let b = Broker::start(SETS);
+    let mut c = b.client();
+
+    // Before any override: every group config, with its type, at the broker's value or default.
+    assert_eq!(
+        describe_typed(&mut c, "g-share"),
+        expected_share_description(
+            ("latest", SOURCE_DEFAULT),
+            ("", SOURCE_DEFAULT),
+            ("", SOURCE_DEFAULT)
+        )
+    );
+
+    let (code, msg) = alter(
+        &mut c,
+        "g-share",
+        &[
+            ("share.auto.offset.reset", SET, Some("earliest")),
+            ("skua.share.record.filter", SET, Some("TagA || TagB")),
+            ("errors.deadletterqueue.topic.name", SET, Some("dlq.x")),
+        ],
+    );
+    assert_eq!((code, msg.as_str()), (0, ""));
+    let set = expected_share_description(
+        ("earliest", SOURCE_GROUP),
+        ("TagA || TagB", SOURCE_GROUP),
+        ("dlq.x", SOURCE_GROUP),
+    );
+    assert_eq!(describe_typed(&mut c, "g-share"), set);
+
+    // Refusals: INVALID_CONFIG (40) with Kafka's message, and nothing of the request applied
+    // (each carries a valid change as well).
+    let refusals: &[(&str, &str, &str)] = &[
+        (
+            "share.delivery.count.limit",
+            "11",
+            "share.delivery.count.limit must be less than or equal to \
+             group.share.max.delivery.count.limit",
+        ),
+        (
+            "share.auto.offset.reset",
+            "sideways",
+            "Invalid value sideways for configuration share.auto.offset.reset: The value must \
+             be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS.>'.",
+        ),
+        (
+            "errors.deadletterqueue.topic.name",
+            "__x",
+            "Invalid value __x for configuration errors.deadletterqueue.topic.name: a \
+             dead-letter queue topic name cannot start with '__' (internal topics)",
+        ),
+        (
+            "share.no.such.config",
+            "1",
+            "Unknown group config name: share.no.such.config",
+        ),
+    ];
+    for (name, value, message) in refusals {
+        let (code, msg) = alter(
+            &mut c,
+            "g-share",
+            &[
+                ("share.isolation.level", SET, Some("read_committed")),
+                (name, SET, Some(value)),
+            ],
+        );
+        assert_eq!(
+            (code, msg.as_str()),
+            (INVALID_CONFIG, *message),
+            "{name}={value}"
+        );
+    }
+    assert_eq!(describe_typed(&mut c, "g-share"), set);
+
+    // by_duration takes Java's ISO-8601 durations; DELETE returns a config to its default.
+    let (code, msg) = alter(
+        &mut c,
+        "g-share",
+        &[
+            (
+                "share.auto.offset.reset",
+                SET,
+                Some("by_duration:P1DT2H30M"),
+            ),
+            ("skua.share.record.filter", DELETE, None),
+        ],
+    );
+    assert_eq!((code, msg.as_str()), (0, ""));
+    assert_eq!(
+        describe_typed(&mut c, "g-share"),
+        expected_share_description(
+            ("by_duration:P1DT2H30M", SOURCE_GROUP),
+            ("", SOURCE_DEFAULT),
+            ("dlq.x", SOURCE_GROUP)
+        )
+    );
 }

@@ -182,7 +182,8 @@ def configs_dynamic_max_message_bytes():
 def configs_group():
     """The GROUP config resource (KIP-848 group configs) through incremental_alter_configs and
     describe_configs: overrides described with source GROUP_CONFIG, bounded by the broker's
-    group.consumer.min/max.* (defaults: session 45000..60000, heartbeat 5000..15000)."""
+    group.consumer.min/max.* (defaults: session 45000..60000, heartbeat 5000..15000); the
+    share-group ones (KIP-932, KIP-1191, skua.share.*) validated with INVALID_CONFIG."""
     a = admin()
     g = "compat-cfg-group-" + topic_name("g")[-8:]
 
@@ -191,7 +192,14 @@ def configs_group():
         return a.incremental_alter_configs([res], request_timeout=15)[res]
 
     c = describe(a, ResourceType.GROUP, g)
-    eq(sorted(c), ["consumer.heartbeat.interval.ms", "consumer.session.timeout.ms"], "group config names")
+    eq(sorted(c), sorted([
+        "consumer.session.timeout.ms", "consumer.heartbeat.interval.ms",
+        "share.session.timeout.ms", "share.heartbeat.interval.ms", "share.record.lock.duration.ms",
+        "share.delivery.count.limit", "share.partition.max.record.locks", "share.auto.offset.reset",
+        "share.isolation.level", "errors.deadletterqueue.topic.name",
+        "errors.deadletterqueue.copy.record.enable", "skua.share.redelivery.backoff.ms",
+        "skua.share.delayed.delivery.enable", "skua.share.record.filter",
+    ]), "group config names")
     eq((c["consumer.session.timeout.ms"].value, src(c["consumer.session.timeout.ms"])),
        ("45000", ConfigSource.DEFAULT_CONFIG), "session timeout before any override")
     eq((c["consumer.heartbeat.interval.ms"].value, src(c["consumer.heartbeat.interval.ms"])),
@@ -219,6 +227,26 @@ def configs_group():
     eq((c["consumer.heartbeat.interval.ms"].value, src(c["consumer.heartbeat.interval.ms"])),
        ("5000", ConfigSource.DEFAULT_CONFIG), "heartbeat interval after DELETE")
     eq(c["consumer.session.timeout.ms"].value, "50000", "the other override kept")
+
+    # The share-group configs (KIP-932, KIP-1191's DLQ, skua's extensions), typed and validated.
+    eq((c["share.auto.offset.reset"].value, src(c["share.auto.offset.reset"])),
+       ("latest", ConfigSource.DEFAULT_CONFIG), "share.auto.offset.reset before any override")
+    inc(ConfigEntry("share.auto.offset.reset", "by_duration:PT1H", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("skua.share.record.filter", "TagA || TagB", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("errors.deadletterqueue.topic.name", "dlq.x", incremental_operation=AlterConfigOpType.SET)
+        ).result(15)
+    c = describe(a, ResourceType.GROUP, g)
+    for name, value in [("share.auto.offset.reset", "by_duration:PT1H"),
+                        ("skua.share.record.filter", "TagA || TagB"),
+                        ("errors.deadletterqueue.topic.name", "dlq.x")]:
+        eq((c[name].value, src(c[name])), (value, ConfigSource.GROUP_CONFIG), f"{name} override")
+    expect_error(inc(ConfigEntry("share.delivery.count.limit", "11", incremental_operation=AlterConfigOpType.SET)),
+                 KafkaError.INVALID_CONFIG, "group.share.max.delivery.count.limit", "above the delivery count maximum")
+    expect_error(inc(ConfigEntry("share.auto.offset.reset", "sideways", incremental_operation=AlterConfigOpType.SET)),
+                 KafkaError.INVALID_CONFIG, "share.auto.offset.reset", "not a reset strategy")
+    expect_error(inc(ConfigEntry("errors.deadletterqueue.topic.name", "__x",
+                                 incremental_operation=AlterConfigOpType.SET)),
+                 KafkaError.INVALID_CONFIG, "__", "an internal topic as dead-letter queue")
 
 
 SCENARIOS = {

@@ -1,12 +1,16 @@
-//! DescribeConfigs (key 32): every config of a TOPIC (2) or BROKER (4) resource with its value,
-//! source and (v1+, on request) synonyms; v3+ adds its type and, on request, documentation.
+//! DescribeConfigs (key 32): every config of a TOPIC (2), BROKER (4) or GROUP (32) resource
+//! with its value, source and (v1+, on request) synonyms; v3+ adds its type and, on request,
+//! documentation.
 //!
 //! As Kafka: a null or empty `configuration_keys` means all; names that are not configs are
 //! simply left out. A topic config not overridden takes its broker synonym's value; its source
 //! is the first of its synonyms (topic override 1, static broker config 4, default 5), the
 //! synonym list built as Kafka's ConfigHelper builds it (static values of every broker synonym,
 //! then their defaults, dropping those before the config's own broker name — which is why
-//! `retention.ms` has no synonyms when `log.retention.ms` is unset). Broker configs are
+//! `retention.ms` has no synonyms when `log.retention.ms` is unset). GROUP (32) lists every
+//! group config (consumer, share, dead-letter queue, skua's share extensions) with its type:
+//! an override has source GROUP_CONFIG (8); otherwise the broker synonym's value and source, or,
+//! for a config with no broker synonym, its default (DEFAULT_CONFIG 5). Broker configs are
 //! read-only: none can be changed at runtime here. BROKER with an empty name describes the
 //! cluster-wide dynamic defaults, of which there are none. CLIENT_METRICS (16) lists the
 //! subscription's set configs only, as Kafka does (source CLIENT_METRICS_CONFIG 7, no
@@ -135,7 +139,10 @@ fn broker_entries(broker: &Broker) -> Vec<Entry> {
         .collect()
 }
 
-/// A GROUP resource's configs: each override (source GROUP_CONFIG), else the broker's value.
+/// A GROUP resource's configs, every one of `config::GROUP_CONFIGS` with its type: an override
+/// is the value with source GROUP_CONFIG (the override first among the synonyms), else the
+/// broker synonym's value with Kafka's synonym list; a config without a broker synonym and
+/// without an override is its default, source DEFAULT_CONFIG, no synonyms.
 fn group_entries(
     broker: &Broker,
     overrides: &std::collections::BTreeMap<String, String>,
@@ -143,19 +150,18 @@ fn group_entries(
     crate::config::GROUP_CONFIGS
         .iter()
         .map(|d| {
-            let mut synonyms = broker_synonyms(broker, d.broker_synonym);
-            let value = match overrides.get(d.name) {
-                Some(v) => {
-                    synonyms.insert(0, (d.name.to_string(), Some(v.clone()), SOURCE_GROUP));
-                    Some(v.clone())
-                }
-                None => broker.config.broker_value(d.broker_synonym),
-            };
+            let mut synonyms = d
+                .broker_synonym
+                .map(|b| broker_synonyms(broker, b))
+                .unwrap_or_default();
+            if let Some(v) = overrides.get(d.name) {
+                synonyms.insert(0, (d.name.to_string(), Some(v.clone()), SOURCE_GROUP));
+            }
             Entry {
                 name: d.name,
-                value,
+                value: crate::config::group_config_value(&broker.config, Some(overrides), d.name),
                 read_only: false,
-                kind: ConfigType::Int,
+                kind: d.kind,
                 doc: d.doc,
                 synonyms,
                 no_synonyms: false,
@@ -383,5 +389,154 @@ mod tests {
             ("max.message.bytes".into(), Some("5000".into()), 1)
         );
         assert_eq!(mmb.synonyms[1].2, 5);
+    }
+
+    #[test]
+    fn group_entries_list_every_group_config_with_type_value_and_source() {
+        let (_tmp, b) = broker_with(&["group.share.delivery.count.limit=4"]);
+        let mut o = std::collections::BTreeMap::new();
+        o.insert(
+            "share.auto.offset.reset".to_string(),
+            "earliest".to_string(),
+        );
+        o.insert(
+            "share.record.lock.duration.ms".to_string(),
+            "20000".to_string(),
+        );
+        let e = group_entries(&b, &o);
+        let got: Vec<(&str, Option<&str>, i8, i8)> = e
+            .iter()
+            .map(|e| {
+                (
+                    e.name,
+                    e.value.as_deref(),
+                    e.synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2),
+                    e.kind.as_i8(),
+                )
+            })
+            .collect();
+        let (int, string, boolean, list) = (3, 2, 1, 7);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "consumer.session.timeout.ms",
+                    Some("45000"),
+                    SOURCE_DEFAULT,
+                    int
+                ),
+                (
+                    "consumer.heartbeat.interval.ms",
+                    Some("5000"),
+                    SOURCE_DEFAULT,
+                    int
+                ),
+                (
+                    "share.session.timeout.ms",
+                    Some("45000"),
+                    SOURCE_DEFAULT,
+                    int
+                ),
+                (
+                    "share.heartbeat.interval.ms",
+                    Some("5000"),
+                    SOURCE_DEFAULT,
+                    int
+                ),
+                (
+                    "share.record.lock.duration.ms",
+                    Some("20000"),
+                    SOURCE_GROUP,
+                    int
+                ),
+                (
+                    "share.delivery.count.limit",
+                    Some("4"),
+                    SOURCE_STATIC_BROKER,
+                    int
+                ),
+                (
+                    "share.partition.max.record.locks",
+                    Some("2000"),
+                    SOURCE_DEFAULT,
+                    int
+                ),
+                (
+                    "share.auto.offset.reset",
+                    Some("earliest"),
+                    SOURCE_GROUP,
+                    string
+                ),
+                (
+                    "share.isolation.level",
+                    Some("read_uncommitted"),
+                    SOURCE_DEFAULT,
+                    string
+                ),
+                (
+                    "errors.deadletterqueue.topic.name",
+                    Some(""),
+                    SOURCE_DEFAULT,
+                    string
+                ),
+                (
+                    "errors.deadletterqueue.copy.record.enable",
+                    Some("false"),
+                    SOURCE_DEFAULT,
+                    boolean
+                ),
+                (
+                    "skua.share.redelivery.backoff.ms",
+                    Some(""),
+                    SOURCE_DEFAULT,
+                    list
+                ),
+                (
+                    "skua.share.delayed.delivery.enable",
+                    Some("false"),
+                    SOURCE_DEFAULT,
+                    boolean
+                ),
+                ("skua.share.record.filter", Some(""), SOURCE_DEFAULT, string),
+            ]
+        );
+        let syn = |name: &str| {
+            find(&e, name)
+                .synonyms
+                .iter()
+                .map(|(n, v, s)| (n.as_str(), v.as_deref(), *s))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            syn("share.record.lock.duration.ms"),
+            vec![
+                ("share.record.lock.duration.ms", Some("20000"), SOURCE_GROUP),
+                (
+                    "group.share.record.lock.duration.ms",
+                    Some("30000"),
+                    SOURCE_DEFAULT
+                ),
+            ]
+        );
+        assert_eq!(
+            syn("share.delivery.count.limit"),
+            vec![
+                (
+                    "group.share.delivery.count.limit",
+                    Some("4"),
+                    SOURCE_STATIC_BROKER
+                ),
+                (
+                    "group.share.delivery.count.limit",
+                    Some("5"),
+                    SOURCE_DEFAULT
+                ),
+            ]
+        );
+        assert_eq!(
+            syn("share.auto.offset.reset"),
+            vec![("share.auto.offset.reset", Some("earliest"), SOURCE_GROUP)]
+        );
+        assert_eq!(syn("share.isolation.level"), vec![]);
     }
 }

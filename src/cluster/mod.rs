@@ -295,32 +295,10 @@ pub struct Broker {
     pub quotas: Arc<crate::security::quota::ClientQuotaManagers>,
 }
 
-/// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..`.
+/// Kafka's legal topic names: `[a-zA-Z0-9._-]{1,249}`, not `.` or `..` (the rule lives in
+/// `config`, below every layer that checks a name).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    if name.is_empty() {
-        return Err(TopicError::InvalidName(
-            "Topic name is illegal, it can't be empty".into(),
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(TopicError::InvalidName(
-            "Topic name cannot be \".\" or \"..\"".into(),
-        ));
-    }
-    if name.len() > 249 {
-        return Err(TopicError::InvalidName(format!(
-            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
-        )));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return Err(TopicError::InvalidName(format!(
-            "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
-        )));
-    }
-    Ok(())
+    crate::config::legal_topic_name(name).map_err(TopicError::InvalidName)
 }
 
 /// Wall-clock milliseconds: the one place the broker reads the clock (handlers, tasks).

@@ -1,9 +1,12 @@
-//! Config decisions: IncrementalAlterConfigs and AlterConfigs on TOPIC and BROKER resources
-//! (Kafka's `ConfigurationControlManager`). A resource's changes apply together or not at all.
+//! Config decisions: IncrementalAlterConfigs and AlterConfigs on TOPIC, BROKER, GROUP and
+//! CLIENT_METRICS resources (Kafka's `ConfigurationControlManager`). A resource's changes apply
+//! together or not at all.
 //!
 //! Validation: every topic override of the result through `config::validate_topic_config`;
 //! a broker override must name a known broker config (`config::broker_config_def`) with a
-//! value of its type. Whether a broker config may change at runtime is the API layer's call
+//! value of its type; a group's whole set of overrides through `config::validate_group_configs`
+//! (a group need not exist, as in Kafka). Whether a broker config may change at runtime is the
+//! API layer's call
 //! (Kafka's brokers check it before forwarding). Then the resource must exist: the topic, or a
 //! registered broker / this controller's node (-1, the cluster default, always does).
 //! Records are written only for values that change, except on BROKER resources, where Kafka
@@ -17,7 +20,8 @@ use super::{Controller, ControllerResult, Work};
 use crate::cluster::image::MetadataImage;
 use crate::cluster::records::{ConfigResource, MetadataRecord, CLUSTER_DEFAULT_BROKER};
 use crate::config::{
-    broker_config_def, group_config_def, topic_config_def, validate_topic_config, ConfigType,
+    broker_config_def, group_config_def, topic_config_def, validate_group_configs,
+    validate_topic_config, ConfigType,
 };
 
 /// IncrementalAlterConfigs' operation (SET 0, DELETE 1, APPEND 2, SUBTRACT 3).
@@ -73,7 +77,7 @@ fn def_of(resource: &ConfigResource, name: &str) -> Option<(ConfigType, Option<&
             (d.kind, default)
         }),
         ConfigResource::Broker(_) => broker_config_def(name).map(|d| (d.kind, d.default)),
-        ConfigResource::Group(_) => group_config_def(name).map(|_| (ConfigType::Int, None)),
+        ConfigResource::Group(_) => group_config_def(name).map(|d| (d.kind, Some(d.default))),
         ConfigResource::ClientMetrics(_) => match name {
             crate::telemetry::config::METRICS | crate::telemetry::config::MATCH => {
                 Some((ConfigType::List, None))
@@ -302,52 +306,14 @@ impl Controller {
 }
 
 impl Controller {
-    /// A GROUP resource's overrides as Kafka's GroupConfig validates them: known names,
-    /// integers within the broker's `group.consumer.min/max.*` bounds, and a session timeout
-    /// above the heartbeat interval (each side its override or the broker's value).
+    /// A GROUP resource's overrides as Kafka's GroupConfig validates them
+    /// (`config::validate_group_configs`): known names, values of each config's type and
+    /// form, INTs within the broker's `group.{consumer,share}.min/max.*` bounds, a dead-letter
+    /// queue topic under the broker's prefix, each session timeout above its heartbeat interval
+    /// (each side its override or the broker's value).
     fn check_group_configs(&self, after: &BTreeMap<String, String>) -> Result<(), ApiError> {
-        let invalid = |m: String| Err(ApiError::new(INVALID_CONFIG, m));
-        let mut values = BTreeMap::new();
-        for (k, v) in after {
-            let Some(def) = group_config_def(k) else {
-                return invalid(format!("Unknown group config name: {k}"));
-            };
-            let Ok(n) = v.trim().parse::<i32>() else {
-                return invalid(format!(
-                    "Invalid value {v} for configuration {k}: Not a number of type INT"
-                ));
-            };
-            let (min, max) = if def.name == "consumer.session.timeout.ms" {
-                self.config.group_session_timeout_bounds
-            } else {
-                self.config.group_heartbeat_interval_bounds
-            };
-            if n < min {
-                return invalid(format!(
-                    "{k} must be greater than or equal to {}",
-                    def.min_broker
-                ));
-            }
-            if n > max {
-                return invalid(format!(
-                    "{k} must be less than or equal to {}",
-                    def.max_broker
-                ));
-            }
-            values.insert(def.name, n);
-        }
-        if let (Some(s), Some(h)) = (
-            values.get("consumer.session.timeout.ms"),
-            values.get("consumer.heartbeat.interval.ms"),
-        ) {
-            if s <= h {
-                return invalid(
-                    "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"
-                        .to_string(),
-                );
-            }
-        }
-        Ok(())
+        validate_group_configs(after, &self.config.group_config_limits)
+            .map_err(|message| ApiError::new(INVALID_CONFIG, message))
     }
 }
 

@@ -79,10 +79,10 @@ pub struct ControllerConfig {
     pub leader_imbalance_check_interval_ms: i64,
     /// `delete.topic.enable`.
     pub delete_topic_enable: bool,
-    /// The bounds of GROUP config overrides: `group.consumer.{min,max}.session.timeout.ms`
-    /// and `group.consumer.{min,max}.heartbeat.interval.ms`.
-    pub group_session_timeout_bounds: (i32, i32),
-    pub group_heartbeat_interval_bounds: (i32, i32),
+    /// What GROUP config overrides are checked against: the broker's min/max of each bounded
+    /// group config (`group.consumer.*`, `group.share.*`), the broker values of their
+    /// synonyms, `errors.deadletterqueue.topic.name.prefix`.
+    pub group_config_limits: crate::config::GroupConfigLimits,
 }
 
 impl Default for ControllerConfig {
@@ -99,8 +99,7 @@ impl Default for ControllerConfig {
             leader_imbalance_per_broker_percentage: 10,
             leader_imbalance_check_interval_ms: 300_000,
             delete_topic_enable: true,
-            group_session_timeout_bounds: (45_000, 60_000),
-            group_heartbeat_interval_bounds: (5_000, 15_000),
+            group_config_limits: crate::config::GroupConfigLimits::default(),
         }
     }
 }
@@ -119,14 +118,7 @@ impl ControllerConfig {
             leader_imbalance_per_broker_percentage: c.leader_imbalance_per_broker_percentage,
             leader_imbalance_check_interval_ms: c.leader_imbalance_check_interval_ms,
             delete_topic_enable: c.delete_topic_enable,
-            group_session_timeout_bounds: (
-                c.group_consumer.min_session_timeout_ms,
-                c.group_consumer.max_session_timeout_ms,
-            ),
-            group_heartbeat_interval_bounds: (
-                c.group_consumer.min_heartbeat_interval_ms,
-                c.group_consumer.max_heartbeat_interval_ms,
-            ),
+            group_config_limits: crate::config::GroupConfigLimits::of(c),
         }
     }
 }

@@ -293,3 +293,165 @@ fn one_resource_failing_does_not_fail_the_others() {
     assert_eq!(AlterConfigOp::from_i8(3), Some(AlterConfigOp::Subtract));
     assert_eq!(AlterConfigOp::from_i8(4), None);
 }
+
+#[test]
+fn group_configs_are_validated_by_type_and_broker_limits_and_written_only_when_valid() {
+    let mut c = setup();
+    let g = ConfigResource::Group("sg".into());
+    let r = incremental(
+        &c,
+        g.clone(),
+        vec![
+            op(
+                "share.auto.offset.reset",
+                AlterConfigOp::Set,
+                Some("by_duration:PT1H"),
+            ),
+            op("share.delivery.count.limit", AlterConfigOp::Set, Some("10")),
+            op(
+                "skua.share.record.filter",
+                AlterConfigOp::Set,
+                Some("TagA || TagB"),
+            ),
+            op(
+                "errors.deadletterqueue.topic.name",
+                AlterConfigOp::Set,
+                Some("dlq.sg"),
+            ),
+        ],
+    );
+    assert_eq!(r.response[0].result, Ok(()));
+    assert_eq!(
+        r.records,
+        vec![
+            config(&g, "share.auto.offset.reset", Some("by_duration:PT1H")),
+            config(&g, "share.delivery.count.limit", Some("10")),
+            config(&g, "skua.share.record.filter", Some("TagA || TagB")),
+            config(&g, "errors.deadletterqueue.topic.name", Some("dlq.sg")),
+        ]
+    );
+    c.commit(&r.records);
+
+    // Each refusal: INVALID_CONFIG with Kafka's message, and no record at all.
+    for (name, value, message) in [
+        (
+            "share.delivery.count.limit",
+            "11",
+            "share.delivery.count.limit must be less than or equal to \
+             group.share.max.delivery.count.limit",
+        ),
+        (
+            "share.auto.offset.reset",
+            "sideways",
+            "Invalid value sideways for configuration share.auto.offset.reset: The value must \
+             be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS.>'.",
+        ),
+        (
+            "errors.deadletterqueue.topic.name",
+            "__x",
+            "Invalid value __x for configuration errors.deadletterqueue.topic.name: a \
+             dead-letter queue topic name cannot start with '__' (internal topics)",
+        ),
+        (
+            "skua.share.redelivery.backoff.ms",
+            "1,2,x",
+            "Invalid value 1,2,x for configuration skua.share.redelivery.backoff.ms: 'x' is not \
+             a non-negative integer number of milliseconds",
+        ),
+        (
+            "share.heartbeat.interval.ms",
+            "abc",
+            "Invalid value abc for configuration share.heartbeat.interval.ms: Not a number of \
+             type INT",
+        ),
+        (
+            "share.nonsense",
+            "1",
+            "Unknown group config name: share.nonsense",
+        ),
+    ] {
+        let r = incremental(
+            &c,
+            g.clone(),
+            vec![
+                op(
+                    "share.isolation.level",
+                    AlterConfigOp::Set,
+                    Some("read_committed"),
+                ),
+                op(name, AlterConfigOp::Set, Some(value)),
+            ],
+        );
+        assert_eq!(
+            r.response[0].result,
+            Err(ApiError::new(INVALID_CONFIG, message)),
+            "{name}={value}"
+        );
+        assert_eq!(r.records, vec![], "{name}={value}");
+    }
+
+    // A stored override that a later change leaves alone still counts: DELETE of another one
+    // keeps the group valid.
+    let r = incremental(
+        &c,
+        g.clone(),
+        vec![op("skua.share.record.filter", AlterConfigOp::Delete, None)],
+    );
+    assert_eq!(r.response[0].result, Ok(()));
+    assert_eq!(
+        r.records,
+        vec![config(&g, "skua.share.record.filter", None)]
+    );
+}
+
+#[test]
+fn group_config_limits_come_from_the_controller_config() {
+    let mut limits = crate::config::GroupConfigLimits {
+        dlq_topic_name_prefix: String::new(),
+        ..Default::default()
+    };
+    limits.bounds.insert("share.delivery.count.limit", (2, 3));
+    let mut c = Cluster::with(ControllerConfig {
+        group_config_limits: limits,
+        ..super::config()
+    });
+    c.start(&[1]);
+    let g = ConfigResource::Group("sg".into());
+    let r = incremental(
+        &c,
+        g.clone(),
+        vec![op(
+            "errors.deadletterqueue.topic.name",
+            AlterConfigOp::Set,
+            Some("orders-dlq"),
+        )],
+    );
+    assert_eq!(
+        (r.response[0].result.clone(), r.records),
+        (
+            Ok(()),
+            vec![config(
+                &g,
+                "errors.deadletterqueue.topic.name",
+                Some("orders-dlq")
+            )]
+        )
+    );
+    let r = incremental(
+        &c,
+        g,
+        vec![op(
+            "share.delivery.count.limit",
+            AlterConfigOp::Set,
+            Some("4"),
+        )],
+    );
+    assert_eq!(
+        r.response[0].result,
+        Err(ApiError::new(
+            INVALID_CONFIG,
+            "share.delivery.count.limit must be less than or equal to \
+             group.share.max.delivery.count.limit"
+        ))
+    );
+}

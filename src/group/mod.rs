@@ -178,6 +178,12 @@ impl GroupCoordinator {
         self.config.consumer.overrides = overrides;
     }
 
+    /// Replace the per-group share config overrides (share.session.timeout.ms,
+    /// share.heartbeat.interval.ms).
+    pub fn set_share_overrides(&mut self, overrides: BTreeMap<String, (Option<i32>, Option<i32>)>) {
+        self.config.share.overrides = overrides;
+    }
+
     /// Handle one request at time `now_ms`. Responses for `id` may be in this Outcome or a
     /// later one (JoinGroup waits for the rebalance; a follower's SyncGroup for the leader).
     pub fn handle(&mut self, now_ms: i64, id: RequestId, request: Request) -> Outcome {

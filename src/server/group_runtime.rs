@@ -194,6 +194,7 @@ pub fn start(broker: &Arc<Broker>, mode: LoadMode) -> anyhow::Result<GroupHandle
     let mut coordinator = GroupCoordinator::new(group_config, Box::new(UuidMemberIds));
     let group_configs = broker.all_group_configs();
     coordinator.set_group_overrides(overrides_of(&group_configs));
+    coordinator.set_share_overrides(share_overrides_of(&group_configs));
     let mut served = CoordinatorPartitions::default();
     let now = now_ms();
     if let (LoadMode::All, Some(topic)) = (mode, &topic) {
@@ -291,6 +292,25 @@ struct Runtime {
 /// The consumer-group overrides of the GROUP config resources: group id → (session timeout,
 /// heartbeat interval). Values were validated by the controller; one that does not parse is
 /// ignored (the broker default applies).
+/// The share-group overrides of the GROUP config resources: group id → (share session timeout,
+/// share heartbeat interval).
+fn share_overrides_of(configs: &GroupConfigs) -> BTreeMap<String, (Option<i32>, Option<i32>)> {
+    configs
+        .iter()
+        .map(|(group, c)| {
+            let get = |name: &str| c.get(name).and_then(|v| v.parse::<i32>().ok());
+            (
+                group.clone(),
+                (
+                    get("share.session.timeout.ms"),
+                    get("share.heartbeat.interval.ms"),
+                ),
+            )
+        })
+        .filter(|(_, (s, h))| s.is_some() || h.is_some())
+        .collect()
+}
+
 fn overrides_of(configs: &GroupConfigs) -> BTreeMap<String, (Option<i32>, Option<i32>)> {
     configs
         .iter()
@@ -347,6 +367,8 @@ impl Runtime {
         let now = self.broker.all_group_configs();
         if !Arc::ptr_eq(&now, &self.group_configs) {
             self.coordinator.set_group_overrides(overrides_of(&now));
+            self.coordinator
+                .set_share_overrides(share_overrides_of(&now));
             self.group_configs = now;
         }
     }

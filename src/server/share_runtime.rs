@@ -90,23 +90,6 @@ impl Default for PartSettings {
     }
 }
 
-/// A tag expression of `skua.share.record.filter`: `*`, or tags joined by `||`. None: off
-/// (empty) or not a valid expression.
-pub fn parse_filter(s: &str) -> Option<Vec<String>> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let tags: Vec<String> = s.split("||").map(|t| t.trim().to_string()).collect();
-    if tags
-        .iter()
-        .any(|t| t.is_empty() || t.contains(char::is_whitespace) || t.contains('|'))
-    {
-        return None;
-    }
-    Some(tags)
-}
-
 /// Whether a record with tag `tag` passes `filter`.
 pub fn filter_accepts(filter: &[String], tag: Option<&str>) -> bool {
     filter
@@ -114,111 +97,38 @@ pub fn filter_accepts(filter: &[String], tag: Option<&str>) -> bool {
         .any(|f| f == "*" || tag.is_some_and(|t| t == f))
 }
 
-/// Java's `Duration.parse` subset Kafka's `by_duration:` takes: `PnDTnHnMn.nS`.
-pub fn parse_iso_duration_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let rest = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
-    let (days, time) = match rest.find(['T', 't']) {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let mut ms: f64 = 0.0;
-    let mut any = false;
-    if !days.is_empty() {
-        let d = days.strip_suffix(['D', 'd'])?;
-        ms += d.parse::<f64>().ok()? * 86_400_000.0;
-        any = true;
-    }
-    if let Some(mut t) = time {
-        if t.is_empty() {
-            return None;
-        }
-        for (unit, scale) in [('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)] {
-            if let Some(i) = t.find([unit, unit.to_ascii_lowercase()]) {
-                ms += t[..i].parse::<f64>().ok()? * scale;
-                t = &t[i + 1..];
-                any = true;
-            }
-        }
-        if !t.is_empty() {
-            return None;
-        }
-    }
-    (any && ms >= 0.0 && ms.is_finite()).then_some(ms as i64)
-}
-
 /// The group's share settings: its GROUP config overrides, else the broker's `group.share.*`
-/// values, else Kafka's defaults.
+/// values, else Kafka's defaults (`config::ShareGroupSettings`).
 pub fn settings_for(broker: &Broker, group: &str) -> PartSettings {
+    use crate::config::group_configs::{AutoOffsetReset as Reset, ShareGroupSettings};
     let all = broker.all_group_configs();
-    let overrides = all.get(group);
-    let get = |name: &str, broker_name: Option<&str>| -> Option<String> {
-        overrides
-            .and_then(|m| m.get(name).cloned())
-            .or_else(|| broker_name.and_then(|b| broker.config.broker_value(b)))
-    };
-    let num = |name: &str, broker_name: &str, default: i64| -> i64 {
-        get(name, Some(broker_name))
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .unwrap_or(default)
-    };
+    let g = ShareGroupSettings::effective(&broker.config, all.get(group));
     let d = ShareConfig::default();
-    let reset = match get("share.auto.offset.reset", None)
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("earliest") => AutoOffsetReset::Earliest,
-        Some(v) if v.starts_with("by_duration:") => {
-            parse_iso_duration_ms(&v["by_duration:".len()..])
-                .map_or(AutoOffsetReset::Latest, AutoOffsetReset::ByDuration)
-        }
-        _ => AutoOffsetReset::Latest,
-    };
-    let backoff: Vec<i64> = get("skua.share.redelivery.backoff.ms", None)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .filter_map(|s| s.parse::<i64>().ok())
-                .filter(|n| *n >= 0)
-                .collect()
-        })
-        .unwrap_or_default();
     PartSettings {
         cfg: ShareConfig {
-            record_lock_duration_ms: num(
-                "share.record.lock.duration.ms",
-                "group.share.record.lock.duration.ms",
-                d.record_lock_duration_ms,
-            )
-            .max(1),
-            delivery_count_limit: u16::try_from(num(
-                "share.delivery.count.limit",
-                "group.share.delivery.count.limit",
-                i64::from(d.delivery_count_limit),
-            ))
-            .unwrap_or(d.delivery_count_limit)
-            .max(1),
-            max_record_locks: usize::try_from(num(
-                "share.partition.max.record.locks",
-                "group.share.partition.max.record.locks",
-                d.max_record_locks as i64,
-            ))
-            .unwrap_or(d.max_record_locks)
-            .max(1),
-            redelivery_backoff_ms: backoff,
+            record_lock_duration_ms: i64::from(g.record_lock_duration_ms.max(1)),
+            delivery_count_limit: u16::try_from(g.delivery_count_limit.max(1))
+                .unwrap_or(d.delivery_count_limit),
+            max_record_locks: usize::try_from(g.partition_max_record_locks.max(1))
+                .unwrap_or(d.max_record_locks),
+            redelivery_backoff_ms: g
+                .redelivery_backoff_ms
+                .iter()
+                .map(|v| i64::try_from(*v).unwrap_or(i64::MAX))
+                .collect(),
         },
-        reset,
-        read_committed: get("share.isolation.level", None)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("read_committed")),
-        filter: get("skua.share.record.filter", None).and_then(|v| parse_filter(&v)),
-        delayed: get("skua.share.delayed.delivery.enable", None)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-        dlq_topic: get("errors.deadletterqueue.topic.name", None)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty()),
-        dlq_copy: get("errors.deadletterqueue.copy.record.enable", None)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+        reset: match g.auto_offset_reset {
+            Reset::Earliest => AutoOffsetReset::Earliest,
+            Reset::Latest => AutoOffsetReset::Latest,
+            Reset::ByDuration(ms) => {
+                AutoOffsetReset::ByDuration(i64::try_from(ms).unwrap_or(i64::MAX))
+            }
+        },
+        read_committed: g.read_committed,
+        filter: g.record_filter,
+        delayed: g.delayed_delivery,
+        dlq_topic: g.dlq_topic,
+        dlq_copy: g.dlq_copy_record,
     }
 }
 
@@ -1051,21 +961,4 @@ pub async fn ensure_state_topic(broker: &Arc<Broker>, wait: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     broker.topic(STATE_TOPIC).is_some()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso_durations_parse_like_java() {
-        assert_eq!(parse_iso_duration_ms("PT1H"), Some(3_600_000));
-        assert_eq!(parse_iso_duration_ms("P1DT2H30M"), Some(95_400_000));
-        assert_eq!(parse_iso_duration_ms("PT0.5S"), Some(500));
-        assert_eq!(parse_iso_duration_ms("P2D"), Some(172_800_000));
-        assert_eq!(parse_iso_duration_ms("PT"), None);
-        assert_eq!(parse_iso_duration_ms("1H"), None);
-        assert_eq!(parse_iso_duration_ms("PT-1S"), None);
-        assert_eq!(parse_iso_duration_ms("PT1X"), None);
-    }
 }

@@ -1,0 +1,373 @@
+//! Share groups (KIP-932) over TCP against the real binary, with raw requests: the
+//! ShareGroupHeartbeat lifecycle and its error codes, share sessions and acknowledgements in
+//! ShareFetch / ShareAcknowledge (Kafka's codes for every misuse), release and redelivery
+//! counts, DescribeShareGroupOffsets, and the state surviving `kill -9`.
+//! (confluent-kafka's ShareConsumer runs the same paths in compat-tests/scenarios/share.py.)
+
+mod common;
+
+use common::{batch, decode_records, Broker, Client};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::share_acknowledge_request::{
+    AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch as AckBatchA,
+};
+use kafka_protocol::messages::share_fetch_request::{
+    AcknowledgementBatch, FetchPartition, FetchTopic,
+};
+use kafka_protocol::messages::{
+    DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse, GroupId,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, JoinGroupRequest,
+    JoinGroupResponse, ListGroupsRequest, ListGroupsResponse, MetadataRequest, MetadataResponse,
+    ProduceRequest, ProduceResponse, ShareAcknowledgeRequest, ShareAcknowledgeResponse,
+    ShareFetchRequest, ShareFetchResponse, ShareGroupDescribeRequest, ShareGroupDescribeResponse,
+    ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::Compression;
+use uuid::Uuid;
+
+const ACCEPT: i8 = 1;
+const RELEASE: i8 = 2;
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+fn heartbeat(
+    c: &mut Client,
+    group: &str,
+    member: &str,
+    epoch: i32,
+    topics: Option<&[&str]>,
+) -> ShareGroupHeartbeatResponse {
+    let req = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_member_id(s(member))
+        .with_member_epoch(epoch)
+        .with_subscribed_topic_names(topics.map(|ts| ts.iter().map(|t| TopicName(s(t))).collect()));
+    c.call(1, &req)
+}
+
+fn topic_id(c: &mut Client, topic: &str) -> Uuid {
+    let md: MetadataResponse = c.call(
+        12,
+        &MetadataRequest::default().with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(TopicName(s(topic)))),
+        ])),
+    );
+    md.topics[0].topic_id
+}
+
+fn produce(c: &mut Client, topic: &str, n: usize, tag: &str) {
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(s(topic)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch(n, tag, 1000, Compression::None)))])]);
+    let r: ProduceResponse = c.call(9, &req);
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+}
+
+fn earliest(c: &mut Client, group: &str) {
+    let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(32)
+            .with_resource_name(s(group))
+            .with_configs(vec![AlterableConfig::default()
+                .with_name(s("share.auto.offset.reset"))
+                .with_config_operation(0)
+                .with_value(Some(s("earliest")))]),
+    ]);
+    let r: IncrementalAlterConfigsResponse = c.call(1, &req);
+    assert_eq!(r.responses[0].error_code, 0, "{:?}", r.responses[0]);
+}
+
+/// One ShareFetch of partition 0 of `id` at `epoch`, with `acks` (first, last, type).
+fn fetch(
+    c: &mut Client,
+    group: &str,
+    member: &str,
+    epoch: i32,
+    id: Uuid,
+    acks: &[(i64, i64, i8)],
+) -> ShareFetchResponse {
+    let req = ShareFetchRequest::default()
+        .with_group_id(Some(GroupId(s(group))))
+        .with_member_id(Some(s(member)))
+        .with_share_session_epoch(epoch)
+        .with_max_wait_ms(500)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_max_records(100)
+        .with_batch_size(100)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(id)
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition_index(0)
+                .with_acknowledgement_batches(
+                    acks.iter()
+                        .map(|(f, l, t)| {
+                            AcknowledgementBatch::default()
+                                .with_first_offset(*f)
+                                .with_last_offset(*l)
+                                .with_acknowledge_types(vec![*t])
+                        })
+                        .collect(),
+                )])]);
+    c.call(1, &req)
+}
+
+fn acknowledge(
+    c: &mut Client,
+    group: &str,
+    member: &str,
+    epoch: i32,
+    id: Uuid,
+    acks: &[(i64, i64, i8)],
+) -> ShareAcknowledgeResponse {
+    let req = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(s(group))))
+        .with_member_id(Some(s(member)))
+        .with_share_session_epoch(epoch)
+        .with_topics(vec![AcknowledgeTopic::default()
+            .with_topic_id(id)
+            .with_partitions(vec![AcknowledgePartition::default()
+                .with_partition_index(0)
+                .with_acknowledgement_batches(
+                    acks.iter()
+                        .map(|(f, l, t)| {
+                            AckBatchA::default()
+                                .with_first_offset(*f)
+                                .with_last_offset(*l)
+                                .with_acknowledge_types(vec![*t])
+                        })
+                        .collect(),
+                )])]);
+    c.call(1, &req)
+}
+
+/// (first, last, delivery count) of every acquired range, and the values of the records.
+fn acquired(r: &ShareFetchResponse) -> (Vec<(i64, i64, i16)>, Vec<String>) {
+    assert_eq!(r.error_code, 0, "{r:?}");
+    let mut ranges = Vec::new();
+    let mut values = Vec::new();
+    for t in &r.responses {
+        for p in &t.partitions {
+            assert_eq!(p.error_code, 0, "{p:?}");
+            for a in &p.acquired_records {
+                ranges.push((a.first_offset, a.last_offset, a.delivery_count));
+                if let Some(bytes) = &p.records {
+                    for rec in decode_records(bytes) {
+                        if rec.offset >= a.first_offset && rec.offset <= a.last_offset {
+                            let v = rec.value.as_ref().map(|v| v.to_vec()).unwrap_or_default();
+                            values.push(String::from_utf8(v).unwrap_or_default());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (ranges, values)
+}
+
+fn ack_code(r: &ShareFetchResponse) -> i16 {
+    r.responses[0].partitions[0].acknowledge_error_code
+}
+
+#[test]
+fn heartbeats_join_assign_fence_describe_and_leave_with_kafkas_codes() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    c.create_topic("hb", 2);
+    let id = topic_id(&mut c, "hb");
+
+    // Epoch 0 joins: a member epoch and the whole assignment.
+    let r = heartbeat(&mut c, "g", "m1", 0, Some(&["hb"]));
+    assert_eq!(r.error_code, 0, "{r:?}");
+    assert_eq!(r.member_id.as_deref(), Some("m1"));
+    assert_eq!((r.member_epoch, r.heartbeat_interval_ms), (1, 5000));
+    let a = r.assignment.expect("assignment on join");
+    assert_eq!(a.topic_partitions.len(), 1);
+    assert_eq!(a.topic_partitions[0].topic_id, id);
+    assert_eq!(a.topic_partitions[0].partitions, vec![0, 1]);
+    // Unchanged: no assignment.
+    let r = heartbeat(&mut c, "g", "m1", 1, None);
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    assert!(r.assignment.is_none());
+    // A second member: the group epoch moves; m2 gets one partition.
+    let r = heartbeat(&mut c, "g", "m2", 0, Some(&["hb"]));
+    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+    assert_eq!(
+        r.assignment.unwrap().topic_partitions[0].partitions.len(),
+        1
+    );
+    // Misuse: stale epoch, unknown member, empty member id, join without topics.
+    assert_eq!(heartbeat(&mut c, "g", "m1", 7, None).error_code, 110);
+    assert_eq!(heartbeat(&mut c, "g", "nobody", 3, None).error_code, 25);
+    assert_eq!(heartbeat(&mut c, "g", "", 0, Some(&["hb"])).error_code, 42);
+    assert_eq!(heartbeat(&mut c, "g", "m3", 0, None).error_code, 42);
+    // m1 moves to the new epoch with its new, smaller assignment.
+    let r = heartbeat(&mut c, "g", "m1", 1, None);
+    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+    assert_eq!(
+        r.assignment.unwrap().topic_partitions[0].partitions.len(),
+        1
+    );
+
+    let d: ShareGroupDescribeResponse = c.call(
+        1,
+        &ShareGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(s("g")), GroupId(s("none"))]),
+    );
+    assert_eq!(d.groups[0].error_code, 0);
+    assert_eq!(d.groups[0].group_state.as_str(), "Stable");
+    assert_eq!(d.groups[0].assignor_name.as_str(), "simple");
+    assert_eq!(d.groups[0].members.len(), 2);
+    assert_eq!(d.groups[1].error_code, 69);
+
+    // The id is taken by a share group: a classic JoinGroup is refused.
+    let j: JoinGroupResponse = c.call(
+        5,
+        &JoinGroupRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(10_000)
+            .with_protocol_type(s("consumer")),
+    );
+    assert_eq!(j.error_code, 23);
+    let l: ListGroupsResponse = c.call(
+        5,
+        &ListGroupsRequest::default().with_types_filter(vec![s("share")]),
+    );
+    let listed: Vec<(String, String, String)> = l
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.group_id.as_str().to_string(),
+                g.group_type.as_str().to_string(),
+                g.group_state.as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, vec![("g".into(), "share".into(), "Stable".into())]);
+
+    // Leaving: epoch -1 answers -1; the group is Empty when both left.
+    let r = heartbeat(&mut c, "g", "m1", -1, None);
+    assert_eq!((r.error_code, r.member_epoch), (0, -1));
+    heartbeat(&mut c, "g", "m2", -1, None);
+    let d: ShareGroupDescribeResponse = c.call(
+        1,
+        &ShareGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]),
+    );
+    assert_eq!(d.groups[0].group_state.as_str(), "Empty");
+    assert!(d.groups[0].members.is_empty());
+}
+
+#[test]
+fn share_fetch_sessions_acknowledgements_and_redelivery() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    c.create_topic("sf", 1);
+    let id = topic_id(&mut c, "sf");
+    earliest(&mut c, "sg");
+    produce(&mut c, "sf", 5, "r");
+    heartbeat(&mut c, "sg", "a", 0, Some(&["sf"]));
+
+    // Acknowledgements on the initial request: INVALID_REQUEST, nothing acquired.
+    let r = fetch(&mut c, "sg", "a", 0, id, &[(0, 0, ACCEPT)]);
+    assert_eq!(r.error_code, 42);
+    // No session yet: SHARE_SESSION_NOT_FOUND.
+    assert_eq!(fetch(&mut c, "sg", "a", 3, id, &[]).error_code, 122);
+    // Epoch 0 opens the session and acquires all five, delivery 1, locked for 30 s.
+    let r = fetch(&mut c, "sg", "a", 0, id, &[]);
+    assert_eq!(r.acquisition_lock_timeout_ms, 30_000);
+    let (ranges, values) = acquired(&r);
+    assert_eq!(ranges, vec![(0, 4, 1)]);
+    assert_eq!(values, vec!["r-v0", "r-v1", "r-v2", "r-v3", "r-v4"]);
+    // The session is at epoch 1 now: 5 is out of order.
+    assert_eq!(fetch(&mut c, "sg", "a", 5, id, &[]).error_code, 123);
+    // Another member gets nothing while a holds them.
+    let r = fetch(&mut c, "sg", "b", 0, id, &[]);
+    assert_eq!(acquired(&r).0, vec![]);
+    // ShareAcknowledge: epoch 0 is refused; b cannot acknowledge a's records.
+    assert_eq!(
+        acknowledge(&mut c, "sg", "a", 0, id, &[(0, 1, ACCEPT)]).error_code,
+        123
+    );
+    let r = acknowledge(&mut c, "sg", "b", 1, id, &[(0, 1, ACCEPT)]);
+    assert_eq!(r.responses[0].partitions[0].error_code, 121);
+    // a accepts 0-1 and releases 2-4.
+    let r = acknowledge(&mut c, "sg", "a", 1, id, &[(0, 1, ACCEPT), (2, 4, RELEASE)]);
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+    // Accepting 0-1 again: they are done (Kafka's INVALID_RECORD_STATE).
+    let r = fetch(&mut c, "sg", "a", 2, id, &[(0, 1, ACCEPT)]);
+    assert_eq!(ack_code(&r), 121);
+    // The same fetch re-acquired the released records, delivery 2.
+    assert_eq!(acquired(&r).0, vec![(2, 4, 2)]);
+    // Closing the session (epoch -1) releases what a holds; b gets them with delivery 3.
+    let r = fetch(&mut c, "sg", "a", -1, id, &[]);
+    assert_eq!(
+        r.error_code, 42,
+        "a final fetch may not name partitions to fetch"
+    );
+    let r = acknowledge(&mut c, "sg", "a", -1, id, &[(2, 2, ACCEPT)]);
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    let r = fetch(&mut c, "sg", "b", 2, id, &[]);
+    assert_eq!(
+        acquired(&r),
+        (vec![(3, 4, 3)], vec!["r-v3".into(), "r-v4".into()])
+    );
+
+    let d: DescribeShareGroupOffsetsResponse = c.call(
+        0,
+        &DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+            kafka_protocol::messages::describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                .with_group_id(GroupId(s("sg")))
+                .with_topics(None),
+        ]),
+    );
+    assert_eq!(d.groups[0].error_code, 0, "{d:?}");
+    let p = &d.groups[0].topics[0].partitions[0];
+    assert_eq!((p.partition_index, p.start_offset, p.error_code), (0, 3, 0));
+}
+
+#[test]
+fn accepted_records_stay_accepted_after_kill_9() {
+    let mut b = Broker::start(&[]);
+    let mut c = b.client();
+    c.create_topic("sk", 1);
+    let id = topic_id(&mut c, "sk");
+    earliest(&mut c, "sk");
+    produce(&mut c, "sk", 6, "r");
+    heartbeat(&mut c, "sk", "a", 0, Some(&["sk"]));
+    let r = fetch(&mut c, "sk", "a", 0, id, &[]);
+    assert_eq!(acquired(&r).0, vec![(0, 5, 1)]);
+    let r = acknowledge(&mut c, "sk", "a", 1, id, &[(0, 2, ACCEPT)]);
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    drop(c);
+    b.kill9();
+    b.spawn();
+    let mut c = b.client();
+    heartbeat(&mut c, "sk", "b", 0, Some(&["sk"]));
+    // 0-2 were accepted: never again. 3-5 were held when the broker died: delivered again,
+    // their first delivery counted.
+    let r = fetch(&mut c, "sk", "b", 0, id, &[]);
+    assert_eq!(
+        acquired(&r),
+        (
+            vec![(3, 5, 2)],
+            vec!["r-v3".into(), "r-v4".into(), "r-v5".into()]
+        )
+    );
+}

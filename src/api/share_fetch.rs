@@ -423,15 +423,41 @@ async fn acquire_until_ready(
                     for (first, last) in unsent {
                         mgr.unacquire(t, member, first, last);
                     }
-                    if a.filter.is_some() || a.delayed {
-                        let (filtered, delayed) =
-                            inspect(&s.records[from..], &sent, a.filter.as_deref(), a.delayed);
-                        if !filtered.is_empty() || !delayed.is_empty() {
-                            mgr.hold_back(t, member, &filtered, &delayed, dirty);
-                            let out: BTreeSet<i64> = filtered
+                    // read_committed: records of aborted transactions are archived, never
+                    // delivered (Kafka's share.isolation.level).
+                    let aborted_txns = match (a.read_committed, sent.first(), sent.last()) {
+                        (true, Some(f), Some(l)) => {
+                            let list = t
+                                .partition
+                                .log()
+                                .aborted_transactions(f.first_offset, l.last_offset + 1);
+                            (!list.is_empty()).then_some(list)
+                        }
+                        _ => None,
+                    };
+                    if a.filter.is_some() || a.delayed || aborted_txns.is_some() {
+                        let found = inspect(
+                            &s.records[from..],
+                            &sent,
+                            a.filter.as_deref(),
+                            a.delayed,
+                            aborted_txns.as_deref(),
+                        );
+                        if !found.is_empty() {
+                            mgr.hold_back(
+                                t,
+                                member,
+                                &found.filtered,
+                                &found.delayed,
+                                &found.aborted,
+                                dirty,
+                            );
+                            let out: BTreeSet<i64> = found
+                                .filtered
                                 .iter()
+                                .chain(found.aborted.iter())
                                 .copied()
-                                .chain(delayed.iter().map(|(o, _)| *o))
+                                .chain(found.delayed.iter().map(|(o, _)| *o))
                                 .collect();
                             sent = without(&sent, &out);
                         }
@@ -471,12 +497,37 @@ async fn acquire_until_ready(
 /// those the record filter does not accept (their `skua.tag` header), and, with delayed
 /// delivery, those whose `skua.deliver.at` (epoch ms) or `skua.deliver.after.ms` (after the
 /// record's timestamp) lies in the future, with that time.
+/// What [`inspect`] found among acquired records.
+#[derive(Default)]
+struct Inspection {
+    /// Not accepted by the record filter.
+    filtered: Vec<i64>,
+    /// Not due yet: (offset, due time).
+    delayed: Vec<(i64, i64)>,
+    /// Records of aborted transactions (read_committed).
+    aborted: Vec<i64>,
+}
+
+impl Inspection {
+    fn is_empty(&self) -> bool {
+        self.filtered.is_empty() && self.delayed.is_empty() && self.aborted.is_empty()
+    }
+}
+
+/// A control record's key: version 0, type 0 = ABORT.
+fn is_abort_marker(r: &KRecord) -> bool {
+    r.key
+        .as_deref()
+        .is_some_and(|k| k.len() >= 4 && k[2..4] == [0, 0])
+}
+
 fn inspect(
     bytes: &[u8],
     runs: &[Acquired],
     filter: Option<&[String]>,
     delayed: bool,
-) -> (Vec<i64>, Vec<(i64, i64)>) {
+    aborted_txns: Option<&[(i64, i64)]>,
+) -> Inspection {
     let inside = |o: i64| {
         runs.iter()
             .any(|a| a.first_offset <= o && o <= a.last_offset)
@@ -488,22 +539,40 @@ fn inspect(
             .map(|v| String::from_utf8_lossy(v).trim().to_string())
     };
     let now = now_ms();
-    let mut filtered = Vec::new();
-    let mut held = Vec::new();
+    let mut found = Inspection::default();
+    // Aborted transactions by first offset; a producer's becomes active at its first offset
+    // and ends at its ABORT marker (the consumers' algorithm).
+    let mut pending: Vec<(i64, i64)> = aborted_txns.map(<[_]>::to_vec).unwrap_or_default();
+    pending.sort_by_key(|(_, first)| std::cmp::Reverse(*first));
+    let mut active: BTreeSet<i64> = BTreeSet::new();
     let mut buf = bytes::Bytes::copy_from_slice(bytes);
     while !buf.is_empty() {
         let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
             break;
         };
-        for r in set
-            .records
-            .iter()
-            .filter(|r| !r.control && inside(r.offset))
-        {
+        for r in &set.records {
+            while pending.last().is_some_and(|(_, first)| *first <= r.offset) {
+                if let Some((pid, _)) = pending.pop() {
+                    active.insert(pid);
+                }
+            }
+            if r.control {
+                if is_abort_marker(r) {
+                    active.remove(&r.producer_id);
+                }
+                continue;
+            }
+            if !inside(r.offset) {
+                continue;
+            }
+            if r.transactional && active.contains(&r.producer_id) {
+                found.aborted.push(r.offset);
+                continue;
+            }
             if let Some(f) = filter {
                 let tag = header(r, TAG_HEADER);
                 if !filter_accepts(f, tag.as_deref()) {
-                    filtered.push(r.offset);
+                    found.filtered.push(r.offset);
                     continue;
                 }
             }
@@ -516,12 +585,12 @@ fn inspect(
                             .map(|d| r.timestamp.saturating_add(d.max(0)))
                     });
                 if let Some(due) = due.filter(|d| *d > now) {
-                    held.push((r.offset, due));
+                    found.delayed.push((r.offset, due));
                 }
             }
         }
     }
-    (filtered, held)
+    found
 }
 
 /// `runs` without the offsets in `out`.

@@ -373,16 +373,18 @@ impl ShareManager {
     }
 
     /// Records acquired but not to be delivered now: `filtered` ones are archived for the
-    /// group (the record filter), `delayed` ones (offset, due time) are given back until then.
+    /// group (the record filter), `delayed` ones (offset, due time) are given back until then,
+    /// `aborted` ones (records of aborted transactions, read_committed) are archived.
     pub fn hold_back(
         &self,
         t: &Target,
         member: &str,
         filtered: &[i64],
         delayed: &[(i64, i64)],
+        aborted: &[i64],
         dirty: &mut Dirty,
     ) {
-        if filtered.is_empty() && delayed.is_empty() {
+        if filtered.is_empty() && delayed.is_empty() && aborted.is_empty() {
             return;
         }
         let mut inner = self.lock();
@@ -394,6 +396,9 @@ impl ShareManager {
             }
             for (o, due) in delayed {
                 p.sp.unacquire(member, *o, *o, *due);
+            }
+            for o in aborted {
+                p.sp.archive_unsent(member, *o);
             }
             dirty.insert(t.key.clone());
         }

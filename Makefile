@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build test unit compat lint bench bench-tls bench-partitions fuzz clean-data
+.PHONY: all build test unit compat lint bench bench-tls bench-partitions bench-share fuzz clean-data
 
 all: build
 
@@ -42,6 +42,9 @@ bench-partitions:
 # Produce and consume over PLAINTEXT, SSL and SASL_SSL listeners of one broker (docs/PERFORMANCE.md).
 bench-tls:
 	./bench/tls.sh
+
+bench-share: build
+	compat-tests/.venv/bin/python bench/share.py
 
 # Fuzz the request decoders and the batch parser / log recovery (needs cargo-fuzz).
 fuzz:

@@ -137,6 +137,8 @@ struct Part {
     settings: PartSettings,
     snapshot_epoch: i32,
     create_timestamp: i64,
+    /// The leader epochs of the topic partition and of the state partition when loaded.
+    epochs: (i32, i32),
     /// Failed records whose dead-letter copy is not written yet, by offset.
     dlq_pending: BTreeMap<i64, DlqPending>,
     /// Whether the dead-letter partition was searched for copies of `dlq_pending` written
@@ -488,6 +490,24 @@ impl ShareManager {
         let settings = settings_for(&broker, &t.key.group);
         let now = now_ms();
         let mut inner = self.lock();
+        // Leadership moved since the share-partition was loaded (of its topic partition or of
+        // its state partition): another broker may have changed the state meanwhile; read it
+        // again.
+        let epochs = (
+            t.partition.leader_epoch(),
+            state_partition(&broker, &t.key)?.leader_epoch(),
+        );
+        if inner.parts.get(&t.key).is_some_and(|p| p.epochs != epochs) {
+            inner.parts.remove(&t.key);
+            let state = state_partition(&broker, &t.key)?;
+            let n = broker
+                .topic(STATE_TOPIC)
+                .map_or(1, |t| t.partitions.len() as i32);
+            inner.loaded.remove(&state.index);
+            inner
+                .stored
+                .retain(|k, _| k.state_partition(n) != state.index);
+        }
         if !inner.parts.contains_key(&t.key) {
             let state = state_partition(&broker, &t.key)?;
             if inner.loaded.insert(state.index) {
@@ -508,6 +528,7 @@ impl ShareManager {
                         settings: settings.clone(),
                         snapshot_epoch: v.snapshot_epoch,
                         create_timestamp: v.create_timestamp,
+                        epochs,
                         dlq_pending: v.dlq_pending.iter().map(|d| (d.offset, *d)).collect(),
                         dlq_checked: v.dlq_pending.is_empty(),
                         filtered: 0,
@@ -526,6 +547,7 @@ impl ShareManager {
                         settings: settings.clone(),
                         snapshot_epoch: -1,
                         create_timestamp: now,
+                        epochs,
                         dlq_pending: BTreeMap::new(),
                         dlq_checked: true,
                         filtered: 0,

@@ -83,7 +83,9 @@ EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 1
             "confluent/kip848_online_*": 15, "confluent/kip848_kill9": 10,
             "kafka-python/fetch_sessions_many": 40, "confluent/quota_throttled_producer": 8,
             "share/share_three_consumers_one_partition": 12, "share/share_consumer_killed": 12,
-            "share/share_broker_*": 10, "share/share_lock_expiry": 36, "share/share_delivery_limit": 8, "share/share_reject": 10}
+            "share/share_broker_*": 10, "share/share_lock_expiry": 36, "share/share_delivery_limit": 8, "share/share_reject": 10,
+            "share/share_dlq_once_*": 10, "share/share_redelivery_backoff": 6, "share/share_dlq_delivery_limit_*": 5,
+            "share/share_delayed_delivery": 5, "share/share_auto_offset_reset_*": 5}
 DEFAULT_JOBS = 2
 
 # broker name -> extra flags

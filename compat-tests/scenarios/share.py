@@ -45,6 +45,15 @@ PREFIX-i, checked against the producer's delivery reports.
   it; ShareGroupDescribe: Stable, assignor "simple", one member with the consumer's client id,
   subscribed to the topic, assigned its partitions 0 and 1; an unknown group
   → GROUP_ID_NOT_FOUND (69); after close: Empty with no members.
+
+Dead-letter queue (KIP-1191) and skua's extensions (record filter on the `skua.tag` header, delayed
+delivery, redelivery backoff), and `skua group describe`: each scenario sets its group configs with
+IncrementalAlterConfigs on the GROUP resource, with share.auto.offset.reset=earliest, and produces
+before subscribing (see compat-tests/README.md for what each asserts):
+`share_dlq_reject_copy`, `share_dlq_copy_duplicate_headers`, `share_dlq_delivery_limit_headers_only`,
+`share_dlq_not_enabled`, `share_dlq_auto_create`, `share_dlq_once_across_kill9`,
+`share_dlq_once_kill9_after_ack`, `share_record_filter`, `share_delayed_delivery`,
+`share_redelivery_backoff`, `share_auto_offset_reset_earliest_and_latest`, `share_group_describe_cli`.
 """
 
 import json
@@ -60,8 +69,8 @@ import uuid
 from confluent_kafka import AcknowledgeType, Consumer, Producer, ShareConsumer, TopicPartition
 
 import rawproto
-from common import (Fail, OwnBroker, boot_groups, check, confluent_create_topic, eq, main, short,
-                    topic_name, wait_until)
+from common import (Fail, OwnBroker, boot_groups, check, confluent_create_topic, confluent_read, env, eq,
+                    main, short, topic_name, wait_until)
 
 ACCEPT, RELEASE, REJECT = AcknowledgeType.ACCEPT, AcknowledgeType.RELEASE, AcknowledgeType.REJECT
 STATE_TOPIC = "__share_group_state"
@@ -697,6 +706,638 @@ def share_describe_list():
             c.close()
 
 
+# ---- dead-letter queue (KIP-1191) and skua's share extensions ----
+#
+# Each scenario sets its group's configs with IncrementalAlterConfigs on the GROUP resource before
+# any member joins, with share.auto.offset.reset=earliest: records are produced before anyone
+# subscribes, and a new share-partition starts at the log start.
+
+DLQ_HEADERS = ("__dlq.errors.topic", "__dlq.errors.partition", "__dlq.errors.offset", "__dlq.errors.group",
+               "__dlq.errors.delivery.count")
+DLQ_ENABLE = "errors.deadletterqueue.group.enable"
+
+
+def set_group_configs(b, g, configs):
+    """IncrementalAlterConfigs (SET) of `configs` on group `g` (which need not exist yet)."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+    a = AdminClient({"bootstrap.servers": b})
+    res = ConfigResource(ConfigResource.Type.GROUP, g, incremental_configs=[
+        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()])
+    for r, f in a.incremental_alter_configs([res], request_timeout=15).items():
+        try:
+            f.result(timeout=20)
+        except Exception as e:  # noqa: BLE001 - the broker's refusal is the failure
+            raise Fail(f"IncrementalAlterConfigs of group {g} {configs}: {e}") from e
+
+
+def topic_configs(b, t):
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    a = AdminClient({"bootstrap.servers": b})
+    fs = a.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, t)], request_timeout=15)
+    return {k: v.value for k, v in list(fs.values())[0].result(timeout=20).items()}
+
+
+def produce_records(b, t, recs, compression="none"):
+    """recs: [(partition, key, value, headers)], produced in order in one flush. Returns [(partition,
+    offset, CreateTime timestamp)] per record, from the delivery reports."""
+    out = [None] * len(recs)
+    errs = []
+    p = Producer({"bootstrap.servers": b, "linger.ms": 5, "compression.type": compression})
+    for i, (part, k, v, h) in enumerate(recs):
+        def cb(err, msg, i=i):
+            if err is not None:
+                errs.append(str(err))
+            else:
+                out[i] = (msg.partition(), msg.offset(), msg.timestamp()[1])
+        p.produce(t, key=k, value=v, headers=h, partition=part, on_delivery=cb)
+    check(p.flush(20) == 0, f"records to {t} not delivered within 20s")
+    check(not errs and None not in out, f"produce to {t} failed: {errs[:3]}")
+    return out
+
+
+def expect_offsets(acked, what):
+    """Per partition, the records of one producer flush land at 0, 1, 2, ... in produce order."""
+    nxt = {}
+    for part, off, _ in acked:
+        eq(off, nxt.get(part, 0), f"{what}: acked offset of the next record on partition {part}")
+        nxt[part] = off + 1
+
+
+def consume_recs(c, decide, until, timeout, what, log=None, poll=0.1):
+    """Poll until `until(log)` or `timeout`; each record becomes a dict (partition, offset, key, value,
+    headers, count, t = wall-clock ms when its poll returned), is acknowledged with `decide(rec)`
+    (stored as rec["ack"]), and every non-empty batch is commit_sync'ed."""
+    log = [] if log is None else log
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until(log):
+        ms = c.poll(poll)
+        now = time.time() * 1000
+        for m in ms:
+            if m.error() is not None:
+                raise Fail(f"{what}: poll returned an error: {m.error()}")
+            r = {"partition": m.partition(), "offset": m.offset(), "key": m.key(), "value": m.value(),
+                 "headers": m.headers(), "count": m.delivery_count(), "t": now}
+            r["ack"] = decide(r)
+            c.acknowledge(m, r["ack"])
+            log.append(r)
+        if ms:
+            commit(c, what)
+    return log
+
+
+def quiet(c, what, secs=3.0):
+    extra = consume_recs(c, lambda r: ACCEPT, never, secs, what)
+    eq([(r["partition"], r["offset"], r["count"]) for r in extra], [],
+       f"{what}: (partition, offset, delivery count) delivered in {secs:.0f} s of polling")
+
+
+def pcount(n):
+    return lambda log: len(log) >= n
+
+
+def high_watermarks(b, t, parts):
+    c = Consumer({"bootstrap.servers": b, "group.id": "compat-unused-" + uuid.uuid4().hex[:8]})
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition(t, p), timeout=10, cached=False)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def dlq_expected_headers(src, part, off, g, count, original=()):
+    return list(original or []) + [(DLQ_HEADERS[0], src.encode()), (DLQ_HEADERS[1], str(part).encode()),
+                                   (DLQ_HEADERS[2], str(off).encode()), (DLQ_HEADERS[3], g.encode()),
+                                   (DLQ_HEADERS[4], str(count).encode())]
+
+
+def dlq_source(rec):
+    """(partition, offset) of the source record a dead-letter record names in its headers."""
+    h = dict(rec["headers"] or [])
+    return int(h[DLQ_HEADERS[1]]), int(h[DLQ_HEADERS[2]])
+
+
+def read_dlq(b, dlq, parts, n, linger=1.5, timeout=15):
+    got = confluent_read(dlq, parts, n, bootstrap=b, timeout=timeout, linger=linger)
+    return [r for p in parts for r in got[p]]
+
+
+def skua_cli(*args, timeout=30):
+    r = subprocess.run([env("SKUA_BIN"), *args], capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, f"skua {' '.join(args)} exited {r.returncode}: {r.stderr.strip()[:400]}")
+    return r.stdout
+
+
+def describe_table(b, g):
+    """`skua group describe G`: (header lines as {key: value}, member rows, partition rows), each row a
+    dict by column name."""
+    out = skua_cli("group", "describe", g, "--bootstrap-server", b)
+    head, tables, cur = {}, [], None
+    for line in out.splitlines():
+        if not line.strip():
+            cur = None
+            continue
+        if cur is None and ":" in line and not line.split()[0].isupper():
+            k, v = line.split(":", 1)
+            head[k.strip()] = v.strip()
+            continue
+        if cur is None:
+            cur = {"cols": line.split(), "rows": []}
+            tables.append(cur)
+            continue
+        cells = line.split(None, len(cur["cols"]) - 1)
+        cur["rows"].append(dict(zip(cur["cols"], cells)))
+    members = next((t["rows"] for t in tables if t["cols"][0] == "MEMBER"), [])
+    parts = next((t["rows"] for t in tables if t["cols"][0] == "TOPIC"), [])
+    return head, members, parts, out
+
+
+def describe_json(b, g):
+    return json.loads(skua_cli("group", "describe", g, "--bootstrap-server", b, "--output", "json"))
+
+
+def dlq_setup(prefix, b=None, src_parts=1, dlq_parts=1, dlq_enable=True, copy=True, extra=None, create_dlq=True):
+    b, t, g = setup(prefix, b=b, partitions=src_parts)
+    dlq = "dlq." + t
+    if create_dlq:
+        confluent_create_topic(dlq, dlq_parts, bootstrap=b, config={DLQ_ENABLE: "true"} if dlq_enable else {})
+    cfg = {"share.auto.offset.reset": "earliest", "errors.deadletterqueue.topic.name": dlq,
+           "errors.deadletterqueue.copy.record.enable": "true" if copy else "false"}
+    cfg.update(extra or {})
+    set_group_configs(b, g, cfg)
+    return b, t, g, dlq
+
+
+def share_dlq_reject_copy():
+    b, t, g, dlq = dlq_setup("dlqcopy", src_parts=3, dlq_parts=2)
+    n = 30
+    recs = [(i % 3, f"k-{i}".encode(), f"dlq-{i}".encode(),
+             [("h-a", f"a{i}".encode()), ("h-empty", b""), ("h-null", None), ("h-b", bytes([0, 255, i]))])
+            for i in range(n)]
+    acked = produce_records(b, t, recs, compression="lz4")  # the copies come out of compressed batches
+    expect_offsets(acked, "source topic")
+    src = {(p, o): (i, ts) for i, (p, o, ts) in enumerate(acked)}
+    c = share_consumer(b, g)
+    try:
+        c.subscribe([t])
+        log = consume_recs(c, lambda r: REJECT if int(r["value"].decode().rsplit("-", 1)[1]) % 2 else ACCEPT,
+                           pcount(n), 30, "REJECT odd values, ACCEPT even ones")
+        t_acked = time.time() * 1000
+        eq(sorted((r["partition"], r["offset"], r["key"], r["value"], r["headers"], r["count"]) for r in log),
+           sorted((p, o, recs[i][1], recs[i][2], recs[i][3], 1) for (p, o), (i, _) in src.items()),
+           "the share consumer's records (partition, offset, key, value, headers, delivery count), each once")
+        rejected = {(r["partition"], r["offset"]): r for r in log if r["ack"] == REJECT}
+        eq(len(rejected), n // 2, "records rejected")
+        got = read_dlq(b, dlq, [0, 1], len(rejected))
+        eq(len(got), len(rejected), f"records in {dlq} (one per rejected record)")
+        seen = []
+        for d in got:
+            h = dict(d["headers"] or [])
+            check(DLQ_HEADERS[1] in h and DLQ_HEADERS[2] in h,
+                  f"dead-letter record {dlq}[{d['partition']}]@{d['offset']} without the source headers: {d['headers']}")
+            sp, so = int(h[DLQ_HEADERS[1]]), int(h[DLQ_HEADERS[2]])
+            check((sp, so) in rejected, f"{dlq} holds a copy of {t}[{sp}]@{so}, which was not rejected "
+                                        f"(headers {d['headers']})")
+            seen.append((sp, so))
+            i, ts_src = src[(sp, so)]
+            eq(d["partition"], sp % 2, f"dead-letter partition of {t}[{sp}]@{so} (source partition % 2)")
+            eq((d["key"], d["value"]), (recs[i][1], recs[i][2]), f"key and value of the copy of {t}[{sp}]@{so}")
+            eq(d["headers"], dlq_expected_headers(t, sp, so, g, 1, recs[i][3]),
+               f"headers of the copy of {t}[{sp}]@{so} (the original's, then the five __dlq.errors.* ones)")
+            eq(d["timestamp_type"], 1, f"timestamp type of the copy of {t}[{sp}]@{so} (CreateTime)")
+            recv = rejected[(sp, so)]["t"]
+            check(recv - 5 <= d["timestamp"] <= t_acked + 2000,
+                  f"timestamp of the copy of {t}[{sp}]@{so}: {d['timestamp']}, expected the write time: between "
+                  f"the record's delivery {recv:.0f} and 2 s after its REJECT was committed {t_acked:.0f} "
+                  f"(the original's {ts_src})")
+        eq(sorted(seen), sorted(rejected), "source (partition, offset) of the dead-letter records, each once")
+        quiet(c, "after the REJECTs (rejected records must not come back)", 2.0)
+
+        def described():
+            d = describe_json(b, g)
+            return {p["partition"]: (p["start_offset"], p.get("dead_letter"), p.get("dead_letter_pending"))
+                    for p in d["partitions"]}
+        want = {p: (10, sum(1 for sp, _ in rejected if sp == p), 0) for p in range(3)}
+        try:
+            wait_until(lambda: described() == want, 5, "")
+        except Fail:
+            pass
+        eq(described(), want, "skua group describe: partition -> (start offset, dead_letter, dead_letter_pending)")
+    finally:
+        c.close()
+
+
+def share_dlq_copy_duplicate_headers():
+    b, t, g, dlq = dlq_setup("dlqdup")
+    hdrs = [("dup", b"1"), ("x", b"a"), ("dup", b"2"), ("dup", None), ("x", b"")]
+    expect_offsets(produce_records(b, t, [(0, b"k", b"v", hdrs)]), "source")
+    c = share_consumer(b, g)
+    try:
+        c.subscribe([t])
+        log = consume_recs(c, lambda r: REJECT, pcount(1), 30, "REJECT")
+        eq([(r["offset"], r["key"], r["value"], r["headers"], r["count"]) for r in log], [(0, b"k", b"v", hdrs, 1)],
+           "the share consumer's record (offset, key, value, headers with repeated keys, count)")
+        dl = read_dlq(b, dlq, [0], 1)
+        eq([(d["key"], d["value"]) for d in dl], [(b"k", b"v")], f"key and value of the copy in {dlq}")
+        got = [(k, v) for k, v in dl[0]["headers"] if not k.startswith("__dlq.")]
+        check(got == hdrs, f"the original headers in the copy in {dlq} (a record's headers are a list: every one in "
+                           f"order, repeated keys included): expected {hdrs}, got {got}")
+        eq(dl[0]["headers"], dlq_expected_headers(t, 0, 0, g, 1, hdrs), f"headers of the copy in {dlq}")
+    finally:
+        c.close()
+
+
+def share_dlq_delivery_limit_headers_only():
+    b, t, g, dlq = dlq_setup("dlqlimit", dlq_parts=1, copy=False, extra={"share.delivery.count.limit": "2"})
+    n = 5
+    recs = [(0, f"k-{i}".encode(), f"lim-{i}".encode(), [("h", b"x")]) for i in range(n)]
+    expect_offsets(produce_records(b, t, recs), "source topic")
+    c = share_consumer(b, g)
+    try:
+        c.subscribe([t])
+        log = consume_recs(c, lambda r: RELEASE, pcount(2 * n), 30, "RELEASE every delivery (limit 2)")
+        quiet(c, "after the 2nd RELEASE of each record (share.delivery.count.limit=2)")
+        got = {}
+        for r in log:
+            got.setdefault(r["offset"], []).append((r["value"].decode(), r["count"]))
+        eq(sorted(got), list(range(n)), "offsets delivered")
+        for o in range(n):
+            eq(got[o], [(f"lim-{o}", 1), (f"lim-{o}", 2)], f"deliveries (value, delivery count) of offset {o}")
+        dl = read_dlq(b, dlq, [0], n)
+        eq(sorted((d["partition"], d["key"], d["value"], tuple(d["headers"] or ())) for d in dl),
+           sorted((0, None, None, tuple(dlq_expected_headers(t, 0, o, g, 2))) for o in range(n)),
+           f"records of {dlq} (copy.record.enable=false: null key and value, only the __dlq.errors.* headers, "
+           f"delivery count 2)")
+    finally:
+        c.close()
+
+
+def share_dlq_not_enabled():
+    b, t, g, dlq = dlq_setup("dlqoff", dlq_parts=1, dlq_enable=False)
+    n = 5
+    expect_offsets(produce_records(b, t, [(0, None, f"off-{i}".encode(), None) for i in range(n)]), "source")
+    c = share_consumer(b, g)
+    try:
+        c.subscribe([t])
+        log = consume_recs(c, lambda r: REJECT, pcount(n), 30, "REJECT")
+        eq(sorted((r["offset"], r["count"]) for r in log), [(i, 1) for i in range(n)], "(offset, count) rejected")
+        quiet(c, "after REJECT with a dead-letter topic that is not enabled", 3.0)
+        eq(high_watermarks(b, dlq, [0]), {0: 0},
+           f"high watermark of {dlq} (exists without {DLQ_ENABLE}=true: no copies) 3 s after the REJECTs")
+        d = {p["partition"]: (p["start_offset"], p.get("dead_letter"), p.get("dead_letter_pending"))
+             for p in describe_json(b, g)["partitions"]}
+        eq(d, {0: (n, 0, 0)}, "skua group describe: partition -> (start offset, dead_letter, dead_letter_pending)")
+    finally:
+        c.close()
+
+
+def share_dlq_auto_create():
+    own = OwnBroker("dlq-auto", ["--set", "errors.deadletterqueue.auto.create.topics.enable=true",
+                                 "--set", "num.partitions=3", "--set", "auto.create.topics.enable=false"]).start()
+    c = None
+    try:
+        b, t, g, dlq = dlq_setup("dlqauto", b=own.addr, src_parts=2, create_dlq=False)
+        recs = [(p, f"k{p}".encode(), f"auto-{p}".encode(), [("h", str(p).encode())]) for p in (0, 1)]
+        expect_offsets(produce_records(b, t, recs), "source")
+        from confluent_kafka.admin import AdminClient
+        a = AdminClient({"bootstrap.servers": b})
+        check(dlq not in a.list_topics(timeout=10).topics, f"{dlq} exists before any record failed")
+        c = share_consumer(b, g)
+        c.subscribe([t])
+        log = consume_recs(c, lambda r: REJECT, pcount(2), 30, "REJECT")
+        eq(sorted((r["partition"], r["offset"], r["count"]) for r in log), [(0, 0, 1), (1, 0, 1)], "rejected")
+        md = wait_until(lambda: a.list_topics(timeout=5).topics.get(dlq), 15,
+                        f"{dlq} created by the broker (errors.deadletterqueue.auto.create.topics.enable=true)")
+        eq(len(md.partitions), 3, f"partitions of the created {dlq} (num.partitions=3)")
+        eq(topic_configs(b, dlq).get(DLQ_ENABLE), "true", f"{DLQ_ENABLE} of the created {dlq}")
+        dl = read_dlq(b, dlq, [0, 1, 2], 2)
+        eq(sorted((d["partition"], d["key"], d["value"], d["headers"]) for d in dl),
+           [(p, f"k{p}".encode(), f"auto-{p}".encode(), dlq_expected_headers(t, p, 0, g, 1, [("h", str(p).encode())]))
+            for p in (0, 1)], f"records of the created {dlq} (partition = source partition % 3)")
+    finally:
+        if c is not None:
+            c.close()
+        own.stop()
+
+
+def dlq_once_scenario(kill_early):
+    """Own broker; 50 records (2 partitions) REJECTed per round, DLQ of 2 partitions, kill -9 and a
+    restart per round: either once the DLQ holds the round's copies (one round), or right after the
+    consumer's last commit_sync returned, 0 / 5 / 20 ms later (three rounds: the copies may or may
+    not be written, the pending list is). The consumer keeps running across the restarts."""
+    own = OwnBroker("dlq-once-" + ("early" if kill_early else "late")).start()
+    c = c2 = None
+    n = 50
+    delays = [0.0, 0.005, 0.02] if kill_early else [None]
+    try:
+        b, t, g, dlq = dlq_setup("dlqonce", b=own.addr, src_parts=2, dlq_parts=2)
+        c = share_consumer(b, g)
+        c.subscribe([t])
+        want = []
+        after = []
+        for k, delay in enumerate(delays):
+            lo = k * n
+            acked = produce_records(b, t, [(i % 2, None, f"once-{i}".encode(), None) for i in range(lo, lo + n)])
+            eq([(p, o) for p, o, _ in acked], [(i % 2, i // 2) for i in range(lo, lo + n)], f"round {k}: acked offsets")
+            want += [(p, o) for p, o, _ in acked]
+            log = consume_recs(c, lambda r: REJECT, pcount(n), 30, f"round {k}: REJECT {n} records")
+            if delay is not None:
+                time.sleep(delay)
+                own.proc.kill()
+                own.proc.wait(10)
+            eq(sorted((r["partition"], r["offset"], r["count"]) for r in log), sorted((p, o, 1) for p, o, _ in acked),
+               f"round {k}: rejected (partition, offset, count), each once")
+            if delay is None:
+                wait_until(lambda: sum(high_watermarks(b, dlq, [0, 1]).values()) >= len(want), 15,
+                           f"{len(want)} records in {dlq}")
+                time.sleep(0.5)
+                eq(sum(high_watermarks(b, dlq, [0, 1]).values()), len(want), f"records in {dlq} before the kill")
+                own.proc.kill()
+                own.proc.wait(10)
+            own.start()
+
+            # the consumer (still running) fetches again: the share-partitions are loaded after the restart
+            def copied():
+                consume_recs(c, lambda r: ACCEPT, never, 0.3, "the consumer after a restart", log=after)
+                return sum(high_watermarks(b, dlq, [0, 1]).values()) >= len(want)
+            wait_until(copied, 20, f"round {k}: {len(want)} records in {dlq} after kill -9 and a restart")
+        consume_recs(c, lambda r: ACCEPT, never, 3.0, "the consumer after the last restart", log=after)
+        eq([(r["partition"], r["offset"], r["count"]) for r in after], [],
+           "records delivered after the restarts (every record was rejected)")
+        hw = high_watermarks(b, dlq, [0, 1])
+        dl = read_dlq(b, dlq, [0, 1], len(want))
+        srcs = sorted(dlq_source(d) for d in dl)
+        dups = sorted({s for s in srcs if srcs.count(s) > 1})
+        eq(dups, [], f"source (partition, offset) copied more than once to {dlq} (kill -9 "
+                     f"{'right after the REJECTs were committed' if kill_early else 'after all copies were written'})")
+        eq(srcs, sorted(want), f"source (partition, offset) of the records in {dlq}")
+        eq(sum(hw.values()), len(want), f"records in {dlq} (high watermarks {hw})")
+        for d in dl:
+            sp, so = dlq_source(d)
+            eq((d["partition"], d["value"], d["headers"]),
+               (sp, f"once-{2 * so + sp}".encode(), dlq_expected_headers(t, sp, so, g, 1)),
+               f"dead-letter record of {t}[{sp}]@{so}")
+        c.close()
+        c = None
+        c2 = share_consumer(b, g)
+        c2.subscribe([t])
+        quiet(c2, "a new consumer of the group after the restarts", 2.0)
+    finally:
+        for x in (c, c2):
+            if x is not None:
+                x.close()
+        own.stop()
+
+
+def share_dlq_once_across_kill9():
+    dlq_once_scenario(kill_early=False)
+
+
+def share_dlq_once_kill9_after_ack():
+    dlq_once_scenario(kill_early=True)
+
+
+def share_record_filter():
+    b, t, g1 = setup("filter")
+    g2 = group_name("nofilter")
+    dlq = "dlq." + t  # g1's dead-letter topic: filtered records are not failures, none is copied
+    confluent_create_topic(dlq, 1, bootstrap=b, config={DLQ_ENABLE: "true"})
+    set_group_configs(b, g1, {"share.auto.offset.reset": "earliest", "skua.share.record.filter": "A || B",
+                              "errors.deadletterqueue.topic.name": dlq})
+    set_group_configs(b, g2, {"share.auto.offset.reset": "earliest"})
+    tags = ["A", "B", "C", None, "AB", "a"]
+    n = 30
+    recs = [(0, None, f"flt-{i}".encode(), [("skua.tag", tags[i % 6].encode())] if tags[i % 6] else [("x", b"1")])
+            for i in range(n)]
+    expect_offsets(produce_records(b, t, recs, compression="zstd"), "source")
+    passing = [i for i in range(n) if tags[i % 6] in ("A", "B")]
+    c1 = share_consumer(b, g1)
+    c2 = share_consumer(b, g2)
+    try:
+        c1.subscribe([t])
+        c2.subscribe([t])
+        log2 = consume_recs(c2, lambda r: ACCEPT, pcount(n), 30, "the group without a filter")
+        log1 = consume_recs(c1, lambda r: ACCEPT, pcount(len(passing)), 20, "the group with filter A || B")
+        quiet(c1, "the filtered group after its A and B records", 2.0)
+        quiet(c2, "the unfiltered group after all records", 0.5)
+        eq(sorted((r["offset"], r["value"].decode(), r["count"]) for r in log1),
+           [(i, f"flt-{i}", 1) for i in passing],
+           "filter 'A || B': (offset, value, delivery count) delivered (tags A and B only; not C, AB, a, none)")
+        eq(sorted((r["offset"], r["value"].decode(), r["count"]) for r in log2),
+           [(i, f"flt-{i}", 1) for i in range(n)], "no filter: (offset, value, delivery count) delivered")
+        want = [t, "0", str(n), str(n), "0", "0", str(n - len(passing)), "0", "0"]
+        cols = ["TOPIC", "PARTITION", "START-OFFSET", "END-OFFSET", "AVAILABLE", "ACQUIRED", "FILTERED", "DLQ",
+                "DLQ-PENDING"]
+
+        def rows(g):
+            _, _, parts, out = describe_table(b, g)
+            return [[r.get(k) for k in cols] for r in parts], out
+        try:
+            wait_until(lambda: rows(g1)[0] == [want], 5, "")
+        except Fail:
+            pass
+        got, out = rows(g1)
+        eq(got, [want], f"skua group describe {g1}: partition rows {cols} (FILTERED = C, AB, a and untagged)\n{out}")
+        got, out = rows(g2)
+        eq(got, [[t, "0", str(n), str(n), "0", "0", "0", "0", "0"]], f"skua group describe {g2} (no filter)\n{out}")
+        eq(high_watermarks(b, dlq, [0]), {0: 0}, f"high watermark of {g1}'s dead-letter topic (filtered records are "
+                                                 f"not dead-lettered)")
+        # a group config change applies to the records not yet delivered: g2 now filters on C
+        set_group_configs(b, g2, {"skua.share.record.filter": "C"})
+        more = [(0, None, f"flt-{i}".encode(), [("skua.tag", tags[i % 6].encode())] if tags[i % 6] else None)
+                for i in range(n, n + 6)]
+        eq([o for _, o, _ in produce_records(b, t, more)], list(range(n, n + 6)), "acked offsets of 6 more")
+        log1 = consume_recs(c1, lambda r: ACCEPT, pcount(2), 20, "g1 (A || B), 6 more records")
+        log2 = consume_recs(c2, lambda r: ACCEPT, pcount(1), 20, "g2 after its filter was set to C")
+        quiet(c1, "g1 after the 6 more", 1.5)
+        quiet(c2, "g2 after the 6 more", 0.5)
+        eq(sorted((r["offset"], r["count"]) for r in log1), [(n, 1), (n + 1, 1)], "g1 (A || B): the A and B of the 6 more")
+        eq(sorted((r["offset"], r["count"]) for r in log2), [(n + 2, 1)],
+           "g2 after IncrementalAlterConfigs set skua.share.record.filter=C: only the C record of the 6 more")
+    finally:
+        c1.close()
+        c2.close()
+
+
+def poll_both(pairs, stop, timeout, poll=0.05):
+    """Poll several (consumer, decide, log) in turn until stop() or timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop(None):
+        for c, decide, log in pairs:
+            consume_recs(c, decide, never, poll, "poll", log=log, poll=poll)
+
+
+def share_delayed_delivery():
+    b, t, g_on = setup("delayed")
+    g_off = group_name("undelayed")
+    set_group_configs(b, g_on, {"share.auto.offset.reset": "earliest", "skua.share.delayed.delivery.enable": "true"})
+    set_group_configs(b, g_off, {"share.auto.offset.reset": "earliest"})
+    con, coff = share_consumer(b, g_on), share_consumer(b, g_off)
+    lon, loff = [], []
+    try:
+        # warm-up: one plain record, so that both consumers are fetching when the test records come
+        expect_offsets(produce_records(b, t, [(0, None, b"warm", None)]), "warm-up record")
+        con.subscribe([t])
+        coff.subscribe([t])
+        pairs = [(con, lambda r: ACCEPT, lon), (coff, lambda r: ACCEPT, loff)]
+        poll_both(pairs, lambda _: len(lon) >= 1 and len(loff) >= 1, 30)
+        eq([(r["offset"], r["value"]) for r in lon + loff], [(0, b"warm")] * 2, "the warm-up record, on each group")
+        now = int(time.time() * 1000)
+        at = now + 2000
+        recs = [(0, None, b"plain", None),
+                (0, None, b"after-3000", [("skua.deliver.after.ms", b"3000")]),
+                (0, None, b"at-now+2000", [("skua.deliver.at", str(at).encode())]),
+                (0, None, b"at-past", [("skua.deliver.at", str(now - 60000).encode())])]
+        acked = produce_records(b, t, recs)
+        t_acked = time.time() * 1000
+        eq([o for _, o, _ in acked], [1, 2, 3, 4], "acked offsets")
+        due = {1: t_acked, 2: acked[1][2] + 3000, 3: at, 4: t_acked}
+        poll_both(pairs, lambda _: len(lon) >= 5 and len(loff) >= 5, 15)
+        poll_both(pairs, never, 1.0)
+        eq(sorted((r["offset"], r["value"], r["count"]) for r in loff),
+           [(0, b"warm", 1)] + [(i + 1, recs[i][2], 1) for i in range(4)], "the group without delayed delivery")
+        eq(sorted((r["offset"], r["value"], r["count"]) for r in lon),
+           [(0, b"warm", 1)] + [(i + 1, recs[i][2], 1) for i in range(4)],
+           "the group with delayed delivery: (offset, value, delivery count; not raised by the wait)")
+        lat = {}
+        for r in loff[1:]:
+            lat[("off", r["offset"])] = r["t"] - t_acked
+            check(r["t"] - t_acked < 1500, f"without delayed delivery, offset {r['offset']} ({r['value']}) "
+                                           f"arrived {r['t'] - t_acked:.0f} ms after the produce was acked (at once expected)")
+        for r in lon[1:]:
+            o = r["offset"]
+            lat[("on", o)] = r["t"] - due[o]
+            if o in (1, 4):
+                check(r["t"] - t_acked < 1500, f"with delayed delivery, offset {o} ({r['value']}, not delayed) arrived "
+                                               f"{r['t'] - t_acked:.0f} ms after the produce was acked")
+            else:
+                check(due[o] - 50 <= r["t"] <= due[o] + 2000,
+                      f"with delayed delivery, offset {o} ({r['value']}) arrived {r['t'] - due[o]:+.0f} ms from its "
+                      f"due time (expected -50 .. +2000 ms)")
+        print("arrival relative to due time (ms): " + ", ".join(f"{k[0]}@{k[1]} {v:+.0f}" for k, v in sorted(lat.items())),
+              file=sys.stderr)
+    finally:
+        con.close()
+        coff.close()
+
+
+def share_redelivery_backoff():
+    b, t, g1 = setup("backoff")
+    g2 = group_name("nobackoff")
+    set_group_configs(b, g1, {"share.auto.offset.reset": "earliest", "skua.share.redelivery.backoff.ms": "1000,2500"})
+    set_group_configs(b, g2, {"share.auto.offset.reset": "earliest"})
+    expect_offsets(produce_records(b, t, [(0, None, b"bo", None)]), "source")
+    c1, c2 = share_consumer(b, g1), share_consumer(b, g2)
+    l1, l2 = [], []
+    try:
+        c1.subscribe([t])
+        c2.subscribe([t])
+        pairs = [(c1, lambda r: RELEASE if r["count"] < 3 else ACCEPT, l1),
+                 (c2, lambda r: RELEASE if r["count"] < 2 else ACCEPT, l2)]
+        poll_both(pairs, lambda _: len(l1) >= 3 and len(l2) >= 2, 30)
+        poll_both(pairs, never, 2.0)
+        eq([(r["offset"], r["count"], r["ack"]) for r in l1], [(0, 1, RELEASE), (0, 2, RELEASE), (0, 3, ACCEPT)],
+           "backoff 1000,2500: deliveries (offset, count, ack)")
+        eq([(r["offset"], r["count"], r["ack"]) for r in l2], [(0, 1, RELEASE), (0, 2, ACCEPT)],
+           "no backoff: deliveries (offset, count, ack)")
+        g12, g23 = l1[1]["t"] - l1[0]["t"], l1[2]["t"] - l1[1]["t"]
+        n12 = l2[1]["t"] - l2[0]["t"]
+        print(f"gaps: backoff {g12:.0f} ms, {g23:.0f} ms; none {n12:.0f} ms", file=sys.stderr)
+        check(1000 - 50 <= g12 < 1000 + 1500, f"gap between deliveries 1 and 2 with backoff 1000,2500: {g12:.0f} ms "
+                                              f"(expected 950 .. 2500)")
+        check(2500 - 50 <= g23 < 2500 + 1500, f"gap between deliveries 2 and 3 with backoff 1000,2500: {g23:.0f} ms "
+                                              f"(expected 2450 .. 4000)")
+        check(n12 < 1000, f"gap between deliveries 1 and 2 without a backoff: {n12:.0f} ms (expected at once)")
+    finally:
+        c1.close()
+        c2.close()
+
+
+def share_auto_offset_reset_earliest_and_latest():
+    b, t, ge = setup("reset")
+    gl = group_name("latest")
+    set_group_configs(b, ge, {"share.auto.offset.reset": "earliest"})
+    eq(produce(b, t, "rst", 10), list(range(10)), "acked offsets of the first 10")
+    ce, cl = share_consumer(b, ge), share_consumer(b, gl)
+    try:
+        ce.subscribe([t])
+        le = consume(ce, lambda o, d: ACCEPT, lambda l: len(l) >= 10, 30, "earliest group, records produced before")
+        eq(sorted((o, v, d) for o, v, d, _ in le), [(i, f"rst-{i}", 1) for i in range(10)],
+           "share.auto.offset.reset=earliest: records produced before the group existed")
+        wait_started(b, gl, [cl], lambda: cl.subscribe([t]))
+        eq(produce(b, t, "rst", 5, start=10), list(range(10, 15)), "acked offsets of the next 5")
+        ll = consume(cl, lambda o, d: ACCEPT, lambda l: len(l) >= 5, 30, "latest (default) group")
+        check_quiet(cl, "latest (default) group after the 5", 2.0)
+        eq(sorted((o, v, d) for o, v, d, _ in ll), [(i, f"rst-{i}", 1) for i in range(10, 15)],
+           "default share.auto.offset.reset (latest): only the records produced after the group started")
+        le2 = consume(ce, lambda o, d: ACCEPT, lambda l: len(l) >= 5, 20, "earliest group, the next 5")
+        check_quiet(ce, "earliest group after all 15", 1.0)
+        eq(sorted((o, v, d) for o, v, d, _ in le2), [(i, f"rst-{i}", 1) for i in range(10, 15)],
+           "earliest group: the next 5")
+    finally:
+        ce.close()
+        cl.close()
+
+
+def share_group_describe_cli():
+    b, t, g = setup("cli", partitions=2)
+    set_group_configs(b, g, {"share.auto.offset.reset": "earliest"})
+    recs = [(0, None, f"cli-{i}".encode(), None) for i in range(10)] + [(1, None, f"cli-p1-{i}".encode(), None)
+                                                                         for i in range(4)]
+    expect_offsets(produce_records(b, t, recs), "source")
+    c = share_consumer(b, g, client_id="share-cli-1")
+    cols = ["TOPIC", "PARTITION", "START-OFFSET", "END-OFFSET", "AVAILABLE", "ACQUIRED", "FILTERED", "DLQ",
+            "DLQ-PENDING"]
+    try:
+        c.subscribe([t])
+        log = consume_recs(c, lambda r: ACCEPT, pcount(14), 30, "ACCEPT all 14")
+        eq(sorted((r["partition"], r["offset"]) for r in log), [(0, i) for i in range(10)] + [(1, i) for i in range(4)],
+           "(partition, offset) delivered")
+        member = share_group_describe(b, [g])[g]["members"][0]
+
+        def table_view():
+            head, members, parts, out = describe_table(b, g)
+            return ({k: head.get(k) for k in ("group", "type", "state", "members", "assignor")},
+                    [(m.get("MEMBER"), m.get("CLIENT-ID"), m.get("ASSIGNMENT")) for m in members],
+                    [[p.get(k) for k in cols] for p in parts], out)
+        want_parts = [[t, "0", "10", "10", "0", "0", "0", "0", "0"], [t, "1", "4", "4", "0", "0", "0", "0", "0"]]
+        try:
+            wait_until(lambda: table_view()[2] == want_parts, 5, "")
+        except Fail:
+            pass
+        head, members, parts, out = table_view()
+        print(out, file=sys.stderr)
+        eq(head, {"group": g, "type": "share", "state": "Stable", "members": "1", "assignor": "simple"},
+           f"skua group describe header\n{out}")
+        eq(members, [(member["member_id"], "share-cli-1", f"{t}:0,1")], f"member rows (MEMBER, CLIENT-ID, ASSIGNMENT)\n{out}")
+        eq(parts, want_parts, f"partition rows {cols} (START-OFFSET = records ACCEPTed)\n{out}")
+        # three more records on partition 0, acquired and not acknowledged yet
+        eq([(p, o) for p, o, _ in produce_records(b, t, [(0, None, f"cli-{i}".encode(), None) for i in range(10, 13)])],
+           [(0, 10), (0, 11), (0, 12)], "acked (partition, offset) of 3 more")
+        held = consume(c, None, lambda l: len(l) >= 1, 20, "acquiring 3 more", ack=False)
+        eq([(o, d) for o, _, d, _, _ in held], [(10, 1), (11, 1), (12, 1)], "acquired (offset, count), unacknowledged")
+        j = describe_json(b, g)
+        eq({k: j.get(k) for k in ("group", "type", "state")}, {"group": g, "type": "share", "state": "Stable"},
+           "skua group describe -o json: group, type, state")
+        eq([(m["member_id"], m["client_id"], m["assignment"]) for m in j["members"]],
+           [(member["member_id"], "share-cli-1", f"{t}:0,1")], "json members")
+        eq([(p["topic"], p["partition"], p["start_offset"], p["end_offset"], p["available"], p["acquired"],
+             p["filtered"], p["dead_letter"], p["dead_letter_pending"]) for p in j["partitions"]],
+           [(t, 0, 10, 13, 0, 3, 0, 0, 0), (t, 1, 4, 4, 0, 0, 0, 0, 0)],
+           "json partitions (topic, partition, start, end, available, acquired, filtered, dlq, dlq pending) "
+           "with 3 records acquired")
+        for m in held:
+            c.acknowledge(m[4], ACCEPT)
+        commit(c, "ACCEPT of the 3")
+        c.close()
+        c = None
+        head, members, parts, out = table_view()
+        eq((head["state"], head["members"], members), ("Empty", "0", []), f"after close: state, members\n{out}")
+        eq(parts, [[t, "0", "13", "13", "0", "0", "0", "0", "0"], want_parts[1]], f"after close: partition rows\n{out}")
+    finally:
+        if c is not None:
+            c.close()
+
+
 SCENARIOS = {
     "share_one_consumer": share_one_consumer,
     "share_three_consumers_one_partition": share_three_consumers_one_partition,
@@ -708,6 +1349,18 @@ SCENARIOS = {
     "share_broker_restart": share_broker_restart,
     "share_broker_kill9": share_broker_kill9,
     "share_describe_list": share_describe_list,
+    "share_dlq_reject_copy": share_dlq_reject_copy,
+    "share_dlq_copy_duplicate_headers": share_dlq_copy_duplicate_headers,
+    "share_dlq_delivery_limit_headers_only": share_dlq_delivery_limit_headers_only,
+    "share_dlq_not_enabled": share_dlq_not_enabled,
+    "share_dlq_auto_create": share_dlq_auto_create,
+    "share_dlq_once_across_kill9": share_dlq_once_across_kill9,
+    "share_dlq_once_kill9_after_ack": share_dlq_once_kill9_after_ack,
+    "share_record_filter": share_record_filter,
+    "share_delayed_delivery": share_delayed_delivery,
+    "share_redelivery_backoff": share_redelivery_backoff,
+    "share_auto_offset_reset_earliest_and_latest": share_auto_offset_reset_earliest_and_latest,
+    "share_group_describe_cli": share_group_describe_cli,
 }
 
 if __name__ == "__main__":

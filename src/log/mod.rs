@@ -85,7 +85,7 @@ pub mod open_files;
 mod partition;
 mod plan;
 mod producer_state;
-mod records;
+pub mod records;
 mod recovery;
 mod replica;
 mod segment;

@@ -329,3 +329,172 @@ pub(super) fn rebuild_batch(
     out[17..21].copy_from_slice(&crc.to_be_bytes());
     Ok(out)
 }
+
+/// A record with its headers in order (duplicate keys kept), as the dead-letter copy of
+/// share groups needs it (kafka-protocol's `Record` keeps headers in a map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRecord {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(Bytes, Option<Bytes>)>,
+}
+
+/// The record at `offset` in `batches` (whole v2 batches as the log returns them), if there.
+pub fn find_record(batches: &[u8], offset: i64) -> Result<Option<OwnedRecord>, String> {
+    let mut pos = 0;
+    while pos < batches.len() {
+        let rest = &batches[pos..];
+        let header = BatchHeader::parse(rest).map_err(|e| format!("{e:?}"))?;
+        let size = header.total_size();
+        let batch = rest.get(..size).ok_or("truncated batch")?;
+        pos += size;
+        if header.is_control() || offset < header.base_offset || offset > header.last_offset() {
+            continue;
+        }
+        let data = records_section(batch, &header)?;
+        let mut p = 0;
+        for _ in 0..header.records_count {
+            let len = varint(&data, &mut p)?;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| p.checked_add(l))
+                .filter(|&e| e <= data.len())
+                .ok_or("record extends past the batch")?;
+            let body = &data[..end];
+            p += 1; // attributes
+            let ts_delta = varint(body, &mut p)?;
+            let off_delta = varint(body, &mut p)?;
+            if header.base_offset + off_delta != offset {
+                p = end;
+                continue;
+            }
+            let field =
+                |r: Option<(usize, usize)>| r.map(|(a, b)| Bytes::copy_from_slice(&body[a..b]));
+            let key = field(bytes_field(body, &mut p)?);
+            let value = field(bytes_field(body, &mut p)?);
+            let count = varint(body, &mut p)?;
+            let mut headers = Vec::with_capacity(count.clamp(0, 1024) as usize);
+            for _ in 0..count.max(0) {
+                let k = bytes_field(body, &mut p)?.ok_or("null header key")?;
+                let v = bytes_field(body, &mut p)?;
+                headers.push((Bytes::copy_from_slice(&body[k.0..k.1]), field(v)));
+            }
+            return Ok(Some(OwnedRecord {
+                offset,
+                timestamp: header.base_timestamp + ts_delta,
+                key,
+                value,
+                headers,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn put_field(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        None => put_varint(out, -1),
+        Some(b) => {
+            put_varint(out, b.len() as i64);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// A record to write: key, value, headers in order.
+pub type NewRecord = (Option<Bytes>, Option<Bytes>, Vec<(Bytes, Option<Bytes>)>);
+
+/// One uncompressed v2 batch (CreateTime `timestamp`, no producer) of `records`: (key, value,
+/// headers in order). Base offset 0; the append path assigns offsets.
+pub fn encode_plain_batch(
+    records: &[NewRecord],
+    timestamp: i64,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    for (i, (k, v, hs)) in records.iter().enumerate() {
+        let mut r = vec![0u8]; // attributes
+        put_varint(&mut r, 0); // timestamp delta
+        put_varint(&mut r, i as i64);
+        put_field(&mut r, k.as_deref());
+        put_field(&mut r, v.as_deref());
+        put_varint(&mut r, hs.len() as i64);
+        for (hk, hv) in hs {
+            put_field(&mut r, Some(hk));
+            put_field(&mut r, hv.as_deref());
+        }
+        put_varint(&mut body, r.len() as i64);
+        body.extend_from_slice(&r);
+    }
+    let count = i32::try_from(records.len()).map_err(|_| "too many records")?;
+    let mut b = Vec::with_capacity(BATCH_HEADER_LEN + body.len());
+    b.extend_from_slice(&0i64.to_be_bytes()); // base offset
+    let len = i32::try_from(BATCH_HEADER_LEN + body.len() - LOG_OVERHEAD)
+        .map_err(|_| "batch too large")?;
+    b.extend_from_slice(&len.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    b.push(2); // magic
+    b.extend_from_slice(&0u32.to_be_bytes()); // crc
+    b.extend_from_slice(&0i16.to_be_bytes()); // attributes
+    b.extend_from_slice(&(count - 1).max(0).to_be_bytes()); // last offset delta
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
+    b.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    b.extend_from_slice(&count.to_be_bytes());
+    b.extend_from_slice(&body);
+    let crc = compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(b)
+}
+
+#[cfg(test)]
+mod owned_record_tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_batch_reads_back_with_its_headers_in_order() {
+        let h = |k: &str, v: Option<&str>| {
+            (
+                Bytes::copy_from_slice(k.as_bytes()),
+                v.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+            )
+        };
+        let recs = vec![
+            (None, Some(Bytes::from_static(b"a")), vec![]),
+            (
+                Some(Bytes::from_static(b"k")),
+                None,
+                vec![
+                    h("dup", Some("1")),
+                    h("x", Some("a")),
+                    h("dup", Some("2")),
+                    h("dup", None),
+                ],
+            ),
+        ];
+        let mut b = encode_plain_batch(&recs, 77).unwrap();
+        crate::protocol::batch::set_base_offset(&mut b, 10);
+        assert!(crate::protocol::batch::verify_crc(&b));
+        let r = find_record(&b, 11).unwrap().unwrap();
+        assert_eq!((r.offset, r.timestamp), (11, 77));
+        assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(r.value, None);
+        assert_eq!(r.headers, recs[1].2);
+        assert_eq!(find_record(&b, 12).unwrap(), None);
+        for n in 0..b.len() {
+            let _ = find_record(&b[..n], 11);
+        }
+    }
+}

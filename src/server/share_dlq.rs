@@ -20,16 +20,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record as KRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
-};
+use kafka_protocol::records::{Record as KRecord, RecordBatchDecoder};
 
 use crate::api::now_ms;
 use crate::cluster::controller_rpc::{ControllerRequest, NewTopic};
 use crate::cluster::{Broker, Partition};
+use crate::log::records::OwnedRecord;
 use crate::log::AppendOrigin;
 use crate::share::records::{DlqPending, StateKey};
 
@@ -98,17 +95,14 @@ fn read_records(p: &Partition, from: i64) -> Result<Vec<KRecord>, String> {
     }
 }
 
-/// The source record at `offset`, if the log still holds it.
-fn source_record(p: &Partition, offset: i64) -> Option<KRecord> {
+/// The source record at `offset` (headers in order, duplicates kept), if the log still holds
+/// it.
+fn source_record(p: &Partition, offset: i64) -> Option<OwnedRecord> {
     let plan = p.log().read(offset, 1 << 20, true).ok()?;
-    let mut bytes = plan.execute().ok()?;
-    while !bytes.is_empty() {
-        let set = RecordBatchDecoder::decode(&mut bytes).ok()?;
-        if let Some(r) = set.records.into_iter().find(|r| r.offset == offset) {
-            return Some(r);
-        }
-    }
-    None
+    let bytes = plan.execute().ok()?;
+    crate::log::records::find_record(&bytes, offset)
+        .ok()
+        .flatten()
 }
 
 fn header(r: &KRecord, name: &'static str) -> Option<String> {
@@ -214,55 +208,32 @@ pub async fn write(
         }
     }
     let now = now_ms();
-    let mut records = Vec::new();
+    let mut records: Vec<crate::log::records::NewRecord> = Vec::new();
     for d in pending.iter().filter(|d| !done.contains(&d.offset)) {
         let original = if copy_record {
             source.as_ref().and_then(|p| source_record(p, d.offset))
         } else {
             None
         };
-        let mut headers: IndexMap<StrBytes, Option<Bytes>> = IndexMap::new();
-        if let Some(o) = &original {
-            for (k, v) in &o.headers {
-                headers.insert(k.clone(), v.clone());
-            }
-        }
+        let (rkey, value, mut headers) = match original {
+            Some(o) => (o.key, o.value, o.headers),
+            None => (None, None, Vec::new()),
+        };
         let mut put = |k: &'static str, v: String| {
-            headers.insert(StrBytes::from_static_str(k), Some(Bytes::from(v)));
+            headers.push((Bytes::from_static(k.as_bytes()), Some(Bytes::from(v))));
         };
         put(H_TOPIC, source_name.clone());
         put(H_PARTITION, key.partition.to_string());
         put(H_OFFSET, d.offset.to_string());
         put(H_GROUP, key.group.clone());
         put(H_DELIVERY_COUNT, d.delivery_count.to_string());
-        records.push(KRecord {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: records.len() as i64,
-            sequence: -1,
-            timestamp: now,
-            key: original.as_ref().and_then(|o| o.key.clone()),
-            value: original.as_ref().and_then(|o| o.value.clone()),
-            headers,
-            delete_horizon: false,
-        });
+        records.push((rkey, value, headers));
     }
     let written = records.len();
     if !records.is_empty() {
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|e| DlqError::Retry(e.to_string()))?;
+        let batch =
+            crate::log::records::encode_plain_batch(&records, now).map_err(DlqError::Retry)?;
+        let mut buf = BytesMut::from(&batch[..]);
         let info = target
             .append_as_leader(&mut buf, now, AppendOrigin::Coordinator, false)
             .map_err(|e| DlqError::Retry(format!("append to {dlq_topic}-{dp}: {e:?}")))?;

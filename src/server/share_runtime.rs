@@ -246,6 +246,8 @@ pub struct ShareManager {
     pub changed: Notify,
     /// Woken when a new deadline may be earlier than the one the timer task sleeps to.
     timer_kick: Notify,
+    /// When stored states were last searched for pending dead-letter copies.
+    last_adopt: Mutex<i64>,
 }
 
 /// `id` as a session key (`SharePartitionKey`).
@@ -268,6 +270,7 @@ impl ShareManager {
             }),
             changed: Notify::new(),
             timer_kick: Notify::new(),
+            last_adopt: Mutex::new(0),
         })
     }
 
@@ -812,12 +815,53 @@ impl ShareManager {
         next
     }
 
+    /// Share-partitions with dead-letter copies still pending in their stored state (a
+    /// restart before they were written) are loaded, so the copies go out without waiting
+    /// for a consumer to fetch there.
+    fn adopt_pending_dead_letters(&self, broker: &Broker) {
+        if broker.topic(STATE_TOPIC).is_none() || self.load_all(broker).is_err() {
+            return;
+        }
+        let keys: Vec<StateKey> = {
+            let inner = self.lock();
+            inner
+                .stored
+                .iter()
+                .filter(|(_, v)| !v.dlq_pending.is_empty())
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        for key in keys {
+            let Some(partition) = broker
+                .topic_by_id(&key.topic_id)
+                .and_then(|t| t.leader(key.partition, -1).ok().cloned())
+            else {
+                continue;
+            };
+            let t = Target { key, partition };
+            let mut dirty = Dirty::new();
+            let _ = self.with_part(&t, &mut dirty, |_, _| ((), false));
+        }
+    }
+
     /// Copy the records pending for dead-letter topics (see `share_dlq`). Returns whether some
     /// are still pending.
     async fn write_dead_letters(&self) -> bool {
         let Some(broker) = self.broker.upgrade() else {
             return false;
         };
+        let due = {
+            let mut last = self.last_adopt.lock().unwrap_or_else(|e| e.into_inner());
+            let now = now_ms();
+            let due = now - *last >= 5000;
+            if due {
+                *last = now;
+            }
+            due
+        };
+        if due {
+            self.adopt_pending_dead_letters(&broker);
+        }
         type Work = (StateKey, Option<String>, bool, Vec<DlqPending>, bool);
         let work: Vec<Work> = {
             let inner = self.lock();

@@ -10,7 +10,8 @@ then, for 1, 4 and 16 consumers (separate processes, confluent-kafka 2.16 / libr
     measured from the consumers' start until every record was received and the last
     acknowledgements were committed (commit_sync);
   - classic: a new consumer group (auto.offset.reset=earliest, group.protocol=classic,
-    enable.auto.commit), measured until every record was received.
+    enable.auto.commit; the broker runs with group.initial.rebalance.delay.ms=0), measured
+    until every record was received.
 Prints records/s per run and writes the block <!-- bench:share:begin/end --> of
 docs/PERFORMANCE.md (BENCH_REPORT=0: don't). Records are counted by offset per partition, so
 a record delivered twice is counted once (and reported as a duplicate).
@@ -122,7 +123,10 @@ def main():
     bootstrap = f"127.0.0.1:{port}"
     log = open(os.path.join(WORK, "broker.log"), "w")
     broker = subprocess.Popen([BIN, "--listen", bootstrap, "--data-dir", os.path.join(WORK, "data"),
-                               "--metrics-listen", "off"], stdout=log, stderr=subprocess.STDOUT)
+                               "--metrics-listen", "off",
+                               # The classic group's first join would otherwise wait 3 s.
+                               "--set", "group.initial.rebalance.delay.ms=0"],
+                              stdout=log, stderr=subprocess.STDOUT)
     try:
         from confluent_kafka import Producer
         from confluent_kafka.admin import AdminClient, NewTopic

@@ -417,10 +417,7 @@ pub type NewRecord = (Option<Bytes>, Option<Bytes>, Vec<(Bytes, Option<Bytes>)>)
 
 /// One uncompressed v2 batch (CreateTime `timestamp`, no producer) of `records`: (key, value,
 /// headers in order). Base offset 0; the append path assigns offsets.
-pub fn encode_plain_batch(
-    records: &[NewRecord],
-    timestamp: i64,
-) -> Result<Vec<u8>, String> {
+pub fn encode_plain_batch(records: &[NewRecord], timestamp: i64) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     for (i, (k, v, hs)) in records.iter().enumerate() {
         let mut r = vec![0u8]; // attributes

@@ -11,24 +11,18 @@ use kafka_protocol::messages::share_acknowledge_response::{
 };
 use kafka_protocol::messages::{ApiKey, ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 use kafka_protocol::protocol::StrBytes;
-use uuid::Uuid;
 
-use super::share_fetch::{leader_hints, resolve, AckBatches, Slot};
+use super::share_fetch::{identify, leader_hints, merge_acks, resolve, Slot};
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
-use crate::security::acl::AclOperation;
-use crate::server::share_runtime::{
-    ensure_state_topic, Dirty, COORDINATOR_NOT_AVAILABLE, INVALID_REQUEST,
-};
+use crate::server::share_runtime::{ensure_state_topic, Dirty, COORDINATOR_NOT_AVAILABLE};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::ShareAcknowledge,
     min: 1,
     max: 1,
 };
-
-const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 
 fn error_response(code: i16, message: &str) -> ShareAcknowledgeResponse {
     ShareAcknowledgeResponse::default()
@@ -38,56 +32,26 @@ fn error_response(code: i16, message: &str) -> ShareAcknowledgeResponse {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: ShareAcknowledgeRequest = req.decode(ApiKey::ShareAcknowledge)?;
-    let group = body
-        .group_id
-        .as_ref()
-        .map(|g| g.0.as_str().to_string())
-        .unwrap_or_default();
-    let member = body
-        .member_id
-        .as_ref()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_default();
-    if group.is_empty() || member.is_empty() {
-        let msg = if group.is_empty() {
-            "GroupId must be set."
-        } else {
-            "MemberId must be set."
-        };
-        return req
-            .respond(&error_response(INVALID_REQUEST, msg))
-            .map(Reply::Now);
-    }
-    let az = super::authz::authz(broker, &req);
-    if az.group_error(AclOperation::Read, &group).is_some() {
-        let out = ShareAcknowledgeResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED);
-        return req.respond(&out).map(Reply::Now);
-    }
-    let Some(mgr) = broker.shares.get().cloned() else {
-        return req
-            .respond(&error_response(
-                COORDINATOR_NOT_AVAILABLE,
-                "Share groups are not running.",
-            ))
-            .map(Reply::Now);
+    let (group, member, az, mgr) = match identify(
+        broker,
+        &req,
+        body.group_id.as_ref(),
+        body.member_id.as_ref(),
+    ) {
+        Ok(x) => x,
+        Err((code, msg)) => return req.respond(&error_response(code, msg)).map(Reply::Now),
     };
-    let mut named: Vec<(Uuid, i32, AckBatches)> = Vec::new();
-    for t in &body.topics {
-        for p in &t.partitions {
-            let acks: AckBatches = p
-                .acknowledgement_batches
-                .iter()
-                .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
-                .collect();
-            match named
-                .iter_mut()
-                .find(|(id, i, _)| *id == t.topic_id && *i == p.partition_index)
-            {
-                Some((_, _, a)) => a.extend(acks),
-                None => named.push((t.topic_id, p.partition_index, acks)),
-            }
-        }
-    }
+    let named = merge_acks(body.topics.iter().flat_map(|t| {
+        t.partitions.iter().map(move |p| {
+            let acks = p.acknowledgement_batches.iter();
+            (
+                t.topic_id,
+                p.partition_index,
+                acks.map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
+                    .collect(),
+            )
+        })
+    }));
     let epoch = body.share_session_epoch;
     let correlation_id = req.header.correlation_id;
     let version = req.version;

@@ -127,6 +127,58 @@ pub fn leader_hints(broker: &Broker, listener: &str, slots: &[Slot]) -> (Hints, 
     (out, endpoints)
 }
 
+/// Group id, member id, the requester's authorizations, the share runtime.
+pub type Asker = (String, String, super::authz::Authz, Arc<ShareManager>);
+
+/// Who asks (ShareFetch and ShareAcknowledge alike): group and member ids (INVALID_REQUEST when
+/// missing), READ on the group (GROUP_AUTHORIZATION_FAILED), and the share runtime.
+pub fn identify(
+    broker: &Broker,
+    req: &Request,
+    group: Option<&kafka_protocol::messages::GroupId>,
+    member: Option<&StrBytes>,
+) -> Result<Asker, (i16, &'static str)> {
+    let group = group.map(|g| g.0.as_str().to_string()).unwrap_or_default();
+    let member = member.map(|m| m.as_str().to_string()).unwrap_or_default();
+    if group.is_empty() {
+        return Err((INVALID_REQUEST, "GroupId must be set."));
+    }
+    if member.is_empty() {
+        return Err((INVALID_REQUEST, "MemberId must be set."));
+    }
+    let az = super::authz::authz(broker, req);
+    if az.group_error(AclOperation::Read, &group).is_some() {
+        return Err((
+            GROUP_AUTHORIZATION_FAILED,
+            "Not authorized to read the group.",
+        ));
+    }
+    let mgr = broker
+        .shares
+        .get()
+        .cloned()
+        .ok_or((COORDINATOR_NOT_AVAILABLE, "Share groups are not running."))?;
+    Ok((group, member, az, mgr))
+}
+
+/// The request's partitions in order with their acknowledgements, entries of the same
+/// partition merged (clients may repeat a topic id).
+pub fn merge_acks(
+    parts: impl Iterator<Item = (Uuid, i32, AckBatches)>,
+) -> Vec<(Uuid, i32, AckBatches)> {
+    let mut named: Vec<(Uuid, i32, AckBatches)> = Vec::new();
+    for (topic_id, index, acks) in parts {
+        match named
+            .iter_mut()
+            .find(|(id, i, _)| *id == topic_id && *i == index)
+        {
+            Some((_, _, a)) => a.extend(acks),
+            None => named.push((topic_id, index, acks)),
+        }
+    }
+    named
+}
+
 fn error_response(code: i16, message: &str) -> ShareFetchResponse {
     ShareFetchResponse::default()
         .with_error_code(code)
@@ -135,58 +187,26 @@ fn error_response(code: i16, message: &str) -> ShareFetchResponse {
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: ShareFetchRequest = req.decode(ApiKey::ShareFetch)?;
-    let group = body
-        .group_id
-        .as_ref()
-        .map(|g| g.0.as_str().to_string())
-        .unwrap_or_default();
-    let member = body
-        .member_id
-        .as_ref()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_default();
-    if group.is_empty() || member.is_empty() {
-        let msg = if group.is_empty() {
-            "GroupId must be set."
-        } else {
-            "MemberId must be set."
-        };
-        return req
-            .respond(&error_response(INVALID_REQUEST, msg))
-            .map(Reply::Now);
-    }
-    let az = super::authz::authz(broker, &req);
-    if az.group_error(AclOperation::Read, &group).is_some() {
-        let out = ShareFetchResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED);
-        return req.respond(&out).map(Reply::Now);
-    }
-    let Some(mgr) = broker.shares.get().cloned() else {
-        return req
-            .respond(&error_response(
-                COORDINATOR_NOT_AVAILABLE,
-                "Share groups are not running.",
-            ))
-            .map(Reply::Now);
+    let (group, member, az, mgr) = match identify(
+        broker,
+        &req,
+        body.group_id.as_ref(),
+        body.member_id.as_ref(),
+    ) {
+        Ok(x) => x,
+        Err((code, msg)) => return req.respond(&error_response(code, msg)).map(Reply::Now),
     };
-    // The request's partitions in order, same-topic entries merged (clients may repeat a
-    // topic id), with their acknowledgements.
-    let mut named: Vec<(Uuid, i32, AckBatches)> = Vec::new();
-    for t in &body.topics {
-        for p in &t.partitions {
-            let acks: AckBatches = p
-                .acknowledgement_batches
-                .iter()
-                .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
-                .collect();
-            match named
-                .iter_mut()
-                .find(|(id, i, _)| *id == t.topic_id && *i == p.partition_index)
-            {
-                Some((_, _, a)) => a.extend(acks),
-                None => named.push((t.topic_id, p.partition_index, acks)),
-            }
-        }
-    }
+    let named = merge_acks(body.topics.iter().flat_map(|t| {
+        t.partitions.iter().map(move |p| {
+            let acks = p.acknowledgement_batches.iter();
+            (
+                t.topic_id,
+                p.partition_index,
+                acks.map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
+                    .collect(),
+            )
+        })
+    }));
     let forget: Vec<(String, i32)> = body
         .forgotten_topics_data
         .iter()

@@ -371,3 +371,72 @@ fn accepted_records_stay_accepted_after_kill_9() {
         )
     );
 }
+
+#[test]
+fn alter_and_delete_share_group_offsets_need_an_empty_group() {
+    use kafka_protocol::messages::alter_share_group_offsets_request::{
+        AlterShareGroupOffsetsRequestPartition, AlterShareGroupOffsetsRequestTopic,
+    };
+    use kafka_protocol::messages::delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
+    use kafka_protocol::messages::{
+        AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse,
+        DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse,
+    };
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    c.create_topic("ao", 1);
+    let id = topic_id(&mut c, "ao");
+    earliest(&mut c, "ag");
+    produce(&mut c, "ao", 6, "r");
+    heartbeat(&mut c, "ag", "a", 0, Some(&["ao"]));
+    let alter = |c: &mut Client, start: i64| -> AlterShareGroupOffsetsResponse {
+        c.call(
+            0,
+            &AlterShareGroupOffsetsRequest::default()
+                .with_group_id(GroupId(s("ag")))
+                .with_topics(vec![AlterShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(TopicName(s("ao")))
+                    .with_partitions(vec![
+                        AlterShareGroupOffsetsRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_start_offset(start),
+                    ])]),
+        )
+    };
+    let delete = |c: &mut Client| -> DeleteShareGroupOffsetsResponse {
+        c.call(
+            0,
+            &DeleteShareGroupOffsetsRequest::default()
+                .with_group_id(GroupId(s("ag")))
+                .with_topics(vec![DeleteShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(TopicName(s("ao")))]),
+        )
+    };
+    // A member is in the group: NON_EMPTY_GROUP.
+    assert_eq!(alter(&mut c, 4).error_code, 68);
+    assert_eq!(delete(&mut c).error_code, 68);
+    heartbeat(&mut c, "ag", "a", -1, None);
+    // Outside the log: OFFSET_OUT_OF_RANGE; inside: the share-partition starts there.
+    let r = alter(&mut c, 99);
+    assert_eq!(r.responses[0].partitions[0].error_code, 1);
+    let r = alter(&mut c, 4);
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+    assert_eq!(r.responses[0].topic_id, id);
+    heartbeat(&mut c, "ag", "b", 0, Some(&["ao"]));
+    let f = fetch(&mut c, "ag", "b", 0, id, &[]);
+    assert_eq!(
+        acquired(&f),
+        (vec![(4, 5, 1)], vec!["r-v4".into(), "r-v5".into()])
+    );
+    acknowledge(&mut c, "ag", "b", -1, id, &[(4, 5, ACCEPT)]);
+    heartbeat(&mut c, "ag", "b", -1, None);
+    // Deleting forgets the state: the next member starts again at the log start (earliest).
+    let r = delete(&mut c);
+    assert_eq!((r.error_code, r.responses[0].error_code), (0, 0));
+    heartbeat(&mut c, "ag", "d", 0, Some(&["ao"]));
+    let f = fetch(&mut c, "ag", "d", 0, id, &[]);
+    assert_eq!(acquired(&f).0, vec![(0, 5, 1)]);
+}

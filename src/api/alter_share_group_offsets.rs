@@ -11,12 +11,12 @@ use kafka_protocol::messages::{
     AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse, ApiKey,
 };
 
-use super::share_group_describe::share_group_members;
+use super::share_group_describe::empty_share_group;
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::security::acl::AclOperation;
-use crate::server::share_runtime::{ensure_state_topic, Target};
+use crate::server::share_runtime::Target;
 use crate::share::records::StateKey;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
@@ -28,8 +28,6 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
-const NON_EMPTY_GROUP: i16 = 68;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: AlterShareGroupOffsetsRequest = req.decode(ApiKey::AlterShareGroupOffsets)?;
@@ -47,17 +45,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         if let Some(code) = az.group_error(AclOperation::Read, &group) {
             return fail(code);
         }
-        match share_group_members(&broker, &group).await {
-            Ok(0) => {}
-            Ok(_) => return fail(NON_EMPTY_GROUP),
+        let mgr = match empty_share_group(&broker, &group).await {
+            Ok(mgr) => mgr,
             Err(code) => return fail(code),
-        }
-        let Some(mgr) = broker.shares.get().cloned() else {
-            return fail(COORDINATOR_NOT_AVAILABLE);
         };
-        if !ensure_state_topic(&broker, std::time::Duration::from_secs(10)).await {
-            return fail(COORDINATOR_NOT_AVAILABLE);
-        }
         let mut responses = Vec::new();
         for t in body.topics {
             let name = t.topic_name.0.as_str().to_string();

@@ -143,3 +143,25 @@ pub async fn share_group_members(broker: &Arc<Broker>, group: &str) -> Result<us
         _ => Err(COORDINATOR_NOT_AVAILABLE),
     }
 }
+
+/// An existing share group without members (Alter/DeleteShareGroupOffsets: NON_EMPTY_GROUP
+/// otherwise), with the share runtime and its state topic ready.
+pub async fn empty_share_group(
+    broker: &Arc<Broker>,
+    group: &str,
+) -> Result<Arc<crate::server::share_runtime::ShareManager>, i16> {
+    const NON_EMPTY_GROUP: i16 = 68;
+    if share_group_members(broker, group).await? > 0 {
+        return Err(NON_EMPTY_GROUP);
+    }
+    let mgr = broker
+        .shares
+        .get()
+        .cloned()
+        .ok_or(COORDINATOR_NOT_AVAILABLE)?;
+    let wait = std::time::Duration::from_secs(10);
+    if !crate::server::share_runtime::ensure_state_topic(broker, wait).await {
+        return Err(COORDINATOR_NOT_AVAILABLE);
+    }
+    Ok(mgr)
+}

@@ -16,7 +16,6 @@ use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::security::acl::AclOperation;
-use crate::server::share_runtime::Target;
 use crate::share::records::StateKey;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
@@ -62,31 +61,30 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 let code = match &topic {
                     _ if !az.topic(AclOperation::Read, &name) => TOPIC_AUTHORIZATION_FAILED,
                     None => UNKNOWN_TOPIC_OR_PARTITION,
-                    Some(tp) => match tp.leader(p.partition_index, -1) {
-                        Err(code) => code,
-                        Ok(partition) => {
-                            let (start, end) = {
-                                let log = partition.log();
-                                (log.log_start_offset(), log.log_end_offset())
+                    Some(tp) if tp.slot(p.partition_index).is_none() => UNKNOWN_TOPIC_OR_PARTITION,
+                    Some(tp) => {
+                        // The range is checked where the partition is led here; elsewhere its
+                        // leader serves the new start (a start past the log's end waits for
+                        // records, one before its start moves up to it).
+                        let in_range = tp.leader(p.partition_index, -1).map_or(true, |partition| {
+                            let log = partition.log();
+                            (log.log_start_offset()..=log.log_end_offset())
+                                .contains(&p.start_offset)
+                        });
+                        if !in_range {
+                            OFFSET_OUT_OF_RANGE
+                        } else {
+                            let key = StateKey {
+                                group: group.clone(),
+                                topic_id: tp.id,
+                                partition: p.partition_index,
                             };
-                            if p.start_offset < start || p.start_offset > end {
-                                OFFSET_OUT_OF_RANGE
-                            } else {
-                                let target = Target {
-                                    key: StateKey {
-                                        group: group.clone(),
-                                        topic_id: tp.id,
-                                        partition: p.partition_index,
-                                    },
-                                    partition: Arc::clone(partition),
-                                };
-                                match mgr.reset_start(&target, p.start_offset).await {
-                                    Ok(()) => 0,
-                                    Err(code) => code,
-                                }
+                            match mgr.reset_start(&key, p.start_offset).await {
+                                Ok(()) => 0,
+                                Err(code) => code,
                             }
                         }
-                    },
+                    }
                 };
                 out.partitions.push(
                     AlterShareGroupOffsetsResponsePartition::default()

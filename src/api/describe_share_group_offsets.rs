@@ -62,7 +62,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
             }
             let starts = match broker.shares.get() {
                 None => Err(COORDINATOR_NOT_AVAILABLE),
-                Some(m) => m.start_offsets(&group),
+                Some(m) => m.start_offsets(&group).await,
             };
             let starts = match starts {
                 Ok(s) => s,

@@ -21,6 +21,7 @@ pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_share_group_offsets;
+pub mod delete_share_group_state;
 pub mod delete_topics;
 pub mod describe_acls;
 pub mod describe_client_quotas;
@@ -42,6 +43,7 @@ pub mod get_telemetry_subscriptions;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod initialize_share_group_state;
 pub mod join_group;
 pub mod leader_hints;
 pub mod leave_group;
@@ -57,6 +59,8 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod push_telemetry;
+pub mod read_share_group_state;
+pub mod read_share_group_state_summary;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod share_acknowledge;
@@ -66,6 +70,7 @@ pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_implicit;
 pub mod txn_offset_commit;
+pub mod write_share_group_state;
 pub mod write_txn_markers;
 
 use std::future::Future;
@@ -138,6 +143,11 @@ pub const APIS: &[ApiEntry] = &[
     describe_share_group_offsets::VERSIONS,
     alter_share_group_offsets::VERSIONS,
     delete_share_group_offsets::VERSIONS,
+    initialize_share_group_state::VERSIONS,
+    read_share_group_state::VERSIONS,
+    write_share_group_state::VERSIONS,
+    delete_share_group_state::VERSIONS,
+    read_share_group_state_summary::VERSIONS,
     get_telemetry_subscriptions::VERSIONS,
     push_telemetry::VERSIONS,
     list_config_resources::VERSIONS,
@@ -346,6 +356,11 @@ pub async fn dispatch(
         ApiKey::DescribeShareGroupOffsets => describe_share_group_offsets::handle(broker, req),
         ApiKey::AlterShareGroupOffsets => alter_share_group_offsets::handle(broker, req),
         ApiKey::DeleteShareGroupOffsets => delete_share_group_offsets::handle(broker, req),
+        ApiKey::InitializeShareGroupState => initialize_share_group_state::handle(broker, req),
+        ApiKey::ReadShareGroupState => read_share_group_state::handle(broker, req),
+        ApiKey::WriteShareGroupState => write_share_group_state::handle(broker, req),
+        ApiKey::DeleteShareGroupState => delete_share_group_state::handle(broker, req),
+        ApiKey::ReadShareGroupStateSummary => read_share_group_state_summary::handle(broker, req),
         ApiKey::GetTelemetrySubscriptions => {
             get_telemetry_subscriptions::handle(broker, req).map(Reply::Now)
         }
@@ -548,6 +563,21 @@ pub fn decode_frame(frame: &[u8]) -> Result<(ApiKey, i16), FrameError> {
         }
         ApiKey::DeleteShareGroupOffsets => {
             decode_body::<m::DeleteShareGroupOffsetsRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::InitializeShareGroupState => {
+            decode_body::<m::InitializeShareGroupStateRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ReadShareGroupState => {
+            decode_body::<m::ReadShareGroupStateRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::WriteShareGroupState => {
+            decode_body::<m::WriteShareGroupStateRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::DeleteShareGroupState => {
+            decode_body::<m::DeleteShareGroupStateRequest>(key, version, &mut body).map(drop)
+        }
+        ApiKey::ReadShareGroupStateSummary => {
+            decode_body::<m::ReadShareGroupStateSummaryRequest>(key, version, &mut body).map(drop)
         }
         ApiKey::ShareAcknowledge => {
             decode_body::<m::ShareAcknowledgeRequest>(key, version, &mut body).map(drop)

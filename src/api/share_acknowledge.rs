@@ -12,7 +12,7 @@ use kafka_protocol::messages::share_acknowledge_response::{
 use kafka_protocol::messages::{ApiKey, ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::share_fetch::{identify, leader_hints, merge_acks, resolve, Slot};
+use super::share_fetch::{identify, leader_hints, load_slots, merge_acks, resolve, Slot};
 use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
@@ -85,6 +85,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 acquired: Vec::new(),
             })
             .collect();
+        load_slots(&mgr, &mut slots).await;
         let mut dirty = Dirty::new();
         for s in slots.iter_mut() {
             s.ack_code = Some(match &s.target {

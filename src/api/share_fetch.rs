@@ -72,6 +72,18 @@ pub struct Slot {
     pub acquired: Vec<Acquired>,
 }
 
+/// Load the share-partitions of `slots` (their state read from, or initialized at, their
+/// share coordinators); a slot that cannot be loaded answers the error.
+pub async fn load_slots(mgr: &ShareManager, slots: &mut [Slot]) {
+    for s in slots.iter_mut() {
+        if let Ok(t) = &s.target {
+            if let Err(code) = mgr.load(t).await {
+                s.target = Err(code);
+            }
+        }
+    }
+}
+
 /// Resolve a share-partition: led here, or its error.
 pub fn resolve(
     broker: &Broker,
@@ -277,6 +289,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 push(&mut slots, topic_id, *i, Vec::new());
             }
         }
+        load_slots(&mgr, &mut slots).await;
         let mut dirty = Dirty::new();
         for s in slots.iter_mut().filter(|s| !s.acks.is_empty()) {
             s.ack_code = Some(match &s.target {

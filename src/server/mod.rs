@@ -16,6 +16,7 @@ pub mod raft;
 pub mod replica_fetcher;
 pub mod share_dlq;
 pub mod share_runtime;
+pub mod share_state;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tls;

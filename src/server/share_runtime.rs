@@ -3,16 +3,20 @@
 //! lock expiry, and the durability of that state in `__share_group_state`.
 //!
 //! - **State.** One [`SharePartition`] (the pure state machine of `crate::share::partition`)
-//!   per (group, topic id, partition), created on first use: from its latest snapshot in
-//!   `__share_group_state` if there is one, else starting where the group's
-//!   `share.auto.offset.reset` says (latest by default), and that start is written at once,
-//!   so records produced after it are never skipped by a restart.
+//!   per (group, topic id, partition), loaded on first use ([`ShareManager::load`]) from its
+//!   share coordinator (`share_state`: the leader of its `__share_group_state` partition,
+//!   here or on another broker), else initialized there where the group's
+//!   `share.auto.offset.reset` says (latest by default) before anything is delivered, so
+//!   records produced after it are never skipped by a restart. It is loaded again when the
+//!   topic partition's leader epoch changes.
 //! - **Durability.** Every change (acquisition — so a restart never lets a record be delivered
 //!   past the delivery limit —, acknowledgement, release, lock expiry) is written as a full
-//!   snapshot of the share-partition to `__share_group_state` (compacted; see
-//!   `crate::share::records`) and answered only once committed: an acknowledged ACCEPT is
-//!   never redelivered after `kill -9`. Snapshots are appended under the runtime's lock, so the
-//!   log holds them in the order the state changed.
+//!   snapshot of the share-partition through its share coordinator (`crate::share::records`)
+//!   and answered only once committed: an acknowledged ACCEPT is never redelivered after
+//!   `kill -9` or a failover. Snapshots carry increasing snapshot epochs, so two writes that
+//!   overtake each other keep the newer one. A write fenced by the coordinator (the state was
+//!   reset or deleted meanwhile, or a newer leader of the topic partition read it) drops the
+//!   share-partition here; it is loaded again on its next use.
 //! - **Sessions** (`crate::share::session`) are tied to the connection that opened them, as
 //!   Kafka's: when the connection closes, the session ends and the member's acquired records
 //!   are released at once (a killed consumer's records go to the others without waiting for
@@ -22,33 +26,28 @@
 //!
 //! Concurrency: one std mutex guards the whole state; no await happens under it (the state
 //! partition's first read is a blocking read under it, once per state partition).
-//!
-//! Limits (noticed, not done yet): the state is kept only on the broker that leads the
-//! `__share_group_state` partition of the share-partition; a share-partition whose state
-//! partition is led elsewhere answers COORDINATOR_NOT_AVAILABLE (Kafka forwards through its
-//! share coordinator).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::internal_topic::{self, PendingCommit};
+use super::share_state::ShareState;
+pub use super::share_state::STATE_TOPIC;
 use crate::api::now_ms;
 use crate::cluster::{Broker, Partition};
+use crate::share::coordinator::{StateWrite, FENCED_LEADER_EPOCH, FENCED_STATE_EPOCH};
 use crate::share::partition::{AckError, Acquired, Failed, ShareConfig, SharePartition};
-use crate::share::records::{DlqPending, StateKey, StateValue};
+use crate::share::records::{DlqPending, StateKey};
 use crate::share::session::{FetchContext, SessionError, SharePartitionKey, ShareSessions};
-
-pub const STATE_TOPIC: &str = "__share_group_state";
 
 /// Kafka error codes.
 pub const INVALID_REQUEST: i16 = 42;
 pub const INVALID_RECORD_STATE: i16 = 121;
 pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 pub const UNKNOWN_SERVER_ERROR: i16 = -1;
 
 /// `share.auto.offset.reset`.
@@ -136,9 +135,11 @@ struct Part {
     sp: SharePartition,
     settings: PartSettings,
     snapshot_epoch: i32,
+    /// The state epoch the share coordinator gave the state this copy was read from.
+    state_epoch: i32,
     create_timestamp: i64,
-    /// The leader epochs of the topic partition and of the state partition when loaded.
-    epochs: (i32, i32),
+    /// The topic partition's leader epoch when loaded.
+    leader_epoch: i32,
     /// Failed records whose dead-letter copy is not written yet, by offset.
     dlq_pending: BTreeMap<i64, DlqPending>,
     /// Whether the dead-letter partition was searched for copies of `dlq_pending` written
@@ -188,26 +189,6 @@ pub struct SharePartitionStats {
     pub dlq_pending: usize,
 }
 
-/// Fold records read from the state topic into `inner.stored`.
-fn apply_state_records(inner: &mut Inner, records: Vec<kafka_protocol::records::Record>) {
-    for r in records {
-        let Some(k) = r.key.as_ref().and_then(|k| StateKey::decode(k).ok()) else {
-            continue;
-        };
-        match r.value.as_ref().map(|v| StateValue::decode(v)) {
-            Some(Ok(v)) => {
-                if !inner.parts.contains_key(&k) {
-                    inner.stored.insert(k, v);
-                }
-            }
-            Some(Err(e)) => tracing::warn!("{STATE_TOPIC}: undecodable state of {k:?}: {e}"),
-            None => {
-                inner.stored.remove(&k);
-            }
-        }
-    }
-}
-
 /// What an acquisition got, and what the fetch must look at before handing it out.
 pub struct Acquisition {
     pub runs: Vec<Acquired>,
@@ -222,10 +203,6 @@ struct Inner {
     /// The connection each session was opened on.
     session_conn: HashMap<(String, String), u64>,
     parts: HashMap<StateKey, Part>,
-    /// Snapshots read from the state topic, not yet turned into a [`Part`].
-    stored: HashMap<StateKey, StateValue>,
-    /// State-topic partitions read.
-    loaded: HashSet<i32>,
 }
 
 /// What one request changed: the share-partitions whose state must be written.
@@ -241,6 +218,10 @@ pub struct Target {
 pub struct ShareManager {
     broker: Weak<Broker>,
     inner: Mutex<Inner>,
+    /// Where the share-partitions' state is kept (the share coordinator and persister).
+    pub state: ShareState,
+    /// Held while a share-partition is loaded (one load at a time; loads are rare).
+    load_lock: tokio::sync::Mutex<()>,
     /// Woken when records may have become acquirable (a release, an expired lock, an ended
     /// backoff) — ShareFetches waiting for records listen to it and to the partitions' appends.
     pub changed: Notify,
@@ -268,6 +249,8 @@ impl ShareManager {
                 sessions: ShareSessions::new(max_sessions),
                 ..Inner::default()
             }),
+            state: ShareState::new(broker),
+            load_lock: tokio::sync::Mutex::new(()),
             changed: Notify::new(),
             timer_kick: Notify::new(),
             last_adopt: Mutex::new(0),
@@ -491,77 +474,15 @@ impl ShareManager {
     ) -> Result<R, i16> {
         let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
         let settings = settings_for(&broker, &t.key.group);
-        let now = now_ms();
+        let leader_epoch = t.partition.leader_epoch();
         let mut inner = self.lock();
-        // Leadership moved since the share-partition was loaded (of its topic partition or of
-        // its state partition): another broker may have changed the state meanwhile; read it
-        // again.
-        let epochs = (
-            t.partition.leader_epoch(),
-            state_partition(&broker, &t.key)?.leader_epoch(),
-        );
-        if inner.parts.get(&t.key).is_some_and(|p| p.epochs != epochs) {
-            inner.parts.remove(&t.key);
-            let state = state_partition(&broker, &t.key)?;
-            let n = broker
-                .topic(STATE_TOPIC)
-                .map_or(1, |t| t.partitions.len() as i32);
-            inner.loaded.remove(&state.index);
-            inner
-                .stored
-                .retain(|k, _| k.state_partition(n) != state.index);
-        }
-        if !inner.parts.contains_key(&t.key) {
-            let state = state_partition(&broker, &t.key)?;
-            if inner.loaded.insert(state.index) {
-                match internal_topic::read_records(STATE_TOPIC, &state) {
-                    Ok(records) => apply_state_records(&mut inner, records),
-                    Err(e) => {
-                        inner.loaded.remove(&state.index);
-                        tracing::error!("cannot read {STATE_TOPIC}-{}: {e}", state.index);
-                        return Err(COORDINATOR_NOT_AVAILABLE);
-                    }
-                }
-            }
-            let part = match inner.stored.remove(&t.key) {
-                Some(v) => {
-                    let (sp, failed) = SharePartition::restore(&v.snapshot, settings.cfg.clone());
-                    let mut part = Part {
-                        sp,
-                        settings: settings.clone(),
-                        snapshot_epoch: v.snapshot_epoch,
-                        create_timestamp: v.create_timestamp,
-                        epochs,
-                        dlq_pending: v.dlq_pending.iter().map(|d| (d.offset, *d)).collect(),
-                        dlq_checked: v.dlq_pending.is_empty(),
-                        filtered: 0,
-                        dlq_written: 0,
-                    };
-                    if part.failed(&broker, &t.key, failed) {
-                        dirty.insert(t.key.clone());
-                    }
-                    part
-                }
-                None => {
-                    dirty.insert(t.key.clone());
-                    let start = initial_offset(&t.partition, settings.reset, now);
-                    Part {
-                        sp: SharePartition::new(start, settings.cfg.clone()),
-                        settings: settings.clone(),
-                        snapshot_epoch: -1,
-                        create_timestamp: now,
-                        epochs,
-                        dlq_pending: BTreeMap::new(),
-                        dlq_checked: true,
-                        filtered: 0,
-                        dlq_written: 0,
-                    }
-                }
-            };
-            inner.parts.insert(t.key.clone(), part);
-        }
-        let Some(part) = inner.parts.get_mut(&t.key) else {
-            return Err(UNKNOWN_SERVER_ERROR);
+        // Not loaded (or loaded under an older leadership): the caller loads it first.
+        let Some(part) = inner
+            .parts
+            .get_mut(&t.key)
+            .filter(|p| p.leader_epoch == leader_epoch)
+        else {
+            return Err(COORDINATOR_LOAD_IN_PROGRESS);
         };
         let mut changed_config = false;
         if part.settings != settings {
@@ -581,137 +502,142 @@ impl ShareManager {
         Ok(r)
     }
 
-    /// Write the snapshots of `dirty` to the state topic; resolves once they are committed.
+    /// Load the share-partition of `t` if it is not loaded under the topic partition's
+    /// current leader epoch: read its state from its share coordinator, or initialize it
+    /// there. Err: the error code to answer for that partition.
+    pub async fn load(&self, t: &Target) -> Result<(), i16> {
+        let leader_epoch = t.partition.leader_epoch();
+        let loaded = |me: &Self| {
+            me.lock()
+                .parts
+                .get(&t.key)
+                .is_some_and(|p| p.leader_epoch == leader_epoch)
+        };
+        if loaded(self) {
+            return Ok(());
+        }
+        let _one = self.load_lock.lock().await;
+        if loaded(self) {
+            return Ok(());
+        }
+        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
+        let settings = settings_for(&broker, &t.key.group);
+        let now = now_ms();
+        let value = match self
+            .state
+            .read(&t.key, leader_epoch)
+            .await
+            .map_err(fenced_code)?
+        {
+            Some(v) => v,
+            None => {
+                let start = initial_offset(&t.partition, settings.reset, now);
+                self.state
+                    .initialize(&t.key, new_state_epoch(now), start)
+                    .await?;
+                self.state
+                    .read(&t.key, leader_epoch)
+                    .await
+                    .map_err(fenced_code)?
+                    .ok_or(COORDINATOR_NOT_AVAILABLE)?
+            }
+        };
+        let (sp, failed) = SharePartition::restore(&value.snapshot, settings.cfg.clone());
+        let mut part = Part {
+            sp,
+            settings,
+            snapshot_epoch: value.snapshot_epoch,
+            state_epoch: value.state_epoch,
+            create_timestamp: value.create_timestamp,
+            leader_epoch,
+            dlq_pending: value.dlq_pending.iter().map(|d| (d.offset, *d)).collect(),
+            dlq_checked: value.dlq_pending.is_empty(),
+            filtered: 0,
+            dlq_written: 0,
+        };
+        let dirty = part.failed(&broker, &t.key, failed);
+        self.lock().parts.insert(t.key.clone(), part);
+        if dirty {
+            self.persist(Dirty::from([t.key.clone()])).await?;
+        }
+        self.timer_kick.notify_one();
+        Ok(())
+    }
+
+    /// Write the snapshots of `dirty` through their share coordinators; resolves once they
+    /// are committed. A share-partition whose write is fenced is dropped here (loaded again
+    /// on its next use).
     pub async fn persist(&self, dirty: Dirty) -> Result<(), i16> {
         if dirty.is_empty() {
             return Ok(());
         }
-        let pending = self.append(&dirty)?;
-        pending.committed().await.map_err(|e| e.coordinator_code())
-    }
-
-    fn append(&self, dirty: &Dirty) -> Result<PendingCommit, i16> {
-        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        let topic = broker.topic(STATE_TOPIC).ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        let n = topic.partitions.len() as i32;
-        let now = now_ms();
-        let mut inner = self.lock();
-        let mut records: Vec<(i32, Bytes, Bytes)> = Vec::new();
-        for key in dirty {
-            let Some(part) = inner.parts.get_mut(key) else {
-                continue;
-            };
-            part.snapshot_epoch = part.snapshot_epoch.saturating_add(1);
-            let value = StateValue {
-                snapshot_epoch: part.snapshot_epoch,
-                leader_epoch: -1,
-                create_timestamp: part.create_timestamp,
-                write_timestamp: now,
-                snapshot: part.sp.snapshot(),
-                dlq_pending: part.dlq_pending.values().copied().collect(),
-            };
-            records.push((key.state_partition(n), key.encode(), value.encode()));
-        }
-        let result = internal_topic::append_records(
-            STATE_TOPIC,
-            |i| topic.leader(i, -1).ok().cloned(),
-            records.iter().map(|(p, k, v)| (*p, None, k, Some(v))),
-            now,
-        );
-        drop(inner);
-        result.map_err(|e| e.coordinator_code())
-    }
-
-    /// Read every `__share_group_state` partition led here that was not read yet (admin
-    /// requests that list a group's share-partitions).
-    fn load_all(&self, broker: &Broker) -> Result<(), i16> {
-        let topic = broker.topic(STATE_TOPIC).ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        let mut inner = self.lock();
-        for slot in &topic.partitions {
-            let Ok(p) = topic.leader(slot.index, -1) else {
-                continue;
-            };
-            if inner.loaded.contains(&slot.index) {
+        let writes: Vec<(StateKey, StateWrite)> = {
+            let mut inner = self.lock();
+            dirty
+                .iter()
+                .filter_map(|key| {
+                    let part = inner.parts.get_mut(key)?;
+                    part.snapshot_epoch = part.snapshot_epoch.saturating_add(1);
+                    Some((
+                        key.clone(),
+                        StateWrite {
+                            state_epoch: part.state_epoch,
+                            leader_epoch: part.leader_epoch,
+                            snapshot_epoch: part.snapshot_epoch,
+                            create_timestamp: part.create_timestamp,
+                            snapshot: part.sp.snapshot(),
+                            dlq_pending: part.dlq_pending.values().copied().collect(),
+                        },
+                    ))
+                })
+                .collect()
+        };
+        let mut first_error = None;
+        for (key, code) in self.state.write(writes).await {
+            if code == 0 {
                 continue;
             }
-            let records = internal_topic::read_records(STATE_TOPIC, p).map_err(|e| {
-                tracing::error!("cannot read {STATE_TOPIC}-{}: {e}", slot.index);
-                COORDINATOR_NOT_AVAILABLE
-            })?;
-            inner.loaded.insert(slot.index);
-            apply_state_records(&mut inner, records);
+            if matches!(code, FENCED_STATE_EPOCH | FENCED_LEADER_EPOCH) {
+                tracing::info!("share state of {key:?} was fenced ({code}): reloading it");
+                self.lock().parts.remove(&key);
+            }
+            first_error.get_or_insert(fenced_code(code));
         }
-        Ok(())
+        match first_error {
+            None => Ok(()),
+            Some(code) => Err(code),
+        }
     }
 
-    /// The start offset of every share-partition of `group` with state here.
-    pub fn start_offsets(&self, group: &str) -> Result<BTreeMap<(Uuid, i32), i64>, i16> {
-        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        self.load_all(&broker)?;
-        let inner = self.lock();
-        let mut out = BTreeMap::new();
-        for (k, v) in inner.stored.iter().filter(|(k, _)| k.group == group) {
-            out.insert((k.topic_id, k.partition), v.snapshot.start_offset);
-        }
-        for (k, p) in inner.parts.iter().filter(|(k, _)| k.group == group) {
-            out.insert((k.topic_id, k.partition), p.sp.start_offset());
-        }
-        Ok(out)
+    /// The start offset of every share-partition of `group` with state.
+    pub async fn start_offsets(&self, group: &str) -> Result<BTreeMap<(Uuid, i32), i64>, i16> {
+        self.state.start_offsets(group).await
     }
 
     /// AlterShareGroupOffsets: the share-partition starts over at `start` (its in-flight
-    /// state is dropped). Committed before it returns.
-    pub async fn reset_start(&self, t: &Target, start: i64) -> Result<(), i16> {
-        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        let mut dirty = Dirty::new();
-        // Load (or create) it first, so that its snapshot epoch carries on.
-        self.with_part(t, &mut dirty, |_, _| ((), true))?;
-        {
-            let settings = settings_for(&broker, &t.key.group);
-            let mut inner = self.lock();
-            if let Some(p) = inner.parts.get_mut(&t.key) {
-                p.sp = SharePartition::new(start, settings.cfg.clone());
-                p.settings = settings;
-                p.dlq_pending.clear();
-            }
-        }
+    /// state is dropped). Committed before it returns; its leader's copy is fenced.
+    pub async fn reset_start(&self, key: &StateKey, start: i64) -> Result<(), i16> {
+        self.lock().parts.remove(key);
+        self.state
+            .initialize(key, new_state_epoch(now_ms()), start)
+            .await?;
+        self.lock().parts.remove(key);
         self.changed.notify_waiters();
-        self.persist(dirty).await
+        Ok(())
     }
 
     /// DeleteShareGroupOffsets / DeleteGroups: forget the state of `group`'s share-partitions
     /// of `topic_id` (every topic: None), with tombstones in the state topic.
     pub async fn delete_state(&self, group: &str, topic_id: Option<Uuid>) -> Result<(), i16> {
-        let broker = self.broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        self.load_all(&broker)?;
-        let topic = broker.topic(STATE_TOPIC).ok_or(COORDINATOR_NOT_AVAILABLE)?;
-        let n = topic.partitions.len() as i32;
-        let pending = {
-            let mut inner = self.lock();
-            let of = |k: &StateKey| k.group == group && topic_id.is_none_or(|id| id == k.topic_id);
-            let mut keys: BTreeSet<StateKey> =
-                inner.stored.keys().filter(|k| of(k)).cloned().collect();
-            keys.extend(inner.parts.keys().filter(|k| of(k)).cloned());
-            for k in &keys {
-                inner.stored.remove(k);
-                inner.parts.remove(k);
-            }
-            if keys.is_empty() {
-                return Ok(());
-            }
-            let encoded: Vec<(i32, Bytes)> = keys
-                .iter()
-                .map(|k| (k.state_partition(n), k.encode()))
-                .collect();
-            internal_topic::append_records(
-                STATE_TOPIC,
-                |i| topic.leader(i, -1).ok().cloned(),
-                encoded.iter().map(|(p, k)| (*p, None, k, None)),
-                now_ms(),
-            )
-            .map_err(|e| e.coordinator_code())?
+        let drop_here = |me: &Self| {
+            me.lock()
+                .parts
+                .retain(|k, _| !(k.group == group && topic_id.is_none_or(|id| id == k.topic_id)))
         };
-        pending.committed().await.map_err(|e| e.coordinator_code())
+        drop_here(self);
+        self.state.delete(group, topic_id).await?;
+        drop_here(self);
+        Ok(())
     }
 
     /// Per share-partition of this broker: (key, start offset, in-flight counts
@@ -816,22 +742,16 @@ impl ShareManager {
     }
 
     /// Share-partitions with dead-letter copies still pending in their stored state (a
-    /// restart before they were written) are loaded, so the copies go out without waiting
-    /// for a consumer to fetch there.
-    fn adopt_pending_dead_letters(&self, broker: &Broker) {
-        if broker.topic(STATE_TOPIC).is_none() || self.load_all(broker).is_err() {
+    /// restart before they were written), whose state and topic partition are both here, are
+    /// loaded, so the copies go out without waiting for a consumer to fetch there.
+    async fn adopt_pending_dead_letters(&self, broker: &Broker) {
+        if broker.topic(STATE_TOPIC).is_none() {
             return;
         }
-        let keys: Vec<StateKey> = {
-            let inner = self.lock();
-            inner
-                .stored
-                .iter()
-                .filter(|(_, v)| !v.dlq_pending.is_empty())
-                .map(|(k, _)| k.clone())
-                .collect()
-        };
-        for key in keys {
+        for key in self.state.coord_dlq_pending() {
+            if self.lock().parts.contains_key(&key) {
+                continue;
+            }
             let Some(partition) = broker
                 .topic_by_id(&key.topic_id)
                 .and_then(|t| t.leader(key.partition, -1).ok().cloned())
@@ -839,8 +759,9 @@ impl ShareManager {
                 continue;
             };
             let t = Target { key, partition };
-            let mut dirty = Dirty::new();
-            let _ = self.with_part(&t, &mut dirty, |_, _| ((), false));
+            if let Err(code) = self.load(&t).await {
+                tracing::debug!("share-partition {:?} not loaded: {code}", t.key);
+            }
         }
     }
 
@@ -860,7 +781,7 @@ impl ShareManager {
             due
         };
         if due {
-            self.adopt_pending_dead_letters(&broker);
+            self.adopt_pending_dead_letters(&broker).await;
         }
         type Work = (StateKey, Option<String>, bool, Vec<DlqPending>, bool);
         let work: Vec<Work> = {
@@ -958,14 +879,21 @@ impl ShareManager {
     }
 }
 
-/// The `__share_group_state` partition of `key`, if this broker leads it.
-fn state_partition(broker: &Broker, key: &StateKey) -> Result<Arc<Partition>, i16> {
-    let topic = broker.topic(STATE_TOPIC).ok_or(COORDINATOR_NOT_AVAILABLE)?;
-    let n = topic.partitions.len() as i32;
-    topic
-        .leader(key.state_partition(n), -1)
-        .cloned()
-        .map_err(|_| COORDINATOR_NOT_AVAILABLE)
+/// A fenced read or write, as the share-partition's leader answers it to a consumer: the
+/// state moved on without this copy (retriable once reloaded).
+fn fenced_code(code: i16) -> i16 {
+    match code {
+        FENCED_STATE_EPOCH => COORDINATOR_LOAD_IN_PROGRESS,
+        other => other,
+    }
+}
+
+/// A state epoch for a new initialization: seconds since 2020, so a later one is larger (the
+/// coordinator also puts it past any epoch it knows).
+fn new_state_epoch(now_ms: i64) -> i32 {
+    i32::try_from((now_ms / 1000).saturating_sub(1_577_836_800))
+        .unwrap_or(i32::MAX)
+        .max(1)
 }
 
 /// Where a new share-partition starts (`share.auto.offset.reset`).
@@ -1005,14 +933,23 @@ pub async fn ensure_state_topic(broker: &Arc<Broker>, wait: Duration) -> bool {
     } else {
         i16::MAX
     };
+    let min_isr = cfg
+        .broker_value("share.coordinator.state.topic.min.isr")
+        .and_then(|v| v.trim().parse::<i16>().ok())
+        .unwrap_or(2);
+    let rf = rf.min(cap).max(1);
     let mut configs = BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), Some("compact".to_string()));
+    configs.insert(
+        "min.insync.replicas".to_string(),
+        Some(min_isr.clamp(1, rf).to_string()),
+    );
     configs.insert("compression.type".to_string(), Some("producer".to_string()));
     let req = crate::cluster::controller_rpc::ControllerRequest::CreateTopics {
         topics: vec![crate::cluster::controller_rpc::NewTopic {
             name: STATE_TOPIC.to_string(),
             num_partitions: partitions,
-            replication_factor: rf.min(cap).max(1),
+            replication_factor: rf,
             assignments: None,
             configs,
         }],

@@ -5,6 +5,7 @@
 //! sessions ShareFetch and ShareAcknowledge run in. The APIs and the runtime that persists the
 //! state come next (issue 12).
 
+pub mod coordinator;
 pub mod group;
 pub mod partition;
 pub mod records;

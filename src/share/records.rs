@@ -90,6 +90,9 @@ pub struct DlqPending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateValue {
     pub snapshot_epoch: i32,
+    /// Changes when the share-partition is initialized again (AlterShareGroupOffsets, a
+    /// re-creation after a delete): a writer holding an older state epoch is fenced.
+    pub state_epoch: i32,
     pub leader_epoch: i32,
     pub create_timestamp: i64,
     pub write_timestamp: i64,
@@ -102,7 +105,7 @@ impl StateValue {
         let mut w = Writer::new(true);
         w.i16(if self.dlq_pending.is_empty() { 0 } else { 1 });
         w.i32(self.snapshot_epoch);
-        w.i32(0); // StateEpoch
+        w.i32(self.state_epoch);
         w.i32(self.leader_epoch);
         w.i64(self.snapshot.start_offset);
         w.i64(self.create_timestamp);
@@ -139,7 +142,7 @@ impl StateValue {
         }
         r.set_flexible(true);
         let snapshot_epoch = r.i32()?;
-        let _state_epoch = r.i32()?;
+        let state_epoch = r.i32()?;
         let leader_epoch = r.i32()?;
         let start_offset = r.i64()?;
         let create_timestamp = r.i64()?;
@@ -180,6 +183,7 @@ impl StateValue {
         r.skip_tagged_fields()?;
         Ok(StateValue {
             snapshot_epoch,
+            state_epoch,
             leader_epoch,
             create_timestamp,
             write_timestamp,
@@ -190,6 +194,73 @@ impl StateValue {
             dlq_pending,
         })
     }
+}
+
+/// What skua's share-state RPCs (Read/WriteShareGroupState between brokers) carry beyond
+/// Kafka's fields, in tagged field [`SKUA_STATE_TAG`] of a partition's data: `SnapshotEpoch
+/// int32`, `CreateTimestamp int64`, then `DlqPending` as in the value. Kafka's brokers skip an
+/// unknown tagged field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StateExtension {
+    pub snapshot_epoch: i32,
+    pub create_timestamp: i64,
+    pub dlq_pending: Vec<DlqPending>,
+}
+
+/// The tagged field of [`StateExtension`].
+pub const SKUA_STATE_TAG: i32 = 10000;
+
+impl StateExtension {
+    pub fn encode(&self) -> Bytes {
+        let mut w = Writer::new(true);
+        w.i32(self.snapshot_epoch);
+        w.i64(self.create_timestamp);
+        w.array_len(self.dlq_pending.len());
+        for d in &self.dlq_pending {
+            w.i64(d.offset);
+            w.i16(i16::try_from(d.delivery_count).unwrap_or(i16::MAX));
+            w.i64(d.mark);
+            w.tagged_fields();
+        }
+        w.finish()
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<StateExtension, RecordError> {
+        let mut r = Reader::new(buf, true);
+        let snapshot_epoch = r.i32()?;
+        let create_timestamp = r.i64()?;
+        let n = r.array_len("dlqPending")?;
+        let mut dlq_pending = Vec::with_capacity(n.min(4096));
+        for _ in 0..n {
+            let offset = r.i64()?;
+            let delivery_count = u16::try_from(r.i16()?.max(0)).unwrap_or(0);
+            let mark = r.i64()?;
+            r.skip_tagged_fields()?;
+            dlq_pending.push(DlqPending {
+                offset,
+                delivery_count,
+                mark,
+            });
+        }
+        Ok(StateExtension {
+            snapshot_epoch,
+            create_timestamp,
+            dlq_pending,
+        })
+    }
+}
+
+/// Kafka's `StateBatch` of the share-state RPCs, from and to the state machine's.
+pub fn batch_from_wire(first: i64, last: i64, state: i8, count: i16) -> Option<StateBatch> {
+    if first > last {
+        return None;
+    }
+    Some(StateBatch {
+        first_offset: first,
+        last_offset: last,
+        state: RecordState::from_id(state)?,
+        delivery_count: u16::try_from(count.max(0)).unwrap_or(0),
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +277,7 @@ mod tests {
         assert_eq!(StateKey::decode(&key.encode()).unwrap(), key);
         let v = StateValue {
             snapshot_epoch: 7,
+            state_epoch: 3,
             leader_epoch: 2,
             create_timestamp: 10,
             write_timestamp: 20,
@@ -248,5 +320,15 @@ mod tests {
             assert!(StateValue::decode(&bytes[..n]).is_err());
         }
         assert!(key.state_partition(50) >= 0 && key.state_partition(50) < 50);
+        let ext = StateExtension {
+            snapshot_epoch: 4,
+            create_timestamp: 99,
+            dlq_pending: with_pending.dlq_pending.clone(),
+        };
+        let bytes = ext.encode();
+        assert_eq!(StateExtension::decode(&bytes).unwrap(), ext);
+        for n in 0..bytes.len() {
+            assert!(StateExtension::decode(&bytes[..n]).is_err());
+        }
     }
 }

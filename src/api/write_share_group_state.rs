@@ -1,0 +1,111 @@
+//! WriteShareGroupState (key 85), v0: a share-partition leader writes a snapshot of its
+//! share-partitions to their share coordinator (this broker), answered once committed to
+//! `__share_group_state`. Fencing as Kafka's: FENCED_STATE_EPOCH, FENCED_LEADER_EPOCH (see
+//! `share::coordinator`). Broker to broker: CLUSTER_ACTION on the cluster. skua's snapshot
+//! epoch, creation time and pending dead-letter copies come in tagged field `SKUA_STATE_TAG`.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::write_share_group_state_response::{
+    PartitionResult, WriteStateResult,
+};
+use kafka_protocol::messages::{ApiKey, WriteShareGroupStateRequest, WriteShareGroupStateResponse};
+
+use super::{ApiEntry, Reply, Request};
+use crate::cluster::Broker;
+use crate::protocol::FrameError;
+use crate::security::acl::AclOperation;
+use crate::server::share_state::COORDINATOR_NOT_AVAILABLE;
+use crate::share::coordinator::StateWrite;
+use crate::share::partition::Snapshot;
+use crate::share::records::{batch_from_wire, StateExtension, StateKey, SKUA_STATE_TAG};
+
+pub const VERSIONS: ApiEntry = ApiEntry {
+    key: ApiKey::WriteShareGroupState,
+    min: 0,
+    max: 0,
+};
+
+const INVALID_REQUEST: i16 = 42;
+
+pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
+    let body: WriteShareGroupStateRequest = req.decode(ApiKey::WriteShareGroupState)?;
+    let denied = super::authz::authz(broker, &req).cluster_error(AclOperation::ClusterAction);
+    let group = body.group_id.as_str().to_string();
+    let mut codes: Vec<(StateKey, i16)> = Vec::new();
+    let mut writes: Vec<(StateKey, StateWrite)> = Vec::new();
+    for t in &body.topics {
+        for p in &t.partitions {
+            let key = StateKey {
+                group: group.clone(),
+                topic_id: t.topic_id,
+                partition: p.partition,
+            };
+            if let Some(code) = denied {
+                codes.push((key, code));
+                continue;
+            }
+            let batches = p
+                .state_batches
+                .iter()
+                .map(|b| {
+                    batch_from_wire(
+                        b.first_offset,
+                        b.last_offset,
+                        b.delivery_state,
+                        b.delivery_count,
+                    )
+                })
+                .collect::<Option<Vec<_>>>();
+            let ext = match p.unknown_tagged_fields.get(&SKUA_STATE_TAG) {
+                None => Some(StateExtension::default()),
+                Some(b) => StateExtension::decode(b).ok(),
+            };
+            let (Some(batches), Some(ext)) = (batches, ext) else {
+                codes.push((key, INVALID_REQUEST));
+                continue;
+            };
+            writes.push((
+                key,
+                StateWrite {
+                    state_epoch: p.state_epoch,
+                    leader_epoch: p.leader_epoch,
+                    snapshot_epoch: ext.snapshot_epoch,
+                    create_timestamp: ext.create_timestamp,
+                    snapshot: Snapshot {
+                        start_offset: p.start_offset,
+                        batches,
+                    },
+                    dlq_pending: ext.dlq_pending,
+                },
+            ));
+        }
+    }
+    let mgr = broker.shares.get().cloned();
+    Ok(Reply::Later(Box::pin(async move {
+        match mgr {
+            Some(m) => codes.extend(m.state.coord_write(writes).await),
+            None => codes.extend(
+                writes
+                    .into_iter()
+                    .map(|(k, _)| (k, COORDINATOR_NOT_AVAILABLE)),
+            ),
+        }
+        let mut results: Vec<WriteStateResult> = Vec::new();
+        for (key, code) in codes {
+            let result = PartitionResult::default()
+                .with_partition(key.partition)
+                .with_error_code(code);
+            match results.iter_mut().find(|r| r.topic_id == key.topic_id) {
+                Some(r) => r.partitions.push(result),
+                None => results.push(
+                    WriteStateResult::default()
+                        .with_topic_id(key.topic_id)
+                        .with_partitions(vec![result]),
+                ),
+            }
+        }
+        let out = WriteShareGroupStateResponse::default().with_results(results);
+        req.respond(&out)
+    })))
+}

@@ -37,13 +37,16 @@ Every topic here is replicated on every node with min.insync.replicas=2. Scenari
                             transaction's records and offsets visible, an aborted one's neither
   share_leader_kill         confluent ShareConsumer (KIP-932) on a 6-partition topic: the state of
                             each share-partition lives with the leader of its __share_group_state
-                            partition, mostly another broker than the topic partition's leader
+                            partition; the group is named so that at least two share-partitions
+                            keep it on another broker than their topic partition's leader
                             (Read/WriteShareGroupState between brokers). A consumer ACCEPTs half of
-                            300 records, the leader of partition 0 is killed (kill -9; with it about
-                            a third of the state partitions' leaders), the consumer goes on: every
-                            record ACCEPTed, none whose ACCEPT was committed delivered again; the
-                            node is restarted; a new consumer of the group gets exactly 60 records
-                            produced afterwards, delivery count 1
+                            300 records, then holds a batch unacknowledged while the leader of its
+                            partition is killed (kill -9; with it about a third of the state
+                            partitions' leaders) and acknowledges it after: those records come
+                            again from the new leader with delivery count 2; every record
+                            ACCEPTed, none whose ACCEPT was committed delivered again, delivery
+                            counts 1, 2, ... per record; the node is restarted; a new consumer of
+                            the group gets exactly the 60 records produced afterwards, count 1
 """
 
 import asyncio
@@ -802,10 +805,59 @@ class ShareRun:
         self.c.close()
 
 
+def java_hash_partition(key, n):
+    """Kafka's partitionFor: Utils.abs(key.hashCode()) % n."""
+    h = 0
+    for ch in key:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    if h >= 1 << 31:
+        h -= 1 << 32
+    return (0 if h == -(1 << 31) else abs(h)) % n
+
+
+def share_state_topic_ready(t):
+    """A throwaway share group's consumer makes the broker create __share_group_state; returns
+    {state partition: leader}."""
+    c = ShareConsumer({"bootstrap.servers": cl.boot_cluster(), "group.id": "compat-cl-share-warm-" + t[-10:],
+                       "share.acknowledgement.mode": "explicit"})
+    try:
+        c.subscribe([t])
+        deadline = time.monotonic() + 30
+        while True:
+            md = AdminClient({"bootstrap.servers": cl.boot_cluster()}).list_topics("__share_group_state", timeout=10)
+            st = md.topics.get("__share_group_state")
+            if st is not None and st.error is None and st.partitions and \
+                    all(pm.leader >= 0 for pm in st.partitions.values()):
+                return {p: pm.leader for p, pm in st.partitions.items()}
+            check(time.monotonic() < deadline, "__share_group_state not created within 30s")
+            for m in c.poll(0.3):
+                check(m.error() is not None, "the warm-up share consumer got a record")
+    finally:
+        c.close()
+
+
 def share_leader_kill():
+    from confluent_kafka import TopicCollection
     t = topic_name("cl-share")
     cl.create_topic(t, SHARE_PARTS)
-    group = "compat-cl-share-" + t[-10:]
+    state_leaders = share_state_topic_ready(t)
+    a = AdminClient({"bootstrap.servers": cl.boot_cluster()})
+    desc = a.describe_topics(TopicCollection([t]))[t].result(timeout=20)
+    tid = str(desc.topic_id)
+    leaders = {p.id: p.leader.id for p in desc.partitions}
+    # A group whose share-partitions' state lives, for at least two of them, on another broker than
+    # the topic partition's leader (Read/WriteShareGroupState between brokers).
+    group, remote = None, []
+    for i in range(200):
+        g = f"compat-cl-share-{t[-10:]}-{i}"
+        r = [p for p in range(SHARE_PARTS)
+             if state_leaders[java_hash_partition(f"{g}:{tid}:{p}", len(state_leaders))] != leaders[p]]
+        if len(r) >= 2:
+            group, remote = g, r
+            break
+    check(group is not None, "no group name with remote share state found")
+    print(f"share_leader_kill: group {group}: partitions {remote} keep their state on another broker",
+          file=sys.stderr)
     share_group_earliest(group)
     first = [{"key": b"k-%d" % i, "value": b"s-%06d" % i, "partition": i % SHARE_PARTS} for i in range(300)]
     txnlib.cf_send(cf_producer(), t, first)
@@ -814,11 +866,36 @@ def share_leader_kill():
     killed = None
     try:
         run.until(150, 90, "before the kill")
-        killed = cl.leader_of(t, 0)
-        cl.fail_over(killed, t, 0)
+        # A batch is held (acquired, not acknowledged) when the leader of partition 0 dies; it is
+        # acknowledged after the kill: the dead leader's share-partitions refuse it, and their
+        # records come again with delivery count 2 from the new leader.
+        held = []
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:
+            held = [m for m in run.c.poll(0.3) if m.error() is None]
+        check(held, "no batch to hold at the kill")
+        hp = held[0].partition()
+        killed = cl.leader_of(t, hp)
+        cl.fail_over(killed, t, hp)
+        for m in held:
+            key = (m.partition(), m.offset())
+            run.values[key] = m.value()
+            run.counts.setdefault(key, []).append(m.delivery_count())
+            run.c.acknowledge(m, AcknowledgeType.ACCEPT)
+        try:
+            res = run.c.commit_sync(30)
+            ok = {tp.partition for tp, err in res.items() if err is None and tp.error is None}
+            run.confirmed.update((m.partition(), m.offset()) for m in held if m.partition() in ok)
+        except KafkaException as e:
+            run.errors.append(f"commit_sync after the kill: {e}")
+        print(f"share_leader_kill: held {len(held)} records of partitions "
+              f"{sorted({m.partition() for m in held})} at the kill", file=sys.stderr)
         run.until(300, 120, "after the kill")
         eq(run.values, want, "the record at each (partition, offset)")
         redelivered = sorted(k for k, c in run.counts.items() if len(c) > 1)
+        lost_acks = [(m.partition(), m.offset()) for m in held
+                     if (m.partition(), m.offset()) not in run.confirmed or len(run.counts[(m.partition(), m.offset())]) > 1]
+        check(set(lost_acks) <= set(redelivered) | run.confirmed, "held records neither committed nor redelivered")
         for k in redelivered:
             eq(run.counts[k], list(range(1, len(run.counts[k]) + 1)),
                f"delivery counts of partition {k[0]} offset {k[1]}")

@@ -11,7 +11,7 @@ use kafka_protocol::messages::write_share_group_state_response::{
 };
 use kafka_protocol::messages::{ApiKey, WriteShareGroupStateRequest, WriteShareGroupStateResponse};
 
-use super::{ApiEntry, Reply, Request};
+use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 use crate::security::acl::AclOperation;
@@ -58,8 +58,8 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 })
                 .collect::<Option<Vec<_>>>();
             let ext = match p.unknown_tagged_fields.get(&SKUA_STATE_TAG) {
-                None => Some(StateExtension::default()),
-                Some(b) => StateExtension::decode(b).ok(),
+                None => Some(None),
+                Some(b) => StateExtension::decode(b).ok().map(Some),
             };
             let (Some(batches), Some(ext)) = (batches, ext) else {
                 codes.push((key, INVALID_REQUEST));
@@ -70,13 +70,13 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 StateWrite {
                     state_epoch: p.state_epoch,
                     leader_epoch: p.leader_epoch,
-                    snapshot_epoch: ext.snapshot_epoch,
-                    create_timestamp: ext.create_timestamp,
+                    snapshot_epoch: ext.as_ref().map(|e| e.snapshot_epoch),
+                    create_timestamp: ext.as_ref().map_or_else(now_ms, |e| e.create_timestamp),
                     snapshot: Snapshot {
                         start_offset: p.start_offset,
                         batches,
                     },
-                    dlq_pending: ext.dlq_pending,
+                    dlq_pending: ext.map(|e| e.dlq_pending).unwrap_or_default(),
                 },
             ));
         }

@@ -583,7 +583,7 @@ impl ShareManager {
                         StateWrite {
                             state_epoch: part.state_epoch,
                             leader_epoch: part.leader_epoch,
-                            snapshot_epoch: part.snapshot_epoch,
+                            snapshot_epoch: Some(part.snapshot_epoch),
                             create_timestamp: part.create_timestamp,
                             snapshot: part.sp.snapshot(),
                             dlq_pending: part.dlq_pending.values().copied().collect(),

@@ -538,7 +538,7 @@ impl ShareState {
             let mut topics: BTreeMap<Uuid, Vec<write_req::PartitionData>> = BTreeMap::new();
             for (k, w) in &items {
                 let ext = StateExtension {
-                    snapshot_epoch: w.snapshot_epoch,
+                    snapshot_epoch: w.snapshot_epoch.unwrap_or(0),
                     create_timestamp: w.create_timestamp,
                     dlq_pending: w.dlq_pending.clone(),
                 };

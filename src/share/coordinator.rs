@@ -35,7 +35,9 @@ pub const FENCED_STATE_EPOCH: i16 = 124;
 pub struct StateWrite {
     pub state_epoch: i32,
     pub leader_epoch: i32,
-    pub snapshot_epoch: i32,
+    /// The writer's numbering of its snapshots (skua's writers); None: a writer that does not
+    /// number them (the write is newer than what is stored).
+    pub snapshot_epoch: Option<i32>,
     pub create_timestamp: i64,
     pub snapshot: Snapshot,
     pub dlq_pending: Vec<DlqPending>,
@@ -130,13 +132,16 @@ impl StateStore {
         if w.leader_epoch < cur.leader_epoch {
             return Err(FENCED_LEADER_EPOCH);
         }
-        if w.snapshot_epoch <= cur.snapshot_epoch {
+        let snapshot_epoch = w
+            .snapshot_epoch
+            .unwrap_or_else(|| cur.snapshot_epoch.saturating_add(1));
+        if snapshot_epoch <= cur.snapshot_epoch {
             // Overtaken by a newer snapshot of the same writer: that one stands.
             cur.leader_epoch = cur.leader_epoch.max(w.leader_epoch);
             return Ok(cur.clone());
         }
         *cur = StateValue {
-            snapshot_epoch: w.snapshot_epoch,
+            snapshot_epoch,
             state_epoch: cur.state_epoch,
             leader_epoch: w.leader_epoch.max(cur.leader_epoch),
             create_timestamp: w.create_timestamp,

@@ -13,7 +13,7 @@ fn write(state_epoch: i32, leader_epoch: i32, snapshot_epoch: i32, start: i64) -
     StateWrite {
         state_epoch,
         leader_epoch,
-        snapshot_epoch,
+        snapshot_epoch: Some(snapshot_epoch),
         create_timestamp: 1,
         snapshot: Snapshot {
             start_offset: start,
@@ -72,6 +72,18 @@ fn an_overtaken_snapshot_keeps_the_newer_one() {
     s.write(&k, write(1, 0, 3, 30), 1).unwrap();
     let v = s.write(&k, write(1, 0, 2, 20), 2).unwrap();
     assert_eq!((v.snapshot_epoch, v.snapshot.start_offset), (3, 30));
+    // A writer that does not number its snapshots (Kafka's) always writes a newer one.
+    let v = s
+        .write(
+            &k,
+            StateWrite {
+                snapshot_epoch: None,
+                ..write(1, 0, 0, 40)
+            },
+            3,
+        )
+        .unwrap();
+    assert_eq!((v.snapshot_epoch, v.snapshot.start_offset), (4, 40));
 }
 
 #[test]

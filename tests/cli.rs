@@ -139,6 +139,33 @@ fn create_existing_topic_fails_with_error_name() {
 }
 
 #[test]
+fn bootstrap_server_takes_a_comma_separated_list() {
+    let b = Broker::start(&[]);
+    let dead = format!("127.0.0.1:{}", free_port());
+    ok(&b, &["topic", "create", "listed", "--partitions", "2"]);
+    // The first address is down: the next one answers, as with Kafka's tools.
+    let o = skua_at(&format!("{dead},{}", b.addr()), &["topic", "list"], "");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("listed")),
+        "{}",
+        o.stdout
+    );
+    // Every address down: the error names the last one tried.
+    let dead2 = format!("127.0.0.1:{}", free_port());
+    let o = skua_at(&format!("{dead},{dead2}"), &["topic", "list"], "");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .starts_with(&format!("skua: cannot connect to broker {dead2}: ")),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
 fn dead_broker_fails_with_clear_message() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");

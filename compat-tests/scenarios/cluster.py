@@ -46,7 +46,8 @@ Every topic here is replicated on every node with min.insync.replicas=2. Scenari
                             again from the new leader with delivery count 2; every record
                             ACCEPTed, none whose ACCEPT was committed delivered again, delivery
                             counts 1, 2, ... per record; the node is restarted; a new consumer of
-                            the group gets exactly the 60 records produced afterwards, count 1
+                            the group gets exactly the 60 records produced afterwards, count 1;
+                            `skua group describe` shows start offset 60 on all six partitions
 """
 
 import asyncio
@@ -919,6 +920,16 @@ def share_leader_kill():
     eq(run2.values, {(i % SHARE_PARTS, i // SHARE_PARTS): b"s-%06d" % i for i in range(300, 360)},
        "records delivered to the new consumer: exactly those produced after the first consumer finished")
     eq(sorted({tuple(c) for c in run2.counts.values()}), [(1,)], "delivery counts of the new records")
+    # The group coordinator collects every share-partition's start offset from the share
+    # coordinators (ReadShareGroupStateSummary on each broker): all 360 records done.
+    def starts():
+        r = subprocess.run([os.environ["SKUA_BIN"], "group", "describe", group, "--bootstrap-server",
+                            cl.boot_cluster(), "--output", "json"], capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, f"skua group describe exited {r.returncode}: {r.stderr.strip()[:400]}")
+        return sorted((p["partition"], p["start_offset"]) for p in json.loads(r.stdout)["partitions"])
+    eq(starts(), [(p, 60) for p in range(SHARE_PARTS)],
+       "skua group describe: (partition, start offset) of every share-partition")
 
 
 SCENARIOS = {

@@ -91,7 +91,23 @@ impl Conn {
 
     /// Connect with the CLI's security settings: TLS first, then ApiVersions, then the SASL
     /// exchange.
+    /// A comma-separated list (`--bootstrap-server a:9092,b:9092`, as Kafka's tools take) is
+    /// tried in order; the first broker that answers is used.
     pub fn connect_with(addr: &str, timeout: Duration, security: &ClientSecurity) -> Result<Conn> {
+        if addr.contains(',') {
+            let mut last = None;
+            for one in addr.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                match Conn::connect_one(one, timeout, security) {
+                    Ok(c) => return Ok(c),
+                    Err(e) => last = Some(e),
+                }
+            }
+            return Err(last.unwrap_or_else(|| anyhow!("no broker address in {addr:?}")));
+        }
+        Conn::connect_one(addr, timeout, security)
+    }
+
+    fn connect_one(addr: &str, timeout: Duration, security: &ClientSecurity) -> Result<Conn> {
         let addrs: Vec<_> = addr
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve broker address {addr}"))?

@@ -1,10 +1,14 @@
 //! Share groups (KIP-932) over TCP against the real binary, with raw requests: the
 //! ShareGroupHeartbeat lifecycle and its error codes, share sessions and acknowledgements in
 //! ShareFetch / ShareAcknowledge (Kafka's codes for every misuse), release and redelivery
-//! counts, DescribeShareGroupOffsets, and the state surviving `kill -9`.
+//! counts, DescribeShareGroupOffsets, and the state surviving `kill -9`; v2 (Kafka 4.2): RENEW
+//! acknowledgements (KIP-1222) and the record-limit acquire mode (KIP-1206); DescribeGroups of
+//! a share group; a member leaving by heartbeat releasing its records at once.
 //! (confluent-kafka's ShareConsumer runs the same paths in compat-tests/scenarios/share.py.)
 
 mod common;
+
+use std::time::{Duration, Instant};
 
 use common::{batch, decode_records, Broker, Client};
 use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -18,6 +22,7 @@ use kafka_protocol::messages::share_fetch_request::{
     AcknowledgementBatch, FetchPartition, FetchTopic,
 };
 use kafka_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
     DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse, GroupId,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, JoinGroupRequest,
     JoinGroupResponse, ListGroupsRequest, ListGroupsResponse, MetadataRequest, MetadataResponse,
@@ -31,6 +36,7 @@ use uuid::Uuid;
 
 const ACCEPT: i8 = 1;
 const RELEASE: i8 = 2;
+const RENEW: i8 = 4;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -75,21 +81,26 @@ fn produce(c: &mut Client, topic: &str, n: usize, tag: &str) {
     assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
 }
 
-fn earliest(c: &mut Client, group: &str) {
+/// Set a GROUP config of `group` (IncrementalAlterConfigs SET).
+fn group_config(c: &mut Client, group: &str, name: &str, value: &str) {
     let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
         AlterConfigsResource::default()
             .with_resource_type(32)
             .with_resource_name(s(group))
             .with_configs(vec![AlterableConfig::default()
-                .with_name(s("share.auto.offset.reset"))
+                .with_name(s(name))
                 .with_config_operation(0)
-                .with_value(Some(s("earliest")))]),
+                .with_value(Some(s(value)))]),
     ]);
     let r: IncrementalAlterConfigsResponse = c.call(1, &req);
     assert_eq!(r.responses[0].error_code, 0, "{:?}", r.responses[0]);
 }
 
-/// One ShareFetch of partition 0 of `id` at `epoch`, with `acks` (first, last, type).
+fn earliest(c: &mut Client, group: &str) {
+    group_config(c, group, "share.auto.offset.reset", "earliest");
+}
+
+/// One ShareFetch v1 of partition 0 of `id` at `epoch`, with `acks` (first, last, type).
 fn fetch(
     c: &mut Client,
     group: &str,
@@ -98,15 +109,31 @@ fn fetch(
     id: Uuid,
     acks: &[(i64, i64, i8)],
 ) -> ShareFetchResponse {
+    fetch_at(c, 1, (group, member, epoch), id, acks, (500, 100, 0, false))
+}
+
+/// One ShareFetch at `version` by (group, member, epoch) of partition 0 of `id`, with `acks`;
+/// `ask` = (MaxWaitMs, MaxRecords, ShareAcquireMode, IsRenewAck). A renewing fetch asks for
+/// no bytes.
+fn fetch_at(
+    c: &mut Client,
+    version: i16,
+    (group, member, epoch): (&str, &str, i32),
+    id: Uuid,
+    acks: &[(i64, i64, i8)],
+    (max_wait_ms, max_records, mode, renew): (i32, i32, i8, bool),
+) -> ShareFetchResponse {
     let req = ShareFetchRequest::default()
         .with_group_id(Some(GroupId(s(group))))
         .with_member_id(Some(s(member)))
         .with_share_session_epoch(epoch)
-        .with_max_wait_ms(500)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_max_records(100)
-        .with_batch_size(100)
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(if renew { 0 } else { 1 })
+        .with_max_bytes(if renew { 0 } else { 1 << 20 })
+        .with_max_records(max_records)
+        .with_batch_size(max_records)
+        .with_share_acquire_mode(mode)
+        .with_is_renew_ack(renew)
         .with_topics(vec![FetchTopic::default()
             .with_topic_id(id)
             .with_partitions(vec![FetchPartition::default()
@@ -121,7 +148,7 @@ fn fetch(
                         })
                         .collect(),
                 )])]);
-    c.call(1, &req)
+    c.call(version, &req)
 }
 
 fn acknowledge(
@@ -132,10 +159,22 @@ fn acknowledge(
     id: Uuid,
     acks: &[(i64, i64, i8)],
 ) -> ShareAcknowledgeResponse {
+    acknowledge_at(c, (1, false), (group, member, epoch), id, acks)
+}
+
+/// One ShareAcknowledge at (version, IsRenewAck) by (group, member, epoch).
+fn acknowledge_at(
+    c: &mut Client,
+    (version, renew): (i16, bool),
+    (group, member, epoch): (&str, &str, i32),
+    id: Uuid,
+    acks: &[(i64, i64, i8)],
+) -> ShareAcknowledgeResponse {
     let req = ShareAcknowledgeRequest::default()
         .with_group_id(Some(GroupId(s(group))))
         .with_member_id(Some(s(member)))
         .with_share_session_epoch(epoch)
+        .with_is_renew_ack(renew)
         .with_topics(vec![AcknowledgeTopic::default()
             .with_topic_id(id)
             .with_partitions(vec![AcknowledgePartition::default()
@@ -150,7 +189,7 @@ fn acknowledge(
                         })
                         .collect(),
                 )])]);
-    c.call(1, &req)
+    c.call(version, &req)
 }
 
 /// (first, last, delivery count) of every acquired range, and the values of the records.
@@ -439,4 +478,231 @@ fn alter_and_delete_share_group_offsets_need_an_empty_group() {
     heartbeat(&mut c, "ag", "d", 0, Some(&["ao"]));
     let f = fetch(&mut c, "ag", "d", 0, id, &[]);
     assert_eq!(acquired(&f).0, vec![(0, 5, 1)]);
+}
+
+#[test]
+fn renew_keeps_records_past_the_lock_until_renewals_stop() {
+    let b = Broker::start(&["group.share.min.record.lock.duration.ms=1000"]);
+    let (mut ca, mut cb) = (b.client(), b.client());
+    ca.create_topic("rn", 1);
+    let id = topic_id(&mut ca, "rn");
+    earliest(&mut ca, "rg");
+    group_config(&mut ca, "rg", "share.record.lock.duration.ms", "1500");
+    produce(&mut ca, "rn", 4, "r");
+    heartbeat(&mut ca, "rg", "a", 0, Some(&["rn"]));
+    heartbeat(&mut cb, "rg", "b", 0, Some(&["rn"]));
+    let r = fetch_at(&mut ca, 2, ("rg", "a", 0), id, &[], (500, 100, 0, false));
+    assert_eq!(r.acquisition_lock_timeout_ms, 1500);
+    assert_eq!(acquired(&r).0, vec![(0, 3, 1)]);
+    // a renews every 700 ms for 3.5 s (more than twice the 1.5 s lock), by ShareAcknowledge
+    // and by ShareFetch in turn; b, fetching meanwhile, gets nothing.
+    let started = Instant::now();
+    let (mut a_epoch, mut b_epoch) = (1, 0);
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(700));
+        if i % 2 == 0 {
+            let r = acknowledge_at(
+                &mut ca,
+                (2, true),
+                ("rg", "a", a_epoch),
+                id,
+                &[(0, 3, RENEW)],
+            );
+            let p = &r.responses[0].partitions[0];
+            assert_eq!((r.error_code, p.error_code), (0, 0), "{r:?}");
+            assert_eq!(r.acquisition_lock_timeout_ms, 1500);
+        } else {
+            // A renewing fetch only acknowledges: no records, whatever is available.
+            let r = fetch_at(
+                &mut ca,
+                2,
+                ("rg", "a", a_epoch),
+                id,
+                &[(0, 3, RENEW)],
+                (0, 0, 0, true),
+            );
+            assert_eq!((r.error_code, ack_code(&r)), (0, 0), "{r:?}");
+            assert_eq!(acquired(&r).0, vec![]);
+            assert_eq!(r.acquisition_lock_timeout_ms, 1500);
+        }
+        a_epoch += 1;
+        let r = fetch_at(
+            &mut cb,
+            2,
+            ("rg", "b", b_epoch),
+            id,
+            &[],
+            (0, 100, 0, false),
+        );
+        assert_eq!(acquired(&r).0, vec![], "b acquired a's renewed records");
+        b_epoch += 1;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(3500));
+    // The renewals stop: one lock later the records are b's, their second delivery.
+    let last_renewal = Instant::now();
+    let r = fetch_at(
+        &mut cb,
+        2,
+        ("rg", "b", b_epoch),
+        id,
+        &[],
+        (5000, 100, 0, false),
+    );
+    assert_eq!(
+        acquired(&r),
+        (
+            vec![(0, 3, 2)],
+            vec!["r-v0".into(), "r-v1".into(), "r-v2".into(), "r-v3".into()]
+        )
+    );
+    assert!(last_renewal.elapsed() >= Duration::from_millis(1000));
+    // a renews too late: the records are not a's any more.
+    let r = acknowledge_at(
+        &mut ca,
+        (2, true),
+        ("rg", "a", a_epoch),
+        id,
+        &[(0, 3, RENEW)],
+    );
+    assert_eq!(r.responses[0].partitions[0].error_code, 121);
+}
+
+#[test]
+fn record_limit_mode_and_invalid_v2_requests() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    let av: ApiVersionsResponse = c.call(3, &ApiVersionsRequest::default());
+    let range = |key: i16| {
+        av.api_keys
+            .iter()
+            .find(|k| k.api_key == key)
+            .map(|k| (k.min_version, k.max_version))
+    };
+    assert_eq!((range(78), range(79)), (Some((1, 2)), Some((1, 2))));
+    c.create_topic("rl", 1);
+    let id = topic_id(&mut c, "rl");
+    earliest(&mut c, "lg");
+    // One log batch of ten records.
+    produce(&mut c, "rl", 10, "r");
+    heartbeat(&mut c, "lg", "m", 0, Some(&["rl"]));
+    let m = |epoch| ("lg", "m", epoch);
+    // record_limit: exactly MaxRecords, though the whole batch is sent.
+    let r = fetch_at(&mut c, 2, m(0), id, &[], (500, 3, 1, false));
+    assert_eq!(
+        acquired(&r),
+        (
+            vec![(0, 2, 1)],
+            vec!["r-v0".into(), "r-v1".into(), "r-v2".into()]
+        )
+    );
+    assert_eq!(
+        decode_records(r.responses[0].partitions[0].records.as_ref().unwrap()).len(),
+        10
+    );
+    let r = fetch_at(&mut c, 2, m(1), id, &[], (500, 4, 1, false));
+    assert_eq!(acquired(&r).0, vec![(3, 6, 1)]);
+    // batch_optimized: skua does not round up to the batch end either.
+    let r = fetch_at(&mut c, 2, m(2), id, &[], (500, 2, 0, false));
+    assert_eq!(acquired(&r).0, vec![(7, 8, 1)]);
+
+    // Refused as a whole (the session epoch does not move): an unknown acquire mode, a
+    // renewing fetch that asks for records.
+    let r = fetch_at(&mut c, 2, m(3), id, &[], (500, 3, 2, false));
+    assert_eq!(r.error_code, 42);
+    let r = fetch_at(&mut c, 2, m(3), id, &[(0, 0, RENEW)], (500, 3, 0, true));
+    assert_eq!(r.error_code, 42);
+    // Refused for the partition: RENEW without IsRenewAck, RENEW at v1 (unknown type there).
+    let r = fetch_at(&mut c, 2, m(3), id, &[(0, 0, RENEW)], (0, 1, 0, false));
+    assert_eq!((r.error_code, ack_code(&r)), (0, 42));
+    assert_eq!(acquired(&r).0, vec![(9, 9, 1)]);
+    let r = fetch_at(&mut c, 1, m(4), id, &[(0, 0, RENEW)], (0, 1, 0, false));
+    assert_eq!((r.error_code, ack_code(&r)), (0, 42));
+    let code =
+        |r: ShareAcknowledgeResponse| (r.error_code, r.responses[0].partitions[0].error_code);
+    assert_eq!(
+        code(acknowledge_at(
+            &mut c,
+            (1, false),
+            m(5),
+            id,
+            &[(0, 0, RENEW)]
+        )),
+        (0, 42)
+    );
+    assert_eq!(
+        code(acknowledge_at(
+            &mut c,
+            (2, false),
+            m(6),
+            id,
+            &[(0, 0, RENEW)]
+        )),
+        (0, 42)
+    );
+    // IsRenewAck with other types beside RENEW is fine; the answer carries the lock duration
+    // (the default 30 s here).
+    let r = acknowledge_at(
+        &mut c,
+        (2, true),
+        m(7),
+        id,
+        &[(0, 0, RENEW), (1, 9, ACCEPT)],
+    );
+    assert_eq!(r.acquisition_lock_timeout_ms, 30_000);
+    assert_eq!(code(r), (0, 0));
+    let r = acknowledge_at(&mut c, (2, false), m(8), id, &[(0, 0, ACCEPT)]);
+    assert_eq!(code(r), (0, 0));
+}
+
+#[test]
+fn describe_groups_of_a_share_group_is_group_id_not_found_from_v6() {
+    let b = Broker::start(&[]);
+    let mut c = b.client();
+    c.create_topic("dt", 1);
+    heartbeat(&mut c, "dg", "m", 0, Some(&["dt"]));
+    let describe = |c: &mut Client, v: i16| -> DescribeGroupsResponse {
+        c.call(
+            v,
+            &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("dg"))]),
+        )
+    };
+    // Before v6: Dead without an error, as Kafka answers.
+    let g = &describe(&mut c, 5).groups[0];
+    assert_eq!((g.error_code, g.group_state.as_str()), (0, "Dead"));
+    assert!(g.members.is_empty());
+    let g = &describe(&mut c, 6).groups[0];
+    assert_eq!((g.error_code, g.group_state.as_str()), (69, "Dead"));
+    assert_eq!(
+        g.error_message.as_deref(),
+        Some("Group dg is not a classic group.")
+    );
+}
+
+#[test]
+fn a_member_leaving_by_heartbeat_releases_its_records_at_once() {
+    let b = Broker::start(&[]);
+    let (mut ca, mut cb) = (b.client(), b.client());
+    ca.create_topic("lv", 1);
+    let id = topic_id(&mut ca, "lv");
+    earliest(&mut ca, "lvg");
+    produce(&mut ca, "lv", 3, "r");
+    heartbeat(&mut ca, "lvg", "a", 0, Some(&["lv"]));
+    heartbeat(&mut cb, "lvg", "b", 0, Some(&["lv"]));
+    let r = fetch(&mut ca, "lvg", "a", 0, id, &[]);
+    assert_eq!(acquired(&r).0, vec![(0, 2, 1)]);
+    // a leaves the group; its connection stays open and its locks have 30 s to run.
+    let r = heartbeat(&mut ca, "lvg", "a", -1, None);
+    assert_eq!((r.error_code, r.member_epoch), (0, -1));
+    let left = Instant::now();
+    let r = fetch(&mut cb, "lvg", "b", 0, id, &[]);
+    assert_eq!(
+        acquired(&r),
+        (
+            vec![(0, 2, 2)],
+            vec!["r-v0".into(), "r-v1".into(), "r-v2".into()]
+        )
+    );
+    assert!(left.elapsed() < Duration::from_secs(5));
+    // a's share session ended with its membership.
+    assert_eq!(fetch(&mut ca, "lvg", "a", 1, id, &[]).error_code, 122);
 }

@@ -1,4 +1,6 @@
-//! DescribeGroups (key 15), v0–6.
+//! DescribeGroups (key 15), v0–6. A consumer or share group is not a classic group: from v6
+//! (KIP-1043) it is answered GROUP_ID_NOT_FOUND with Kafka's message, before v6 as Dead
+//! without an error, as Kafka does (GroupMetadataManager.describeGroups).
 
 use std::sync::Arc;
 
@@ -18,6 +20,20 @@ pub const VERSIONS: ApiEntry = ApiEntry {
 };
 
 use crate::security::acl::{AclOperation, ResourceType};
+
+const GROUP_ID_NOT_FOUND: i16 = 69;
+
+/// A group the coordinator holds but that is not a classic group.
+fn not_classic(group_id: String, version: i16) -> DescribedGroup {
+    let d = DescribedGroup::default().with_group_state(StrBytes::from_static_str("Dead"));
+    if version < 6 {
+        return d.with_group_id(GroupId(StrBytes::from_string(group_id)));
+    }
+    let message = format!("Group {group_id} is not a classic group.");
+    d.with_group_id(GroupId(StrBytes::from_string(group_id)))
+        .with_error_code(GROUP_ID_NOT_FOUND)
+        .with_error_message(Some(StrBytes::from_string(message)))
+}
 
 pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameError> {
     let body: DescribeGroupsRequest = req.decode(ApiKey::DescribeGroups)?;
@@ -62,6 +78,9 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                                 .with_group_id(GroupId(s(g.group_id)));
                         }
                         let ops = az.operations(ResourceType::Group, &g.group_id);
+                        if g.error == GROUP_ID_NOT_FOUND {
+                            return not_classic(g.group_id, version);
+                        }
                         let mut d = DescribedGroup::default()
                             .with_error_code(g.error)
                             .with_group_id(GroupId(s(g.group_id)))

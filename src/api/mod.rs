@@ -67,6 +67,7 @@ pub mod share_acknowledge;
 pub mod share_fetch;
 pub mod share_group_describe;
 pub mod share_group_heartbeat;
+pub mod share_v2;
 pub mod sync_group;
 pub mod txn_implicit;
 pub mod txn_offset_commit;

@@ -1,7 +1,9 @@
-//! ShareAcknowledge (key 79), v1 (KIP-932): acknowledgements without a fetch (a consumer's
+//! ShareAcknowledge (key 79), v1-2 (KIP-932): acknowledgements without a fetch (a consumer's
 //! commit, or the last acknowledgements of a closing consumer at epoch -1, which also ends
 //! its share session and releases what it still holds). The new states are written to
-//! `__share_group_state` and committed before the answer.
+//! `__share_group_state` and committed before the answer. v2 (KIP-1222, `share_v2.rs`): RENEW
+//! acknowledgements under `IsRenewAck`, and the group's lock duration in the answer
+//! (AcquisitionLockTimeoutMs), so a client knows how long a renewal holds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use kafka_protocol::messages::{ApiKey, ShareAcknowledgeRequest, ShareAcknowledge
 use kafka_protocol::protocol::StrBytes;
 
 use super::share_fetch::{identify, leader_hints, load_slots, merge_acks, resolve, Slot};
-use super::{ApiEntry, Reply, Request};
+use super::{share_v2, ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::{encode_response, FrameError};
 use crate::server::share_runtime::{ensure_state_topic, Dirty, COORDINATOR_NOT_AVAILABLE};
@@ -21,7 +23,7 @@ use crate::server::share_runtime::{ensure_state_topic, Dirty, COORDINATOR_NOT_AV
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::ShareAcknowledge,
     min: 1,
-    max: 1,
+    max: 2,
 };
 
 fn error_response(code: i16, message: &str) -> ShareAcknowledgeResponse {
@@ -53,6 +55,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         })
     }));
     let epoch = body.share_session_epoch;
+    let renew = body.is_renew_ack;
     let correlation_id = req.header.correlation_id;
     let version = req.version;
     let listener = Arc::clone(&req.conn.listener);
@@ -89,7 +92,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let mut dirty = Dirty::new();
         for s in slots.iter_mut() {
             s.ack_code = Some(match &s.target {
-                Ok(t) => mgr.acknowledge(t, &member, &s.acks, &mut dirty),
+                Ok(t) => match share_v2::ack_types_error(version, renew, &s.acks) {
+                    Some(code) => code,
+                    None => mgr.acknowledge(t, &member, &s.acks, &mut dirty),
+                },
                 Err(code) => *code,
             });
         }
@@ -129,6 +135,7 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         }
         let out = ShareAcknowledgeResponse::default()
             .with_throttle_time_ms(0)
+            .with_acquisition_lock_timeout_ms(mgr.lock_duration_ms(&group))
             .with_responses(responses)
             .with_node_endpoints(
                 endpoints

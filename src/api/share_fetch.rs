@@ -1,4 +1,5 @@
-//! ShareFetch (key 78), v1 (KIP-932): a share-group member fetches records of the
+//! ShareFetch (key 78), v1-2 (KIP-932; v2: KIP-1206 acquire modes and KIP-1222 RENEW, see
+//! `share_v2.rs`): a share-group member fetches records of the
 //! share-partitions of its share session, with acknowledgements of earlier deliveries
 //! piggy-backed. The broker applies the acknowledgements, acquires records for the member
 //! (each acquired record is locked to it for `share.record.lock.duration.ms` and counted as
@@ -25,7 +26,7 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use super::leader_hints::LeaderHints;
-use super::{now_ms, ApiEntry, Reply, Request};
+use super::{now_ms, share_v2, ApiEntry, Reply, Request};
 use crate::cluster::{Broker, Partition};
 use crate::protocol::batch::BatchIter;
 use crate::protocol::{encode_response, FrameError};
@@ -42,7 +43,7 @@ use crate::share::records::StateKey;
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::ShareFetch,
     min: 1,
-    max: 1,
+    max: 2,
 };
 
 const UNKNOWN_TOPIC_ID: i16 = 100;
@@ -208,6 +209,21 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         Ok(x) => x,
         Err((code, msg)) => return req.respond(&error_response(code, msg)).map(Reply::Now),
     };
+    // v2 (always batch-optimized and not renewing below it). skua's acquisition never goes
+    // past MaxRecords, so both acquire modes take the same path.
+    let renew = body.is_renew_ack;
+    if let Err(msg) = share_v2::check_fetch(
+        body.share_acquire_mode,
+        renew,
+        body.max_wait_ms,
+        body.min_bytes,
+        body.max_bytes,
+        body.max_records,
+    ) {
+        return req
+            .respond(&error_response(INVALID_REQUEST, msg))
+            .map(Reply::Now);
+    }
     let named = merge_acks(body.topics.iter().flat_map(|t| {
         t.partitions.iter().map(move |p| {
             let acks = p.acknowledgement_batches.iter();
@@ -293,7 +309,10 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
         let mut dirty = Dirty::new();
         for s in slots.iter_mut().filter(|s| !s.acks.is_empty()) {
             s.ack_code = Some(match &s.target {
-                Ok(t) => mgr.acknowledge(t, &member, &s.acks, &mut dirty),
+                Ok(t) => match share_v2::ack_types_error(version, renew, &s.acks) {
+                    Some(code) => code,
+                    None => mgr.acknowledge(t, &member, &s.acks, &mut dirty),
+                },
                 Err(code) => *code,
             });
         }
@@ -306,17 +325,20 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     s.ack_code = Some(code);
                 }
             }
-            acquire_until_ready(
-                &mgr,
-                &member,
-                &mut slots,
-                max_records,
-                max_bytes,
-                min_bytes,
-                max_wait,
-                &mut dirty,
-            )
-            .await;
+            // A renewing fetch (KIP-1222) only acknowledges.
+            if !renew {
+                acquire_until_ready(
+                    &mgr,
+                    &member,
+                    &mut slots,
+                    max_records,
+                    max_bytes,
+                    min_bytes,
+                    max_wait,
+                    &mut dirty,
+                )
+                .await;
+            }
         }
         if let Err(code) = mgr.persist(dirty).await {
             // The state could not be made durable: nothing acquired is handed out (the locks

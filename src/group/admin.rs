@@ -1,5 +1,6 @@
 //! DescribeGroups, ListGroups and DeleteGroups (Kafka's GroupMetadataManager.describeGroups /
-//! listGroups and GroupCoordinatorShard.deleteGroups) for classic groups.
+//! listGroups and GroupCoordinatorShard.deleteGroups) for classic groups. DescribeGroups of a
+//! consumer or share group answers GROUP_ID_NOT_FOUND (it is not a classic group).
 
 use super::errors::*;
 use super::records::RecordKey;
@@ -21,6 +22,19 @@ impl GroupCoordinator {
     }
 
     fn describe_one(&self, group_id: String) -> DescribedGroup {
+        if self.consumer.contains_key(&group_id) || self.share.contains_key(&group_id) {
+            // Kafka's classicGroup(): a consumer or share group is "not a classic group",
+            // GROUP_ID_NOT_FOUND. The API answers that from v6 (KIP-1043) and Dead without an
+            // error before, as Kafka does.
+            return DescribedGroup {
+                group_id,
+                error: GROUP_ID_NOT_FOUND,
+                state: GroupState::Dead.name().to_string(),
+                protocol_type: String::new(),
+                protocol: String::new(),
+                members: Vec::new(),
+            };
+        }
         let Some(group) = self.groups.get(&group_id) else {
             // Kafka answers an unknown group as Dead, without an error.
             return DescribedGroup {

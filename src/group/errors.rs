@@ -192,6 +192,8 @@ impl Outcome {
                 .collect(),
             records: Vec::new(),
             timers: self.timers,
+            // The members are gone from memory whether or not the records were written.
+            share_members_left: self.share_members_left,
         }
     }
 }

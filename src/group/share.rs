@@ -117,7 +117,12 @@ impl GroupCoordinator {
             .or_insert_with(|| ShareGroup::new(&group_id, settings.clone()));
         group.set_settings(settings);
         let epoch_before = group.group_epoch();
+        let was_member = group.has_member(&hb.member_id);
         let result = group.heartbeat(hb, &partitions_of(&topics), now_ms);
+        if hb.member_epoch == -1 && was_member && result.is_ok() {
+            out.share_members_left
+                .push((group_id.clone(), hb.member_id.clone()));
+        }
         let epoch_after = group.group_epoch();
         let deadline = group.next_deadline();
         if created && result.is_err() {
@@ -177,7 +182,9 @@ impl GroupCoordinator {
             return out;
         };
         let before = group.group_epoch();
-        group.expire(now_ms, &partitions_of(&topics));
+        let gone = group.expire(now_ms, &partitions_of(&topics));
+        out.share_members_left
+            .extend(gone.into_iter().map(|m| (group_id.to_string(), m)));
         let after = group.group_epoch();
         let deadline = group.next_deadline();
         if after != before {

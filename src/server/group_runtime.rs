@@ -475,6 +475,7 @@ impl Runtime {
     /// (and earlier appends to the partitions in `scope`) are committed.
     fn deliver(&mut self, outcome: Outcome, scope: &[i32]) {
         apply_timers(&mut self.timers, outcome.timers);
+        self.share_members_left(outcome.share_members_left);
         let mut pending = PendingCommit::default();
         for p in scope {
             if let Some((part, end)) = self.last_appended.get(p) {
@@ -516,6 +517,31 @@ impl Runtime {
                 });
             }
         }
+    }
+
+    /// Share-group members that left or were expired: their share sessions end and their
+    /// records are released now, before the answers (a member's leave heartbeat is answered
+    /// with its records already acquirable by the others); the new states are written in
+    /// the background. Only the share-partitions led by this broker are reached.
+    fn share_members_left(&self, left: Vec<(String, String)>) {
+        if left.is_empty() {
+            return;
+        }
+        let Some(mgr) = self.broker.shares.get().cloned() else {
+            return;
+        };
+        let mut dirty = crate::server::share_runtime::Dirty::new();
+        for (group, member) in &left {
+            mgr.member_left(group, member, &mut dirty);
+        }
+        if dirty.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            if let Err(code) = mgr.persist(dirty).await {
+                tracing::warn!("share state not written after members left: {code}");
+            }
+        });
     }
 
     /// Append a commit/abort marker for a producer to one partition, apply it, and report

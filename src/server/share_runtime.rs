@@ -877,6 +877,20 @@ impl ShareManager {
             ]),
         ))
     }
+
+    /// `member` left `group` at the group coordinator (a ShareGroupHeartbeat with epoch -1, or
+    /// its session expired) while its connection may stay open: its share sessions end and
+    /// what it holds here is released at once, as when its connection closes (KIP-932).
+    /// The caller persists `dirty`.
+    pub fn member_left(&self, group: &str, member: &str, dirty: &mut Dirty) {
+        {
+            let mut inner = self.lock();
+            let key = (group.to_string(), member.to_string());
+            inner.session_conn.remove(&key);
+            inner.sessions.remove_member(group, member);
+        }
+        self.release_member_everywhere(group, member, dirty);
+    }
 }
 
 /// A fenced read or write, as the share-partition's leader answers it to a consumer: the

@@ -152,6 +152,10 @@ impl ShareGroup {
         self.members.values()
     }
 
+    pub fn has_member(&self, member_id: &str) -> bool {
+        self.members.contains_key(member_id)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }

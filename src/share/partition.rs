@@ -8,7 +8,9 @@
 //!   `[start_offset, end_offset)`; only they carry state.
 //! - **States.** AVAILABLE → ACQUIRED (by one member, with a lock deadline) → ACKNOWLEDGED
 //!   (ACCEPT) / ARCHIVED (REJECT, GAP, or released past the delivery limit) / AVAILABLE again
-//!   (RELEASE, lock expiry, the member leaving). ACKNOWLEDGED and ARCHIVED are terminal.
+//!   (RELEASE, lock expiry, the member leaving). ACKNOWLEDGED and ARCHIVED are terminal. RENEW
+//!   (KIP-1222) keeps a record ACQUIRED by its holder with a new full lock from now, its
+//!   delivery count unchanged.
 //! - **Delivery count.** Raised by each acquisition; a record released (or whose lock expires)
 //!   once its count reached `delivery_count_limit` is archived instead of made available, so no
 //!   record is ever delivered more than the limit.
@@ -90,6 +92,10 @@ pub enum AckType {
     Accept = 1,
     Release = 2,
     Reject = 3,
+    /// KIP-1222 (ShareFetch / ShareAcknowledge v2): the holder keeps the record, with a new
+    /// full acquisition lock from now; the delivery count does not change. Which request
+    /// versions may carry it is the API layer's concern.
+    Renew = 4,
 }
 
 impl AckType {
@@ -99,6 +105,7 @@ impl AckType {
             1 => Some(AckType::Accept),
             2 => Some(AckType::Release),
             3 => Some(AckType::Reject),
+            4 => Some(AckType::Renew),
             _ => None,
         }
     }
@@ -390,6 +397,7 @@ impl SharePartition {
                 _ => return Err(AckError::InvalidRecordState(o)),
             }
         }
+        let renewed_until = now_ms.saturating_add(self.cfg.record_lock_duration_ms);
         let mut failed = Vec::new();
         for o in from..=last {
             let ack = type_of(o);
@@ -411,6 +419,8 @@ impl SharePartition {
                         failed.push(f);
                     }
                 }
+                // Held by `member` (checked above): only the lock deadline moves.
+                AckType::Renew => r.deadline_ms = renewed_until,
             }
         }
         self.advance_start();

@@ -21,6 +21,7 @@ fn acq(first: i64, last: i64, delivery_count: u16) -> Acquired {
 const ACCEPT: i8 = 1;
 const RELEASE: i8 = 2;
 const REJECT: i8 = 3;
+const RENEW: i8 = 4;
 
 #[test]
 fn records_are_acquired_once_and_accepted_records_move_the_start_offset() {
@@ -153,6 +154,83 @@ fn acknowledgements_below_the_start_offset_are_refused_as_kafka_does() {
     // Across the start offset: the part still in flight is acknowledged.
     assert_eq!(p.acknowledge("a", 0, 3, &[ACCEPT], 0), Ok(vec![]));
     assert_eq!(p.start_offset(), 4);
+}
+
+#[test]
+fn renew_gives_the_holder_a_new_full_lock_and_keeps_the_delivery_count() {
+    let mut p = SharePartition::new(0, cfg());
+    assert_eq!(p.acquire("a", 3, 100, 0), vec![acq(0, 2, 1)]);
+    // At 800 ms, renewing 0-1 locks them until 1800 (a full lock from now); 2 keeps 1000.
+    assert_eq!(p.acknowledge("a", 0, 1, &[RENEW], 800), Ok(vec![]));
+    assert_eq!(p.record(0), Some((RecordState::Acquired, 1, Some("a"))));
+    assert_eq!(p.record(1), Some((RecordState::Acquired, 1, Some("a"))));
+    assert_eq!(p.next_deadline(800), Some(1000));
+    assert_eq!(p.expire_locks(1000), vec![]);
+    assert_eq!(p.record(2), Some((RecordState::Available, 1, None)));
+    // Another member gets only the record whose lock expired.
+    assert_eq!(p.acquire("b", 10, 3, 1000), vec![acq(2, 2, 2)]);
+    // Renewing again before the lock runs out keeps moving it.
+    assert_eq!(p.acknowledge("a", 0, 1, &[RENEW], 1700), Ok(vec![]));
+    p.expire_locks(2600);
+    assert_eq!(p.acquire("b", 10, 2, 2600), vec![]);
+    assert_eq!(p.record(0), Some((RecordState::Acquired, 1, Some("a"))));
+    // Once the renewals stop, the lock expires like any other: delivered again, count 2.
+    p.expire_locks(2700);
+    assert_eq!(p.acquire("b", 10, 2, 2700), vec![acq(0, 1, 2)]);
+    // A renewed record is still the holder's to acknowledge for good.
+    assert_eq!(p.acknowledge("b", 0, 1, &[RENEW], 2800), Ok(vec![]));
+    assert_eq!(p.acknowledge("b", 0, 1, &[ACCEPT], 2900), Ok(vec![]));
+    assert_eq!(p.start_offset(), 2);
+}
+
+#[test]
+fn renew_of_records_the_member_does_not_hold_is_refused() {
+    let mut p = SharePartition::new(0, cfg());
+    p.acquire("a", 4, 100, 0);
+    p.acknowledge("a", 0, 0, &[ACCEPT], 0).unwrap();
+    let before = p.snapshot();
+    // Someone else's records, a terminal record (below the start offset), an offset never
+    // acquired: INVALID_RECORD_STATE, nothing changes.
+    assert_eq!(
+        p.acknowledge("b", 1, 1, &[RENEW], 10),
+        Err(AckError::InvalidRecordState(1))
+    );
+    assert_eq!(
+        p.acknowledge("a", 0, 0, &[RENEW], 10),
+        Err(AckError::InvalidRecordState(0))
+    );
+    assert_eq!(
+        p.acknowledge("a", 3, 4, &[RENEW], 10),
+        Err(AckError::InvalidRecordState(4))
+    );
+    assert_eq!(p.snapshot(), before);
+    // An expired lock cannot be renewed.
+    p.expire_locks(1000);
+    assert_eq!(
+        p.acknowledge("a", 1, 1, &[RENEW], 1000),
+        Err(AckError::InvalidRecordState(1))
+    );
+}
+
+#[test]
+fn renew_mixes_with_other_types_per_offset_and_is_not_persisted_as_a_change_of_state() {
+    let mut p = SharePartition::new(0, cfg());
+    p.acquire("a", 3, 100, 0);
+    let held = p.snapshot();
+    assert_eq!(p.acknowledge("a", 0, 2, &[RENEW], 500), Ok(vec![]));
+    // Acquired records are stored as available with their count: a renewal changes nothing
+    // durable.
+    assert_eq!(p.snapshot(), held);
+    assert_eq!(
+        p.acknowledge("a", 0, 2, &[ACCEPT, RENEW, REJECT], 600),
+        Ok(vec![Failed {
+            offset: 2,
+            delivery_count: 1
+        }])
+    );
+    assert_eq!(p.start_offset(), 1);
+    assert_eq!(p.record(1), Some((RecordState::Acquired, 1, Some("a"))));
+    assert_eq!(p.next_deadline(600), Some(1600));
 }
 
 #[test]
@@ -323,7 +401,7 @@ fn op() -> impl Strategy<Value = Op> {
             max,
             end
         }),
-        (0u8..3, 0i64..40, 1i64..4, 0i8..4).prop_map(|(member, first, len, kind)| Op::Ack {
+        (0u8..3, 0i64..40, 1i64..4, 0i8..5).prop_map(|(member, first, len, kind)| Op::Ack {
             member,
             first,
             len,
@@ -381,6 +459,22 @@ proptest! {
                         .collect();
                     let m = format!("m{member}");
                     match p.acknowledge(&m, first, first + len - 1, &[kind], now) {
+                        Ok(_) if kind == RENEW => {
+                            // RENEW never changes a record's state, delivery count or holder
+                            // (and so never revives a terminal one).
+                            for (o, b) in before {
+                                let after = p.record(o).map(|(s, c, m)| (s, c, m.map(str::to_string)));
+                                prop_assert_eq!(&after, &b, "renew changed offset {}", o);
+                                if let Some((s, _, holder)) = b {
+                                    prop_assert_eq!(s, RecordState::Acquired);
+                                    prop_assert_eq!(holder.as_deref(), Some(m.as_str()));
+                                }
+                            }
+                            // The renewed locks hold for a full duration from now.
+                            if let Some(d) = p.next_deadline(now) {
+                                prop_assert!(d > now);
+                            }
+                        }
                         Ok(_) => {
                             for (o, b) in before {
                                 if let Some((s, _, holder)) = b {
@@ -466,5 +560,32 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// A holder that renews before each lock runs out keeps its records for as long as it
+    /// renews; once it stops, they come back after one full lock, counted as one delivery.
+    #[test]
+    fn renewing_within_the_lock_keeps_records_held(gaps in proptest::collection::vec(1i64..1000, 1..30)) {
+        let c = cfg();
+        let mut p = SharePartition::new(0, c.clone());
+        let mut now = 0i64;
+        prop_assert_eq!(p.acquire("a", 3, 3, now), vec![acq(0, 2, 1)]);
+        for gap in gaps {
+            now += gap;
+            p.expire_locks(now);
+            prop_assert_eq!(p.acquire("b", 3, 3, now), vec![]);
+            for o in 0..3 {
+                prop_assert_eq!(p.record(o), Some((RecordState::Acquired, 1, Some("a"))));
+            }
+            prop_assert_eq!(p.acknowledge("a", 0, 2, &[RENEW], now), Ok(vec![]));
+        }
+        p.expire_locks(now + c.record_lock_duration_ms - 1);
+        prop_assert_eq!(p.counts().1, 3);
+        now += c.record_lock_duration_ms;
+        p.expire_locks(now);
+        prop_assert_eq!(p.acquire("b", 3, 3, now), vec![acq(0, 2, 2)]);
     }
 }

@@ -542,3 +542,20 @@ fn offsets_classic_groups_and_listing() {
         }
     }
 }
+
+#[test]
+fn describe_groups_of_a_consumer_group_says_it_is_not_a_classic_group() {
+    let mut h = Harness::new();
+    let img = image(&[("t", 1, 2)]);
+    result(&mut h, join("a", &["t"], &img));
+    // GROUP_ID_NOT_FOUND (the API answers it from DescribeGroups v6, Dead before).
+    match h.call(Request::Describe {
+        groups: vec!["g".into()],
+    }) {
+        Response::Describe { groups } => {
+            assert_eq!((groups[0].error, groups[0].state.as_str()), (69, "Dead"));
+            assert!(groups[0].members.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -11,6 +11,7 @@ mod offsets;
 mod partitions;
 mod records;
 mod replay;
+mod share;
 mod static_members;
 mod txn_offsets;
 

@@ -117,12 +117,11 @@ impl GroupCoordinator {
             .or_insert_with(|| ShareGroup::new(&group_id, settings.clone()));
         group.set_settings(settings);
         let epoch_before = group.group_epoch();
-        let was_member = group.has_member(&hb.member_id);
+        // A member leaving by heartbeat (epoch -1) keeps its share sessions, as in Kafka: the
+        // client's last acknowledgements (ShareAcknowledge with session epoch -1) may come
+        // after its leave heartbeat, and they must still count. Its records are released when
+        // that session ends or its connection closes.
         let result = group.heartbeat(hb, &partitions_of(&topics), now_ms);
-        if hb.member_epoch == -1 && was_member && result.is_ok() {
-            out.share_members_left
-                .push((group_id.clone(), hb.member_id.clone()));
-        }
         let epoch_after = group.group_epoch();
         let deadline = group.next_deadline();
         if created && result.is_err() {

@@ -500,9 +500,9 @@ pub struct Outcome {
     pub responses: Vec<(RequestId, Response)>,
     pub records: Vec<Record>,
     pub timers: Vec<TimerOp>,
-    /// Share-group members that left (a heartbeat with epoch -1) or whose session expired:
-    /// (group id, member id). The runtime ends their share sessions and releases what they
-    /// hold at once, before the answers go out (KIP-932).
+    /// Share-group members whose session expired: (group id, member id). The runtime ends
+    /// their share sessions and releases what they hold at once. (A member leaving by
+    /// heartbeat is not listed: its share session ends with its last acknowledgement.)
     pub share_members_left: Vec<(String, String)>,
 }
 

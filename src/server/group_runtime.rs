@@ -519,10 +519,9 @@ impl Runtime {
         }
     }
 
-    /// Share-group members that left or were expired: their share sessions end and their
-    /// records are released now, before the answers (a member's leave heartbeat is answered
-    /// with its records already acquirable by the others); the new states are written in
-    /// the background. Only the share-partitions led by this broker are reached.
+    /// Share-group members the coordinator expired: their share sessions end and their
+    /// records are released now; the new states are written in the background. Only the
+    /// share-partitions led by this broker are reached (elsewhere the locks run out).
     fn share_members_left(&self, left: Vec<(String, String)>) {
         if left.is_empty() {
             return;

@@ -878,10 +878,9 @@ impl ShareManager {
         ))
     }
 
-    /// `member` left `group` at the group coordinator (a ShareGroupHeartbeat with epoch -1, or
-    /// its session expired) while its connection may stay open: its share sessions end and
-    /// what it holds here is released at once, as when its connection closes (KIP-932).
-    /// The caller persists `dirty`.
+    /// The group coordinator expired `member` of `group` (its session timed out) while its
+    /// connection may stay open: its share sessions end and what it holds here is released at
+    /// once, as when its connection closes. The caller persists `dirty`.
     pub fn member_left(&self, group: &str, member: &str, dirty: &mut Dirty) {
         {
             let mut inner = self.lock();

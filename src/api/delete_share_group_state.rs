@@ -17,7 +17,7 @@ use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 use crate::security::acl::AclOperation;
-use crate::server::share_state::{requested_keys, COORDINATOR_NOT_AVAILABLE};
+use crate::server::share_state::{by_topic, requested_keys, COORDINATOR_NOT_AVAILABLE};
 use crate::share::records::StateKey;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
@@ -62,20 +62,22 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 }
             },
         };
-        let mut results: Vec<DeleteStateResult> = Vec::new();
-        for (key, code) in codes {
-            let result = PartitionResult::default()
-                .with_partition(key.partition)
-                .with_error_code(code);
-            match results.iter_mut().find(|r| r.topic_id == key.topic_id) {
-                Some(r) => r.partitions.push(result),
-                None => results.push(
-                    DeleteStateResult::default()
-                        .with_topic_id(key.topic_id)
-                        .with_partitions(vec![result]),
-                ),
-            }
-        }
+        let results: Vec<DeleteStateResult> = by_topic(codes)
+            .into_iter()
+            .map(|(id, ps)| {
+                DeleteStateResult::default()
+                    .with_topic_id(id)
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, code)| {
+                                PartitionResult::default()
+                                    .with_partition(p)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
         let out = DeleteShareGroupStateResponse::default().with_results(results);
         req.respond(&out)
     })))

@@ -16,7 +16,7 @@ use super::{ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 use crate::security::acl::AclOperation;
-use crate::server::share_state::COORDINATOR_NOT_AVAILABLE;
+use crate::server::share_state::{by_topic, COORDINATOR_NOT_AVAILABLE};
 use crate::share::records::StateKey;
 
 pub const VERSIONS: ApiEntry = ApiEntry {
@@ -54,20 +54,22 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     .map(|(k, _)| (k, COORDINATOR_NOT_AVAILABLE)),
             ),
         }
-        let mut results: Vec<InitializeStateResult> = Vec::new();
-        for (key, code) in codes {
-            let result = PartitionResult::default()
-                .with_partition(key.partition)
-                .with_error_code(code);
-            match results.iter_mut().find(|r| r.topic_id == key.topic_id) {
-                Some(r) => r.partitions.push(result),
-                None => results.push(
-                    InitializeStateResult::default()
-                        .with_topic_id(key.topic_id)
-                        .with_partitions(vec![result]),
-                ),
-            }
-        }
+        let results: Vec<InitializeStateResult> = by_topic(codes)
+            .into_iter()
+            .map(|(id, ps)| {
+                InitializeStateResult::default()
+                    .with_topic_id(id)
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, code)| {
+                                PartitionResult::default()
+                                    .with_partition(p)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
         let out = InitializeShareGroupStateResponse::default().with_results(results);
         req.respond(&out)
     })))

@@ -15,10 +15,10 @@ use super::{now_ms, ApiEntry, Reply, Request};
 use crate::cluster::Broker;
 use crate::protocol::FrameError;
 use crate::security::acl::AclOperation;
-use crate::server::share_state::COORDINATOR_NOT_AVAILABLE;
+use crate::server::share_state::{by_topic, COORDINATOR_NOT_AVAILABLE};
 use crate::share::coordinator::StateWrite;
 use crate::share::partition::Snapshot;
-use crate::share::records::{batch_from_wire, StateExtension, StateKey, SKUA_STATE_TAG};
+use crate::share::records::{batches_from_wire, StateExtension, StateKey, SKUA_STATE_TAG};
 
 pub const VERSIONS: ApiEntry = ApiEntry {
     key: ApiKey::WriteShareGroupState,
@@ -45,18 +45,14 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                 codes.push((key, code));
                 continue;
             }
-            let batches = p
-                .state_batches
-                .iter()
-                .map(|b| {
-                    batch_from_wire(
-                        b.first_offset,
-                        b.last_offset,
-                        b.delivery_state,
-                        b.delivery_count,
-                    )
-                })
-                .collect::<Option<Vec<_>>>();
+            let batches = batches_from_wire(p.state_batches.iter().map(|b| {
+                (
+                    b.first_offset,
+                    b.last_offset,
+                    b.delivery_state,
+                    b.delivery_count,
+                )
+            }));
             let ext = match p.unknown_tagged_fields.get(&SKUA_STATE_TAG) {
                 None => Some(None),
                 Some(b) => StateExtension::decode(b).ok().map(Some),
@@ -91,20 +87,22 @@ pub fn handle(broker: &Arc<Broker>, mut req: Request) -> Result<Reply, FrameErro
                     .map(|(k, _)| (k, COORDINATOR_NOT_AVAILABLE)),
             ),
         }
-        let mut results: Vec<WriteStateResult> = Vec::new();
-        for (key, code) in codes {
-            let result = PartitionResult::default()
-                .with_partition(key.partition)
-                .with_error_code(code);
-            match results.iter_mut().find(|r| r.topic_id == key.topic_id) {
-                Some(r) => r.partitions.push(result),
-                None => results.push(
-                    WriteStateResult::default()
-                        .with_topic_id(key.topic_id)
-                        .with_partitions(vec![result]),
-                ),
-            }
-        }
+        let results: Vec<WriteStateResult> = by_topic(codes)
+            .into_iter()
+            .map(|(id, ps)| {
+                WriteStateResult::default()
+                    .with_topic_id(id)
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, code)| {
+                                PartitionResult::default()
+                                    .with_partition(p)
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
         let out = WriteShareGroupStateResponse::default().with_results(results);
         req.respond(&out)
     })))

@@ -41,7 +41,7 @@ use crate::cluster::{Broker, Partition};
 use crate::share::coordinator::{StateStore, StateWrite};
 use crate::share::partition::Snapshot;
 use crate::share::records::{
-    batch_from_wire, StateExtension, StateKey, StateValue, SKUA_STATE_TAG,
+    batches_from_wire, StateExtension, StateKey, StateValue, SKUA_STATE_TAG,
 };
 
 pub const STATE_TOPIC: &str = "__share_group_state";
@@ -432,19 +432,15 @@ impl ShareState {
             .get(&SKUA_STATE_TAG)
             .and_then(|b| StateExtension::decode(b).ok())
             .unwrap_or_default();
-        let batches = p
-            .state_batches
-            .iter()
-            .map(|b| {
-                batch_from_wire(
-                    b.first_offset,
-                    b.last_offset,
-                    b.delivery_state,
-                    b.delivery_count,
-                )
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or(UNKNOWN_SERVER_ERROR)?;
+        let batches = batches_from_wire(p.state_batches.iter().map(|b| {
+            (
+                b.first_offset,
+                b.last_offset,
+                b.delivery_state,
+                b.delivery_count,
+            )
+        }))
+        .ok_or(UNKNOWN_SERVER_ERROR)?;
         Ok(Some(StateValue {
             snapshot_epoch: ext.snapshot_epoch,
             state_epoch: p.state_epoch,
@@ -750,4 +746,17 @@ pub fn requested_keys<'a>(
         }
     }
     (if any { Some(keys) } else { None }, whole)
+}
+
+/// Per-key codes grouped by topic, in first-seen order: (topic id, [(partition, code)]) — the
+/// shape of every share-state response.
+pub fn by_topic(codes: Vec<(StateKey, i16)>) -> Vec<(Uuid, Vec<(i32, i16)>)> {
+    let mut out: Vec<(Uuid, Vec<(i32, i16)>)> = Vec::new();
+    for (key, code) in codes {
+        match out.iter_mut().find(|(id, _)| *id == key.topic_id) {
+            Some((_, ps)) => ps.push((key.partition, code)),
+            None => out.push((key.topic_id, vec![(key.partition, code)])),
+        }
+    }
+    out
 }

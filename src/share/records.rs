@@ -119,13 +119,7 @@ impl StateValue {
             w.tagged_fields();
         }
         if !self.dlq_pending.is_empty() {
-            w.array_len(self.dlq_pending.len());
-            for d in &self.dlq_pending {
-                w.i64(d.offset);
-                w.i16(i16::try_from(d.delivery_count).unwrap_or(i16::MAX));
-                w.i64(d.mark);
-                w.tagged_fields();
-            }
+            write_dlq_pending(&mut w, &self.dlq_pending);
         }
         w.tagged_fields();
         w.finish()
@@ -165,21 +159,11 @@ impl StateValue {
                 delivery_count,
             });
         }
-        let mut dlq_pending = Vec::new();
-        if version >= 1 {
-            let n = r.array_len("dlqPending")?;
-            for _ in 0..n {
-                let offset = r.i64()?;
-                let delivery_count = u16::try_from(r.i16()?.max(0)).unwrap_or(0);
-                let mark = r.i64()?;
-                r.skip_tagged_fields()?;
-                dlq_pending.push(DlqPending {
-                    offset,
-                    delivery_count,
-                    mark,
-                });
-            }
-        }
+        let dlq_pending = if version >= 1 {
+            read_dlq_pending(&mut r)?
+        } else {
+            Vec::new()
+        };
         r.skip_tagged_fields()?;
         Ok(StateValue {
             snapshot_epoch,
@@ -215,13 +199,7 @@ impl StateExtension {
         let mut w = Writer::new(true);
         w.i32(self.snapshot_epoch);
         w.i64(self.create_timestamp);
-        w.array_len(self.dlq_pending.len());
-        for d in &self.dlq_pending {
-            w.i64(d.offset);
-            w.i16(i16::try_from(d.delivery_count).unwrap_or(i16::MAX));
-            w.i64(d.mark);
-            w.tagged_fields();
-        }
+        write_dlq_pending(&mut w, &self.dlq_pending);
         w.finish()
     }
 
@@ -229,19 +207,7 @@ impl StateExtension {
         let mut r = Reader::new(buf, true);
         let snapshot_epoch = r.i32()?;
         let create_timestamp = r.i64()?;
-        let n = r.array_len("dlqPending")?;
-        let mut dlq_pending = Vec::with_capacity(n.min(4096));
-        for _ in 0..n {
-            let offset = r.i64()?;
-            let delivery_count = u16::try_from(r.i16()?.max(0)).unwrap_or(0);
-            let mark = r.i64()?;
-            r.skip_tagged_fields()?;
-            dlq_pending.push(DlqPending {
-                offset,
-                delivery_count,
-                mark,
-            });
-        }
+        let dlq_pending = read_dlq_pending(&mut r)?;
         Ok(StateExtension {
             snapshot_epoch,
             create_timestamp,
@@ -250,17 +216,51 @@ impl StateExtension {
     }
 }
 
-/// Kafka's `StateBatch` of the share-state RPCs, from and to the state machine's.
-pub fn batch_from_wire(first: i64, last: i64, state: i8, count: i16) -> Option<StateBatch> {
-    if first > last {
-        return None;
+/// `DlqPending` (compact array of `Offset int64, DeliveryCount int16, Mark int64`).
+fn write_dlq_pending(w: &mut Writer, pending: &[DlqPending]) {
+    w.array_len(pending.len());
+    for d in pending {
+        w.i64(d.offset);
+        w.i16(i16::try_from(d.delivery_count).unwrap_or(i16::MAX));
+        w.i64(d.mark);
+        w.tagged_fields();
     }
-    Some(StateBatch {
-        first_offset: first,
-        last_offset: last,
-        state: RecordState::from_id(state)?,
-        delivery_count: u16::try_from(count.max(0)).unwrap_or(0),
-    })
+}
+
+fn read_dlq_pending(r: &mut Reader) -> Result<Vec<DlqPending>, RecordError> {
+    let n = r.array_len("dlqPending")?;
+    let mut pending = Vec::with_capacity(n.min(4096));
+    for _ in 0..n {
+        let offset = r.i64()?;
+        let delivery_count = u16::try_from(r.i16()?.max(0)).unwrap_or(0);
+        let mark = r.i64()?;
+        r.skip_tagged_fields()?;
+        pending.push(DlqPending {
+            offset,
+            delivery_count,
+            mark,
+        });
+    }
+    Ok(pending)
+}
+
+/// Kafka's `StateBatch`es of the share-state RPCs as (first offset, last offset, delivery
+/// state, delivery count), into the state machine's; None if one is not valid.
+pub fn batches_from_wire(
+    batches: impl IntoIterator<Item = (i64, i64, i8, i16)>,
+) -> Option<Vec<StateBatch>> {
+    batches
+        .into_iter()
+        .map(|(first, last, state, count)| {
+            (first <= last).then_some(())?;
+            Some(StateBatch {
+                first_offset: first,
+                last_offset: last,
+                state: RecordState::from_id(state)?,
+                delivery_count: u16::try_from(count.max(0)).unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod group;
 pub mod log;
 pub mod metrics;
 pub mod protocol;
+pub mod registry;
 pub mod replica;
 pub mod resource;
 pub mod security;

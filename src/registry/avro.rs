@@ -1,0 +1,472 @@
+//! Avro schemas for the registry: parsing (the JSON forms of the Avro specification, named
+//! types with namespaces, references to named types defined earlier, recursive types) and
+//! the schema resolution rules that decide compatibility (Avro's `SchemaCompatibility`, as
+//! Confluent's registry applies it): a reader schema can read data written with a writer
+//! schema when
+//! - both are the same primitive, or the writer's promotes to the reader's (int → long,
+//!   float, double; long → float, double; float → double; string ↔ bytes);
+//! - records have the same full name (or the reader has the writer's name as an alias), each
+//!   reader field is read from the writer's field of the same name (or an alias) or has a
+//!   default;
+//! - enums have the same name and every writer symbol is a reader symbol, unless the reader
+//!   has a default symbol; fixed types have the same name and size;
+//! - arrays and maps have readable items and values;
+//! - a writer union is readable when each branch is; a reader union reads a writer type that
+//!   one of its branches reads.
+//!
+//! BACKWARD: the new schema reads the old one's data; FORWARD: the old reads the new's; FULL:
+//! both.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+/// One node of a parsed schema (named types are referred to by index, so recursive types
+/// are plain references).
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Null,
+    Boolean,
+    Int,
+    Long,
+    Float,
+    Double,
+    Bytes,
+    String,
+    Record {
+        name: String,
+        aliases: Vec<String>,
+        fields: Vec<Field>,
+    },
+    Enum {
+        name: String,
+        aliases: Vec<String>,
+        symbols: Vec<String>,
+        default: Option<String>,
+    },
+    Fixed {
+        name: String,
+        aliases: Vec<String>,
+        size: u64,
+    },
+    Array(usize),
+    Map(usize),
+    Union(Vec<usize>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Field {
+    name: String,
+    aliases: Vec<String>,
+    node: usize,
+    has_default: bool,
+}
+
+/// A parsed Avro schema.
+#[derive(Debug, Clone)]
+pub struct AvroSchema {
+    nodes: Vec<Node>,
+    root: usize,
+}
+
+struct Parser {
+    nodes: Vec<Node>,
+    named: HashMap<String, usize>,
+}
+
+fn full_name(name: &str, namespace: Option<&str>) -> String {
+    if name.contains('.') {
+        return name.to_string();
+    }
+    match namespace {
+        Some(ns) if !ns.is_empty() => format!("{ns}.{name}"),
+        _ => name.to_string(),
+    }
+}
+
+fn valid_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn aliases(o: &serde_json::Map<String, Value>, ns: Option<&str>) -> Vec<String> {
+    o.get("aliases")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|s| full_name(s, ns))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Parser {
+    fn push(&mut self, n: Node) -> usize {
+        self.nodes.push(n);
+        self.nodes.len() - 1
+    }
+
+    fn primitive(name: &str) -> Option<Node> {
+        Some(match name {
+            "null" => Node::Null,
+            "boolean" => Node::Boolean,
+            "int" => Node::Int,
+            "long" => Node::Long,
+            "float" => Node::Float,
+            "double" => Node::Double,
+            "bytes" => Node::Bytes,
+            "string" => Node::String,
+            _ => return None,
+        })
+    }
+
+    fn parse(&mut self, v: &Value, ns: Option<&str>, depth: usize) -> Result<usize, String> {
+        if depth > 64 {
+            return Err("schema nested too deeply".into());
+        }
+        match v {
+            Value::String(s) => {
+                if let Some(p) = Self::primitive(s) {
+                    return Ok(self.push(p));
+                }
+                let full = full_name(s, ns);
+                self.named
+                    .get(&full)
+                    .or_else(|| self.named.get(s))
+                    .copied()
+                    .ok_or_else(|| format!("Undefined name: \"{full}\""))
+            }
+            Value::Array(branches) => {
+                let mut ids = Vec::with_capacity(branches.len());
+                for b in branches {
+                    let id = self.parse(b, ns, depth + 1)?;
+                    if matches!(self.nodes[id], Node::Union(_)) {
+                        return Err("Nested union".into());
+                    }
+                    ids.push(id);
+                }
+                Ok(self.push(Node::Union(ids)))
+            }
+            Value::Object(o) => {
+                let t = o.get("type").ok_or_else(|| format!("No type: {v}"))?;
+                let t = match t {
+                    Value::String(t) => t.as_str(),
+                    // {"type": {...}} or {"type": [...]}: the inner schema.
+                    other => return self.parse(other, ns, depth + 1),
+                };
+                match t {
+                    "record" | "error" | "enum" | "fixed" => self.named_type(t, o, ns, depth),
+                    "array" => {
+                        let items = o.get("items").ok_or("Array has no items type")?;
+                        let id = self.parse(items, ns, depth + 1)?;
+                        Ok(self.push(Node::Array(id)))
+                    }
+                    "map" => {
+                        let values = o.get("values").ok_or("Map has no values type")?;
+                        let id = self.parse(values, ns, depth + 1)?;
+                        Ok(self.push(Node::Map(id)))
+                    }
+                    other => self.parse(&Value::String(other.to_string()), ns, depth + 1),
+                }
+            }
+            other => Err(format!("Not a schema: {other}")),
+        }
+    }
+
+    fn named_type(
+        &mut self,
+        t: &str,
+        o: &serde_json::Map<String, Value>,
+        ns: Option<&str>,
+        depth: usize,
+    ) -> Result<usize, String> {
+        let name = o
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("No name in schema: {}", Value::Object(o.clone())))?;
+        let own_ns = o.get("namespace").and_then(Value::as_str).or(ns);
+        let full = full_name(name, own_ns);
+        if !full.split('.').all(valid_name) {
+            return Err(format!("Illegal name: {full}"));
+        }
+        if self.named.contains_key(&full) {
+            return Err(format!("Can't redefine: {full}"));
+        }
+        let inner_ns = full.rsplit_once('.').map(|(n, _)| n.to_string());
+        let al = aliases(o, inner_ns.as_deref());
+        // Reserve the index first: fields may refer to the record itself.
+        let id = self.push(Node::Null);
+        self.named.insert(full.clone(), id);
+        let node = match t {
+            "enum" => {
+                let symbols: Vec<String> = o
+                    .get("symbols")
+                    .and_then(Value::as_array)
+                    .ok_or("Enum has no symbols")?
+                    .iter()
+                    .map(|s| {
+                        s.as_str()
+                            .map(str::to_string)
+                            .ok_or("Enum symbol not a string")
+                    })
+                    .collect::<Result<_, _>>()?;
+                let mut seen = HashSet::new();
+                if !symbols
+                    .iter()
+                    .all(|s| valid_name(s) && seen.insert(s.clone()))
+                {
+                    return Err(format!("Invalid or duplicate enum symbols of {full}"));
+                }
+                Node::Enum {
+                    name: full,
+                    aliases: al,
+                    symbols,
+                    default: o.get("default").and_then(Value::as_str).map(str::to_string),
+                }
+            }
+            "fixed" => Node::Fixed {
+                name: full,
+                aliases: al,
+                size: o
+                    .get("size")
+                    .and_then(Value::as_u64)
+                    .ok_or("Invalid fixed size")?,
+            },
+            _ => {
+                let fields_json = o
+                    .get("fields")
+                    .and_then(Value::as_array)
+                    .ok_or("Record has no fields")?;
+                let mut fields = Vec::with_capacity(fields_json.len());
+                let mut names = HashSet::new();
+                for f in fields_json {
+                    let f = f.as_object().ok_or("Field not an object")?;
+                    let fname = f
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or("No field name")?;
+                    if !valid_name(fname) || !names.insert(fname.to_string()) {
+                        return Err(format!("Invalid or duplicate field name: {fname}"));
+                    }
+                    let ft = f.get("type").ok_or("No field type")?;
+                    let node = self.parse(ft, inner_ns.as_deref(), depth + 1)?;
+                    fields.push(Field {
+                        name: fname.to_string(),
+                        aliases: f
+                            .get("aliases")
+                            .and_then(Value::as_array)
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        node,
+                        has_default: f.contains_key("default"),
+                    });
+                }
+                Node::Record {
+                    name: full,
+                    aliases: al,
+                    fields,
+                }
+            }
+        };
+        self.nodes[id] = node;
+        Ok(id)
+    }
+}
+
+impl AvroSchema {
+    /// Parse a schema's JSON text; Err is the parser's message (the registry answers 42201).
+    pub fn parse(text: &str) -> Result<AvroSchema, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut p = Parser {
+            nodes: Vec::new(),
+            named: HashMap::new(),
+        };
+        let root = p.parse(&v, None, 0)?;
+        Ok(AvroSchema {
+            nodes: p.nodes,
+            root,
+        })
+    }
+
+    /// Whether data written with `writer` can be read with `self`; Err lists why not.
+    pub fn can_read(&self, writer: &AvroSchema) -> Result<(), Vec<String>> {
+        let mut c = Check {
+            r: self,
+            w: writer,
+            assumed: HashSet::new(),
+            errors: Vec::new(),
+        };
+        c.check(self.root, writer.root, "/");
+        if c.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(c.errors)
+        }
+    }
+}
+
+struct Check<'a> {
+    r: &'a AvroSchema,
+    w: &'a AvroSchema,
+    /// Pairs of named types being compared (recursive types: assumed readable).
+    assumed: HashSet<(usize, usize)>,
+    errors: Vec<String>,
+}
+
+fn names_match(rname: &str, raliases: &[String], wname: &str) -> bool {
+    let short = |n: &str| n.rsplit('.').next().unwrap_or(n).to_string();
+    rname == wname || raliases.iter().any(|a| a == wname) || short(rname) == short(wname)
+}
+
+impl Check<'_> {
+    fn fail(&mut self, path: &str, msg: String) -> bool {
+        self.errors
+            .push(format!("{{errorType:'{msg}', location:'{path}'}}"));
+        false
+    }
+
+    fn check(&mut self, r: usize, w: usize, path: &str) -> bool {
+        use Node::*;
+        let (rn, wn) = (&self.r.nodes[r], &self.w.nodes[w]);
+        if let Union(ws) = wn {
+            let ws = ws.clone();
+            let mut ok = true;
+            for (i, b) in ws.iter().enumerate() {
+                ok &= self.check(r, *b, &format!("{path}{i}/"));
+            }
+            return ok;
+        }
+        match (rn, wn) {
+            (Union(rs), _) => {
+                let rs = rs.clone();
+                let found = rs.iter().any(|b| {
+                    let mut probe = Check {
+                        r: self.r,
+                        w: self.w,
+                        assumed: self.assumed.clone(),
+                        errors: Vec::new(),
+                    };
+                    probe.check(*b, w, path)
+                });
+                found || self.fail(path, "MISSING_UNION_BRANCH".into())
+            }
+            (Null, Null)
+            | (Boolean, Boolean)
+            | (Int, Int)
+            | (Long, Long)
+            | (Float, Float)
+            | (Double, Double)
+            | (Bytes, Bytes)
+            | (String, String) => true,
+            (Long, Int) | (Float, Int | Long) | (Double, Int | Long | Float) => true,
+            (String, Bytes) | (Bytes, String) => true,
+            (Array(ri), Array(wi)) => {
+                let (ri, wi) = (*ri, *wi);
+                self.check(ri, wi, &format!("{path}items/"))
+            }
+            (Map(rv), Map(wv)) => {
+                let (rv, wv) = (*rv, *wv);
+                self.check(rv, wv, &format!("{path}values/"))
+            }
+            (
+                Fixed {
+                    name: rname,
+                    aliases,
+                    size: rs,
+                },
+                Fixed {
+                    name: wname,
+                    size: ws,
+                    ..
+                },
+            ) => {
+                if !names_match(rname, aliases, wname) {
+                    return self.fail(path, "NAME_MISMATCH".into());
+                }
+                rs == ws
+                    || self.fail(
+                        path,
+                        format!("FIXED_SIZE_MISMATCH: expected {ws}, found {rs}"),
+                    )
+            }
+            (
+                Enum {
+                    name: rname,
+                    aliases,
+                    symbols: rsym,
+                    default,
+                },
+                Enum {
+                    name: wname,
+                    symbols: wsym,
+                    ..
+                },
+            ) => {
+                if !names_match(rname, aliases, wname) {
+                    return self.fail(path, "NAME_MISMATCH".into());
+                }
+                let missing: Vec<std::string::String> =
+                    wsym.iter().filter(|s| !rsym.contains(s)).cloned().collect();
+                missing.is_empty()
+                    || default.is_some()
+                    || self.fail(
+                        &format!("{path}symbols"),
+                        format!("MISSING_ENUM_SYMBOLS: [{}]", missing.join(", ")),
+                    )
+            }
+            (
+                Record {
+                    name: rname,
+                    aliases,
+                    fields: rf,
+                },
+                Record {
+                    name: wname,
+                    fields: wf,
+                    ..
+                },
+            ) => {
+                if !names_match(rname, aliases, wname) {
+                    return self.fail(path, "NAME_MISMATCH".into());
+                }
+                if !self.assumed.insert((r, w)) {
+                    return true;
+                }
+                let (rf, wf) = (rf.clone(), wf.clone());
+                let mut ok = true;
+                for (i, f) in rf.iter().enumerate() {
+                    let from = wf
+                        .iter()
+                        .find(|g| g.name == f.name || f.aliases.contains(&g.name));
+                    match from {
+                        Some(g) => {
+                            ok &= self.check(f.node, g.node, &format!("{path}fields/{i}/type/"));
+                        }
+                        None if f.has_default => {}
+                        None => {
+                            ok &= self.fail(
+                                &format!("{path}fields/{i}"),
+                                format!("READER_FIELD_MISSING_DEFAULT_VALUE: {}", f.name),
+                            );
+                        }
+                    }
+                }
+                ok
+            }
+            _ => self.fail(path, "TYPE_MISMATCH".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "avro_tests.rs"]
+mod tests;

@@ -467,6 +467,197 @@ impl Check<'_> {
     }
 }
 
+/// The text the registry stores and answers for a schema: Java Avro's `Schema.toString()`
+/// (compact JSON, Confluent's canonical string), so a pretty-printed and a compact submission
+/// of one schema get one id. Keys in Java's order — record `type, name, namespace (when it
+/// differs from the enclosing one), doc, fields, <props>, aliases`; field `name, type, doc,
+/// default, order (unless ascending), aliases, <props>`; enum `type, name, namespace, doc,
+/// symbols, default, <props>, aliases`; fixed `type, name, namespace, doc, size, <props>,
+/// aliases`; array `type, items, <props>`; map `type, values, <props>` —, a primitive without
+/// props as a bare string, a named type used again as its name. Other properties come in
+/// alphabetical order (Java keeps them as written). The schema must parse ([`AvroSchema`]).
+pub fn canonical(text: &str) -> Result<String, String> {
+    AvroSchema::parse(text)?;
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    let mut defined = HashSet::new();
+    emit(&v, None, &mut defined, &mut out);
+    Ok(out)
+}
+
+fn push_json(out: &mut String, v: &Value) {
+    out.push_str(&v.to_string());
+}
+
+fn push_field(out: &mut String, first: &mut bool, key: &str, v: &Value) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    push_json(out, &Value::String(key.to_string()));
+    out.push(':');
+    push_json(out, v);
+}
+
+fn emit(v: &Value, ns: Option<&str>, defined: &mut HashSet<String>, out: &mut String) {
+    match v {
+        Value::Array(branches) => {
+            out.push('[');
+            for (i, b) in branches.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                emit(b, ns, defined, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            let Some(t) = o.get("type") else {
+                return push_json(out, v);
+            };
+            let Value::String(t) = t else {
+                return emit(t, ns, defined, out);
+            };
+            let reserved: &[&str] = match t.as_str() {
+                "record" | "error" => &["type", "name", "namespace", "doc", "fields", "aliases"],
+                "enum" => &[
+                    "type",
+                    "name",
+                    "namespace",
+                    "doc",
+                    "symbols",
+                    "default",
+                    "aliases",
+                ],
+                "fixed" => &["type", "name", "namespace", "doc", "size", "aliases"],
+                "array" => &["type", "items"],
+                "map" => &["type", "values"],
+                _ => &["type"],
+            };
+            let props: Vec<(&String, &Value)> = o
+                .iter()
+                .filter(|(k, _)| !reserved.contains(&k.as_str()))
+                .collect();
+            let named = matches!(t.as_str(), "record" | "error" | "enum" | "fixed");
+            if !named && !matches!(t.as_str(), "array" | "map") && props.is_empty() {
+                return emit(&Value::String(t.clone()), ns, defined, out);
+            }
+            out.push('{');
+            let mut first = true;
+            push_field(out, &mut first, "type", &Value::String(t.clone()));
+            let mut inner_ns = ns.map(str::to_string);
+            if named {
+                let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
+                let own = o.get("namespace").and_then(Value::as_str).or(ns);
+                let full = full_name(name, own);
+                let (space, short) = match full.rsplit_once('.') {
+                    Some((sp, sh)) => (Some(sp.to_string()), sh.to_string()),
+                    None => (None, full.clone()),
+                };
+                defined.insert(full.clone());
+                push_field(out, &mut first, "name", &Value::String(short));
+                if let Some(sp) = &space {
+                    if Some(sp.as_str()) != ns {
+                        push_field(out, &mut first, "namespace", &Value::String(sp.clone()));
+                    }
+                }
+                inner_ns = space;
+                if let Some(d) = o.get("doc") {
+                    push_field(out, &mut first, "doc", d);
+                }
+            }
+            match t.as_str() {
+                "record" | "error" => {
+                    out.push_str(",\"fields\":[");
+                    let fields = o.get("fields").and_then(Value::as_array);
+                    for (i, f) in fields.into_iter().flatten().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        emit_field(f, inner_ns.as_deref(), defined, out);
+                    }
+                    out.push(']');
+                }
+                "enum" => {
+                    for k in ["symbols", "default"] {
+                        if let Some(x) = o.get(k) {
+                            push_field(out, &mut first, k, x);
+                        }
+                    }
+                }
+                "fixed" => {
+                    if let Some(x) = o.get("size") {
+                        push_field(out, &mut first, "size", x);
+                    }
+                }
+                "array" | "map" => {
+                    let k = if t == "array" { "items" } else { "values" };
+                    if let Some(x) = o.get(k) {
+                        out.push_str(&format!(",\"{k}\":"));
+                        emit(x, ns, defined, out);
+                    }
+                }
+                _ => {}
+            }
+            for (k, x) in props {
+                push_field(out, &mut first, k, x);
+            }
+            if named {
+                if let Some(a) = o.get("aliases") {
+                    push_field(out, &mut first, "aliases", a);
+                }
+            }
+            out.push('}');
+        }
+        Value::String(name) => {
+            if Parser::primitive(name).is_some() {
+                return push_json(out, v);
+            }
+            // A named type used again: its name, short when in the enclosing namespace.
+            let full = full_name(name, ns);
+            let short = match (full.rsplit_once('.'), ns) {
+                (Some((sp, sh)), Some(n)) if sp == n => sh.to_string(),
+                (None, _) => full.clone(),
+                _ => full.clone(),
+            };
+            push_json(out, &Value::String(short));
+        }
+        other => push_json(out, other),
+    }
+}
+
+fn emit_field(f: &Value, ns: Option<&str>, defined: &mut HashSet<String>, out: &mut String) {
+    let Some(o) = f.as_object() else {
+        return push_json(out, f);
+    };
+    out.push('{');
+    let mut first = true;
+    if let Some(n) = o.get("name") {
+        push_field(out, &mut first, "name", n);
+    }
+    if let Some(t) = o.get("type") {
+        out.push_str(",\"type\":");
+        emit(t, ns, defined, out);
+    }
+    for k in ["doc", "default"] {
+        if let Some(x) = o.get(k) {
+            push_field(out, &mut first, k, x);
+        }
+    }
+    if let Some(x) = o.get("order").filter(|x| x.as_str() != Some("ascending")) {
+        push_field(out, &mut first, "order", x);
+    }
+    if let Some(x) = o.get("aliases") {
+        push_field(out, &mut first, "aliases", x);
+    }
+    for (k, x) in o.iter().filter(|(k, _)| {
+        !["name", "type", "doc", "default", "order", "aliases"].contains(&k.as_str())
+    }) {
+        push_field(out, &mut first, k, x);
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 #[path = "avro_tests.rs"]
 mod tests;

@@ -133,3 +133,40 @@ fn invalid_schemas_are_refused_with_a_message() {
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
     assert!(AvroSchema::parse(&deep).is_err());
 }
+
+#[test]
+fn canonical_text_is_javas_compact_form_whatever_the_layout() {
+    let pretty = r#"{
+        "namespace": "com.example",
+        "fields": [
+            {"type": "int", "name": "id", "doc": "the id"},
+            {"default": null, "name": "email", "type": ["null", {"type": "string"}]},
+            {"name": "kind", "type": {"symbols": ["A", "B"], "name": "Kind", "type": "enum"}},
+            {"name": "again", "type": "Kind", "order": "ascending"},
+            {"name": "d", "type": {"type": "int", "logicalType": "date"}}
+        ],
+        "name": "User",
+        "type": "record"
+    }"#;
+    assert_eq!(
+        canonical(pretty).unwrap(),
+        concat!(
+            r#"{"type":"record","name":"User","namespace":"com.example","fields":["#,
+            r#"{"name":"id","type":"int","doc":"the id"},"#,
+            r#"{"name":"email","type":["null","string"],"default":null},"#,
+            r#"{"name":"kind","type":{"type":"enum","name":"Kind","symbols":["A","B"]}},"#,
+            r#"{"name":"again","type":"Kind"},"#,
+            r#"{"name":"d","type":{"type":"int","logicalType":"date"}}]}"#
+        )
+    );
+    // The canonical text is itself canonical, and parses to an equal-reading schema.
+    let c = canonical(pretty).unwrap();
+    assert_eq!(canonical(&c).unwrap(), c);
+    assert_eq!(s(&c).can_read(&s(pretty)), Ok(()));
+    assert_eq!(canonical(r#"{"type":"string"}"#).unwrap(), r#""string""#);
+    assert_eq!(
+        canonical(r#"{"type":"map","values":{"type":"array","items":"long"}}"#).unwrap(),
+        r#"{"type":"map","values":{"type":"array","items":"long"}}"#
+    );
+    assert!(canonical(r#""nope""#).is_err());
+}

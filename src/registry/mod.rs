@@ -2,8 +2,8 @@
 //! the compacted `_schemas` topic. Built so far: [`records`], the topic's record format
 //! (Confluent's, so the data moves between registries), and [`store`], the registry's state
 //! as a pure state machine (ids, versions, deletes, configs, modes), and [`avro`], Avro
-//! parsing and schema-resolution compatibility. Next: Avro's canonical form, Protobuf and
-//! JSON Schema, the runtime over `_schemas` and the HTTP API (see
+//! parsing, schema-resolution compatibility and the canonical text. Next: Protobuf and JSON
+//! Schema, the runtime over `_schemas` and the HTTP API (see
 //! notes/issue13-research.md).
 
 pub mod avro;

@@ -320,7 +320,8 @@ impl ShareManager {
             for (first, last, types) in batches {
                 match part.sp.acknowledge(member, *first, *last, types, now) {
                     Ok(failed) => {
-                        changed = true;
+                        // RENEW (4) only moves a lock's deadline, which is not persisted.
+                        changed |= types.iter().any(|t| *t != 4);
                         part.failed(broker, &t.key, failed);
                     }
                     Err(AckError::InvalidRecordState(_)) => code = INVALID_RECORD_STATE,

@@ -42,6 +42,17 @@ pub fn subject_not_found(s: &str) -> RegistryError {
     err(404, 40401, format!("Subject '{s}' not found."))
 }
 
+/// 42206: another live schema references `subject` version `version`.
+fn referenced(subject: &str, version: i32) -> RegistryError {
+    err(
+        422,
+        42206,
+        format!(
+            "One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}."
+        ),
+    )
+}
+
 pub fn version_not_found(v: &str) -> RegistryError {
     err(404, 40402, format!("Version {v} not found."))
 }
@@ -404,14 +415,7 @@ impl Store {
             version: v.version,
         };
         if !self.referenced_by(subject, v.version).is_empty() {
-            return Err(err(
-                422,
-                42206,
-                format!(
-                    "One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={}}}.",
-                    v.version
-                ),
-            ));
+            return Err(referenced(subject, v.version));
         }
         if permanent {
             if !v.deleted {

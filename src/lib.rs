@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod config;
 pub mod controller;
 pub mod group;
+pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod protocol;

@@ -9,7 +9,8 @@ use skua::cli::{
     self, AclCommand, ClusterCommand, GroupCommand, QuotaCommand, TopicCommand, UserCommand,
 };
 use skua::config::{BrokerConfig, ConfigSources};
-use skua::server::Server;
+use skua::http::listen::ListenSpec;
+use skua::server::{HttpRole, Server};
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +86,18 @@ struct ServeArgs {
     /// 127.0.0.1:9644, skipped with a warning when that port is taken].
     #[arg(long, value_name = "HOST:PORT|off")]
     metrics_listen: Option<String>,
+    /// Serve the web console at http://HOST:PORT/, or `off` [default: 127.0.0.1:8080,
+    /// skipped with a warning when that port is taken].
+    #[arg(long, value_name = "HOST:PORT|off")]
+    console_listen: Option<String>,
+    /// Serve the Schema Registry (Confluent's REST API) at http://HOST:PORT/, or `off`
+    /// [default: 127.0.0.1:8081, skipped with a warning when that port is taken].
+    #[arg(long, value_name = "HOST:PORT|off")]
+    schema_registry_listen: Option<String>,
+    /// Serve the HTTP proxy (Confluent REST Proxy API) at http://HOST:PORT/, or `off`
+    /// [default: 127.0.0.1:8082, skipped with a warning when that port is taken].
+    #[arg(long, value_name = "HOST:PORT|off")]
+    rest_proxy_listen: Option<String>,
     /// This node's id (node.id), e.g. in a cluster of several.
     #[arg(long, value_name = "N")]
     node_id: Option<i32>,
@@ -139,10 +152,41 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         node_id: args.node_id,
         controller_listen: args.controller_listen,
     })?;
-    let explicit_metrics = args.metrics_listen.is_some();
-    let metrics_listen = args
-        .metrics_listen
-        .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string());
+    let metrics_spec = ListenSpec {
+        flag: "--metrics-listen",
+        what: "metrics",
+        given: args.metrics_listen,
+        default: DEFAULT_METRICS_LISTEN,
+    };
+    let http_specs = [
+        (
+            HttpRole::Console,
+            ListenSpec {
+                flag: "--console-listen",
+                what: "the console",
+                given: args.console_listen,
+                default: "127.0.0.1:8080",
+            },
+        ),
+        (
+            HttpRole::SchemaRegistry,
+            ListenSpec {
+                flag: "--schema-registry-listen",
+                what: "the schema registry",
+                given: args.schema_registry_listen,
+                default: "127.0.0.1:8081",
+            },
+        ),
+        (
+            HttpRole::RestProxy,
+            ListenSpec {
+                flag: "--rest-proxy-listen",
+                what: "the HTTP proxy",
+                given: args.rest_proxy_listen,
+                default: "127.0.0.1:8082",
+            },
+        ),
+    ];
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -153,22 +197,21 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
             let node = skua::server::controller_node::ControllerNode::start(config).await?;
             return node.run(shutdown_signal()).await;
         }
-        // Bound first: a taken metrics port fails the start before the data dir is opened.
-        let metrics = match metrics_listen.as_str() {
-            "off" => None,
-            addr if explicit_metrics => Some(skua::metrics::http::bind(addr).await?),
-            // The default port may be taken (another broker on this machine): warn, go on.
-            addr => match skua::metrics::http::bind(addr).await {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    tracing::warn!("metrics not served: {e:#} (choose a port with --metrics-listen HOST:PORT, or --metrics-listen off)");
-                    None
-                }
-            },
-        };
+        // Bound first: a taken explicit port fails the start before the data dir is opened;
+        // a taken default port (another broker on this machine) is skipped with a warning.
+        let metrics = metrics_spec.bind().await?;
+        let mut http = Vec::new();
+        for (role, spec) in &http_specs {
+            if let Some(l) = spec.bind().await? {
+                http.push((*role, l));
+            }
+        }
         let mut server = Server::bind(config).await?;
         if let Some(l) = metrics {
             server = server.with_metrics(l);
+        }
+        for (role, l) in http {
+            server = server.with_http(role, l);
         }
         server.run(shutdown_signal()).await
     });

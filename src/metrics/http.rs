@@ -19,14 +19,6 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONCURRENT: usize = 16;
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Bind the metrics listener (before the broker opens its data directory, so a taken port
-/// fails the start at once).
-pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))
-}
-
 /// Serve scrapes until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,

@@ -8,4 +8,5 @@
 
 pub mod avro;
 pub mod records;
+pub mod schema;
 pub mod store;

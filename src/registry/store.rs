@@ -532,6 +532,63 @@ impl Store {
         Ok((live, vec![write]))
     }
 
+    /// POST /subjects/{s} (lookup): the version of `subject` holding `new` (soft-deleted ones
+    /// too with `deleted`): 40401 for an unknown subject, 40403 when no version matches.
+    pub fn lookup(
+        &self,
+        subject: &str,
+        new: &NewSchema,
+        deleted: bool,
+    ) -> Result<&SchemaValue, RegistryError> {
+        let vs = self
+            .subjects
+            .get(subject)
+            .filter(|vs| vs.values().any(|v| deleted || !v.deleted))
+            .ok_or_else(|| subject_not_found(subject))?;
+        vs.values()
+            .rev()
+            .find(|v| {
+                (deleted || !v.deleted)
+                    && v.schema_type == new.schema_type
+                    && v.schema == new.schema
+                    && v.references == new.references
+            })
+            .ok_or_else(|| err(404, 40403, "Schema not found".to_string()))
+    }
+
+    /// Whether `subject` has any version, soft-deleted ones included.
+    pub fn has_subject(&self, subject: &str) -> bool {
+        self.subjects.get(subject).is_some_and(|vs| !vs.is_empty())
+    }
+
+    /// The mode set on `subject` itself (None: the global one), if any.
+    pub fn mode_set(&self, subject: Option<&str>) -> Option<&str> {
+        self.modes
+            .get(&subject.map(str::to_string))
+            .map(String::as_str)
+    }
+
+    /// PUT /mode[/{s}]: the record setting `mode` (already validated).
+    pub fn set_mode(subject: Option<&str>, mode: &str) -> Write {
+        (
+            Key::Mode {
+                subject: subject.map(str::to_string),
+            },
+            Some(encode_setting(subject, "mode", mode)),
+        )
+    }
+
+    /// DELETE /config[/{s}] and DELETE /mode[/{s}]: the tombstone of the setting.
+    pub fn clear_setting(subject: Option<&str>, mode: bool) -> Write {
+        let subject = subject.map(str::to_string);
+        let key = if mode {
+            Key::Mode { subject }
+        } else {
+            Key::Config { subject }
+        };
+        (key, None)
+    }
+
     /// PUT /config[/{s}]: the record setting `level`.
     pub fn set_config(subject: Option<&str>, level: Level) -> Write {
         (

@@ -13,6 +13,7 @@ pub mod internal_topic;
 pub mod metadata;
 pub mod peer;
 pub mod raft;
+pub mod registry_runtime;
 pub mod replica_fetcher;
 pub mod share_dlq;
 pub mod share_runtime;
@@ -51,7 +52,17 @@ pub struct Server {
     listeners: Vec<BoundListener>,
     /// The `/metrics` endpoint's listener, if enabled (see [`Server::with_metrics`]).
     metrics: Option<TcpListener>,
+    /// The console, Schema Registry and HTTP proxy listeners that are on (issue 13).
+    http: Vec<(HttpRole, TcpListener)>,
     cluster: ClusterParts,
+}
+
+/// What an HTTP listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpRole {
+    Console,
+    SchemaRegistry,
+    RestProxy,
 }
 
 /// A client listener, bound, with its TLS set-up when it has one.
@@ -389,6 +400,7 @@ impl Server {
             local_addr,
             listeners,
             metrics: None,
+            http: Vec::new(),
             cluster: ClusterParts {
                 raft,
                 store,
@@ -399,10 +411,16 @@ impl Server {
         })
     }
 
-    /// Serve `/metrics` on this (already bound, see [`metrics::http::bind`]) listener while
+    /// Serve `/metrics` on this (already bound, see [`crate::http::listen::ListenSpec`]) listener while
     /// the broker runs.
     pub fn with_metrics(mut self, listener: TcpListener) -> Server {
         self.metrics = Some(listener);
+        self
+    }
+
+    /// Serve `role` on this (already bound, see [`crate::http::listen`]) listener.
+    pub fn with_http(mut self, role: HttpRole, listener: TcpListener) -> Server {
+        self.http.push((role, listener));
         self
     }
 
@@ -413,6 +431,7 @@ impl Server {
             listeners,
             local_addr,
             metrics: metrics_listener,
+            http,
             cluster,
         } = self;
         tracing::info!(%local_addr, cluster_id = %broker.cluster_id, node_id = broker.config.node_id, "skua listening");
@@ -430,6 +449,30 @@ impl Server {
             background.spawn(metrics::http::serve(
                 l,
                 Arc::clone(&broker),
+                shutdown_rx.clone(),
+            ));
+        }
+        let registry = registry_runtime::Registry::new(Arc::clone(&broker));
+        for (role, l) in http {
+            let (service, name): (crate::http::SharedService, &'static str) = match role {
+                HttpRole::SchemaRegistry => (
+                    Arc::new(crate::http::registry::RegistryService {
+                        registry: Arc::clone(&registry),
+                    }),
+                    "schema registry",
+                ),
+                HttpRole::Console | HttpRole::RestProxy => {
+                    tracing::warn!("{role:?} is not built yet; its listener is closed");
+                    continue;
+                }
+            };
+            if let Ok(addr) = l.local_addr() {
+                tracing::info!(%addr, "serving the {name} at http://{addr}/");
+            }
+            background.spawn(crate::http::server::serve(
+                l,
+                service,
+                name,
                 shutdown_rx.clone(),
             ));
         }

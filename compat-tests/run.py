@@ -168,9 +168,10 @@ class Broker:
 
     def command(self):
         cmd = [self.binary, "serve", "--listen", self.addr, "--data-dir", self.data] + self.extra
-        if "--metrics-listen" not in self.extra:
-            # Brokers run side by side: the default metrics port would collide.
-            cmd += ["--metrics-listen", "off"]
+        # Brokers run side by side: the default HTTP ports would collide.
+        for flag in ("--metrics-listen", "--console-listen", "--schema-registry-listen", "--rest-proxy-listen"):
+            if flag not in self.extra:
+                cmd += [flag, "off"]
         return cmd
 
     def start(self, timeout=30):
@@ -232,7 +233,8 @@ class ClusterNode(Broker):
     def command(self):
         cmd = [self.binary, "serve", "--node-id", str(self.node_id), "--listen", self.addr,
                "--controller-listen", f"127.0.0.1:{self.controller_port}", "--data-dir", self.data,
-               "--metrics-listen", "off", "--set", f"controller.quorum.voters={self.voters}"]
+               "--metrics-listen", "off", "--console-listen", "off", "--schema-registry-listen", "off",
+               "--rest-proxy-listen", "off", "--set", f"controller.quorum.voters={self.voters}"]
         for s in cluster_sets(CLUSTER_NODES):
             cmd += ["--set", s]
         return cmd

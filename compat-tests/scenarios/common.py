@@ -252,7 +252,8 @@ class OwnBroker:
         with open(self.log, "a") as lf:
             self.proc = subprocess.Popen([env("SKUA_BIN"), "serve", "--listen", self.addr, "--data-dir", self.dir]
                                          + self.args
-                                         + ([] if "--metrics-listen" in self.args else ["--metrics-listen", "off"]), stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         + [x for f in ("--metrics-listen", "--console-listen", "--schema-registry-listen", "--rest-proxy-listen")
+                                            if f not in self.args for x in (f, "off")], stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -108,7 +108,8 @@ def walkthrough():
                                                    f"before; got: {last_output[-800:]!r}")
             elif lang == "sh" and opts.get("background"):
                 cmd = body.strip().replace("\\\n", " ")
-                cmd += " --metrics-listen off"  # beside the suite's brokers
+                # Beside the suite's brokers: no default HTTP port.
+                cmd += " --metrics-listen off --console-listen off --schema-registry-listen off --rest-proxy-listen off"
                 log = open(os.path.join(work, "broker.log"), "w")
                 proc = subprocess.Popen(["bash", "-c", "exec " + cmd], cwd=work, env=run_env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)

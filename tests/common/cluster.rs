@@ -10,7 +10,7 @@
 //! ```
 //! Node i is started with (the CLI contract of issue 8, item 5):
 //! `skua serve --node-id i --listen 127.0.0.1:B_i --controller-listen 127.0.0.1:C_i
-//!  --data-dir DIR/node-i --metrics-listen off --advertise 127.0.0.1:<inbound[i]>
+//!  --data-dir DIR/node-i --metrics-listen off (and the console, registry, proxy off) --advertise 127.0.0.1:<inbound[i]>
 //!  --set controller.quorum.voters=1@..,2@..,3@.. [--set name=value]...`
 //! where its own voters entry is C_i and entry j is the port of link(i,j).
 //!
@@ -141,6 +141,12 @@ impl Node {
             "--data-dir".into(),
             self.data_dir.display().to_string(),
             "--metrics-listen".into(),
+            "off".into(),
+            "--console-listen".into(),
+            "off".into(),
+            "--schema-registry-listen".into(),
+            "off".into(),
+            "--rest-proxy-listen".into(),
             "off".into(),
             "--advertise".into(),
             inbound.addr().to_string(),

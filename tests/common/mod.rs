@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod http;
 pub mod proxy;
 
 use std::io::{Read, Write};
@@ -29,6 +30,11 @@ pub struct Broker {
     pub metrics_port: Option<u16>,
     /// `RLIMIT_NOFILE` (soft and hard) the broker process runs with; None: inherited.
     pub nofile: Option<u64>,
+    /// Ports of the console, Schema Registry and HTTP proxy; None: `off` (the default ports
+    /// would collide between brokers of parallel tests).
+    pub console_port: Option<u16>,
+    pub registry_port: Option<u16>,
+    pub proxy_port: Option<u16>,
 }
 
 /// A free port below the ephemeral range (32768+), so that no outgoing connection of another
@@ -46,6 +52,13 @@ pub fn free_port() -> u16 {
     }
 }
 
+fn listen(port: Option<u16>) -> String {
+    match port {
+        Some(p) => format!("127.0.0.1:{p}"),
+        None => "off".to_string(),
+    }
+}
+
 impl Broker {
     pub fn start(extra: &[&str]) -> Broker {
         let tmp = tempfile::tempdir().unwrap();
@@ -58,6 +71,9 @@ impl Broker {
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: None,
             nofile: None,
+            console_port: None,
+            registry_port: None,
+            proxy_port: None,
         };
         b.spawn();
         b
@@ -72,6 +88,9 @@ impl Broker {
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: None,
             nofile: None,
+            console_port: None,
+            registry_port: None,
+            proxy_port: None,
         };
         b.spawn();
         b
@@ -99,6 +118,29 @@ impl Broker {
             args: extra.iter().map(|s| s.to_string()).collect(),
             metrics_port: Some(free_port()),
             nofile,
+            console_port: None,
+            registry_port: None,
+            proxy_port: None,
+        };
+        b.spawn();
+        b
+    }
+
+    /// Start with the console, the Schema Registry and the HTTP proxy on free ports.
+    pub fn start_with_http(extra: &[&str]) -> Broker {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut b = Broker {
+            child: None,
+            port: free_port(),
+            dir,
+            _tmp: Some(tmp),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            metrics_port: None,
+            nofile: None,
+            console_port: Some(free_port()),
+            registry_port: Some(free_port()),
+            proxy_port: Some(free_port()),
         };
         b.spawn();
         b
@@ -150,10 +192,13 @@ impl Broker {
                 .arg("--data-dir")
                 .arg(&self.dir)
                 .arg("--metrics-listen")
-                .arg(match self.metrics_port {
-                    Some(p) => format!("127.0.0.1:{p}"),
-                    None => "off".to_string(),
-                })
+                .arg(listen(self.metrics_port))
+                .arg("--console-listen")
+                .arg(listen(self.console_port))
+                .arg("--schema-registry-listen")
+                .arg(listen(self.registry_port))
+                .arg("--rest-proxy-listen")
+                .arg(listen(self.proxy_port))
                 .args(
                     self.args
                         .iter()

@@ -57,6 +57,7 @@ CLIENTS = [
     ("confluent", "consumer_protocol.py"),
     ("share", "share.py"),
     ("confluent", "telemetry.py"),
+    ("confluent", "schema_registry.py"),
     ("confluent", "acls.py"),
     ("confluent", "quotas.py"),
     ("confluent", "scram.py"),

@@ -44,7 +44,7 @@ echo "setup: $(go version | cut -d' ' -f3), sarama $(dpkg-query -W -f='${Version
 
 # ---- python ----
 PY_REQS=(
-  "confluent-kafka==2.16.1"
+  "confluent-kafka[avro,json,protobuf]==2.16.1"
   "kafka-python==3.0.12"
   "aiokafka==0.14.0"
   "lz4==4.4.5"

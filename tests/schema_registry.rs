@@ -8,7 +8,8 @@ use common::http::{announce_body, delete, get, post_json, put_json, request};
 use common::Broker;
 use serde_json::{json, Value};
 
-const USER_V1: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
+const USER_V1: &str =
+    r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
 const USER_V2: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int","default":0}]}"#;
 /// Adds a field without a default: not BACKWARD compatible with v1.
 const USER_BAD: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"email","type":"string"}]}"#;
@@ -50,8 +51,8 @@ fn register_read_evolve_and_ids() {
     let r = post_json(p, "/subjects/users-value/versions", &schema(USER_V1));
     assert_eq!((r.status, r.json()), (200, json!({"id": 1, "version": 1})));
     // The same schema, pretty-printed: the same version, nothing new.
-    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(USER_V1).unwrap())
-        .unwrap();
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(USER_V1).unwrap()).unwrap();
     let r = post_json(
         p,
         "/subjects/users-value/versions?normalize=False",
@@ -143,10 +144,7 @@ fn register_read_evolve_and_ids() {
         error(&get(p, "/subjects/users-value/versions/abc")).1,
         42202
     );
-    assert_eq!(
-        error(&get(p, "/subjects/users-value/versions/0")).1,
-        42202
-    );
+    assert_eq!(error(&get(p, "/subjects/users-value/versions/0")).1, 42202);
     assert_eq!(
         error(&get(p, "/subjects/users-value/versions/7")),
         (404, 40402, "Version 7 not found.".to_string())
@@ -180,11 +178,19 @@ fn register_read_evolve_and_ids() {
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["error_code"], json!(413));
     assert_eq!(
-        error(&post_json(p, "/subjects/__GLOBAL/versions", &schema("\"int\""))).1,
+        error(&post_json(
+            p,
+            "/subjects/__GLOBAL/versions",
+            &schema("\"int\"")
+        ))
+        .1,
         42208
     );
     // Still serving.
-    assert_eq!(get(p, "/subjects/users-value/versions").json(), json!([1, 2]));
+    assert_eq!(
+        get(p, "/subjects/users-value/versions").json(),
+        json!([1, 2])
+    );
 }
 
 #[test]
@@ -287,7 +293,12 @@ fn deletes_configs_modes() {
     let r = post_json(p, "/subjects/s/versions", &schema(USER_BAD));
     assert_eq!(r.json(), json!({"id": 4, "version": 2}));
     assert_eq!(
-        error(&put_json(p, "/config", &json!({"compatibility": "SIDEWAYS"}))).1,
+        error(&put_json(
+            p,
+            "/config",
+            &json!({"compatibility": "SIDEWAYS"})
+        ))
+        .1,
         42203
     );
     assert_eq!(

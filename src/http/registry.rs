@@ -148,8 +148,7 @@ async fn route(registry: &Registry, req: &Request) -> Answer {
         ["subjects"] => {
             only_get(m)?;
             let deleted = req.flag("deleted", false);
-            let deleted_only =
-                req.flag("deletedOnly", false) || req.flag("deleted_only", false);
+            let deleted_only = req.flag("deletedOnly", false) || req.flag("deleted_only", false);
             let prefix = req
                 .param("subjectPrefix")
                 .or_else(|| req.param("subject"))
@@ -198,7 +197,13 @@ async fn route(registry: &Registry, req: &Request) -> Answer {
                             all.into_iter().filter(|v| !live.contains(v)).collect()
                         } else if deleted || negative {
                             all.into_iter()
-                                .map(|v| if negative && !live.contains(&v) { -v } else { v })
+                                .map(|v| {
+                                    if negative && !live.contains(&v) {
+                                        -v
+                                    } else {
+                                        v
+                                    }
+                                })
                                 .filter(|v| deleted || live.contains(v) || *v < 0)
                                 .collect()
                         } else if live.is_empty() {
@@ -769,13 +774,13 @@ async fn mode(registry: &Registry, req: &Request, subject: Option<&str>) -> Answ
                         Some(sub) => match s.mode_set(Some(sub)) {
                             Some(m) => m.to_string(),
                             None if default_to_global => s.mode(None),
-                            None => {
-                                return Err(err(
-                                    404,
-                                    40409,
-                                    format!("Subject '{sub}' does not have subject-level mode configured"),
-                                ))
-                            }
+                            None => return Err(err(
+                                404,
+                                40409,
+                                format!(
+                                    "Subject '{sub}' does not have subject-level mode configured"
+                                ),
+                            )),
                         },
                     };
                     ok(json!({ "mode": mode }))

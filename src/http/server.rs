@@ -111,7 +111,9 @@ async fn handle(
     let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, max).collect()).await {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(e)) => {
-            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
             let r = if too_large {
                 svc.transport_error(
                     413,

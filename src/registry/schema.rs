@@ -19,7 +19,11 @@ pub enum Parsed {
 /// Parse `text` of type `t`; `deps` are its references' schemas, transitively, dependencies
 /// first, as (reference name, stored text). Returns the schema and its canonical text; Err is
 /// the parser's message.
-pub fn parse(t: SchemaType, text: &str, deps: &[(String, String)]) -> Result<(Parsed, String), String> {
+pub fn parse(
+    t: SchemaType,
+    text: &str,
+    deps: &[(String, String)],
+) -> Result<(Parsed, String), String> {
     if text.trim().is_empty() {
         return Err("Empty schema".to_string());
     }
@@ -30,9 +34,7 @@ pub fn parse(t: SchemaType, text: &str, deps: &[(String, String)]) -> Result<(Pa
             let canonical = avro::canonical(text)?;
             Ok((Parsed::Avro(s), canonical))
         }
-        SchemaType::Json | SchemaType::Protobuf => {
-            Err(format!("Invalid schema type {}", t.name()))
-        }
+        SchemaType::Json | SchemaType::Protobuf => Err(format!("Invalid schema type {}", t.name())),
     }
 }
 

@@ -774,13 +774,15 @@ async fn mode(registry: &Registry, req: &Request, subject: Option<&str>) -> Answ
                         Some(sub) => match s.mode_set(Some(sub)) {
                             Some(m) => m.to_string(),
                             None if default_to_global => s.mode(None),
-                            None => return Err(err(
-                                404,
-                                40409,
-                                format!(
+                            None => {
+                                return Err(err(
+                                    404,
+                                    40409,
+                                    format!(
                                     "Subject '{sub}' does not have subject-level mode configured"
                                 ),
-                            )),
+                                ))
+                            }
                         },
                     };
                     ok(json!({ "mode": mode }))

@@ -337,6 +337,31 @@ fn deletes_configs_modes() {
         200
     );
     assert_eq!(delete(p, "/mode/s").json(), json!({"mode": "READONLY"}));
+
+    // IMPORT: schemas keep the ids (and versions) they had in another registry.
+    let imported = json!({"schema": "\"bytes\"", "id": 100, "version": 5});
+    assert_eq!(
+        error(&post_json(p, "/subjects/imp/versions", &imported)),
+        (422, 42205, "Subject imp is not in import mode".to_string())
+    );
+    put_json(p, "/mode/imp", &json!({"mode": "IMPORT"}));
+    let r = post_json(p, "/subjects/imp/versions", &imported);
+    assert_eq!(r.json(), json!({"id": 100, "version": 5}));
+    assert_eq!(
+        get(p, "/schemas/ids/100").json(),
+        json!({"schemaType": "AVRO", "schema": "\"bytes\""})
+    );
+    // The id of another schema cannot be taken.
+    let r = post_json(
+        p,
+        "/subjects/imp/versions",
+        &json!({"schema": "\"float\"", "id": 100}),
+    );
+    assert_eq!(error(&r).1, 42207);
+    delete(p, "/mode/imp");
+    // Ids go on after the highest one.
+    let r = post_json(p, "/subjects/imp/versions", &schema("\"string\""));
+    assert_eq!(r.json(), json!({"id": 101, "version": 6}));
     assert_eq!(
         post_json(p, "/subjects/s/versions?force=true", &schema("\"long\"")).status,
         200

@@ -454,6 +454,9 @@ struct Submitted {
     schema_type: SchemaType,
     text: String,
     references: Vec<Reference>,
+    /// IMPORT mode: the id (and version) the schema keeps.
+    id: Option<i32>,
+    version: Option<i32>,
 }
 
 fn submitted(req: &Request) -> Result<Submitted, RegistryError> {
@@ -505,10 +508,18 @@ fn submitted(req: &Request) -> Result<Submitted, RegistryError> {
         }
         Some(_) => return Err(err(422, 422, "references must be a list")),
     }
+    let int = |name: &str| {
+        o.get(name)
+            .and_then(Value::as_i64)
+            .and_then(|v| i32::try_from(v).ok())
+    };
     Ok(Submitted {
         schema_type,
         text,
         references,
+        // Clients may send 0 or -1 for "none".
+        id: int("id").filter(|i| *i > 0),
+        version: int("version"),
     })
 }
 
@@ -600,6 +611,11 @@ async fn register(registry: &Registry, req: &Request, subject: &str) -> Answer {
     let registered = registry
         .write(|s| {
             let (parsed, new) = prepare(s, &sub)?;
+            if let Some(id) = sub.id {
+                let r = s.import(&subject, &new, id, sub.version)?;
+                let writes = r.write.clone().into_iter().collect();
+                return Ok((r, writes));
+            }
             let r = s.register(&subject, &new, |level, olds| {
                 if force {
                     return Ok(());

@@ -399,6 +399,85 @@ impl Store {
         })
     }
 
+    /// Register `new` under `subject` with the id (and version) it had elsewhere: IMPORT mode
+    /// (moving schemas between registries). No compatibility check; the id may not name
+    /// another schema, nor the version another one of the subject (42207).
+    pub fn import(
+        &self,
+        subject: &str,
+        new: &NewSchema,
+        id: i32,
+        version: Option<i32>,
+    ) -> Result<Registered, RegistryError> {
+        if self.mode(Some(subject)) != "IMPORT" {
+            return Err(err(
+                422,
+                42205,
+                format!("Subject {subject} is not in import mode"),
+            ));
+        }
+        if id < 1 {
+            return Err(err(422, 42207, format!("Invalid schema id {id}")));
+        }
+        let same = |v: &SchemaValue| {
+            v.schema_type == new.schema_type
+                && v.schema == new.schema
+                && v.references == new.references
+        };
+        if let Some(other) = self.by_id(id) {
+            if !same(other) {
+                return Err(err(
+                    422,
+                    42207,
+                    format!("Overwrite new schema with id {id} is not permitted."),
+                ));
+            }
+        }
+        let versions = self.subjects.get(subject);
+        let version = match version {
+            Some(v) if v >= 1 => v,
+            Some(v) => return Err(version_not_found(&v.to_string())),
+            None => versions
+                .and_then(|vs| vs.keys().next_back().copied())
+                .unwrap_or(0)
+                .saturating_add(1),
+        };
+        if let Some(existing) = versions.and_then(|vs| vs.get(&version)) {
+            if existing.id == id && same(existing) && !existing.deleted {
+                return Ok(Registered {
+                    id,
+                    version,
+                    write: None,
+                });
+            }
+            return Err(err(
+                422,
+                42207,
+                format!("Overwrite new schema with version {version} of subject {subject} is not permitted."),
+            ));
+        }
+        let value = SchemaValue {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema_type: new.schema_type,
+            references: new.references.clone(),
+            schema: new.schema.clone(),
+            deleted: false,
+        };
+        Ok(Registered {
+            id,
+            version,
+            write: Some((
+                Key::Schema {
+                    subject: subject.to_string(),
+                    version,
+                },
+                Some(value.encode()),
+            )),
+        })
+    }
+
     /// DELETE /subjects/{s}/versions/{v} (-1: latest): the record to write and the version.
     pub fn delete_version(
         &self,

@@ -321,7 +321,7 @@ impl Store {
         compatible: impl FnOnce(Level, &[&SchemaValue]) -> Result<(), Vec<String>>,
     ) -> Result<Registered, RegistryError> {
         let mode = self.mode(Some(subject));
-        if mode != "READWRITE" {
+        if mode != "READWRITE" && mode != "FORWARD" {
             return Err(err(
                 422,
                 42205,

@@ -9,6 +9,14 @@ is shared, as in an application that produces and consumes). Default serializer 
   field is registered as version 2 (new id), a field added without a default is refused with
   HTTP 409 (the registry's BACKWARD default) and nothing is produced; the reader sees records of
   both versions; after a broker restart the ids, the versions and the records decode the same.
+* `sr_json`: JSONSerializer / JSONDeserializer: the serializer validates records against the
+  registered schema; an optional property added to an open content model is refused with 409
+  (Confluent's default, strict rules); a looser maxLength is version 2; exact records back.
+* `sr_protobuf`: ProtobufSerializer / ProtobufDeserializer with classes built from descriptors
+  in Python: the serializer registers the imported file under its name and references it (the
+  well-known google/protobuf/timestamp.proto needs no reference); the registry stores .proto
+  text; a second message of the file is framed with message index [1]; records read back
+  equal; the deserializer's `format=serialized` fetch returns the file's descriptor.
 """
 
 import socket
@@ -140,5 +148,149 @@ def sr_avro():
         broker.stop()
 
 
+ORDER_V1 = """{"$schema": "http://json-schema.org/draft-07/schema#", "title": "Order", "type": "object",
+  "properties": {"id": {"type": "integer"}, "item": {"type": "string", "maxLength": 20},
+                 "tags": {"type": "array", "items": {"type": "string"}}},
+  "required": ["id", "item"]}"""
+
+# An optional property added to an open content model: incompatible under Confluent's default
+# (strict) rules, since old data may hold "note" with any type.
+ORDER_OPEN_ADD = """{"$schema": "http://json-schema.org/draft-07/schema#", "title": "Order", "type": "object",
+  "properties": {"id": {"type": "integer"}, "item": {"type": "string", "maxLength": 20},
+                 "tags": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}},
+  "required": ["id", "item"]}"""
+
+# A looser bound: compatible.
+ORDER_V2 = """{"$schema": "http://json-schema.org/draft-07/schema#", "title": "Order", "type": "object",
+  "properties": {"id": {"type": "integer"}, "item": {"type": "string", "maxLength": 40},
+                 "tags": {"type": "array", "items": {"type": "string"}}},
+  "required": ["id", "item"]}"""
+
+
+def sr_json():
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    broker, url = registry_broker("sr-json")
+    try:
+        b = broker.addr
+        t = topic_name("sr-json")
+        subject = f"{t}-value"
+        src = SchemaRegistryClient({"url": url})
+        v1 = [{"id": i, "item": f"item-{i}", "tags": ["x"] * i} for i in range(3)]
+        eq(produce(b, t, v1, JSONSerializer(ORDER_V1, src)), [0, 1, 2], "offsets of v1 records")
+        first = src.get_version(subject, 1)
+        eq(first.schema.schema_type, "JSON", "schema type")
+        # The serializer validates: an invalid record never leaves.
+        try:
+            produce(b, t, [{"id": "not a number", "item": "x"}], JSONSerializer(ORDER_V1, src))
+            check(False, "an invalid record was serialized")
+        except Exception as e:  # SerializationError from jsonschema's validation
+            check("not a number" in str(e) or "integer" in str(e), f"validation error: {e}")
+        try:
+            produce(b, t, [{"id": 1, "item": "x", "note": "n"}], JSONSerializer(ORDER_OPEN_ADD, src))
+            check(False, "an optional property added to an open content model was accepted")
+        except Exception as e:
+            err = e if isinstance(e, SchemaRegistryError) else getattr(e, "__cause__", None) or e
+            check(getattr(err, "http_status_code", None) == 409 or "409" in str(err),
+                  f"409 for PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL: {err}")
+        v2 = [{"id": 7, "item": "a longer item name, 31 chars!!"}]
+        eq(produce(b, t, v2, JSONSerializer(ORDER_V2, src)), [3], "offset of the v2 record")
+        eq(src.get_versions(subject), [1, 2], "versions")
+        de = JSONDeserializer(None, schema_registry_client=src)
+        msgs = consume_all(b, t, 4, "sr-json-g")
+        eq([de(m.value(), SerializationContext(t, MessageField.VALUE)) for m in msgs], v1 + v2,
+           "records read back")
+    finally:
+        broker.stop()
+
+
+def _proto_classes():
+    """Two .proto files built in Python (no protoc): common.proto (Address) and orders.proto
+    (package shop; Order imports common.proto and google/protobuf/timestamp.proto; a second
+    message Refund, and a nested message)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, timestamp_pb2  # noqa: F401
+    from google.protobuf import message_factory
+    F = descriptor_pb2.FieldDescriptorProto
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
+    common = descriptor_pb2.FileDescriptorProto(name="common.proto", package="shop", syntax="proto3")
+    a = common.message_type.add(name="Address")
+    a.field.add(name="street", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    a.field.add(name="zip", number=2, type=F.TYPE_INT32, label=F.LABEL_OPTIONAL)
+    pool.Add(common)
+    orders = descriptor_pb2.FileDescriptorProto(name="orders.proto", package="shop", syntax="proto3")
+    orders.dependency.extend(["common.proto", "google/protobuf/timestamp.proto"])
+    o = orders.message_type.add(name="Order")
+    o.field.add(name="id", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    o.field.add(name="items", number=2, type=F.TYPE_STRING, label=F.LABEL_REPEATED)
+    o.field.add(name="ship_to", number=3, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL, type_name=".shop.Address")
+    o.field.add(name="at", number=4, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+                type_name=".google.protobuf.Timestamp")
+    o.field.add(name="line", number=5, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL, type_name=".shop.Order.Line")
+    line = o.nested_type.add(name="Line")
+    line.field.add(name="sku", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    r = orders.message_type.add(name="Refund")
+    r.field.add(name="order_id", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    r.field.add(name="reason", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    pool.Add(orders)
+    get = message_factory.GetMessageClass
+    return get(pool.FindMessageTypeByName("shop.Order")), get(pool.FindMessageTypeByName("shop.Refund"))
+
+
+def sr_protobuf():
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    Order, Refund = _proto_classes()
+    broker, url = registry_broker("sr-protobuf")
+    try:
+        b = broker.addr
+        t = topic_name("sr-proto")
+        src = SchemaRegistryClient({"url": url})
+        orders = []
+        for i in range(3):
+            o = Order(id=i, items=[f"i{i}", "x"])
+            o.ship_to.street = f"street {i}"
+            o.ship_to.zip = 1000 + i
+            o.at.seconds = 1_700_000_000 + i
+            o.line.sku = f"sku-{i}"
+            orders.append(o)
+        eq(produce(b, t, orders, ProtobufSerializer(Order, src)), [0, 1, 2], "offsets of the orders")
+        subjects = sorted(src.get_subjects())
+        eq(subjects, sorted(["common.proto", f"{t}-value"]),
+           "the import registered under its file name; the well-known type needs no reference")
+        latest = src.get_version(f"{t}-value", 1)
+        eq(latest.schema.schema_type, "PROTOBUF", "schema type")
+        eq([(r.name, r.subject, r.version) for r in latest.schema.references], [("common.proto", "common.proto", 1)],
+           "the reference")
+        check("message Order" in latest.schema.schema_str and "message Refund" in latest.schema.schema_str,
+              f"stored as .proto text: {latest.schema.schema_str[:200]!r}")
+        # A second message of the same file: its message index is [1], not [0].
+        t2 = topic_name("sr-proto-refund")
+        refunds = [Refund(order_id=1, reason="late")]
+        eq(produce(b, t2, refunds, ProtobufSerializer(Refund, src)), [0], "offset of the refund")
+        msgs = consume_all(b, t2, 1, "sr-proto-g2")
+        raw = msgs[0].value()
+        eq(raw[5:7], b"\x02\x02", "message indexes [1] framed as count 1, index 1 (zigzag varints: 2, 2)")
+        for topic, cls, want, group in ((t, Order, orders, "sr-proto-g"), (t2, Refund, refunds, "sr-proto-g3")):
+            de = ProtobufDeserializer(cls, {}, schema_registry_client=src)
+            msgs = consume_all(b, topic, len(want), group)
+            eq([de(m.value(), SerializationContext(topic, MessageField.VALUE)) for m in msgs], want,
+               f"{cls.__name__} records read back")
+        # The writer schema as the deserializer fetches it: the serialized descriptor.
+        sid = int.from_bytes(raw[1:5], "big")
+        s = src.get_schema(sid, fmt="serialized")
+        import base64
+        from google.protobuf import descriptor_pb2
+        fd = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(s.schema_str))
+        eq([m.name for m in fd.message_type], ["Order", "Refund"], "messages of the served descriptor")
+    finally:
+        broker.stop()
+
+
 if __name__ == "__main__":
-    main({"sr_avro": sr_avro})
+    main({"sr_avro": sr_avro, "sr_json": sr_json, "sr_protobuf": sr_protobuf})

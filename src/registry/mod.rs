@@ -7,5 +7,6 @@
 //! notes/issue13-research.md).
 
 pub mod avro;
+pub mod protobuf;
 pub mod records;
 pub mod store;

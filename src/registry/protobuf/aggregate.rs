@@ -93,7 +93,7 @@ fn unescape(b: &[u8]) -> Option<(u8, usize)> {
     Some((simple, 1))
 }
 
-fn word<'a>(toks: &'a [Tok], pos: usize) -> Option<&'a str> {
+fn word(toks: &[Tok], pos: usize) -> Option<&str> {
     match toks.get(pos) {
         Some(Tok::Word(w)) => Some(w.as_str()),
         _ => None,

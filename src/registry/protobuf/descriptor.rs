@@ -17,20 +17,20 @@ use super::model::{
     TypeElem,
 };
 /// The model of a file given as a `FileDescriptorProto`, as Confluent converts one.
-pub(super) fn file(file: &FileDescriptorProto) -> File {
+/// Err when the descriptor is inconsistent (a field in a oneof that does not exist).
+pub(super) fn file(file: &FileDescriptorProto) -> Result<File, String> {
     let proto3 = file.syntax.as_deref() == Some("proto3");
     let syntax = match file.syntax.as_deref() {
         Some(s @ ("proto2" | "proto3")) => Some(s.to_string()),
         _ => None,
     };
     let (imports, public_imports) = split_imports(file);
-    let mut types: Vec<TypeElem> = file
-        .message_type
-        .iter()
-        .map(|m| TypeElem::Message(message_desc(proto3, m)))
-        .collect();
+    let mut types = Vec::new();
+    for m in &file.message_type {
+        types.push(TypeElem::Message(message_desc(proto3, m)?));
+    }
     types.extend(file.enum_type.iter().map(|e| TypeElem::Enum(enum_desc(e))));
-    File {
+    Ok(File {
         syntax,
         package: file.package.clone().filter(|p| !p.is_empty()),
         imports,
@@ -39,7 +39,7 @@ pub(super) fn file(file: &FileDescriptorProto) -> File {
         types,
         extends: extends_desc(proto3, &file.extension),
         services: file.service.iter().map(service_desc).collect(),
-    }
+    })
 }
 
 /// The standard file options Confluent copies, in its order.
@@ -99,7 +99,7 @@ fn file_options(o: &prost_types::FileOptions) -> Vec<Opt> {
     out
 }
 
-fn message_desc(proto3: bool, m: &DescriptorProto) -> Message {
+fn message_desc(proto3: bool, m: &DescriptorProto) -> Result<Message, String> {
     let mut oneofs: Vec<Oneof> = m
         .oneof_decl
         .iter()
@@ -112,9 +112,13 @@ fn message_desc(proto3: bool, m: &DescriptorProto) -> Message {
     for f in &m.field {
         match f.oneof_index {
             Some(i) if f.proto3_optional != Some(true) => {
-                if let Some(o) = usize::try_from(i).ok().and_then(|i| oneofs.get_mut(i)) {
-                    o.fields.push(field_desc(proto3, f, true));
-                }
+                let o = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| oneofs.get_mut(i))
+                    .ok_or_else(|| {
+                        format!("field '{}' names oneof {i}, which does not exist", f.name())
+                    })?;
+                o.fields.push(field_desc(proto3, f, true));
             }
             _ => fields.push(field_desc(proto3, f, false)),
         }
@@ -144,13 +148,12 @@ fn message_desc(proto3: bool, m: &DescriptorProto) -> Message {
             }
         }
     }
-    let mut nested: Vec<TypeElem> = m
-        .nested_type
-        .iter()
-        .map(|n| TypeElem::Message(message_desc(proto3, n)))
-        .collect();
+    let mut nested = Vec::new();
+    for n in &m.nested_type {
+        nested.push(TypeElem::Message(message_desc(proto3, n)?));
+    }
     nested.extend(m.enum_type.iter().map(|e| TypeElem::Enum(enum_desc(e))));
-    Message {
+    Ok(Message {
         name: m.name.clone().unwrap_or_default(),
         reserved,
         options,
@@ -170,7 +173,7 @@ fn message_desc(proto3: bool, m: &DescriptorProto) -> Message {
             .collect(),
         extends: extends_desc(proto3, &m.extension),
         nested,
-    }
+    })
 }
 
 fn field_desc(proto3: bool, f: &FieldDescriptorProto, in_oneof: bool) -> Field {

@@ -202,7 +202,10 @@ fn oneof_name(f: &FieldDescriptor) -> Option<String> {
 fn fields_by_tag(m: &MessageDescriptor) -> HashMap<u32, (FieldDescriptor, Option<String>)> {
     m.fields()
         .filter(|f| !f.is_group())
-        .map(|f| (f.number(), (f.clone(), oneof_name(&f))))
+        .map(|f| {
+            let oneof = oneof_name(&f);
+            (f.number(), (f, oneof))
+        })
         .collect()
 }
 
@@ -297,20 +300,14 @@ impl Ctx<'_> {
         for tag in tags {
             let t = tag.to_string();
             match (ob.get(&tag), ub.get(&tag)) {
-                (Some((_, Some(oneof))), None) => {
-                    if !deleted_oneofs.contains(oneof) {
-                        self.add_at(&[oneof, &t], "ONEOF_FIELD_REMOVED");
-                    }
+                (Some((_, Some(oneof))), None) if !deleted_oneofs.contains(oneof) => {
+                    self.add_at(&[oneof, &t], "ONEOF_FIELD_REMOVED");
                 }
-                (Some((f, None)), None) => {
-                    if f.cardinality() == Cardinality::Required {
-                        self.add_at(&[&t], "REQUIRED_FIELD_REMOVED");
-                    }
+                (Some((f, None)), None) if f.cardinality() == Cardinality::Required => {
+                    self.add_at(&[&t], "REQUIRED_FIELD_REMOVED");
                 }
-                (None, Some((f, None))) => {
-                    if f.cardinality() == Cardinality::Required {
-                        self.add_at(&[&t], "REQUIRED_FIELD_ADDED");
-                    }
+                (None, Some((f, None))) if f.cardinality() == Cardinality::Required => {
+                    self.add_at(&[&t], "REQUIRED_FIELD_ADDED");
                 }
                 (Some((of, _)), Some((uf, uo))) => {
                     let n = self.path.len();

@@ -322,7 +322,9 @@ impl Source {
                 syntax_error(text, &parse_error)
             ));
         };
-        let canonical = print::file(&descriptor::file(&descriptor));
+        let model =
+            descriptor::file(&descriptor).map_err(|e| format!("Could not parse Protobuf - {e}"))?;
+        let canonical = print::file(&model);
         check_nesting(&canonical)?;
         let parsed = protox_parse::parse(name, &canonical).map_err(|e| {
             format!(

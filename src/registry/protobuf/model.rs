@@ -491,7 +491,7 @@ impl Parsed<'_> {
         ranges: &[Reserved],
         names: &[String],
     ) -> Vec<Vec<Reserved>> {
-        let mut statements: Vec<((i32, i32), Vec<Reserved>)> = Vec::new();
+        let mut statements: Vec<(Pos, Vec<Reserved>)> = Vec::new();
         for (start, members) in self.statements(path, range_tag, ranges.len()) {
             let values = members
                 .iter()
@@ -562,10 +562,10 @@ impl Parsed<'_> {
     /// the parser records a location for each statement (`path + [tag]`) and for each element
     /// (`path + [tag, i, …]`); an element belongs to the statement whose span holds it.
     /// Returns (statement start, element indexes) in source order.
-    fn statements(&self, path: &[i32], tag: i32, count: usize) -> Vec<((i32, i32), Vec<usize>)> {
+    fn statements(&self, path: &[i32], tag: i32, count: usize) -> Vec<(Pos, Vec<usize>)> {
         let mut prefix = path.to_vec();
         prefix.push(tag);
-        let mut out: Vec<((i32, i32), (i32, i32), Vec<usize>)> = self
+        let mut out: Vec<(Pos, Pos, Vec<usize>)> = self
             .locations
             .iter()
             .filter(|l| l.path == prefix)
@@ -602,9 +602,12 @@ impl Parsed<'_> {
     }
 }
 
+/// A (line, column) position in the source.
+type Pos = (i32, i32);
+
 /// A source span's (line, column) start and end (`[line, col, end_col]` or
 /// `[line, col, end_line, end_col]`).
-fn span(s: &[i32]) -> ((i32, i32), (i32, i32)) {
+fn span(s: &[i32]) -> (Pos, Pos) {
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
     match s.len() {
         3 => ((at(0), at(1)), (at(0), at(2))),

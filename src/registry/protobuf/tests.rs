@@ -817,6 +817,16 @@ fn malformed_input_is_an_error_never_a_panic() {
 }
 
 #[test]
+fn a_field_in_a_missing_oneof_is_refused() {
+    let mut file = shop_descriptor();
+    file.message_type[1].field[0].oneof_index = Some(3);
+    assert_eq!(
+        ProtoSchema::parse(&b64(&file), &[]).unwrap_err(),
+        "Could not parse Protobuf - field 'sku' names oneof 3, which does not exist"
+    );
+}
+
+#[test]
 fn a_map_entry_of_the_wrong_shape_is_refused() {
     let mut file = shop_descriptor();
     file.message_type[0].nested_type[0].field.pop();

@@ -7,6 +7,7 @@
 //! notes/issue13-research.md).
 
 pub mod avro;
+pub mod protobuf;
 pub mod records;
 pub mod schema;
 pub mod store;

@@ -3,17 +3,19 @@
 //! schema for a `format=` query.
 
 use super::avro::{self, AvroSchema};
+use super::protobuf::ProtoSchema;
 use super::records::SchemaType;
 use super::store::Level;
 
 /// The schema types this registry takes (`GET /schemas/types`).
 pub fn supported_types() -> Vec<&'static str> {
-    vec!["AVRO"]
+    vec!["AVRO", "PROTOBUF"]
 }
 
 /// A parsed schema of any type.
 pub enum Parsed {
     Avro(AvroSchema),
+    Protobuf(Box<ProtoSchema>),
 }
 
 /// Parse `text` of type `t`; `deps` are its references' schemas, transitively, dependencies
@@ -34,7 +36,12 @@ pub fn parse(
             let canonical = avro::canonical(text)?;
             Ok((Parsed::Avro(s), canonical))
         }
-        SchemaType::Json | SchemaType::Protobuf => Err(format!("Invalid schema type {}", t.name())),
+        SchemaType::Protobuf => {
+            let s = ProtoSchema::parse(text, deps)?;
+            let canonical = s.canonical();
+            Ok((Parsed::Protobuf(Box::new(s)), canonical))
+        }
+        SchemaType::Json => Err(format!("Invalid schema type {}", t.name())),
     }
 }
 
@@ -42,6 +49,10 @@ pub fn parse(
 fn can_read(reader: &Parsed, writer: &Parsed) -> Result<(), Vec<String>> {
     match (reader, writer) {
         (Parsed::Avro(r), Parsed::Avro(w)) => r.can_read(w),
+        (Parsed::Protobuf(new), Parsed::Protobuf(old)) => new.can_read(old),
+        _ => Err(vec![
+            "{errorType:'TYPE_MISMATCH', description:'The schema types differ'}".to_string(),
+        ]),
     }
 }
 
@@ -63,7 +74,12 @@ pub fn check(level: Level, new: &Parsed, old: &Parsed) -> Result<(), Vec<String>
         }
     }
     if forward {
-        if let Err(e) = can_read(old, new) {
+        let r = match (old, new) {
+            // The old schema reads the new one's data: Confluent's messages swap the words.
+            (Parsed::Protobuf(o), Parsed::Protobuf(n)) => o.can_read_as(n, "old", "new"),
+            _ => can_read(old, new),
+        };
+        if let Err(e) = r {
             errors.extend(e);
         }
     }
@@ -77,6 +93,9 @@ pub fn check(level: Level, new: &Parsed, old: &Parsed) -> Result<(), Vec<String>
 /// The stored text in the asked `format` (unknown formats: the stored text, as Confluent's
 /// "don't throw an exception for forward compatibility of formats").
 pub fn format(parsed: &Parsed, stored: &str, format: Option<&str>) -> String {
-    let _ = (parsed, format);
-    stored.to_string()
+    match (parsed, format) {
+        // Protobuf's `serialized`: base64 of the file's descriptor.
+        (Parsed::Protobuf(p), Some(f)) if f.eq_ignore_ascii_case("serialized") => p.serialized(),
+        _ => stored.to_string(),
+    }
 }

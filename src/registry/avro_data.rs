@@ -243,38 +243,45 @@ impl Encoder<'_> {
                 }
                 self.out.extend_from_slice(&b);
             }
-            Node::Array(items) => {
-                let depth = enter(depth)?;
-                let Value::Array(a) = v else {
-                    return expected("an array", v);
-                };
-                if !a.is_empty() {
-                    write_long(&mut self.out, a.len() as i64);
-                    for (i, x) in a.iter().enumerate() {
-                        self.value(*items, x, default_form, depth)
-                            .map_err(|e| e.under(i))?;
-                    }
-                }
-                self.out.push(0);
-            }
-            Node::Map(values) => {
-                let depth = enter(depth)?;
-                let Value::Object(o) = v else {
-                    return expected("an object (map)", v);
-                };
-                if !o.is_empty() {
-                    write_long(&mut self.out, o.len() as i64);
-                    for (k, x) in o {
-                        write_bytes(&mut self.out, k.as_bytes());
-                        self.value(*values, x, default_form, depth)
-                            .map_err(|e| e.under(k))?;
-                    }
-                }
-                self.out.push(0);
-            }
+            Node::Array(items) => self.array(*items, v, default_form, depth)?,
+            Node::Map(values) => self.map(*values, v, default_form, depth)?,
             Node::Union(branches) if default_form => self.union_default(branches, v, depth)?,
             Node::Union(branches) => self.union(branches, v, depth)?,
         }
+        Ok(())
+    }
+
+    /// One block of all the items (when there are any), then the 0 that ends the array.
+    fn array(&mut self, items: usize, v: &Value, default_form: bool, depth: usize) -> Res<()> {
+        let depth = enter(depth)?;
+        let Value::Array(a) = v else {
+            return expected("an array", v);
+        };
+        if !a.is_empty() {
+            write_long(&mut self.out, a.len() as i64);
+            for (i, x) in a.iter().enumerate() {
+                self.value(items, x, default_form, depth)
+                    .map_err(|e| e.under(i))?;
+            }
+        }
+        self.out.push(0);
+        Ok(())
+    }
+
+    fn map(&mut self, values: usize, v: &Value, default_form: bool, depth: usize) -> Res<()> {
+        let depth = enter(depth)?;
+        let Value::Object(o) = v else {
+            return expected("an object (map)", v);
+        };
+        if !o.is_empty() {
+            write_long(&mut self.out, o.len() as i64);
+            for (k, x) in o {
+                write_bytes(&mut self.out, k.as_bytes());
+                self.value(values, x, default_form, depth)
+                    .map_err(|e| e.under(k))?;
+            }
+        }
+        self.out.push(0);
         Ok(())
     }
 
@@ -513,24 +520,27 @@ impl Decoder<'_> {
                 })?;
                 Value::Object(o)
             }
-            Node::Union(branches) => {
-                let at = self.pos;
-                let i = self.long()?;
-                let Some(b) = usize::try_from(i).ok().and_then(|i| branches.get(i)) else {
-                    return fail(format!("union has no branch {i} (at byte {at})"));
-                };
-                let node = schema.node(*b);
-                if matches!(node, Node::Null) {
-                    return Ok(Value::Null);
-                }
-                let depth = enter(depth)?;
-                let label = node.label();
-                let x = self.value(*b, depth).map_err(|e| e.under(label))?;
-                let mut o = Map::new();
-                o.insert(label.to_string(), x);
-                Value::Object(o)
-            }
+            Node::Union(branches) => self.union(branches, depth)?,
         })
+    }
+
+    /// The branch index, then `null` or `{"<branch name>": value}`.
+    fn union(&mut self, branches: &[usize], depth: usize) -> Res<Value> {
+        let at = self.pos;
+        let i = self.long()?;
+        let Some(b) = usize::try_from(i).ok().and_then(|i| branches.get(i)) else {
+            return fail(format!("union has no branch {i} (at byte {at})"));
+        };
+        let node = self.schema.node(*b);
+        if matches!(node, Node::Null) {
+            return Ok(Value::Null);
+        }
+        let depth = enter(depth)?;
+        let label = node.label();
+        let x = self.value(*b, depth).map_err(|e| e.under(label))?;
+        let mut o = Map::new();
+        o.insert(label.to_string(), x);
+        Ok(Value::Object(o))
     }
 
     fn string(&mut self) -> Res<String> {

@@ -399,6 +399,30 @@ fn references_resolve_and_protect_what_they_name() {
                 .to_string()
         )
     );
+    // An Avro record using a named type defined in a referenced schema.
+    let address = r#"{"type":"record","name":"Address","namespace":"geo","fields":[{"name":"street","type":"string"}]}"#;
+    assert_eq!(
+        post_json(p, "/subjects/address/versions", &schema(address)).json(),
+        json!({"id": 3, "version": 1})
+    );
+    let person = r#"{"type":"record","name":"Person","namespace":"geo","fields":[{"name":"home","type":"Address"}]}"#;
+    let r = post_json(
+        p,
+        "/subjects/person/versions",
+        &json!({"schema": person, "references": [{"name": "geo.Address", "subject": "address", "version": -1}]}),
+    );
+    assert_eq!(r.json(), json!({"id": 4, "version": 1}));
+    // Stored with the version `latest` resolved to, and the referenced type by name.
+    let r = get(p, "/subjects/person/versions/1").json();
+    assert_eq!(
+        r["references"],
+        json!([{"name": "geo.Address", "subject": "address", "version": 1}])
+    );
+    assert_eq!(r["schema"], json!(person));
+    // Without the reference the type is unknown.
+    let r = post_json(p, "/subjects/person2/versions", &schema(person));
+    assert_eq!(error(&r).1, 42201);
+
     // A reference to nothing.
     let r = post_json(
         p,

@@ -22,9 +22,10 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 /// One node of a parsed schema (named types are referred to by index, so recursive types
-/// are plain references).
+/// are plain references). Named types carry their full name (`namespace.name`). Logical
+/// types are their underlying type.
 #[derive(Debug, Clone, PartialEq)]
-enum Node {
+pub(super) enum Node {
     Null,
     Boolean,
     Int,
@@ -54,12 +55,14 @@ enum Node {
     Union(Vec<usize>),
 }
 
+/// A record field; `default` is the field's `default` as written (`Some(Null)` for
+/// `"default": null`, `None` when there is none).
 #[derive(Debug, Clone, PartialEq)]
-struct Field {
-    name: String,
-    aliases: Vec<String>,
-    node: usize,
-    has_default: bool,
+pub(super) struct Field {
+    pub(super) name: String,
+    pub(super) aliases: Vec<String>,
+    pub(super) node: usize,
+    pub(super) default: Option<Value>,
 }
 
 /// A parsed Avro schema.
@@ -104,6 +107,27 @@ fn aliases(o: &serde_json::Map<String, Value>, ns: Option<&str>) -> Vec<String> 
         .unwrap_or_default()
 }
 
+impl Node {
+    /// The name a union branch of this type goes by (Avro's JSON encoding, duplicate check):
+    /// the full name of a named type, else the type's name (`"int"`, `"array"`, `"map"`).
+    pub(super) fn label(&self) -> &str {
+        match self {
+            Node::Null => "null",
+            Node::Boolean => "boolean",
+            Node::Int => "int",
+            Node::Long => "long",
+            Node::Float => "float",
+            Node::Double => "double",
+            Node::Bytes => "bytes",
+            Node::String => "string",
+            Node::Record { name, .. } | Node::Enum { name, .. } | Node::Fixed { name, .. } => name,
+            Node::Array(_) => "array",
+            Node::Map(_) => "map",
+            Node::Union(_) => "union",
+        }
+    }
+}
+
 impl Parser {
     fn push(&mut self, n: Node) -> usize {
         self.nodes.push(n);
@@ -142,10 +166,16 @@ impl Parser {
             }
             Value::Array(branches) => {
                 let mut ids = Vec::with_capacity(branches.len());
+                let mut labels = HashSet::new();
                 for b in branches {
                     let id = self.parse(b, ns, depth + 1)?;
+                    let label = self.nodes[id].label();
                     if matches!(self.nodes[id], Node::Union(_)) {
                         return Err("Nested union".into());
+                    }
+                    // A union is written and read by branch name: one branch per type name.
+                    if !labels.insert(label.to_string()) {
+                        return Err(format!("Duplicate in union: {label}"));
                     }
                     ids.push(id);
                 }
@@ -198,8 +228,13 @@ impl Parser {
         }
         let inner_ns = full.rsplit_once('.').map(|(n, _)| n.to_string());
         let al = aliases(o, inner_ns.as_deref());
-        // Reserve the index first: fields may refer to the record itself.
-        let id = self.push(Node::Null);
+        // Reserve the index first: fields may refer to the record itself (a union among
+        // them sees its name).
+        let id = self.push(Node::Record {
+            name: full.clone(),
+            aliases: Vec::new(),
+            fields: Vec::new(),
+        });
         self.named.insert(full.clone(), id);
         let node = match t {
             "enum" => {
@@ -267,7 +302,7 @@ impl Parser {
                             })
                             .unwrap_or_default(),
                         node,
-                        has_default: f.contains_key("default"),
+                        default: f.get("default").cloned(),
                     });
                 }
                 Node::Record {
@@ -285,16 +320,46 @@ impl Parser {
 impl AvroSchema {
     /// Parse a schema's JSON text; Err is the parser's message (the registry answers 42201).
     pub fn parse(text: &str) -> Result<AvroSchema, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Self::parse_with_refs(text, &[])
+    }
+
+    /// Parse a schema that uses named types defined in referenced schemas. `deps` are the
+    /// referenced schemas as (reference name, schema text), transitively, each after the ones
+    /// it uses; the names do not matter for Avro. As Confluent's `AvroSchema` does, each
+    /// dependency is parsed first with the same parser, so every named type it defines
+    /// (nested ones included) is known to the later ones and to `text`. A dependency text
+    /// given twice (a diamond of references) is parsed once.
+    pub fn parse_with_refs(text: &str, deps: &[(String, String)]) -> Result<AvroSchema, String> {
         let mut p = Parser {
             nodes: Vec::new(),
             named: HashMap::new(),
         };
+        let mut seen = HashSet::new();
+        for (name, dep) in deps {
+            if !seen.insert(dep.as_str()) {
+                continue;
+            }
+            let v: Value = serde_json::from_str(dep)
+                .map_err(|e| format!("Invalid schema reference {name}: {e}"))?;
+            p.parse(&v, None, 0)
+                .map_err(|e| format!("Invalid schema reference {name}: {e}"))?;
+        }
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let root = p.parse(&v, None, 0)?;
         Ok(AvroSchema {
             nodes: p.nodes,
             root,
         })
+    }
+
+    /// The root node's index (for the data codec).
+    pub(super) fn root(&self) -> usize {
+        self.root
+    }
+
+    /// The node at `i`; every index held by a node of this schema is valid.
+    pub(super) fn node(&self, i: usize) -> &Node {
+        &self.nodes[i]
     }
 
     /// Whether data written with `writer` can be read with `self`; Err lists why not.
@@ -451,7 +516,7 @@ impl Check<'_> {
                         Some(g) => {
                             ok &= self.check(f.node, g.node, &format!("{path}fields/{i}/type/"));
                         }
-                        None if f.has_default => {}
+                        None if f.default.is_some() => {}
                         None => {
                             ok &= self.fail(
                                 &format!("{path}fields/{i}"),
@@ -477,7 +542,18 @@ impl Check<'_> {
 /// props as a bare string, a named type used again as its name. Other properties come in
 /// alphabetical order (Java keeps them as written). The schema must parse ([`AvroSchema`]).
 pub fn canonical(text: &str) -> Result<String, String> {
-    AvroSchema::parse(text)?;
+    canonical_with_refs(text, &[])
+}
+
+/// [`canonical`] for a schema with references (`deps` as for
+/// [`AvroSchema::parse_with_refs`]): the referenced named types are not inlined, the main
+/// schema names them (short when in the enclosing namespace, else by full name), as
+/// Confluent's `AvroSchema.canonicalString()` prints them. One difference: Java only treats
+/// the top-level type of each reference as known and would inline a type defined *inside* a
+/// reference on first use (a text its own parser then refuses as a redefinition); here every
+/// type a reference defines is printed by name.
+pub fn canonical_with_refs(text: &str, deps: &[(String, String)]) -> Result<String, String> {
+    AvroSchema::parse_with_refs(text, deps)?;
     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let mut out = String::new();
     let mut defined = HashSet::new();
@@ -556,10 +632,15 @@ fn emit(v: &Value, ns: Option<&str>, defined: &mut HashSet<String>, out: &mut St
                 };
                 defined.insert(full.clone());
                 push_field(out, &mut first, "name", &Value::String(short));
-                if let Some(sp) = &space {
-                    if Some(sp.as_str()) != ns {
+                match (&space, ns) {
+                    (Some(sp), _) if Some(sp.as_str()) != ns => {
                         push_field(out, &mut first, "namespace", &Value::String(sp.clone()));
                     }
+                    // Java marks a type in the null namespace inside a namespaced one.
+                    (None, Some(_)) => {
+                        push_field(out, &mut first, "namespace", &Value::String(String::new()));
+                    }
+                    _ => {}
                 }
                 inner_ns = space;
                 if let Some(d) = o.get("doc") {

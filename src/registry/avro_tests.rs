@@ -170,3 +170,153 @@ fn canonical_text_is_javas_compact_form_whatever_the_layout() {
     );
     assert!(canonical(r#""nope""#).is_err());
 }
+
+const COUNTRY: &str = r#"{"type":"enum","name":"Country","namespace":"geo","symbols":["NO","SE"]}"#;
+const ADDRESS: &str = r#"{"type":"record","name":"Address","namespace":"geo","fields":[
+    {"name":"city","type":"string"},
+    {"name":"country","type":"Country"},
+    {"name":"kind","type":{"type":"enum","name":"Kind","symbols":["HOME","WORK"]}}]}"#;
+
+fn deps() -> Vec<(String, String)> {
+    vec![
+        ("country".to_string(), COUNTRY.to_string()),
+        ("address".to_string(), ADDRESS.to_string()),
+    ]
+}
+
+#[test]
+fn references_make_the_named_types_of_dependencies_known() {
+    let main = r#"{"type":"record","name":"User","namespace":"app","fields":[
+        {"name":"home","type":"geo.Address"},
+        {"name":"kind","type":"geo.Kind"},
+        {"name":"born","type":["null","geo.Country"],"default":null}]}"#;
+    assert_eq!(
+        AvroSchema::parse(main).unwrap_err(),
+        r#"Undefined name: "geo.Address""#
+    );
+    let user = AvroSchema::parse_with_refs(main, &deps()).unwrap();
+    assert_eq!(user.can_read(&user), Ok(()));
+    // The dependencies in the wrong order: Address needs Country first.
+    let reversed: Vec<_> = deps().into_iter().rev().collect();
+    assert_eq!(
+        AvroSchema::parse_with_refs(main, &reversed).unwrap_err(),
+        r#"Invalid schema reference address: Undefined name: "geo.Country""#
+    );
+    // The main schema may not define a type a dependency defines.
+    let redefines = r#"{"type":"record","name":"U","fields":[
+        {"name":"c","type":{"type":"enum","name":"geo.Country","symbols":["X"]}}]}"#;
+    assert_eq!(
+        AvroSchema::parse_with_refs(redefines, &deps()).unwrap_err(),
+        "Can't redefine: geo.Country"
+    );
+    // The same dependency twice (two paths to it) is parsed once.
+    let mut twice = deps();
+    twice.insert(1, ("country-again".to_string(), COUNTRY.to_string()));
+    assert!(AvroSchema::parse_with_refs(main, &twice).is_ok());
+    assert_eq!(
+        AvroSchema::parse_with_refs(main, &[("bad".to_string(), "{".to_string())]).unwrap_err(),
+        "Invalid schema reference bad: EOF while parsing an object at line 1 column 1"
+    );
+}
+
+#[test]
+fn compatibility_sees_through_references() {
+    let v1 = r#"{"type":"record","name":"User","namespace":"app","fields":[
+        {"name":"home","type":"geo.Address"}]}"#;
+    let v2 = r#"{"type":"record","name":"User","namespace":"app","fields":[
+        {"name":"home","type":"geo.Address"},{"name":"n","type":"int","default":0}]}"#;
+    let v1 = AvroSchema::parse_with_refs(v1, &deps()).unwrap();
+    let v2 = AvroSchema::parse_with_refs(v2, &deps()).unwrap();
+    assert_eq!(v2.can_read(&v1), Ok(()));
+    assert_eq!(v1.can_read(&v2), Ok(()));
+    // A new version of the referenced Address with a field the old one lacks, no default.
+    let address2 = ADDRESS.replace(
+        r#"{"name":"city","type":"string"},"#,
+        r#"{"name":"city","type":"string"},{"name":"zip","type":"string"},"#,
+    );
+    let deps2 = vec![
+        ("country".to_string(), COUNTRY.to_string()),
+        ("address".to_string(), address2),
+    ];
+    let v1b = r#"{"type":"record","name":"User","namespace":"app","fields":[
+        {"name":"home","type":"geo.Address"}]}"#;
+    let v1b = AvroSchema::parse_with_refs(v1b, &deps2).unwrap();
+    assert_eq!(
+        v1b.can_read(&v1).unwrap_err(),
+        vec![
+            "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE: zip', location:'/fields/0/type/fields/1'}"
+                .to_string()
+        ]
+    );
+    assert_eq!(v1.can_read(&v1b), Ok(()));
+}
+
+#[test]
+fn canonical_text_with_references_names_the_referenced_types() {
+    let main = r#"{
+        "type": "record", "namespace": "geo", "name": "Person",
+        "fields": [
+            {"name": "home", "type": "geo.Address"},
+            {"name": "from", "type": "Country"},
+            {"name": "other", "type": {"type": "record", "name": "app.Note", "fields": [
+                {"name": "where", "type": ["null", "geo.Address"], "default": null}]}}
+        ]
+    }"#;
+    assert_eq!(
+        canonical_with_refs(main, &deps()).unwrap(),
+        concat!(
+            r#"{"type":"record","name":"Person","namespace":"geo","fields":["#,
+            r#"{"name":"home","type":"Address"},"#,
+            r#"{"name":"from","type":"Country"},"#,
+            r#"{"name":"other","type":{"type":"record","name":"Note","namespace":"app","fields":["#,
+            r#"{"name":"where","type":["null","geo.Address"],"default":null}]}}]}"#
+        )
+    );
+    // Without its references the schema does not parse.
+    assert!(canonical(main).is_err());
+    // A type a dependency defines inside another (geo.Kind) is named too.
+    assert_eq!(
+        canonical_with_refs(r#"{"type":"array","items":"geo.Kind"}"#, &deps()).unwrap(),
+        r#"{"type":"array","items":"geo.Kind"}"#
+    );
+    // The canonical text parses again with the same references.
+    let c = canonical_with_refs(main, &deps()).unwrap();
+    assert_eq!(canonical_with_refs(&c, &deps()).unwrap(), c);
+}
+
+#[test]
+fn unions_have_one_branch_per_type_name() {
+    for bad in [
+        r#"["int","int"]"#,
+        r#"["null","string","null"]"#,
+        r#"[{"type":"array","items":"int"},{"type":"array","items":"long"}]"#,
+        r#"[{"type":"fixed","name":"F","size":1},"F"]"#,
+    ] {
+        assert!(
+            AvroSchema::parse(bad)
+                .unwrap_err()
+                .starts_with("Duplicate in union"),
+            "{bad}"
+        );
+    }
+    // Named types of different names may share a kind.
+    assert!(AvroSchema::parse(
+        r#"[{"type":"fixed","name":"a.F","size":1},{"type":"fixed","name":"b.F","size":1}]"#
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_type_in_the_null_namespace_inside_a_namespaced_one_is_marked() {
+    let text = r#"{"type":"record","name":"R","namespace":"a","fields":[
+        {"name":"x","type":{"type":"enum","name":"E","namespace":"","symbols":["A"]}},
+        {"name":"y","type":"E"}]}"#;
+    assert_eq!(
+        canonical(text).unwrap(),
+        concat!(
+            r#"{"type":"record","name":"R","namespace":"a","fields":["#,
+            r#"{"name":"x","type":{"type":"enum","name":"E","namespace":"","symbols":["A"]}},"#,
+            r#"{"name":"y","type":"E"}]}"#
+        )
+    );
+}

@@ -1,13 +1,18 @@
-//! The Schema Registry served by the broker (issue 13, in progress): Confluent's REST API over
-//! the compacted `_schemas` topic. Built so far: [`records`], the topic's record format
-//! (Confluent's, so the data moves between registries), and [`store`], the registry's state
-//! as a pure state machine (ids, versions, deletes, configs, modes), and [`avro`], Avro
-//! parsing, schema-resolution compatibility and the canonical text. Next: Protobuf and JSON
-//! Schema, the runtime over `_schemas` and the HTTP API (see
-//! notes/issue13-research.md).
+//! The Schema Registry served by the broker (issue 13): Confluent's REST API
+//! (`crate::http::registry`) over the compacted `_schemas` topic
+//! (`crate::server::registry_runtime`). Here, the pure parts: [`records`], the topic's record
+//! format (Confluent's, so the data moves between registries); [`store`], the registry's state
+//! as a state machine (ids, versions, deletes, configs, modes); [`schema`], one entry point
+//! over the schema languages: [`avro`] (parsing with references, schema-resolution
+//! compatibility, the canonical text), [`protobuf`] (.proto text or descriptors, canonical
+//! text, Confluent's diff rules, message indexes, JSON data); [`avro_data`], Avro data between
+//! its JSON and binary encodings; [`wire`], Confluent's framing of serialized data (magic
+//! byte, schema id, Protobuf message indexes).
 
 pub mod avro;
+pub mod avro_data;
 pub mod protobuf;
 pub mod records;
 pub mod schema;
 pub mod store;
+pub mod wire;

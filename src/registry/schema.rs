@@ -31,9 +31,8 @@ pub fn parse(
     }
     match t {
         SchemaType::Avro => {
-            let _ = deps;
-            let s = AvroSchema::parse(text)?;
-            let canonical = avro::canonical(text)?;
+            let s = AvroSchema::parse_with_refs(text, deps)?;
+            let canonical = avro::canonical_with_refs(text, deps)?;
             Ok((Parsed::Avro(s), canonical))
         }
         SchemaType::Protobuf => {

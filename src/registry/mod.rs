@@ -7,5 +7,6 @@
 //! notes/issue13-research.md).
 
 pub mod avro;
+pub mod json_schema;
 pub mod records;
 pub mod store;

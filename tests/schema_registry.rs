@@ -39,7 +39,10 @@ fn register_read_evolve_and_ids() {
         Some("application/vnd.schemaregistry.v1+json")
     );
     assert_eq!(get(p, "/subjects").json(), json!([]));
-    assert_eq!(get(p, "/schemas/types").json(), json!(["AVRO", "PROTOBUF"]));
+    assert_eq!(
+        get(p, "/schemas/types").json(),
+        json!(["JSON", "PROTOBUF", "AVRO"])
+    );
     assert_eq!(get(p, "/contexts").json(), json!(["."]));
     // confluent-kafka's default subject-name strategy asks this first.
     let r = get(

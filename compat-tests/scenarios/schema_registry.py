@@ -297,5 +297,4 @@ def sr_protobuf():
 
 
 if __name__ == "__main__":
-    # sr_json and sr_protobuf join once the registry takes JSON and PROTOBUF schemas.
-    main({"sr_avro": sr_avro, "sr_protobuf": sr_protobuf})
+    main({"sr_avro": sr_avro, "sr_json": sr_json, "sr_protobuf": sr_protobuf})

@@ -4,13 +4,15 @@
 //! format (Confluent's, so the data moves between registries); [`store`], the registry's state
 //! as a state machine (ids, versions, deletes, configs, modes); [`schema`], one entry point
 //! over the schema languages: [`avro`] (parsing with references, schema-resolution
-//! compatibility, the canonical text), [`protobuf`] (.proto text or descriptors, canonical
+//! compatibility, the canonical text), [`json_schema`] (references, canonical text,
+//! Confluent's strict diff rules, validation), [`protobuf`] (.proto text or descriptors, canonical
 //! text, Confluent's diff rules, message indexes, JSON data); [`avro_data`], Avro data between
 //! its JSON and binary encodings; [`wire`], Confluent's framing of serialized data (magic
 //! byte, schema id, Protobuf message indexes).
 
 pub mod avro;
 pub mod avro_data;
+pub mod json_schema;
 pub mod protobuf;
 pub mod records;
 pub mod schema;

@@ -3,19 +3,21 @@
 //! schema for a `format=` query.
 
 use super::avro::{self, AvroSchema};
+use super::json_schema::JsonSchema;
 use super::protobuf::ProtoSchema;
 use super::records::SchemaType;
 use super::store::Level;
 
 /// The schema types this registry takes (`GET /schemas/types`).
 pub fn supported_types() -> Vec<&'static str> {
-    vec!["AVRO", "PROTOBUF"]
+    vec!["JSON", "PROTOBUF", "AVRO"]
 }
 
 /// A parsed schema of any type.
 pub enum Parsed {
     Avro(AvroSchema),
     Protobuf(Box<ProtoSchema>),
+    Json(Box<JsonSchema>),
 }
 
 /// Parse `text` of type `t`; `deps` are its references' schemas, transitively, dependencies
@@ -40,7 +42,11 @@ pub fn parse(
             let canonical = s.canonical();
             Ok((Parsed::Protobuf(Box::new(s)), canonical))
         }
-        SchemaType::Json => Err(format!("Invalid schema type {}", t.name())),
+        SchemaType::Json => {
+            let s = JsonSchema::parse(text, deps)?;
+            let canonical = s.canonical();
+            Ok((Parsed::Json(Box::new(s)), canonical))
+        }
     }
 }
 
@@ -49,6 +55,7 @@ fn can_read(reader: &Parsed, writer: &Parsed) -> Result<(), Vec<String>> {
     match (reader, writer) {
         (Parsed::Avro(r), Parsed::Avro(w)) => r.can_read(w),
         (Parsed::Protobuf(new), Parsed::Protobuf(old)) => new.can_read(old),
+        (Parsed::Json(new), Parsed::Json(old)) => new.can_read(old),
         _ => Err(vec![
             "{errorType:'TYPE_MISMATCH', description:'The schema types differ'}".to_string(),
         ]),
@@ -76,6 +83,7 @@ pub fn check(level: Level, new: &Parsed, old: &Parsed) -> Result<(), Vec<String>
         let r = match (old, new) {
             // The old schema reads the new one's data: Confluent's messages swap the words.
             (Parsed::Protobuf(o), Parsed::Protobuf(n)) => o.can_read_as(n, "old", "new"),
+            (Parsed::Json(o), Parsed::Json(n)) => o.can_read_labelled(n, "old", "new"),
             _ => can_read(old, new),
         };
         if let Err(e) = r {

@@ -115,6 +115,39 @@ pub struct NewSchema {
     pub references: Vec<Reference>,
 }
 
+impl NewSchema {
+    /// Whether `v` holds this schema (type, canonical text, references).
+    fn is(&self, v: &SchemaValue) -> bool {
+        v.schema_type == self.schema_type
+            && v.schema == self.schema
+            && v.references == self.references
+    }
+
+    /// The new version `version` of `subject` holding this schema with `id`, and its record.
+    fn registered(&self, subject: &str, id: i32, version: i32) -> Registered {
+        let value = SchemaValue {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema_type: self.schema_type,
+            references: self.references.clone(),
+            schema: self.schema.clone(),
+            deleted: false,
+        };
+        Registered {
+            id,
+            version,
+            write: Some((
+                Key::Schema {
+                    subject: subject.to_string(),
+                    version,
+                },
+                Some(value.encode()),
+            )),
+        }
+    }
+}
+
 /// The outcome of a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
@@ -328,11 +361,7 @@ impl Store {
                 format!("Subject {subject} is not in read-write mode"),
             ));
         }
-        let same = |v: &SchemaValue| {
-            v.schema_type == new.schema_type
-                && v.schema == new.schema
-                && v.references == new.references
-        };
+        let same = |v: &SchemaValue| new.is(v);
         let versions = self.subjects.get(subject);
         if let Some(v) = versions.and_then(|vs| vs.values().find(|v| !v.deleted && same(v))) {
             return Ok(Registered {
@@ -377,26 +406,7 @@ impl Store {
             .and_then(|vs| vs.keys().next_back().copied())
             .unwrap_or(0)
             .saturating_add(1);
-        let value = SchemaValue {
-            subject: subject.to_string(),
-            version,
-            id,
-            schema_type: new.schema_type,
-            references: new.references.clone(),
-            schema: new.schema.clone(),
-            deleted: false,
-        };
-        Ok(Registered {
-            id,
-            version,
-            write: Some((
-                Key::Schema {
-                    subject: subject.to_string(),
-                    version,
-                },
-                Some(value.encode()),
-            )),
-        })
+        Ok(new.registered(subject, id, version))
     }
 
     /// Register `new` under `subject` with the id (and version) it had elsewhere: IMPORT mode
@@ -419,11 +429,7 @@ impl Store {
         if id < 1 {
             return Err(err(422, 42207, format!("Invalid schema id {id}")));
         }
-        let same = |v: &SchemaValue| {
-            v.schema_type == new.schema_type
-                && v.schema == new.schema
-                && v.references == new.references
-        };
+        let same = |v: &SchemaValue| new.is(v);
         if let Some(other) = self.by_id(id) {
             if !same(other) {
                 return Err(err(
@@ -456,26 +462,7 @@ impl Store {
                 format!("Overwrite new schema with version {version} of subject {subject} is not permitted."),
             ));
         }
-        let value = SchemaValue {
-            subject: subject.to_string(),
-            version,
-            id,
-            schema_type: new.schema_type,
-            references: new.references.clone(),
-            schema: new.schema.clone(),
-            deleted: false,
-        };
-        Ok(Registered {
-            id,
-            version,
-            write: Some((
-                Key::Schema {
-                    subject: subject.to_string(),
-                    version,
-                },
-                Some(value.encode()),
-            )),
-        })
+        Ok(new.registered(subject, id, version))
     }
 
     /// DELETE /subjects/{s}/versions/{v} (-1: latest): the record to write and the version.
@@ -626,12 +613,7 @@ impl Store {
             .ok_or_else(|| subject_not_found(subject))?;
         vs.values()
             .rev()
-            .find(|v| {
-                (deleted || !v.deleted)
-                    && v.schema_type == new.schema_type
-                    && v.schema == new.schema
-                    && v.references == new.references
-            })
+            .find(|v| (deleted || !v.deleted) && new.is(v))
             .ok_or_else(|| err(404, 40403, "Schema not found".to_string()))
     }
 

@@ -174,7 +174,8 @@ impl Rest {
         let req = CreatePartitionsRequest::default()
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(topic_name(name))
-                .with_count(count)])
+                .with_count(count)
+                .with_assignments(None)])
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
         let resp = self.call(3, req).await?;
         match resp.results.first() {

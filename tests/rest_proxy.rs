@@ -63,8 +63,7 @@ fn fetch_all(c: &mut Client, topic: &str, partition: i32) -> Vec<Record> {
 }
 
 fn text(b: &Option<bytes::Bytes>) -> Option<String> {
-    b.as_ref()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+    b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// The JSON lines of a v3 produce answer.
@@ -95,7 +94,10 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
 
     let r = get(p, "/");
     assert_eq!((r.status, r.json()), (200, json!({})));
-    assert_eq!(error(&get(p, "/nope")), (404, err(404, "HTTP 404 Not Found")));
+    assert_eq!(
+        error(&get(p, "/nope")),
+        (404, err(404, "HTTP 404 Not Found"))
+    );
     assert_eq!(
         error(&request(p, "PUT", "/v3/clusters", &[], b"")),
         (405, err(405, "HTTP 405 Method Not Allowed"))
@@ -149,7 +151,10 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
             "partition_replicas": {"related": format!("{base}/brokers/1/partition-replicas")},
         })
     );
-    assert_eq!(get(p, &format!("/v3/clusters/{c}/brokers/1")).json(), brokers["data"][0]);
+    assert_eq!(
+        get(p, &format!("/v3/clusters/{c}/brokers/1")).json(),
+        brokers["data"][0]
+    );
 
     // Create: 201 with the topic and its Location; a second time: Kafka's 40002.
     let r = post_json(
@@ -180,28 +185,43 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
         &format!("/v3/clusters/{c}/topics"),
         &json!({"topic_name": "orders", "partitions_count": 1}),
     );
-    assert_eq!(error(&again), (400, err(40002, "Topic 'orders' already exists.")));
+    assert_eq!(
+        error(&again),
+        (400, err(40002, "Topic 'orders' already exists."))
+    );
     let r = post_json(
         p,
         &format!("/v3/clusters/{c}/topics"),
         &json!({"topic_name": "dry", "partitions_count": 2, "validate_only": true}),
     );
-    assert_eq!((r.status, r.json()["partitions_count"].clone()), (200, json!(2)));
+    assert_eq!(
+        (r.status, r.json()["partitions_count"].clone()),
+        (200, json!(2))
+    );
     assert_eq!(get(p, &format!("/v3/clusters/{c}/topics/dry")).status, 404);
     let bad_rf = post_json(
         p,
         &format!("/v3/clusters/{c}/topics"),
         &json!({"topic_name": "rf", "partitions_count": 1, "replication_factor": 3}),
     );
-    assert_eq!((bad_rf.status, bad_rf.json()["error_code"].clone()), (400, json!(40002)));
+    assert_eq!(
+        (bad_rf.status, bad_rf.json()["error_code"].clone()),
+        (400, json!(40002))
+    );
 
-    assert_eq!(get(p, &format!("/v3/clusters/{c}/topics/orders")).json(), topic);
+    assert_eq!(
+        get(p, &format!("/v3/clusters/{c}/topics/orders")).json(),
+        topic
+    );
     let topics = get(p, &format!("/v3/clusters/{c}/topics")).json();
     assert_eq!(topics["kind"], "KafkaTopicList");
     assert!(topics["data"].as_array().unwrap().contains(&topic));
     assert_eq!(
         error(&get(p, &format!("/v3/clusters/{c}/topics/missing"))),
-        (404, err(40403, "This server does not host this topic-partition."))
+        (
+            404,
+            err(40403, "This server does not host this topic-partition.")
+        )
     );
 
     let parts = get(p, &format!("/v3/clusters/{c}/topics/orders/partitions")).json();
@@ -217,13 +237,29 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
         "reassignment": {"related": format!("{t}/partitions/1/reassignment")},
     });
     assert_eq!(parts["data"][1], p1);
-    assert_eq!(get(p, &format!("/v3/clusters/{c}/topics/orders/partitions/1")).json(), p1);
     assert_eq!(
-        error(&get(p, &format!("/v3/clusters/{c}/topics/orders/partitions/7"))),
-        (404, err(40403, "This server does not host this topic-partition."))
+        get(p, &format!("/v3/clusters/{c}/topics/orders/partitions/1")).json(),
+        p1
     );
-    let replica = get(p, &format!("/v3/clusters/{c}/topics/orders/partitions/1/replicas/1")).json();
-    assert_eq!((replica["is_leader"].clone(), replica["is_in_sync"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        error(&get(
+            p,
+            &format!("/v3/clusters/{c}/topics/orders/partitions/7")
+        )),
+        (
+            404,
+            err(40403, "This server does not host this topic-partition.")
+        )
+    );
+    let replica = get(
+        p,
+        &format!("/v3/clusters/{c}/topics/orders/partitions/1/replicas/1"),
+    )
+    .json();
+    assert_eq!(
+        (replica["is_leader"].clone(), replica["is_in_sync"].clone()),
+        (json!(true), json!(true))
+    );
 
     // Configs: every one with its source; set, reset, alter in a batch.
     let cfg = |name: &str| get(p, &format!("/v3/clusters/{c}/topics/orders/configs/{name}"));
@@ -258,7 +294,13 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
     );
     assert_eq!(
         error(&cfg("no.such")),
-        (404, err(404, &format!("Config no.such cannot be found for topic orders in cluster {c}.")))
+        (
+            404,
+            err(
+                404,
+                &format!("Config no.such cannot be found for topic orders in cluster {c}.")
+            )
+        )
     );
     let put = |name: &str, v: Value| {
         request(
@@ -271,10 +313,23 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
     };
     assert_eq!(put("retention.ms", json!({"value": "60000"})).status, 204);
     let r = cfg("retention.ms").json();
-    assert_eq!((r["value"].clone(), r["source"].clone()), (json!("60000"), json!("DYNAMIC_TOPIC_CONFIG")));
+    assert_eq!(
+        (r["value"].clone(), r["source"].clone()),
+        (json!("60000"), json!("DYNAMIC_TOPIC_CONFIG"))
+    );
     let bad = put("retention.ms", json!({"value": "soon"}));
-    assert_eq!((bad.status, bad.json()["error_code"].clone()), (400, json!(40002)));
-    assert_eq!(delete(p, &format!("/v3/clusters/{c}/topics/orders/configs/retention.ms")).status, 204);
+    assert_eq!(
+        (bad.status, bad.json()["error_code"].clone()),
+        (400, json!(40002))
+    );
+    assert_eq!(
+        delete(
+            p,
+            &format!("/v3/clusters/{c}/topics/orders/configs/retention.ms")
+        )
+        .status,
+        204
+    );
     assert_eq!(cfg("retention.ms").json()["source"], "DEFAULT_CONFIG");
     let alter = post_json(
         p,
@@ -294,11 +349,20 @@ fn v3_cluster_brokers_topics_partitions_and_configs() {
         &[("Content-Type", "application/json")],
         br#"{"partitions_count":5}"#,
     );
-    assert_eq!((r.status, r.json()["partitions_count"].clone()), (200, json!(5)));
-    assert_eq!(delete(p, &format!("/v3/clusters/{c}/topics/orders")).status, 204);
+    assert_eq!(
+        (r.status, r.json()["partitions_count"].clone()),
+        (200, json!(5))
+    );
+    assert_eq!(
+        delete(p, &format!("/v3/clusters/{c}/topics/orders")).status,
+        204
+    );
     assert_eq!(
         error(&delete(p, &format!("/v3/clusters/{c}/topics/orders"))),
-        (404, err(40403, "This server does not host this topic-partition."))
+        (
+            404,
+            err(40403, "This server does not host this topic-partition.")
+        )
     );
 }
 
@@ -338,26 +402,40 @@ fn v3_produce_streams_one_result_per_record_read_back_with_kafka() {
                "key": {"type": "STRING", "size": 2}, "value": {"type": "STRING", "size": 5}})
     );
     assert_eq!(
-        (out[2]["partition_id"].clone(), out[2]["offset"].clone(), out[2].get("key")),
+        (
+            out[2]["partition_id"].clone(),
+            out[2]["offset"].clone(),
+            out[2].get("key")
+        ),
         (json!(1), json!(0), None)
     );
 
     let mut k = b.client();
     let recs = fetch_all(&mut k, "events", 0);
     assert_eq!(recs.len(), 2);
-    assert_eq!((recs[0].offset, text(&recs[0].key), text(&recs[0].value)),
-        (0, Some("foobar".into()), Some(r#"{"foo":"bar"}"#.into())));
-    assert_eq!((recs[1].offset, text(&recs[1].key), text(&recs[1].value)),
-        (1, Some("k2".into()), Some("hello".into())));
+    assert_eq!(
+        (recs[0].offset, text(&recs[0].key), text(&recs[0].value)),
+        (0, Some("foobar".into()), Some(r#"{"foo":"bar"}"#.into()))
+    );
+    assert_eq!(
+        (recs[1].offset, text(&recs[1].key), text(&recs[1].value)),
+        (1, Some("k2".into()), Some("hello".into()))
+    );
     assert_eq!(recs[1].timestamp, 1_612_552_482_500);
     let h: Vec<(String, Option<String>)> = recs[1]
         .headers
         .iter()
         .map(|(k, v)| (k.to_string(), text(v)))
         .collect();
-    assert_eq!(h, vec![("h1".into(), Some("Header-1".into())), ("h2".into(), None)]);
+    assert_eq!(
+        h,
+        vec![("h1".into(), Some("Header-1".into())), ("h2".into(), None)]
+    );
     let recs = fetch_all(&mut k, "events", 1);
-    assert_eq!((recs.len(), text(&recs[0].key), text(&recs[0].value)), (1, None, Some("[1,2,3]".into())));
+    assert_eq!(
+        (recs.len(), text(&recs[0].key), text(&recs[0].value)),
+        (1, None, Some("[1,2,3]".into()))
+    );
 
     // Per-record errors keep their place; the others are produced.
     let body = concat!(
@@ -368,11 +446,26 @@ fn v3_produce_streams_one_result_per_record_read_back_with_kafka() {
         r#"{"value":{"type":"BINARY","data":1}}"#,
     );
     let out = lines(&post(p, &path, "application/json", body.as_bytes()));
-    assert_eq!(out[0], err(400, "Bad Request: data=\"not base64!\" is not a base64 string."));
+    assert_eq!(
+        out[0],
+        err(
+            400,
+            "Bad Request: data=\"not base64!\" is not a base64 string."
+        )
+    );
     assert_eq!(out[1], err(40402, "Partition not found."));
-    assert_eq!(out[2], err(40403, "This server does not host this topic-partition."));
-    assert_eq!((out[3]["error_code"].clone(), out[3]["offset"].clone()), (json!(200), json!(2)));
-    assert_eq!(out[4], err(400, "Bad Request: data=1 is not a base64 string."));
+    assert_eq!(
+        out[2],
+        err(40403, "This server does not host this topic-partition.")
+    );
+    assert_eq!(
+        (out[3]["error_code"].clone(), out[3]["offset"].clone()),
+        (json!(200), json!(2))
+    );
+    assert_eq!(
+        out[4],
+        err(400, "Bad Request: data=1 is not a base64 string.")
+    );
     assert_eq!(out.len(), 5);
 
     // Keyed records without a partition go where Kafka's partitioner puts them (murmur2).
@@ -385,25 +478,59 @@ fn v3_produce_streams_one_result_per_record_read_back_with_kafka() {
     let out = lines(&post(p, &path, "application/json", body.as_bytes()));
     assert_eq!(out.len(), 2);
     assert_eq!(out[0]["offset"], 1);
-    assert_eq!((out[1]["error_code"].clone(), out[1]["message"].as_str().unwrap().starts_with("Error processing JSON")), (json!(400), true));
-    assert_eq!(text(&fetch_all(&mut k, "events", 1)[1].value), Some("before".into()));
+    assert_eq!(
+        (
+            out[1]["error_code"].clone(),
+            out[1]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Error processing JSON")
+        ),
+        (json!(400), true)
+    );
+    assert_eq!(
+        text(&fetch_all(&mut k, "events", 1)[1].value),
+        Some("before".into())
+    );
 
     // Whole-request errors.
     assert_eq!(
         error(&post(p, &path, "application/json", b"  ")),
-        (422, err(422, "Payload error. Request body is empty. Data is required."))
+        (
+            422,
+            err(
+                422,
+                "Payload error. Request body is empty. Data is required."
+            )
+        )
     );
     assert_eq!(
         error(&post(p, &path, "text/plain", b"{}")),
         (415, err(415, "HTTP 415 Unsupported Media Type"))
     );
     assert_eq!(
-        error(&post(p, &format!("/v3/clusters/{c}/topics/nope/records"), "application/json", b"{}")),
-        (404, err(40403, "This server does not host this topic-partition."))
+        error(&post(
+            p,
+            &format!("/v3/clusters/{c}/topics/nope/records"),
+            "application/json",
+            b"{}"
+        )),
+        (
+            404,
+            err(40403, "This server does not host this topic-partition.")
+        )
     );
     // A record without key and value is a record with null key and value.
-    let out = lines(&post(p, &path, "application/json", br#"{"partition_id":1}"#));
-    assert_eq!((out[0]["error_code"].clone(), out[0]["offset"].clone()), (json!(200), json!(2)));
+    let out = lines(&post(
+        p,
+        &path,
+        "application/json",
+        br#"{"partition_id":1}"#,
+    ));
+    assert_eq!(
+        (out[0]["error_code"].clone(), out[0]["offset"].clone()),
+        (json!(200), json!(2))
+    );
     // A topic's max.message.bytes applies (MESSAGE_TOO_LARGE: Kafka's error, not retriable).
     let alter = post_json(
         p,
@@ -411,7 +538,10 @@ fn v3_produce_streams_one_result_per_record_read_back_with_kafka() {
         &json!({"data": [{"name": "max.message.bytes", "value": "200"}]}),
     );
     assert_eq!(alter.status, 204);
-    let big = format!(r#"{{"partition_id":0,"value":{{"type":"STRING","data":"{}"}}}}"#, "x".repeat(500));
+    let big = format!(
+        r#"{{"partition_id":0,"value":{{"type":"STRING","data":"{}"}}}}"#,
+        "x".repeat(500)
+    );
     let out = lines(&post(p, &path, "application/json", big.as_bytes()));
     assert_eq!(out[0]["error_code"], 50002, "{out:?}");
 }
@@ -424,8 +554,19 @@ fn v3_produce_by_schema_uses_the_registry() {
     create_topic_v3(p, &c, "users", 1);
     let path = format!("/v3/clusters/{c}/topics/users/records");
     // No subject users-value yet: the latest version cannot be found.
-    let out = lines(&post(p, &path, "application/json", br#"{"value":{"data":{"name":"a"}}}"#));
-    assert_eq!(out[0], err(400, "Error when fetching latest schema version. subject = users-value"));
+    let out = lines(&post(
+        p,
+        &path,
+        "application/json",
+        br#"{"value":{"data":{"name":"a"}}}"#,
+    ));
+    assert_eq!(
+        out[0],
+        err(
+            400,
+            "Error when fetching latest schema version. subject = users-value"
+        )
+    );
     let schema = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
     let reg = post_json(
         b.registry_port.unwrap(),
@@ -436,11 +577,21 @@ fn v3_produce_by_schema_uses_the_registry() {
     // Unknown ids and versions are refused per record.
     let out = lines(&post(p, &path, "application/json",
         br#"{"value":{"schema_version":7,"data":{"name":"a"}}}{"value":{"schema_id":99,"data":{"name":"a"}}}"#));
-    assert_eq!(out[0], err(400, "Schema does not exist for subject: users-value, version: 7"));
+    assert_eq!(
+        out[0],
+        err(
+            400,
+            "Schema does not exist for subject: users-value, version: 7"
+        )
+    );
     assert_eq!(out[1]["error_code"], 400);
     // A raw schema that does not parse.
-    let out = lines(&post(p, &path, "application/json",
-        br#"{"value":{"type":"AVRO","schema":"{\"type\":\"nope\"}","data":1}}"#));
+    let out = lines(&post(
+        p,
+        &path,
+        "application/json",
+        br#"{"value":{"type":"AVRO","schema":"{\"type\":\"nope\"}","data":1}}"#,
+    ));
     assert_eq!(out[0]["error_code"], 42205);
 }
 
@@ -490,32 +641,74 @@ fn v2_topics_and_produce() {
         p,
         "/topics/v2t/partitions/0",
         V2_JSON,
-        json!({"records": [{"key": {"id": 1}, "value": {"n": [1, 2]}}]}).to_string().as_bytes(),
+        json!({"records": [{"key": {"id": 1}, "value": {"n": [1, 2]}}]})
+            .to_string()
+            .as_bytes(),
     );
-    assert_eq!(r.json()["offsets"][0], json!({"partition": 0, "offset": 0, "error_code": null, "error": null}));
+    assert_eq!(
+        r.json()["offsets"][0],
+        json!({"partition": 0, "offset": 0, "error_code": null, "error": null})
+    );
 
     let mut k = b.client();
     let recs = fetch_all(&mut k, "v2t", 1);
     assert_eq!(
-        recs.iter().map(|r| (r.offset, text(&r.key), text(&r.value))).collect::<Vec<_>>(),
-        vec![(0, Some("key".into()), Some("value".into())), (1, None, Some("two".into()))]
+        recs.iter()
+            .map(|r| (r.offset, text(&r.key), text(&r.value)))
+            .collect::<Vec<_>>(),
+        vec![
+            (0, Some("key".into()), Some("value".into())),
+            (1, None, Some("two".into()))
+        ]
     );
     let recs = fetch_all(&mut k, "v2t", 0);
-    assert_eq!((text(&recs[0].key), text(&recs[0].value)), (Some(r#"{"id":1}"#.into()), Some(r#"{"n":[1,2]}"#.into())));
+    assert_eq!(
+        (text(&recs[0].key), text(&recs[0].value)),
+        (Some(r#"{"id":1}"#.into()), Some(r#"{"n":[1,2]}"#.into()))
+    );
 
     assert_eq!(
-        error(&post(p, "/topics/v2t", "application/json", br#"{"records":[]}"#)),
+        error(&post(
+            p,
+            "/topics/v2t",
+            "application/json",
+            br#"{"records":[]}"#
+        )),
         (415, err(415, "HTTP 415 Unsupported Media Type"))
     );
     assert_eq!(
-        error(&post(p, "/topics/none", V2_BINARY, br#"{"records":[{"value":"eA=="}]}"#)),
+        error(&post(
+            p,
+            "/topics/none",
+            V2_BINARY,
+            br#"{"records":[{"value":"eA=="}]}"#
+        )),
         (404, err(40401, "Topic not found."))
     );
-    let bad = post(p, "/topics/v2t", V2_BINARY, br#"{"records":[{"value":"%%%"}]}"#);
-    assert_eq!((bad.status, bad.json()["error_code"].clone()), (422, json!(42203)));
+    let bad = post(
+        p,
+        "/topics/v2t",
+        V2_BINARY,
+        br#"{"records":[{"value":"%%%"}]}"#,
+    );
     assert_eq!(
-        error(&post(p, "/topics/v2t", "application/vnd.kafka.avro.v2+json", br#"{"records":[{"value":{"a":1}}]}"#)),
-        (422, err(42202, "Request includes values but does not include value schema"))
+        (bad.status, bad.json()["error_code"].clone()),
+        (422, json!(42203))
+    );
+    assert_eq!(
+        error(&post(
+            p,
+            "/topics/v2t",
+            "application/vnd.kafka.avro.v2+json",
+            br#"{"records":[{"value":{"a":1}}]}"#
+        )),
+        (
+            422,
+            err(
+                42202,
+                "Request includes values but does not include value schema"
+            )
+        )
     );
     let shape = post(p, "/topics/v2t", V2_BINARY, br#"{"records":{}}"#);
     assert_eq!(shape.status, 422);
@@ -549,7 +742,9 @@ fn v2_consumer_instance_lifecycle() {
     assert_eq!(produced.status, 200, "{}", produced.text());
 
     let create = |body: Value| post(p, "/consumers/g1", V2, body.to_string().as_bytes());
-    let r = create(json!({"name": "c1", "format": "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}));
+    let r = create(
+        json!({"name": "c1", "format": "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}),
+    );
     assert_eq!(r.header("content-type"), Some(V2));
     assert_eq!(
         r.json(),
@@ -560,11 +755,26 @@ fn v2_consumer_instance_lifecycle() {
         (409, err(40902, "Consumer with specified consumer ID already exists in the specified consumer group."))
     );
     let bad = create(json!({"name": "c9", "auto.offset.reset": "soon"}));
-    assert_eq!((bad.status, bad.json()["error_code"].clone()), (422, json!(42204)));
+    assert_eq!(
+        (bad.status, bad.json()["error_code"].clone()),
+        (422, json!(42204))
+    );
     let i = "/consumers/g1/instances/c1";
 
-    assert_eq!(post(p, &format!("{i}/subscription"), V2, br#"{"topics":["feed"]}"#).status, 204);
-    assert_eq!(get(p, &format!("{i}/subscription")).json(), json!({"topics": ["feed"]}));
+    assert_eq!(
+        post(
+            p,
+            &format!("{i}/subscription"),
+            V2,
+            br#"{"topics":["feed"]}"#
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        get(p, &format!("{i}/subscription")).json(),
+        json!({"topics": ["feed"]})
+    );
     assert_eq!(
         error(&post(p, &format!("{i}/subscription"), V2, br#"{"topic_pattern":"f.*"}"#)),
         (409, err(40903, "Illegal state: Subscription to topics, partitions and pattern are mutually exclusive"))
@@ -586,29 +796,65 @@ fn v2_consumer_instance_lifecycle() {
     // The instance is a member of the group, as v3 shows it.
     let g = get(p, &format!("/v3/clusters/{c}/consumer-groups/g1")).json();
     assert_eq!(
-        (g["kind"].clone(), g["state"].clone(), g["type"].clone(), g["partition_assignor"].clone(), g["is_simple"].clone()),
-        (json!("KafkaConsumerGroup"), json!("STABLE"), json!("CLASSIC"), json!("range"), json!(false))
+        (
+            g["kind"].clone(),
+            g["state"].clone(),
+            g["type"].clone(),
+            g["partition_assignor"].clone(),
+            g["is_simple"].clone()
+        ),
+        (
+            json!("KafkaConsumerGroup"),
+            json!("STABLE"),
+            json!("CLASSIC"),
+            json!("range"),
+            json!(false)
+        )
     );
-    assert_eq!(g["coordinator"]["related"], format!("http://localhost/v3/clusters/{c}/brokers/1"));
+    assert_eq!(
+        g["coordinator"]["related"],
+        format!("http://localhost/v3/clusters/{c}/brokers/1")
+    );
     let members = get(p, &format!("/v3/clusters/{c}/consumer-groups/g1/consumers")).json();
     let member = &members["data"][0];
-    assert_eq!((member["client_id"].clone(), member["instance_id"].clone()), (json!("c1"), json!(null)));
+    assert_eq!(
+        (member["client_id"].clone(), member["instance_id"].clone()),
+        (json!("c1"), json!(null))
+    );
     let cid = member["consumer_id"].as_str().unwrap().to_string();
-    let asg = get(p, &format!("/v3/clusters/{c}/consumer-groups/g1/consumers/{cid}/assignments")).json();
-    assert_eq!((asg["data"][0]["topic_name"].clone(), asg["data"][0]["partition_id"].clone()), (json!("feed"), json!(0)));
+    let asg = get(
+        p,
+        &format!("/v3/clusters/{c}/consumer-groups/g1/consumers/{cid}/assignments"),
+    )
+    .json();
+    assert_eq!(
+        (
+            asg["data"][0]["topic_name"].clone(),
+            asg["data"][0]["partition_id"].clone()
+        ),
+        (json!("feed"), json!(0))
+    );
     let groups = get(p, &format!("/v3/clusters/{c}/consumer-groups")).json();
     assert_eq!(groups["data"][0]["consumer_group_id"], "g1");
 
     // No offsets committed yet (auto-commit is off): no lags.
     assert_eq!(
-        error(&get(p, &format!("/v3/clusters/{c}/consumer-groups/g1/lags"))),
+        error(&get(
+            p,
+            &format!("/v3/clusters/{c}/consumer-groups/g1/lags")
+        )),
         (404, err(404, "Consumer group offsets could not be found."))
     );
     // Commit what was consumed: Confluent answers an empty list.
     let r = post(p, &format!("{i}/offsets"), V2, b"");
     assert_eq!((r.status, r.json()), (200, json!([])));
-    let committed = request(p, "GET", &format!("{i}/offsets"), &[("Content-Type", V2)],
-        br#"{"partitions":[{"topic":"feed","partition":0}]}"#);
+    let committed = request(
+        p,
+        "GET",
+        &format!("{i}/offsets"),
+        &[("Content-Type", V2)],
+        br#"{"partitions":[{"topic":"feed","partition":0}]}"#,
+    );
     assert_eq!(
         committed.json(),
         json!({"offsets": [{"topic": "feed", "partition": 0, "offset": 3, "metadata": ""}]})
@@ -626,36 +872,90 @@ fn v2_consumer_instance_lifecycle() {
         })
     );
     // Commit an explicit offset (Confluent commits offset + 1): lag 2.
-    let r = post(p, &format!("{i}/offsets"), V2, br#"{"offsets":[{"topic":"feed","partition":0,"offset":0}]}"#);
+    let r = post(
+        p,
+        &format!("{i}/offsets"),
+        V2,
+        br#"{"offsets":[{"topic":"feed","partition":0,"offset":0}]}"#,
+    );
     assert_eq!(r.status, 200);
-    let summary = get(p, &format!("/v3/clusters/{c}/consumer-groups/g1/lag-summary")).json();
+    let summary = get(
+        p,
+        &format!("/v3/clusters/{c}/consumer-groups/g1/lag-summary"),
+    )
+    .json();
     assert_eq!(
-        (summary["max_lag"].clone(), summary["total_lag"].clone(), summary["max_lag_consumer_id"].clone(),
-         summary["max_lag_topic_name"].clone(), summary["max_lag_partition_id"].clone()),
+        (
+            summary["max_lag"].clone(),
+            summary["total_lag"].clone(),
+            summary["max_lag_consumer_id"].clone(),
+            summary["max_lag_topic_name"].clone(),
+            summary["max_lag_partition_id"].clone()
+        ),
         (json!(2), json!(2), json!(cid), json!("feed"), json!(0))
     );
 
     // Seek back, read again.
-    assert_eq!(post(p, &format!("{i}/positions"), V2, br#"{"offsets":[{"topic":"feed","partition":0,"offset":2}]}"#).status, 204);
+    assert_eq!(
+        post(
+            p,
+            &format!("{i}/positions"),
+            V2,
+            br#"{"offsets":[{"topic":"feed","partition":0,"offset":2}]}"#
+        )
+        .status,
+        204
+    );
     let again = poll(p, &format!("{i}/records"), V2_BINARY, 1);
     assert_eq!(again[0]["offset"], 2);
     assert_eq!(
-        error(&post(p, &format!("{i}/positions"), V2, br#"{"offsets":[{"topic":"other","partition":0,"offset":2}]}"#)),
-        (409, err(40903, "Illegal state: No current assignment for partition other-0"))
+        error(&post(
+            p,
+            &format!("{i}/positions"),
+            V2,
+            br#"{"offsets":[{"topic":"other","partition":0,"offset":2}]}"#
+        )),
+        (
+            409,
+            err(
+                40903,
+                "Illegal state: No current assignment for partition other-0"
+            )
+        )
     );
 
     // New records are long-polled.
-    let r = post(p, "/topics/feed", V2_BINARY, br#"{"records":[{"value":"djQ="}]}"#);
+    let r = post(
+        p,
+        "/topics/feed",
+        V2_BINARY,
+        br#"{"records":[{"value":"djQ="}]}"#,
+    );
     assert_eq!(r.status, 200);
     let more = poll(p, &format!("{i}/records"), V2_BINARY, 1);
-    assert_eq!((more[0]["offset"].clone(), more[0]["value"].clone()), (json!(3), json!("djQ=")));
+    assert_eq!(
+        (more[0]["offset"].clone(), more[0]["value"].clone()),
+        (json!(3), json!("djQ="))
+    );
 
     assert_eq!(delete(p, &format!("{i}/subscription")).status, 204);
-    assert_eq!(get(p, &format!("{i}/subscription")).json(), json!({"topics": []}));
-    assert_eq!(delete(p, i).status, 204);
-    assert_eq!(error(&delete(p, i)), (404, err(40403, "Consumer instance not found.")));
     assert_eq!(
-        error(&request(p, "GET", &format!("{i}/records"), &[("Accept", V2_BINARY)], b"")),
+        get(p, &format!("{i}/subscription")).json(),
+        json!({"topics": []})
+    );
+    assert_eq!(delete(p, i).status, 204);
+    assert_eq!(
+        error(&delete(p, i)),
+        (404, err(40403, "Consumer instance not found."))
+    );
+    assert_eq!(
+        error(&request(
+            p,
+            "GET",
+            &format!("{i}/records"),
+            &[("Accept", V2_BINARY)],
+            b""
+        )),
         (404, err(40403, "Consumer instance not found."))
     );
     // It left the group.
@@ -674,25 +974,49 @@ fn v2_json_consumers_share_a_group_and_manual_assignment() {
             p,
             &format!("/topics/shared/partitions/{part}"),
             V2_JSON,
-            json!({"records": [{"value": {"p": part, "i": 0}}, {"value": {"p": part, "i": 1}}]}).to_string().as_bytes(),
+            json!({"records": [{"value": {"p": part, "i": 0}}, {"value": {"p": part, "i": 1}}]})
+                .to_string()
+                .as_bytes(),
         );
         assert_eq!(r.status, 200);
     }
     // Two instances of one group split the two partitions (range) and read JSON.
     for name in ["a", "b"] {
-        let r = post(p, "/consumers/gs", V2, json!({"name": name, "format": "json", "auto.offset.reset": "earliest"}).to_string().as_bytes());
+        let r = post(
+            p,
+            "/consumers/gs",
+            V2,
+            json!({"name": name, "format": "json", "auto.offset.reset": "earliest"})
+                .to_string()
+                .as_bytes(),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
-        let s = post(p, &format!("/consumers/gs/instances/{name}/subscription"), V2, br#"{"topic_pattern":"sha.*"}"#);
+        let s = post(
+            p,
+            &format!("/consumers/gs/instances/{name}/subscription"),
+            V2,
+            br#"{"topic_pattern":"sha.*"}"#,
+        );
         assert_eq!(s.status, 204);
     }
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(40);
     while seen.len() < 4 && Instant::now() < deadline {
         for name in ["a", "b"] {
-            let r = request(p, "GET", &format!("/consumers/gs/instances/{name}/records?timeout=500"), &[("Accept", V2_JSON)], b"");
+            let r = request(
+                p,
+                "GET",
+                &format!("/consumers/gs/instances/{name}/records?timeout=500"),
+                &[("Accept", V2_JSON)],
+                b"",
+            );
             assert_eq!(r.status, 200, "{}", r.text());
             for rec in r.json().as_array().unwrap() {
-                seen.push((name, rec["partition"].as_i64().unwrap(), rec["value"].clone()));
+                seen.push((
+                    name,
+                    rec["partition"].as_i64().unwrap(),
+                    rec["value"].clone(),
+                ));
             }
         }
     }
@@ -703,38 +1027,97 @@ fn v2_json_consumers_share_a_group_and_manual_assignment() {
     // Each partition came to one instance only.
     assert_eq!(seen[0].0, seen[1].0);
     assert_eq!(seen[2].0, seen[3].0);
-    assert_eq!(get(p, "/consumers/gs/instances/a/subscription").json(), json!({"topics": ["shared"]}));
+    assert_eq!(
+        get(p, "/consumers/gs/instances/a/subscription").json(),
+        json!({"topics": ["shared"]})
+    );
     for name in ["a", "b"] {
-        assert_eq!(delete(p, &format!("/consumers/gs/instances/{name}")).status, 204);
+        assert_eq!(
+            delete(p, &format!("/consumers/gs/instances/{name}")).status,
+            204
+        );
     }
 
     // Manual assignment: no group membership, positions by hand.
     let r = post(p, "/consumers/gm", V2, br#"{"name":"m","format":"json"}"#);
     assert_eq!(r.status, 200);
     let i = "/consumers/gm/instances/m";
-    assert_eq!(post(p, &format!("{i}/assignments"), V2, br#"{"partitions":[{"topic":"shared","partition":1}]}"#).status, 204);
-    assert_eq!(get(p, &format!("{i}/assignments")).json(), json!({"partitions": [{"topic": "shared", "partition": 1}]}));
+    assert_eq!(
+        post(
+            p,
+            &format!("{i}/assignments"),
+            V2,
+            br#"{"partitions":[{"topic":"shared","partition":1}]}"#
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        get(p, &format!("{i}/assignments")).json(),
+        json!({"partitions": [{"topic": "shared", "partition": 1}]})
+    );
     assert_eq!(
         error(&post(p, &format!("{i}/subscription"), V2, br#"{"topics":["shared"]}"#)),
         (409, err(40903, "Illegal state: Subscription to topics, partitions and pattern are mutually exclusive"))
     );
-    assert_eq!(post(p, &format!("{i}/positions/beginning"), V2, br#"{"partitions":[{"topic":"shared","partition":1}]}"#).status, 204);
+    assert_eq!(
+        post(
+            p,
+            &format!("{i}/positions/beginning"),
+            V2,
+            br#"{"partitions":[{"topic":"shared","partition":1}]}"#
+        )
+        .status,
+        204
+    );
     let recs = poll(p, &format!("{i}/records"), V2_JSON, 2);
-    assert_eq!(recs[1], json!({"topic": "shared", "key": null, "value": {"p": 1, "i": 1}, "partition": 1, "offset": 1}));
-    assert_eq!(post(p, &format!("{i}/positions/end"), V2, br#"{"partitions":[{"topic":"shared","partition":1}]}"#).status, 204);
-    let r = request(p, "GET", &format!("{i}/records?timeout=200"), &[("Accept", V2_JSON)], b"");
+    assert_eq!(
+        recs[1],
+        json!({"topic": "shared", "key": null, "value": {"p": 1, "i": 1}, "partition": 1, "offset": 1})
+    );
+    assert_eq!(
+        post(
+            p,
+            &format!("{i}/positions/end"),
+            V2,
+            br#"{"partitions":[{"topic":"shared","partition":1}]}"#
+        )
+        .status,
+        204
+    );
+    let r = request(
+        p,
+        "GET",
+        &format!("{i}/records?timeout=200"),
+        &[("Accept", V2_JSON)],
+        b"",
+    );
     assert_eq!(r.json(), json!([]));
     // A record that is not JSON cannot be handed out as JSON.
-    let r = post(p, "/topics/shared/partitions/1", V2_BINARY, br#"{"records":[{"value":"bm90IGpzb24="}]}"#);
+    let r = post(
+        p,
+        "/topics/shared/partitions/1",
+        V2_BINARY,
+        br#"{"records":[{"value":"bm90IGpzb24="}]}"#,
+    );
     assert_eq!(r.status, 200);
     let deadline = Instant::now() + Duration::from_secs(20);
     let failed = loop {
-        let r = request(p, "GET", &format!("{i}/records?timeout=500"), &[("Accept", V2_JSON)], b"");
+        let r = request(
+            p,
+            "GET",
+            &format!("{i}/records?timeout=500"),
+            &[("Accept", V2_JSON)],
+            b"",
+        );
         if r.status != 200 || Instant::now() > deadline {
             break r;
         }
     };
-    assert_eq!((failed.status, failed.json()["error_code"].clone()), (500, json!(50002)));
+    assert_eq!(
+        (failed.status, failed.json()["error_code"].clone()),
+        (500, json!(50002))
+    );
     assert_eq!(delete(p, i).status, 204);
 }
 
@@ -745,11 +1128,25 @@ fn malformed_and_oversized_input_is_refused_and_the_proxy_keeps_serving() {
     let c = cluster_id(p);
     let topics = format!("/v3/clusters/{c}/topics");
     let r = post(p, &topics, "application/json", b"{\"topic_name\":");
-    assert_eq!((r.status, r.json()["error_code"].clone()), (400, json!(400)));
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (400, json!(400))
+    );
     let r = post(p, &topics, "application/json", br#"{"topic_name": 5}"#);
-    assert_eq!((r.status, r.json()["error_code"].clone()), (422, json!(422)));
-    let r = post(p, &topics, "application/json", br#"{"topic_name": "bad/name", "partitions_count": 1}"#);
-    assert_eq!((r.status, r.json()["error_code"].clone()), (400, json!(40002)));
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (422, json!(422))
+    );
+    let r = post(
+        p,
+        &topics,
+        "application/json",
+        br#"{"topic_name": "bad/name", "partitions_count": 1}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (400, json!(40002))
+    );
     let r = post(p, "/consumers/g", V2, b"[1,2]");
     assert_eq!(r.status, 422);
     let r = post(p, "/consumers/g", V2, b"{nope");
@@ -758,23 +1155,46 @@ fn malformed_and_oversized_input_is_refused_and_the_proxy_keeps_serving() {
     assert_eq!(r.status, 415);
     // Deeply nested JSON is refused, not a stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let r = post(p, &format!("{topics}/x/records"), "application/json", deep.as_bytes());
+    let r = post(
+        p,
+        &format!("{topics}/x/records"),
+        "application/json",
+        deep.as_bytes(),
+    );
     assert!(r.status == 404 || r.status == 200, "{}", r.status);
     create_topic_v3(p, &c, "deep", 1);
-    let out = lines(&post(p, &format!("{topics}/deep/records"), "application/json", deep.as_bytes()));
+    let out = lines(&post(
+        p,
+        &format!("{topics}/deep/records"),
+        "application/json",
+        deep.as_bytes(),
+    ));
     assert_eq!(out[0]["error_code"], 400);
     // Over the body limit: 413, and the connection closed.
     let big = vec![b' '; 9 << 20];
-    let r = post(p, &format!("{topics}/deep/records"), "application/json", &big);
+    let r = post(
+        p,
+        &format!("{topics}/deep/records"),
+        "application/json",
+        &big,
+    );
     assert_eq!(
         error(&r),
         (413, err(413, "The request included a message larger than the maximum message size the server can accept."))
     );
     // Too many records in one request.
     let many = r#"{"value":{"type":"STRING","data":"x"}}"#.repeat(10_001);
-    let out = lines(&post(p, &format!("{topics}/deep/records"), "application/json", many.as_bytes()));
+    let out = lines(&post(
+        p,
+        &format!("{topics}/deep/records"),
+        "application/json",
+        many.as_bytes(),
+    ));
     assert_eq!(out.len(), 10_001);
-    assert_eq!(out[10_000], err(413, "Too many records in one request: at most 10000."));
+    assert_eq!(
+        out[10_000],
+        err(413, "Too many records in one request: at most 10000.")
+    );
     assert_eq!(out[9_999]["offset"], 9_999);
     // Still serving.
     assert_eq!(get(p, "/").status, 200);

@@ -141,11 +141,10 @@ impl Rest {
             .with_timeout_ms(ADMIN_TIMEOUT_MS)
             .with_validate_only(validate_only);
         let resp = self.call(7, req).await?;
-        let r = resp
-            .topics
-            .into_iter()
-            .next()
-            .ok_or_else(|| RestError::new(500, 50002, "Kafka error: empty CreateTopics answer"))?;
+        let r =
+            resp.topics.into_iter().next().ok_or_else(|| {
+                RestError::new(500, 50002, "Kafka error: empty CreateTopics answer")
+            })?;
         if r.error_code != 0 {
             return Err(RestError::kafka(
                 r.error_code,
@@ -370,7 +369,11 @@ impl Rest {
         let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(group))]);
         let resp = self.call(0, req).await?;
         resp.groups.into_iter().next().ok_or_else(|| {
-            RestError::new(500, 50002, "Kafka error: empty ConsumerGroupDescribe answer")
+            RestError::new(
+                500,
+                50002,
+                "Kafka error: empty ConsumerGroupDescribe answer",
+            )
         })
     }
 

@@ -166,7 +166,8 @@ impl State {
     pub fn assign(&mut self, parts: Vec<Tp>) {
         self.positions.retain(|tp, _| parts.contains(tp));
         self.consumed.retain(|tp, _| parts.contains(tp));
-        self.buffer.retain(|r| parts.contains(&(r.topic.clone(), r.partition)));
+        self.buffer
+            .retain(|r| parts.contains(&(r.topic.clone(), r.partition)));
         self.buffered = self.buffer.iter().map(Fetched::size).sum();
         self.assignment = parts;
         self.epoch += 1;
@@ -175,7 +176,8 @@ impl State {
     /// Move `tp`'s position, dropping its buffered records.
     fn seek(&mut self, tp: &Tp, offset: i64) {
         self.positions.insert(tp.clone(), offset);
-        self.buffer.retain(|r| r.topic != tp.0 || r.partition != tp.1);
+        self.buffer
+            .retain(|r| r.topic != tp.0 || r.partition != tp.1);
         self.buffered = self.buffer.iter().map(Fetched::size).sum();
         self.epoch += 1;
     }
@@ -249,7 +251,11 @@ impl Instance {
     }
 
     /// Commit `offsets` (next offsets to read) with this instance's membership.
-    pub async fn commit(&self, rest: &Rest, offsets: &[(Tp, i64, String)]) -> Result<(), RestError> {
+    pub async fn commit(
+        &self,
+        rest: &Rest,
+        offsets: &[(Tp, i64, String)],
+    ) -> Result<(), RestError> {
         if offsets.is_empty() {
             return Ok(());
         }
@@ -392,7 +398,8 @@ impl Instance {
             let got = self.fetch_once(rest, epoch, wait).await?;
             if !got {
                 // Errors only (a partition led elsewhere, or moving): do not spin.
-                let pause = Duration::from_millis(100).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+                let pause = Duration::from_millis(100)
+                    .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
                 tokio::time::sleep(pause).await;
             }
         }
@@ -462,7 +469,10 @@ impl Instance {
                 .iter()
                 .filter_map(|tp| st.positions.get(tp).map(|o| (tp.clone(), *o)))
                 .collect();
-            (t, limits.max_buffer_bytes.saturating_sub(st.buffered).max(1))
+            (
+                t,
+                limits.max_buffer_bytes.saturating_sub(st.buffered).max(1),
+            )
         };
         if targets.is_empty() {
             return Ok(false);
@@ -656,10 +666,7 @@ impl Consumers {
             epoch_tx,
             task: std::sync::Mutex::new(None),
         });
-        let task = tokio::spawn(super::member::run(
-            Arc::downgrade(rest),
-            Arc::clone(&inst),
-        ));
+        let task = tokio::spawn(super::member::run(Arc::downgrade(rest), Arc::clone(&inst)));
         if let Ok(mut t) = inst.task.lock() {
             *t = Some(task);
         }
@@ -712,7 +719,8 @@ pub async fn expire_idle(rest: Weak<Rest>) {
         let Some(r) = rest.upgrade() else {
             return;
         };
-        (r.consumers.limits.instance_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
+        (r.consumers.limits.instance_timeout / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1))
     };
     loop {
         tokio::time::sleep(tick).await;
@@ -736,7 +744,12 @@ mod tests {
     use crate::server::test_support::{create_topic, start_server};
     use hyper::Method;
 
-    async fn call(svc: &RestService, method: Method, path: &str, body: &str) -> (u16, serde_json::Value) {
+    async fn call(
+        svc: &RestService,
+        method: Method,
+        path: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
         let req = Request {
             method,
             path: path.to_string(),
@@ -777,7 +790,12 @@ mod tests {
         let (status, _) = call(&svc, Method::POST, "/consumers/gx", r#"{"name":"i"}"#).await;
         assert_eq!(status, 200);
         let sub = "/consumers/gx/instances/i/subscription";
-        assert_eq!(call(&svc, Method::POST, sub, r#"{"topics":["expiring"]}"#).await.0, 204);
+        assert_eq!(
+            call(&svc, Method::POST, sub, r#"{"topics":["expiring"]}"#)
+                .await
+                .0,
+            204
+        );
         let members = format!("/v3/clusters/{c}/consumer-groups/gx/consumers");
         let count = |v: &serde_json::Value| v["data"].as_array().map_or(0, Vec::len);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -805,7 +823,10 @@ mod tests {
         let (s, v) = call(&svc, Method::GET, sub, "").await;
         assert_eq!(
             (s, v),
-            (404, serde_json::json!({"error_code": 40403, "message": "Consumer instance not found."}))
+            (
+                404,
+                serde_json::json!({"error_code": 40403, "message": "Consumer instance not found."})
+            )
         );
         drop(svc);
         server.stop().await;

@@ -211,11 +211,15 @@ fn subject_for(topic: &str, is_key: bool, r: &SchemaRef) -> Result<String, RestE
     if let Some(s) = &r.subject {
         return Ok(s.clone());
     }
-    match r.strategy.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("TOPIC_NAME") => Ok(format!(
-            "{topic}-{}",
-            if is_key { "key" } else { "value" }
-        )),
+    match r
+        .strategy
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        None | Some("TOPIC_NAME") => {
+            Ok(format!("{topic}-{}", if is_key { "key" } else { "value" }))
+        }
         Some(other) => Err(bad(format!(
             "Cannot use schema_subject_strategy={other} without schema_id or schema."
         ))),
@@ -390,9 +394,8 @@ pub fn encode_schema(r: &Resolved, data: &Value) -> Result<Option<Vec<u8>>, Rest
     }
     match r.schema_type {
         SchemaType::Avro => {
-            let schema = AvroSchema::parse(&r.schema).map_err(|e| {
-                RestError::new(422, 42205, format!("Invalid schema: {e}"))
-            })?;
+            let schema = AvroSchema::parse(&r.schema)
+                .map_err(|e| RestError::new(422, 42205, format!("Invalid schema: {e}")))?;
             let payload = avro_codec::encode_json(&schema, data).map_err(|e| {
                 RestError::new(422, 42207, format!("Error serializing message. {e}"))
             })?;
@@ -525,7 +528,10 @@ mod tests {
         assert_eq!(instant(0), "1970-01-01T00:00:00Z");
         assert_eq!(instant(1_612_552_482_000), "2021-02-05T19:14:42Z");
         assert_eq!(instant(1_612_552_482_123), "2021-02-05T19:14:42.123Z");
-        assert_eq!(parse_instant("2021-02-05T19:14:42Z"), Some(1_612_552_482_000));
+        assert_eq!(
+            parse_instant("2021-02-05T19:14:42Z"),
+            Some(1_612_552_482_000)
+        );
         assert_eq!(
             parse_instant("2021-02-05T19:14:42.1234Z"),
             Some(1_612_552_482_123)
@@ -534,7 +540,12 @@ mod tests {
             parse_instant("2021-02-05T20:14:42+01:00"),
             Some(1_612_552_482_000)
         );
-        assert_eq!(parse_instant("2024-02-29T00:00:00Z").map(instant).as_deref(), Some("2024-02-29T00:00:00Z"));
+        assert_eq!(
+            parse_instant("2024-02-29T00:00:00Z")
+                .map(instant)
+                .as_deref(),
+            Some("2024-02-29T00:00:00Z")
+        );
         assert_eq!(parse_instant("yesterday"), None);
         assert_eq!(parse_instant("2021-13-05T19:14:42Z"), None);
         assert_eq!(parse_instant("2021-02-05T19:14:42"), None);

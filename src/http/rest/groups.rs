@@ -249,12 +249,10 @@ fn lag_data(u: &Urls, g: &Group, l: &Lag) -> Value {
 fn lag_summary(u: &Urls, g: &Group, lags: &[Lag]) -> Value {
     let total: i64 = lags.iter().map(|l| (l.end - l.current).max(0)).sum();
     // The first partition with the largest lag (Confluent never reports a negative lag).
-    let max = lags
-        .iter()
-        .fold(None::<&Lag>, |best, l| match best {
-            Some(b) if (b.end - b.current).max(0) >= (l.end - l.current).max(0) => Some(b),
-            _ => Some(l),
-        });
+    let max = lags.iter().fold(None::<&Lag>, |best, l| match best {
+        Some(b) if (b.end - b.current).max(0) >= (l.end - l.current).max(0) => Some(b),
+        _ => Some(l),
+    });
     let m = max.and_then(|l| l.member).and_then(|i| g.members.get(i));
     let consumer_id = m.map_or("", |m| m.consumer_id.as_str());
     json!({
@@ -296,11 +294,7 @@ pub async fn route(rest: &Rest, req: &Request, u: &Urls, tail: &[&str]) -> Answe
                 groups.push(group_data(rest, u, &d).await);
             }
         }
-        return ok(&u.list(
-            "KafkaConsumerGroupList",
-            u.at("/consumer-groups"),
-            groups,
-        ));
+        return ok(&u.list("KafkaConsumerGroupList", u.at("/consumer-groups"), groups));
     };
     let group = describe(rest, g).await?.ok_or_else(RestError::not_found)?;
     let url = group_url(u, g);

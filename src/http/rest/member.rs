@@ -44,8 +44,8 @@ const FENCED_INSTANCE_ID: i16 = 82;
 
 /// A ConsumerProtocolSubscription v0 of `topics`.
 pub fn encode_subscription(topics: &[String]) -> Bytes {
-    let sub = ConsumerProtocolSubscription::default()
-        .with_topics(topics.iter().map(|t| s(t)).collect());
+    let sub =
+        ConsumerProtocolSubscription::default().with_topics(topics.iter().map(|t| s(t)).collect());
     let mut buf = BytesMut::new();
     buf.put_i16(0);
     if sub.encode(&mut buf, 0).is_err() {
@@ -448,7 +448,11 @@ mod tests {
     fn protocol_payloads_round_trip() {
         let topics = vec!["x".to_string(), "y".to_string()];
         assert_eq!(decode_subscription(&encode_subscription(&topics)), topics);
-        let parts = vec![("x".to_string(), 0), ("x".to_string(), 2), ("y".to_string(), 1)];
+        let parts = vec![
+            ("x".to_string(), 0),
+            ("x".to_string(), 2),
+            ("y".to_string(), 1),
+        ];
         assert_eq!(decode_assignment(&encode_assignment(&parts)), parts);
         assert!(decode_assignment(b"\xff").is_empty());
         assert!(decode_subscription(b"").is_empty());

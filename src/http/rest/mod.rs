@@ -260,7 +260,11 @@ mod tests {
         let e = RestError::kafka(3, None);
         assert_eq!(
             (e.status, e.code, e.message.as_str()),
-            (404, 40403, "This server does not host this topic-partition.")
+            (
+                404,
+                40403,
+                "This server does not host this topic-partition."
+            )
         );
         let e = RestError::kafka(36, Some("Topic 'x' already exists."));
         assert_eq!(
@@ -271,7 +275,10 @@ mod tests {
         assert_eq!(RestError::kafka(29, None).status, 403);
         // NOT_LEADER_OR_FOLLOWER is retriable, MESSAGE_TOO_LARGE is not.
         assert_eq!(
-            (RestError::kafka(6, None).status, RestError::kafka(6, None).code),
+            (
+                RestError::kafka(6, None).status,
+                RestError::kafka(6, None).code
+            ),
             (500, 50003)
         );
         assert_eq!(RestError::kafka(10, None).code, 50002);

@@ -75,10 +75,7 @@ fn encode_batch(records: &[&Prepared]) -> Result<Bytes, RestError> {
         .map(|(j, r)| {
             let mut headers = IndexMap::new();
             for (k, v) in &r.headers {
-                headers.insert(
-                    StrBytes::from_string(k.clone()),
-                    v.clone().map(Bytes::from),
-                );
+                headers.insert(StrBytes::from_string(k.clone()), v.clone().map(Bytes::from));
             }
             Record {
                 transactional: false,
@@ -322,10 +319,14 @@ async fn v3_record(rest: &Rest, topic: &str, v: &Value) -> Result<V3Record, Rest
             Some(p) if p < 0 => {
                 return Err(RestError::new(404, 40402, "Partition not found."));
             }
-            Some(p) => Some(i32::try_from(p).map_err(|_| {
-                RestError::new(404, 40402, "Partition not found.")
-            })?),
-            None => return Err(bad(format!("Bad Request: partition_id={p} is not an integer"))),
+            Some(p) => Some(
+                i32::try_from(p).map_err(|_| RestError::new(404, 40402, "Partition not found."))?,
+            ),
+            None => {
+                return Err(bad(format!(
+                    "Bad Request: partition_id={p} is not an integer"
+                )))
+            }
         },
     };
     let mut headers = Vec::new();
@@ -333,14 +334,13 @@ async fn v3_record(rest: &Rest, topic: &str, v: &Value) -> Result<V3Record, Rest
         None | Some(Value::Null) => {}
         Some(Value::Array(hs)) => {
             for h in hs {
-                let name = h.get("name").and_then(Value::as_str).ok_or_else(|| {
-                    bad("Bad Request: a header needs a string name")
-                })?;
+                let name = h
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad("Bad Request: a header needs a string name"))?;
                 let value = match h.get("value") {
                     None | Some(Value::Null) => None,
-                    Some(v) => Some(
-                        formats::encode_plain(Format::Binary, v)?.unwrap_or_default(),
-                    ),
+                    Some(v) => Some(formats::encode_plain(Format::Binary, v)?.unwrap_or_default()),
                 };
                 headers.push((name.to_string(), value));
             }
@@ -349,9 +349,16 @@ async fn v3_record(rest: &Rest, topic: &str, v: &Value) -> Result<V3Record, Rest
     }
     let timestamp = match o.get("timestamp") {
         None | Some(Value::Null) => now_ms(),
-        Some(Value::String(t)) => formats::parse_instant(t)
-            .ok_or_else(|| bad(format!("Bad Request: timestamp={t} is not an ISO-8601 instant")))?,
-        Some(other) => return Err(bad(format!("Bad Request: timestamp={other} is not a string"))),
+        Some(Value::String(t)) => formats::parse_instant(t).ok_or_else(|| {
+            bad(format!(
+                "Bad Request: timestamp={t} is not an ISO-8601 instant"
+            ))
+        })?,
+        Some(other) => {
+            return Err(bad(format!(
+                "Bad Request: timestamp={other} is not a string"
+            )))
+        }
     };
     let mut record = Prepared {
         partition,
@@ -451,7 +458,9 @@ async fn stream_records(
             .iter()
             .filter_map(|s| s.as_ref().ok().map(|r| r.record.clone()))
             .collect();
-        let mut landed = produce_all(rest, topic, partitions, &ready).await.into_iter();
+        let mut landed = produce_all(rest, topic, partitions, &ready)
+            .await
+            .into_iter();
         let mut out = String::new();
         for slot in &slots {
             let line = match slot {
@@ -489,7 +498,12 @@ async fn stream_records(
 /// The v2 produce's embedded format, from its Content-Type.
 fn v2_format(req: &Request) -> Result<Format, RestError> {
     let ct = req.header("content-type").unwrap_or("");
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     media
         .strip_prefix("application/vnd.kafka.")
         .and_then(|r| r.strip_suffix(".v2+json"))
@@ -516,7 +530,12 @@ async fn v2_schema(
 }
 
 /// `POST /topics/{t}` and `POST /topics/{t}/partitions/{p}`.
-pub async fn v2_produce(rest: &Arc<Rest>, req: &Request, topic: &str, partition: Option<i32>) -> Answer {
+pub async fn v2_produce(
+    rest: &Arc<Rest>,
+    req: &Request,
+    topic: &str,
+    partition: Option<i32>,
+) -> Answer {
     let format = v2_format(req)?;
     #[derive(serde::Deserialize)]
     struct Rec {
@@ -569,18 +588,38 @@ pub async fn v2_produce(rest: &Arc<Rest>, req: &Request, topic: &str, partition:
             ));
         }
         if any_key {
-            key_schema =
-                Some(v2_schema(rest, topic, true, body.key_schema_id, body.key_schema, format).await?);
+            key_schema = Some(
+                v2_schema(
+                    rest,
+                    topic,
+                    true,
+                    body.key_schema_id,
+                    body.key_schema,
+                    format,
+                )
+                .await?,
+            );
         }
         if any_value {
             value_schema = Some(
-                v2_schema(rest, topic, false, body.value_schema_id, body.value_schema, format)
-                    .await?,
+                v2_schema(
+                    rest,
+                    topic,
+                    false,
+                    body.value_schema_id,
+                    body.value_schema,
+                    format,
+                )
+                .await?,
             );
         }
     }
     let conversion = |e: RestError| {
-        RestError::new(422, 42203, format!("Conversion of JSON to Object failed: {}", e.message))
+        RestError::new(
+            422,
+            42203,
+            format!("Conversion of JSON to Object failed: {}", e.message),
+        )
     };
     let now = now_ms();
     let mut records = Vec::with_capacity(body.records.len());

@@ -31,7 +31,12 @@ fn check_json_body(req: &Request) -> Result<(), RestError> {
     let Some(ct) = req.header("content-type") else {
         return Ok(());
     };
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let json = media == "application/json"
         || (media.starts_with("application/vnd.kafka.") && media.ends_with("+json"));
     if json || media.is_empty() {
@@ -149,7 +154,11 @@ async fn topic(rest: &Rest, t: &str) -> Answer {
 }
 
 fn invalid_config(message: String) -> RestError {
-    RestError::new(422, 42204, format!("Invalid consumer configuration: {message}"))
+    RestError::new(
+        422,
+        42204,
+        format!("Invalid consumer configuration: {message}"),
+    )
 }
 
 /// A config value given as a string or a JSON scalar.
@@ -214,7 +223,8 @@ fn instance_config(body: &Value) -> Result<InstanceConfig, RestError> {
                 .ok_or_else(|| invalid_config(format!("Invalid value {v} for configuration {k}"))),
         }
     };
-    let fetch_min_bytes = int("fetch.min.bytes")?.map_or(1, |n| i32::try_from(n).unwrap_or(i32::MAX));
+    let fetch_min_bytes =
+        int("fetch.min.bytes")?.map_or(1, |n| i32::try_from(n).unwrap_or(i32::MAX));
     let request_timeout = int("consumer.request.timeout.ms")?
         .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
     Ok(InstanceConfig {
@@ -234,7 +244,9 @@ fn create(rest: &Arc<Rest>, req: &Request, group: &str) -> Answer {
         json_body(req)?
     };
     if !body.is_object() {
-        return Err(RestError::unprocessable("The request body must be a JSON object"));
+        return Err(RestError::unprocessable(
+            "The request body must be a JSON object",
+        ));
     }
     let cfg = instance_config(&body)?;
     let inst = rest.consumers.create(rest, group, cfg)?;
@@ -451,12 +463,20 @@ async fn instance(rest: &Arc<Rest>, req: &Request, g: &str, i: &str, tail: &[&st
             }
             let limits = &rest.consumers.limits;
             let default_wait = inst.request_timeout.unwrap_or(limits.request_timeout);
-            let wait = match req.param("timeout").and_then(|t| t.trim().parse::<i64>().ok()) {
+            let wait = match req
+                .param("timeout")
+                .and_then(|t| t.trim().parse::<i64>().ok())
+            {
                 Some(ms) if ms > 0 => default_wait.min(Duration::from_millis(ms as u64)),
                 _ => default_wait,
             };
-            let max_bytes = match req.param("max_bytes").and_then(|b| b.trim().parse::<i64>().ok()) {
-                Some(b) if b > 0 => limits.max_response_bytes.min(usize::try_from(b).unwrap_or(usize::MAX)),
+            let max_bytes = match req
+                .param("max_bytes")
+                .and_then(|b| b.trim().parse::<i64>().ok())
+            {
+                Some(b) if b > 0 => limits
+                    .max_response_bytes
+                    .min(usize::try_from(b).unwrap_or(usize::MAX)),
                 _ => limits.max_response_bytes,
             };
             let records = inst.read(rest, wait, max_bytes).await?;
@@ -502,7 +522,12 @@ fn records_format(accept: Option<&str>) -> Result<(Format, String), RestError> {
         return Ok((Format::Binary, Format::Binary.v2_media_type()));
     };
     for item in accept.split(',') {
-        let media = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             "*/*" | "application/*" | "application/vnd.kafka.binary.v2+json" => {
                 return Ok((Format::Binary, Format::Binary.v2_media_type()))
@@ -531,7 +556,10 @@ mod tests {
         assert_eq!(records_format(None).unwrap().0, Format::Binary);
         assert_eq!(
             records_format(Some("application/vnd.kafka.json.v2+json")).unwrap(),
-            (Format::Json, "application/vnd.kafka.json.v2+json".to_string())
+            (
+                Format::Json,
+                "application/vnd.kafka.json.v2+json".to_string()
+            )
         );
         assert_eq!(
             records_format(Some("application/vnd.kafka.v2+json")).unwrap(),
@@ -545,12 +573,23 @@ mod tests {
         let c = instance_config(&json!({"name": "a", "format": "json",
             "auto.offset.reset": "earliest", "auto.commit.enable": "false"}))
         .unwrap();
-        assert_eq!((c.name.as_str(), c.format, c.reset, c.auto_commit), ("a", Format::Json, Reset::Earliest, false));
+        assert_eq!(
+            (c.name.as_str(), c.format, c.reset, c.auto_commit),
+            ("a", Format::Json, Reset::Earliest, false)
+        );
         let d = instance_config(&json!({})).unwrap();
         assert!(d.name.starts_with("rest-consumer-"));
-        assert_eq!((d.format, d.reset, d.auto_commit), (Format::Binary, Reset::Latest, true));
+        assert_eq!(
+            (d.format, d.reset, d.auto_commit),
+            (Format::Binary, Reset::Latest, true)
+        );
         let e = instance_config(&json!({"auto.offset.reset": "soon"})).unwrap_err();
         assert_eq!((e.status, e.code), (422, 42204));
-        assert_eq!(instance_config(&json!({"format": "protobuf"})).unwrap_err().code, 42204);
+        assert_eq!(
+            instance_config(&json!({"format": "protobuf"}))
+                .unwrap_err()
+                .code,
+            42204
+        );
     }
 }

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use super::calls::{OP_DELETE, OP_SET};
 use super::{base_url, parse_body, related, Answer, Rest, RestError, V3_JSON};
 use crate::http::{percent_encode, Request, Response};
-use kafka_protocol::messages::metadata_response::{MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponsePartition, MetadataResponseTopic,
+};
 
 /// The URLs of one cluster's resources.
 pub struct Urls {
@@ -97,7 +99,11 @@ pub async fn route(rest: &std::sync::Arc<Rest>, req: &Request) -> Answer {
             only(req, Method::GET)?;
             let u = Urls::new(req, &rest.broker.cluster_id);
             let c = cluster(rest, &u).await?;
-            ok(&u.list("KafkaClusterList", format!("{}/v3/clusters", u.base), vec![c]))
+            ok(&u.list(
+                "KafkaClusterList",
+                format!("{}/v3/clusters", u.base),
+                vec![c],
+            ))
         }
         ["v3", "clusters", c, tail @ ..] => {
             check_cluster(rest, c)?;
@@ -114,11 +120,11 @@ pub async fn route(rest: &std::sync::Arc<Rest>, req: &Request) -> Answer {
                 }
                 ["brokers", id] => {
                     only(req, Method::GET)?;
-                    let want = format!("{}", id.parse::<i32>().map_err(|_| RestError::not_found())?);
+                    let want = json!(id.parse::<i32>().map_err(|_| RestError::not_found())?);
                     let b = brokers(rest, &u)
                         .await?
                         .into_iter()
-                        .find(|b| b["broker_id"].to_string() == want)
+                        .find(|b| b["broker_id"] == want)
                         .ok_or_else(|| {
                             RestError::new(404, 404, format!("Broker {id} cannot be found."))
                         })?;
@@ -158,7 +164,10 @@ pub async fn route(rest: &std::sync::Arc<Rest>, req: &Request) -> Answer {
                     let md = rest.topic_metadata(t).await?;
                     let mut parts: Vec<&MetadataResponsePartition> = md.partitions.iter().collect();
                     parts.sort_by_key(|p| p.partition_index);
-                    let data = parts.into_iter().map(|p| partition_data(&u, t, p)).collect();
+                    let data = parts
+                        .into_iter()
+                        .map(|p| partition_data(&u, t, p))
+                        .collect();
                     ok(&u.list(
                         "KafkaPartitionList",
                         format!("{}/partitions", u.topic(t)),
@@ -450,7 +459,12 @@ async fn alter_configs(rest: &Rest, req: &Request, u: &Urls, t: &str) -> Answer 
         if !configs.iter().any(|c| c["name"] == json!(e.name)) {
             return Err(config_not_found(u, t, &e.name));
         }
-        let op = match e.operation.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        let op = match e
+            .operation
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
             None | Some("SET") => OP_SET,
             Some("DELETE") => OP_DELETE,
             Some(other) => {
@@ -463,7 +477,8 @@ async fn alter_configs(rest: &Rest, req: &Request, u: &Urls, t: &str) -> Answer 
         };
         ops.push((e.name, op, e.value));
     }
-    rest.alter_topic_configs(t, &ops, body.validate_only).await?;
+    rest.alter_topic_configs(t, &ops, body.validate_only)
+        .await?;
     Ok(Response::no_content())
 }
 
@@ -494,13 +509,24 @@ async fn create_topic(rest: &Rest, req: &Request, u: &Urls) -> Answer {
         assignments.push((p, brokers));
     }
     let explicit = !assignments.is_empty();
-    let configs: Vec<(String, Option<String>)> =
-        body.configs.into_iter().map(|c| (c.name, c.value)).collect();
+    let configs: Vec<(String, Option<String>)> = body
+        .configs
+        .into_iter()
+        .map(|c| (c.name, c.value))
+        .collect();
     let r = rest
         .create_topic(
             &body.topic_name,
-            if explicit { -1 } else { body.partitions_count.unwrap_or(-1) },
-            if explicit { -1 } else { body.replication_factor.unwrap_or(-1) },
+            if explicit {
+                -1
+            } else {
+                body.partitions_count.unwrap_or(-1)
+            },
+            if explicit {
+                -1
+            } else {
+                body.replication_factor.unwrap_or(-1)
+            },
             assignments,
             &configs,
             body.validate_only,

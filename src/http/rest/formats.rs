@@ -20,7 +20,7 @@ use super::RestError;
 use crate::registry::avro::AvroSchema;
 use crate::registry::records::SchemaType;
 use crate::registry::schema::{self, Parsed};
-use crate::registry::store::{Level, NewSchema, Store};
+use crate::registry::store::{Level, NewSchema};
 use crate::server::registry_runtime::Registry;
 
 /// An embedded format.
@@ -338,7 +338,7 @@ async fn register_raw(
     let registered = registry
         .write(|s| {
             let reg = s.register(&subject, &new, |level, olds| {
-                compatible(s, level, &parsed, olds)
+                compatible(level, &parsed, olds)
             })?;
             let writes = reg.write.clone().into_iter().collect();
             Ok((reg, writes))
@@ -354,8 +354,9 @@ async fn register_raw(
     })
 }
 
+/// Check `new` against the versions `olds` at `level` (Avro without references, as raw
+/// schemas are).
 fn compatible(
-    s: &Store,
     level: Level,
     new: &Parsed,
     olds: &[&crate::registry::records::SchemaValue],
@@ -373,7 +374,6 @@ fn compatible(
             ));
             continue;
         }
-        let _ = s;
         if let Ok((p, _)) = schema::parse(old.schema_type, &old.schema, &[]) {
             if let Err(e) = schema::check(level, new, &p) {
                 messages.extend(e);

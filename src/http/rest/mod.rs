@@ -11,9 +11,10 @@
 //!
 //! Layout: [`v3`] (clusters, brokers, topics, partitions, configs), [`groups`] (v3 consumer
 //! groups, consumers, lags), [`produce`] (v3 record stream, v2 produce), [`formats`] (the
-//! embedded data formats; schemas from the registry), [`consumers`] (v2 instances), [`v2`]
-//! (v2 routes). Limits: request bodies [`MAX_BODY`]; the others are next to what they bound
-//! ([`produce::MAX_RECORDS`], [`consumers::Limits`]).
+//! embedded data formats; schemas from the registry), [`consumers`] (v2 instances) and
+//! [`member`] (their group membership), [`v2`] (v2 routes). Limits: request bodies
+//! [`MAX_BODY`]; the others next to what they bound ([`produce::MAX_RECORDS`],
+//! [`consumers::Limits`]).
 
 pub mod calls;
 pub mod consumers;

@@ -9,10 +9,13 @@ use std::time::Duration;
 use hyper::Method;
 use serde_json::{json, Value};
 
-use super::consumers::{illegal_state, InstanceConfig, Reset, Sub, Tp};
+use super::consumers::{illegal_state, Instance, InstanceConfig, Reset, Sub, Tp};
 use super::formats::{self, Format};
 use super::{base_url, json_body, parse_body, Answer, Rest, RestError, V2_JSON};
 use crate::http::{percent_encode, Request, Response};
+
+/// The longest an instance's `consumer.request.timeout.ms` may make a records read wait.
+const MAX_READ_WAIT_MS: u64 = 60_000;
 
 fn ok(v: &Value) -> Answer {
     Ok(Response::json(200, V2_JSON, v))
@@ -226,7 +229,7 @@ fn instance_config(body: &Value) -> Result<InstanceConfig, RestError> {
     let fetch_min_bytes =
         int("fetch.min.bytes")?.map_or(1, |n| i32::try_from(n).unwrap_or(i32::MAX));
     let request_timeout = int("consumer.request.timeout.ms")?
-        .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+        .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0).min(MAX_READ_WAIT_MS)));
     Ok(InstanceConfig {
         name,
         format,
@@ -319,84 +322,9 @@ fn has_body(req: &Request) -> bool {
 
 async fn instance(rest: &Arc<Rest>, req: &Request, g: &str, i: &str, tail: &[&str]) -> Answer {
     let inst = rest.consumers.get(g, i)?;
-    let m = &req.method;
     match tail {
-        ["subscription"] => match *m {
-            Method::POST => {
-                #[derive(serde::Deserialize)]
-                struct Subscribe {
-                    topics: Option<Vec<String>>,
-                    topic_pattern: Option<String>,
-                }
-                if !has_body(req) {
-                    return Ok(Response::no_content());
-                }
-                let body: Subscribe = parse_body(req)?;
-                let current = inst.state.lock().await.sub.clone();
-                let new = match (body.topics, body.topic_pattern) {
-                    (Some(ts), _) if ts.is_empty() => Sub::None,
-                    (Some(ts), _) => Sub::Topics(ts),
-                    (None, Some(p)) => {
-                        let re = regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-                            RestError::unprocessable(format!("Invalid topic_pattern: {e}"))
-                        })?;
-                        Sub::Pattern(p, re)
-                    }
-                    (None, None) => {
-                        return Err(RestError::unprocessable(
-                            "A subscription needs topics or a topic_pattern",
-                        ))
-                    }
-                };
-                let clash = matches!(
-                    (&current, &new),
-                    (Sub::Assigned(_), Sub::Topics(_) | Sub::Pattern(..))
-                        | (Sub::Topics(_), Sub::Pattern(..))
-                        | (Sub::Pattern(..), Sub::Topics(_))
-                );
-                if clash {
-                    return Err(illegal_state(
-                        "Subscription to topics, partitions and pattern are mutually exclusive",
-                    ));
-                }
-                inst.set_sub(new).await;
-                Ok(Response::no_content())
-            }
-            Method::GET => ok(&json!({ "topics": inst.subscription().await })),
-            Method::DELETE => {
-                inst.set_sub(Sub::None).await;
-                Ok(Response::no_content())
-            }
-            _ => Err(RestError::method_not_allowed()),
-        },
-        ["assignments"] => match *m {
-            Method::POST => {
-                let parts = partitions_of(&json_body(req)?, "partitions")?;
-                let current = inst.state.lock().await.sub.clone();
-                if matches!(current, Sub::Topics(_) | Sub::Pattern(..)) {
-                    return Err(illegal_state(
-                        "Subscription to topics, partitions and pattern are mutually exclusive",
-                    ));
-                }
-                inst.set_sub(if parts.is_empty() {
-                    Sub::None
-                } else {
-                    Sub::Assigned(parts)
-                })
-                .await;
-                Ok(Response::no_content())
-            }
-            Method::GET => {
-                let parts: Vec<Value> = inst
-                    .assignment()
-                    .await
-                    .into_iter()
-                    .map(|(t, p)| json!({"topic": t, "partition": p}))
-                    .collect();
-                ok(&json!({ "partitions": parts }))
-            }
-            _ => Err(RestError::method_not_allowed()),
-        },
+        ["subscription"] => subscription(req, &inst).await,
+        ["assignments"] => assignments(req, &inst).await,
         ["positions"] => {
             only(req, Method::POST)?;
             let offsets: Vec<(Tp, i64)> = offsets_of(&json_body(req)?)?
@@ -422,98 +350,192 @@ async fn instance(rest: &Arc<Rest>, req: &Request, g: &str, i: &str, tail: &[&st
             inst.seek(&offsets).await?;
             Ok(Response::no_content())
         }
-        ["offsets"] => match *m {
-            Method::POST => {
-                if has_body(req) {
-                    let offsets: Vec<(Tp, i64, String)> = offsets_of(&json_body(req)?)?
-                        .into_iter()
-                        .map(|(tp, o, meta)| (tp, o + 1, meta))
-                        .collect();
-                    inst.commit(rest, &offsets).await?;
-                } else {
-                    inst.commit_consumed(rest).await?;
-                }
-                ok(&json!([]))
-            }
-            Method::GET => {
-                if !has_body(req) {
-                    return Err(RestError::new(404, 40402, "Partition not found."));
-                }
-                let parts = partitions_of(&json_body(req)?, "partitions")?;
-                let committed = rest.committed_offsets(g, Some(&parts)).await?;
-                let offsets: Vec<Value> = committed
-                    .into_iter()
-                    .map(|(t, p, o, meta)| {
-                        json!({"topic": t, "partition": p, "offset": o, "metadata": meta})
-                    })
-                    .collect();
-                ok(&json!({ "offsets": offsets }))
-            }
-            _ => Err(RestError::method_not_allowed()),
-        },
+        ["offsets"] => offsets(rest, req, &inst).await,
         ["records"] => {
             only(req, Method::GET)?;
-            let (format, media) = records_format(req.header("accept"))?;
-            if format != inst.format {
-                return Err(RestError::new(
-                    406,
-                    40601,
-                    "The requested embedded data format does not match the deserializer for this consumer instance",
-                ));
-            }
-            let limits = &rest.consumers.limits;
-            let default_wait = inst.request_timeout.unwrap_or(limits.request_timeout);
-            let wait = match req
-                .param("timeout")
-                .and_then(|t| t.trim().parse::<i64>().ok())
-            {
-                Some(ms) if ms > 0 => default_wait.min(Duration::from_millis(ms as u64)),
-                _ => default_wait,
-            };
-            let max_bytes = match req
-                .param("max_bytes")
-                .and_then(|b| b.trim().parse::<i64>().ok())
-            {
-                Some(b) if b > 0 => limits
-                    .max_response_bytes
-                    .min(usize::try_from(b).unwrap_or(usize::MAX)),
-                _ => limits.max_response_bytes,
-            };
-            let records = inst.read(rest, wait, max_bytes).await?;
-            let mut out = Vec::with_capacity(records.len());
-            for r in &records {
-                let conv = match format {
-                    Format::Avro => {
-                        let k = formats::decode_schema(&rest.registry, r.key.as_deref()).await;
-                        let v = formats::decode_schema(&rest.registry, r.value.as_deref()).await;
-                        k.and_then(|k| v.map(|v| (k, v)))
-                    }
-                    f => formats::decode_plain(f, r.key.as_deref())
-                        .and_then(|k| formats::decode_plain(f, r.value.as_deref()).map(|v| (k, v))),
-                };
-                match conv {
-                    Ok((k, v)) => out.push(json!({
-                        "topic": r.topic, "key": k, "value": v,
-                        "partition": r.partition, "offset": r.offset,
-                    })),
-                    Err(e) => {
-                        // Not handed out: the next read meets the same record (as Confluent's).
-                        inst.unread(records[out.len()..].to_vec()).await;
-                        return Err(RestError::new(
-                            500,
-                            50002,
-                            format!(
-                                "Kafka error: Error deserializing key/value for partition {}-{} at offset {}: {e}",
-                                r.topic, r.partition, r.offset
-                            ),
-                        ));
-                    }
-                }
-            }
-            Ok(Response::json(200, &media, &json!(out)))
+            records(rest, req, &inst).await
         }
         _ => Err(RestError::not_found()),
     }
+}
+
+const EXCLUSIVE: &str = "Subscription to topics, partitions and pattern are mutually exclusive";
+
+async fn subscription(req: &Request, inst: &Instance) -> Answer {
+    match req.method {
+        Method::POST => {
+            #[derive(serde::Deserialize)]
+            struct Subscribe {
+                topics: Option<Vec<String>>,
+                topic_pattern: Option<String>,
+            }
+            if !has_body(req) {
+                return Ok(Response::no_content());
+            }
+            let body: Subscribe = parse_body(req)?;
+            let new = match (body.topics, body.topic_pattern) {
+                (Some(ts), _) if ts.is_empty() => Sub::None,
+                (Some(ts), _) => Sub::Topics(ts),
+                (None, Some(p)) => {
+                    let re = regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                        RestError::unprocessable(format!("Invalid topic_pattern: {e}"))
+                    })?;
+                    Sub::Pattern(p, re)
+                }
+                (None, None) => {
+                    return Err(RestError::unprocessable(
+                        "A subscription needs topics or a topic_pattern",
+                    ))
+                }
+            };
+            let current = inst.state.lock().await.sub.clone();
+            let clash = matches!(
+                (&current, &new),
+                (Sub::Assigned(_), Sub::Topics(_) | Sub::Pattern(..))
+                    | (Sub::Topics(_), Sub::Pattern(..))
+                    | (Sub::Pattern(..), Sub::Topics(_))
+            );
+            if clash {
+                return Err(illegal_state(EXCLUSIVE));
+            }
+            inst.set_sub(new).await;
+            Ok(Response::no_content())
+        }
+        Method::GET => ok(&json!({ "topics": inst.subscription().await })),
+        Method::DELETE => {
+            inst.set_sub(Sub::None).await;
+            Ok(Response::no_content())
+        }
+        _ => Err(RestError::method_not_allowed()),
+    }
+}
+
+async fn assignments(req: &Request, inst: &Instance) -> Answer {
+    match req.method {
+        Method::POST => {
+            let parts = partitions_of(&json_body(req)?, "partitions")?;
+            let current = inst.state.lock().await.sub.clone();
+            if matches!(current, Sub::Topics(_) | Sub::Pattern(..)) {
+                return Err(illegal_state(EXCLUSIVE));
+            }
+            inst.set_sub(if parts.is_empty() {
+                Sub::None
+            } else {
+                Sub::Assigned(parts)
+            })
+            .await;
+            Ok(Response::no_content())
+        }
+        Method::GET => {
+            let parts: Vec<Value> = inst
+                .assignment()
+                .await
+                .into_iter()
+                .map(|(t, p)| json!({"topic": t, "partition": p}))
+                .collect();
+            ok(&json!({ "partitions": parts }))
+        }
+        _ => Err(RestError::method_not_allowed()),
+    }
+}
+
+async fn offsets(rest: &Rest, req: &Request, inst: &Instance) -> Answer {
+    match req.method {
+        Method::POST => {
+            if has_body(req) {
+                // Confluent commits the offset after the one named.
+                let offsets: Vec<(Tp, i64, String)> = offsets_of(&json_body(req)?)?
+                    .into_iter()
+                    .map(|(tp, o, meta)| (tp, o + 1, meta))
+                    .collect();
+                inst.commit(rest, &offsets).await?;
+            } else {
+                inst.commit_consumed(rest).await?;
+            }
+            ok(&json!([]))
+        }
+        Method::GET => {
+            if !has_body(req) {
+                return Err(RestError::new(404, 40402, "Partition not found."));
+            }
+            let parts = partitions_of(&json_body(req)?, "partitions")?;
+            let committed = rest.committed_offsets(&inst.group, Some(&parts)).await?;
+            let offsets: Vec<Value> = committed
+                .into_iter()
+                .map(|(t, p, o, meta)| {
+                    json!({"topic": t, "partition": p, "offset": o, "metadata": meta})
+                })
+                .collect();
+            ok(&json!({ "offsets": offsets }))
+        }
+        _ => Err(RestError::method_not_allowed()),
+    }
+}
+
+/// A query parameter as a positive number.
+fn positive(req: &Request, name: &str) -> Option<u64> {
+    req.param(name)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|v| *v > 0)
+}
+
+async fn records(rest: &Rest, req: &Request, inst: &Instance) -> Answer {
+    let (format, media) = records_format(req.header("accept"))?;
+    if format != inst.format {
+        return Err(RestError::new(
+            406,
+            40601,
+            "The requested embedded data format does not match the deserializer for this consumer instance",
+        ));
+    }
+    let limits = &rest.consumers.limits;
+    let default_wait = inst.request_timeout.unwrap_or(limits.request_timeout);
+    let wait = positive(req, "timeout").map_or(default_wait, |ms| {
+        default_wait.min(Duration::from_millis(ms))
+    });
+    let max_bytes = positive(req, "max_bytes").map_or(limits.max_response_bytes, |b| {
+        limits
+            .max_response_bytes
+            .min(usize::try_from(b).unwrap_or(usize::MAX))
+    });
+    let records = inst.read(rest, wait, max_bytes).await?;
+    let mut out = Vec::with_capacity(records.len());
+    for (n, r) in records.iter().enumerate() {
+        let conv = match format {
+            Format::Avro => {
+                let k = formats::decode_schema(&rest.registry, r.key.as_deref()).await;
+                let v = formats::decode_schema(&rest.registry, r.value.as_deref()).await;
+                k.and_then(|k| v.map(|v| (k, v)))
+            }
+            f => formats::decode_plain(f, r.key.as_deref())
+                .and_then(|k| formats::decode_plain(f, r.value.as_deref()).map(|v| (k, v))),
+        };
+        match conv {
+            Ok((k, v)) => out.push(json!({
+                "topic": r.topic, "key": k, "value": v,
+                "partition": r.partition, "offset": r.offset,
+            })),
+            Err(e) => {
+                // Not handed out: this record and the ones after it stay first in line. The
+                // records before it are answered; when it is the first, the read fails (the
+                // instance stays there until a seek, as Confluent's).
+                inst.unread(records[n..].to_vec()).await;
+                if out.is_empty() {
+                    return Err(RestError::new(
+                        500,
+                        50002,
+                        format!(
+                            "Kafka error: Error deserializing key/value for partition {}-{} at offset {}: {e}",
+                            r.topic, r.partition, r.offset
+                        ),
+                    ));
+                }
+                break;
+            }
+        }
+    }
+    Ok(Response::json(200, &media, &json!(out)))
 }
 
 /// The embedded format a records read asks for (Accept), and the type to answer in.

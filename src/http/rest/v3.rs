@@ -142,96 +142,107 @@ pub async fn route(rest: &std::sync::Arc<Rest>, req: &Request) -> Answer {
                     Method::POST => create_topic(rest, req, &u).await,
                     _ => Err(RestError::method_not_allowed()),
                 },
-                ["topics", t] => match *m {
-                    Method::GET => ok(&topic_data(&u, &rest.topic_metadata(t).await?)),
-                    Method::DELETE => {
-                        rest.delete_topic(t).await?;
-                        Ok(Response::no_content())
-                    }
-                    Method::PATCH => {
-                        #[derive(Deserialize)]
-                        struct Patch {
-                            partitions_count: i32,
-                        }
-                        let p: Patch = parse_body(req)?;
-                        rest.create_partitions(t, p.partitions_count).await?;
-                        ok(&topic_data(&u, &rest.topic_metadata(t).await?))
-                    }
-                    _ => Err(RestError::method_not_allowed()),
-                },
-                ["topics", t, "partitions"] => {
-                    only(req, Method::GET)?;
-                    let md = rest.topic_metadata(t).await?;
-                    let mut parts: Vec<&MetadataResponsePartition> = md.partitions.iter().collect();
-                    parts.sort_by_key(|p| p.partition_index);
-                    let data = parts
-                        .into_iter()
-                        .map(|p| partition_data(&u, t, p))
-                        .collect();
-                    ok(&u.list(
-                        "KafkaPartitionList",
-                        format!("{}/partitions", u.topic(t)),
-                        data,
-                    ))
-                }
-                ["topics", t, "partitions", p, rest_of @ ..] => {
-                    only(req, Method::GET)?;
-                    let md = rest.topic_metadata(t).await?;
-                    let part = p
-                        .parse::<i32>()
-                        .ok()
-                        .and_then(|p| md.partitions.iter().find(|x| x.partition_index == p))
-                        .ok_or_else(|| RestError::kafka(3, None))?;
-                    match rest_of {
-                        [] => ok(&partition_data(&u, t, part)),
-                        ["replicas"] => {
-                            let data = replicas(&u, t, part);
-                            let url = format!("{}/replicas", u.partition(t, part.partition_index));
-                            ok(&u.list("KafkaReplicaList", url, data))
-                        }
-                        ["replicas", b] => {
-                            let b = b.parse::<i32>().map_err(|_| RestError::not_found())?;
-                            replicas(&u, t, part)
-                                .into_iter()
-                                .find(|r| r["broker_id"] == json!(b))
-                                .map_or_else(
-                                    || {
-                                        Err(RestError::new(
-                                            404,
-                                            404,
-                                            format!(
-                                                "Replica {b} of partition {} of topic {t} could not be found.",
-                                                part.partition_index
-                                            ),
-                                        ))
-                                    },
-                                    |r| ok(&r),
-                                )
-                        }
-                        _ => Err(RestError::not_found()),
-                    }
-                }
-                ["topics", t, "configs"] => {
-                    only(req, Method::GET)?;
-                    let data = topic_configs(rest, &u, t).await?;
-                    ok(&u.list(
-                        "KafkaTopicConfigList",
-                        format!("{}/configs", u.topic(t)),
-                        data,
-                    ))
-                }
-                ["topics", t, "configs:alter"] => {
-                    only(req, Method::POST)?;
-                    alter_configs(rest, req, &u, t).await
-                }
-                ["topics", t, "configs", name] => config(rest, req, &u, t, name).await,
-                ["topics", t, "records"] => {
-                    only(req, Method::POST)?;
-                    super::produce::v3_records(rest, req, t).await
-                }
+                ["topics", t, rest_of @ ..] => topic_route(rest, req, &u, t, rest_of).await,
                 ["consumer-groups", ..] => super::groups::route(rest, req, &u, &tail[1..]).await,
                 _ => Err(RestError::not_found()),
             }
+        }
+        _ => Err(RestError::not_found()),
+    }
+}
+
+/// `…/topics/{t}/…`.
+async fn topic_route(
+    rest: &std::sync::Arc<Rest>,
+    req: &Request,
+    u: &Urls,
+    t: &str,
+    tail: &[&str],
+) -> Answer {
+    match tail {
+        [] => match req.method {
+            Method::GET => ok(&topic_data(u, &rest.topic_metadata(t).await?)),
+            Method::DELETE => {
+                rest.delete_topic(t).await?;
+                Ok(Response::no_content())
+            }
+            Method::PATCH => {
+                #[derive(Deserialize)]
+                struct Patch {
+                    partitions_count: i32,
+                }
+                let p: Patch = parse_body(req)?;
+                rest.create_partitions(t, p.partitions_count).await?;
+                ok(&topic_data(u, &rest.topic_metadata(t).await?))
+            }
+            _ => Err(RestError::method_not_allowed()),
+        },
+        ["partitions"] => {
+            only(req, Method::GET)?;
+            let md = rest.topic_metadata(t).await?;
+            let mut parts: Vec<&MetadataResponsePartition> = md.partitions.iter().collect();
+            parts.sort_by_key(|p| p.partition_index);
+            let data = parts.into_iter().map(|p| partition_data(u, t, p)).collect();
+            ok(&u.list(
+                "KafkaPartitionList",
+                format!("{}/partitions", u.topic(t)),
+                data,
+            ))
+        }
+        ["partitions", p, rest_of @ ..] => {
+            only(req, Method::GET)?;
+            let md = rest.topic_metadata(t).await?;
+            let part = p
+                .parse::<i32>()
+                .ok()
+                .and_then(|p| md.partitions.iter().find(|x| x.partition_index == p))
+                .ok_or_else(|| RestError::kafka(3, None))?;
+            match rest_of {
+                [] => ok(&partition_data(u, t, part)),
+                ["replicas"] => {
+                    let data = replicas(u, t, part);
+                    let url = format!("{}/replicas", u.partition(t, part.partition_index));
+                    ok(&u.list("KafkaReplicaList", url, data))
+                }
+                ["replicas", b] => {
+                    let b = b.parse::<i32>().map_err(|_| RestError::not_found())?;
+                    replicas(u, t, part)
+                        .into_iter()
+                        .find(|r| r["broker_id"] == json!(b))
+                        .map_or_else(
+                            || {
+                                Err(RestError::new(
+                                    404,
+                                    404,
+                                    format!(
+                                        "Replica {b} of partition {} of topic {t} could not be found.",
+                                        part.partition_index
+                                    ),
+                                ))
+                            },
+                            |r| ok(&r),
+                        )
+                }
+                _ => Err(RestError::not_found()),
+            }
+        }
+        ["configs"] => {
+            only(req, Method::GET)?;
+            let data = topic_configs(rest, u, t).await?;
+            ok(&u.list(
+                "KafkaTopicConfigList",
+                format!("{}/configs", u.topic(t)),
+                data,
+            ))
+        }
+        ["configs:alter"] => {
+            only(req, Method::POST)?;
+            alter_configs(rest, req, u, t).await
+        }
+        ["configs", name] => config(rest, req, u, t, name).await,
+        ["records"] => {
+            only(req, Method::POST)?;
+            super::produce::v3_records(rest, req, t).await
         }
         _ => Err(RestError::not_found()),
     }

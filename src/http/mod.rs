@@ -8,6 +8,7 @@
 pub mod kafka;
 pub mod listen;
 pub mod registry;
+pub mod rest;
 pub mod server;
 
 use std::net::SocketAddr;

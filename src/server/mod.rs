@@ -461,7 +461,14 @@ impl Server {
                     }),
                     "schema registry",
                 ),
-                HttpRole::Console | HttpRole::RestProxy => {
+                HttpRole::RestProxy => (
+                    Arc::new(crate::http::rest::RestService::new(
+                        Arc::clone(&broker),
+                        Arc::clone(&registry),
+                    )),
+                    "HTTP proxy",
+                ),
+                HttpRole::Console => {
                     tracing::warn!("{role:?} is not built yet; its listener is closed");
                     continue;
                 }

@@ -461,7 +461,14 @@ impl Server {
                     }),
                     "schema registry",
                 ),
-                HttpRole::Console | HttpRole::RestProxy => {
+                HttpRole::Console => (
+                    Arc::new(crate::http::console::ConsoleService {
+                        broker: Arc::clone(&broker),
+                        registry: Arc::clone(&registry),
+                    }),
+                    "console",
+                ),
+                HttpRole::RestProxy => {
                     tracing::warn!("{role:?} is not built yet; its listener is closed");
                     continue;
                 }

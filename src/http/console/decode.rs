@@ -128,14 +128,73 @@ fn as_text(data: &[u8], s: &str) -> Value {
     json!({ "size": data.len(), "encoding": "text", "text": text, "truncated": cut })
 }
 
-/// JSON if `s` is a whole JSON document (object or array; a bare `12` stays text).
+/// JSON if `s` is a whole JSON document (object or array; a bare `12` stays text): the
+/// text as sent and re-indented, every token as written (key order, number spelling).
 fn as_json(data: &[u8], s: &str) -> Option<Value> {
     let t = s.trim_start();
     if data.len() > MAX_SHOWN || !(t.starts_with('{') || t.starts_with('[')) {
         return None;
     }
-    let v: Value = serde_json::from_str(s).ok()?;
-    Some(json!({ "size": data.len(), "encoding": "json", "json": v }))
+    serde_json::from_str::<serde::de::IgnoredAny>(s).ok()?;
+    Some(json!({ "size": data.len(), "encoding": "json", "text": s, "pretty": pretty_json(s) }))
+}
+
+/// Valid JSON text `s` re-indented by two spaces; strings, numbers and key order untouched.
+pub fn pretty_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    let mut depth = 0usize;
+    let (mut in_str, mut escaped) = (false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n(' ', depth * 2));
+    };
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_str = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                let close = if c == '{' { '}' } else { ']' };
+                out.push(c);
+                if chars.peek() == Some(&close) {
+                    chars.next();
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn as_schema(data: &[u8], id: i32, payload: &[u8], info: &SchemaInfo) -> Value {
@@ -226,17 +285,32 @@ mod tests {
     fn text_json_and_hex() {
         let s = Schemas::new();
         assert_eq!(show(b"hello", Format::Auto, &s)["text"], "hello");
-        let j = show(br#"{"a": [1, 2]}"#, Format::Auto, &s);
-        assert_eq!((j["encoding"].as_str(), &j["json"]), (Some("json"), &json!({"a": [1, 2]})));
+        let j = show(
+            br#"{"z": [1, 2.50], "a": {}, "s": "x,{\"y"}"#,
+            Format::Auto,
+            &s,
+        );
+        assert_eq!(j["encoding"], "json");
+        assert_eq!(j["text"], r#"{"z": [1, 2.50], "a": {}, "s": "x,{\"y"}"#);
+        assert_eq!(
+            j["pretty"],
+            "{\n  \"z\": [\n    1,\n    2.50\n  ],\n  \"a\": {},\n  \"s\": \"x,{\\\"y\"\n}"
+        );
         assert_eq!(show(b"12", Format::Auto, &s)["encoding"], "text");
         assert_eq!(show(&[0xff, 0x00], Format::Auto, &s)["hex"], "ff00");
         assert_eq!(show(b"a\x01b", Format::Auto, &s)["encoding"], "hex");
         assert_eq!(show(b"hi", Format::Hex, &s)["hex"], "6869");
-        assert_eq!(show(b"hi", Format::Json, &s)["note"], "not a JSON object or array");
+        assert_eq!(
+            show(b"hi", Format::Json, &s)["note"],
+            "not a JSON object or array"
+        );
         assert_eq!(show(&[0xff], Format::Text, &s)["note"], "not UTF-8");
         let big = vec![b'x'; MAX_SHOWN + 10];
         let v = show(&big, Format::Auto, &s);
-        assert_eq!((v["size"].as_u64(), v["truncated"].as_bool()), (Some(MAX_SHOWN as u64 + 10), Some(true)));
+        assert_eq!(
+            (v["size"].as_u64(), v["truncated"].as_bool()),
+            (Some(MAX_SHOWN as u64 + 10), Some(true))
+        );
         assert_eq!(v["text"].as_str().map(str::len), Some(MAX_SHOWN));
     }
 
@@ -247,13 +321,22 @@ mod tests {
         framed.extend_from_slice(br#"{"id":1}"#);
         let v = show(&framed, Format::Auto, &s);
         assert_eq!(v["encoding"], "schema");
-        assert_eq!((v["schema_id"].as_i64(), v["subject"].as_str()), (Some(7), Some("orders-value")));
+        assert_eq!(
+            (v["schema_id"].as_i64(), v["subject"].as_str()),
+            (Some(7), Some("orders-value"))
+        );
         assert_eq!(v["decoded"], json!({"id": 1}));
         // Avro: the id and the hex until the decoder is connected.
         let v = show(&[0, 0, 0, 0, 8, 6, b'a', b'b', b'c'], Format::Auto, &s);
-        assert_eq!((v["schema_type"].as_str(), v["hex"].as_str()), (Some("AVRO"), Some("06616263")));
+        assert_eq!(
+            (v["schema_type"].as_str(), v["hex"].as_str()),
+            (Some("AVRO"), Some("06616263"))
+        );
         // An id the registry does not know: not framing.
-        assert_eq!(show(&[0, 0, 0, 0, 9, 1], Format::Auto, &s)["encoding"], "hex");
+        assert_eq!(
+            show(&[0, 0, 0, 0, 9, 1], Format::Auto, &s)["encoding"],
+            "hex"
+        );
         // Asked for hex: hex.
         assert_eq!(show(&framed[..5], Format::Hex, &s)["hex"], "0000000007");
     }

@@ -16,7 +16,9 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerProtocolAssignment, DescribeGroupsRequest, GroupId,
     ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetFetchRequest,
@@ -82,7 +84,10 @@ async fn committed(
             for t in g.topics {
                 for p in t.partitions {
                     if p.error_code == 0 && p.committed_offset >= 0 {
-                        m.insert((t.name.0.as_str().to_string(), p.partition_index), p.committed_offset);
+                        m.insert(
+                            (t.name.0.as_str().to_string(), p.partition_index),
+                            p.committed_offset,
+                        );
                     }
                 }
             }
@@ -120,7 +125,10 @@ pub async fn list(ctx: &Ctx) -> Result<Value, ApiError> {
         .iter()
         .filter(|g| !g.group_type.as_str().eq_ignore_ascii_case("share"))
         .collect();
-    let ids: Vec<String> = groups.iter().map(|g| g.group_id.0.as_str().to_string()).collect();
+    let ids: Vec<String> = groups
+        .iter()
+        .map(|g| g.group_id.0.as_str().to_string())
+        .collect();
     let offsets = committed(ctx, &ids, None).await?;
     let ends = log_ends(
         ctx,
@@ -137,7 +145,9 @@ pub async fn list(ctx: &Ctx) -> Result<Value, ApiError> {
             let id = g.group_id.0.as_str();
             let (lag_total, partitions, error) = match offsets.get(id) {
                 Some(Ok(m)) => (
-                    m.iter().filter_map(|(k, o)| lag(*o, ends.get(k).copied())).sum::<i64>(),
+                    m.iter()
+                        .filter_map(|(k, o)| lag(*o, ends.get(k).copied()))
+                        .sum::<i64>(),
                     m.len(),
                     None,
                 ),
@@ -228,7 +238,11 @@ async fn describe_members(ctx: &Ctx, group: &str) -> Result<Described, ApiError>
     let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![group_id(group)]);
     let cg = ctx.call(0, req).await?.groups.into_iter().next();
     if let Some(g) = cg.filter(|g| g.error_code != GROUP_ID_NOT_FOUND) {
-        check(g.error_code, g.error_message.as_ref(), &format!("group {group}"))?;
+        check(
+            g.error_code,
+            g.error_message.as_ref(),
+            &format!("group {group}"),
+        )?;
         let mut owners = HashMap::new();
         let members = g
             .members
@@ -274,7 +288,11 @@ async fn describe_members(ctx: &Ctx, group: &str) -> Result<Described, ApiError>
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::new(500, "INTERNAL", "DescribeGroups answered no group"))?;
-    check(g.error_code, g.error_message.as_ref(), &format!("group {group}"))?;
+    check(
+        g.error_code,
+        g.error_message.as_ref(),
+        &format!("group {group}"),
+    )?;
     let pt = g.protocol_type.as_str().to_string();
     let mut owners = HashMap::new();
     let members = g
@@ -311,13 +329,26 @@ async fn describe_members(ctx: &Ctx, group: &str) -> Result<Described, ApiError>
 pub async fn describe(ctx: &Ctx, group: &str) -> Result<Value, ApiError> {
     non_empty(group, "the group id")?;
     let d = describe_members(ctx, group).await?;
-    let offsets = match committed(ctx, &[group.to_string()], None).await?.remove(group) {
+    let offsets = match committed(ctx, &[group.to_string()], None)
+        .await?
+        .remove(group)
+    {
         Some(Ok(m)) => m,
-        Some(Err(code)) => return Err(ApiError::kafka(code, None, &format!("offsets of group {group}"))),
+        Some(Err(code)) => {
+            return Err(ApiError::kafka(
+                code,
+                None,
+                &format!("offsets of group {group}"),
+            ))
+        }
         None => BTreeMap::new(),
     };
     if d.state.eq_ignore_ascii_case("dead") && offsets.is_empty() {
-        return Err(ApiError::kafka(GROUP_ID_NOT_FOUND, None, &format!("group {group}")));
+        return Err(ApiError::kafka(
+            GROUP_ID_NOT_FOUND,
+            None,
+            &format!("group {group}"),
+        ));
     }
     // Assigned partitions without a commit are listed too (lag unknown).
     let mut keys: Vec<(String, i32)> = offsets.keys().cloned().collect();
@@ -383,7 +414,9 @@ fn parse_target(body: &Value) -> Result<Target, ApiError> {
         body.get(name)
             .and_then(Value::as_i64)
             .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} (a whole number >= 0) is required")))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{name} (a whole number >= 0) is required"))
+            })
     };
     match body.get("to").and_then(Value::as_str) {
         Some("earliest") => Ok(Target::Earliest),
@@ -427,9 +460,7 @@ pub async fn reset(ctx: &Ctx, group: &str, body: &Value) -> Result<Value, ApiErr
                 p.as_i64()
                     .and_then(|p| i32::try_from(p).ok())
                     .filter(|p| all.contains(p))
-                    .ok_or_else(|| {
-                        ApiError::kafka(3, None, &format!("partition {topic}-{p}"))
-                    })
+                    .ok_or_else(|| ApiError::kafka(3, None, &format!("partition {topic}-{p}")))
             })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(ApiError::bad_request("partitions must be an array")),
@@ -447,7 +478,13 @@ pub async fn reset(ctx: &Ctx, group: &str, body: &Value) -> Result<Value, ApiErr
         .remove(group)
     {
         Some(Ok(m)) => m,
-        Some(Err(code)) => return Err(ApiError::kafka(code, None, &format!("offsets of group {group}"))),
+        Some(Err(code)) => {
+            return Err(ApiError::kafka(
+                code,
+                None,
+                &format!("offsets of group {group}"),
+            ))
+        }
         None => BTreeMap::new(),
     };
     let mut plan = BTreeMap::new();
@@ -530,7 +567,10 @@ async fn commit(
                 let mut e = ApiError::kafka(
                     p.error_code,
                     None,
-                    &format!("reset offsets of group {group} for {topic}-{}", p.partition_index),
+                    &format!(
+                        "reset offsets of group {group} for {topic}-{}",
+                        p.partition_index
+                    ),
                 );
                 if members > 0 {
                     e.message.push_str(&format!(
@@ -564,7 +604,10 @@ mod tests {
 
     #[test]
     fn targets_parse() {
-        assert_eq!(parse_target(&json!({"to": "offset", "offset": 4})).unwrap(), Target::Offset(4));
+        assert_eq!(
+            parse_target(&json!({"to": "offset", "offset": 4})).unwrap(),
+            Target::Offset(4)
+        );
         assert!(parse_target(&json!({"to": "offset"})).is_err());
         assert!(parse_target(&json!({"to": "offset", "offset": -1})).is_err());
         assert!(parse_target(&json!({"to": "sideways"})).is_err());

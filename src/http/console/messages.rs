@@ -210,7 +210,11 @@ fn decode_batches(bytes: &Bytes, from: i64) -> Result<(Vec<Record>, i64), String
                 let mut b = bytes.slice(pos..pos + raw.len());
                 let set = RecordBatchDecoder::decode(&mut b)
                     .map_err(|e| format!("cannot decode the batch at {}: {e}", h.base_offset))?;
-                out.extend(set.records.into_iter().filter(|r| r.offset >= from && !r.control));
+                out.extend(
+                    set.records
+                        .into_iter()
+                        .filter(|r| r.offset >= from && !r.control),
+                );
             }
         }
     }
@@ -328,11 +332,8 @@ impl Scan<'_> {
             Ok((records, next, n)) => {
                 self.scanned += n as u64;
                 let newest_search = self.q.from == Start::Newest && self.q.search.is_some();
+                let mut next = next;
                 for r in records.into_iter().filter(|r| r.offset < c.until) {
-                    let keep = match &self.q.search {
-                        Some(s) => contains(&r, s.as_bytes()),
-                        None => true,
-                    };
                     let room = match (&self.q.search, newest_search) {
                         // Browsing: up to a page from each partition, merged after.
                         (None, _) => c.records.len() < self.q.limit,
@@ -341,7 +342,17 @@ impl Scan<'_> {
                         (Some(_), true) => true,
                         (Some(_), false) => self.found < self.q.limit,
                     };
-                    if keep && room {
+                    if !room {
+                        // The page is full: the next page starts at this record.
+                        next = r.offset;
+                        c.done = true;
+                        break;
+                    }
+                    let keep = match &self.q.search {
+                        Some(s) => contains(&r, s.as_bytes()),
+                        None => true,
+                    };
+                    if keep {
                         c.records.push(r);
                         self.found += 1;
                     }
@@ -352,8 +363,7 @@ impl Scan<'_> {
                 } else {
                     c.next = next;
                 }
-                let per_partition_full = self.q.search.is_none() && c.records.len() >= self.q.limit;
-                if c.next >= c.until || per_partition_full {
+                if c.next >= c.until {
                     c.done = true;
                 }
             }
@@ -550,7 +560,10 @@ mod tests {
         all.extend_from_slice(&batch(3, 2));
         let all = all.freeze();
         let (rs, next) = decode_batches(&all, 1).unwrap();
-        assert_eq!(rs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            rs.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(next, 5);
         let cut = all.slice(..all.len() - 3);
         let (rs, next) = decode_batches(&cut, 0).unwrap();

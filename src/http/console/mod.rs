@@ -60,7 +60,11 @@ fn asset(body: &'static str, content_type: &'static str) -> Asset {
     let digest = Sha256::digest(body.as_bytes());
     let etag = format!(
         "\"{}\"",
-        digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     Asset {
         body,
@@ -113,7 +117,12 @@ impl Service for ConsoleService {
     }
 
     fn transport_error(&self, status: u16, message: &str) -> Response {
-        ApiError::new(status, "BAD_REQUEST", message).response()
+        let name = match status {
+            408 => "REQUEST_TIMEOUT",
+            413 => "PAYLOAD_TOO_LARGE",
+            _ => "BAD_REQUEST",
+        };
+        ApiError::new(status, name, message).response()
     }
 }
 
@@ -200,9 +209,7 @@ async fn api_route(ctx: &Ctx, req: &Request) -> Result<serde_json::Value, ApiErr
             topics::delete(ctx, t).await
         }
         (["topics", t, "configs"], _) if get => topics::configs(ctx, t).await,
-        (["topics", t, "configs"], "PUT") => {
-            topics::alter_configs(ctx, t, &body_json(req)?).await
-        }
+        (["topics", t, "configs"], "PUT") => topics::alter_configs(ctx, t, &body_json(req)?).await,
         (["topics", t, "messages"], _) if get => {
             let q = messages::Query::parse(req)?;
             messages::browse(ctx, t, &q).await
@@ -244,7 +251,10 @@ mod tests {
     #[test]
     fn assets_are_small_and_tagged() {
         let total: usize = ASSETS.iter().map(|a| a.body.len()).sum();
-        assert!(total < 100 * 1024, "the console's assets take {total} bytes");
+        assert!(
+            total < 100 * 1024,
+            "the console's assets take {total} bytes"
+        );
         assert_ne!(ASSETS[0].etag, ASSETS[1].etag);
         assert!(INDEX_HTML.contains("/assets/app.js"));
         // Nothing is loaded from elsewhere.

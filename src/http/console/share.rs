@@ -55,7 +55,11 @@ pub async fn describe(ctx: &Ctx, group: &str) -> Result<Value, ApiError> {
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::new(500, "INTERNAL", "ShareGroupDescribe answered no group"))?;
-    check(g.error_code, g.error_message.as_ref(), &format!("share group {group}"))?;
+    check(
+        g.error_code,
+        g.error_message.as_ref(),
+        &format!("share group {group}"),
+    )?;
     let members: Vec<Value> = g
         .members
         .iter()
@@ -81,10 +85,19 @@ pub async fn describe(ctx: &Ctx, group: &str) -> Result<Value, ApiError> {
     let offsets = ctx.call(0, req).await?;
     let mut rows = Vec::new();
     for og in offsets.groups {
-        check(og.error_code, og.error_message.as_ref(), &format!("offsets of share group {group}"))?;
+        check(
+            og.error_code,
+            og.error_message.as_ref(),
+            &format!("offsets of share group {group}"),
+        )?;
         for t in og.topics {
             for p in t.partitions {
-                rows.push((t.topic_name.0.as_str().to_string(), p.partition_index, p.start_offset, p.error_code));
+                rows.push((
+                    t.topic_name.0.as_str().to_string(),
+                    p.partition_index,
+                    p.start_offset,
+                    p.error_code,
+                ));
             }
         }
     }

@@ -4,6 +4,7 @@
 //! DeleteTopics, IncrementalAlterConfigs), so Kafka's validation and errors apply.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -25,6 +26,10 @@ use super::api::{
 const RESOURCE_TOPIC: i8 = 2;
 /// How long CreateTopics / DeleteTopics wait for the controller.
 const ADMIN_TIMEOUT_MS: i32 = 30_000;
+/// How long a write waits to be visible on this broker (the controller has committed it;
+/// this broker applies the metadata a moment later), so the next page shows it.
+const SETTLE: Duration = Duration::from_secs(5);
+const SETTLE_STEP: Duration = Duration::from_millis(25);
 
 /// `GET /api/topics`.
 pub async fn list(ctx: &Ctx, internal: bool) -> Result<Value, ApiError> {
@@ -144,6 +149,15 @@ pub async fn create(ctx: &Ctx, body: &Value) -> Result<Value, ApiError> {
         r.error_message.as_ref(),
         &format!("create topic {name}"),
     )?;
+    if !validate_only {
+        settle(|| async {
+            let md = metadata(ctx, Some(&[name])).await?;
+            Ok(md.topics.first().is_some_and(|t| {
+                t.error_code == 0 && t.partitions.iter().all(|p| p.leader_id.0 >= 0)
+            }))
+        })
+        .await?;
+    }
     Ok(json!({
         "name": name,
         "topic_id": r.topic_id.to_string(),
@@ -171,6 +185,11 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
         r.error_message.as_ref(),
         &format!("delete topic {name}"),
     )?;
+    settle(|| async {
+        let md = metadata(ctx, Some(&[name])).await?;
+        Ok(md.topics.first().is_none_or(|t| t.error_code != 0))
+    })
+    .await?;
     Ok(json!({ "deleted": name }))
 }
 
@@ -213,7 +232,10 @@ pub async fn describe(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
         })
         .collect();
     partitions.sort_by_key(|p| p["partition"].as_i64());
-    let messages: i64 = partitions.iter().filter_map(|p| p["messages"].as_i64()).sum();
+    let messages: i64 = partitions
+        .iter()
+        .filter_map(|p| p["messages"].as_i64())
+        .sum();
     let size: i64 = partitions
         .iter()
         .filter_map(|p| p["size_bytes"].as_i64())
@@ -329,7 +351,9 @@ pub async fn alter_configs(ctx: &Ctx, name: &str, body: &Value) -> Result<Value,
         Some(_) => return Err(ApiError::bad_request("delete must be an array")),
     }
     if ops.is_empty() {
-        return Err(ApiError::bad_request("nothing to change: give set and/or delete"));
+        return Err(ApiError::bad_request(
+            "nothing to change: give set and/or delete",
+        ));
     }
     let validate_only = body
         .get("validate_only")
@@ -351,17 +375,52 @@ pub async fn alter_configs(ctx: &Ctx, name: &str, body: &Value) -> Result<Value,
                     .collect(),
             )]);
     let resp = ctx.call(1, req).await?;
-    let r = resp
-        .responses
-        .first()
-        .ok_or_else(|| ApiError::new(500, "INTERNAL", "IncrementalAlterConfigs answered nothing"))?;
+    let r = resp.responses.first().ok_or_else(|| {
+        ApiError::new(500, "INTERNAL", "IncrementalAlterConfigs answered nothing")
+    })?;
     check(
         r.error_code,
         r.error_message.as_ref(),
         &format!("alter configs of topic {name}"),
     )?;
+    let mut now = configs(ctx, name).await?;
+    if !validate_only {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while !applied(&now, &ops) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(SETTLE_STEP).await;
+            now = configs(ctx, name).await?;
+        }
+    }
     Ok(json!({
         "validate_only": validate_only,
-        "configs": configs(ctx, name).await?,
+        "configs": now,
     }))
+}
+
+/// Whether the configs show the edit: set values, deleted ones no longer the topic's own.
+fn applied(configs: &Value, ops: &BTreeMap<String, (i8, Option<String>)>) -> bool {
+    let list = configs.as_array().map(Vec::as_slice).unwrap_or_default();
+    ops.iter().all(|(name, (op, value))| {
+        let c = list.iter().find(|c| c["name"] == name.as_str());
+        match (op, c) {
+            (0, Some(c)) => c["value"].as_str() == value.as_deref(),
+            (_, Some(c)) => c["source"] != "DYNAMIC_TOPIC_CONFIG",
+            // A config DescribeConfigs does not list: nothing to wait for.
+            (_, None) => true,
+        }
+    })
+}
+
+/// Poll `check` until it holds or [`SETTLE`] passes (then answer anyway: the write is
+/// committed, only this broker's view lags).
+async fn settle<F, Fut>(check: F) -> Result<(), ApiError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ApiError>>,
+{
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while !check().await? && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(SETTLE_STEP).await;
+    }
+    Ok(())
 }

@@ -352,7 +352,7 @@
   function preview(d) {
     if (d == null) return h('span', { class: 'muted' }, 'null');
     let text;
-    if (d.encoding === 'json') text = JSON.stringify(d.json);
+    if (d.encoding === 'json') text = d.text.replace(/\s*\n\s*/g, ' ');
     else if (d.encoding === 'text') text = d.text;
     else if (d.encoding === 'schema') text = `[schema ${d.schema_id}] ` + (d.decoded !== undefined ? JSON.stringify(d.decoded) : d.hex);
     else text = '0x' + d.hex;
@@ -363,7 +363,7 @@
     const cut = d.truncated ? `\n… (${bytes(d.size)} in all; the first ${bytes(8192)} shown)` : '';
     let label = `${d.encoding} · ${bytes(d.size)}`;
     let body;
-    if (d.encoding === 'json') body = JSON.stringify(d.json, null, 2);
+    if (d.encoding === 'json') body = d.pretty;
     else if (d.encoding === 'text') body = d.text + cut;
     else if (d.encoding === 'hex') body = hexdump(d.hex) + cut;
     else {
@@ -419,8 +419,8 @@
       else if (sc.complete) summary.push('— reached the end');
     }
     const errs = r.partitions.filter((p) => p.error).map((p) => `partition ${p.partition}: ${p.error}`);
-    view.append(h('p', { id: 'msg-summary', class: 'muted' }, summary.join(' ')),
-      errs.length ? h('div', { class: 'alert warn' }, 'Not read: ' + errs.join('; ')) : null);
+    add(view, [h('p', { id: 'msg-summary', class: 'muted' }, summary.join(' ')),
+      errs.length ? h('div', { class: 'alert warn' }, 'Not read: ' + errs.join('; ')) : null]);
     const cols = 7;
     view.append(table([
       { label: 'Partition', num: true, get: (m) => m.partition },
@@ -570,8 +570,8 @@
       try {
         planned = request();
         const r = await api(`/groups/${enc(id)}/reset`, { method: 'POST', body: { ...planned, dry_run: true } });
-        result.append(h('div', { class: 'alert warn' }, `Dry run: nothing committed yet. New offsets of ${r.topic}:`),
-          r.warning ? h('div', { class: 'alert error' }, r.warning) : null, show(r));
+        add(result, [h('div', { class: 'alert warn' }, `Dry run: nothing committed yet. New offsets of ${r.topic}:`),
+          r.warning ? h('div', { class: 'alert error' }, r.warning) : null, show(r)]);
         apply.classList.remove('hidden');
       } catch (e) { result.append(errorBox(e)); }
     };

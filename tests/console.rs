@@ -795,6 +795,83 @@ fn group_lag_and_offset_reset_dry_run_then_apply() {
 }
 
 #[test]
+fn a_kip848_consumer_group_is_described_with_its_epochs_and_assignment() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::Message;
+    let b = Broker::start_with_http(&[]);
+    let p = b.console_port.unwrap();
+    let mut c = b.client();
+    c.create_topic("modern", 2);
+    produce(&mut c, "modern", 0, &kv(0, 4, "x"));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", b.addr())
+        .set("group.id", "next-gen")
+        .set("group.protocol", "consumer")
+        .set("client.id", "kip848")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["modern"]).unwrap();
+    // Read one record and commit it: lag 3 on partition 0.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "nothing consumed");
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            assert_eq!((m.partition(), m.offset()), (0, 0));
+            consumer.commit_message(&m, CommitMode::Sync).unwrap();
+            break;
+        }
+    }
+    let g = ok(get(p, "/api/groups/next-gen"));
+    assert_eq!(
+        (g["type"].as_str(), g["state"].as_str()),
+        (Some("consumer"), Some("Stable"))
+    );
+    assert!(g["group_epoch"].as_i64().unwrap() >= 1);
+    let m = &g["members"][0];
+    assert_eq!(m["client_id"], "kip848");
+    assert_eq!(m["subscribed_topics"], json!(["modern"]));
+    assert_eq!(
+        m["assignment"],
+        json!([{"topic": "modern", "partitions": [0, 1]}])
+    );
+    let member = m["member_id"].clone();
+    assert_eq!(
+        g["offsets"],
+        json!([
+            {"topic": "modern", "partition": 0, "committed_offset": 1, "log_end_offset": 4, "lag": 3, "member_id": member},
+            {"topic": "modern", "partition": 1, "committed_offset": null, "log_end_offset": 0, "lag": null, "member_id": member},
+        ])
+    );
+    assert_eq!(g["lag"], 3);
+    let listed = ok(get(p, "/api/groups"));
+    assert_eq!(
+        (
+            listed[0]["type"].as_str(),
+            listed[0]["members"].as_i64(),
+            listed[0]["lag"].as_i64()
+        ),
+        (Some("consumer"), Some(1), Some(3))
+    );
+    // Kafka refuses a reset while the member is there.
+    let r = write(
+        p,
+        "POST",
+        "/api/groups/next-gen/reset",
+        &json!({"topic": "modern", "to": "earliest", "dry_run": false}),
+    );
+    assert_eq!(err(r), (409, "UNKNOWN_MEMBER_ID".into()));
+    assert_eq!(
+        ok(get(p, "/api/groups/next-gen"))["offsets"][0]["committed_offset"],
+        1
+    );
+    drop(consumer);
+}
+
+#[test]
 fn share_groups_are_listed_and_described() {
     let b = Broker::start_with_http(&[]);
     let p = b.console_port.unwrap();

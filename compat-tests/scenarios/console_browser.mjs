@@ -53,8 +53,8 @@ const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
 page.setDefaultTimeout(15000);
 let shots = 0;
-async function shot(name) {
-  await page.screenshot({ path: path.join(OUT, `${String(++shots).padStart(2, '0')}-${name}.png`), fullPage: true });
+async function shot(name, fullPage = true) {
+  await page.screenshot({ path: path.join(OUT, `${String(++shots).padStart(2, '0')}-${name}.png`), fullPage });
 }
 async function open(hash) {
   await page.goto(`${URL}/${hash}`);
@@ -108,12 +108,14 @@ try {
   await page.waitForSelector('#config-status .alert.error');
   const refused = await page.textContent('#config-status .alert.error');
   if (!refused.includes('INVALID_CONFIG')) throw new Fail(`a bad retention.ms: expected INVALID_CONFIG, the page says ${refused}`);
-  await shot('configs-refused');
+  const inRow = await page.textContent('#configs .rowmsg');
+  if (!inRow.includes('INVALID_CONFIG')) throw new Fail(`the edited row does not show the refusal: ${inRow}`);
+  await shot('configs-refused', false);
   await page.locator('input[data-config="retention.ms"]').fill('7200000');
   await page.click('button[data-save="retention.ms"]');
   await page.waitForSelector('#config-status .alert.ok');
   eq(cliJson(['topic', 'describe', TOPIC]).configs['retention.ms'], '7200000', 'retention.ms after the edit');
-  await shot('configs-saved');
+  await shot('configs-saved', false);
 
   // ---- produce with the CLI, browse in the UI ----
   const lines = [0, 1, 2, 3, 4].map((i) => `key-${i}|{"order":${i},"item":"widget-${i}"}`).join('\n') + '\n';

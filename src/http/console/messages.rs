@@ -532,7 +532,8 @@ mod tests {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: base + i,
-                sequence: -1,
+                // One batch: the encoder splits where offset - sequence changes.
+                sequence: (base + i) as i32 - 1,
                 timestamp: 1000 + i,
                 key: Some(Bytes::from(format!("k{}", base + i))),
                 value: Some(Bytes::from(format!("v{}", base + i))),

@@ -468,14 +468,28 @@
     const box = h('div');
     view.append(h('div', { class: 'row' }, h('label', { class: 'inline' }, onlySet, 'only values set on this topic')), status, box);
     let configs = await api(`/topics/${enc(name)}/configs`);
-    const change = async (body, what) => {
+    // The outcome shows at the top and in the edited row (which may be far down the list).
+    const inRow = (config, el) => {
+      const input = box.querySelector(`[data-config="${CSS.escape(config)}"]`);
+      if (!input) return;
+      input.closest('tr').lastChild.append(el);
+      el.scrollIntoView({ block: 'nearest' });
+    };
+    const change = async (body, config, what) => {
       status.replaceChildren();
+      for (const m of box.querySelectorAll('.rowmsg')) m.remove();
       try {
         const r = await api(`/topics/${enc(name)}/configs`, { method: 'PUT', body });
         configs = r.configs;
         draw();
         status.append(okBox(what));
-      } catch (e) { status.append(errorBox(e)); }
+        inRow(config, h('div', { class: 'rowmsg ok' }, 'saved'));
+      } catch (e) {
+        status.append(errorBox(e));
+        const msg = errorBox(e);
+        msg.classList.add('rowmsg');
+        inRow(config, msg);
+      }
     };
     const draw = () => box.replaceChildren(table([
       { label: 'Name', get: (c) => h('span', { title: c.doc || '' }, c.name) },
@@ -485,9 +499,9 @@
       { label: '', get: (c) => (c.read_only ? h('span', { class: 'muted' }, 'read-only') : [
         h('button', { 'data-save': c.name, onclick: (ev) => {
           const v = ev.target.closest('tr').querySelector('input').value;
-          change({ set: { [c.name]: v } }, `${c.name} set to ${v}`);
+          change({ set: { [c.name]: v } }, c.name, `${c.name} set to ${v}`);
         } }, 'Save'), ' ',
-        c.source === 'DYNAMIC_TOPIC_CONFIG' ? h('button', { onclick: () => change({ delete: [c.name] }, `${c.name} reset to its default`) }, 'Reset') : null]) },
+        c.source === 'DYNAMIC_TOPIC_CONFIG' ? h('button', { onclick: () => change({ delete: [c.name] }, c.name, `${c.name} reset to its default`) }, 'Reset') : null]) },
     ], configs.filter((c) => !onlySet.checked || c.source === 'DYNAMIC_TOPIC_CONFIG'), { id: 'configs' }));
     onlySet.addEventListener('change', draw);
     draw();

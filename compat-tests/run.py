@@ -58,6 +58,8 @@ CLIENTS = [
     ("share", "share.py"),
     ("confluent", "telemetry.py"),
     ("confluent", "schema_registry.py"),
+    ("confluent", "console.py"),
+    ("confluent", "rest_proxy.py"),
     ("confluent", "acls.py"),
     ("confluent", "quotas.py"),
     ("confluent", "scram.py"),
@@ -73,7 +75,8 @@ CLUSTER_FILES = {"cluster.py"}
 TIMEOUTS = {"confluent/crash_kill9": 400, "cluster/*": 180, "*/group_many_20": 180, "*/group_restart": 150,
             "*/group_kill9_evict": 120, "*/txn_idempotent_restart": 240, "*/txn_idempotent_kill9": 240,
             "*/txn_consume_transform_produce": 150, "confluent/kip848_online_*": 150,
-            "kafka-python/fetch_sessions_many": 180, "share/share_lock_expiry": 120}
+            "kafka-python/fetch_sessions_many": 180, "share/share_lock_expiry": 120,
+            "confluent/console_browser": 180}
 DEFAULT_TIMEOUT = 90
 # rough durations in seconds (2 cores), to start the long ones first; everything else ~2 s
 EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 11, "confluent/group_initial_delay": 8,
@@ -86,7 +89,8 @@ EXPECTED = {"cluster/*": 20, "*/group_kill9_evict": 10, "kcat/group_balanced": 1
             "share/share_three_consumers_one_partition": 12, "share/share_consumer_killed": 12,
             "share/share_broker_*": 10, "share/share_lock_expiry": 36, "share/share_delivery_limit": 8, "share/share_reject": 10,
             "share/share_dlq_once_*": 10, "share/share_redelivery_backoff": 6, "share/share_dlq_delivery_limit_*": 5,
-            "share/share_delayed_delivery": 5, "share/share_auto_offset_reset_*": 5}
+            "share/share_delayed_delivery": 5, "share/share_auto_offset_reset_*": 5,
+            "confluent/console_browser": 25}
 DEFAULT_JOBS = 2
 
 # broker name -> extra flags

@@ -5,7 +5,9 @@
 #   Debian 12's Go clients (sarama 1.22, kafka-go 0.2.1: old protocol versions on purpose) via apt,
 #     and compat-tests/.work/go/bin/{sarama,kafkago}-compat built from compat-tests/go/ against them,
 #   compat-tests/.venv (confluent-kafka, kafka-python, aiokafka + codec libraries) via pip,
-#   compat-tests/node_modules (kafkajs + pure-JS codecs, from package.json / package-lock.json) via npm.
+#   compat-tests/node_modules (kafkajs + pure-JS codecs, playwright-core for the console's browser test,
+#     from package.json / package-lock.json) via npm,
+#   Debian's chromium (the browser the console test drives headless; playwright downloads nothing) via apt.
 # Needs: Debian 12 (root or sudo for apt), python3 (3.11) with venv, node 20 and npm.
 set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +18,7 @@ APT_PKGS=()
 command -v kcat >/dev/null 2>&1 || APT_PKGS+=(kcat)
 command -v go >/dev/null 2>&1 || APT_PKGS+=(golang-go)
 command -v openssl >/dev/null 2>&1 || APT_PKGS+=(openssl)  # the security scenarios make their certificates with it
+[[ -x /usr/bin/chromium ]] || APT_PKGS+=(chromium)  # the console scenario (console.py) drives it headless
 [[ -d /usr/share/gocode/src/github.com/Shopify/sarama ]] || APT_PKGS+=(golang-github-shopify-sarama-dev)
 [[ -d /usr/share/gocode/src/github.com/segmentio/kafka-go ]] || APT_PKGS+=(golang-github-segmentio-kafka-go-dev)
 if [[ ! -x .venv/bin/python ]] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
@@ -73,7 +76,7 @@ EOF
 
 # ---- node ----
 if [[ ! -f node_modules/.compat-stamp ]] || ! cmp -s package.json node_modules/.compat-stamp; then
-  echo "setup: npm install (kafkajs)"
+  echo "setup: npm install (kafkajs, playwright-core)"
   if [[ -f package-lock.json ]]; then
     npm ci --no-audit --no-fund --loglevel=error
   else
@@ -81,5 +84,6 @@ if [[ ! -f node_modules/.compat-stamp ]] || ! cmp -s package.json node_modules/.
   fi
   cp package.json node_modules/.compat-stamp
 fi
-node -e "console.log('setup: kafkajs ' + require('kafkajs/package.json').version + ', node ' + process.version)"
+node -e "console.log('setup: kafkajs ' + require('kafkajs/package.json').version + ', playwright-core ' + require('playwright-core/package.json').version + ', node ' + process.version)"
+/usr/bin/chromium --version 2>/dev/null | sed "s/^/setup: /" || true
 echo "setup: done"

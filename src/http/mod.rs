@@ -5,6 +5,7 @@
 //! segments, query pairs, headers, the whole body read under a limit) to a [`Response`]
 //! (a full body, or a stream of chunks for the proxy's streaming produce).
 
+pub mod console;
 pub mod kafka;
 pub mod listen;
 pub mod registry;

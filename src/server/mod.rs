@@ -468,10 +468,13 @@ impl Server {
                     )),
                     "HTTP proxy",
                 ),
-                HttpRole::Console => {
-                    tracing::warn!("{role:?} is not built yet; its listener is closed");
-                    continue;
-                }
+                HttpRole::Console => (
+                    Arc::new(crate::http::console::ConsoleService {
+                        broker: Arc::clone(&broker),
+                        registry: Arc::clone(&registry),
+                    }),
+                    "console",
+                ),
             };
             if let Ok(addr) = l.local_addr() {
                 tracing::info!(%addr, "serving the {name} at http://{addr}/");

@@ -35,7 +35,9 @@
 //! follows at most [`MAX_DEPTH`] nested schemas/references; a comparison recurses at most
 //! [`MAX_COMPARE_DEPTH`] pairs deep and does at most [`COMPARE_BUDGET`] pair comparisons;
 //! validation at most [`MAX_VALIDATE_DEPTH`] deep and [`VALIDATE_BUDGET`] steps. Regular
-//! expressions use the `regex` crate (linear time, compiled size bounded).
+//! expressions use the `regex` crate (linear time, compiled size bounded). At those bounds a
+//! release build uses under 512 KiB of stack (measured), so call from a thread with at least
+//! 1 MiB (tokio's workers have 2 MiB); debug builds need several times more.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -151,7 +153,8 @@ struct Obj {
 struct Arr {
     requires: bool,
     all_items: Option<usize>,
-    tuple: Vec<usize>,
+    /// `items` as a list (draft 7) / `prefixItems`; None when absent.
+    tuple: Option<Vec<usize>>,
     additional: Extra,
     min_items: Option<i64>,
     max_items: Option<i64>,
@@ -597,6 +600,9 @@ impl<'a> Parser<'a> {
         }
         for (i, n) in names.iter().enumerate() {
             p.registry
+                .entry(p.bases[i + 1].clone())
+                .or_insert((i + 1, String::new()));
+            p.registry
                 .entry((*n).to_string())
                 .or_insert((i + 1, String::new()));
             p.registry
@@ -772,17 +778,23 @@ impl<'a> Parser<'a> {
                 .as_str()
                 .ok_or_else(|| mismatch(ptr, "$ref", "String", r))?;
             let target = self.reference(doc, ptr, r, depth)?;
-            let mut kinds_present = o.keys().filter(|k| {
-                [NUMBER_KEYWORDS, STRING_KEYWORDS, array_keywords(draft)]
-                    .iter()
-                    .any(|l| l.contains(&k.as_str()))
-                    || object_keywords(draft).contains(&k.as_str())
+            // 2019-09 and later apply the other keywords beside a $ref too.
+            let has_siblings = o.keys().any(|k| {
+                let k = k.as_str();
+                [
+                    NUMBER_KEYWORDS,
+                    STRING_KEYWORDS,
+                    array_keywords(draft),
+                    object_keywords(draft),
+                ]
+                .iter()
+                .any(|l| l.contains(&k))
                     || [
                         "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if",
                     ]
-                    .contains(&k.as_str())
+                    .contains(&k)
             });
-            if draft == Draft::Modern && kinds_present.next().is_some() {
+            if draft == Draft::Modern && has_siblings {
                 let (rest, _) = self.object(doc, ptr, o, depth, true)?;
                 let rest = self.push(rest, Common::default(), None);
                 let r = self.push(Kind::Ref(target), Common::default(), None);
@@ -1083,7 +1095,7 @@ impl<'a> Parser<'a> {
         let mut a = Arr {
             requires,
             all_items: None,
-            tuple: Vec::new(),
+            tuple: None,
             additional: Extra::Open,
             min_items: opt_int(ptr, o, "minItems")?,
             max_items: opt_int(ptr, o, "maxItems")?,
@@ -1106,7 +1118,7 @@ impl<'a> Parser<'a> {
         };
         let prefix = match (draft, o.get("prefixItems")) {
             (Draft::Modern, Some(v)) => {
-                a.tuple = list(self, "prefixItems", v)?;
+                a.tuple = Some(list(self, "prefixItems", v)?);
                 true
             }
             _ => false,
@@ -1114,9 +1126,13 @@ impl<'a> Parser<'a> {
         match o.get("items") {
             None => {}
             Some(v @ Value::Array(_)) if !prefix => {
-                a.tuple = list(self, "items", v)?;
+                a.tuple = Some(list(self, "items", v)?);
             }
-            Some(Value::Bool(false)) if draft == Draft::Modern => a.additional = Extra::Closed,
+            Some(Value::Bool(false)) if draft == Draft::Modern => {
+                // No items at all (beyond prefixItems).
+                a.additional = Extra::Closed;
+                a.tuple.get_or_insert_with(Vec::new);
+            }
             Some(Value::Bool(true)) if draft == Draft::Modern => {}
             Some(Value::Object(_)) | Some(Value::Bool(_)) => {
                 let n = self.sub(doc, ptr, &["items"], depth)?;
@@ -2218,16 +2234,15 @@ impl<'a> Cmp<'a, '_> {
         let (og, ug): (&'a JsonSchema, &'a JsonSchema) = (self.o, self.u);
         self.compare("items", o.all_items, u.all_items, out);
         // tuples
-        let common = o.tuple.len().min(u.tuple.len());
+        let (ot, ut) = (
+            o.tuple.as_deref().unwrap_or(&[]),
+            u.tuple.as_deref().unwrap_or(&[]),
+        );
+        let common = ot.len().min(ut.len());
         for i in 0..common {
-            self.compare(
-                &format!("items/{i}"),
-                Some(o.tuple[i]),
-                Some(u.tuple[i]),
-                out,
-            );
+            self.compare(&format!("items/{i}"), Some(ot[i]), Some(ut[i]), out);
         }
-        for (i, &os) in o.tuple.iter().enumerate().skip(common) {
+        for (i, &os) in ot.iter().enumerate().skip(common) {
             let p = format!("items/{i}");
             if open_array(ug, u) {
                 Self::push(out, &p, ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL);
@@ -2249,7 +2264,7 @@ impl<'a> Cmp<'a, '_> {
                 Self::push(out, &p, ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL);
             }
         }
-        for (i, &us) in u.tuple.iter().enumerate().skip(common) {
+        for (i, &us) in ut.iter().enumerate().skip(common) {
             let p = format!("items/{i}");
             if open_array(og, o) {
                 let ty = if is_empty_kind(&ug.nodes[us].kind) {
@@ -2669,9 +2684,15 @@ impl Validator<'_> {
                 self.check(p, v, &kat, d, errs, cap);
             }
             for (pat, p) in &o.pattern_properties {
-                if pat.re.as_ref().is_some_and(|re| re.is_match(k)) {
-                    known = true;
-                    self.check(*p, v, &kat, d, errs, cap);
+                match &pat.re {
+                    Some(re) if re.is_match(k) => {
+                        known = true;
+                        self.check(*p, v, &kat, d, errs, cap);
+                    }
+                    Some(_) => {}
+                    // A pattern we cannot run: its schema is not applied, and the key is not
+                    // reported as extraneous either.
+                    None => known = true,
                 }
             }
             if !known {
@@ -2733,16 +2754,16 @@ impl Validator<'_> {
             let iat = child(at, &[&i.to_string()]);
             if let Some(p) = a.all_items {
                 self.check(p, item, &iat, d, errs, cap);
-            } else if let Some(&p) = a.tuple.get(i) {
+            } else if let Some(&p) = a.tuple.as_ref().and_then(|t| t.get(i)) {
                 self.check(p, item, &iat, d, errs, cap);
-            } else if !a.tuple.is_empty() || a.additional != Extra::Open {
+            } else if let Some(tuple) = &a.tuple {
                 match a.additional {
                     Extra::Open => {}
                     Extra::Closed => {
                         errs.push(format!(
                             "{}: expected: [{}] array items, found: [{len}]",
                             loc(at),
-                            a.tuple.len()
+                            tuple.len()
                         ));
                         break;
                     }

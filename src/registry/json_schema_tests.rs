@@ -916,6 +916,55 @@ fn validate_accepts_and_rejects_instances() {
     );
 }
 
+#[test]
+fn validate_tuples_drafts_and_unrunnable_patterns() {
+    // Draft 7: additionalItems only constrains a tuple.
+    let no_tuple = j(json!({"type": "array", "additionalItems": false}));
+    assert_eq!(no_tuple.validate(&json!([1, 2])), Ok(()));
+    let empty_tuple = j(json!({"type": "array", "items": [], "additionalItems": false}));
+    assert_eq!(empty_tuple.validate(&json!([])), Ok(()));
+    assert_eq!(
+        empty_tuple.validate(&json!([1])),
+        Err(vec!["#: expected: [0] array items, found: [1]".to_string()])
+    );
+    let tuple = j(json!({"items": [{"type": "string"}], "additionalItems": {"type": "integer"}}));
+    assert_eq!(tuple.validate(&json!(["a", 1, 2])), Ok(()));
+    assert_eq!(
+        tuple.validate(&json!([1, "b"])),
+        Err(vec![
+            "#/0: expected type: String, found: Integer".to_string(),
+            "#/1: expected type: Integer, found: String".to_string()
+        ])
+    );
+    // 2020-12: prefixItems, and items:false closing the array after them.
+    let modern = j(
+        json!({"$schema": "https://json-schema.org/draft/2020-12/schema",
+        "prefixItems": [{"type": "string"}], "items": false}),
+    );
+    assert_eq!(modern.validate(&json!(["a"])), Ok(()));
+    assert_eq!(
+        modern.validate(&json!(["a", 1])),
+        Err(vec!["#: expected: [1] array items, found: [2]".to_string()])
+    );
+    // Draft 4: boolean exclusiveMinimum.
+    let d4 = j(json!({"$schema": "http://json-schema.org/draft-04/schema#",
+        "minimum": 1, "exclusiveMinimum": true}));
+    assert_eq!(d4.validate(&json!(2)), Ok(()));
+    assert_eq!(
+        d4.validate(&json!(1)),
+        Err(vec!["#: 1 is not greater than 1".to_string()])
+    );
+    // A pattern the regex crate cannot run is neither applied nor makes keys extraneous.
+    let look = j(json!({"patternProperties": {"^(?=x)": {"type": "string"}},
+        "additionalProperties": false, "properties": {"s": {"type": "string", "pattern": "(?!a)"}}}));
+    assert_eq!(look.validate(&json!({"xa": 1, "s": "a"})), Ok(()));
+    // format is not checked.
+    assert_eq!(
+        j(json!({"format": "email"})).validate(&json!("not an email")),
+        Ok(())
+    );
+}
+
 /// Runs Confluent's own diff fixtures (json-schema-provider/src/test/resources/diff-*.json,
 /// trailing commas removed) from the directory in SKUA_JSON_DIFF_FIXTURES; prints every case
 /// whose differences (type and path, compared as sorted lists) or verdict differ.

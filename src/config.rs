@@ -957,6 +957,14 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some(0),
         "A connection whose SASL authentication failed is closed this long after the failure is answered (Kafka's default; clients read the error before the close).",
     ),
+    // ---- the HTTP proxy (issue 13) ----
+    def(
+        "consumer.instance.timeout.ms",
+        Long,
+        Some("300000"),
+        Some(1),
+        "The HTTP proxy removes a v2 consumer instance (leaving its group) after it is idle this long (Confluent REST Proxy's name and default).",
+    ),
     // ---- authorization (issue 11, ACLs) ----
     def(
         "authorizer.class.name",

@@ -299,8 +299,8 @@ fn consume_max_messages_and_format() {
         &["produce", "keyed", "--key-separator", "|"],
         "abc|1\nfoobar|2\n",
     );
-    let p_abc = (skua::cli::produce::murmur2(b"abc") & 0x7fff_ffff) % 4;
-    let p_foo = (skua::cli::produce::murmur2(b"foobar") & 0x7fff_ffff) % 4;
+    let p_abc = skua::protocol::partitioner::key_partition(b"abc", 4);
+    let p_foo = skua::protocol::partitioner::key_partition(b"foobar", 4);
     let out = ok(
         &b,
         &[
@@ -315,21 +315,6 @@ fn consume_max_messages_and_format() {
     let mut got: Vec<&str> = out.lines().collect();
     got.sort();
     assert_eq!(got, vec![format!("abc {p_abc}"), format!("foobar {p_foo}")]);
-}
-
-#[test]
-fn murmur2_matches_kafka() {
-    use skua::cli::produce::murmur2;
-    // Kafka's UtilsTest.testMurmur2.
-    assert_eq!(murmur2(b"21") as i32, -973932308);
-    assert_eq!(murmur2(b"foobar") as i32, -790332482);
-    assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985981536);
-    assert_eq!(murmur2(b"a-little-bit-longer-string") as i32, -1486304829);
-    assert_eq!(
-        murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
-        -58897971
-    );
-    assert_eq!(murmur2(b"abc") as i32, 479470107);
 }
 
 #[test]

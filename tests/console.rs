@@ -621,7 +621,7 @@ fn registry_framed_records_show_their_schema() {
     assert_eq!(
         v["messages"][0]["value"],
         json!({"size": 9, "encoding": "schema", "schema_id": 1, "schema_type": "AVRO",
-               "subject": "users-value", "version": 1, "hex": "06616461", "truncated": false})
+               "subject": "users-value", "version": 1, "decoded": {"name": "ada"}})
     );
     assert_eq!(v["messages"][1]["value"]["encoding"], "hex");
 

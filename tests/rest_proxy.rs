@@ -595,6 +595,118 @@ fn v3_produce_by_schema_uses_the_registry() {
     assert_eq!(out[0]["error_code"], 42205);
 }
 
+/// Avro data end to end: a raw schema registered by the produce, the bytes in the log framed
+/// as Confluent's serializers frame them (magic byte, the id, Avro binary), and a v2 avro
+/// consumer instance answering the records as Avro JSON.
+#[test]
+fn avro_data_is_framed_and_read_back() {
+    let b = Broker::start_with_http(&[]);
+    let p = b.proxy_port.unwrap();
+    let c = cluster_id(p);
+    create_topic_v3(p, &c, "readings", 1);
+    let schema = r#"{"type":"record","name":"R","fields":[{"name":"s","type":"string"},{"name":"n","type":["null","long"]}]}"#;
+    let body =
+        json!({"value": {"type": "AVRO", "schema": schema, "data": {"s": "ab", "n": {"long": 3}}}});
+    let out = lines(&post(
+        p,
+        &format!("/v3/clusters/{c}/topics/readings/records"),
+        "application/json",
+        body.to_string().as_bytes(),
+    ));
+    assert_eq!(out[0]["error_code"], 200, "{out:?}");
+    assert_eq!(out[0]["value"]["type"], "AVRO");
+    assert_eq!(out[0]["value"]["subject"], "readings-value");
+    let id = out[0]["value"]["schema_id"].as_i64().unwrap() as i32;
+    let got = get(b.registry_port.unwrap(), &format!("/schemas/ids/{id}"));
+    assert_eq!(got.status, 200, "{}", got.text());
+    // In the log: 0, the id, then "ab" (length 2 → zig-zag 4), branch 1 (→ 2), 3 (→ 6).
+    let mut kafka = b.client();
+    let records = fetch_all(&mut kafka, "readings", 0);
+    let mut want = vec![0u8];
+    want.extend_from_slice(&id.to_be_bytes());
+    want.extend_from_slice(&[4, b'a', b'b', 2, 6]);
+    assert_eq!(records[0].value.as_deref(), Some(&want[..]));
+    // The second record, by the subject's latest version, and null (a tombstone).
+    let out = lines(&post(
+        p,
+        &format!("/v3/clusters/{c}/topics/readings/records"),
+        "application/json",
+        br#"{"value":{"data":{"s":"c","n":null}}}{"partition_id":0}"#,
+    ));
+    assert_eq!(
+        out.iter().map(|l| l["offset"].clone()).collect::<Vec<_>>(),
+        vec![json!(1), json!(2)]
+    );
+    // Data that does not fit the schema: 42207 for that record only.
+    let out = lines(&post(
+        p,
+        &format!("/v3/clusters/{c}/topics/readings/records"),
+        "application/json",
+        br#"{"value":{"data":{"s":1}}}"#,
+    ));
+    assert_eq!(out[0]["error_code"], 42207, "{out:?}");
+
+    let v2_avro = "application/vnd.kafka.avro.v2+json";
+    let r = post(
+        p,
+        "/consumers/ga",
+        V2,
+        br#"{"name":"a","format":"avro","auto.offset.reset":"earliest"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sub = post(
+        p,
+        "/consumers/ga/instances/a/subscription",
+        V2,
+        br#"{"topics":["readings"]}"#,
+    );
+    assert_eq!(sub.status, 204);
+    let got = poll(
+        p,
+        "/consumers/ga/instances/a/records?timeout=500",
+        v2_avro,
+        3,
+    );
+    let values: Vec<(Value, Value)> = got
+        .iter()
+        .map(|r| (r["offset"].clone(), r["value"].clone()))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            (json!(0), json!({"s": "ab", "n": {"long": 3}})),
+            (json!(1), json!({"s": "c", "n": null})),
+            (json!(2), Value::Null),
+        ]
+    );
+}
+
+/// `consumer.instance.timeout.ms` set on the broker: an idle instance is gone after it.
+#[test]
+fn idle_consumer_instances_expire() {
+    let b = Broker::start_with_http(&["consumer.instance.timeout.ms=1000"]);
+    let p = b.proxy_port.unwrap();
+    let r = post(p, "/consumers/gx", V2, br#"{"name":"idle"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let path = "/consumers/gx/instances/idle/subscription";
+    assert_eq!(get(p, path).status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut gone = None;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1500));
+        let r = get(p, path);
+        if r.status == 404 {
+            gone = Some(r);
+            break;
+        }
+    }
+    let gone = gone.expect("the idle instance expires");
+    assert_eq!(
+        error(&gone),
+        (404, err(40403, "Consumer instance not found."))
+    );
+}
+
 #[test]
 fn v2_topics_and_produce() {
     let b = Broker::start_with_http(&[]);

@@ -8,7 +8,8 @@ file starts the broker and the script, and reports the script's `REASON:` line.
   the UI (exact offsets, keys, values, headers; newest first; a search), see a group's lag
   (committed with `skua consume --group`), reset its offsets (dry run: nothing committed;
   then applied), delete the topic; every write checked with the CLI. Screenshots of each
-  page are saved under SKUA_SCRATCH/screenshots (kept with `run.sh --keep`).
+  page are saved in compat-tests/.work/console-screenshots/ (replaced by each run, kept
+  when the run's own work directory is removed).
 """
 
 import os
@@ -39,7 +40,9 @@ def console_browser():
         raise Fail("node is not on PATH")
     port = free_port()
     broker = OwnBroker("console", ["--console-listen", f"127.0.0.1:{port}"]).start()
-    out_dir = os.path.join(scratch(), "screenshots")
+    out_dir = os.path.join(COMPAT_DIR, ".work", "console-screenshots")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
     try:
         run_env = dict(os.environ,
                        CONSOLE_URL=f"http://127.0.0.1:{port}",

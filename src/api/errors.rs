@@ -46,6 +46,26 @@ pub fn topic_error_code(e: &TopicError) -> i16 {
     }
 }
 
+/// The Kafka name of an error code, e.g. `TOPIC_ALREADY_EXISTS` (Kafka's spelling: the
+/// CamelCase variant name of kafka-protocol, in upper snake case).
+pub fn error_name(code: i16) -> String {
+    match kafka_protocol::ResponseError::try_from_code(code) {
+        None => "NONE".to_string(),
+        Some(kafka_protocol::ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE_{c}"),
+        Some(e) => {
+            let camel = format!("{e:?}");
+            let mut out = String::with_capacity(camel.len() + 8);
+            for (i, ch) in camel.chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    out.push('_');
+                }
+                out.push(ch.to_ascii_uppercase());
+            }
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,31 +22,12 @@ use kafka_protocol::messages::{
 use super::sasl_client::SaslClient;
 use super::security::ClientSecurity;
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use kafka_protocol::ResponseError;
 
 /// Largest response frame accepted (a fetch answers at most `max_bytes`, 64 MiB here).
 const MAX_FRAME: usize = 128 << 20;
 const CLIENT_ID: &str = "skua-cli";
 
-/// The Kafka name of an error code, e.g. `TOPIC_ALREADY_EXISTS` (Kafka's spelling: the
-/// CamelCase variant name of kafka-protocol, in upper snake case).
-pub fn error_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        None => "NONE".to_string(),
-        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE_{c}"),
-        Some(e) => {
-            let camel = format!("{e:?}");
-            let mut out = String::with_capacity(camel.len() + 8);
-            for (i, ch) in camel.chars().enumerate() {
-                if ch.is_ascii_uppercase() && i > 0 {
-                    out.push('_');
-                }
-                out.push(ch.to_ascii_uppercase());
-            }
-            out
-        }
-    }
-}
+pub use crate::api::errors::error_name;
 
 /// Ok for code 0, else an error naming the code and the broker's message.
 pub fn check(code: i16, message: Option<&StrBytes>, what: &str) -> Result<()> {

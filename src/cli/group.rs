@@ -26,6 +26,7 @@ use super::client::{check, group_id, str_bytes, topic_name, Cluster};
 use super::output::{emit, table, Json};
 use super::topic::{list_offsets, partitions, EARLIEST, LATEST};
 use super::{Common, Output};
+use crate::group::reset::{new_offset, Target};
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -646,17 +647,17 @@ pub fn reset_offsets(a: ResetArgs) -> Result<()> {
     let current = fetch_committed(&mut cluster, &a.group, Some((&a.topic, &ids)))?;
     let start = list_offsets(&mut cluster, &a.topic, &parts, EARLIEST)?;
     let end = list_offsets(&mut cluster, &a.topic, &parts, LATEST)?;
+    let target = match (a.to_earliest, a.to_latest, a.to_offset) {
+        (true, _, _) => Target::Earliest,
+        (_, true, _) => Target::Latest,
+        (_, _, Some(n)) => Target::Offset(n),
+        _ => bail!("give one of --to-earliest, --to-latest, --to-offset N"),
+    };
     let mut plan: BTreeMap<i32, i64> = BTreeMap::new();
     for p in &ids {
         let lo = start.get(p).copied().unwrap_or(0);
         let hi = end.get(p).copied().unwrap_or(lo);
-        let new = match (a.to_earliest, a.to_latest, a.to_offset) {
-            (true, _, _) => lo,
-            (_, true, _) => hi,
-            (_, _, Some(n)) => n.clamp(lo, hi.max(lo)),
-            _ => bail!("give one of --to-earliest, --to-latest, --to-offset N"),
-        };
-        plan.insert(*p, new);
+        plan.insert(*p, new_offset(target, lo, hi, None));
     }
     let cur = |p: i32| current.get(&(a.topic.clone(), p)).copied();
     match a.common.output {

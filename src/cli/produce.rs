@@ -20,6 +20,7 @@ use kafka_protocol::records::{
 use super::client::{check, str_bytes, topic_name, Cluster};
 use super::topic::{partitions, PartitionInfo};
 use super::{parse_kv, Common};
+use crate::protocol::partitioner::key_partition;
 
 /// Records per chunk read from stdin before sending; also bounded by CHUNK_BYTES.
 const CHUNK_RECORDS: usize = 10_000;
@@ -65,37 +66,6 @@ fn parse_compression(s: &str) -> Result<Compression> {
         "zstd" => Compression::Zstd,
         _ => bail!("--compression must be none, gzip, snappy, lz4 or zstd, not {s:?}"),
     })
-}
-
-/// Kafka's murmur2 (as in the Java client's default partitioner).
-pub fn murmur2(data: &[u8]) -> u32 {
-    const M: u32 = 0x5bd1_e995;
-    let len = data.len();
-    let mut h: u32 = 0x9747_b28c ^ (len as u32);
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> 24;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M);
-        h ^= k;
-    }
-    let rest = chunks.remainder();
-    if rest.len() >= 3 {
-        h ^= u32::from(rest[2]) << 16;
-    }
-    if rest.len() >= 2 {
-        h ^= u32::from(rest[1]) << 8;
-    }
-    if !rest.is_empty() {
-        h ^= u32::from(rest[0]);
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h
 }
 
 struct Producer {
@@ -205,7 +175,7 @@ impl Producer {
         }
         let n = self.parts.len().max(1);
         let i = match key {
-            Some(k) => (murmur2(k) & 0x7fff_ffff) as usize % n,
+            Some(k) => key_partition(k, n),
             None => self.round_robin % n,
         };
         self.parts.get(i).map_or(0, |p| p.partition)

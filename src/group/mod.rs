@@ -39,6 +39,7 @@
 //! group never touches another.
 
 pub mod records;
+pub mod reset;
 pub mod types;
 
 mod admin;

@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 
 use super::{accepts, Request, Response, Service};
 use crate::registry::records::{Reference, SchemaType, SchemaValue};
-use crate::registry::schema::{self, Parsed};
-use crate::registry::store::{Level, NewSchema, RegistryError, Store};
+use crate::registry::resolve;
+use crate::registry::schema;
+use crate::registry::store::{Level, RegistryError, Store};
 use crate::server::registry_runtime::Registry;
 
 const V1: &str = "application/vnd.schemaregistry.v1+json";
@@ -365,7 +366,7 @@ fn formatted(s: &Store, v: &SchemaValue, format: Option<&str>) -> String {
     let Some(f) = format.filter(|f| !f.is_empty()) else {
         return v.schema.clone();
     };
-    match deps_of(s, &v.references)
+    match resolve::deps(s, &v.references)
         .ok()
         .and_then(|deps| schema::parse(v.schema_type, &v.schema, &deps).ok())
     {
@@ -402,51 +403,6 @@ fn schema_entity(s: &Store, v: &SchemaValue, format: Option<&str>) -> Value {
         o["deleted"] = json!(true);
     }
     o
-}
-
-/// The schemas `refs` stand for, transitively, dependencies first, as (name, text). A
-/// reference to a missing version is 42201.
-fn deps_of(s: &Store, refs: &[Reference]) -> Result<Vec<(String, String)>, RegistryError> {
-    let mut out = Vec::new();
-    let mut seen = Vec::new();
-    collect_deps(s, refs, &mut out, &mut seen, 0)?;
-    Ok(out)
-}
-
-fn collect_deps(
-    s: &Store,
-    refs: &[Reference],
-    out: &mut Vec<(String, String)>,
-    seen: &mut Vec<(String, i32)>,
-    depth: usize,
-) -> Result<(), RegistryError> {
-    if depth > 32 {
-        return Err(err(
-            422,
-            42201,
-            "Invalid schema: references nest too deeply",
-        ));
-    }
-    for r in refs {
-        let v = s.version(&r.subject, r.version, true).map_err(|_| {
-            err(
-                422,
-                42201,
-                format!(
-                    "Invalid schema: no schema reference found for subject \"{}\" and version {}",
-                    r.subject, r.version
-                ),
-            )
-        })?;
-        let key = (v.subject.clone(), v.version);
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        collect_deps(s, &v.references, out, seen, depth + 1)?;
-        out.push((r.name.clone(), v.schema.clone()));
-    }
-    Ok(())
 }
 
 /// The schema a register / lookup / compatibility request carries (not yet parsed).
@@ -523,86 +479,6 @@ fn submitted(req: &Request) -> Result<Submitted, RegistryError> {
     })
 }
 
-/// Parse a submitted schema against the store (references resolved): the parsed schema and
-/// what to store. A reference to `latest` (-1) is pinned to the version it resolves to.
-fn prepare(s: &Store, sub: &Submitted) -> Result<(Parsed, NewSchema), RegistryError> {
-    let mut references = sub.references.clone();
-    for r in &mut references {
-        if r.version == -1 {
-            if let Ok(v) = s.version(&r.subject, -1, false) {
-                r.version = v.version;
-            }
-        }
-    }
-    let deps = deps_of(s, &references)?;
-    let (parsed, canonical) =
-        schema::parse(sub.schema_type, &sub.text, &deps).map_err(|e| invalid(sub, &e))?;
-    Ok((
-        parsed,
-        NewSchema {
-            schema_type: sub.schema_type,
-            schema: canonical,
-            references,
-        },
-    ))
-}
-
-fn invalid(sub: &Submitted, details: &str) -> RegistryError {
-    err(
-        422,
-        42201,
-        format!(
-            "Invalid schema of type {}, details: {details}",
-            sub.schema_type.name()
-        ),
-    )
-}
-
-/// Parse a stored version (for compatibility checks).
-fn parse_stored(s: &Store, v: &SchemaValue) -> Result<Parsed, String> {
-    let deps = deps_of(s, &v.references).map_err(|e| e.message)?;
-    schema::parse(v.schema_type, &v.schema, &deps).map(|(p, _)| p)
-}
-
-/// Check `new` against `olds` at `level`: the incompatibilities found.
-fn check_against(
-    s: &Store,
-    level: Level,
-    new: &Parsed,
-    new_type: SchemaType,
-    olds: &[&SchemaValue],
-) -> Result<(), Vec<String>> {
-    let mut messages = Vec::new();
-    for old in olds {
-        if old.schema_type != new_type {
-            messages.push(format!(
-                "{{errorType:'TYPE_MISMATCH', description:'The schema type {} of the new schema does not match the type {} of version {}'}}",
-                new_type.name(),
-                old.schema_type.name(),
-                old.version
-            ));
-            continue;
-        }
-        match parse_stored(s, old) {
-            Ok(p) => {
-                if let Err(e) = schema::check(level, new, &p) {
-                    messages.extend(e);
-                }
-            }
-            Err(e) => tracing::warn!(
-                subject = %old.subject,
-                version = old.version,
-                "stored schema does not parse; not checked against: {e}"
-            ),
-        }
-    }
-    if messages.is_empty() {
-        Ok(())
-    } else {
-        Err(messages)
-    }
-}
-
 async fn register(registry: &Registry, req: &Request, subject: &str) -> Answer {
     check_subject(subject)?;
     let sub = submitted(req)?;
@@ -610,7 +486,7 @@ async fn register(registry: &Registry, req: &Request, subject: &str) -> Answer {
     let subject = subject.to_string();
     let registered = registry
         .write(|s| {
-            let (parsed, new) = prepare(s, &sub)?;
+            let (parsed, new) = resolve::prepare(s, sub.schema_type, &sub.text, &sub.references)?;
             if let Some(id) = sub.id {
                 let r = s.import(&subject, &new, id, sub.version)?;
                 let writes = r.write.clone().into_iter().collect();
@@ -620,7 +496,7 @@ async fn register(registry: &Registry, req: &Request, subject: &str) -> Answer {
                 if force {
                     return Ok(());
                 }
-                check_against(s, level, &parsed, new.schema_type, olds)
+                resolve::check_against(s, level, &parsed, new.schema_type, olds)
             })?;
             let writes = r.write.clone().into_iter().collect();
             Ok((r, writes))
@@ -639,7 +515,7 @@ async fn lookup(registry: &Registry, req: &Request, subject: &str) -> Answer {
             if s.versions(subject, deleted).is_err() {
                 return Err(crate::registry::store::subject_not_found(subject));
             }
-            let (_, new) = prepare(s, &sub)?;
+            let (_, new) = resolve::prepare(s, sub.schema_type, &sub.text, &sub.references)?;
             let v = s.lookup(subject, &new, deleted)?;
             ok(schema_entity(s, v, format.as_deref()))
         })
@@ -659,7 +535,7 @@ async fn compatibility(
     let verbose = req.flag("verbose", false);
     registry
         .read(|s| {
-            let (parsed, new) = prepare(s, &sub)?;
+            let (parsed, new) = resolve::prepare(s, sub.schema_type, &sub.text, &sub.references)?;
             let level = s.level(Some(subject));
             let olds: Vec<&SchemaValue> = match version {
                 Some(v) => match s.version(subject, v, false) {
@@ -685,7 +561,7 @@ async fn compatibility(
             let result = if level == Level::None {
                 Ok(())
             } else {
-                check_against(s, level, &parsed, new.schema_type, &olds)
+                resolve::check_against(s, level, &parsed, new.schema_type, &olds)
             };
             let mut body = json!({ "is_compatible": result.is_ok() });
             if verbose {

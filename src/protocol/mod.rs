@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod legacy;
+pub mod partitioner;
 pub mod throttle;
 
 use bytes::{BufMut, Bytes, BytesMut};

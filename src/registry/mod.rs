@@ -12,9 +12,11 @@
 
 pub mod avro;
 pub mod avro_data;
+pub mod data;
 pub mod json_schema;
 pub mod protobuf;
 pub mod records;
+pub mod resolve;
 pub mod schema;
 pub mod store;
 pub mod wire;

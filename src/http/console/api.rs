@@ -118,25 +118,7 @@ pub fn check(code: i16, message: Option<&StrBytes>, what: &str) -> Result<(), Ap
     }
 }
 
-/// Kafka's name of an error code (`TOPIC_ALREADY_EXISTS`): kafka-protocol's variant name in
-/// upper snake case.
-pub fn error_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        None => "NONE".to_string(),
-        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE_{c}"),
-        Some(e) => {
-            let camel = format!("{e:?}");
-            let mut out = String::with_capacity(camel.len() + 8);
-            for (i, ch) in camel.chars().enumerate() {
-                if ch.is_ascii_uppercase() && i > 0 {
-                    out.push('_');
-                }
-                out.push(ch.to_ascii_uppercase());
-            }
-            out
-        }
-    }
-}
+pub use crate::api::errors::error_name;
 
 /// The HTTP status of a Kafka error: the thing is missing (404), exists or is busy (409),
 /// denied (403), retriable (503: leadership moving, coordinator loading…), else the request

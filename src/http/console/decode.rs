@@ -1,19 +1,23 @@
 //! How the message browser shows a key, a value or a header: UTF-8 text, JSON, hex, or —
 //! for data framed by the Schema Registry's serializers (magic byte 0, then the schema id
 //! as 4 bytes big-endian, then the serialized data) — the schema it names, and the data
-//! decoded where a decoder exists.
+//! decoded.
 //!
 //! Framing is recognised only when the id is one the registry knows, so binary data that
-//! merely starts with a zero byte stays hex. JSON Schema payloads are JSON text and are
-//! shown parsed; Avro payloads go through [`decode_with_schema`] (see there); Protobuf
-//! payloads (message indexes, then the message) are shown as hex with their schema id.
+//! merely starts with a zero byte stays hex. The data is decoded with the schema
+//! (`crate::registry::data`: Avro, Protobuf and JSON Schema data to JSON); data that does not
+//! decode is shown as hex with the decoder's error.
 //! At most [`MAX_SHOWN`] bytes of any one field are shown (the size is always given).
 
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use std::sync::Arc;
+
+use crate::registry::data::DataSchema;
 use crate::registry::records::SchemaType;
+use crate::registry::wire::unframe_id;
 
 /// The most bytes of one key, value or header shown (as text, or hex: twice as many chars).
 pub const MAX_SHOWN: usize = 8 << 10;
@@ -41,44 +45,23 @@ impl Format {
 }
 
 /// What the registry says about a schema id.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SchemaInfo {
     pub subject: String,
     pub version: i32,
     pub schema_type: SchemaType,
-    /// The schema's text (the Avro decoder parses it, once connected).
-    #[allow(dead_code)]
-    pub schema: String,
+    /// The schema parsed for decoding, or why it does not parse.
+    pub data: Result<Arc<DataSchema>, String>,
 }
 
 /// The schemas of the ids the framed fields of one page name.
 pub type Schemas = HashMap<i32, SchemaInfo>;
 
-/// The schema id of data framed by the registry's serializers and the bytes after it.
-/// (Same as `registry::wire::unframe_id`, which is on another branch: use that one once
-/// merged.)
-pub fn unframe_id(data: &[u8]) -> Option<(i32, &[u8])> {
-    match data {
-        [0, a, b, c, d, rest @ ..] => Some((i32::from_be_bytes([*a, *b, *c, *d]), rest)),
-        _ => None,
-    }
-}
-
-/// THE one place to connect a decoder of registry-framed data to JSON: `payload` is what
-/// follows the magic byte and id. Today only JSON Schema payloads (JSON text) decode; Avro
-/// answers None (shown as "schema id N" and hex) until `registry::avro_data` is merged, when
-/// this becomes:
-///
-/// ```ignore
-/// SchemaType::Avro => Some(
-///     crate::registry::avro::AvroSchema::parse(&info.schema)
-///         .and_then(|s| crate::registry::avro_data::decode_to_json(&s, payload)),
-/// ),
-/// ```
-pub fn decode_with_schema(info: &SchemaInfo, payload: &[u8]) -> Option<Result<Value, String>> {
-    match info.schema_type {
-        SchemaType::Json => Some(serde_json::from_slice(payload).map_err(|e| e.to_string())),
-        SchemaType::Avro | SchemaType::Protobuf => None,
+/// `payload` (what follows the magic byte and id) decoded to JSON with the schema.
+fn decode_with_schema(info: &SchemaInfo, payload: &[u8]) -> Result<Value, String> {
+    match &info.data {
+        Ok(d) => d.decode(payload),
+        Err(e) => Err(format!("the schema does not parse: {e}")),
     }
 }
 
@@ -207,13 +190,12 @@ fn as_schema(data: &[u8], id: i32, payload: &[u8], info: &SchemaInfo) -> Value {
     v.insert("subject".into(), json!(info.subject));
     v.insert("version".into(), json!(info.version));
     match decode_with_schema(info, payload) {
-        Some(Ok(d)) => {
+        Ok(d) => {
             v.insert("decoded".into(), d);
         }
-        Some(Err(e)) => {
+        Err(e) => {
             v.insert("decode_error".into(), json!(e));
         }
-        None => {}
     }
     if !v.contains_key("decoded") {
         v.insert("hex".into(), json!(hex(s)));
@@ -258,25 +240,29 @@ pub fn show(data: &[u8], format: Format, schemas: &Schemas) -> Value {
 mod tests {
     use super::*;
 
+    fn info(id: i32, subject: &str, version: i32, t: SchemaType, text: &str) -> SchemaInfo {
+        let (parsed, _) = crate::registry::schema::parse(t, text, &[]).expect("parses");
+        SchemaInfo {
+            subject: subject.into(),
+            version,
+            schema_type: t,
+            data: Ok(Arc::new(DataSchema::from_parsed(id, t, parsed))),
+        }
+    }
+
     fn schemas() -> Schemas {
         let mut m = Schemas::new();
+        m.insert(7, info(7, "orders-value", 2, SchemaType::Json, "{}"));
+        m.insert(8, info(8, "users-value", 1, SchemaType::Avro, "\"string\""));
         m.insert(
-            7,
-            SchemaInfo {
-                subject: "orders-value".into(),
-                version: 2,
-                schema_type: SchemaType::Json,
-                schema: "{}".into(),
-            },
-        );
-        m.insert(
-            8,
-            SchemaInfo {
-                subject: "users-value".into(),
-                version: 1,
-                schema_type: SchemaType::Avro,
-                schema: "\"string\"".into(),
-            },
+            9,
+            info(
+                9,
+                "events-value",
+                1,
+                SchemaType::Protobuf,
+                "syntax = \"proto3\"; message E { string n = 1; }",
+            ),
         );
         m
     }
@@ -326,15 +312,25 @@ mod tests {
             (Some(7), Some("orders-value"))
         );
         assert_eq!(v["decoded"], json!({"id": 1}));
-        // Avro: the id and the hex until the decoder is connected.
+        // Avro: decoded.
         let v = show(&[0, 0, 0, 0, 8, 6, b'a', b'b', b'c'], Format::Auto, &s);
         assert_eq!(
-            (v["schema_type"].as_str(), v["hex"].as_str()),
-            (Some("AVRO"), Some("06616263"))
+            (v["schema_type"].as_str(), &v["decoded"]),
+            (Some("AVRO"), &json!("abc"))
+        );
+        // Avro that does not decode: the hex and the decoder's error.
+        let v = show(&[0, 0, 0, 0, 8, 9, b'a'], Format::Auto, &s);
+        assert_eq!(v["hex"], "0961");
+        assert!(v["decode_error"].is_string(), "{v}");
+        // Protobuf: message indexes [0], then field 1 = "hi".
+        let v = show(&[0, 0, 0, 0, 9, 0, 0x0a, 2, b'h', b'i'], Format::Auto, &s);
+        assert_eq!(
+            (v["schema_type"].as_str(), &v["decoded"]),
+            (Some("PROTOBUF"), &json!({"n": "hi"}))
         );
         // An id the registry does not know: not framing.
         assert_eq!(
-            show(&[0, 0, 0, 0, 9, 1], Format::Auto, &s)["encoding"],
+            show(&[0, 0, 0, 0, 10, 1], Format::Auto, &s)["encoding"],
             "hex"
         );
         // Asked for hex: hex.

@@ -30,6 +30,7 @@ use super::api::{
     check, error_name, list_offsets, metadata, non_empty, offset_ranges, str_bytes, topic_name,
     ApiError, Ctx, LATEST,
 };
+use crate::group::reset::{new_offset, Target};
 
 /// GROUP_ID_NOT_FOUND: ConsumerGroupDescribe's answer for a group of another type.
 const GROUP_ID_NOT_FOUND: i16 = 69;
@@ -387,28 +388,6 @@ pub async fn describe(ctx: &Ctx, group: &str) -> Result<Value, ApiError> {
     }))
 }
 
-/// Where a reset moves each partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Earliest,
-    Latest,
-    Offset(i64),
-    /// The first offset at or after this time (the log end when there is none).
-    Timestamp(i64),
-}
-
-/// The new offset of a partition with log range `[start, end]`: earliest, latest, or the
-/// given (or looked-up) offset clamped into the range, as `skua group reset-offsets` does.
-pub fn new_offset(target: Target, start: i64, end: i64, at_time: Option<i64>) -> i64 {
-    let end = end.max(start);
-    match target {
-        Target::Earliest => start,
-        Target::Latest => end,
-        Target::Offset(o) => o.clamp(start, end),
-        Target::Timestamp(_) => at_time.filter(|o| *o >= 0).unwrap_or(end).clamp(start, end),
-    }
-}
-
 fn parse_target(body: &Value) -> Result<Target, ApiError> {
     let int = |name: &str| {
         body.get(name)
@@ -588,19 +567,6 @@ async fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reset_targets_clamp_to_the_log() {
-        assert_eq!(new_offset(Target::Earliest, 3, 10, None), 3);
-        assert_eq!(new_offset(Target::Latest, 3, 10, None), 10);
-        assert_eq!(new_offset(Target::Offset(5), 3, 10, None), 5);
-        assert_eq!(new_offset(Target::Offset(0), 3, 10, None), 3);
-        assert_eq!(new_offset(Target::Offset(99), 3, 10, None), 10);
-        assert_eq!(new_offset(Target::Timestamp(1), 3, 10, Some(7)), 7);
-        // No record at or after the time: the log end.
-        assert_eq!(new_offset(Target::Timestamp(1), 3, 10, Some(-1)), 10);
-        assert_eq!(new_offset(Target::Timestamp(1), 3, 10, None), 10);
-    }
 
     #[test]
     fn targets_parse() {

@@ -12,6 +12,7 @@
 //! merged newest first by timestamp.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -23,9 +24,11 @@ use super::api::{
     check, error_name, list_offsets, metadata, non_empty, topic_name, ApiError, Ctx, EARLIEST,
     LATEST,
 };
-use super::decode::{show, unframe_id, Format, SchemaInfo, Schemas};
+use super::decode::{show, Format, SchemaInfo, Schemas};
 use crate::http::Request;
 use crate::protocol::batch::{BatchError, BatchIter};
+use crate::registry::data::DataSchema;
+use crate::registry::wire::unframe_id;
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -412,7 +415,7 @@ async fn schemas_of(ctx: &Ctx, records: &[(i32, Record)]) -> Schemas {
                             subject: v.subject.clone(),
                             version: v.version,
                             schema_type: v.schema_type,
-                            schema: v.schema.clone(),
+                            data: DataSchema::of(s, v).map(Arc::new),
                         },
                     ))
                 })

@@ -4,11 +4,11 @@
 //! - BINARY: base64 text ⇄ the bytes.
 //! - JSON: any JSON value ⇄ its UTF-8 JSON text.
 //! - STRING (v3 produce only): a string ⇄ its UTF-8 bytes.
-//! - AVRO: the Avro JSON encoding ⇄ Confluent's framing (magic byte 0, the schema id as a
-//!   big-endian i32, the Avro binary), the schema from the Schema Registry of this broker
+//! - AVRO, JSONSCHEMA, PROTOBUF: the data as JSON (Avro's JSON encoding, the value itself, the
+//!   proto3 JSON mapping) ⇄ Confluent's framing of the serialized data
+//!   ([`crate::registry::data`]), the schema from the Schema Registry of this broker
 //!   (`schema_id`, `schema_version` of a subject, a raw `schema` registered on the fly, or the
-//!   latest version of `<topic>-key|value`). The Avro data codec itself is
-//!   [`avro_codec`]; JSONSCHEMA and PROTOBUF are refused (the registry takes Avro only).
+//!   latest version of `<topic>-key|value`). Protobuf data is the schema's first message.
 //!
 //! Times are Java's `Instant` text (`2021-02-05T19:14:42Z`, `.SSS` when there are millis).
 
@@ -16,11 +16,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::Value;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::RestError;
-use crate::registry::avro::AvroSchema;
-use crate::registry::records::SchemaType;
-use crate::registry::schema::{self, Parsed};
-use crate::registry::store::{Level, NewSchema};
+use crate::registry::data::DataSchema;
+use crate::registry::records::{SchemaType, SchemaValue};
+use crate::registry::resolve;
+use crate::registry::store::{RegistryError, Store};
+use crate::registry::wire;
 use crate::server::registry_runtime::Registry;
 
 /// An embedded format.
@@ -140,54 +144,26 @@ pub fn decode_plain(format: Format, bytes: Option<&[u8]>) -> Result<Value, Strin
     }
 }
 
-/// The Avro data codec: Avro's JSON encoding ⇄ Avro binary under a parsed schema. This is
-/// the seam to `registry::avro_data` (`encode_json` / `decode_to_json`, written on another
-/// branch): until that module is merged into this one, Avro data is refused with this
-/// message rather than encoded approximately.
-pub mod avro_codec {
-    use super::AvroSchema;
-    use serde_json::Value;
-
-    pub const UNAVAILABLE: &str =
-        "the Avro data codec (registry::avro_data) is not part of this build yet";
-
-    pub fn encode_json(schema: &AvroSchema, v: &Value) -> Result<Vec<u8>, String> {
-        let _ = (schema, v);
-        Err(UNAVAILABLE.to_string())
-    }
-
-    pub fn decode_to_json(schema: &AvroSchema, data: &[u8]) -> Result<Value, String> {
-        let _ = (schema, data);
-        Err(UNAVAILABLE.to_string())
-    }
-}
-
-/// Confluent's framing: magic byte 0, the schema id (big-endian), the payload.
-pub fn frame(id: i32, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 5);
-    out.push(0);
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// (schema id, payload) of framed bytes.
-pub fn unframe(data: &[u8]) -> Option<(i32, &[u8])> {
-    if data.len() < 5 || data[0] != 0 {
-        return None;
-    }
-    let id = i32::from_be_bytes([data[1], data[2], data[3], data[4]]);
-    Some((id, &data[5..]))
-}
-
 /// A schema from the registry, as a produce uses it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Resolved {
     pub subject: String,
     pub id: i32,
     pub version: i32,
     pub schema_type: SchemaType,
-    pub schema: String,
+    /// The schema parsed with its references, ready to encode data.
+    pub data: Arc<DataSchema>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("subject", &self.subject)
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("schema_type", &self.schema_type)
+            .finish()
+    }
 }
 
 /// What a produce says about the schema of a key or value.
@@ -203,6 +179,25 @@ pub struct SchemaRef {
 
 fn bad(message: impl Into<String>) -> RestError {
     RestError::new(400, 400, message)
+}
+
+/// The schema type of an embedded format that takes a schema.
+pub fn schema_type_of(format: Format) -> Option<SchemaType> {
+    match format {
+        Format::Avro => Some(SchemaType::Avro),
+        Format::JsonSchema => Some(SchemaType::Json),
+        Format::Protobuf => Some(SchemaType::Protobuf),
+        _ => None,
+    }
+}
+
+/// The embedded format of a schema type.
+pub fn format_of(t: SchemaType) -> Format {
+    match t {
+        SchemaType::Avro => Format::Avro,
+        SchemaType::Json => Format::JsonSchema,
+        SchemaType::Protobuf => Format::Protobuf,
+    }
 }
 
 /// The subject of `topic`'s key or value under `strategy` (only TOPIC_NAME can be computed
@@ -226,14 +221,22 @@ fn subject_for(topic: &str, is_key: bool, r: &SchemaRef) -> Result<String, RestE
     }
 }
 
-fn from_value(v: &crate::registry::records::SchemaValue, subject: String) -> Resolved {
-    Resolved {
+/// `v` of `subject`, parsed for data (a stored schema that no longer parses is 42205).
+fn resolved(
+    s: &Store,
+    v: &SchemaValue,
+    subject: String,
+    version: i32,
+) -> Result<Resolved, RestError> {
+    let data = DataSchema::of(s, v)
+        .map_err(|e| RestError::new(422, 42205, format!("Invalid schema: {e}")))?;
+    Ok(Resolved {
         subject,
         id: v.id,
-        version: v.version,
+        version,
         schema_type: v.schema_type,
-        schema: v.schema.clone(),
-    }
+        data: Arc::new(data),
+    })
 }
 
 /// Find (or register, for a raw schema) the schema a produce names, as Confluent's
@@ -262,9 +265,7 @@ pub async fn resolve(
                     .into_iter()
                     .find(|(sub, _)| *sub == subject)
                     .map_or(v.version, |(_, ver)| ver);
-                let mut out = from_value(v, subject);
-                out.version = version;
-                Ok(out)
+                resolved(s, v, subject, version)
             })
             .await;
     }
@@ -280,7 +281,7 @@ pub async fn resolve(
                         "Schema does not exist for subject: {subject}, version: {version}"
                     ))
                 })?;
-                Ok(from_value(v, subject.clone()))
+                resolved(s, v, subject.clone(), v.version)
             })
             .await;
     }
@@ -301,7 +302,7 @@ pub async fn resolve(
                     "Error when fetching latest schema version. subject = {subject}"
                 ))
             })?;
-            Ok(from_value(v, subject.clone()))
+            resolved(s, v, subject.clone(), v.version)
         })
         .await
 }
@@ -316,112 +317,85 @@ async fn register_raw(
     format: Format,
     raw: &str,
 ) -> Result<Resolved, RestError> {
-    if format != Format::Avro {
-        return Err(bad(format!(
+    let schema_type = schema_type_of(format).ok_or_else(|| {
+        bad(format!(
             "Raw schema not supported with format = {}",
             format.v3_name()
-        )));
-    }
-    let (parsed, canonical) = schema::parse(SchemaType::Avro, raw, &[]).map_err(|e| {
-        RestError::new(
-            422,
-            42205,
-            format!("Invalid schema: Error parsing schema with format = AVRO: {e}"),
-        )
+        ))
     })?;
     let subject = subject_for(topic, is_key, r)?;
-    let new = NewSchema {
-        schema_type: SchemaType::Avro,
-        schema: canonical,
-        references: Vec::new(),
-    };
-    let registered = registry
+    registry
         .write(|s| {
+            let (parsed, new) =
+                resolve::prepare(s, schema_type, raw, &[]).map_err(|e| RegistryError {
+                    status: 422,
+                    code: 42205,
+                    message: format!(
+                        "Invalid schema: Error parsing schema with format = {}: {}",
+                        format.v3_name(),
+                        e.message
+                    ),
+                })?;
             let reg = s.register(&subject, &new, |level, olds| {
-                compatible(level, &parsed, olds)
+                resolve::check_against(s, level, &parsed, schema_type, olds)
             })?;
             let writes = reg.write.clone().into_iter().collect();
-            Ok((reg, writes))
+            let data = DataSchema::from_parsed(reg.id, schema_type, parsed);
+            Ok(((reg, data), writes))
         })
         .await
-        .map_err(|e| RestError::new(e.status, e.code, e.message))?;
-    Ok(Resolved {
-        subject,
-        id: registered.id,
-        version: registered.version,
-        schema_type: SchemaType::Avro,
-        schema: new.schema,
-    })
+        .map(|(reg, data)| Resolved {
+            subject,
+            id: reg.id,
+            version: reg.version,
+            schema_type,
+            data: Arc::new(data),
+        })
+        .map_err(|e| RestError::new(e.status, e.code, e.message))
 }
 
-/// Check `new` against the versions `olds` at `level` (Avro without references, as raw
-/// schemas are).
-fn compatible(
-    level: Level,
-    new: &Parsed,
-    olds: &[&crate::registry::records::SchemaValue],
-) -> Result<(), Vec<String>> {
-    if level == Level::None {
-        return Ok(());
-    }
-    let mut messages = Vec::new();
-    for old in olds {
-        if old.schema_type != SchemaType::Avro {
-            messages.push(format!(
-                "The schema type AVRO of the new schema does not match the type {} of version {}",
-                old.schema_type.name(),
-                old.version
-            ));
-            continue;
-        }
-        if let Ok((p, _)) = schema::parse(old.schema_type, &old.schema, &[]) {
-            if let Err(e) = schema::check(level, new, &p) {
-                messages.extend(e);
-            }
-        }
-    }
-    if messages.is_empty() {
-        Ok(())
-    } else {
-        Err(messages)
-    }
-}
-
-/// Encode `data` with a resolved schema, framed.
+/// Encode `data` with a resolved schema, framed (null stays null).
 pub fn encode_schema(r: &Resolved, data: &Value) -> Result<Option<Vec<u8>>, RestError> {
     if data.is_null() {
         return Ok(None);
     }
-    match r.schema_type {
-        SchemaType::Avro => {
-            let schema = AvroSchema::parse(&r.schema)
-                .map_err(|e| RestError::new(422, 42205, format!("Invalid schema: {e}")))?;
-            let payload = avro_codec::encode_json(&schema, data).map_err(|e| {
-                RestError::new(422, 42207, format!("Error serializing message. {e}"))
-            })?;
-            Ok(Some(frame(r.id, &payload)))
-        }
-        t => Err(bad(format!("Schema type {} is not supported", t.name()))),
-    }
+    r.data
+        .encode(None, data)
+        .map(Some)
+        .map_err(|e| RestError::new(422, 42207, format!("Error serializing message. {e}")))
 }
 
-/// Decode framed Avro bytes with the schema its id names (v2 avro consumers).
-pub async fn decode_schema(registry: &Registry, bytes: Option<&[u8]>) -> Result<Value, String> {
+/// Schemas parsed for decoding, by id, for one batch of records.
+pub type SchemaCache = HashMap<i32, Arc<DataSchema>>;
+
+/// Decode framed bytes with the schema their id names (v2 consumers of `format`, a schema
+/// format); a record of another schema type is an error, as the deserializer's would be.
+pub async fn decode_schema(
+    registry: &Registry,
+    cache: &mut SchemaCache,
+    format: Format,
+    bytes: Option<&[u8]>,
+) -> Result<Value, String> {
     let Some(b) = bytes else {
         return Ok(Value::Null);
     };
-    let (id, payload) = unframe(b).ok_or("Unknown magic byte!")?;
-    let text = registry
-        .read(|s| s.by_id(id).map(|v| (v.schema_type, v.schema.clone())))
-        .await
-        .ok_or_else(|| format!("Schema {id} not found"))?;
-    match text.0 {
-        SchemaType::Avro => {
-            let schema = AvroSchema::parse(&text.1)?;
-            avro_codec::decode_to_json(&schema, payload)
+    let (id, payload) = wire::unframe_id(b).ok_or("Unknown magic byte!")?;
+    let schema = match cache.get(&id) {
+        Some(s) => Arc::clone(s),
+        None => {
+            let s = Arc::new(registry.read(|s| DataSchema::by_id(s, id)).await?);
+            cache.insert(id, Arc::clone(&s));
+            s
         }
-        t => Err(format!("schema type {} is not supported", t.name())),
+    };
+    if format_of(schema.schema_type) != format {
+        return Err(format!(
+            "schema {id} is of type {}, not {}",
+            schema.schema_type.name(),
+            format.v3_name()
+        ));
     }
+    schema.decode(payload)
 }
 
 /// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's civil_from_days).
@@ -574,13 +548,5 @@ mod tests {
             serde_json::json!({"x": 1})
         );
         assert!(decode_plain(Format::Json, Some(b"{")).is_err());
-    }
-
-    #[test]
-    fn framing_round_trips() {
-        let f = frame(7, b"abc");
-        assert_eq!(f, vec![0, 0, 0, 0, 7, b'a', b'b', b'c']);
-        assert_eq!(unframe(&f), Some((7, &b"abc"[..])));
-        assert_eq!(unframe(b"\x01\0\0\0\x07"), None);
     }
 }

@@ -26,9 +26,9 @@ use tokio::sync::mpsc;
 
 use super::formats::{self, Format, SchemaRef};
 use super::{Answer, Rest, RestError, V2_JSON, V3_JSON};
-use crate::cli::produce::murmur2;
 use crate::cluster::now_ms;
 use crate::http::{Request, Response};
+use crate::protocol::partitioner::key_partition;
 
 /// Records one request may carry.
 pub const MAX_RECORDS: usize = 10_000;
@@ -125,7 +125,7 @@ pub async fn produce_all(
     let mut batches: BTreeMap<i32, Vec<(usize, Vec<usize>)>> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {
         let p = r.partition.unwrap_or_else(|| match &r.key {
-            Some(k) => ((murmur2(k) & 0x7fff_ffff) % count) as i32,
+            Some(k) => key_partition(k, count as usize) as i32,
             None => sticky,
         });
         let sz = size(r);
@@ -211,13 +211,7 @@ struct DataInfo {
 impl DataInfo {
     fn to_json(&self) -> Value {
         let mut m = Map::new();
-        let t = match &self.schema {
-            Some(r) if r.schema_type == crate::registry::records::SchemaType::Avro => "AVRO",
-            Some(r) if r.schema_type == crate::registry::records::SchemaType::Json => "JSONSCHEMA",
-            Some(_) => "PROTOBUF",
-            None => self.format.v3_name(),
-        };
-        m.insert("type".into(), json!(t));
+        m.insert("type".into(), json!(self.format.v3_name()));
         if let Some(r) = &self.schema {
             m.insert("subject".into(), json!(r.subject));
             m.insert("schema_id".into(), json!(r.id));
@@ -302,7 +296,7 @@ async fn v3_data(
     Ok((
         bytes,
         DataInfo {
-            format: format.unwrap_or(Format::Avro),
+            format: formats::format_of(resolved.schema_type),
             schema: Some(resolved),
             size,
         },
@@ -526,7 +520,20 @@ async fn v2_schema(
         raw_schema: text,
         ..Default::default()
     };
-    formats::resolve(&rest.registry, topic, is_key, &r).await
+    let resolved = formats::resolve(&rest.registry, topic, is_key, &r).await?;
+    if formats::format_of(resolved.schema_type) != format {
+        return Err(RestError::new(
+            422,
+            42205,
+            format!(
+                "Schema {} is of type {}, not the request's {}",
+                resolved.id,
+                resolved.schema_type.name(),
+                format.v3_name()
+            ),
+        ));
+    }
+    Ok(resolved)
 }
 
 /// `POST /topics/{t}` and `POST /topics/{t}/partitions/{p}`.

@@ -501,11 +501,14 @@ async fn records(rest: &Rest, req: &Request, inst: &Instance) -> Answer {
     });
     let records = inst.read(rest, wait, max_bytes).await?;
     let mut out = Vec::with_capacity(records.len());
+    let mut cache = formats::SchemaCache::new();
     for (n, r) in records.iter().enumerate() {
         let conv = match format {
-            Format::Avro => {
-                let k = formats::decode_schema(&rest.registry, r.key.as_deref()).await;
-                let v = formats::decode_schema(&rest.registry, r.value.as_deref()).await;
+            f if f.needs_schema() => {
+                let k =
+                    formats::decode_schema(&rest.registry, &mut cache, f, r.key.as_deref()).await;
+                let v =
+                    formats::decode_schema(&rest.registry, &mut cache, f, r.value.as_deref()).await;
                 k.and_then(|k| v.map(|v| (k, v)))
             }
             f => formats::decode_plain(f, r.key.as_deref())

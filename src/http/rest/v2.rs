@@ -184,13 +184,7 @@ fn instance_config(body: &Value) -> Result<InstanceConfig, RestError> {
     let format = match get("format").and_then(text) {
         None => Format::Binary,
         Some(f) => match Format::parse_v2(&f) {
-            Some(f @ (Format::Binary | Format::Json | Format::Avro)) => f,
-            Some(f) => {
-                return Err(invalid_config(format!(
-                    "format {} is not supported by this proxy",
-                    f.v2_name()
-                )))
-            }
+            Some(f) => f,
             None => return Err(invalid_config(format!("unknown format {f}"))),
         },
     };

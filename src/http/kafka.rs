@@ -86,6 +86,38 @@ where
     R::Response::decode(&mut bytes, version).map_err(|e| CallError::Decode(e.to_string()))
 }
 
+/// A Metadata request for `topics` (None: every topic), never creating one: what the console
+/// and the proxy read topics and partitions with.
+pub fn metadata_request(topics: Option<&[&str]>) -> kafka_protocol::messages::MetadataRequest {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{MetadataRequest, TopicName};
+    MetadataRequest::default()
+        .with_allow_auto_topic_creation(false)
+        .with_topics(topics.map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    MetadataRequestTopic::default()
+                        .with_name(Some(TopicName(StrBytes::from_string(t.to_string()))))
+                })
+                .collect()
+        }))
+}
+
+/// Kafka's ConfigSource names (DescribeConfigs' `config_source`).
+pub fn config_source_name(s: i8) -> &'static str {
+    match s {
+        1 => "DYNAMIC_TOPIC_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        7 => "CLIENT_METRICS_CONFIG",
+        8 => "GROUP_CONFIG",
+        _ => "UNKNOWN",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

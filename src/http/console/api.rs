@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    DescribeLogDirsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse, TopicName,
+    DescribeLogDirsRequest, ListOffsetsRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use kafka_protocol::ResponseError;
@@ -145,13 +144,7 @@ pub fn topic_name(s: &str) -> TopicName {
 
 /// Metadata v12 of `topics` (None: every topic, internal ones included).
 pub async fn metadata(ctx: &Ctx, topics: Option<&[&str]>) -> Result<MetadataResponse, ApiError> {
-    let req = MetadataRequest::default()
-        .with_allow_auto_topic_creation(false)
-        .with_topics(topics.map(|ts| {
-            ts.iter()
-                .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
-                .collect()
-        }));
+    let req = crate::http::kafka::metadata_request(topics);
     ctx.call(12, req).await
 }
 

@@ -250,20 +250,6 @@ pub async fn describe(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
     }))
 }
 
-fn source_name(s: i8) -> &'static str {
-    match s {
-        1 => "DYNAMIC_TOPIC_CONFIG",
-        2 => "DYNAMIC_BROKER_CONFIG",
-        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        4 => "STATIC_BROKER_CONFIG",
-        5 => "DEFAULT_CONFIG",
-        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
-        7 => "CLIENT_METRICS_CONFIG",
-        8 => "GROUP_CONFIG",
-        _ => "UNKNOWN",
-    }
-}
-
 fn type_name(t: i8) -> &'static str {
     match t {
         1 => "BOOLEAN",
@@ -306,7 +292,7 @@ pub async fn configs(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
             json!({
                 "name": c.name.as_str(),
                 "value": c.value.as_ref().map(|v| v.as_str()),
-                "source": source_name(c.config_source),
+                "source": crate::http::kafka::config_source_name(c.config_source),
                 "is_default": c.config_source == 5,
                 "read_only": c.read_only,
                 "sensitive": c.is_sensitive,

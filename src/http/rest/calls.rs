@@ -15,7 +15,6 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -76,13 +75,7 @@ impl Rest {
 
     /// Metadata of `topics` (None: every topic).
     pub async fn metadata(&self, topics: Option<&[&str]>) -> Result<MetadataResponse, RestError> {
-        let req = MetadataRequest::default()
-            .with_allow_auto_topic_creation(false)
-            .with_topics(topics.map(|ts| {
-                ts.iter()
-                    .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
-                    .collect()
-            }));
+        let req = crate::http::kafka::metadata_request(topics);
         self.call(12, req).await
     }
 

@@ -362,21 +362,6 @@ fn replicas(u: &Urls, t: &str, p: &MetadataResponsePartition) -> Vec<Value> {
         .collect()
 }
 
-/// Kafka's ConfigSource names (DescribeConfigs' `config_source`).
-fn source_name(s: i8) -> &'static str {
-    match s {
-        1 => "DYNAMIC_TOPIC_CONFIG",
-        2 => "DYNAMIC_BROKER_CONFIG",
-        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        4 => "STATIC_BROKER_CONFIG",
-        5 => "DEFAULT_CONFIG",
-        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
-        7 => "CLIENT_METRICS_CONFIG",
-        8 => "GROUP_CONFIG",
-        _ => "UNKNOWN",
-    }
-}
-
 async fn topic_configs(rest: &Rest, u: &Urls, t: &str) -> Result<Vec<Value>, RestError> {
     let r = rest.topic_configs(t).await?;
     let mut configs = r.configs;
@@ -398,11 +383,11 @@ async fn topic_configs(rest: &Rest, u: &Urls, t: &str) -> Result<Vec<Value>, Res
                 "is_default": c.config_source == 5,
                 "is_read_only": c.read_only,
                 "is_sensitive": c.is_sensitive,
-                "source": source_name(c.config_source),
+                "source": crate::http::kafka::config_source_name(c.config_source),
                 "synonyms": c.synonyms.iter().map(|s| json!({
                     "name": s.name.as_str(),
                     "value": s.value.as_ref().map(|v| v.as_str()),
-                    "source": source_name(s.source),
+                    "source": crate::http::kafka::config_source_name(s.source),
                 })).collect::<Vec<_>>(),
             })
         })

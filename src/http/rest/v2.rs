@@ -606,8 +606,12 @@ mod tests {
         assert_eq!((e.status, e.code), (422, 42204));
         assert_eq!(
             instance_config(&json!({"format": "protobuf"}))
-                .unwrap_err()
-                .code,
+                .map(|c| c.format)
+                .ok(),
+            Some(Format::Protobuf)
+        );
+        assert_eq!(
+            instance_config(&json!({"format": "xml"})).unwrap_err().code,
             42204
         );
     }

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::api::ConnectionInfo;
 use crate::cluster::Broker;
-use crate::http::kafka::{call, connection};
+use crate::http::kafka::{call, connection_as};
 use crate::http::Response;
 use crate::server::registry_runtime::Registry;
 
@@ -36,11 +36,17 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(broker: Arc<Broker>, registry: Arc<Registry>, peer: Option<SocketAddr>) -> Ctx {
+    /// The calls of one request, as `user` (Basic-authenticated) or `User:ANONYMOUS`.
+    pub fn new(
+        broker: Arc<Broker>,
+        registry: Arc<Registry>,
+        peer: Option<SocketAddr>,
+        user: Option<&str>,
+    ) -> Ctx {
         Ctx {
             broker,
             registry,
-            conn: connection(peer),
+            conn: connection_as(peer, user),
         }
     }
 

@@ -15,7 +15,8 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use serde_json::json;
 
-const STANDARD: &str = "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+const STANDARD: &str =
+    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 
 fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_string())
@@ -141,37 +142,83 @@ fn basic_users_act_as_themselves_on_every_http_listener() {
             "/api/topics",
             Some(auth),
             Some("application/json"),
-            json!({"name": name, "partitions": 1}).to_string().as_bytes(),
+            json!({"name": name, "partitions": 1})
+                .to_string()
+                .as_bytes(),
         )
     };
     let r = create(&admin, "orders");
     assert_eq!(r.status, 200, "{}", r.text());
     let r = create(&alice, "alices");
-    assert_eq!(r.json()["error"], "TOPIC_AUTHORIZATION_FAILED", "{}", r.text());
     assert_eq!(
-        topic_names(&call(console, "GET", "/api/topics", Some(&admin), None, b"")),
+        r.json()["error"],
+        "TOPIC_AUTHORIZATION_FAILED",
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        topic_names(&call(
+            console,
+            "GET",
+            "/api/topics",
+            Some(&admin),
+            None,
+            b""
+        )),
         vec!["orders"]
     );
-    assert!(topic_names(&call(console, "GET", "/api/topics", Some(&alice), None, b"")).is_empty());
+    assert!(topic_names(&call(
+        console,
+        "GET",
+        "/api/topics",
+        Some(&alice),
+        None,
+        b""
+    ))
+    .is_empty());
     // DESCRIBE granted: alice sees it in the console.
     allow_topic(&mut k, "User:alice", "orders", 8);
     assert_eq!(
-        topic_names(&call(console, "GET", "/api/topics", Some(&alice), None, b"")),
+        topic_names(&call(
+            console,
+            "GET",
+            "/api/topics",
+            Some(&alice),
+            None,
+            b""
+        )),
         vec!["orders"]
     );
 
     // The proxy: alice may not write to orders (403 / 40301) until WRITE is granted.
     let r = call(proxy, "GET", "/v3/clusters", Some(&alice), None, b"");
     assert_eq!(r.status, 200, "{}", r.text());
-    let c = r.json()["data"][0]["cluster_id"].as_str().unwrap().to_string();
+    let c = r.json()["data"][0]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let path = format!("/v3/clusters/{c}/topics/orders/records");
     let rec = br#"{"value":{"type":"STRING","data":"hi"}}"#;
-    let r = call(proxy, "POST", &path, Some(&alice), Some("application/json"), rec);
+    let r = call(
+        proxy,
+        "POST",
+        &path,
+        Some(&alice),
+        Some("application/json"),
+        rec,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let line: serde_json::Value = serde_json::from_str(r.text().lines().next().unwrap()).unwrap();
     assert_eq!(line["error_code"], 40301, "{line}");
     allow_topic(&mut k, "User:alice", "orders", 4);
-    let r = call(proxy, "POST", &path, Some(&alice), Some("application/json"), rec);
+    let r = call(
+        proxy,
+        "POST",
+        &path,
+        Some(&alice),
+        Some("application/json"),
+        rec,
+    );
     let line: serde_json::Value = serde_json::from_str(r.text().lines().next().unwrap()).unwrap();
     assert_eq!(
         (line["error_code"].clone(), line["offset"].clone()),

@@ -55,9 +55,7 @@ impl BasicAuth {
             .decode(token.trim())
             .map_err(|_| "malformed Basic credentials")?;
         let text = String::from_utf8(decoded).map_err(|_| "malformed Basic credentials")?;
-        let (user, password) = text
-            .split_once(':')
-            .ok_or("malformed Basic credentials")?;
+        let (user, password) = text.split_once(':').ok_or("malformed Basic credentials")?;
         if user.is_empty() {
             return Err("invalid user name or password");
         }
@@ -148,6 +146,8 @@ mod tests {
         assert!(auth.check(None).is_err());
         assert!(auth.check(Some("Bearer abc")).is_err());
         assert!(auth.check(Some("Basic !!!")).is_err());
-        assert!(auth.check(Some(&format!("Basic {}", B64.encode("nocolon")))).is_err());
+        assert!(auth
+            .check(Some(&format!("Basic {}", B64.encode("nocolon"))))
+            .is_err());
     }
 }

@@ -957,6 +957,14 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         Some(0),
         "A connection whose SASL authentication failed is closed this long after the failure is answered (Kafka's default; clients read the error before the close).",
     ),
+    // ---- the HTTP listeners (issue 13) ----
+    def(
+        "http.authentication.method",
+        Str,
+        Some("NONE"),
+        None,
+        "NONE: the console, the Schema Registry and the HTTP proxy serve everyone as User:ANONYMOUS; BASIC: HTTP Basic authentication against the SCRAM users, and the console's and the proxy's Kafka calls run as that user (ACLs apply).",
+    ),
     // ---- the HTTP proxy (issue 13) ----
     def(
         "consumer.instance.timeout.ms",
@@ -1427,6 +1435,11 @@ fn check_value(
             if v != "CreateTime" && v != "LogAppendTime" =>
         {
             Err(invalid(name, value, "expected CreateTime or LogAppendTime"))
+        }
+        "http.authentication.method"
+            if !v.eq_ignore_ascii_case("NONE") && !v.eq_ignore_ascii_case("BASIC") =>
+        {
+            Err(invalid(name, value, "expected NONE or BASIC"))
         }
         "compression.type" if compression_codec(v).is_none() => Err(invalid(
             name,

@@ -36,6 +36,20 @@ pub fn connection(peer: Option<std::net::SocketAddr>) -> Arc<ConnectionInfo> {
     Arc::new(ConnectionInfo::new(peer))
 }
 
+/// A connection identity for calls made on behalf of `user` (Basic-authenticated on an HTTP
+/// listener): its principal is `User:<user>`, so the authorizer judges them as that user's.
+/// None: `User:ANONYMOUS`.
+pub fn connection_as(
+    peer: Option<std::net::SocketAddr>,
+    user: Option<&str>,
+) -> Arc<ConnectionInfo> {
+    let c = ConnectionInfo::new(peer);
+    if let Some(u) = user {
+        c.set_principal(crate::security::KafkaPrincipal::user(u));
+    }
+    Arc::new(c)
+}
+
 /// Call API `R` at `version` with `request` and decode its response.
 pub async fn call<R>(
     broker: &Arc<Broker>,

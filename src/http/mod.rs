@@ -5,6 +5,7 @@
 //! segments, query pairs, headers, the whole body read under a limit) to a [`Response`]
 //! (a full body, or a stream of chunks for the proxy's streaming produce).
 
+pub mod auth;
 pub mod console;
 pub mod kafka;
 pub mod listen;
@@ -38,6 +39,9 @@ pub struct Request {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub peer: Option<SocketAddr>,
+    /// The user Basic authentication proved (`http.authentication.method=BASIC`); None when
+    /// the listener authenticates nobody (the services then act as `User:ANONYMOUS`).
+    pub user: Option<String>,
 }
 
 impl Request {

@@ -3,7 +3,9 @@
 //! at once), request heads within [`HEAD_TIMEOUT`] and hyper's header-size bound, request
 //! bodies up to the service's `max_body` (a larger declared or actual body is answered 413
 //! and the connection closed), a keep-alive connection closed when its next request head
-//! does not arrive within [`HEAD_TIMEOUT`] either. It stops with the broker (the shutdown watch): in-flight requests get a short grace period.
+//! does not arrive within [`HEAD_TIMEOUT`] either. With Basic authentication on
+//! ([`super::auth`]), a request without valid credentials is answered 401 (with the
+//! `WWW-Authenticate` challenge) before its body is read, and the connection closed. It stops with the broker (the shutdown watch): in-flight requests get a short grace period.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::auth::{BasicAuth, CHALLENGE};
 use super::{split_path, Body, ChannelBody, Request, Response, SharedService};
 
 pub const MAX_CONNECTIONS: usize = 256;
@@ -34,6 +37,7 @@ pub async fn serve(
     listener: TcpListener,
     service: SharedService,
     name: &'static str,
+    auth: Option<Arc<BasicAuth>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -58,6 +62,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let svc = Arc::clone(&service);
+        let auth = auth.clone();
         let mut stop = shutdown.clone();
         conns.spawn(async move {
             let conn = http1::Builder::new()
@@ -69,7 +74,8 @@ pub async fn serve(
                     TokioIo::new(stream),
                     service_fn(move |req| {
                         let svc = Arc::clone(&svc);
-                        async move { Ok::<_, Infallible>(handle(svc, req, peer).await) }
+                        let auth = auth.clone();
+                        async move { Ok::<_, Infallible>(handle(svc, auth, req, peer).await) }
                     }),
                 );
             tokio::pin!(conn);
@@ -92,11 +98,31 @@ pub async fn serve(
 
 async fn handle(
     svc: SharedService,
+    auth: Option<Arc<BasicAuth>>,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<HyperBody> {
     let max = svc.max_body();
     let (parts, body) = req.into_parts();
+    // Authenticated before the body is read: a stranger's upload is not taken in.
+    let user = match &auth {
+        None => None,
+        Some(a) => {
+            let header = parts
+                .headers
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match a.check(header) {
+                Ok(u) => Some(u),
+                Err(why) => {
+                    let r = svc
+                        .transport_error(401, &format!("Unauthorized: {why}"))
+                        .with_header("www-authenticate", CHALLENGE);
+                    return close(to_hyper(r));
+                }
+            }
+        }
+    };
     let declared = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)
@@ -152,6 +178,7 @@ async fn handle(
         headers: parts.headers,
         body,
         peer: Some(peer),
+        user,
     };
     let mut resp = to_hyper(svc.call(request).await);
     if head_only {

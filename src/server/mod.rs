@@ -453,6 +453,15 @@ impl Server {
             ));
         }
         let registry = registry_runtime::Registry::new(Arc::clone(&broker));
+        let http_auth = broker
+            .config
+            .broker_value("http.authentication.method")
+            .filter(|m| m.eq_ignore_ascii_case("BASIC"))
+            .map(|_| {
+                Arc::new(crate::http::auth::BasicAuth::new(Box::new(
+                    broker.scram_credentials.clone(),
+                )))
+            });
         for (role, l) in http {
             let (service, name): (crate::http::SharedService, &'static str) = match role {
                 HttpRole::SchemaRegistry => (
@@ -483,6 +492,7 @@ impl Server {
                 l,
                 service,
                 name,
+                http_auth.clone(),
                 shutdown_rx.clone(),
             ));
         }

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::api::ConnectionInfo;
 use crate::cluster::Broker;
-use crate::http::kafka::{call, connection};
+use crate::http::kafka::{call, connection_as};
 use crate::http::Response;
 use crate::server::registry_runtime::Registry;
 
@@ -36,11 +36,17 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(broker: Arc<Broker>, registry: Arc<Registry>, peer: Option<SocketAddr>) -> Ctx {
+    /// The calls of one request, as `user` (Basic-authenticated) or `User:ANONYMOUS`.
+    pub fn new(
+        broker: Arc<Broker>,
+        registry: Arc<Registry>,
+        peer: Option<SocketAddr>,
+        user: Option<&str>,
+    ) -> Ctx {
         Ctx {
             broker,
             registry,
-            conn: connection(peer),
+            conn: connection_as(peer, user),
         }
     }
 
@@ -219,12 +225,16 @@ pub async fn offset_ranges(
         .collect())
 }
 
+/// CLUSTER_AUTHORIZATION_FAILED.
+const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+
 /// Partition sizes on this broker's log directories (DescribeLogDirs v4); `topics` None:
-/// every topic.
+/// every topic. None when the user may not describe the cluster (DescribeLogDirs needs
+/// DESCRIBE on it): the pages then show no sizes rather than fail.
 pub async fn log_sizes(
     ctx: &Ctx,
     topics: Option<&[(String, Vec<i32>)]>,
-) -> Result<HashMap<(String, i32), i64>, ApiError> {
+) -> Result<Option<HashMap<(String, i32), i64>>, ApiError> {
     let req = DescribeLogDirsRequest::default().with_topics(topics.map(|ts| {
         ts.iter()
             .map(|(t, ps)| {
@@ -235,6 +245,9 @@ pub async fn log_sizes(
             .collect()
     }));
     let resp = ctx.call(4, req).await?;
+    if resp.error_code == CLUSTER_AUTHORIZATION_FAILED {
+        return Ok(None);
+    }
     check(resp.error_code, None, "DescribeLogDirs")?;
     let mut out = HashMap::new();
     for dir in resp.results.into_iter().filter(|d| d.error_code == 0) {
@@ -245,7 +258,7 @@ pub async fn log_sizes(
             }
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// A required path or body string that must not be empty.

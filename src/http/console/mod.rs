@@ -96,6 +96,7 @@ impl Service for ConsoleService {
             Arc::clone(&self.broker),
             Arc::clone(&self.registry),
             req.peer,
+            req.user.as_deref(),
         );
         Box::pin(async move {
             let resp = match req.segs().first() {

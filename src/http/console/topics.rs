@@ -55,7 +55,11 @@ pub async fn list(ctx: &Ctx, internal: bool) -> Result<Value, ApiError> {
             if let Some((s, e)) = ranges.get(&key) {
                 messages += e - s;
             }
-            size += sizes.get(&key).copied().unwrap_or(0);
+            size += sizes
+                .as_ref()
+                .and_then(|m| m.get(&key))
+                .copied()
+                .unwrap_or(0);
             if p.isr_nodes.len() < p.replica_nodes.len() {
                 under += 1;
             }
@@ -70,7 +74,7 @@ pub async fn list(ctx: &Ctx, internal: bool) -> Result<Value, ApiError> {
             "partitions": t.partitions.len(),
             "replication_factor": t.partitions.iter().map(|p| p.replica_nodes.len()).max().unwrap_or(0),
             "messages": messages,
-            "size_bytes": size,
+            "size_bytes": sizes.is_some().then_some(size),
             "under_replicated_partitions": under,
             "offline_partitions": offline,
         }));
@@ -226,7 +230,7 @@ pub async fn describe(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
                 "log_start_offset": range.map(|r| r.0),
                 "log_end_offset": range.map(|r| r.1),
                 "messages": range.map(|r| r.1 - r.0),
-                "size_bytes": sizes.get(&key),
+                "size_bytes": sizes.as_ref().and_then(|m| m.get(&key)),
                 "error": (p.error_code != 0).then(|| super::api::error_name(p.error_code)),
             })
         })
@@ -245,7 +249,7 @@ pub async fn describe(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
         "topic_id": t.topic_id.to_string(),
         "internal": t.is_internal,
         "messages": messages,
-        "size_bytes": size,
+        "size_bytes": sizes.is_some().then_some(size),
         "partitions": partitions,
     }))
 }

@@ -68,7 +68,7 @@ impl Rest {
         R: kafka_protocol::protocol::Request + kafka_protocol::protocol::Encodable,
         R::Response: kafka_protocol::protocol::Decodable + kafka_protocol::protocol::HeaderVersion,
     {
-        call(&self.broker, &self.conn, client_id, version, request)
+        call(&self.broker, &self.conn_now(), client_id, version, request)
             .await
             .map_err(failed)
     }

@@ -253,6 +253,9 @@ pub struct Instance {
     pub fetch_min_bytes: i32,
     /// The instance's own `consumer.request.timeout.ms`.
     pub request_timeout: Option<Duration>,
+    /// The authenticated user that created it: its own calls (heartbeats, commits, leaving)
+    /// run as that user.
+    pub user: Option<String>,
     last_used_ms: AtomicI64,
     pub closed: AtomicBool,
     pub state: Mutex<State>,
@@ -664,6 +667,7 @@ impl Consumers {
             auto_commit: cfg.auto_commit,
             fetch_min_bytes: cfg.fetch_min_bytes,
             request_timeout: cfg.request_timeout,
+            user: super::current_user(),
             last_used_ms: AtomicI64::new(now_ms()),
             closed: AtomicBool::new(false),
             state: Mutex::new(State::new()),
@@ -672,7 +676,10 @@ impl Consumers {
             epoch_tx,
             task: std::sync::Mutex::new(None),
         });
-        let task = tokio::spawn(super::member::run(Arc::downgrade(rest), Arc::clone(&inst)));
+        let task = tokio::spawn(super::USER.scope(
+            inst.user.clone(),
+            super::member::run(Arc::downgrade(rest), Arc::clone(&inst)),
+        ));
         if let Ok(mut t) = inst.task.lock() {
             *t = Some(task);
         }
@@ -736,7 +743,8 @@ pub async fn expire_idle(rest: Weak<Rest>) {
         for inst in r.consumers.take_expired() {
             tracing::info!(group = %inst.group, instance = %inst.name, "REST consumer instance expired");
             let r = Arc::clone(&r);
-            tokio::spawn(async move { inst.shutdown(&r).await });
+            let user = inst.user.clone();
+            tokio::spawn(super::USER.scope(user, async move { inst.shutdown(&r).await }));
         }
     }
 }

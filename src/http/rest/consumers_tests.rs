@@ -21,6 +21,7 @@ async fn call(
         headers: hyper::HeaderMap::new(),
         body: Bytes::from(body.to_string()),
         peer: None,
+        user: None,
     };
     let resp = svc.call(req).await;
     let Body::Full(b) = resp.body else {

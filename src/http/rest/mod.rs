@@ -148,13 +148,41 @@ pub fn kafka_message(code: i16) -> String {
 
 pub type Answer = Result<Response, RestError>;
 
+tokio::task_local! {
+    /// The Basic-authenticated user a request (and the tasks it starts: a streaming produce,
+    /// a consumer instance) acts for; None: `User:ANONYMOUS`.
+    pub static USER: Option<String>;
+}
+
+/// The user the current task acts for.
+pub fn current_user() -> Option<String> {
+    USER.try_with(Clone::clone).ok().flatten()
+}
+
 /// The proxy's shared state.
 pub struct Rest {
     pub broker: Arc<Broker>,
     pub registry: Arc<Registry>,
-    /// The connection identity of the proxy's own Kafka calls.
+    /// The connection identity of the proxy's own Kafka calls (`User:ANONYMOUS`).
     pub conn: Arc<ConnectionInfo>,
+    /// The connection identities of authenticated users' calls (`User:<name>`).
+    user_conns: std::sync::Mutex<std::collections::HashMap<String, Arc<ConnectionInfo>>>,
     pub consumers: Arc<consumers::Consumers>,
+}
+
+impl Rest {
+    /// The connection identity of the current task's user.
+    pub fn conn_now(&self) -> Arc<ConnectionInfo> {
+        let Some(user) = current_user() else {
+            return Arc::clone(&self.conn);
+        };
+        let mut conns = self.user_conns.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(
+            conns
+                .entry(user.clone())
+                .or_insert_with(|| crate::http::kafka::connection_as(None, Some(&user))),
+        )
+    }
 }
 
 /// The listener's service.
@@ -181,6 +209,7 @@ impl RestService {
             broker,
             registry,
             conn,
+            user_conns: std::sync::Mutex::new(std::collections::HashMap::new()),
             consumers,
         });
         tokio::spawn(consumers::expire_idle(Arc::downgrade(&rest)));
@@ -191,7 +220,8 @@ impl RestService {
 impl Service for RestService {
     fn call(&self, req: Request) -> BoxFuture<'static, Response> {
         let rest = Arc::clone(&self.rest);
-        Box::pin(async move { route(rest, req).await })
+        let user = req.user.clone();
+        Box::pin(USER.scope(user, async move { route(rest, req).await }))
     }
 
     fn max_body(&self) -> usize {

@@ -400,9 +400,9 @@ pub async fn v3_records(rest: &Arc<Rest>, req: &Request, topic: &str) -> Answer 
     let rest = Arc::clone(rest);
     let body = req.body.clone();
     let topic = topic.to_string();
-    tokio::spawn(async move {
+    tokio::spawn(super::USER.scope(super::current_user(), async move {
         stream_records(&rest, &topic, partitions, &body, tx).await;
-    });
+    }));
     Ok(Response::stream(200, V3_JSON, rx))
 }
 

@@ -753,7 +753,7 @@
     };
     const rows = users.flatMap((u) => u.credentials.map((c) => ({ u, c })));
     view.append(h('h1', null, 'Users'),
-      h('p', { class: 'muted' }, 'SCRAM credentials. The password is salted here and never stored or shown; saving an existing user and mechanism replaces its password.'),
+      h('p', { class: 'muted' }, 'SCRAM credentials. The console salts the password before it reaches the broker; it is never stored or shown. Saving an existing user and mechanism replaces its password.'),
       h('h2', null, 'Add or update a user'),
       h('div', { class: 'panel', id: 'create-user' },
         h('div', { class: 'row' },

@@ -63,16 +63,13 @@ impl Binding {
                 text(name)?.ok_or_else(|| ApiError::bad_request(format!("{name} is required")))?;
             non_empty(v, name)
         };
-        fn named<T: Copy>(
+        fn named<T: Copy + PartialEq>(
             field: &str,
             value: &str,
             parse: fn(&str) -> Option<T>,
             allowed: &[T],
             names: fn(T) -> &'static str,
-        ) -> Result<T, ApiError>
-        where
-            T: PartialEq,
-        {
+        ) -> Result<T, ApiError> {
             match parse(value) {
                 Some(v) if allowed.contains(&v) => Ok(v),
                 _ => Err(ApiError::bad_request(format!(

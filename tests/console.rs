@@ -988,3 +988,255 @@ fn malformed_and_cross_site_requests_are_refused_with_json_errors() {
     // Still serving.
     assert_eq!(ok(get(p, "/api/topics?internal=false"))[0]["name"], "mine");
 }
+
+#[test]
+fn acls_are_off_without_an_authorizer() {
+    let b = Broker::start_with_http(&[]);
+    let p = b.console_port.unwrap();
+    assert_eq!(
+        ok(get(p, "/api/acls")),
+        json!({"enabled": false, "acls": []})
+    );
+    // A write meets Kafka's answer.
+    let acl = json!({"resource_type": "TOPIC", "resource_name": "t",
+                     "principal": "User:alice", "operation": "READ"});
+    assert_eq!(
+        err(write(p, "POST", "/api/acls", &acl)),
+        (400, "SECURITY_DISABLED".into())
+    );
+    assert_eq!(
+        err(request(p, "PUT", "/api/acls", &[], b"")),
+        (405, "METHOD_NOT_ALLOWED".into())
+    );
+}
+
+#[test]
+fn acls_are_created_listed_and_deleted_through_kafka() {
+    let b = Broker::start_with_http(&[
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users=User:ANONYMOUS",
+    ]);
+    let p = b.console_port.unwrap();
+    assert_eq!(
+        ok(get(p, "/api/acls")),
+        json!({"enabled": true, "acls": []})
+    );
+
+    // host, pattern_type and permission take their defaults.
+    let alice = json!({"resource_type": "TOPIC", "resource_name": "orders",
+                       "principal": "User:alice", "operation": "READ"});
+    let alice_full = json!({"resource_type": "TOPIC", "resource_name": "orders",
+                            "pattern_type": "LITERAL", "principal": "User:alice", "host": "*",
+                            "operation": "READ", "permission": "ALLOW"});
+    assert_eq!(
+        ok(write(p, "POST", "/api/acls", &alice)),
+        json!({"created": alice_full})
+    );
+    let bob = json!({"resource_type": "GROUP", "resource_name": "app-",
+                     "pattern_type": "PREFIXED", "principal": "User:bob", "host": "10.0.0.1",
+                     "operation": "DESCRIBE", "permission": "DENY"});
+    assert_eq!(
+        ok(write(p, "POST", "/api/acls", &bob)),
+        json!({"created": bob})
+    );
+    // Again: Kafka takes an existing binding.
+    ok(write(p, "POST", "/api/acls", &bob));
+    assert_eq!(
+        ok(get(p, "/api/acls")),
+        json!({"enabled": true, "acls": [alice_full, bob]})
+    );
+
+    // Kafka's validation: a principal without its type.
+    let bad = json!({"resource_type": "TOPIC", "resource_name": "orders",
+                     "principal": "bob", "operation": "READ"});
+    assert_eq!(
+        err(write(p, "POST", "/api/acls", &bad)),
+        (400, "INVALID_REQUEST".into())
+    );
+    // The console's: names it does not know, a missing field.
+    for bad in [
+        json!({"resource_type": "TABLE", "resource_name": "x", "principal": "User:a", "operation": "READ"}),
+        json!({"resource_type": "TOPIC", "resource_name": "x", "principal": "User:a", "operation": "ANY"}),
+        json!({"resource_type": "TOPIC", "resource_name": "x", "principal": "User:a", "operation": "READ", "pattern_type": "MATCH"}),
+        json!({"resource_type": "TOPIC", "resource_name": "x", "principal": "User:a", "operation": "READ", "permission": "MAYBE"}),
+        json!({"resource_type": "TOPIC", "principal": "User:a", "operation": "READ"}),
+        json!({"resource_type": "TOPIC", "resource_name": 7, "principal": "User:a", "operation": "READ"}),
+    ] {
+        assert_eq!(
+            err(write(p, "POST", "/api/acls", &bad)),
+            (400, "BAD_REQUEST".into()),
+            "{bad}"
+        );
+    }
+
+    // Delete one exact binding; deleting it again deletes nothing.
+    assert_eq!(
+        ok(write(p, "POST", "/api/acls/delete", &alice)),
+        json!({"deleted": 1})
+    );
+    assert_eq!(
+        ok(get(p, "/api/acls")),
+        json!({"enabled": true, "acls": [bob]})
+    );
+    assert_eq!(
+        ok(write(p, "POST", "/api/acls/delete", &alice)),
+        json!({"deleted": 0})
+    );
+    // A filter differing in one field (the host) matches nothing.
+    let mut other_host = bob.clone();
+    other_host["host"] = json!("*");
+    assert_eq!(
+        ok(write(p, "POST", "/api/acls/delete", &other_host)),
+        json!({"deleted": 0})
+    );
+    assert_eq!(
+        ok(get(p, "/api/acls")),
+        json!({"enabled": true, "acls": [bob]})
+    );
+}
+
+/// SaslHandshake v1 + SaslAuthenticate v2 with SCRAM on `port`: the error code of the
+/// authentication, after checking the server's signature when it succeeded.
+fn scram_login(port: u16, mechanism: &str, user: &str, password: &str) -> i16 {
+    use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+    use skua::cli::sasl_client::ScramClient;
+    use skua::security::scram::ScramMechanism;
+    let mut c = Client::connect(&format!("127.0.0.1:{port}"));
+    let r = c.call(
+        1,
+        &SaslHandshakeRequest::default().with_mechanism(s(mechanism)),
+    );
+    assert_eq!(r.error_code, 0, "handshake {mechanism}");
+    let mut client = ScramClient::new(
+        ScramMechanism::from_name(mechanism).unwrap(),
+        user,
+        password,
+    );
+    let first = client.first_message();
+    let r = c.call(
+        2,
+        &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(first)),
+    );
+    if r.error_code != 0 {
+        return r.error_code;
+    }
+    let fin = client.final_message(&r.auth_bytes).unwrap();
+    let r = c.call(
+        2,
+        &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(fin)),
+    );
+    if r.error_code == 0 {
+        client.verify_server_final(&r.auth_bytes).unwrap();
+        // Authenticated: the connection serves requests.
+        let md: MetadataResponse = c.call(12, &MetadataRequest::default());
+        assert_eq!(md.brokers[0].port, i32::from(port));
+    }
+    r.error_code
+}
+
+#[test]
+fn scram_users_are_created_used_and_deleted() {
+    let kafka = common::free_port();
+    let sasl = common::free_port();
+    let b = Broker::start_with_http_on(
+        kafka,
+        vec![
+            format!("listeners=PLAINTEXT://127.0.0.1:{kafka},SASL_PLAINTEXT://127.0.0.1:{sasl}"),
+            "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512".to_string(),
+        ],
+    );
+    let p = b.console_port.unwrap();
+    assert_eq!(ok(get(p, "/api/users")), json!([]));
+
+    let r = write(
+        p,
+        "POST",
+        "/api/users",
+        &json!({"user": "carol", "mechanism": "SCRAM-SHA-512",
+                "password": "carol-secret", "iterations": 8192}),
+    );
+    assert!(!r.text().contains("carol-secret"));
+    assert_eq!(
+        ok(r),
+        json!({"user": "carol", "mechanism": "SCRAM-SHA-512", "iterations": 8192})
+    );
+    // iterations default to 4096.
+    assert_eq!(
+        ok(write(
+            p,
+            "POST",
+            "/api/users",
+            &json!({"user": "carol", "mechanism": "SCRAM-SHA-256", "password": "other-secret"}),
+        )),
+        json!({"user": "carol", "mechanism": "SCRAM-SHA-256", "iterations": 4096})
+    );
+    let listed = get(p, "/api/users");
+    assert!(!listed.text().contains("secret"));
+    assert_eq!(
+        ok(listed),
+        json!([{"user": "carol", "credentials": [
+            {"mechanism": "SCRAM-SHA-256", "iterations": 4096},
+            {"mechanism": "SCRAM-SHA-512", "iterations": 8192},
+        ]}])
+    );
+
+    // The passwords work for a real SCRAM exchange on the SASL listener; wrong ones fail.
+    const SASL_AUTHENTICATION_FAILED: i16 = 58;
+    assert_eq!(
+        scram_login(sasl, "SCRAM-SHA-512", "carol", "carol-secret"),
+        0
+    );
+    assert_eq!(
+        scram_login(sasl, "SCRAM-SHA-256", "carol", "other-secret"),
+        0
+    );
+    assert_eq!(
+        scram_login(sasl, "SCRAM-SHA-256", "carol", "carol-secret"),
+        SASL_AUTHENTICATION_FAILED
+    );
+
+    // Input the console refuses, and Kafka's refusals.
+    for bad in [
+        json!({"user": "dave", "mechanism": "SCRAM-SHA-1", "password": "x"}),
+        json!({"user": "dave", "mechanism": "SCRAM-SHA-256", "password": ""}),
+        json!({"user": "dave", "mechanism": "SCRAM-SHA-256"}),
+        json!({"user": "", "mechanism": "SCRAM-SHA-256", "password": "x"}),
+        json!({"user": "dave", "mechanism": "SCRAM-SHA-256", "password": "x", "iterations": 100}),
+    ] {
+        assert_eq!(
+            err(write(p, "POST", "/api/users", &bad)),
+            (400, "BAD_REQUEST".into()),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        err(delete(p, "/api/users/carol")),
+        (400, "BAD_REQUEST".into())
+    );
+
+    // Delete one credential: the other stays and still works.
+    assert_eq!(
+        ok(delete(p, "/api/users/carol?mechanism=SCRAM-SHA-512")),
+        json!({"user": "carol", "mechanism": "SCRAM-SHA-512", "deleted": true})
+    );
+    assert_eq!(
+        ok(get(p, "/api/users")),
+        json!([{"user": "carol", "credentials": [
+            {"mechanism": "SCRAM-SHA-256", "iterations": 4096},
+        ]}])
+    );
+    assert_eq!(
+        scram_login(sasl, "SCRAM-SHA-512", "carol", "carol-secret"),
+        SASL_AUTHENTICATION_FAILED
+    );
+    assert_eq!(
+        scram_login(sasl, "SCRAM-SHA-256", "carol", "other-secret"),
+        0
+    );
+    assert_eq!(
+        err(delete(p, "/api/users/carol?mechanism=SCRAM-SHA-512")),
+        (404, "RESOURCE_NOT_FOUND".into())
+    );
+    ok(delete(p, "/api/users/carol?mechanism=SCRAM-SHA-256"));
+    assert_eq!(ok(get(p, "/api/users")), json!([]));
+}

@@ -191,6 +191,29 @@ try {
   const left = cliJson(['topic', 'list']);
   if (JSON.stringify(left).includes(TOPIC)) throw new Fail(`the CLI still lists ${TOPIC}: ${JSON.stringify(left)}`);
 
+  // ---- ACLs: this broker has no authorizer, so the page says they are off ----
+  await open('#/acls');
+  await page.waitForSelector('#acls-off');
+  if (!(await page.textContent('#acls-off')).includes('authorizer.class.name')) throw new Fail('the ACL page does not name authorizer.class.name');
+  await shot('acls-off');
+
+  // ---- users: a SCRAM user made in the form, seen by the page and the CLI, then deleted ----
+  await open('#/users');
+  await page.fill('#new-user-name', 'console-user');
+  await page.selectOption('#new-user-mechanism', 'SCRAM-SHA-512');
+  await page.fill('#new-user-password', 'console-secret');
+  await page.fill('#new-user-iterations', '8192');
+  await page.click('#new-user-save');
+  await until(async () => (await column('users', 1)).includes('console-user'), 'the new user in the table');
+  eq([await column('users', 2), await column('users', 3)], [['SCRAM-SHA-512'], ['8,192']], 'the user row');
+  eq(cliJson(['user', 'list']), [{ user: 'console-user', credentials: [{ mechanism: 'SCRAM-SHA-512', iterations: 8192 }] }], 'users the CLI sees');
+  if ((await page.content()).includes('console-secret')) throw new Fail('the password shows in the page');
+  await shot('users');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#users tbody button.danger');
+  await until(async () => !(await column('users', 1)).includes('console-user'), 'the deleted user gone from the table');
+  eq(cliJson(['user', 'list']), [], 'users the CLI sees after the delete');
+
   // The overview again, with a few throughput samples.
   await open('#/');
   await page.waitForTimeout(4500);

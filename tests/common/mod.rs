@@ -128,14 +128,21 @@ impl Broker {
 
     /// Start with the console, the Schema Registry and the HTTP proxy on free ports.
     pub fn start_with_http(extra: &[&str]) -> Broker {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Broker::start_with_http_on(free_port(), extra)
+    }
+
+    /// [`Broker::start_with_http`] with the Kafka port chosen by the caller (so the extra
+    /// settings can name it, e.g. in `listeners`).
+    pub fn start_with_http_on(port: u16, extra: Vec<String>) -> Broker {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let mut b = Broker {
             child: None,
-            port: free_port(),
+            port,
             dir,
             _tmp: Some(tmp),
-            args: extra.iter().map(|s| s.to_string()).collect(),
+            args: extra,
             metrics_port: None,
             nofile: None,
             console_port: Some(free_port()),

@@ -130,7 +130,7 @@ pub use crate::api::errors::error_name;
 /// was refused as invalid (400).
 pub fn kafka_status(code: i16) -> u16 {
     match code {
-        3 | 69 | 100 => 404, // UNKNOWN_TOPIC_OR_PARTITION, GROUP_ID_NOT_FOUND, UNKNOWN_TOPIC_ID
+        3 | 69 | 91 | 100 => 404, // UNKNOWN_TOPIC_OR_PARTITION, GROUP_ID_NOT_FOUND, RESOURCE_NOT_FOUND, UNKNOWN_TOPIC_ID
         36 | 68 | 25 | 22 | 27 => 409, // TOPIC_ALREADY_EXISTS, NON_EMPTY_GROUP, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS
         29..=31 | 53 => 403,           // topic/group/cluster/transactional-id authorization
         _ => match ResponseError::try_from_code(code) {

@@ -26,6 +26,7 @@ mod decode;
 mod groups;
 mod messages;
 mod schemas;
+mod security;
 mod share;
 mod topics;
 
@@ -222,6 +223,15 @@ async fn api_route(ctx: &Ctx, req: &Request) -> Result<serde_json::Value, ApiErr
         (["share-groups", g], _) if get => share::describe(ctx, g).await,
         (["schemas"], _) if get => Ok(schemas::subjects(ctx).await),
         (["schemas", s], _) if get => schemas::subject(ctx, s).await,
+        (["acls"], _) if get => security::list_acls(ctx).await,
+        (["acls"], "POST") => security::create_acl(ctx, &body_json(req)?).await,
+        (["acls", "delete"], "POST") => security::delete_acl(ctx, &body_json(req)?).await,
+        (["users"], _) if get => security::list_users(ctx).await,
+        (["users"], "POST") => security::upsert_user(ctx, &body_json(req)?).await,
+        (["users", u], "DELETE") => {
+            check_write(req)?;
+            security::delete_user(ctx, u, req.param("mechanism")).await
+        }
         (
             ["cluster"]
             | ["metrics"]
@@ -234,7 +244,11 @@ async fn api_route(ctx: &Ctx, req: &Request) -> Result<serde_json::Value, ApiErr
             | ["share-groups"]
             | ["share-groups", _]
             | ["schemas"]
-            | ["schemas", _],
+            | ["schemas", _]
+            | ["acls"]
+            | ["acls", "delete"]
+            | ["users"]
+            | ["users", _],
             _,
         ) => Err(ApiError::new(
             405,

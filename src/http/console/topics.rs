@@ -403,7 +403,7 @@ fn applied(configs: &Value, ops: &BTreeMap<String, (i8, Option<String>)>) -> boo
 
 /// Poll `check` until it holds or [`SETTLE`] passes (then answer anyway: the write is
 /// committed, only this broker's view lags).
-async fn settle<F, Fut>(check: F) -> Result<(), ApiError>
+pub(super) async fn settle<F, Fut>(check: F) -> Result<(), ApiError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<bool, ApiError>>,

@@ -1,6 +1,6 @@
 // skua console: a single-page app over the broker's /api (no framework, no build step).
 // Hash routes: #/  #/topics  #/topics/NAME[/messages|/configs]  #/groups  #/groups/ID
-// #/share-groups  #/share-groups/ID  #/schemas  #/schemas/SUBJECT.
+// #/share-groups  #/share-groups/ID  #/schemas  #/schemas/SUBJECT  #/acls  #/users.
 // Everything shown comes from the API; text is added as text nodes (never as HTML).
 'use strict';
 (() => {
@@ -202,6 +202,8 @@
       else if (top === 'share-groups') await sharePage(view, id);
       else if (top === 'schemas' && !id) await schemaList(view);
       else if (top === 'schemas') await schemaPage(view, id);
+      else if (top === 'acls' && !id) await aclPage(view);
+      else if (top === 'users' && !id) await userPage(view);
       else view.append(h('h1', null, 'Not found'), h('p', null, link('#/', 'Back to the overview')));
     } catch (e) {
       view.append(errorBox(e));
@@ -665,6 +667,107 @@
         v.references.length ? h('p', { class: 'muted' }, 'References: ' + v.references.map((x) => `${x.name} → ${x.subject} v${x.version}`).join(', ')) : null,
         h('pre', null, text)));
     }
+  }
+
+  // ---- ACLs ----
+  const select = (id, values, value) => h('select', { id }, values.map((v) => h('option', { value: v, selected: v === value }, v)));
+  async function aclPage(view) {
+    const r = await api('/acls');
+    view.append(h('h1', null, 'ACLs'));
+    if (!r.enabled) {
+      view.append(h('div', { class: 'alert warn', id: 'acls-off' },
+        'ACLs are off: this broker has no authorizer. Set authorizer.class.name (e.g. ',
+        h('code', null, '--set authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'),
+        ') to enable them.'));
+      return;
+    }
+    const status = h('div');
+    const rtype = select('new-acl-type', ['TOPIC', 'GROUP', 'CLUSTER', 'TRANSACTIONAL_ID', 'DELEGATION_TOKEN'], 'TOPIC');
+    const rname = h('input', { id: 'new-acl-name', placeholder: 'orders (kafka-cluster for CLUSTER)' });
+    const pattern = select('new-acl-pattern', ['LITERAL', 'PREFIXED'], 'LITERAL');
+    const principal = h('input', { id: 'new-acl-principal', placeholder: 'User:alice' });
+    const host = h('input', { id: 'new-acl-host', value: '*' });
+    const op = select('new-acl-operation', ['ALL', 'READ', 'WRITE', 'CREATE', 'DELETE', 'ALTER', 'DESCRIBE', 'CLUSTER_ACTION',
+      'DESCRIBE_CONFIGS', 'ALTER_CONFIGS', 'IDEMPOTENT_WRITE', 'CREATE_TOKENS', 'DESCRIBE_TOKENS'], 'READ');
+    const perm = select('new-acl-permission', ['ALLOW', 'DENY'], 'ALLOW');
+    rtype.addEventListener('change', () => { if (rtype.value === 'CLUSTER' && !rname.value) rname.value = 'kafka-cluster'; });
+    const create = async () => {
+      status.replaceChildren();
+      try {
+        await api('/acls', { method: 'POST', body: { resource_type: rtype.value, resource_name: rname.value.trim(),
+          pattern_type: pattern.value, principal: principal.value.trim(), host: host.value.trim() || '*',
+          operation: op.value, permission: perm.value } });
+        go('#/acls');
+      } catch (e) { status.append(errorBox(e)); }
+    };
+    const remove = async (a, btn) => {
+      if (!confirm(`Delete ${a.permission} ${a.operation} on ${a.resource_type} ${a.resource_name} for ${a.principal}?`)) return;
+      btn.disabled = true;
+      status.replaceChildren();
+      try { await api('/acls/delete', { method: 'POST', body: a }); go('#/acls'); } catch (e) { btn.disabled = false; status.append(errorBox(e)); }
+    };
+    view.append(h('h2', null, 'Add a binding'),
+      h('div', { class: 'panel', id: 'create-acl' },
+        h('div', { class: 'row' },
+          h('label', null, 'Resource type', rtype), h('label', null, 'Resource name', rname), h('label', null, 'Pattern', pattern),
+          h('label', null, 'Principal', principal), h('label', null, 'Host', host), h('label', null, 'Operation', op),
+          h('label', null, 'Permission', perm),
+          h('button', { class: 'primary', id: 'new-acl-create', onclick: create }, 'Add ACL')),
+        status),
+      h('h2', null, 'Bindings'),
+      table([
+        { label: 'Resource', get: (a) => a.resource_type },
+        { label: 'Name', cls: 'mono', get: (a) => a.resource_name },
+        { label: 'Pattern', get: (a) => a.pattern_type },
+        { label: 'Principal', cls: 'mono', get: (a) => a.principal },
+        { label: 'Host', cls: 'mono', get: (a) => a.host },
+        { label: 'Operation', get: (a) => a.operation },
+        { label: 'Permission', get: (a) => h('span', { class: 'pill ' + (a.permission === 'ALLOW' ? 'ok' : 'bad') }, a.permission) },
+        { label: '', get: (a) => h('button', { class: 'danger', onclick: (ev) => remove(a, ev.currentTarget) }, 'Delete') },
+      ], r.acls, { id: 'acls', empty: 'No ACLs yet.' }));
+  }
+
+  // ---- users ----
+  async function userPage(view) {
+    const users = await api('/users');
+    const status = h('div');
+    const name = h('input', { id: 'new-user-name', placeholder: 'alice', autocomplete: 'off' });
+    const mech = select('new-user-mechanism', ['SCRAM-SHA-256', 'SCRAM-SHA-512'], 'SCRAM-SHA-256');
+    const pw = h('input', { id: 'new-user-password', type: 'password', autocomplete: 'new-password' });
+    const iters = h('input', { id: 'new-user-iterations', type: 'number', min: 4096, max: 16384, placeholder: '4096' });
+    const save = async () => {
+      status.replaceChildren();
+      try {
+        const body = { user: name.value.trim(), mechanism: mech.value, password: pw.value };
+        if (iters.value) body.iterations = Number(iters.value);
+        await api('/users', { method: 'POST', body });
+        pw.value = '';
+        go('#/users');
+      } catch (e) { status.append(errorBox(e)); }
+    };
+    const remove = async (u, c, btn) => {
+      if (!confirm(`Delete the ${c.mechanism} credential of ${u.user}?`)) return;
+      btn.disabled = true;
+      status.replaceChildren();
+      try { await api('/users/' + enc(u.user) + '?mechanism=' + enc(c.mechanism), { method: 'DELETE' }); go('#/users'); } catch (e) { btn.disabled = false; status.append(errorBox(e)); }
+    };
+    const rows = users.flatMap((u) => u.credentials.map((c) => ({ u, c })));
+    view.append(h('h1', null, 'Users'),
+      h('p', { class: 'muted' }, 'SCRAM credentials. The console salts the password before it reaches the broker; it is never stored or shown. Saving an existing user and mechanism replaces its password.'),
+      h('h2', null, 'Add or update a user'),
+      h('div', { class: 'panel', id: 'create-user' },
+        h('div', { class: 'row' },
+          h('label', null, 'User', name), h('label', null, 'Mechanism', mech), h('label', null, 'Password', pw),
+          h('label', null, 'Iterations', iters),
+          h('button', { class: 'primary', id: 'new-user-save', onclick: save }, 'Save user')),
+        status),
+      h('h2', null, 'Credentials'),
+      table([
+        { label: 'User', cls: 'mono', get: (x) => x.u.user },
+        { label: 'Mechanism', get: (x) => x.c.mechanism },
+        { label: 'Iterations', num: true, get: (x) => num(x.c.iterations) },
+        { label: '', get: (x) => h('button', { class: 'danger', onclick: (ev) => remove(x.u, x.c, ev.currentTarget) }, 'Delete') },
+      ], rows, { id: 'users', empty: 'No SCRAM users yet.' }));
   }
 
   // ---- start ----

@@ -29,11 +29,13 @@ pub const CACHE_MAX: usize = 1024;
 /// The challenge of a 401.
 pub const CHALLENGE: &str = "Basic realm=\"skua\", charset=\"UTF-8\"";
 
+/// (user, SHA-256 of the password) → (the stored key it matched, when).
+type Verified = HashMap<(String, [u8; 32]), (Vec<u8>, Instant)>;
+
 /// Basic authentication against a credential store.
 pub struct BasicAuth {
     store: Box<dyn CredentialStore>,
-    /// (user, SHA-256 of the password) → (the stored key it matched, when).
-    cache: Mutex<HashMap<(String, [u8; 32]), (Vec<u8>, Instant)>>,
+    cache: Mutex<Verified>,
 }
 
 impl BasicAuth {

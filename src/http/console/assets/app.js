@@ -164,6 +164,11 @@
     }
     return out;
   }
+  // A topic's latest byte rate on this broker ('–' until two samples exist).
+  function rateNow(topic, key) {
+    const r = rates((m) => m.topics[topic] && m.topics[topic][key]);
+    return r.length ? bytes(r[r.length - 1][1]) + '/s' : '–';
+  }
   const lagSamples = new Map(); // group id -> [[t, lag]]
   function sampleLag(group, lag) {
     const pts = lagSamples.get(group) || [];
@@ -293,12 +298,15 @@
         { label: 'Replication', num: true, get: (t) => t.replication_factor },
         { label: 'Messages', num: true, get: (t) => num(t.messages) },
         { label: 'Size', num: true, get: (t) => bytes(t.size_bytes) },
+        { label: 'In/s', num: true, get: (t) => rateNow(t.name, 'bytes_in') },
+        { label: 'Out/s', num: true, get: (t) => rateNow(t.name, 'bytes_out') },
         { label: 'Under-replicated', num: true, get: (t) => t.under_replicated_partitions },
       ], rows, { id: 'topics', empty: 'No topics yet.' }));
     };
     filter.addEventListener('input', draw);
     internal.addEventListener('change', draw);
     draw();
+    every(2000, draw);
     view.append(h('div', { class: 'row' }, h('h1', null, 'Topics'), h('span', { class: 'spacer' })),
       h('h2', null, 'Create a topic'), form,
       h('div', { class: 'row' }, filter, h('label', { class: 'inline' }, internal, 'internal topics')),

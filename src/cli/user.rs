@@ -124,13 +124,7 @@ pub fn describe(cluster: &mut Cluster, names: &[String]) -> Result<Vec<UserCrede
         let mut creds: Vec<(String, i32)> = r
             .credential_infos
             .iter()
-            .map(|c| {
-                let m = ScramMechanism::from_type_id(c.mechanism).map_or_else(
-                    || format!("UNKNOWN({})", c.mechanism),
-                    |m| m.name().to_string(),
-                );
-                (m, c.iterations)
-            })
+            .map(|c| (ScramMechanism::name_of_type_id(c.mechanism), c.iterations))
             .collect();
         creds.sort();
         out.push((user, creds));

@@ -73,6 +73,13 @@ impl ScramMechanism {
         }
     }
 
+    /// Kafka's name of a mechanism type id as DescribeUserScramCredentials answers it
+    /// (`UNKNOWN(n)` for an id skua does not know).
+    pub fn name_of_type_id(id: i8) -> String {
+        ScramMechanism::from_type_id(id)
+            .map_or_else(|| format!("UNKNOWN({id})"), |m| m.name().to_string())
+    }
+
     pub fn from_type_id(id: i8) -> Option<ScramMechanism> {
         match id {
             1 => Some(ScramMechanism::Sha256),
